@@ -1,0 +1,140 @@
+import AsyncAlgorithms
+import Foundation
+import Logging
+
+/// One `eoshare ingest` run: the stage chain of CONTRACT §1, then the re-evaluation of
+/// every known record whose visibility may have changed by the run's instant.
+///
+///     discover → fetch (libcurl) → unpack (zlib) → normalize → embargo + publish
+///
+/// Each arrow is a rendezvous channel (back-pressure: a stage waits for the next one, so
+/// memory stays flat); each stage is a pool of workers. Work that fails at any stage flows
+/// on as `.quarantined` to the last stage, which alone touches the state, ledger and tree.
+public final class IngestRun: Sendable {
+    public let pipeline: Pipeline
+    public let at: Date
+    let logger: Logger
+
+    public init(pipeline: Pipeline, at: Date, logger: Logger) {
+        self.pipeline = pipeline
+        self.at = at
+        self.logger = logger
+    }
+
+    /// What moves between stages.
+    enum Work: Sendable {
+        case fetched(FetchedObject)
+        case unpacked(UnpackedObject)
+        case normalized(NormalizedRecord)
+        case unchanged(ObjectRef)
+        case quarantined(ObjectRef, reason: String, file: URL?)
+    }
+
+    public func run() async throws -> IngestSummary {
+        let started = Date()
+        let state = try StateStore(path: pipeline.statePath)
+        let sink = try PublishStage(pipeline: pipeline, state: state, at: at, logger: logger)
+        let runId = try state.startRun(at: at, startedAt: started)
+
+        let discovered = AsyncChannel<ObjectRef>()
+        let fetched = AsyncChannel<Work>()
+        let unpacked = AsyncChannel<Work>()
+        let normalized = AsyncChannel<Work>()
+        let sources = Dictionary(uniqueKeysWithValues: pipeline.sources.map { ($0.id, $0) })
+        let limits = pipeline.limits
+        let workFolder = pipeline.workFolder.appendingPathComponent("run-\(runId)")
+        let cpuWorkers = max(2, ProcessInfo.processInfo.activeProcessorCount)
+
+        await withTaskGroup(of: Void.self) { group in
+            // discover: list every source; a source that cannot be listed is logged and counted.
+            group.addTask {
+                let discovery = Discovery(worker: CurlWorker(label: "discovery"), limits: limits)
+                for source in self.pipeline.sources {
+                    do {
+                        for ref in try await discovery.discover(source) { await discovered.send(ref) }
+                    } catch {
+                        self.logger.error("\(error)")
+                        await sink.sourceFailed(source.id, reason: "\(error)")
+                    }
+                }
+                discovered.finish()
+            }
+            // fetch: `fetch_workers` transfers at once, each worker with its own curl handle.
+            group.addTask {
+                await Self.pool(limits.fetchWorkers, input: discovered, output: fetched) { index in
+                    let worker = CurlWorker(label: "fetch-\(index)")
+                    return { ref in
+                        await sink.countDiscovered()
+                        let fetcher = Fetcher(
+                            worker: worker, source: sources[ref.source]!, limits: limits, state: state,
+                            workFolder: workFolder)
+                        switch await fetcher.fetch(ref) {
+                        case .fetched(let o): return .fetched(o)
+                        case .unchanged(let r): return .unchanged(r)
+                        case .quarantined(let r, let reason): return .quarantined(r, reason: reason, file: nil)
+                        }
+                    }
+                }
+            }
+            // unpack: gzip streams through fixed buffers.
+            group.addTask {
+                await Self.pool(cpuWorkers, input: fetched, output: unpacked) { _ in
+                    let unpacker = Unpacker(limits: limits)
+                    return { work in
+                        guard case .fetched(let object) = work else { return work }
+                        do {
+                            return .unpacked(try unpacker.unpack(object))
+                        } catch {
+                            return .quarantined(object.ref, reason: "unpack: \(error)", file: object.file)
+                        }
+                    }
+                }
+            }
+            // normalize: the source format's reader, then the checks every record must pass.
+            group.addTask {
+                await Self.pool(cpuWorkers, input: unpacked, output: normalized) { _ in
+                    let normalizer = Normalizer()
+                    return { work in
+                        guard case .unpacked(let object) = work else { return work }
+                        do {
+                            return .normalized(try normalizer.normalize(object, source: sources[object.fetched.ref.source]!))
+                        } catch {
+                            return .quarantined(object.fetched.ref, reason: "normalize: \(error)", file: object.fetched.file)
+                        }
+                    }
+                }
+            }
+            // embargo + publish: one consumer, in arrival order.
+            group.addTask {
+                for await work in normalized { await sink.accept(work) }
+            }
+        }
+        try? FileManager.default.removeItem(at: workFolder)
+
+        // Release and retract what the run's instant changes for records already known.
+        try await sink.reevaluate()
+        try await sink.finish()
+        let summary = await sink.summary(seconds: Date().timeIntervalSince(started))
+        try state.finishRun(
+            runId, status: summary.quarantined > 0 ? "quarantined" : "ok", summary: summary.json.serializedString(),
+            finishedAt: Date())
+        return summary
+    }
+
+    /// Runs `count` workers that take from `input`, transform, and send to `output`;
+    /// `output` finishes when every worker is done.
+    static func pool<In: Sendable, Out: Sendable>(
+        _ count: Int, input: AsyncChannel<In>, output: AsyncChannel<Out>,
+        makeWorker: @escaping @Sendable (Int) -> @Sendable (In) async -> Out
+    ) async {
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<count {
+                group.addTask {
+                    let work = makeWorker(index)
+                    for await item in input { await output.send(await work(item)) }
+                }
+            }
+        }
+        output.finish()
+    }
+}

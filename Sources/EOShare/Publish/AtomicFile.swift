@@ -1,0 +1,38 @@
+import Foundation
+
+/// Writes that no reader can see half-done: a temporary name in the same folder, then rename.
+enum AtomicFile {
+    static func write(_ bytes: [UInt8], to url: URL) throws {
+        let tmp = temporaryName(for: url)
+        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw POSIXIOError(op: "create", path: tmp.path) }
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let e = POSIXIOError(op: "write", path: tmp.path)
+                close(fd)
+                unlink(tmp.path)
+                throw e
+            }
+            off += n
+        }
+        close(fd)
+        try rename(tmp, to: url)
+    }
+
+    static func rename(_ from: URL, to: URL) throws {
+        guard Glibc.rename(from.path, to.path) == 0 else {
+            let e = POSIXIOError(op: "rename", path: to.path)
+            unlink(from.path)
+            throw e
+        }
+    }
+
+    /// Hidden, unique, in the same folder (so rename is atomic); `.tmp-` marks it partial.
+    static func temporaryName(for url: URL) -> URL {
+        url.deletingLastPathComponent().appendingPathComponent(
+            ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(url.lastPathComponent)")
+    }
+}

@@ -1,0 +1,251 @@
+import Foundation
+import Logging
+
+/// The run's counts (CONTRACT §2 summary line).
+public struct IngestSummary: Sendable {
+    public var discovered = 0
+    public var fetched = 0
+    public var unchanged = 0
+    public var bytes: Int64 = 0
+    public var records = 0
+    public var published = 0
+    public var released = 0
+    public var retracted = 0
+    public var quarantined = 0
+    public var seconds = 0.0
+
+    public var line: String {
+        "discovered=\(discovered) fetched=\(fetched) unchanged=\(unchanged) bytes=\(bytes) records=\(records) "
+            + "published=\(published) released=\(released) retracted=\(retracted) quarantined=\(quarantined) "
+            + "seconds=\(String(format: "%.2f", seconds))"
+    }
+
+    public var json: JSONValue {
+        .object([
+            "discovered": .int(Int64(discovered)), "fetched": .int(Int64(fetched)), "unchanged": .int(Int64(unchanged)),
+            "bytes": .int(bytes), "records": .int(Int64(records)), "published": .int(Int64(published)),
+            "released": .int(Int64(released)), "retracted": .int(Int64(retracted)),
+            "quarantined": .int(Int64(quarantined)), "seconds": .number((seconds * 1000).rounded() / 1000),
+        ])
+    }
+}
+
+/// The embargo and publish stage: the only writer of the state, the ledger and the shared
+/// tree during a run. Decides each record's audience at the run's instant and makes the
+/// tree match it, publishing before recording and recording before retracting.
+actor PublishStage {
+    let pipeline: Pipeline
+    let state: StateStore
+    let at: Date
+    let logger: Logger
+    let engine: EmbargoEngine
+    let publisher: Publisher
+    let ledger: Ledger
+    var counts = IngestSummary()
+    /// (viewer, collection) pairs whose collection.json must be rewritten.
+    var touched = Set<TouchedCollection>()
+
+    struct TouchedCollection: Hashable {
+        var viewer: Viewer
+        var collection: String
+    }
+
+    init(pipeline: Pipeline, state: StateStore, at: Date, logger: Logger) throws {
+        self.pipeline = pipeline
+        self.state = state
+        self.at = at
+        self.logger = logger
+        engine = EmbargoEngine(policy: pipeline.policy, members: pipeline.members.map(\.id))
+        publisher = Publisher(root: pipeline.sharedRoot, collections: pipeline.collections)
+        ledger = try Ledger(url: pipeline.ledgerPath)
+        do {
+            try FileManager.default.createDirectory(at: pipeline.sharedRoot, withIntermediateDirectories: true)
+        } catch {
+            throw POSIXIOError(op: "create", path: pipeline.sharedRoot.path, code: EACCES)
+        }
+    }
+
+    func countDiscovered() { counts.discovered += 1 }
+
+    func sourceFailed(_ source: String, reason: String) {
+        quarantine(source: source, object: source, reason: reason, file: nil)
+    }
+
+    func accept(_ work: IngestRun.Work) {
+        switch work {
+        case .unchanged:
+            counts.unchanged += 1
+        case .quarantined(let ref, let reason, let file):
+            quarantine(source: ref.source, object: ref.url.absoluteString, reason: reason, file: file)
+            if let file, let sha = try? Digest.sha256Hex(ofFile: file) {
+                // Remember the bad bytes: an unchanged bad object is not quarantined again every run.
+                try? state.saveObject(
+                    StateStore.StoredObject(
+                        url: ref.url.absoluteString, source: ref.source, etag: nil, lastModified: ref.modified,
+                        size: ref.size, sha256: sha, outcome: "quarantined", reason: reason), at: at)
+            }
+            if let file { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
+        case .normalized(let n):
+            counts.fetched += 1
+            counts.bytes += n.object.size
+            do {
+                try publish(n)
+            } catch let e as Refusal {
+                quarantine(source: n.record.source, object: n.object.ref.url.absoluteString, reason: e.reason, file: n.object.file)
+            } catch {
+                quarantine(
+                    source: n.record.source, object: n.object.ref.url.absoluteString, reason: "publish: \(error)",
+                    file: n.object.file)
+            }
+            try? FileManager.default.removeItem(at: n.object.file.deletingLastPathComponent())
+        case .fetched, .unpacked:
+            preconditionFailure("the stage chain hands only normalized, unchanged or quarantined work to publish")
+        }
+    }
+
+    struct Refusal: Error { var reason: String }
+
+    /// A new or changed record: ownership checks, store its bytes, publish to its audience.
+    func publish(_ n: NormalizedRecord) throws {
+        let r = n.record
+        let objectURL = n.object.ref.url.absoluteString
+        let existing = try state.record(collection: r.collection, id: r.id)
+        if let existing, existing.subject.owner != r.owner {
+            throw Refusal(
+                reason: "record \(r.id) in \(r.collection) belongs to \(existing.subject.owner); \(r.owner) may not replace it")
+        }
+        if let known = try state.object(url: objectURL), let c = known.recordCollection, let id = known.recordId,
+            let previous = try state.record(collection: c, id: id), previous.subject.owner != r.owner
+        {
+            throw Refusal(reason: "object changed owner from \(previous.subject.owner) to \(r.owner)")
+        }
+        let ingested = existing?.subject.ingested ?? at
+        var stored: [StateStore.StoredAsset] = []
+        for a in r.assets {
+            guard let file = a.localFile, let sha = a.sha256, let size = a.size else { continue }
+            try publisher.store(file: file, sha256: sha)
+            stored.append(StateStore.StoredAsset(file: a.href, sha256: sha, size: size))
+        }
+        let item = STACItemWriter.item(for: r, ingested: ingested)
+        let subject = EmbargoSubject(
+            id: r.id, collection: r.collection, owner: r.owner, bbox: r.bbox, acquired: r.acquired,
+            processed: r.processed, ingested: ingested)
+        let record = StateStore.StoredRecord(
+            subject: subject, source: r.source, objectURL: objectURL, startTime: r.startDatetime ?? r.datetime,
+            endTime: r.endDatetime ?? r.datetime, item: item.serialized(pretty: false), assets: stored,
+            nextChange: engine.nextChange(of: subject, after: at))
+        counts.records += 1
+        let current = try state.viewers(collection: r.collection, id: r.id)
+        let audience = engine.audience(of: subject, at: at)
+        // Retract first from those who may no longer see it (a changed record can change its audience).
+        for viewer in engine.viewers where current.contains(viewer.folder) && !audience.contains(viewer) {
+            try retract(record, from: viewer)
+        }
+        try state.saveRecord(record, at: at)
+        for viewer in audience {
+            try publisher.publish(item: item, assets: stored, collection: r.collection, id: r.id, to: viewer)
+            try state.addPublication(collection: r.collection, id: r.id, viewer: viewer.folder, at: at)
+            try ledger.append(event: "publish", at: at, fields: ledgerFields(record, viewer))
+            touched.insert(TouchedCollection(viewer: viewer, collection: r.collection))
+            counts.published += 1
+        }
+        try state.saveObject(
+            StateStore.StoredObject(
+                url: objectURL, source: r.source, etag: n.object.etag, lastModified: n.object.lastModified,
+                size: n.object.ref.size ?? n.object.size, sha256: n.object.sha256, outcome: "record", reason: nil,
+                recordCollection: r.collection, recordId: r.id), at: at)
+        logger.info("published \(r.collection)/\(r.id) to \(audience.map(\.folder).joined(separator: ","))")
+    }
+
+    /// The state forgets the publication before the file goes, so a crash never leaves an
+    /// item the state does not know about.
+    func retract(_ record: StateStore.StoredRecord, from viewer: Viewer) throws {
+        let s = record.subject
+        try state.removePublication(collection: s.collection, id: s.id, viewer: viewer.folder)
+        try publisher.retract(collection: s.collection, id: s.id, from: viewer)
+        try ledger.append(event: "retract", at: at, fields: ledgerFields(record, viewer))
+        touched.insert(TouchedCollection(viewer: viewer, collection: s.collection))
+        counts.retracted += 1
+    }
+
+    /// Re-evaluates records whose next change is due (all of them when the policy changed).
+    func reevaluate() throws {
+        let fingerprint = pipeline.policy.fingerprint(members: pipeline.members.map(\.id))
+        let policyChanged = try state.meta("policy") != fingerprint
+        let due = policyChanged ? try state.allRecords() : try state.recordsDue(at: at)
+        for record in due {
+            let s = record.subject
+            let current = try state.viewers(collection: s.collection, id: s.id)
+            let audience = engine.audience(of: s, at: at)
+            for viewer in engine.viewers where current.contains(viewer.folder) && !audience.contains(viewer) {
+                try retract(record, from: viewer)
+            }
+            var item: JSONValue?
+            for viewer in audience where !current.contains(viewer.folder) {
+                if item == nil { item = try JSONValue.parse(record.item) }
+                try publisher.publish(item: item!, assets: record.assets, collection: s.collection, id: s.id, to: viewer)
+                try state.addPublication(collection: s.collection, id: s.id, viewer: viewer.folder, at: at)
+                try ledger.append(event: "release", at: at, fields: ledgerFields(record, viewer))
+                touched.insert(TouchedCollection(viewer: viewer, collection: s.collection))
+                counts.released += 1
+            }
+            try state.setNextChange(collection: s.collection, id: s.id, engine.nextChange(of: s, after: at))
+        }
+        try state.setMeta("policy", fingerprint)
+    }
+
+    /// Rewrites touched collections and the catalogs that link them; syncs the ledger.
+    func finish() throws {
+        var viewersToWrite = Set(touched.map(\.viewer))
+        for viewer in engine.viewers {
+            let catalog = pipeline.sharedRoot.appendingPathComponent(viewer.folder).appendingPathComponent("catalog.json")
+            if !FileManager.default.fileExists(atPath: catalog.path) { viewersToWrite.insert(viewer) }
+        }
+        for t in touched {
+            try publisher.writeCollection(
+                t.collection, for: t.viewer, items: try state.publishedItems(viewer: t.viewer.folder, collection: t.collection))
+        }
+        for viewer in viewersToWrite {
+            let name: String
+            switch viewer {
+            case .member(let id): name = pipeline.member(id)?.name ?? id
+            case .public: name = "the public"
+            }
+            try publisher.writeCatalog(
+                for: viewer, name: name, collections: try state.publishedCollections(viewer: viewer.folder))
+        }
+        try ledger.sync()
+    }
+
+    func summary(seconds: Double) -> IngestSummary {
+        var s = counts
+        s.seconds = seconds
+        return s
+    }
+
+    func ledgerFields(_ record: StateStore.StoredRecord, _ viewer: Viewer) -> [(String, JSONValue)] {
+        [
+            ("record", .string(record.subject.id)), ("collection", .string(record.subject.collection)),
+            ("owner", .string(record.subject.owner)), ("member", .string(viewer.folder)),
+        ]
+    }
+
+    /// Moves the object's bytes aside with a one-line reason naming the object and the cause.
+    func quarantine(source: String, object: String, reason: String, file: URL?) {
+        counts.quarantined += 1
+        let line = "\(object): \(reason)"
+        logger.warning("quarantined \(line)")
+        try? state.addQuarantine(runId: nil, source: source, object: object, reason: reason, at: at)
+        try? ledger.append(
+            event: "quarantine", at: at, fields: [("source", .string(source)), ("object", .string(object)), ("reason", .string(reason))])
+        if let file, FileManager.default.fileExists(atPath: file.path) {
+            let folder = pipeline.quarantineFolder.appendingPathComponent(source)
+            try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let stamp = Timestamp.format(at).replacingOccurrences(of: ":", with: "")
+            let dest = folder.appendingPathComponent("\(stamp)-\(file.lastPathComponent)")
+            try? FileManager.default.removeItem(at: dest)
+            try? FileManager.default.moveItem(at: file, to: dest)
+            try? AtomicFile.write(Array((line + "\n").utf8), to: dest.appendingPathExtension("reason"))
+        }
+    }
+}

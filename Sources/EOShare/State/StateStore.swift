@@ -1,0 +1,332 @@
+import Foundation
+import GRDB
+
+/// The pipeline's memory in SQLite (through GRDB): fetched objects, records with their
+/// normalized items, publications (record × viewer), runs and quarantined objects.
+public final class StateStore: Sendable {
+    let db: DatabaseQueue
+
+    public init(path: URL) throws {
+        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        db = try DatabaseQueue(path: path.path, configuration: config)
+        try Self.migrator.migrate(db)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE objects (
+                        url TEXT PRIMARY KEY,
+                        source TEXT NOT NULL,
+                        etag TEXT,
+                        last_modified TEXT,
+                        size INTEGER,
+                        sha256 TEXT,
+                        outcome TEXT NOT NULL,          -- record | quarantined
+                        reason TEXT,
+                        record_collection TEXT,
+                        record_id TEXT,
+                        fetched_at REAL NOT NULL
+                    );
+                    CREATE TABLE records (
+                        collection TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        owner TEXT NOT NULL,
+                        source TEXT NOT NULL,
+                        object_url TEXT NOT NULL,
+                        start_time REAL,
+                        end_time REAL,
+                        acquired REAL,
+                        processed REAL,
+                        ingested REAL,
+                        west REAL, south REAL, east REAL, north REAL,
+                        item BLOB NOT NULL,             -- the STAC item without links, compact JSON
+                        assets TEXT NOT NULL,           -- JSON [{"file","sha256","size"}] of local assets
+                        next_change REAL,               -- next instant its visibility may change
+                        updated_at REAL NOT NULL,
+                        PRIMARY KEY (collection, id)
+                    );
+                    CREATE INDEX records_next_change ON records(next_change);
+                    CREATE TABLE publications (
+                        collection TEXT NOT NULL,
+                        record_id TEXT NOT NULL,
+                        viewer TEXT NOT NULL,
+                        published_at REAL NOT NULL,
+                        PRIMARY KEY (collection, record_id, viewer)
+                    );
+                    CREATE INDEX publications_viewer ON publications(viewer, collection);
+                    CREATE TABLE runs (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        started_at REAL NOT NULL,
+                        finished_at REAL,
+                        at REAL NOT NULL,
+                        status TEXT NOT NULL,
+                        summary TEXT
+                    );
+                    CREATE TABLE quarantine (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        run_id INTEGER,
+                        source TEXT NOT NULL,
+                        object TEXT NOT NULL,
+                        reason TEXT NOT NULL,
+                        at REAL NOT NULL
+                    );
+                    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    """)
+        }
+        return m
+    }
+
+    // MARK: Objects
+
+    public struct StoredObject: Sendable, Equatable {
+        public var url: String
+        public var source: String
+        public var etag: String?
+        public var lastModified: String?
+        public var size: Int64?
+        public var sha256: String?
+        public var outcome: String
+        public var reason: String?
+        public var recordCollection: String?
+        public var recordId: String?
+    }
+
+    public func object(url: String) throws -> StoredObject? {
+        try db.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM objects WHERE url = ?", arguments: [url]).map {
+                StoredObject(
+                    url: $0["url"], source: $0["source"], etag: $0["etag"], lastModified: $0["last_modified"],
+                    size: $0["size"], sha256: $0["sha256"], outcome: $0["outcome"], reason: $0["reason"],
+                    recordCollection: $0["record_collection"], recordId: $0["record_id"])
+            }
+        }
+    }
+
+    public func saveObject(_ o: StoredObject, at: Date) throws {
+        try db.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO objects
+                    (url, source, etag, last_modified, size, sha256, outcome, reason, record_collection, record_id, fetched_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    o.url, o.source, o.etag, o.lastModified, o.size, o.sha256, o.outcome, o.reason,
+                    o.recordCollection, o.recordId, at.timeIntervalSince1970,
+                ])
+        }
+    }
+
+    // MARK: Records
+
+    /// A record as the state keeps it: the policy's facts plus the item to publish.
+    public struct StoredRecord: Sendable {
+        public var subject: EmbargoSubject
+        public var source: String
+        public var objectURL: String
+        public var startTime: Date?
+        public var endTime: Date?
+        /// Compact JSON of the STAC item without links.
+        public var item: [UInt8]
+        public var assets: [StoredAsset]
+        public var nextChange: Date?
+    }
+
+    public struct StoredAsset: Sendable, Hashable {
+        public var file: String
+        public var sha256: String
+        public var size: Int64
+    }
+
+    public func record(collection: String, id: String) throws -> StoredRecord? {
+        try db.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM records WHERE collection = ? AND id = ?", arguments: [collection, id]
+            ).map(Self.storedRecord)
+        }
+    }
+
+    /// Records whose visibility may have changed by `at`: next_change ≤ at.
+    public func recordsDue(at: Date) throws -> [StoredRecord] {
+        try db.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM records WHERE next_change IS NOT NULL AND next_change <= ?",
+                arguments: [at.timeIntervalSince1970]
+            ).map(Self.storedRecord)
+        }
+    }
+
+    public func allRecords() throws -> [StoredRecord] {
+        try db.read { db in try Row.fetchAll(db, sql: "SELECT * FROM records").map(Self.storedRecord) }
+    }
+
+    static func storedRecord(_ row: Row) -> StoredRecord {
+        func date(_ key: String) -> Date? { (row[key] as Double?).map(Date.init(timeIntervalSince1970:)) }
+        var bbox: [Double]?
+        if let w: Double = row["west"], let s: Double = row["south"], let e: Double = row["east"],
+            let n: Double = row["north"]
+        {
+            bbox = [w, s, e, n]
+        }
+        let assetsJSON: String = row["assets"]
+        let assets: [StoredAsset] =
+            ((try? JSONValue.parse(Array(assetsJSON.utf8)))?.arrayValue ?? []).compactMap { a in
+                guard let f = a["file"]?.stringValue, let h = a["sha256"]?.stringValue, let s = a["size"]?.doubleValue
+                else { return nil }
+                return StoredAsset(file: f, sha256: h, size: Int64(s))
+            }
+        let item: Data = row["item"]
+        return StoredRecord(
+            subject: EmbargoSubject(
+                id: row["id"], collection: row["collection"], owner: row["owner"], bbox: bbox,
+                acquired: date("acquired"), processed: date("processed"), ingested: date("ingested")),
+            source: row["source"], objectURL: row["object_url"], startTime: date("start_time"),
+            endTime: date("end_time"), item: [UInt8](item), assets: assets, nextChange: date("next_change"))
+    }
+
+    public func saveRecord(_ r: StoredRecord, at: Date) throws {
+        let assets = JSONValue.array(
+            r.assets.map { .object(["file": .string($0.file), "sha256": .string($0.sha256), "size": .int($0.size)]) }
+        ).serializedString()
+        let s = r.subject
+        try db.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO records
+                    (collection, id, owner, source, object_url, start_time, end_time, acquired, processed, ingested,
+                     west, south, east, north, item, assets, next_change, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    s.collection, s.id, s.owner, r.source, r.objectURL, r.startTime?.timeIntervalSince1970,
+                    r.endTime?.timeIntervalSince1970, s.acquired?.timeIntervalSince1970,
+                    s.processed?.timeIntervalSince1970, s.ingested?.timeIntervalSince1970, s.bbox?[0], s.bbox?[1],
+                    s.bbox?[2], s.bbox?[3], Data(r.item), assets, r.nextChange?.timeIntervalSince1970,
+                    at.timeIntervalSince1970,
+                ])
+        }
+    }
+
+    public func setNextChange(collection: String, id: String, _ next: Date?) throws {
+        try db.write { db in
+            try db.execute(
+                sql: "UPDATE records SET next_change = ? WHERE collection = ? AND id = ?",
+                arguments: [next?.timeIntervalSince1970, collection, id])
+        }
+    }
+
+    // MARK: Publications
+
+    public func viewers(collection: String, id: String) throws -> Set<String> {
+        try db.read { db in
+            Set(
+                try String.fetchAll(
+                    db, sql: "SELECT viewer FROM publications WHERE collection = ? AND record_id = ?",
+                    arguments: [collection, id]))
+        }
+    }
+
+    /// Recorded only after the item is visible in the viewer's tree.
+    public func addPublication(collection: String, id: String, viewer: String, at: Date) throws {
+        try db.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO publications (collection, record_id, viewer, published_at) VALUES (?, ?, ?, ?)",
+                arguments: [collection, id, viewer, at.timeIntervalSince1970])
+        }
+    }
+
+    /// Recorded before the retraction starts, so a crash never leaves an unrecorded item behind.
+    public func removePublication(collection: String, id: String, viewer: String) throws {
+        try db.write { db in
+            try db.execute(
+                sql: "DELETE FROM publications WHERE collection = ? AND record_id = ? AND viewer = ?",
+                arguments: [collection, id, viewer])
+        }
+    }
+
+    /// Items published to a viewer in a collection, with what a collection's extent needs.
+    public struct PublishedItem: Sendable {
+        public var id: String
+        public var bbox: [Double]?
+        public var start: Date?
+        public var end: Date?
+    }
+
+    public func publishedItems(viewer: String, collection: String) throws -> [PublishedItem] {
+        try db.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.id, r.west, r.south, r.east, r.north, r.start_time, r.end_time
+                    FROM publications p JOIN records r ON r.collection = p.collection AND r.id = p.record_id
+                    WHERE p.viewer = ? AND p.collection = ? ORDER BY r.id
+                    """, arguments: [viewer, collection]
+            ).map { row in
+                var bbox: [Double]?
+                if let w: Double = row["west"], let s: Double = row["south"], let e: Double = row["east"],
+                    let n: Double = row["north"]
+                {
+                    bbox = [w, s, e, n]
+                }
+                return PublishedItem(
+                    id: row["id"], bbox: bbox, start: (row["start_time"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    end: (row["end_time"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            }
+        }
+    }
+
+    /// Collections that hold at least one item for the viewer.
+    public func publishedCollections(viewer: String) throws -> [String] {
+        try db.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT DISTINCT collection FROM publications WHERE viewer = ? ORDER BY collection",
+                arguments: [viewer])
+        }
+    }
+
+    // MARK: Runs, quarantine, meta
+
+    public func startRun(at: Date, startedAt: Date) throws -> Int64 {
+        try db.write { db in
+            try db.execute(
+                sql: "INSERT INTO runs (started_at, at, status) VALUES (?, ?, 'running')",
+                arguments: [startedAt.timeIntervalSince1970, at.timeIntervalSince1970])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func finishRun(_ id: Int64, status: String, summary: String, finishedAt: Date) throws {
+        try db.write { db in
+            try db.execute(
+                sql: "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
+                arguments: [finishedAt.timeIntervalSince1970, status, summary, id])
+        }
+    }
+
+    public func addQuarantine(runId: Int64?, source: String, object: String, reason: String, at: Date) throws {
+        try db.write { db in
+            try db.execute(
+                sql: "INSERT INTO quarantine (run_id, source, object, reason, at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [runId, source, object, reason, at.timeIntervalSince1970])
+        }
+    }
+
+    public func meta(_ key: String) throws -> String? {
+        try db.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+    }
+
+    public func setMeta(_ key: String, _ value: String) throws {
+        try db.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
+        }
+    }
+}

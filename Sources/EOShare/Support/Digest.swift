@@ -1,0 +1,94 @@
+import CEOShareCrypto
+import Foundation
+
+/// A streaming message digest (SHA-256 or MD5) over libcrypto's EVP interface, fed as bytes
+/// move so no file is read twice.
+public final class StreamingDigest {
+    public enum Algorithm: Sendable { case sha256, md5 }
+
+    private let context: OpaquePointer
+    public let algorithm: Algorithm
+
+    public init(_ algorithm: Algorithm) {
+        self.algorithm = algorithm
+        context = EVP_MD_CTX_new()!
+        let md = algorithm == .sha256 ? EVP_sha256() : EVP_md5()
+        EVP_DigestInit_ex(context, md, nil)
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        EVP_DigestUpdate(context, base, bytes.count)
+    }
+
+    public func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    /// Finishes and returns the lowercase hex digest.
+    public func finalizeHex() -> String {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        EVP_DigestFinal_ex(context, &out, &length)
+        return Digest.hex(out.prefix(Int(length)))
+    }
+}
+
+public enum Digest {
+    public static func sha256Hex(_ bytes: [UInt8]) -> String {
+        let d = StreamingDigest(.sha256)
+        d.update(bytes)
+        return d.finalizeHex()
+    }
+
+    /// SHA-256 of a file, read in 1 MiB blocks.
+    public static func sha256Hex(ofFile url: URL) throws -> String {
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else { throw POSIXIOError(op: "open", path: url.path) }
+        defer { close(fd) }
+        let d = StreamingDigest(.sha256)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw POSIXIOError(op: "read", path: url.path)
+            }
+            if n == 0 { break }
+            d.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+        return d.finalizeHex()
+    }
+
+    /// Multihash of a SHA2-256 digest (code 0x12, length 0x20), as STAC's `file:checksum` wants.
+    public static func multihashSHA256(hex: String) -> String { "1220" + hex }
+
+    static func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// A failed system call on a path, with errno's text.
+public struct POSIXIOError: Error, CustomStringConvertible {
+    public let op: String
+    public let path: String
+    public let code: Int32
+
+    public init(op: String, path: String, code: Int32 = errno) {
+        self.op = op
+        self.path = path
+        self.code = code
+    }
+
+    public var description: String { "\(op) \(path): \(String(cString: strerror(code)))" }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import EOShare
+import Foundation
+import Logging
+
+@main
+struct Eoshare: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eoshare",
+        abstract: "Move consortium members' satellite records into embargo-aware shared STAC catalogs.",
+        version: EOShareVersion.current,
+        subcommands: [Ingest.self, Explain.self, Audit.self, Validate.self])
+
+    /// Runs the command and maps every failure to the contract's exit codes in one place.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch let e as ConfigError {
+            FileHandle.standardError.write(Data("eoshare: \(e)\n".utf8))
+            Foundation.exit(ExitStatus.config)
+        } catch let e as LockBusy {
+            FileHandle.standardError.write(Data("eoshare: \(e)\n".utf8))
+            Foundation.exit(ExitStatus.locked)
+        } catch let e as UsageError {
+            FileHandle.standardError.write(Data("eoshare: \(e)\n".utf8))
+            Foundation.exit(ExitStatus.usage)
+        } catch let e as POSIXIOError {
+            FileHandle.standardError.write(Data("eoshare: \(e)\n".utf8))
+            Foundation.exit(ExitStatus.ioError)
+        } catch {
+            let code = exitCode(for: error)
+            if code.rawValue == 0 || code == .validationFailure {
+                exit(withError: error)
+            }
+            FileHandle.standardError.write(Data("eoshare: \(error)\n".utf8))
+            Foundation.exit(ExitStatus.ioError)
+        }
+    }
+}
+
+/// The sysexits codes of CONTRACT §2.
+enum ExitStatus {
+    static let findings: Int32 = 1
+    static let usage: Int32 = 64
+    static let dataError: Int32 = 65
+    static let ioError: Int32 = 74
+    static let locked: Int32 = 75
+    static let config: Int32 = 78
+}
+
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Options every command shares: the pipeline file and how to log.
+struct CommonOptions: ParsableArguments {
+    @Argument(help: "The pipeline file (YAML).")
+    var pipeline: String
+
+    @Option(help: "Log format on stderr: text or json.")
+    var logFormat: LogFormat = .text
+
+    @Flag(name: .shortAndLong, help: "Log each record, not only warnings.")
+    var verbose = false
+
+    enum LogFormat: String, ExpressibleByArgument { case text, json }
+
+    func load() throws -> Pipeline {
+        try Pipeline.load(from: URL(fileURLWithPath: pipeline))
+    }
+
+    func logger(_ label: String) -> Logger {
+        let format = logFormat
+        let level: Logger.Level = verbose ? .info : .notice
+        var logger = Logger(label: label) { label in StderrLogHandler(label: label, json: format == .json) }
+        logger.logLevel = level
+        return logger
+    }
+}
+
+/// An instant option (`--at`), RFC 3339 with `Z` or an offset; default: now.
+struct InstantOption: ParsableArguments {
+    @Option(help: "The instant to evaluate the policy at (RFC 3339). Default: now.")
+    var at: String?
+
+    func instant() throws -> Date {
+        guard let at else { return Date() }
+        guard let d = Timestamp.parse(at) else {
+            throw UsageError(description: "--at '\(at)' is not an RFC 3339 instant (e.g. 2026-09-02T00:00:00Z)")
+        }
+        return d
+    }
+}
+
+struct Validate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check the pipeline file and policy; silent when valid.")
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        _ = try common.load()
+    }
+}
