@@ -18,6 +18,7 @@ struct FeedGenerator: ParsableCommand {
     @Option(help: "First acquisition day (YYYY-MM-DD).") var start = "2026-01-01"
     @Option(help: "Acquisitions spread over this many days.") var days = 300
     @Flag(help: "Also write NAME.sha256 sidecars.") var sidecars = false
+    @Option(help: "Products are generated 1 to this many days after acquisition.") var processedWithin = 16
 
     func run() throws {
         guard let startDate = Timestamp.parse(start + "T00:00:00Z") else {
@@ -28,9 +29,9 @@ struct FeedGenerator: ParsableCommand {
         var rng = SplitMix64(seed: seed)
         var used = Set<String>()
         for n in 0..<count {
-            var scene = Scene.random(&rng, start: startDate, days: days)
+            var scene = Scene.random(&rng, start: startDate, days: days, processedWithin: processedWithin)
             while !used.insert("\(scene.path)-\(scene.row)-\(scene.acquiredDay)").inserted {
-                scene = Scene.random(&rng, start: startDate, days: days)
+                scene = Scene.random(&rng, start: startDate, days: days, processedWithin: processedWithin)
             }
             let enc = encoding == "mixed" ? ["txt", "json", "xml"][n % 3] : encoding
             let doc = scene.document()
@@ -85,7 +86,7 @@ struct Scene {
 
     var acquiredDay: String { String(Timestamp.format(acquired).prefix(10)) }
 
-    static func random(_ rng: inout SplitMix64, start: Date, days: Int) -> Scene {
+    static func random(_ rng: inout SplitMix64, start: Date, days: Int, processedWithin: Int) -> Scene {
         let lat = Double.random(in: -56...70, using: &rng)
         let lon = Double.random(in: -179...179, using: &rng)
         let offset = Double(Int.random(in: 0..<max(days, 1), using: &rng)) * 86_400 + Double.random(in: 36_000...60_000, using: &rng)
@@ -94,7 +95,7 @@ struct Scene {
             path: Int((180 - lon) / 360 * 233) % 233 + 1,
             row: max(1, min(248, Int((90 - lat) / 180 * 248))),
             acquired: start.addingTimeInterval(offset.rounded()),
-            processedDays: Int.random(in: 1...40, using: &rng),
+            processedDays: Int.random(in: 1...max(1, processedWithin), using: &rng),
             centerLat: lat, centerLon: lon,
             cloud: (Double.random(in: 0...100, using: &rng) * 100).rounded() / 100,
             sunAzimuth: Double.random(in: 20...160, using: &rng),

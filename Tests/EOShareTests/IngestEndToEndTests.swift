@@ -186,6 +186,12 @@ import Testing
         let at = Timestamp.parse("2022-05-01T00:00:00Z")!
         let first = try await IngestRun(pipeline: p, at: at, logger: Self.logger).run()
         #expect(first.records == 4 && first.quarantined == 0)
+        // Relocatable: no published JSON names a path on this machine.
+        let files = FileManager.default.enumerator(atPath: p.sharedRoot.path)?.compactMap { $0 as? String } ?? []
+        for file in files where file.hasSuffix(".json") {
+            let text = try String(contentsOf: p.sharedRoot.appendingPathComponent(file), encoding: .utf8)
+            #expect(!text.contains("file:") && !text.contains("\"\(folder.path)"), "\(file) names a local path")
+        }
         let again = try await IngestRun(pipeline: p, at: at, logger: Self.logger).run()
         #expect(again.fetched == 0 && again.unchanged == 4 && again.published == 0)
         // A changed object replaces its record.

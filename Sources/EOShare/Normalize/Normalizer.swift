@@ -42,6 +42,11 @@ struct Normalizer {
         case .sentinel2SAFE, .cmrUMMG, .ccsdsPackets:
             throw NormalizeError(field: nil, "format \(source.format.rawValue) has no reader yet")
         }
+        // A local folder's files that did not come with the object would be absolute paths
+        // on this machine: published catalogs stay relocatable without them.
+        if unpacked.fetched.ref.url.isFileURL {
+            record.assets.removeAll { !$0.isLocal && $0.href.hasPrefix("file:") }
+        }
         // Local assets carry the size and checksum measured while the bytes moved.
         let byURL = Dictionary(files.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
         for i in record.assets.indices {
