@@ -190,7 +190,7 @@ import Testing
         let files = FileManager.default.enumerator(atPath: p.sharedRoot.path)?.compactMap { $0 as? String } ?? []
         for file in files where file.hasSuffix(".json") {
             let text = try String(contentsOf: p.sharedRoot.appendingPathComponent(file), encoding: .utf8)
-            #expect(!text.contains("file:") && !text.contains("\"\(folder.path)"), "\(file) names a local path")
+            #expect(!text.contains("file://") && !text.contains("\"\(folder.path)"), "\(file) names a local path")
         }
         let again = try await IngestRun(pipeline: p, at: at, logger: Self.logger).run()
         #expect(again.fetched == 0 && again.unchanged == 4 && again.published == 0)

@@ -66,9 +66,10 @@ struct LandsatBand: Sendable {
     /// Asset `gsd` where it differs from the item's (thermal and panchromatic bands).
     let gsd: Double?
 
-    init(_ key: String, _ title: String, _ name: String, _ description: String, _ center: Double, _ fwhm: Double,
-         gsd: Double? = nil)
-    {
+    init(
+        _ key: String, _ title: String, _ name: String, _ description: String, _ center: Double, _ fwhm: Double,
+        gsd: Double? = nil
+    ) {
         self.key = key
         self.title = title
         self.name = name
@@ -107,10 +108,12 @@ struct LandsatBand: Sendable {
             case 2: return LandsatBand("green", "Green Band", "TM_B2", "Visible green", 0.56, 0.08)
             case 3: return LandsatBand("red", "Red Band", "TM_B3", "Visible red", 0.66, 0.06)
             case 4: return LandsatBand("nir08", "Near Infrared Band 0.8", "TM_B4", "Near infrared", 0.83, 0.14)
-            case 5: return LandsatBand("swir16", "Short-wave Infrared Band 1.6", "TM_B5", "Short-wave infrared", 1.65, 0.2)
+            case 5:
+                return LandsatBand("swir16", "Short-wave Infrared Band 1.6", "TM_B5", "Short-wave infrared", 1.65, 0.2)
             case 6:
                 return LandsatBand("lwir", "Thermal Infrared Band", "TM_B6", "Long-wave infrared", 11.45, 2.1, gsd: 120)
-            case 7: return LandsatBand("swir22", "Short-wave Infrared Band 2.2", "TM_B7", "Short-wave infrared", 2.22, 0.27)
+            case 7:
+                return LandsatBand("swir22", "Short-wave Infrared Band 2.2", "TM_B7", "Short-wave infrared", 2.22, 0.27)
             default: return nil
             }
         case .etm:
@@ -122,10 +125,12 @@ struct LandsatBand: Sendable {
             case 5:
                 return LandsatBand("swir16", "Short-wave Infrared Band 1.6", "ETM_B5", "Short-wave infrared", 1.65, 0.2)
             case 6:
-                return LandsatBand("lwir", "Thermal Infrared Band", "ETM_B6", "Long-wave infrared", 11.34, 2.05, gsd: 60)
+                return LandsatBand(
+                    "lwir", "Thermal Infrared Band", "ETM_B6", "Long-wave infrared", 11.34, 2.05, gsd: 60)
             case 7:
                 return LandsatBand("swir22", "Short-wave Infrared Band 2.2", "ETM_B7", "Short-wave infrared", 2.2, 0.28)
-            case 8: return LandsatBand("pan", "Panchromatic Band", "ETM_B8", "Visible panchromatic", 0.71, 0.38, gsd: 15)
+            case 8:
+                return LandsatBand("pan", "Panchromatic Band", "ETM_B8", "Visible panchromatic", 0.71, 0.38, gsd: 15)
             default: return nil
             }
         case .oli, .tirs, .oliTirs:
@@ -136,10 +141,12 @@ struct LandsatBand: Sendable {
             case 4: return LandsatBand("red", "Red Band", "OLI_B4", "Visible red", 0.65, 0.04)
             case 5: return LandsatBand("nir08", "Near Infrared Band 0.8", "OLI_B5", "Near infrared", 0.87, 0.03)
             case 6:
-                return LandsatBand("swir16", "Short-wave Infrared Band 1.6", "OLI_B6", "Short-wave infrared", 1.61, 0.09)
+                return LandsatBand(
+                    "swir16", "Short-wave Infrared Band 1.6", "OLI_B6", "Short-wave infrared", 1.61, 0.09)
             case 7:
                 return LandsatBand("swir22", "Short-wave Infrared Band 2.2", "OLI_B7", "Short-wave infrared", 2.2, 0.19)
-            case 8: return LandsatBand("pan", "Panchromatic Band", "OLI_B8", "Visible panchromatic", 0.59, 0.18, gsd: 15)
+            case 8:
+                return LandsatBand("pan", "Panchromatic Band", "OLI_B8", "Visible panchromatic", 0.59, 0.18, gsd: 15)
             case 9: return LandsatBand("cirrus", "Cirrus Band", "OLI_B9", "Cirrus", 1.37, 0.02)
             case 10:
                 return LandsatBand(
@@ -254,7 +261,8 @@ struct LandsatAssetSpec: Sendable {
         {
             var spec = LandsatAssetSpec(
                 rank: 300, key: band.key, title: "Surface Temperature Band",
-                description: "\(l2) Thermal Infrared Band (\(code)) Surface Temperature", roles: ["data", "temperature"])
+                description: "\(l2) Thermal Infrared Band (\(code)) Surface Temperature",
+                roles: ["data", "temperature"])
             spec.extra["eo:bands"] = band.eoBands
             if let gsd = band.gsd { spec.extra["gsd"] = .number(gsd) }
             return spec

@@ -93,9 +93,9 @@ public enum LandsatMTLReader {
         return n
     }
 
-    private static func sensorKind(_ mtl: MTLFields, productID: String, satellite: Int) throws(NormalizeError)
-        -> LandsatSensor
-    {
+    private static func sensorKind(
+        _ mtl: MTLFields, productID: String, satellite: Int
+    ) throws(NormalizeError) -> LandsatSensor {
         if let sensorID = mtl.text(.image, "SENSOR_ID") {
             guard let sensor = LandsatSensor(sensorID: sensorID) else { throw .unparseable("SENSOR_ID", sensorID) }
             return sensor
@@ -120,9 +120,9 @@ public enum LandsatMTLReader {
 
     /// view:off_nadir as stactools: |ROLL_ANGLE| for OFFNADIR acquisitions, else 0 (only
     /// Landsat 8-9 can point off nadir); the sun azimuth turned from −180…180 into 0…360.
-    private static func addView(_ mtl: MTLFields, to properties: inout JSONObject, extensions: inout [String])
-        throws(NormalizeError)
-    {
+    private static func addView(
+        _ mtl: MTLFields, to properties: inout JSONObject, extensions: inout [String]
+    ) throws(NormalizeError) {
         var any = false
         if mtl.text(.image, "NADIR_OFFNADIR") == "OFFNADIR" {
             if let roll = try mtl.double(.image, "ROLL_ANGLE") {
@@ -145,9 +145,9 @@ public enum LandsatMTLReader {
     }
 
     /// proj:code, proj:shape and proj:transform of the reflective grid.
-    private static func addProjection(_ mtl: MTLFields, to properties: inout JSONObject, extensions: inout [String])
-        throws(NormalizeError)
-    {
+    private static func addProjection(
+        _ mtl: MTLFields, to properties: inout JSONObject, extensions: inout [String]
+    ) throws(NormalizeError) {
         var any = false
         if let code = try projectionCode(mtl) {
             properties["proj:code"] = .string(code)
@@ -173,7 +173,9 @@ public enum LandsatMTLReader {
             guard (1...60).contains(zone) else { throw .unparseable("UTM_ZONE", String(zone)) }
             return zone < 10 ? "EPSG:3260\(zone)" : "EPSG:326\(zone)"
         }
-        if mtl.text(.projection, "MAP_PROJECTION") == "PS", let trueScale = try mtl.double(.projection, "TRUE_SCALE_LAT") {
+        if mtl.text(.projection, "MAP_PROJECTION") == "PS",
+            let trueScale = try mtl.double(.projection, "TRUE_SCALE_LAT")
+        {
             if trueScale == -71 { return "EPSG:3031" }
             if trueScale == 71 { return "EPSG:3995" }
         }
@@ -182,9 +184,9 @@ public enum LandsatMTLReader {
 
     /// The affine transform of the reflective grid. The MTL gives pixel-centre corners; GDAL
     /// transforms count from pixel edges, so move out by half a cell (as stactools does).
-    private static func gridTransform(_ mtl: MTLFields, lines: Int, samples: Int) throws(NormalizeError)
-        -> [Double]?
-    {
+    private static func gridTransform(
+        _ mtl: MTLFields, lines: Int, samples: Int
+    ) throws(NormalizeError) -> [Double]? {
         guard let cell = try mtl.reflectiveCellSize() else { return nil }
         var xs: [Double] = []
         var ys: [Double] = []
@@ -226,9 +228,9 @@ public enum LandsatMTLReader {
 
     /// One asset per FILE_NAME_* of PRODUCT_CONTENTS, plus the companions stactools lists
     /// (thumbnails, MTL.json) when they are in the bundle or are the object itself.
-    private static func makeAssets(_ mtl: MTLFields, product: LandsatAssetSpec.Product, context: ReaderContext)
-        throws(NormalizeError) -> [Asset]
-    {
+    private static func makeAssets(
+        _ mtl: MTLFields, product: LandsatAssetSpec.Product, context: ReaderContext
+    ) throws(NormalizeError) -> [Asset] {
         var named: [(fileName: String, mtlKey: String, spec: LandsatAssetSpec)] = []
         var fileNames: Set<String> = []
         let contents = mtl.document.groups[MTLFields.Group.product.rawValue] ?? [:]
@@ -247,6 +249,7 @@ public enum LandsatMTLReader {
         // stactools' order; files it does not know go last, by MTL key.
         named.sort { ($0.spec.rank, $0.mtlKey, $0.fileName) < ($1.spec.rank, $1.mtlKey, $1.fileName) }
 
+        let folder = URL(string: ".", relativeTo: context.objectURL)?.absoluteString
         var keys: Set<String> = []
         var assets: [Asset] = []
         for (fileName, _, spec) in named {
@@ -263,7 +266,7 @@ public enum LandsatMTLReader {
             if localFile != nil {
                 href = fileName
             } else {
-                href = try remoteHref(fileName, beside: context.objectURL)
+                href = try remoteHref(fileName, folder: folder, objectURL: context.objectURL)
             }
             assets.append(
                 Asset(
@@ -273,16 +276,32 @@ public enum LandsatMTLReader {
         return assets
     }
 
-    /// The URL of a file beside the object at the source.
-    private static func remoteHref(_ fileName: String, beside objectURL: URL) throws(NormalizeError) -> String {
-        let escaped = fileName.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? fileName
-        guard let url = URL(string: escaped, relativeTo: objectURL) else { throw .unparseable("FILE_NAME", fileName) }
+    /// The URL of a file beside the object at the source: what `URL(string: fileName,
+    /// relativeTo: objectURL)` resolves to, built from the object's folder (resolved once) and
+    /// the name as one percent-encoded path segment, so a `:` in a name cannot make it a scheme.
+    private static func remoteHref(
+        _ fileName: String, folder: String?, objectURL: URL
+    ) throws(NormalizeError) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var escaped: [UInt8] = []
+        escaped.reserveCapacity(fileName.utf8.count)
+        for b in fileName.utf8 {
+            if MTLFields.isIDByte(b) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") || b == UInt8(ascii: "~") {
+                escaped.append(b)
+            } else {
+                escaped.append(contentsOf: [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+            }
+        }
+        let segment = String(decoding: escaped, as: UTF8.self)
+        if let folder, folder.hasSuffix("/") { return folder + segment }
+        guard let url = URL(string: segment, relativeTo: objectURL) else { throw .unparseable("FILE_NAME", fileName) }
         return url.absoluteString
     }
 
-    /// A file name that stays inside the item folder: no separators, no `..`, no control bytes.
+    /// A file name that stays inside the item folder and in sight: no separators, no leading
+    /// dot (so no `..`), no control bytes.
     private static func isPlainFileName(_ name: String) -> Bool {
-        guard name != ".", name != "..", name.utf8.count <= 255 else { return false }
+        guard !name.hasPrefix("."), name.utf8.count <= 255 else { return false }
         return name.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "\\") }
     }
 }

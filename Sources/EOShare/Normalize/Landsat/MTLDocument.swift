@@ -105,9 +105,10 @@ private enum MTLBytes {
         return line
     }
 
-    static func malformed(_ encoding: MTLDocument.Encoding, _ bytes: [UInt8], at offset: Int?, _ detail: String)
-        -> NormalizeError
-    {
+    /// The error for a malformed file, with the line of `offset` when there is one.
+    static func malformed(
+        _ encoding: MTLDocument.Encoding, _ bytes: [UInt8], at offset: Int?, _ detail: String
+    ) -> NormalizeError {
         let name: String
         switch encoding {
         case .odl: name = "ODL"
@@ -239,7 +240,8 @@ private struct ODLParser {
                     throw fail(lineStart, "\(key) = \(name) without an open GROUP")
                 }
                 guard name.isEmpty || name == top.name else {
-                    throw fail(lineStart, "\(key) = \(name) does not close GROUP = \(top.name) (line \(line(top.offset)))")
+                    throw fail(
+                        lineStart, "\(key) = \(name) does not close GROUP = \(top.name) (line \(line(top.offset)))")
                 }
                 if let duplicate = tree.close(group: top.name, values: top.values) {
                     throw fail(lineStart, "\(duplicate) given twice in GROUP = \(top.name)")
