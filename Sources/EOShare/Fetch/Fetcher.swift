@@ -56,12 +56,9 @@ struct Fetcher {
             if let etag = known.etag { request.headers.append("If-None-Match: \(etag)") }
             if let lm = known.lastModified { request.headers.append("If-Modified-Since: \(lm)") }
         }
-        let file = workFolder.appendingPathComponent(UUID().uuidString).appendingPathComponent(ref.name)
-        do {
-            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        } catch {
-            return .quarantined(ref, reason: "cannot create work folder: \(error.localizedDescription)")
-        }
+        // One flat work folder per run: a unique prefix instead of a folder per object
+        // (creating inodes is what costs on a busy filesystem).
+        let file = workFolder.appendingPathComponent("\(UUID().uuidString.prefix(13))-\(ref.name)")
         let result: TransferResult
         let sink: FileSink
         do {
@@ -72,16 +69,16 @@ struct Fetcher {
                 return (result, sink)
             }
         } catch {
-            try? FileManager.default.removeItem(at: file.deletingLastPathComponent())
+            WorkFiles.discard(file)
             return .quarantined(ref, reason: "fetch failed: \(error)")
         }
         func reject(_ reason: String) -> FetchOutcome {
-            try? FileManager.default.removeItem(at: file.deletingLastPathComponent())
+            WorkFiles.discard(file)
             return .quarantined(ref, reason: reason)
         }
         switch result.status {
         case 304:
-            try? FileManager.default.removeItem(at: file.deletingLastPathComponent())
+            WorkFiles.discard(file)
             return .unchanged(ref)
         case 200, 206:
             break
@@ -107,7 +104,7 @@ struct Fetcher {
         }
         // Same bytes as before under new headers: nothing changed for the record.
         if let known, known.sha256 == sha, known.outcome == "record" {
-            try? FileManager.default.removeItem(at: file.deletingLastPathComponent())
+            WorkFiles.discard(file)
             try? state.saveObject(
                 StateStore.StoredObject(
                     url: known.url, source: known.source, etag: result.etag, lastModified: ref.modified ?? result.lastModified,
@@ -176,4 +173,15 @@ final class FileSink: @unchecked Sendable {
     }
 
     func close() { Glibc.close(fd) }
+}
+
+/// The work files of one object: the fetched bytes and what unpacking made beside them.
+enum WorkFiles {
+    /// Where the unpacked form of a fetched file goes (same folder, so renames stay cheap).
+    static func unpacked(_ fetched: URL) -> URL { URL(fileURLWithPath: fetched.path + ".out") }
+
+    static func discard(_ fetched: URL) {
+        unlink(fetched.path)
+        unlink(unpacked(fetched).path)
+    }
 }

@@ -44,6 +44,7 @@ public final class IngestRun: Sendable {
         let limits = pipeline.limits
         let workFolder = pipeline.workFolder.appendingPathComponent("run-\(runId)")
         let cpuWorkers = max(2, ProcessInfo.processInfo.activeProcessorCount)
+        try FileManager.default.createDirectory(at: workFolder, withIntermediateDirectories: true)
 
         await withTaskGroup(of: Void.self) { group in
             // discover: list every source; a source that cannot be listed is logged and counted.

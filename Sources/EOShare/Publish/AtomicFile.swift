@@ -33,6 +33,8 @@ enum AtomicFile {
     /// Hidden, unique, in the same folder (so rename is atomic); `.tmp-` marks it partial.
     static func temporaryName(for url: URL) -> URL {
         url.deletingLastPathComponent().appendingPathComponent(
-            ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(url.lastPathComponent)")
+            ".tmp-\(pid)-\(UInt32.random(in: 0...UInt32.max))-\(url.lastPathComponent)")
     }
+
+    private static let pid = getpid()
 }

@@ -84,7 +84,7 @@ actor PublishStage {
                         url: ref.url.absoluteString, source: ref.source, etag: nil, lastModified: ref.modified,
                         size: ref.size, sha256: sha, outcome: "quarantined", reason: reason), at: at)
             }
-            if let file { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
+            if let file { WorkFiles.discard(file) }
         case .normalized(let n):
             counts.fetched += 1
             counts.bytes += n.object.size
@@ -97,7 +97,7 @@ actor PublishStage {
                     source: n.record.source, object: n.object.ref.url.absoluteString, reason: "publish: \(error)",
                     file: n.object.file)
             }
-            try? FileManager.default.removeItem(at: n.object.file.deletingLastPathComponent())
+            WorkFiles.discard(n.object.file)
         case .fetched, .unpacked:
             preconditionFailure("the stage chain hands only normalized, unchanged or quarantined work to publish")
         }
@@ -109,15 +109,13 @@ actor PublishStage {
     func publish(_ n: NormalizedRecord) throws {
         let r = n.record
         let objectURL = n.object.ref.url.absoluteString
-        let existing = try state.record(collection: r.collection, id: r.id)
+        let (existing, current, objectOwner) = try state.lookup(collection: r.collection, id: r.id, objectURL: objectURL)
         if let existing, existing.subject.owner != r.owner {
             throw Refusal(
                 reason: "record \(r.id) in \(r.collection) belongs to \(existing.subject.owner); \(r.owner) may not replace it")
         }
-        if let known = try state.object(url: objectURL), let c = known.recordCollection, let id = known.recordId,
-            let previous = try state.record(collection: c, id: id), previous.subject.owner != r.owner
-        {
-            throw Refusal(reason: "object changed owner from \(previous.subject.owner) to \(r.owner)")
+        if let objectOwner, objectOwner != r.owner {
+            throw Refusal(reason: "object changed owner from \(objectOwner) to \(r.owner)")
         }
         let ingested = existing?.subject.ingested ?? at
         var stored: [StateStore.StoredAsset] = []
@@ -135,37 +133,36 @@ actor PublishStage {
             endTime: r.endDatetime ?? r.datetime, item: item.serialized(pretty: false), assets: stored,
             nextChange: engine.nextChange(of: subject, after: at))
         counts.records += 1
-        let current = try state.viewers(collection: r.collection, id: r.id)
         let audience = engine.audience(of: subject, at: at)
-        // Retract first from those who may no longer see it (a changed record can change its audience).
-        for viewer in engine.viewers where current.contains(viewer.folder) && !audience.contains(viewer) {
-            try retract(record, from: viewer)
-        }
-        try state.saveRecord(record, at: at)
+        // A changed record can lose viewers: those go first.
+        try retract(record, from: engine.viewers.filter { current.contains($0.folder) && !audience.contains($0) })
+        try publisher.publish(
+            item: item, assets: stored, collection: r.collection, id: r.id, to: audience, replacing: existing != nil)
+        let object = StateStore.StoredObject(
+            url: objectURL, source: r.source, etag: n.object.etag, lastModified: n.object.lastModified,
+            size: n.object.ref.size ?? n.object.size, sha256: n.object.sha256, outcome: "record", reason: nil,
+            recordCollection: r.collection, recordId: r.id)
+        try state.commit(record: record, publishedTo: audience.map(\.folder), object: object, at: at)
         for viewer in audience {
-            try publisher.publish(item: item, assets: stored, collection: r.collection, id: r.id, to: viewer)
-            try state.addPublication(collection: r.collection, id: r.id, viewer: viewer.folder, at: at)
             try ledger.append(event: "publish", at: at, fields: ledgerFields(record, viewer))
             touched.insert(TouchedCollection(viewer: viewer, collection: r.collection))
-            counts.published += 1
         }
-        try state.saveObject(
-            StateStore.StoredObject(
-                url: objectURL, source: r.source, etag: n.object.etag, lastModified: n.object.lastModified,
-                size: n.object.ref.size ?? n.object.size, sha256: n.object.sha256, outcome: "record", reason: nil,
-                recordCollection: r.collection, recordId: r.id), at: at)
+        counts.published += audience.count
         logger.info("published \(r.collection)/\(r.id) to \(audience.map(\.folder).joined(separator: ","))")
     }
 
-    /// The state forgets the publication before the file goes, so a crash never leaves an
+    /// The state forgets the publications before the files go, so a crash never leaves an
     /// item the state does not know about.
-    func retract(_ record: StateStore.StoredRecord, from viewer: Viewer) throws {
+    func retract(_ record: StateStore.StoredRecord, from viewers: [Viewer]) throws {
+        guard !viewers.isEmpty else { return }
         let s = record.subject
-        try state.removePublication(collection: s.collection, id: s.id, viewer: viewer.folder)
-        try publisher.retract(collection: s.collection, id: s.id, from: viewer)
-        try ledger.append(event: "retract", at: at, fields: ledgerFields(record, viewer))
-        touched.insert(TouchedCollection(viewer: viewer, collection: s.collection))
-        counts.retracted += 1
+        try state.removePublications(collection: s.collection, id: s.id, viewers: viewers.map(\.folder))
+        for viewer in viewers {
+            try publisher.retract(collection: s.collection, id: s.id, from: viewer)
+            try ledger.append(event: "retract", at: at, fields: ledgerFields(record, viewer))
+            touched.insert(TouchedCollection(viewer: viewer, collection: s.collection))
+        }
+        counts.retracted += viewers.count
     }
 
     /// Re-evaluates records whose next change is due (all of them when the policy changed).
@@ -173,23 +170,24 @@ actor PublishStage {
         let fingerprint = pipeline.policy.fingerprint(members: pipeline.members.map(\.id))
         let policyChanged = try state.meta("policy") != fingerprint
         let due = policyChanged ? try state.allRecords() : try state.recordsDue(at: at)
-        for record in due {
+        for var record in due {
             let s = record.subject
             let current = try state.viewers(collection: s.collection, id: s.id)
             let audience = engine.audience(of: s, at: at)
-            for viewer in engine.viewers where current.contains(viewer.folder) && !audience.contains(viewer) {
-                try retract(record, from: viewer)
+            try retract(record, from: engine.viewers.filter { current.contains($0.folder) && !audience.contains($0) })
+            let released = audience.filter { !current.contains($0.folder) }
+            if !released.isEmpty {
+                try publisher.publish(
+                    item: try JSONValue.parse(record.item), assets: record.assets, collection: s.collection, id: s.id,
+                    to: released, replacing: false)
             }
-            var item: JSONValue?
-            for viewer in audience where !current.contains(viewer.folder) {
-                if item == nil { item = try JSONValue.parse(record.item) }
-                try publisher.publish(item: item!, assets: record.assets, collection: s.collection, id: s.id, to: viewer)
-                try state.addPublication(collection: s.collection, id: s.id, viewer: viewer.folder, at: at)
+            record.nextChange = engine.nextChange(of: s, after: at)
+            try state.commit(record: record, publishedTo: released.map(\.folder), object: nil, at: at)
+            for viewer in released {
                 try ledger.append(event: "release", at: at, fields: ledgerFields(record, viewer))
                 touched.insert(TouchedCollection(viewer: viewer, collection: s.collection))
-                counts.released += 1
             }
-            try state.setNextChange(collection: s.collection, id: s.id, engine.nextChange(of: s, after: at))
+            counts.released += released.count
         }
         try state.setMeta("policy", fingerprint)
     }

@@ -5,9 +5,11 @@ import Foundation
 ///
 /// Order keeps the embargo under a crash: an item's assets go in before its JSON, and a
 /// retraction removes the JSON first; every file appears by rename.
-public struct Publisher: Sendable {
+public final class Publisher {
     public let root: URL
     public let collections: [CollectionConfig]
+    /// Folders known to exist (saves a stat per path component on every publish).
+    private var madeFolders = Set<String>()
 
     public init(root: URL, collections: [CollectionConfig]) {
         self.root = root
@@ -25,14 +27,29 @@ public struct Publisher: Sendable {
         storeFolder.appendingPathComponent(String(sha256.prefix(2))).appendingPathComponent(sha256)
     }
 
+    /// Creates a folder and its parents unless this run already did.
+    func makeFolder(_ url: URL) throws {
+        guard !madeFolders.contains(url.path) else { return }
+        if mkdir(url.path, 0o755) != 0 {
+            switch errno {
+            case EEXIST: break
+            case ENOENT:
+                try makeFolder(url.deletingLastPathComponent())
+                guard mkdir(url.path, 0o755) == 0 || errno == EEXIST else { throw POSIXIOError(op: "mkdir", path: url.path) }
+            default: throw POSIXIOError(op: "mkdir", path: url.path)
+            }
+        }
+        madeFolders.insert(url.path)
+    }
+
     /// Moves a verified work file into the store (once per content), read-only.
     public func store(file: URL, sha256: String) throws {
         let dest = storePath(sha256: sha256)
-        if FileManager.default.fileExists(atPath: dest.path) {
-            try? FileManager.default.removeItem(at: file)
+        if access(dest.path, F_OK) == 0 {
+            unlink(file.path)
             return
         }
-        try FileManager.default.createDirectory(at: dest.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try makeFolder(dest.deletingLastPathComponent())
         chmod(file.path, 0o444)
         if Glibc.rename(file.path, dest.path) != 0 {
             guard errno == EXDEV else { throw POSIXIOError(op: "rename", path: dest.path) }
@@ -43,26 +60,46 @@ public struct Publisher: Sendable {
         }
     }
 
-    /// Publishes an item into a viewer's tree: assets first, then the item JSON; then files
-    /// a previous version had and this one does not are removed.
-    public func publish(item: JSONValue, assets: [StateStore.StoredAsset], collection: String, id: String, to viewer: Viewer)
-        throws
-    {
-        let folder = itemFolder(viewer, collection: collection, id: id)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for asset in assets {
-            try linkFromStore(sha256: asset.sha256, to: folder.appendingPathComponent(asset.file))
-        }
+    /// Publishes an item into viewers' trees: in each, assets first, then the item JSON; when
+    /// it replaces an earlier version, files that version had and this one has not are removed.
+    /// The item JSON is the same bytes in every tree (its links are relative), so it is
+    /// written once and hard-linked into the others: a link costs no new inode.
+    public func publish(
+        item: JSONValue, assets: [StateStore.StoredAsset], collection: String, id: String, to viewers: [Viewer],
+        replacing: Bool
+    ) throws {
+        guard !viewers.isEmpty else { return }
         let json = Self.withLinks(
             item,
             [
                 Self.stacLink("root", "../../catalog.json"), Self.stacLink("parent", "../collection.json"),
                 Self.stacLink("collection", "../collection.json"),
-            ])
-        try AtomicFile.write(json.serialized(), to: folder.appendingPathComponent("\(id).json"))
-        let keep = Set(assets.map(\.file) + ["\(id).json"])
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where !keep.contains(name) {
-            unlink(folder.appendingPathComponent(name).path)
+            ]
+        ).serialized()
+        var written: URL?
+        for viewer in viewers {
+            let folder = itemFolder(viewer, collection: collection, id: id)
+            try makeFolder(folder)
+            for asset in assets {
+                try linkFromStore(sha256: asset.sha256, to: folder.appendingPathComponent(asset.file))
+            }
+            let file = folder.appendingPathComponent("\(id).json")
+            if let written {
+                let tmp = AtomicFile.temporaryName(for: file)
+                if Glibc.link(written.path, tmp.path) != 0 {
+                    try AtomicFile.write(json, to: file)
+                } else {
+                    try AtomicFile.rename(tmp, to: file)
+                }
+            } else {
+                try AtomicFile.write(json, to: file)
+                written = file
+            }
+            guard replacing else { continue }
+            let keep = Set(assets.map(\.file) + ["\(id).json"])
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where !keep.contains(name) {
+                unlink(folder.appendingPathComponent(name).path)
+            }
         }
     }
 
@@ -75,12 +112,16 @@ public struct Publisher: Sendable {
             unlink(folder.appendingPathComponent(name).path)
         }
         rmdir(folder.path)
+        madeFolders.remove(folder.path)
     }
 
     /// Hard link from the store under a temporary name, then rename into place; a copy only
     /// when the tree is on another filesystem.
     func linkFromStore(sha256: String, to dest: URL) throws {
         let src = storePath(sha256: sha256)
+        // A new name: link(2) makes it appear whole, at once.
+        if Glibc.link(src.path, dest.path) == 0 { return }
+        guard errno == EEXIST || errno == EXDEV else { throw POSIXIOError(op: "link", path: dest.path) }
         var a = stat()
         var b = stat()
         if stat(src.path, &a) == 0, stat(dest.path, &b) == 0, a.st_ino == b.st_ino, a.st_dev == b.st_dev { return }
@@ -100,6 +141,7 @@ public struct Publisher: Sendable {
         guard !items.isEmpty else {
             unlink(file.path)
             rmdir(folder.path)
+            madeFolders.remove(folder.path)
             return
         }
         let config = collections.first { $0.id == collectionId }
@@ -140,14 +182,14 @@ public struct Publisher: Sendable {
         c["extent"] = .object(extent)
         c["links"] = .array(links)
         let collection = JSONValue.object(c)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try makeFolder(folder)
         try AtomicFile.write(collection.serialized(), to: file)
     }
 
     /// Rewrites a viewer's root catalog linking its collections.
     public func writeCatalog(for viewer: Viewer, name: String, collections: [String]) throws {
         let folder = root.appendingPathComponent(viewer.folder)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try makeFolder(folder)
         var links: [JSONValue] = [Self.stacLink("root", "./catalog.json")]
         for c in collections { links.append(Self.stacLink("child", "./\(c)/collection.json")) }
         let catalog: JSONValue = .object([

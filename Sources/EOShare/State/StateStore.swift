@@ -112,7 +112,11 @@ public final class StateStore: Sendable {
     }
 
     public func saveObject(_ o: StoredObject, at: Date) throws {
-        try db.write { db in
+        try db.write { db in try Self.saveObject(db, o, at: at) }
+    }
+
+    static func saveObject(_ db: Database, _ o: StoredObject, at: Date) throws {
+        do {
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO objects
@@ -194,11 +198,15 @@ public final class StateStore: Sendable {
     }
 
     public func saveRecord(_ r: StoredRecord, at: Date) throws {
+        try db.write { db in try Self.saveRecord(db, r, at: at) }
+    }
+
+    static func saveRecord(_ db: Database, _ r: StoredRecord, at: Date) throws {
         let assets = JSONValue.array(
             r.assets.map { .object(["file": .string($0.file), "sha256": .string($0.sha256), "size": .int($0.size)]) }
         ).serializedString()
         let s = r.subject
-        try db.write { db in
+        do {
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO records
@@ -237,7 +245,11 @@ public final class StateStore: Sendable {
 
     /// Recorded only after the item is visible in the viewer's tree.
     public func addPublication(collection: String, id: String, viewer: String, at: Date) throws {
-        try db.write { db in
+        try db.write { db in try Self.addPublication(db, collection: collection, id: id, viewer: viewer, at: at) }
+    }
+
+    static func addPublication(_ db: Database, collection: String, id: String, viewer: String, at: Date) throws {
+        do {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO publications (collection, record_id, viewer, published_at) VALUES (?, ?, ?, ?)",
                 arguments: [collection, id, viewer, at.timeIntervalSince1970])
@@ -245,11 +257,47 @@ public final class StateStore: Sendable {
     }
 
     /// Recorded before the retraction starts, so a crash never leaves an unrecorded item behind.
-    public func removePublication(collection: String, id: String, viewer: String) throws {
+    public func removePublications(collection: String, id: String, viewers: [String]) throws {
         try db.write { db in
-            try db.execute(
-                sql: "DELETE FROM publications WHERE collection = ? AND record_id = ? AND viewer = ?",
-                arguments: [collection, id, viewer])
+            for viewer in viewers {
+                try db.execute(
+                    sql: "DELETE FROM publications WHERE collection = ? AND record_id = ? AND viewer = ?",
+                    arguments: [collection, id, viewer])
+            }
+        }
+    }
+
+    /// One transaction for a published record: the record, the viewers it was published
+    /// to (after their files are visible) and the object it came from.
+    public func commit(record: StoredRecord, publishedTo viewers: [String], object: StoredObject?, at: Date) throws {
+        try db.write { db in
+            try Self.saveRecord(db, record, at: at)
+            for viewer in viewers {
+                try Self.addPublication(db, collection: record.subject.collection, id: record.subject.id, viewer: viewer, at: at)
+            }
+            if let object { try Self.saveObject(db, object, at: at) }
+        }
+    }
+
+    /// What the publisher needs to know before publishing a record, read at once.
+    public func lookup(collection: String, id: String, objectURL: String) throws -> (
+        existing: StoredRecord?, viewers: Set<String>, objectOwner: String?
+    ) {
+        try db.read { db in
+            let existing = try Row.fetchOne(
+                db, sql: "SELECT * FROM records WHERE collection = ? AND id = ?", arguments: [collection, id]
+            ).map(Self.storedRecord)
+            let viewers = Set(
+                try String.fetchAll(
+                    db, sql: "SELECT viewer FROM publications WHERE collection = ? AND record_id = ?",
+                    arguments: [collection, id]))
+            let objectOwner = try String.fetchOne(
+                db,
+                sql: """
+                    SELECT r.owner FROM objects o JOIN records r ON r.collection = o.record_collection AND r.id = o.record_id
+                    WHERE o.url = ?
+                    """, arguments: [objectURL])
+            return (existing, viewers, objectOwner)
         }
     }
 

@@ -35,7 +35,7 @@ struct Unpacker {
             outName = String(outName.dropLast(suffix.count))
         }
         if outName == object.ref.name { outName += ".out" }
-        let outURL = object.file.deletingLastPathComponent().appendingPathComponent(outName)
+        let outURL = WorkFiles.unpacked(object.file)
         let (size, sha) = try gunzip(object.file, to: outURL, inputSize: object.size)
         return UnpackedObject(fetched: object, files: [UnpackedFile(name: outName, url: outURL, size: size, sha256: sha)])
     }
