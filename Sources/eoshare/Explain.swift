@@ -13,7 +13,7 @@ struct Explain: AsyncParsableCommand {
         let at = try instant.instant()
         let pipeline = try common.load()
         let state = try StateStore(path: pipeline.statePath)
-        let matches = try state.allRecords().filter { $0.subject.id == recordId }
+        let matches = try state.records(id: recordId)
         guard !matches.isEmpty else {
             FileHandle.standardError.write(Data("eoshare: no record '\(recordId)' is known\n".utf8))
             throw ExitCode(ExitStatus.dataError)

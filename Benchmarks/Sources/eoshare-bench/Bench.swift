@@ -71,6 +71,18 @@ struct Bench {
         gzip.waitUntilExit()
         let gzipSeconds = Date().timeIntervalSince(t2)
 
+        // Reference: the layout's floor on this filesystem — one folder and one small file per
+        // published item, nothing else (what any writer of CONTRACT §6's tree must do).
+        let floorRoot = root.appendingPathComponent("floor")
+        let payload = Data(repeating: 0x20, count: 3_000)
+        let t3 = Date()
+        for i in 0..<first.published {
+            let dir = floorRoot.appendingPathComponent("v\(i % 6)/c/item\(i)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try payload.write(to: dir.appendingPathComponent("item.json"))
+        }
+        let floorSeconds = Date().timeIntervalSince(t3)
+
         let rate = Double(first.records) / firstSeconds
         let gzipRate = Double(count) / gzipSeconds
         print("eoshare ingest benchmark: \(count) Landsat records (\(feedBytes / 1024) KiB gzip, mixed txt/json/xml), 5 members + public")
@@ -78,7 +90,9 @@ struct Bench {
         print(String(format: "  peak memory        %8.1f MiB above idle (idle %.1f MiB, peak %.1f MiB)", Double(peak - idle) / 1_048_576, Double(idle) / 1_048_576, Double(peak) / 1_048_576))
         print(String(format: "  re-run, nothing new %7.2f s  (%.1f%% of the first run; fetched=%d)", secondSeconds, 100 * secondSeconds / firstSeconds, second.fetched))
         print(String(format: "  reference gzip -dc %8.2f s  %9.0f files/s", gzipSeconds, gzipRate))
+        print(String(format: "  reference tree floor %6.2f s  (%d folders + files written bare)", floorSeconds, first.published))
         print(String(format: "  ratio eoshare / gzip -dc: %.3f (records/s over files/s; gzip only decompresses)", rate / gzipRate))
+        print(String(format: "  ratio tree floor / eoshare: %.2f (share of the run the layout's folders and files alone take)", floorSeconds / firstSeconds))
     }
 }
 

@@ -86,7 +86,7 @@ public struct Auditor {
         // missing: records a viewer may see that its tree does not hold.
         if fm.fileExists(atPath: pipeline.statePath.path) {
             let state = try StateStore(path: pipeline.statePath)
-            for record in try state.allRecords() {
+            try state.forEachRecord { record in
                 let s = record.subject
                 for viewer in viewers where engine.decide(s, for: viewer, at: t).visible {
                     if !(seen[viewer.folder]?.contains("\(s.collection)/\(s.id)") ?? false) {

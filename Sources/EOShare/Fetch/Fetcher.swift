@@ -102,8 +102,8 @@ struct Fetcher {
                 return reject(problem)
             }
         }
-        // Same bytes as before under new headers: nothing changed for the record.
-        if let known, known.sha256 == sha, known.outcome == "record" {
+        // Same bytes as before under new headers: nothing changed (a bad object stays quarantined once).
+        if let known, known.sha256 == sha {
             WorkFiles.discard(file)
             try? state.saveObject(
                 StateStore.StoredObject(

@@ -76,14 +76,14 @@ actor PublishStage {
         case .unchanged:
             counts.unchanged += 1
         case .quarantined(let ref, let reason, let file):
-            quarantine(source: ref.source, object: ref.url.absoluteString, reason: reason, file: file)
+            // Remember the bad bytes: an unchanged bad object is not quarantined again every run.
             if let file, let sha = try? Digest.sha256Hex(ofFile: file) {
-                // Remember the bad bytes: an unchanged bad object is not quarantined again every run.
                 try? state.saveObject(
                     StateStore.StoredObject(
                         url: ref.url.absoluteString, source: ref.source, etag: nil, lastModified: ref.modified,
                         size: ref.size, sha256: sha, outcome: "quarantined", reason: reason), at: at)
             }
+            quarantine(source: ref.source, object: ref.url.absoluteString, reason: reason, file: file)
             if let file { WorkFiles.discard(file) }
         case .normalized(let n):
             counts.fetched += 1
@@ -169,27 +169,36 @@ actor PublishStage {
     func reevaluate() throws {
         let fingerprint = pipeline.policy.fingerprint(members: pipeline.members.map(\.id))
         let policyChanged = try state.meta("policy") != fingerprint
-        let due = policyChanged ? try state.allRecords() : try state.recordsDue(at: at)
-        for var record in due {
-            let s = record.subject
-            let current = try state.viewers(collection: s.collection, id: s.id)
-            let audience = engine.audience(of: s, at: at)
-            try retract(record, from: engine.viewers.filter { current.contains($0.folder) && !audience.contains($0) })
-            let released = audience.filter { !current.contains($0.folder) }
-            if !released.isEmpty {
-                try publisher.publish(
-                    item: try JSONValue.parse(record.item), assets: record.assets, collection: s.collection, id: s.id,
-                    to: released, replacing: false)
-            }
-            record.nextChange = engine.nextChange(of: s, after: at)
-            try state.commit(record: record, publishedTo: released.map(\.folder), object: nil, at: at)
-            for viewer in released {
-                try ledger.append(event: "release", at: at, fields: ledgerFields(record, viewer))
-                touched.insert(TouchedCollection(viewer: viewer, collection: s.collection))
-            }
-            counts.released += released.count
+        try state.forEachRecord(dueAt: policyChanged ? nil : at) { record in
+            try reevaluate(record)
         }
         try state.setMeta("policy", fingerprint)
+    }
+
+    /// Makes one known record's trees match its audience at the run's instant.
+    func reevaluate(_ stored: StateStore.StoredRecord) throws {
+        var record = stored
+        let s = record.subject
+        let current = try state.viewers(collection: s.collection, id: s.id)
+        let audience = engine.audience(of: s, at: at)
+        try retract(record, from: engine.viewers.filter { current.contains($0.folder) && !audience.contains($0) })
+        record.nextChange = engine.nextChange(of: s, after: at)
+        let released = audience.filter { !current.contains($0.folder) }
+        guard !released.isEmpty else {
+            if record.nextChange != stored.nextChange {
+                try state.setNextChange(collection: s.collection, id: s.id, record.nextChange)
+            }
+            return
+        }
+        try publisher.publish(
+            item: try JSONValue.parse(record.item), assets: record.assets, collection: s.collection, id: s.id,
+            to: released, replacing: false)
+        try state.commit(record: record, publishedTo: released.map(\.folder), object: nil, at: at)
+        for viewer in released {
+            try ledger.append(event: "release", at: at, fields: ledgerFields(record, viewer))
+            touched.insert(TouchedCollection(viewer: viewer, collection: s.collection))
+        }
+        counts.released += released.count
     }
 
     /// Rewrites touched collections and the catalogs that link them; syncs the ledger.

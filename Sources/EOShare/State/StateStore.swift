@@ -55,6 +55,7 @@ public final class StateStore: Sendable {
                         PRIMARY KEY (collection, id)
                     );
                     CREATE INDEX records_next_change ON records(next_change);
+                    CREATE INDEX records_id ON records(id);
                     CREATE TABLE publications (
                         collection TEXT NOT NULL,
                         record_id TEXT NOT NULL,
@@ -159,18 +160,35 @@ public final class StateStore: Sendable {
         }
     }
 
-    /// Records whose visibility may have changed by `at`: next_change ≤ at.
-    public func recordsDue(at: Date) throws -> [StoredRecord] {
+    /// Every record with this id, in any collection (ids are unique per collection).
+    public func records(id: String) throws -> [StoredRecord] {
         try db.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM records WHERE next_change IS NOT NULL AND next_change <= ?",
-                arguments: [at.timeIntervalSince1970]
-            ).map(Self.storedRecord)
+            try Row.fetchAll(db, sql: "SELECT * FROM records WHERE id = ? ORDER BY collection", arguments: [id])
+                .map(Self.storedRecord)
         }
     }
 
-    public func allRecords() throws -> [StoredRecord] {
-        try db.read { db in try Row.fetchAll(db, sql: "SELECT * FROM records").map(Self.storedRecord) }
+    /// Visits records page by page (keyset pagination), so memory stays flat however many
+    /// there are: all of them, or only those due at `dueAt`.
+    public func forEachRecord(dueAt: Date? = nil, pageSize: Int = 500, _ body: (StoredRecord) throws -> Void) throws {
+        var after = ("", "")
+        while true {
+            let page = try db.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT * FROM records WHERE (collection, id) > (?, ?)
+                        \(dueAt == nil ? "" : "AND next_change IS NOT NULL AND next_change <= ?")
+                        ORDER BY collection, id LIMIT ?
+                        """,
+                    arguments: StatementArguments(
+                        [after.0, after.1] + (dueAt.map { [$0.timeIntervalSince1970] } ?? []) + [pageSize])
+                ).map(Self.storedRecord)
+            }
+            for record in page { try body(record) }
+            guard let last = page.last, page.count == pageSize else { return }
+            after = (last.subject.collection, last.subject.id)
+        }
     }
 
     static func storedRecord(_ row: Row) -> StoredRecord {
