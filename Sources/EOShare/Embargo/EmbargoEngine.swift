@@ -14,6 +14,11 @@ public enum Viewer: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { folder }
+
+    /// The viewer a folder under SHARED belongs to.
+    public init(folder: String) {
+        self = folder == "public" ? .public : .member(folder)
+    }
 }
 
 /// The facts about a record that the policy looks at (no payload, no STAC): cheap to

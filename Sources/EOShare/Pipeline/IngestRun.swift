@@ -2,8 +2,8 @@ import AsyncAlgorithms
 import Foundation
 import Logging
 
-/// One `eoshare ingest` run: the stage chain of CONTRACT §1, then the re-evaluation of
-/// every known record whose visibility may have changed by the run's instant.
+/// One `eoshare ingest` run: the re-evaluation of every known record whose visibility may
+/// have changed by the run's instant, then the stage chain of CONTRACT §1.
 ///
 ///     discover → fetch (libcurl) → unpack (zlib) → normalize → embargo + publish
 ///
@@ -35,6 +35,11 @@ public final class IngestRun: Sendable {
         let state = try StateStore(path: pipeline.statePath)
         let sink = try PublishStage(pipeline: pipeline, state: state, at: at, logger: logger)
         let runId = try state.startRun(at: at, startedAt: started)
+        // A run killed half way left intents: finish or undo them before anything new;
+        // then release and retract what the run's instant changes for known records
+        // (retractions first: a new hold or a longer period takes effect before new work).
+        try await sink.recover()
+        try await sink.reevaluate()
 
         let discovered = AsyncChannel<ObjectRef>()
         let fetched = AsyncChannel<Work>()
@@ -112,8 +117,6 @@ public final class IngestRun: Sendable {
         }
         try? FileManager.default.removeItem(at: workFolder)
 
-        // Release and retract what the run's instant changes for records already known.
-        try await sink.reevaluate()
         try await sink.finish()
         let summary = await sink.summary(seconds: Date().timeIntervalSince(started))
         try state.finishRun(

@@ -2,8 +2,9 @@ import Foundation
 
 /// Writes that no reader can see half-done: a temporary name in the same folder, then rename.
 enum AtomicFile {
-    static func write(_ bytes: [UInt8], to url: URL) throws {
-        let tmp = temporaryName(for: url)
+    /// `temporaryFolder` (same filesystem) keeps even the temporary name out of readers' sight.
+    static func write(_ bytes: [UInt8], to url: URL, temporaryFolder: URL? = nil) throws {
+        let tmp = temporaryName(for: url, in: temporaryFolder)
         let fd = open(tmp.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else { throw POSIXIOError(op: "create", path: tmp.path) }
         var off = 0
@@ -30,9 +31,10 @@ enum AtomicFile {
         }
     }
 
-    /// Hidden, unique, in the same folder (so rename is atomic); `.tmp-` marks it partial.
-    static func temporaryName(for url: URL) -> URL {
-        url.deletingLastPathComponent().appendingPathComponent(
+    /// Hidden, unique, in the same folder or the given one on the same filesystem (so rename
+    /// is atomic); `.tmp-` marks it partial.
+    static func temporaryName(for url: URL, in folder: URL? = nil) -> URL {
+        (folder ?? url.deletingLastPathComponent()).appendingPathComponent(
             ".tmp-\(pid)-\(UInt32.random(in: 0...UInt32.max))-\(url.lastPathComponent)")
     }
 

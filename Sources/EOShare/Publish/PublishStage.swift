@@ -42,13 +42,6 @@ actor PublishStage {
     let publisher: Publisher
     let ledger: Ledger
     var counts = IngestSummary()
-    /// (viewer, collection) pairs whose collection.json must be rewritten.
-    var touched = Set<TouchedCollection>()
-
-    struct TouchedCollection: Hashable {
-        var viewer: Viewer
-        var collection: String
-    }
 
     init(pipeline: Pipeline, state: StateStore, at: Date, logger: Logger) throws {
         self.pipeline = pipeline
@@ -63,6 +56,7 @@ actor PublishStage {
         } catch {
             throw POSIXIOError(op: "create", path: pipeline.sharedRoot.path, code: EACCES)
         }
+        try publisher.prepare()
     }
 
     func countDiscovered() { counts.discovered += 1 }
@@ -134,35 +128,71 @@ actor PublishStage {
             nextChange: engine.nextChange(of: subject, after: at))
         counts.records += 1
         let audience = engine.audience(of: subject, at: at)
-        // A changed record can lose viewers: those go first.
-        try retract(record, from: engine.viewers.filter { current.contains($0.folder) && !audience.contains($0) })
-        try publisher.publish(
-            item: item, assets: stored, collection: r.collection, id: r.id, to: audience, replacing: existing != nil)
+        // A changed record goes again to everyone who may see it, and leaves those who may not.
+        let leaving = engine.viewers.filter { current.contains($0.folder) && !audience.contains($0) }
         let object = StateStore.StoredObject(
             url: objectURL, source: r.source, etag: n.object.etag, lastModified: n.object.lastModified,
             size: n.object.ref.size ?? n.object.size, sha256: n.object.sha256, outcome: "record", reason: nil,
             recordCollection: r.collection, recordId: r.id)
-        try state.commit(record: record, publishedTo: audience.map(\.folder), object: object, at: at)
-        for viewer in audience {
-            try ledger.append(event: "publish", at: at, fields: ledgerFields(record, viewer))
-            touched.insert(TouchedCollection(viewer: viewer, collection: r.collection))
-        }
+        try apply(record, item: item, publishing: audience, retracting: leaving, replacing: existing != nil, object: object)
         counts.published += audience.count
         logger.info("published \(r.collection)/\(r.id) to \(audience.map(\.folder).joined(separator: ","))")
     }
 
-    /// The state forgets the publications before the files go, so a crash never leaves an
-    /// item the state does not know about.
-    func retract(_ record: StateStore.StoredRecord, from viewers: [Viewer]) throws {
-        guard !viewers.isEmpty else { return }
+    /// Makes the trees match a decision, in the order that survives a crash at any point:
+    /// intents recorded → retracted files removed (item JSON first) → published files
+    /// written (assets first) → confirmed in the state → ledger.
+    func apply(
+        _ record: StateStore.StoredRecord, item: JSONValue?, publishing: [Viewer], retracting: [Viewer], replacing: Bool,
+        object: StateStore.StoredObject?, event: String = "publish"
+    ) throws {
         let s = record.subject
-        try state.removePublications(collection: s.collection, id: s.id, viewers: viewers.map(\.folder))
-        for viewer in viewers {
+        try state.begin(
+            record: record, publishing: publishing.map(\.folder), retracting: retracting.map(\.folder), at: at)
+        for viewer in retracting {
             try publisher.retract(collection: s.collection, id: s.id, from: viewer)
-            try ledger.append(event: "retract", at: at, fields: ledgerFields(record, viewer))
-            touched.insert(TouchedCollection(viewer: viewer, collection: s.collection))
         }
-        counts.retracted += viewers.count
+        if !publishing.isEmpty {
+            try publisher.publish(
+                item: try item ?? JSONValue.parse(record.item), assets: record.assets, collection: s.collection,
+                id: s.id, to: publishing, replacing: replacing)
+        }
+        try state.confirm(
+            collection: s.collection, id: s.id, published: publishing.map(\.folder), retracted: retracting.map(\.folder),
+            object: object, at: at)
+        for viewer in retracting {
+            try ledger.append(event: "retract", at: at, fields: ledgerFields(record, viewer))
+        }
+        for viewer in publishing {
+            try ledger.append(event: event, at: at, fields: ledgerFields(record, viewer))
+        }
+        counts.retracted += retracting.count
+    }
+
+    /// Finishes what a killed run left half done, deciding each unfinished publication again
+    /// at this run's instant: it is completed if the viewer may see the record, undone if not.
+    func recover() throws {
+        publisher.clearTemporaryFiles()
+        let unfinished = try state.unfinishedPublications()
+        guard !unfinished.isEmpty else { return }
+        logger.notice("finishing \(unfinished.count) publications a previous run left unfinished")
+        var byRecord: [String: [(String, String, String, String)]] = [:]
+        for u in unfinished { byRecord["\(u.collection)/\(u.id)", default: []].append(u) }
+        for (_, rows) in byRecord.sorted(by: { $0.key < $1.key }) {
+            guard let record = try state.record(collection: rows[0].0, id: rows[0].1) else { continue }
+            let audience = Set(engine.audience(of: record.subject, at: at).map(\.folder))
+            var publishing: [Viewer] = []
+            var retracting: [Viewer] = []
+            for (_, _, viewerName, status) in rows {
+                let viewer = Viewer(folder: viewerName)
+                if status == "publishing" && audience.contains(viewerName) {
+                    publishing.append(viewer)
+                } else {
+                    retracting.append(viewer)
+                }
+            }
+            try apply(record, item: nil, publishing: publishing, retracting: retracting, replacing: true, object: nil)
+        }
     }
 
     /// Re-evaluates records whose next change is due (all of them when the policy changed).
@@ -181,36 +211,32 @@ actor PublishStage {
         let s = record.subject
         let current = try state.viewers(collection: s.collection, id: s.id)
         let audience = engine.audience(of: s, at: at)
-        try retract(record, from: engine.viewers.filter { current.contains($0.folder) && !audience.contains($0) })
         record.nextChange = engine.nextChange(of: s, after: at)
+        let leaving = engine.viewers.filter { current.contains($0.folder) && !audience.contains($0) }
         let released = audience.filter { !current.contains($0.folder) }
-        guard !released.isEmpty else {
+        guard !released.isEmpty || !leaving.isEmpty else {
             if record.nextChange != stored.nextChange {
                 try state.setNextChange(collection: s.collection, id: s.id, record.nextChange)
             }
             return
         }
-        try publisher.publish(
-            item: try JSONValue.parse(record.item), assets: record.assets, collection: s.collection, id: s.id,
-            to: released, replacing: false)
-        try state.commit(record: record, publishedTo: released.map(\.folder), object: nil, at: at)
-        for viewer in released {
-            try ledger.append(event: "release", at: at, fields: ledgerFields(record, viewer))
-            touched.insert(TouchedCollection(viewer: viewer, collection: s.collection))
-        }
+        try apply(record, item: nil, publishing: released, retracting: leaving, replacing: false, object: nil, event: "release")
         counts.released += released.count
     }
 
-    /// Rewrites touched collections and the catalogs that link them; syncs the ledger.
+    /// Rewrites the collections whose items changed (the state remembers them from the
+    /// moment of change, so a killed run's are rewritten by the next), then the catalogs
+    /// that link them; syncs the ledger.
     func finish() throws {
-        var viewersToWrite = Set(touched.map(\.viewer))
+        let dirty = try state.dirtyCollections()
+        var viewersToWrite = Set(dirty.map { Viewer(folder: $0.viewer) })
         for viewer in engine.viewers {
             let catalog = pipeline.sharedRoot.appendingPathComponent(viewer.folder).appendingPathComponent("catalog.json")
             if !FileManager.default.fileExists(atPath: catalog.path) { viewersToWrite.insert(viewer) }
         }
-        for t in touched {
+        for (viewer, collection) in dirty {
             try publisher.writeCollection(
-                t.collection, for: t.viewer, items: try state.publishedItems(viewer: t.viewer.folder, collection: t.collection))
+                collection, for: Viewer(folder: viewer), items: try state.publishedItems(viewer: viewer, collection: collection))
         }
         for viewer in viewersToWrite {
             let name: String
@@ -221,6 +247,7 @@ actor PublishStage {
             try publisher.writeCatalog(
                 for: viewer, name: name, collections: try state.publishedCollections(viewer: viewer.folder))
         }
+        try state.clearDirtyCollections(dirty)
         try ledger.sync()
     }
 

@@ -18,6 +18,23 @@ public final class Publisher {
 
     public var storeFolder: URL { root.appendingPathComponent(".store") }
 
+    /// Where files are written before they are renamed into a tree: outside every member's
+    /// folder, so no reader ever meets a partial file, even after a crash.
+    var temporaryFolder: URL { storeFolder.appendingPathComponent(".tmp") }
+
+    /// Creates the store, reachable by no one but the publisher, and its temporary folder.
+    public func prepare() throws {
+        try makeFolder(temporaryFolder)
+        chmod(storeFolder.path, 0o700)
+    }
+
+    /// Removes what a killed run left half written (only ever in the temporary folder).
+    public func clearTemporaryFiles() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporaryFolder.path)) ?? [] {
+            unlink(temporaryFolder.appendingPathComponent(name).path)
+        }
+    }
+
     func itemFolder(_ viewer: Viewer, collection: String, id: String) -> URL {
         root.appendingPathComponent(viewer.folder).appendingPathComponent(collection).appendingPathComponent(id)
     }
@@ -53,7 +70,7 @@ public final class Publisher {
         chmod(file.path, 0o444)
         if Glibc.rename(file.path, dest.path) != 0 {
             guard errno == EXDEV else { throw POSIXIOError(op: "rename", path: dest.path) }
-            let tmp = AtomicFile.temporaryName(for: dest)
+            let tmp = AtomicFile.temporaryName(for: dest, in: temporaryFolder)
             try FileManager.default.copyItem(at: file, to: tmp)
             try AtomicFile.rename(tmp, to: dest)
             try? FileManager.default.removeItem(at: file)
@@ -85,14 +102,14 @@ public final class Publisher {
             }
             let file = folder.appendingPathComponent("\(id).json")
             if let written {
-                let tmp = AtomicFile.temporaryName(for: file)
+                let tmp = AtomicFile.temporaryName(for: file, in: temporaryFolder)
                 if Glibc.link(written.path, tmp.path) != 0 {
-                    try AtomicFile.write(json, to: file)
+                    try AtomicFile.write(json, to: file, temporaryFolder: temporaryFolder)
                 } else {
                     try AtomicFile.rename(tmp, to: file)
                 }
             } else {
-                try AtomicFile.write(json, to: file)
+                try AtomicFile.write(json, to: file, temporaryFolder: temporaryFolder)
                 written = file
             }
             guard replacing else { continue }
@@ -125,7 +142,7 @@ public final class Publisher {
         var a = stat()
         var b = stat()
         if stat(src.path, &a) == 0, stat(dest.path, &b) == 0, a.st_ino == b.st_ino, a.st_dev == b.st_dev { return }
-        let tmp = AtomicFile.temporaryName(for: dest)
+        let tmp = AtomicFile.temporaryName(for: dest, in: temporaryFolder)
         if Glibc.link(src.path, tmp.path) != 0 {
             guard errno == EXDEV else { throw POSIXIOError(op: "link", path: dest.path) }
             try FileManager.default.copyItem(at: src, to: tmp)
@@ -183,7 +200,7 @@ public final class Publisher {
         c["links"] = .array(links)
         let collection = JSONValue.object(c)
         try makeFolder(folder)
-        try AtomicFile.write(collection.serialized(), to: file)
+        try AtomicFile.write(collection.serialized(), to: file, temporaryFolder: temporaryFolder)
     }
 
     /// Rewrites a viewer's root catalog linking its collections.
@@ -202,7 +219,8 @@ public final class Publisher {
                     ? "Consortium records released to the public." : "Consortium records that \(name) may see."),
             "links": .array(links),
         ])
-        try AtomicFile.write(catalog.serialized(), to: folder.appendingPathComponent("catalog.json"))
+        try AtomicFile.write(
+            catalog.serialized(), to: folder.appendingPathComponent("catalog.json"), temporaryFolder: temporaryFolder)
     }
 
     static func stacLink(_ rel: String, _ href: String, type: String = "application/json") -> JSONValue {

@@ -56,14 +56,24 @@ public final class StateStore: Sendable {
                     );
                     CREATE INDEX records_next_change ON records(next_change);
                     CREATE INDEX records_id ON records(id);
+                    -- A row exists before any file of the item appears in the viewer's tree and
+                    -- goes only after the last one is gone: 'publishing' and 'retracting' are
+                    -- intents a crashed run leaves for the next one to finish.
                     CREATE TABLE publications (
                         collection TEXT NOT NULL,
                         record_id TEXT NOT NULL,
                         viewer TEXT NOT NULL,
+                        status TEXT NOT NULL,           -- publishing | published | retracting
                         published_at REAL NOT NULL,
                         PRIMARY KEY (collection, record_id, viewer)
                     );
                     CREATE INDEX publications_viewer ON publications(viewer, collection);
+                    -- Collections whose items changed and whose collection.json is not yet rewritten.
+                    CREATE TABLE dirty_collections (
+                        viewer TEXT NOT NULL,
+                        collection TEXT NOT NULL,
+                        PRIMARY KEY (viewer, collection)
+                    );
                     CREATE TABLE runs (
                         id INTEGER PRIMARY KEY AUTOINCREMENT,
                         started_at REAL NOT NULL,
@@ -252,6 +262,7 @@ public final class StateStore: Sendable {
 
     // MARK: Publications
 
+    /// Every viewer whose tree may hold the item (published or with an unfinished intent).
     public func viewers(collection: String, id: String) throws -> Set<String> {
         try db.read { db in
             Set(
@@ -261,39 +272,79 @@ public final class StateStore: Sendable {
         }
     }
 
-    /// Recorded only after the item is visible in the viewer's tree.
-    public func addPublication(collection: String, id: String, viewer: String, at: Date) throws {
-        try db.write { db in try Self.addPublication(db, collection: collection, id: id, viewer: viewer, at: at) }
-    }
-
-    static func addPublication(_ db: Database, collection: String, id: String, viewer: String, at: Date) throws {
-        do {
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO publications (collection, record_id, viewer, published_at) VALUES (?, ?, ?, ?)",
-                arguments: [collection, id, viewer, at.timeIntervalSince1970])
+    /// Records the intent before any file moves: the record as it will be published, the
+    /// viewers about to receive it ('publishing') and those about to lose it ('retracting').
+    public func begin(record: StoredRecord, publishing: [String], retracting: [String], at: Date) throws {
+        let (c, id) = (record.subject.collection, record.subject.id)
+        try db.write { db in
+            try Self.saveRecord(db, record, at: at)
+            for viewer in publishing {
+                try db.execute(
+                    sql: """
+                        INSERT INTO publications (collection, record_id, viewer, status, published_at)
+                        VALUES (?, ?, ?, 'publishing', ?)
+                        ON CONFLICT (collection, record_id, viewer) DO UPDATE SET status = 'publishing'
+                        """, arguments: [c, id, viewer, at.timeIntervalSince1970])
+            }
+            for viewer in retracting {
+                try db.execute(
+                    sql: "UPDATE publications SET status = 'retracting' WHERE collection = ? AND record_id = ? AND viewer = ?",
+                    arguments: [c, id, viewer])
+            }
+            for viewer in publishing + retracting {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO dirty_collections (viewer, collection) VALUES (?, ?)",
+                    arguments: [viewer, c])
+            }
         }
     }
 
-    /// Recorded before the retraction starts, so a crash never leaves an unrecorded item behind.
-    public func removePublications(collection: String, id: String, viewers: [String]) throws {
+    /// (viewer, collection) pairs whose collection.json must be rewritten.
+    public func dirtyCollections() throws -> [(viewer: String, collection: String)] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT viewer, collection FROM dirty_collections ORDER BY viewer, collection")
+                .map { ($0["viewer"], $0["collection"]) }
+        }
+    }
+
+    public func clearDirtyCollections(_ pairs: [(viewer: String, collection: String)]) throws {
         try db.write { db in
-            for viewer in viewers {
+            for (viewer, collection) in pairs {
+                try db.execute(
+                    sql: "DELETE FROM dirty_collections WHERE viewer = ? AND collection = ?", arguments: [viewer, collection])
+            }
+        }
+    }
+
+    /// Confirms what the files now show: publications visible, retractions gone, and the
+    /// object that brought the record (so an unchanged object is not fetched again).
+    public func confirm(
+        collection: String, id: String, published: [String], retracted: [String], object: StoredObject?, at: Date
+    ) throws {
+        try db.write { db in
+            for viewer in published {
+                try db.execute(
+                    sql: """
+                        UPDATE publications SET status = 'published', published_at = ?
+                        WHERE collection = ? AND record_id = ? AND viewer = ?
+                        """, arguments: [at.timeIntervalSince1970, collection, id, viewer])
+            }
+            for viewer in retracted {
                 try db.execute(
                     sql: "DELETE FROM publications WHERE collection = ? AND record_id = ? AND viewer = ?",
                     arguments: [collection, id, viewer])
             }
+            if let object { try Self.saveObject(db, object, at: at) }
         }
     }
 
-    /// One transaction for a published record: the record, the viewers it was published
-    /// to (after their files are visible) and the object it came from.
-    public func commit(record: StoredRecord, publishedTo viewers: [String], object: StoredObject?, at: Date) throws {
-        try db.write { db in
-            try Self.saveRecord(db, record, at: at)
-            for viewer in viewers {
-                try Self.addPublication(db, collection: record.subject.collection, id: record.subject.id, viewer: viewer, at: at)
-            }
-            if let object { try Self.saveObject(db, object, at: at) }
+    /// Intents a crashed run left: (collection, record id, viewer, status).
+    public func unfinishedPublications() throws -> [(collection: String, id: String, viewer: String, status: String)] {
+        try db.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM publications WHERE status != 'published' ORDER BY collection, record_id, viewer"
+            ).map { ($0["collection"], $0["record_id"], $0["viewer"], $0["status"]) }
         }
     }
 
@@ -334,7 +385,7 @@ public final class StateStore: Sendable {
                 sql: """
                     SELECT r.id, r.west, r.south, r.east, r.north, r.start_time, r.end_time
                     FROM publications p JOIN records r ON r.collection = p.collection AND r.id = p.record_id
-                    WHERE p.viewer = ? AND p.collection = ? ORDER BY r.id
+                    WHERE p.viewer = ? AND p.collection = ? AND p.status = 'published' ORDER BY r.id
                     """, arguments: [viewer, collection]
             ).map { row in
                 var bbox: [Double]?
@@ -354,7 +405,7 @@ public final class StateStore: Sendable {
     public func publishedCollections(viewer: String) throws -> [String] {
         try db.read { db in
             try String.fetchAll(
-                db, sql: "SELECT DISTINCT collection FROM publications WHERE viewer = ? ORDER BY collection",
+                db, sql: "SELECT DISTINCT collection FROM publications WHERE viewer = ? AND status = 'published' ORDER BY collection",
                 arguments: [viewer])
         }
     }
