@@ -15,6 +15,13 @@ let package = Package(
     ],
     targets: [
         .executableTarget(
+            name: "policy-bench",
+            dependencies: [
+                .product(name: "EOShare", package: eoshare),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
             name: "eoshare-bench",
             dependencies: [
                 .product(name: "EOShare", package: eoshare),
