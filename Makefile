@@ -27,11 +27,16 @@ demo: build
 	@echo; echo "Published tree (demo-out/shared):"
 	@cd demo-out/shared && find . -path ./.store -prune -o -print | sort | sed 's|^\./||; s|[^/]*/|  |g'
 
-## stac-validator in a virtualenv (tests validate every published file with it, offline).
-venv: $(VENV)/bin/stac-validator
-$(VENV)/bin/stac-validator:
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check stac-validator
+## The tests' Python tools in a virtualenv: stac-validator (every published file is validated
+## with it, offline), pyftpdlib (the FTP server of the fetch tests) and asyncssh (their SFTP
+## server). The stamp names the packages, so adding one reinstalls.
+VENV_PACKAGES := stac-validator pyftpdlib asyncssh
+VENV_STAMP := $(VENV)/.installed-$(shell echo $(VENV_PACKAGES) | tr ' ' '+')
+venv: $(VENV_STAMP)
+$(VENV_STAMP):
+	test -x $(VENV)/bin/pip || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(VENV_PACKAGES)
+	rm -f $(VENV)/.installed-* && touch $@
 
 test: deps venv
 	$(SWIFT) build --build-tests
