@@ -159,6 +159,8 @@ struct Discovery {
             do {
                 text = String(decoding: try await small(request, source: source, what: "listing"), as: UTF8.self)
             } catch {
+                // Another listing command helps only when the server refused this one.
+                guard let code = error.curlCode, !FTPListing.fatalCodes.contains(code) else { throw error }
                 lastError = error
                 continue
             }
@@ -174,7 +176,7 @@ struct Discovery {
                 guard parsed.count == lines.filter({ !$0.hasPrefix("total ") }).count else { continue }
                 entries = parsed
             }
-            return entries.filter { $0.name != "." && $0.name != ".." && !$0.name.contains("/") }
+            return entries.filter { !$0.name.isEmpty && $0.name != "." && $0.name != ".." && !$0.name.contains("/") }
         }
         throw lastError ?? DiscoveryError(source: source.id, reason: "listing \(Redact.url(source.url)) is unreadable")
     }
@@ -226,7 +228,8 @@ struct Discovery {
     {
         switch await downloader.fetchSmall(request, limit: 64 << 20) {
         case .success((_, let body)): return body
-        case .failure(let error): throw DiscoveryError(source: source.id, reason: "\(what): \(error)")
+        case .failure(let error):
+            throw DiscoveryError(source: source.id, reason: "\(what): \(error)", curlCode: error.curlCode)
         }
     }
 
@@ -285,6 +288,10 @@ struct Discovery {
 
 /// Parsers for FTP listing lines.
 enum FTPListing {
+    /// libcurl errors no other listing command can help with: resolving, connecting, TLS,
+    /// login, a missing folder, a timeout.
+    static let fatalCodes: Set<Int> = [6, 7, 9, 28, 35, 51, 60, 67, 78]
+
     /// `type=file;size=123;modify=20240501100000; name` (RFC 3659). The time becomes Unix
     /// seconds, the form libcurl's file time takes.
     static func mlsd(_ line: String) -> ListingEntry? {
@@ -331,5 +338,12 @@ enum FTPListing {
 public struct DiscoveryError: Error, CustomStringConvertible {
     public var source: String
     public var reason: String
+    var curlCode: Int?
     public var description: String { "source \(source): \(reason)" }
+
+    init(source: String, reason: String, curlCode: Int? = nil) {
+        self.source = source
+        self.reason = reason
+        self.curlCode = curlCode
+    }
 }

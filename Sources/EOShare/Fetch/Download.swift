@@ -2,13 +2,16 @@ import Foundation
 import Logging
 
 /// Why fetching an object (or a listing) failed, in one line that names no credential.
-struct FetchError: Error, CustomStringConvertible {
+struct FetchError: Error, CustomStringConvertible, Equatable {
     var description: String
     /// The HTTP status that ended it, when a server refused (404 tells "no such sidecar").
     var status: Int?
-    init(_ description: String, status: Int? = nil) {
+    /// libcurl's error code that ended it, when the transfer itself failed.
+    var curlCode: Int?
+    init(_ description: String, status: Int? = nil, curlCode: Int? = nil) {
         self.description = description
         self.status = status
+        self.curlCode = curlCode
     }
 }
 
@@ -48,7 +51,7 @@ struct DownloadMachine {
     enum Step: Equatable {
         case done
         case retry(after: Double)
-        case fail(String, status: Int?)
+        case fail(FetchError)
     }
 
     private(set) var state = State.fresh
@@ -95,9 +98,9 @@ struct DownloadMachine {
         }
         switch failure {
         case .curl(let code, let message, let transient):
-            guard transient else { return fail("\(message) (curl \(code)) for \(what)") }
+            guard transient else { return fail("\(message) (curl \(code)) for \(what)", curlCode: code) }
             if result.bodyAccepted { state = nextResume(result, kept: kept) }
-            return retryOrFail("\(message) (curl \(code)) for \(what)", retryAfter: nil)
+            return retryOrFail("\(message) (curl \(code)) for \(what)", retryAfter: nil, curlCode: code)
         case .rangeMismatch(let detail):
             state = .fresh
             return retryOrFail("resume refused: \(detail) for \(what)", retryAfter: nil)
@@ -124,16 +127,16 @@ struct DownloadMachine {
         return .fresh
     }
 
-    private mutating func retryOrFail(_ reason: String, retryAfter: Double?) -> Step {
+    private mutating func retryOrFail(_ reason: String, retryAfter: Double?, curlCode: Int? = nil) -> Step {
         guard attempts <= retries else {
-            return fail("\(reason); gave up after \(attempts) attempt\(attempts == 1 ? "" : "s")")
+            return fail("\(reason); gave up after \(attempts) attempt\(attempts == 1 ? "" : "s")", curlCode: curlCode)
         }
         return .retry(after: backoff.delay(attempt: attempts, retryAfter: retryAfter))
     }
 
-    private mutating func fail(_ reason: String, status: Int? = nil) -> Step {
+    private mutating func fail(_ reason: String, status: Int? = nil, curlCode: Int? = nil) -> Step {
         state = .failed(reason)
-        return .fail(reason, status: status)
+        return .fail(FetchError(reason, status: status, curlCode: curlCode))
     }
 }
 
@@ -158,8 +161,8 @@ struct Downloader: Sendable {
             switch machine.attemptEnded(result, kept: sink.count) {
             case .done:
                 return .success(result)
-            case .fail(let reason, let status):
-                return .failure(FetchError(reason, status: status))
+            case .fail(let error):
+                return .failure(error)
             case .retry(let delay):
                 let resume = machine.resumePoint.map { " from byte \($0.offset)" } ?? ""
                 logger.info(
