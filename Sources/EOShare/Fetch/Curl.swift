@@ -187,7 +187,10 @@ final class CurlEasy {
         } else if request.url.scheme == "sftp" {
             setLong(CURLOPT_SSH_AUTH_TYPES, EOSHARE_CURLSSH_AUTH_PASSWORD | EOSHARE_CURLSSH_AUTH_KEYBOARD)
         }
-        if let knownHosts = request.sshKnownHosts { setString(CURLOPT_SSH_KNOWNHOSTS, knownHosts) }
+        if request.url.scheme == "sftp" {
+            // No known_hosts means no host is known: refuse rather than trust any key.
+            setString(CURLOPT_SSH_KNOWNHOSTS, request.sshKnownHosts ?? "/dev/null")
+        }
         if let custom = request.customRequest { setString(CURLOPT_CUSTOMREQUEST, custom) }
         if request.namesOnly { setLong(CURLOPT_DIRLISTONLY, 1) }
         if let since = request.modifiedSince {
