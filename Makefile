@@ -44,8 +44,12 @@ test: deps venv
 	$(SWIFT) build --build-tests
 	EOSHARE_STAC_VALIDATOR=$(CURDIR)/$(VENV)/bin/stac-validator $(SWIFT) test --skip-build --parallel --num-workers 2
 
+## Benchmarks: the end-to-end ingest, then the fetch stage against curl (nginx serves both).
 bench: deps
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null)
 	cd Benchmarks && $(SWIFT) run -c release eoshare-bench
+	cd Benchmarks && $(SWIFT) run -c release fetch-bench
 
 clean:
 	rm -rf .build demo-out $(VENV)

@@ -14,6 +14,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        .target(name: "BenchSupport"),
+        .executableTarget(
+            name: "fetch-bench",
+            dependencies: [
+                "BenchSupport",
+                .product(name: "EOShare", package: eoshare),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "policy-bench",
             dependencies: [
@@ -24,6 +33,7 @@ let package = Package(
         .executableTarget(
             name: "eoshare-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "EOShare", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -128,6 +128,9 @@ protocol TransferSink: AnyObject, Sendable {
     func write(_ bytes: UnsafeRawBufferPointer) -> Bool
     /// Bytes held so far (counting a kept prefix).
     var count: Int64 { get }
+    /// Waits until every byte given to `write` is stored; false if storing one failed.
+    /// Called on the transfer thread when a transfer ends, before anyone reads `count`.
+    func settle() -> Bool
 }
 
 /// One libcurl easy handle and its error buffer (stable for the handle's life). Lives on

@@ -12,6 +12,8 @@ import Synchronization
 /// handle are cleaned up on the thread before it exits.
 final class CurlMulti: Sendable {
     private let shared: Shared
+    /// Writes and digests file bodies beside the transfer thread.
+    let writer = ChunkWriter()
 
     init(maxTransfers: Int) {
         precondition(CurlGlobal.initialised, "curl_global_init failed")
@@ -26,7 +28,10 @@ final class CurlMulti: Sendable {
         thread.start()
     }
 
-    deinit { shared.stop() }
+    deinit {
+        shared.stop()
+        writer.stop()
+    }
 
     /// Runs one transfer; `sink` gets the body of a successful response only, so an error
     /// page never lands in a data file. Cancelling the calling task aborts the transfer.
@@ -45,6 +50,7 @@ final class CurlMulti: Sendable {
     func close() async {
         shared.stop()
         await withCheckedContinuation { continuation in shared.onExit(continuation) }
+        writer.stop()
     }
 
     /// A transfer handed to the thread.
@@ -206,6 +212,9 @@ final class CurlMulti: Sendable {
         private mutating func finish(_ handle: UnsafeMutableRawPointer, with code: CURLcode) {
             guard let (submission, context) = running.removeValue(forKey: handle) else { return }
             curl_multi_remove_handle(multi, handle)
+            if !context.sink.settle(), context.failure == nil {
+                context.failure = .sinkFailed("the bytes could not be written to the work file")
+            }
             let result = context.finish(code)
             if idle.count < shared.maxTransfers { idle.append(context.easy) }
             submission.continuation.resume(returning: result)

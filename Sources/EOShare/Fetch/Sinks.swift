@@ -3,26 +3,35 @@ import Foundation
 /// Writes a transfer's body to a work file and digests it on the way (SHA-256 always, MD5
 /// only when a `.md5` sidecar may need it), so no file is read twice. The bytes on disk and
 /// the digest state always cover the same prefix, which is what lets an interrupted
-/// transfer continue with `Range` from `count` without re-reading anything.
+/// transfer continue with `Range` from `count` without re-reading anything. With a
+/// `ChunkWriter`, the writing and digesting happen on its thread, in order.
 ///
-/// `@unchecked Sendable` is sound: the submitting task creates the sink and hands it to
-/// `CurlMulti.perform`, whose thread alone calls `begin`/`write` until it resumes the
-/// caller's continuation (the inbox lock and the continuation order those accesses); the
-/// task touches the sink only before submitting and after the await returns.
+/// `@unchecked Sendable` is sound: the state has two owners. `accepted` belongs to the
+/// transfer thread (`begin`, `write`, `settle`). The file, the digests, `head` and `written`
+/// belong to whoever applies chunks — the writer thread while chunks of this sink are
+/// queued, the transfer thread otherwise — and `settle` (waiting under the writer's lock
+/// until none is queued) hands them back. The submitting task touches the sink only before
+/// `CurlMulti.perform` and after it returns, when the transfer thread has settled it and
+/// resumed the continuation (the inbox lock and the continuation order those accesses).
 final class FileSink: TransferSink, @unchecked Sendable {
     let url: URL
     private let fd: Int32
     private let wantsMD5: Bool
+    private let writer: ChunkWriter?
     private var sha256 = StreamingDigest(.sha256)
     private var md5: StreamingDigest?
-    private(set) var count: Int64 = 0
+    /// Bytes handed to `write` (transfer thread).
+    private var accepted: Int64 = 0
+    /// Bytes written and digested.
+    private var written: Int64 = 0
     /// The first bytes of the body, to recognise an error page served as data.
     private(set) var head: [UInt8] = []
     static let headLength = 512
 
-    init(_ url: URL, md5 wantsMD5: Bool) throws(FetchError) {
+    init(_ url: URL, md5 wantsMD5: Bool, writer: ChunkWriter?) throws(FetchError) {
         self.url = url
         self.wantsMD5 = wantsMD5
+        self.writer = writer
         fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw FetchError("cannot create the work file \(url.lastPathComponent): \(String(cString: strerror(errno)))")
@@ -32,19 +41,36 @@ final class FileSink: TransferSink, @unchecked Sendable {
 
     deinit { close(fd) }
 
+    var count: Int64 { accepted }
+
     func begin(at offset: Int64) -> Bool {
-        guard offset == 0 else { return offset == count }
-        guard count > 0 else { return true }
+        guard settle() else { return false }
+        guard offset == 0 else { return offset == written }
+        guard written > 0 else { return true }
         // Starting over: forget the prefix and its digest state.
         guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else { return false }
         sha256 = StreamingDigest(.sha256)
         md5 = wantsMD5 ? StreamingDigest(.md5) : nil
         head = []
-        count = 0
+        written = 0
+        accepted = 0
         return true
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        accepted += Int64(bytes.count)
+        guard let writer else { return apply(bytes) }
+        return writer.enqueue(self, bytes)
+    }
+
+    func settle() -> Bool {
+        let ok = writer?.settle(self) ?? true
+        accepted = written
+        return ok
+    }
+
+    /// Writes and digests one chunk (on the writer thread, or inline without one).
+    func apply(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress else { return true }
         var offset = 0
         while offset < bytes.count {
@@ -58,11 +84,11 @@ final class FileSink: TransferSink, @unchecked Sendable {
         sha256.update(bytes)
         md5?.update(bytes)
         if head.count < Self.headLength { head += bytes.prefix(Self.headLength - head.count) }
-        count += Int64(bytes.count)
+        written += Int64(bytes.count)
         return true
     }
 
-    /// The digests of everything written (call once, after the transfer).
+    /// The digests of everything written (call once, after the transfer settled).
     func finish() -> (sha256: String, md5: String?) {
         (sha256.finalizeHex(), md5?.finalizeHex())
     }
@@ -84,4 +110,6 @@ final class MemorySink: TransferSink, @unchecked Sendable {
         bytes.append(contentsOf: chunk)
         return true
     }
+
+    func settle() -> Bool { true }
 }

@@ -53,17 +53,14 @@ public final class IngestRun: Sendable {
 
         // One libcurl multi handle on a thread of its own carries every transfer of the run:
         // `fetch_workers` at once, connections reused.
-        let engine = CurlMulti(maxTransfers: limits.fetchWorkers)
-        let settings = FetchSettings(limits: limits, environment: pipeline.environment, logger: logger)
-        let downloader = Downloader(engine: engine, limits: limits, logger: logger)
+        let fetchStage = FetchStage(pipeline: pipeline, state: state, workFolder: workFolder, logger: logger)
 
         await withTaskGroup(of: Void.self) { group in
             // discover: list every source; a source that cannot be listed is logged and counted.
             group.addTask {
-                let discovery = Discovery(downloader: downloader, settings: settings)
                 for source in self.pipeline.sources {
                     do {
-                        for ref in try await discovery.discover(source) { await discovered.send(ref) }
+                        for ref in try await fetchStage.discover(source) { await discovered.send(ref) }
                     } catch {
                         self.logger.error("\(error)")
                         await sink.sourceFailed(source.id, reason: "\(error)")
@@ -76,10 +73,7 @@ public final class IngestRun: Sendable {
                 await Self.pool(limits.fetchWorkers, input: discovered, output: fetched) { _ in
                     return { ref in
                         await sink.countDiscovered()
-                        let fetcher = Fetcher(
-                            downloader: downloader, source: sources[ref.source]!, settings: settings, state: state,
-                            workFolder: workFolder)
-                        switch await fetcher.fetch(ref) {
+                        switch await fetchStage.fetch(ref) {
                         case .fetched(let o): return .fetched(o)
                         case .unchanged(let r): return .unchanged(r)
                         case .quarantined(let r, let reason, let file): return .quarantined(r, reason: reason, file: file)
@@ -120,7 +114,7 @@ public final class IngestRun: Sendable {
                 for await work in normalized { await sink.accept(work) }
             }
         }
-        await engine.close()
+        await fetchStage.close()
         try? FileManager.default.removeItem(at: workFolder)
 
         try await sink.finish()

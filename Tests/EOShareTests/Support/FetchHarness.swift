@@ -17,6 +17,7 @@ struct FetchHarness {
     let www: URL
 
     init(_ name: String = #function) throws {
+        LoopbackProxy.bypass()
         folder = RepoPaths.temporaryFolder(name)
         www = folder.appendingPathComponent("www")
         try FileManager.default.createDirectory(
@@ -105,4 +106,23 @@ struct FetchHarness {
         let item = p.sharedRoot.appendingPathComponent("NASA/landsat-c2-l2/\(recordID)/\(recordID).json")
         return records.count == 1 && FileManager.default.fileExists(atPath: item.path)
     }
+}
+
+/// libcurl honours http_proxy, https_proxy, ALL_PROXY… from the environment, as eoshare must
+/// for operators; the tests' servers are on 127.0.0.1, which a proxy cannot reach. When a
+/// proxy is configured, `no_proxy` gains the loopback addresses, once, before the first
+/// transfer of the process.
+enum LoopbackProxy {
+    private static let done: Bool = {
+        let env = ProcessInfo.processInfo.environment
+        let proxies = ["http_proxy", "https_proxy", "ftp_proxy", "all_proxy"]
+        guard env.keys.contains(where: { proxies.contains($0.lowercased()) }) else { return true }
+        let current = env["no_proxy"] ?? env["NO_PROXY"] ?? ""
+        let value = ([current, "127.0.0.1", "localhost"].filter { !$0.isEmpty }).joined(separator: ",")
+        setenv("no_proxy", value, 1)
+        setenv("NO_PROXY", value, 1)
+        return true
+    }()
+
+    static func bypass() { _ = done }
 }

@@ -99,6 +99,7 @@ final class TestHTTPServer: Sendable {
     /// Binds 127.0.0.1 on an ephemeral port and starts serving `root` (which need not exist yet: missing → 404).
     /// `readTimeout` (seconds) bounds every socket read and write so no connection thread can hang forever.
     init(root: URL, readTimeout: Double = 10) throws {
+        LoopbackProxy.bypass()
         let core = try Core(root: root, readTimeout: readTimeout)
         self.core = core
         self.port = core.port
