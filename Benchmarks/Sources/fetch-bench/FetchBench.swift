@@ -53,9 +53,15 @@ struct FetchBench {
         let bigBytes = Double(bigMiB << 20)
         var eoshareBig: [Double] = []
         var curlBig: [Double] = []
+        var eoshareCPU = 0.0
+        var curlCPU = 0.0
         for _ in 0..<rounds {
+            let cpu0 = CPU.seconds(RUSAGE_SELF)
             eoshareBig.append(try await stage.time([bigURL]))
+            eoshareCPU += CPU.seconds(RUSAGE_SELF) - cpu0
+            let cpu1 = CPU.seconds(RUSAGE_CHILDREN)
             curlBig.append(try Curl.time(["-o", out.appendingPathComponent("big.bin").path, bigURL.absoluteString]))
+            curlCPU += CPU.seconds(RUSAGE_CHILDREN) - cpu1
             try? FileManager.default.removeItem(at: out.appendingPathComponent("big.bin"))
         }
         let eoshareMBs = bigBytes / eoshareBig.min()! / 1e6
@@ -96,6 +102,9 @@ struct FetchBench {
         print(String(
             format: "  16 × %d MiB at once: %.2f s, peak %.1f MiB above idle (idle %.1f MiB, peak %.1f MiB; target < 64)",
             wideMiB, wideSeconds, Double(peak - idle) / 1_048_576, Double(idle) / 1_048_576, Double(peak) / 1_048_576))
+        print(String(
+            format: "  CPU per GiB (user+sys): eoshare %.2f s (receive, copy, write, SHA-256), curl -o %.2f s (receive, write)",
+            eoshareCPU / Double(rounds) / (bigBytes / 1_073_741_824), curlCPU / Double(rounds) / (bigBytes / 1_073_741_824)))
         print("  all runs (s): big eoshare \(eoshareBig.map(Self.short)) curl \(curlBig.map(Self.short)); "
             + "many eoshare \(eoshareMany.map(Self.short)) curl \(curlMany.map(Self.short))")
     }
@@ -164,6 +173,16 @@ struct Stage {
     func close() async { await stage.close() }
 }
 
+/// CPU time (user + system) of this process or of its waited-for children.
+enum CPU {
+    static func seconds(_ who: __rusage_who) -> Double {
+        var usage = rusage()
+        getrusage(who.rawValue, &usage)
+        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return s(usage.ru_utime) + s(usage.ru_stime)
+    }
+}
+
 /// A shared counter for the workers: `increment` returns the value before.
 final class Counter: Sendable {
     private let value = Atomic<Int>(0)
@@ -175,7 +194,7 @@ enum Curl {
     static func time(_ arguments: [String]) throws -> Double {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-sS", "--fail", "--noproxy", "*"] + arguments
+        p.arguments = ["-sS", "--no-progress-meter", "--fail", "--noproxy", "*"] + arguments
         let started = Date()
         try p.run()
         p.waitUntilExit()

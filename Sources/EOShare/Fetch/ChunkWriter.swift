@@ -1,18 +1,27 @@
 import Foundation
 
 /// Writes and digests transfer bytes on a thread of its own, so the transfer thread only
-/// receives and copies while SHA-256 and the file writes run on the other core. Chunks of
-/// one sink are applied in order; at most `limit` bytes wait at once (a full queue makes the
-/// transfer thread wait), so memory stays flat however fast the network is.
+/// receives and copies while SHA-256 and the file writes run on the other core. A sink
+/// fills a pooled buffer and submits it when full (one hand-over per 256 KiB, however small
+/// libcurl's pieces); chunks of one sink are applied in order; at most `limit` bytes wait
+/// at once (a full queue makes the transfer thread wait), so memory stays flat however
+/// fast the network is.
 ///
-/// `@unchecked Sendable` is sound: every stored property but the two constants is private
-/// and touched only between `condition.lock()` and `unlock()`; the chunks' buffers are
-/// owned by the queue from `enqueue` until the writer thread frees them after applying.
+/// `@unchecked Sendable` is sound: every stored property but the constants is private and
+/// touched only between `condition.lock()` and `unlock()`; a buffer belongs to the sink
+/// that took it until `submit`, then to the queue until the writer thread has applied it
+/// and put it back in the pool.
 final class ChunkWriter: @unchecked Sendable {
     private struct Chunk {
         let sink: FileSink
+        /// A pooled buffer of `bufferSize` bytes, of which the first `count` are the chunk.
         let buffer: UnsafeMutableRawBufferPointer
+        let count: Int
     }
+
+    /// Buffers are reused: a fresh 256 KiB allocation each time would be an mmap and page
+    /// faults per chunk.
+    static let bufferSize = 256 << 10
 
     private let condition = NSCondition()
     private let limit: Int
@@ -23,31 +32,45 @@ final class ChunkWriter: @unchecked Sendable {
     private var failed: Set<ObjectIdentifier> = []
     private var stopping = false
     private var running = true
+    private var pool: [UnsafeMutableRawBufferPointer] = []
 
-    init(limit: Int = 8 << 20) {
+    /// The default keeps what waits small enough to be digested while still in the cache.
+    init(limit: Int = 2 << 20) {
         self.limit = limit
         let thread = Thread { [self] in run() }
         thread.name = "eoshare.writer"
         thread.start()
     }
 
-    /// Queues a copy of `bytes` for `sink`; false when an earlier chunk of it failed.
-    func enqueue(_ sink: FileSink, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard !bytes.isEmpty else { return true }
-        let id = ObjectIdentifier(sink)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
-        buffer.copyMemory(from: bytes)
+    /// An empty buffer of `bufferSize` bytes for a sink to fill.
+    func takeBuffer() -> UnsafeMutableRawBufferPointer {
         condition.lock()
         defer { condition.unlock() }
-        while queuedBytes > 0, queuedBytes + bytes.count > limit, !failed.contains(id) { condition.wait() }
+        return pool.popLast() ?? .allocate(byteCount: Self.bufferSize, alignment: 64)
+    }
+
+    /// Returns a buffer that was taken but not submitted.
+    func giveBack(_ buffer: UnsafeMutableRawBufferPointer) {
+        condition.lock()
+        defer { condition.unlock() }
+        pool.append(buffer)
+    }
+
+    /// Queues the first `count` bytes of `buffer` (taken with `takeBuffer`) for `sink`; the
+    /// buffer is the writer's from here on. False when an earlier chunk of the sink failed.
+    func submit(_ sink: FileSink, _ buffer: UnsafeMutableRawBufferPointer, count: Int) -> Bool {
+        let id = ObjectIdentifier(sink)
+        condition.lock()
+        defer { condition.unlock() }
+        while queuedBytes > 0, queuedBytes + count > limit, !failed.contains(id) { condition.wait() }
         guard !failed.contains(id) else {
-            buffer.deallocate()
+            pool.append(buffer)
             return false
         }
-        queue.append(Chunk(sink: sink, buffer: buffer))
-        queuedBytes += bytes.count
+        queue.append(Chunk(sink: sink, buffer: buffer, count: count))
+        queuedBytes += count
         pending[id, default: 0] += 1
-        condition.broadcast()
+        if queue.count - head == 1 { condition.broadcast() }
         return true
     }
 
@@ -68,6 +91,8 @@ final class ChunkWriter: @unchecked Sendable {
         stopping = true
         condition.broadcast()
         while running { condition.wait() }
+        for buffer in pool { buffer.deallocate() }
+        pool = []
         condition.unlock()
     }
 
@@ -91,11 +116,11 @@ final class ChunkWriter: @unchecked Sendable {
             let skip = failed.contains(id)
             condition.unlock()
 
-            let ok = skip || chunk.sink.apply(UnsafeRawBufferPointer(chunk.buffer))
-            chunk.buffer.deallocate()
+            let ok = skip || chunk.sink.apply(UnsafeRawBufferPointer(rebasing: chunk.buffer[..<chunk.count]))
 
             condition.lock()
-            queuedBytes -= chunk.buffer.count
+            pool.append(chunk.buffer)
+            queuedBytes -= chunk.count
             pending[id, default: 1] -= 1
             if !ok { failed.insert(id) }
             condition.broadcast()

@@ -22,6 +22,9 @@ final class FileSink: TransferSink, @unchecked Sendable {
     private var md5: StreamingDigest?
     /// Bytes handed to `write` (transfer thread).
     private var accepted: Int64 = 0
+    /// The buffer being filled before it goes to the writer, and how full it is.
+    private var filling: UnsafeMutableRawBufferPointer?
+    private var filled = 0
     /// Bytes written and digested.
     private var written: Int64 = 0
     /// The first bytes of the body, to recognise an error page served as data.
@@ -39,7 +42,10 @@ final class FileSink: TransferSink, @unchecked Sendable {
         md5 = wantsMD5 ? StreamingDigest(.md5) : nil
     }
 
-    deinit { close(fd) }
+    deinit {
+        if let filling { writer?.giveBack(filling) }
+        close(fd)
+    }
 
     var count: Int64 { accepted }
 
@@ -60,11 +66,35 @@ final class FileSink: TransferSink, @unchecked Sendable {
     func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
         accepted += Int64(bytes.count)
         guard let writer else { return apply(bytes) }
-        return writer.enqueue(self, bytes)
+        guard let base = bytes.baseAddress else { return true }
+        var offset = 0
+        while offset < bytes.count {
+            let buffer = filling ?? writer.takeBuffer()
+            filling = buffer
+            let n = min(bytes.count - offset, buffer.count - filled)
+            (buffer.baseAddress! + filled).copyMemory(from: base + offset, byteCount: n)
+            filled += n
+            offset += n
+            if filled == buffer.count, !flush() { return false }
+        }
+        return true
+    }
+
+    /// Hands the filled part of the current buffer to the writer.
+    private func flush() -> Bool {
+        guard let writer, let buffer = filling else { return true }
+        filling = nil
+        defer { filled = 0 }
+        guard filled > 0 else {
+            writer.giveBack(buffer)
+            return true
+        }
+        return writer.submit(self, buffer, count: filled)
     }
 
     func settle() -> Bool {
-        let ok = writer?.settle(self) ?? true
+        let flushed = flush()
+        let ok = (writer?.settle(self) ?? true) && flushed
         accepted = written
         return ok
     }
