@@ -149,9 +149,11 @@ import Testing
         let p = try h.pipeline(url: server.url(path).absoluteString)
         let summary = try await FetchHarness.ingest(p)
         #expect(summary.quarantined == 1)
-        #expect(FetchHarness.quarantineReasons(p).first?.contains("a JSON document (application/json) was served") == true)
+        let reason = FetchHarness.quarantineReasons(p).first ?? ""
+        #expect(reason.contains("a JSON document (application/json) was served"), "\(reason)")
         // The evidence is kept aside with its reason.
-        let kept = try FileManager.default.contentsOfDirectory(atPath: p.quarantineFolder.appendingPathComponent("src").path)
+        let folder = p.quarantineFolder.appendingPathComponent("src")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: folder.path)
         #expect(kept.contains { $0.hasSuffix(".reason") })
     }
 

@@ -61,7 +61,8 @@ import Testing
         let other = h.folder.appendingPathComponent("other_known_hosts")
         try Data().write(to: other)
         var p = try h.pipeline(
-            url: "sftp://127.0.0.1:\(server.process.port)/feed/", source: "auth: {basic_env: [SFTP_USER, SFTP_PASSWORD]}")
+            url: "sftp://127.0.0.1:\(server.process.port)/feed/",
+            source: "auth: {basic_env: [SFTP_USER, SFTP_PASSWORD]}")
         p.environment = ["EOSHARE_SSH_KNOWN_HOSTS": other.path, "SFTP_USER": "eo", "SFTP_PASSWORD": "sftp-pass-1"]
         let summary = try await FetchHarness.ingest(p)
         #expect(summary.records == 0 && summary.quarantined == 1)

@@ -23,9 +23,15 @@ struct FetchBench {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("eoshare-fetch-bench-\(getpid())")
         defer { try? FileManager.default.removeItem(at: root) }
         let www = root.appendingPathComponent("www")
-        let out = root.appendingPathComponent("out")
+        // Both clients write to the same place: tmpfs when there is one, so the comparison is
+        // about fetching, not about ext4 allocating inodes next to ones just deleted.
+        let scratch = FileManager.default.fileExists(atPath: "/dev/shm")
+            ? URL(fileURLWithPath: "/dev/shm/eoshare-fetch-bench-\(getpid())") : root.appendingPathComponent("scratch")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let out = scratch.appendingPathComponent("out")
         for folder in ["big", "many", "wide"] {
-            try FileManager.default.createDirectory(at: www.appendingPathComponent(folder), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: www.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         print("preparing: 1 × \(bigMiB) MiB, \(many) × 20 KiB, 16 × \(wideMiB) MiB under \(root.path)")
@@ -46,11 +52,14 @@ struct FetchBench {
         print("serving with \(nginx.version) on 127.0.0.1:\(nginx.port) (sendfile, keep-alive)")
         var logger = Logger(label: "fetch-bench")
         logger.logLevel = .error
-        let stage = try Stage(root: root, fetchWorkers: 16, logger: logger)
+        let stage = try Stage(
+            root: root, work: scratch.appendingPathComponent("work"), fetchWorkers: 16, logger: logger)
+        print("writing to \(scratch.path) (both clients)")
 
         // 1. One big object.
         let bigURL = URL(string: "\(base)/big/big.bin")!
         let bigBytes = Double(bigMiB << 20)
+        let gibibytes = bigBytes / 1_073_741_824
         var eoshareBig: [Double] = []
         var curlBig: [Double] = []
         var eoshareCPU = 0.0
@@ -76,19 +85,27 @@ struct FetchBench {
         ).write(to: config)
         var eoshareMany: [Double] = []
         var curlMany: [Double] = []
+        var eoshareManyCPU = 0.0
+        var curlManyCPU = 0.0
         for _ in 0..<rounds {
+            let cpu0 = CPU.seconds(RUSAGE_SELF)
             eoshareMany.append(try await stage.time(manyURLs))
+            eoshareManyCPU += CPU.seconds(RUSAGE_SELF) - cpu0
+            // EOSHARE_BENCH_PROFILE=1 runs only eoshare's side here (for a profiler).
+            if env["EOSHARE_BENCH_PROFILE"] != nil { continue }
+            let cpu1 = CPU.seconds(RUSAGE_CHILDREN)
             curlMany.append(try Curl.time(["--parallel", "--parallel-max", "16", "-K", config.path]))
+            curlManyCPU += CPU.seconds(RUSAGE_CHILDREN) - cpu1
             for i in 0..<many { unlink(out.path + "/m\(i)") }
         }
         let eoshareFiles = Double(many) / eoshareMany.min()!
-        let curlFiles = Double(many) / curlMany.min()!
+        let curlFiles = Double(many) / (curlMany.min() ?? .infinity)
 
         // 3. Peak memory while 16 large objects stream at once.
         let wideURLs = (0..<16).map { URL(string: "\(base)/wide/w\($0).bin")! }
         let idle = Memory.currentRSS()
         Memory.resetPeak()
-        let wideSeconds = try await stage.time(wideURLs)
+        let wideSeconds = try await stage.time(wideURLs, keep: false)
         let peak = Memory.peakRSS()
         await stage.close()
 
@@ -97,14 +114,20 @@ struct FetchBench {
             format: "  1 × %d MiB      eoshare %8.1f MB/s   curl -o %8.1f MB/s   ratio %.2f (target ≥ 0.90)",
             bigMiB, eoshareMBs, curlMBs, eoshareMBs / curlMBs))
         print(String(
-            format: "  %d × 20 KiB  eoshare %8.0f files/s curl --parallel-max 16 %8.0f files/s   ratio %.2f (target ≥ 1.00)",
+            format: "  %d × 20 KiB  eoshare %8.0f files/s   curl --parallel-max 16 %8.0f files/s   "
+                + "ratio %.2f (target ≥ 1.00)",
             many, eoshareFiles, curlFiles, eoshareFiles / curlFiles))
         print(String(
-            format: "  16 × %d MiB at once: %.2f s, peak %.1f MiB above idle (idle %.1f MiB, peak %.1f MiB; target < 64)",
+            format: "  16 × %d MiB at once: %.2f s, peak %.1f MiB above idle (idle %.1f MiB, peak %.1f MiB; "
+                + "target < 64)",
             wideMiB, wideSeconds, Double(peak - idle) / 1_048_576, Double(idle) / 1_048_576, Double(peak) / 1_048_576))
         print(String(
-            format: "  CPU per GiB (user+sys): eoshare %.2f s (receive, copy, write, SHA-256), curl -o %.2f s (receive, write)",
-            eoshareCPU / Double(rounds) / (bigBytes / 1_073_741_824), curlCPU / Double(rounds) / (bigBytes / 1_073_741_824)))
+            format: "  CPU per GiB (user+sys): eoshare %.2f s (receive, copy, write, SHA-256), "
+                + "curl -o %.2f s (receive, write)",
+            eoshareCPU / Double(rounds) / gibibytes, curlCPU / Double(rounds) / gibibytes))
+        print(String(
+            format: "  CPU per 1000 small objects: eoshare %.3f s, curl %.3f s",
+            eoshareManyCPU / Double(rounds) / Double(many) * 1000, curlManyCPU / Double(rounds) / Double(many) * 1000))
         print("  all runs (s): big eoshare \(eoshareBig.map(Self.short)) curl \(curlBig.map(Self.short)); "
             + "many eoshare \(eoshareMany.map(Self.short)) curl \(curlMany.map(Self.short))")
     }
@@ -119,7 +142,7 @@ struct Stage {
     let workers: Int
     let work: URL
 
-    init(root: URL, fetchWorkers: Int, logger: Logger) throws {
+    init(root: URL, work: URL, fetchWorkers: Int, logger: Logger) throws {
         let file = root.appendingPathComponent("fetch-bench.yml")
         try Data(
             """
@@ -135,15 +158,17 @@ struct Stage {
             """.utf8
         ).write(to: file)
         let pipeline = try Pipeline.load(from: file)
-        work = root.appendingPathComponent("work")
+        self.work = work
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         stage = FetchStage(
             pipeline: pipeline, state: try StateStore(path: pipeline.statePath), workFolder: work, logger: logger)
         workers = fetchWorkers
     }
 
-    /// Seconds to fetch every URL, `workers` at once; fails on any object not fetched.
-    func time(_ urls: [URL]) async throws -> Double {
+    /// Seconds to fetch every URL, `workers` at once; fails on any object not fetched. The
+    /// files are removed afterwards, as curl's are (`keep: false` removes each at once, to
+    /// hold the disk use flat while measuring memory).
+    func time(_ urls: [URL], keep: Bool = true) async throws -> Double {
         let next = Counter()
         let failures = Counter()
         let started = Date()
@@ -156,7 +181,7 @@ struct Stage {
                         let ref = ObjectRef(source: "bench", url: urls[i], name: urls[i].lastPathComponent)
                         switch await stage.fetch(ref) {
                         case .fetched(let object):
-                            unlink(object.file.path)
+                            if !keep { unlink(object.file.path) }
                         case .unchanged, .quarantined:
                             _ = failures.increment()
                         }
@@ -165,6 +190,8 @@ struct Stage {
             }
         }
         let seconds = Date().timeIntervalSince(started)
+        try? FileManager.default.removeItem(at: work)
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let failed = failures.increment()
         guard failed == 0 else { throw BenchError("\(failed) objects not fetched") }
         return seconds
@@ -198,7 +225,9 @@ enum Curl {
         let started = Date()
         try p.run()
         p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw BenchError("curl \(arguments.prefix(3)) exited \(p.terminationStatus)") }
+        guard p.terminationStatus == 0 else {
+            throw BenchError("curl \(arguments.prefix(3)) exited \(p.terminationStatus)")
+        }
         return Date().timeIntervalSince(started)
     }
 }
@@ -210,9 +239,12 @@ final class Nginx {
     private let process: Process
 
     init(root: URL, folder: URL) throws {
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("logs"), withIntermediateDirectories: true)
-        let binary = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let binary else { throw BenchError("nginx is not installed: `make bench` installs it (apt-get install nginx)") }
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("logs"), withIntermediateDirectories: true)
+        let candidates = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"]
+        guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw BenchError("nginx is not installed: `make bench` installs it (apt-get install nginx)")
+        }
         port = try Self.freePort()
         let conf = folder.appendingPathComponent("nginx.conf")
         try Data(
@@ -276,7 +308,9 @@ final class Nginx {
         address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound else { throw BenchError("no free port") }
         return Int(UInt16(bigEndian: address.sin_port))
@@ -324,6 +358,8 @@ extension Data {
         _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
-        for i in 0..<mebibytes { try handle.write(contentsOf: pseudoRandom(count: 1 << 20, seed: seed &+ UInt64(i) &* 7919)) }
+        for i in 0..<mebibytes {
+            try handle.write(contentsOf: pseudoRandom(count: 1 << 20, seed: seed &+ UInt64(i) &* 7919))
+        }
     }
 }

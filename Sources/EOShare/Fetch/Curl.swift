@@ -122,8 +122,9 @@ struct TransferResult: Sendable {
 /// runs and read by the submitting task once it has finished.
 protocol TransferSink: AnyObject, Sendable {
     /// The body starts at `offset`: 0 starts over (forget what was written), anything else
-    /// continues after the bytes already written. False refuses (the transfer aborts).
-    func begin(at offset: Int64) -> Bool
+    /// continues after the bytes already written; `total` is the object's announced size.
+    /// False refuses (the transfer aborts).
+    func begin(at offset: Int64, total: Int64?) -> Bool
     /// Appends body bytes; false aborts the transfer.
     func write(_ bytes: UnsafeRawBufferPointer) -> Bool
     /// Bytes held so far (counting a kept prefix).
@@ -299,7 +300,7 @@ final class TransferContext {
             failure = .tooLarge(limit: request.maxBytes, announced: total)
             return false
         }
-        guard sink.begin(at: offset) else {
+        guard sink.begin(at: offset, total: announcedTotal) else {
             failure = .sinkFailed("the work file could not be prepared")
             return false
         }
@@ -380,7 +381,17 @@ private func curlHeaderCallback(
 ) -> Int {
     let context = Unmanaged<TransferContext>.fromOpaque(user!).takeUnretainedValue()
     let n = size * count
-    let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)
+    let raw = UnsafeRawBufferPointer(start: ptr, count: n)
+    // Only status lines and ETag, Last-Modified, Content-Type, Content-Range are kept:
+    // skip the others without building a string.
+    switch raw.first {
+    case UInt8(ascii: "H"), UInt8(ascii: "h"), UInt8(ascii: "E"), UInt8(ascii: "e"), UInt8(ascii: "L"),
+        UInt8(ascii: "l"), UInt8(ascii: "C"), UInt8(ascii: "c"):
+        break
+    default:
+        return n
+    }
+    let line = String(decoding: raw, as: UTF8.self)
     if line.hasPrefix("HTTP/") {
         // A new response (after a redirect or 100-continue): forget the previous headers.
         context.headers.removeAll()

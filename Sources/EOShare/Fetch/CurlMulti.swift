@@ -36,6 +36,11 @@ final class CurlMulti: Sendable {
     /// Runs one transfer; `sink` gets the body of a successful response only, so an error
     /// page never lands in a data file. Cancelling the calling task aborts the transfer.
     func perform(_ request: TransferRequest, sink: any TransferSink) async -> TransferResult {
+        guard !Task.isCancelled else {
+            var result = TransferResult()
+            result.failure = .cancelled
+            return result
+        }
         let id = shared.nextID()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -77,6 +82,7 @@ final class CurlMulti: Sendable {
             var cancelled: Set<Int> = []
             var stopping = false
             var exited = false
+            var cleanedUp = false
             var exitWaiters: [CheckedContinuation<Void, Never>] = []
         }
 
@@ -126,17 +132,23 @@ final class CurlMulti: Sendable {
 
         func onExit(_ continuation: CheckedContinuation<Void, Never>) {
             let done = inbox.withLock { box -> Bool in
-                if box.exited { return true }
+                if box.cleanedUp { return true }
                 box.exitWaiters.append(continuation)
                 return false
             }
             if done { continuation.resume() }
         }
 
-        /// Called by the thread as its very last step.
-        func exited() {
+        /// Called by the thread before it cleans up the multi handle: from here on nobody
+        /// wakes it.
+        func exiting() {
+            inbox.withLock { $0.exited = true }
+        }
+
+        /// Called by the thread as its last step, once every handle is cleaned up.
+        func finished() {
             let waiters = inbox.withLock { box -> [CheckedContinuation<Void, Never>] in
-                box.exited = true
+                box.cleanedUp = true
                 defer { box.exitWaiters = [] }
                 return box.exitWaiters
             }
@@ -183,9 +195,10 @@ final class CurlMulti: Sendable {
                 if running.count < shared.maxTransfers, !waiting.isEmpty { continue }
                 curl_multi_poll(multi, nil, 0, 1000, nil)
             }
+            shared.exiting()
             idle.removeAll()  // curl_easy_cleanup of each, before the multi handle goes
             curl_multi_cleanup(multi)
-            shared.exited()
+            shared.finished()
         }
 
         private mutating func start(_ submission: Submission) {

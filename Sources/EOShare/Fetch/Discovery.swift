@@ -114,7 +114,8 @@ struct Discovery {
             let path = folder.appendingPathComponent(name).path
             guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
             out.append(
-                ListingEntry(name: name, size: Int64(st.st_size), modified: "\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"))
+                ListingEntry(
+                    name: name, size: Int64(st.st_size), modified: "\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"))
         }
         return out
     }
@@ -273,12 +274,19 @@ struct Discovery {
         var text = ""
         var inTag = false
         for c in after {
-            if c == "<" { inTag = true } else if c == ">" { inTag = false; text.append(" ") } else if !inTag { text.append(c) }
+            switch c {
+            case "<": inTag = true
+            case ">":
+                inTag = false
+                text.append(" ")
+            default:
+                if !inTag { text.append(c) }
+            }
         }
         for token in text.split(separator: " ").reversed() {
             if let n = Int64(token), !token.contains(":") { return .exact(n) }
-            guard let unit = token.last, let scale = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40][String(unit)],
-                let value = Double(token.dropLast())
+            let scales: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+            guard let unit = token.last, let scale = scales[unit], let value = Double(token.dropLast())
             else { continue }
             return .approximate(Int64(value * Double(scale)))
         }

@@ -59,14 +59,15 @@ struct DownloadMachine {
     let retries: Int
     let resumable: Bool
     let backoff: Backoff
-    /// The object as messages name it (redacted).
-    let what: String
+    /// The object's URL; messages name it redacted.
+    let url: URL
+    private var what: String { Redact.url(url) }
 
-    init(retries: Int, resumable: Bool, backoff: Backoff, what: String) {
+    init(retries: Int, resumable: Bool, backoff: Backoff, url: URL) {
         self.retries = retries
         self.resumable = resumable
         self.backoff = backoff
-        self.what = what
+        self.url = url
     }
 
     var resumePoint: ResumePoint? {
@@ -151,9 +152,8 @@ struct Downloader: Sendable {
     func run(_ request: TransferRequest, into sink: any TransferSink, resumable: Bool) async
         -> Result<TransferResult, FetchError>
     {
-        let what = Redact.url(request.url)
         var machine = DownloadMachine(
-            retries: limits.retries, resumable: resumable && request.isHTTP, backoff: limits.backoff, what: what)
+            retries: limits.retries, resumable: resumable && request.isHTTP, backoff: limits.backoff, url: request.url)
         while true {
             var attempt = request
             attempt.resume = machine.resumePoint
@@ -165,6 +165,7 @@ struct Downloader: Sendable {
                 return .failure(error)
             case .retry(let delay):
                 let resume = machine.resumePoint.map { " from byte \($0.offset)" } ?? ""
+                let what = Redact.url(request.url)
                 logger.info(
                     "retrying \(what) in \(String(format: "%.2f", delay)) s\(resume) (attempt \(machine.attempts + 1))")
                 do {

@@ -32,8 +32,9 @@ public final class FetchStage: Sendable {
         guard let source = sources[ref.source] else {
             return .quarantined(ref, reason: "no source '\(ref.source)' in the pipeline", file: nil)
         }
-        return await Fetcher(downloader: downloader, source: source, settings: settings, state: state, workFolder: workFolder)
-            .fetch(ref)
+        let fetcher = Fetcher(
+            downloader: downloader, source: source, settings: settings, state: state, workFolder: workFolder)
+        return await fetcher.fetch(ref)
     }
 
     /// Ends the transfer thread after cleaning up every libcurl handle.

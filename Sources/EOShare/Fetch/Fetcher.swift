@@ -88,7 +88,8 @@ struct Fetcher {
             return .unchanged(ref)
         }
         if source.checksum == .sidecar, ref.listed, ref.sidecar == nil {
-            return .quarantined(ref, reason: "no \(ref.name).sha256 or \(ref.name).md5 beside it in the listing", file: nil)
+            let reason = "no \(ref.name).sha256 or \(ref.name).md5 beside it in the listing"
+            return .quarantined(ref, reason: reason, file: nil)
         }
         var request = Self.request(for: source, url: ref.url, settings: settings)
         if let known, known.sha256 != nil {
@@ -173,7 +174,9 @@ struct Fetcher {
     func verifySidecar(_ ref: ObjectRef, digests: (sha256: String, md5: String?)) async -> String? {
         let base = ref.url.deletingLastPathComponent()
         let candidates = ref.sidecar.map { [$0] }
-            ?? Sidecar.Kind.allCases.map { Sidecar(kind: $0, url: base.appendingPathComponent("\(ref.name).\($0.rawValue)")) }
+            ?? Sidecar.Kind.allCases.map {
+                Sidecar(kind: $0, url: base.appendingPathComponent("\(ref.name).\($0.rawValue)"))
+            }
         for sidecar in candidates {
             let request = Self.request(for: source, url: sidecar.url, settings: settings)
             let body: [UInt8]
@@ -196,25 +199,32 @@ struct Fetcher {
 }
 
 /// Recognises an error page served as data: HTML where the object is not a page, JSON where
-/// the source's format and the object's name expect something else.
+/// the source's format and the object's name expect something else. Works on the first
+/// bytes as bytes (an object is usually binary; decoding it as text would cost more than
+/// the check).
 enum ErrorPage {
     static func detect(name: String, format: SourceFormat, contentType: String?, head: [UInt8]) -> String? {
         let lower = name.lowercased()
         let type = contentType?.lowercased() ?? ""
-        let text = String(decoding: head.prefix(256), as: UTF8.self).lowercased()
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        // Leading white space and a UTF-8 byte order mark.
+        let body = head.drop { [0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }
         let expectsHTML = lower.hasSuffix(".html") || lower.hasSuffix(".htm")
-        if !expectsHTML,
-            type.hasPrefix("text/html") || type.hasPrefix("application/xhtml") || text.hasPrefix("<!doctype html")
-                || text.hasPrefix("<html")
-        {
+        let looksHTML = startsCaseInsensitive(body, "<!doctype html") || startsCaseInsensitive(body, "<html")
+        if !expectsHTML, type.hasPrefix("text/html") || type.hasPrefix("application/xhtml") || looksHTML {
             return "an HTML page"
         }
         let expectsJSON = lower.contains(".json") || format == .cmrUMMG
-        if !expectsJSON, type.contains("json"), text.hasPrefix("{") || text.hasPrefix("[") {
+        if !expectsJSON, type.contains("json"), body.first == UInt8(ascii: "{") || body.first == UInt8(ascii: "[") {
             return "a JSON document (\(type))"
         }
         return nil
+    }
+
+    /// Whether `bytes` start with the ASCII `prefix`, ignoring letter case.
+    static func startsCaseInsensitive(_ bytes: ArraySlice<UInt8>, _ prefix: StaticString) -> Bool {
+        guard bytes.count >= prefix.utf8CodeUnitCount else { return false }
+        let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+        return zip(bytes, p).allSatisfy { a, b in a == b || (a >= 0x41 && a <= 0x5A && a + 0x20 == b) }
     }
 }
 

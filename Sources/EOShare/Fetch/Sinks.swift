@@ -25,6 +25,9 @@ final class FileSink: TransferSink, @unchecked Sendable {
     /// The buffer being filled before it goes to the writer, and how full it is.
     private var filling: UnsafeMutableRawBufferPointer?
     private var filled = 0
+    /// A body announced to fit one buffer is written on the transfer thread itself: handing
+    /// it over would cost more than it saves (transfer thread only).
+    private var inline = false
     /// Bytes written and digested.
     private var written: Int64 = 0
     /// The first bytes of the body, to recognise an error page served as data.
@@ -37,7 +40,8 @@ final class FileSink: TransferSink, @unchecked Sendable {
         self.writer = writer
         fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw FetchError("cannot create the work file \(url.lastPathComponent): \(String(cString: strerror(errno)))")
+            let why = String(cString: strerror(errno))
+            throw FetchError("cannot create the work file \(url.lastPathComponent): \(why)")
         }
         md5 = wantsMD5 ? StreamingDigest(.md5) : nil
     }
@@ -49,8 +53,9 @@ final class FileSink: TransferSink, @unchecked Sendable {
 
     var count: Int64 { accepted }
 
-    func begin(at offset: Int64) -> Bool {
+    func begin(at offset: Int64, total: Int64?) -> Bool {
         guard settle() else { return false }
+        inline = total.map { $0 - offset <= Int64(ChunkWriter.bufferSize) } ?? false
         guard offset == 0 else { return offset == written }
         guard written > 0 else { return true }
         // Starting over: forget the prefix and its digest state.
@@ -65,7 +70,7 @@ final class FileSink: TransferSink, @unchecked Sendable {
 
     func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
         accepted += Int64(bytes.count)
-        guard let writer else { return apply(bytes) }
+        guard let writer, !inline else { return apply(bytes) }
         guard let base = bytes.baseAddress else { return true }
         var offset = 0
         while offset < bytes.count {
@@ -130,7 +135,7 @@ final class MemorySink: TransferSink, @unchecked Sendable {
     private(set) var bytes: [UInt8] = []
     var count: Int64 { Int64(bytes.count) }
 
-    func begin(at offset: Int64) -> Bool {
+    func begin(at offset: Int64, total: Int64?) -> Bool {
         guard offset == 0 else { return offset == count }
         bytes = []
         return true

@@ -76,7 +76,8 @@ public final class IngestRun: Sendable {
                         switch await fetchStage.fetch(ref) {
                         case .fetched(let o): return .fetched(o)
                         case .unchanged(let r): return .unchanged(r)
-                        case .quarantined(let r, let reason, let file): return .quarantined(r, reason: reason, file: file)
+                        case .quarantined(let r, let reason, let file):
+                            return .quarantined(r, reason: reason, file: file)
                         }
                     }
                 }

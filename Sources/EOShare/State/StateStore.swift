@@ -112,8 +112,11 @@ public final class StateStore: Sendable {
     }
 
     public func object(url: String) throws -> StoredObject? {
-        try db.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM objects WHERE url = ?", arguments: [url]).map {
+        // Asked once per object of every run: one statement, parsed once, outside an explicit
+        // transaction (a single SELECT is consistent on its own).
+        try db.inDatabase { db in
+            let statement = try db.cachedStatement(sql: "SELECT * FROM objects WHERE url = ?")
+            return try Row.fetchOne(statement, arguments: [url]).map {
                 StoredObject(
                     url: $0["url"], source: $0["source"], etag: $0["etag"], lastModified: $0["last_modified"],
                     size: $0["size"], sha256: $0["sha256"], outcome: $0["outcome"], reason: $0["reason"],
