@@ -62,6 +62,54 @@ import Testing
         }
     }
 
+    /// Bodies larger than one buffer are written and digested on the writer thread; a reset
+    /// there must resume exactly after what was written, with the digest state kept.
+    @Test(arguments: [false, true])
+    func largeObjectResumedThroughTheWriterThread(etagChanges: Bool) async throws {
+        let h = try FetchHarness()
+        // 3 MiB that no two offsets confuse (a resume at the wrong byte changes the digest).
+        let old = [UInt8](unsafeUninitializedCapacity: 3 << 20) { buffer, count in
+            var x: UInt32 = 2_463_534_242
+            for i in 0..<buffer.count {
+                x ^= x << 13
+                x ^= x >> 17
+                x ^= x << 5
+                buffer[i] = UInt8(truncatingIfNeeded: x)
+            }
+            count = buffer.count
+        }
+        var new = old
+        new[new.count - 1] ^= 0xFF
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let path = "/feed/large.bin"
+        server.setBody(path: path, body: old, contentType: "application/octet-stream")
+        var first: [Fault] = [.resetAfter(bytes: 1_300_000)]
+        if etagChanges { first.append(.replaceBody(new)) }
+        server.inject(path: path, faults: [.combined(first), .truncate(bytes: 500_000)])
+        let p = try h.pipeline(url: server.url(path).absoluteString)
+        let work = h.folder.appendingPathComponent("work")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let stage = FetchStage(
+            pipeline: p, state: try StateStore(path: p.statePath), workFolder: work, logger: FetchHarness.logger)
+        let outcome = await stage.fetch(ObjectRef(source: "src", url: server.url(path), name: "large.bin"))
+        await stage.close()
+        guard case .fetched(let object) = outcome else {
+            Issue.record("expected a fetched object, got \(outcome)")
+            return
+        }
+        let expected = etagChanges ? new : old
+        #expect(object.sha256 == Digest.sha256Hex(expected))
+        #expect(object.size == Int64(expected.count))
+        #expect(try Digest.sha256Hex(ofFile: object.file) == object.sha256, "the file holds what was digested")
+        let requests = server.requests().filter { $0.path == path }
+        #expect(requests.count == 3, "\(requests)")
+        let resumedAt = requests[1].header("Range").flatMap { Int($0.dropFirst(6).dropLast()) } ?? 0
+        #expect(resumedAt > 0 && resumedAt <= 1_300_000, "resumed after what arrived: \(requests[1].headers)")
+        #expect(requests[1].status == (etagChanges ? 200 : 206))
+        #expect(requests[2].status == 206, "the truncated attempt resumes too")
+    }
+
     @Test func retryAfterIsHonoured() async throws {
         let h = try FetchHarness()
         let bytes = try FetchHarness.sceneBytes()

@@ -129,9 +129,12 @@ protocol TransferSink: AnyObject, Sendable {
     func write(_ bytes: UnsafeRawBufferPointer) -> Bool
     /// Bytes held so far (counting a kept prefix).
     var count: Int64 { get }
-    /// Waits until every byte given to `write` is stored; false if storing one failed.
-    /// Called on the transfer thread when a transfer ends, before anyone reads `count`.
+    /// Waits until every byte given to `write` is handed on; false if storing one failed.
+    /// Called on the transfer thread when a transfer ends.
     func settle() -> Bool
+    /// Stores what was kept for the caller to store; false if that failed. Called by the
+    /// awaiting task after each transfer, before anyone reads `count`.
+    func complete() -> Bool
 }
 
 /// One libcurl easy handle and its error buffer (stable for the handle's life). Lives on
@@ -254,7 +257,7 @@ final class TransferContext {
     let sink: any TransferSink
     let easy: CurlEasy
     var headerList: UnsafeMutablePointer<curl_slist>?
-    var headers: [String: String] = [:]
+    var headers = ResponseHeaders()
     /// Decided at the first body byte: take it as data, or discard it (an error status's page).
     var body: BodyMode = .undecided
     var failure: TransferFailure?
@@ -282,12 +285,12 @@ final class TransferContext {
         let length = easy.off(CURLINFO_CONTENT_LENGTH_DOWNLOAD_T)
         var offset: Int64 = 0
         if status == 206 {
-            guard let resume = request.resume, let range = headers["content-range"].flatMap(ContentRange.init),
+            guard let resume = request.resume, let range = headers.contentRange.flatMap(ContentRange.init),
                 range.first == resume.offset, range.total == resume.total
             else {
                 let expected = request.resume.map { "from byte \($0.offset) of \($0.total)" } ?? "no range"
                 failure = .rangeMismatch(
-                    "206 with Content-Range '\(headers["content-range"] ?? "none")' where \(expected) was asked")
+                    "206 with Content-Range '\(headers.contentRange ?? "none")' where \(expected) was asked")
                 return false
             }
             offset = resume.offset
@@ -311,9 +314,9 @@ final class TransferContext {
     func finish(_ code: CURLcode) -> TransferResult {
         var result = TransferResult()
         result.status = request.isHTTP ? easy.long(CURLINFO_RESPONSE_CODE) : (code == CURLE_OK ? 200 : 0)
-        result.etag = headers["etag"]
-        result.contentType = headers["content-type"]
-        result.lastModified = headers["last-modified"]
+        result.etag = headers.etag
+        result.contentType = headers.contentType
+        result.lastModified = headers.lastModified
         if result.lastModified == nil, !request.isHTTP {
             let filetime = easy.off(CURLINFO_FILETIME_T)
             if filetime >= 0 { result.lastModified = String(filetime) }
@@ -381,26 +384,51 @@ private func curlHeaderCallback(
 ) -> Int {
     let context = Unmanaged<TransferContext>.fromOpaque(user!).takeUnretainedValue()
     let n = size * count
-    let raw = UnsafeRawBufferPointer(start: ptr, count: n)
-    // Only status lines and ETag, Last-Modified, Content-Type, Content-Range are kept:
-    // skip the others without building a string.
-    switch raw.first {
-    case UInt8(ascii: "H"), UInt8(ascii: "h"), UInt8(ascii: "E"), UInt8(ascii: "e"), UInt8(ascii: "L"),
-        UInt8(ascii: "l"), UInt8(ascii: "C"), UInt8(ascii: "c"):
-        break
-    default:
-        return n
-    }
-    let line = String(decoding: raw, as: UTF8.self)
-    if line.hasPrefix("HTTP/") {
-        // A new response (after a redirect or 100-continue): forget the previous headers.
-        context.headers.removeAll()
-    } else if let colon = line.firstIndex(of: ":") {
-        let name = line[..<colon].lowercased()
-        guard ["etag", "last-modified", "content-type", "content-range"].contains(name) else { return n }
-        context.headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+    context.headers.take(UnsafeRawBufferPointer(start: ptr, count: n))
     return n
+}
+
+/// The response headers a transfer keeps, parsed from raw header lines without building a
+/// string for the others (this runs for every line of every response).
+struct ResponseHeaders {
+    var etag: String?
+    var lastModified: String?
+    var contentType: String?
+    var contentRange: String?
+
+    /// Takes one header line; a status line starts a new response (after a redirect or a
+    /// 100 Continue), which forgets the previous one's headers.
+    mutating func take(_ line: UnsafeRawBufferPointer) {
+        if line.starts(with: "HTTP/".utf8) {
+            self = ResponseHeaders()
+            return
+        }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+        let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
+        let field: WritableKeyPath<ResponseHeaders, String?>
+        if Self.equalsIgnoringCase(name, "etag") {
+            field = \.etag
+        } else if Self.equalsIgnoringCase(name, "last-modified") {
+            field = \.lastModified
+        } else if Self.equalsIgnoringCase(name, "content-type") {
+            field = \.contentType
+        } else if Self.equalsIgnoringCase(name, "content-range") {
+            field = \.contentRange
+        } else {
+            return
+        }
+        let isSpace = { (b: UInt8) in b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
+        var value = line[(colon + 1)...]
+        while let b = value.first, isSpace(b) { value = value.dropFirst() }
+        while let b = value.last, isSpace(b) { value = value.dropLast() }
+        self[keyPath: field] = String(decoding: value, as: UTF8.self)
+    }
+
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ name: StaticString) -> Bool {
+        guard bytes.count == name.utf8CodeUnitCount else { return false }
+        let expected = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        return zip(bytes, expected).allSatisfy { a, b in a == b || (a >= 0x41 && a <= 0x5A && a + 0x20 == b) }
+    }
 }
 
 /// Strips credentials (and, for messages, query strings) before URLs reach logs, messages,

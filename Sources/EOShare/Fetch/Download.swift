@@ -157,7 +157,10 @@ struct Downloader: Sendable {
         while true {
             var attempt = request
             attempt.resume = machine.resumePoint
-            let result = await engine.perform(attempt, sink: sink)
+            var result = await engine.perform(attempt, sink: sink)
+            if !sink.complete(), result.failure == nil {
+                result.failure = .sinkFailed("the bytes could not be written to the work file")
+            }
             switch machine.attemptEnded(result, kept: sink.count) {
             case .done:
                 return .success(result)

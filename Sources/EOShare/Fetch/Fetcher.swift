@@ -220,11 +220,12 @@ enum ErrorPage {
         return nil
     }
 
-    /// Whether `bytes` start with the ASCII `prefix`, ignoring letter case.
+    /// Whether `bytes` start with the lowercase ASCII `prefix`, ignoring letter case.
     static func startsCaseInsensitive(_ bytes: ArraySlice<UInt8>, _ prefix: StaticString) -> Bool {
         guard bytes.count >= prefix.utf8CodeUnitCount else { return false }
-        let p = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
-        return zip(bytes, p).allSatisfy { a, b in a == b || (a >= 0x41 && a <= 0x5A && a + 0x20 == b) }
+        return Array(bytes.prefix(prefix.utf8CodeUnitCount)).withUnsafeBytes {
+            ResponseHeaders.equalsIgnoringCase($0, prefix)
+        }
     }
 }
 

@@ -3,31 +3,38 @@ import Foundation
 /// Writes a transfer's body to a work file and digests it on the way (SHA-256 always, MD5
 /// only when a `.md5` sidecar may need it), so no file is read twice. The bytes on disk and
 /// the digest state always cover the same prefix, which is what lets an interrupted
-/// transfer continue with `Range` from `count` without re-reading anything. With a
-/// `ChunkWriter`, the writing and digesting happen on its thread, in order.
+/// transfer continue with `Range` from `count` without re-reading anything.
 ///
-/// `@unchecked Sendable` is sound: the state has two owners. `accepted` belongs to the
-/// transfer thread (`begin`, `write`, `settle`). The file, the digests, `head` and `written`
-/// belong to whoever applies chunks — the writer thread while chunks of this sink are
-/// queued, the transfer thread otherwise — and `settle` (waiting under the writer's lock
-/// until none is queued) hands them back. The submitting task touches the sink only before
-/// `CurlMulti.perform` and after it returns, when the transfer thread has settled it and
-/// resumed the continuation (the inbox lock and the continuation order those accesses).
+/// Where the work happens depends on the body (decided at its first byte):
+/// - `.threaded`: a large or unannounced body goes in 256 KiB buffers to the `ChunkWriter`'s
+///   thread, so the transfer thread only receives and copies;
+/// - `.deferred`: a body announced to fit one buffer is kept in it and written and digested
+///   by the awaiting task in `complete()`, off the transfer thread, without a hand-over;
+/// - `.direct`: without a writer, on the transfer thread as it arrives.
+///
+/// `@unchecked Sendable` is sound: the state has owners in turn. While a transfer runs, the
+/// transfer thread owns `mode`, `accepted` and the buffer being filled; the file, the
+/// digests, `head` and `written` belong to the writer thread while chunks of this sink are
+/// queued, and `settle` (waiting under the writer's lock until none is) hands them back.
+/// The submitting task touches the sink only before `CurlMulti.perform` and after it
+/// returns, when the transfer thread has settled it and resumed the continuation (the inbox
+/// lock and the continuation order those accesses); `complete()` runs then.
 final class FileSink: TransferSink, @unchecked Sendable {
+    enum Mode { case direct, threaded, deferred }
+
     let url: URL
     private let fd: Int32
     private let wantsMD5: Bool
     private let writer: ChunkWriter?
+    private var mode = Mode.direct
     private var sha256 = StreamingDigest(.sha256)
     private var md5: StreamingDigest?
-    /// Bytes handed to `write` (transfer thread).
+    /// Bytes handed to `write`.
     private var accepted: Int64 = 0
-    /// The buffer being filled before it goes to the writer, and how full it is.
+    /// The buffer being filled (threaded: until it goes to the writer; deferred: until
+    /// `complete`), and how full it is.
     private var filling: UnsafeMutableRawBufferPointer?
     private var filled = 0
-    /// A body announced to fit one buffer is written on the transfer thread itself: handing
-    /// it over would cost more than it saves (transfer thread only).
-    private var inline = false
     /// Bytes written and digested.
     private var written: Int64 = 0
     /// The first bytes of the body, to recognise an error page served as data.
@@ -54,8 +61,14 @@ final class FileSink: TransferSink, @unchecked Sendable {
     var count: Int64 { accepted }
 
     func begin(at offset: Int64, total: Int64?) -> Bool {
-        guard settle() else { return false }
-        inline = total.map { $0 - offset <= Int64(ChunkWriter.bufferSize) } ?? false
+        guard settle(), complete() else { return false }
+        if let writer {
+            let fits = total.map { $0 - offset <= Int64(ChunkWriter.bufferSize) } ?? false
+            mode = fits ? .deferred : .threaded
+            if fits { filling = writer.takeBuffer() }
+        } else {
+            mode = .direct
+        }
         guard offset == 0 else { return offset == written }
         guard written > 0 else { return true }
         // Starting over: forget the prefix and its digest state.
@@ -69,24 +82,41 @@ final class FileSink: TransferSink, @unchecked Sendable {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        accepted += Int64(bytes.count)
-        guard let writer, !inline else { return apply(bytes) }
         guard let base = bytes.baseAddress else { return true }
-        var offset = 0
-        while offset < bytes.count {
-            let buffer = filling ?? writer.takeBuffer()
-            filling = buffer
-            let n = min(bytes.count - offset, buffer.count - filled)
-            (buffer.baseAddress! + filled).copyMemory(from: base + offset, byteCount: n)
-            filled += n
-            offset += n
-            if filled == buffer.count, !flush() { return false }
+        switch mode {
+        case .direct:
+            accepted += Int64(bytes.count)
+            return apply(bytes)
+        case .deferred:
+            guard let buffer = filling, filled + bytes.count <= buffer.count else {
+                // More than announced: write what is kept and go on directly.
+                guard complete() else { return false }
+                mode = .direct
+                return write(bytes)
+            }
+            (buffer.baseAddress! + filled).copyMemory(from: base, byteCount: bytes.count)
+            filled += bytes.count
+            accepted += Int64(bytes.count)
+            return true
+        case .threaded:
+            guard let writer else { return false }
+            accepted += Int64(bytes.count)
+            var offset = 0
+            while offset < bytes.count {
+                let buffer = filling ?? writer.takeBuffer()
+                filling = buffer
+                let n = min(bytes.count - offset, buffer.count - filled)
+                (buffer.baseAddress! + filled).copyMemory(from: base + offset, byteCount: n)
+                filled += n
+                offset += n
+                if filled == buffer.count, !submit() { return false }
+            }
+            return true
         }
-        return true
     }
 
-    /// Hands the filled part of the current buffer to the writer.
-    private func flush() -> Bool {
+    /// Threaded: hands the filled part of the current buffer to the writer.
+    private func submit() -> Bool {
         guard let writer, let buffer = filling else { return true }
         filling = nil
         defer { filled = 0 }
@@ -98,13 +128,30 @@ final class FileSink: TransferSink, @unchecked Sendable {
     }
 
     func settle() -> Bool {
-        let flushed = flush()
-        let ok = (writer?.settle(self) ?? true) && flushed
+        switch mode {
+        case .direct, .deferred:
+            return true
+        case .threaded:
+            let submitted = submit()
+            let ok = (writer?.settle(self) ?? true) && submitted
+            accepted = written
+            return ok
+        }
+    }
+
+    func complete() -> Bool {
+        guard mode == .deferred, let buffer = filling else { return true }
+        filling = nil
+        defer {
+            writer?.giveBack(buffer)
+            filled = 0
+        }
+        let ok = apply(UnsafeRawBufferPointer(rebasing: buffer[..<filled]))
         accepted = written
         return ok
     }
 
-    /// Writes and digests one chunk (on the writer thread, or inline without one).
+    /// Writes and digests bytes (on the writer thread, or where the mode says).
     func apply(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress else { return true }
         var offset = 0
@@ -123,7 +170,7 @@ final class FileSink: TransferSink, @unchecked Sendable {
         return true
     }
 
-    /// The digests of everything written (call once, after the transfer settled).
+    /// The digests of everything written (call once, after the transfer completed).
     func finish() -> (sha256: String, md5: String?) {
         (sha256.finalizeHex(), md5?.finalizeHex())
     }
@@ -147,4 +194,6 @@ final class MemorySink: TransferSink, @unchecked Sendable {
     }
 
     func settle() -> Bool { true }
+
+    func complete() -> Bool { true }
 }

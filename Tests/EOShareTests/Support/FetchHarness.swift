@@ -81,7 +81,9 @@ struct FetchHarness {
         return p
     }
 
-    static func ingest(_ p: Pipeline, logger: Logger = Logger(label: "test")) async throws -> IngestSummary {
+    static let logger = Logger(label: "test")
+
+    static func ingest(_ p: Pipeline, logger: Logger = logger) async throws -> IngestSummary {
         try await IngestRun(pipeline: p, at: at, logger: logger).run()
     }
 
