@@ -4,17 +4,20 @@ Usage: ftp_server.py ROOT USER PASSWORD LOG [--no-mlsd]
 Prints "PORT <n>" once listening; appends every command it receives to LOG (one a line,
 PASS masked); ends when its standard input closes or it is terminated.
 """
+import logging
 import sys
 import threading
 
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.log import config_logging
 from pyftpdlib.servers import FTPServer
 
 
 def main():
     root, user, password, log_path = sys.argv[1:5]
     no_mlsd = "--no-mlsd" in sys.argv[5:]
+    config_logging(level=logging.WARNING)  # the command log above is what tests read
 
     authorizer = DummyAuthorizer()
     authorizer.add_user(user, password, root, perm="elr")

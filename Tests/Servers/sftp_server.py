@@ -14,6 +14,7 @@ import asyncssh
 
 def main():
     root, user, password, client_pubkey, known_hosts = sys.argv[1:6]
+    asyncssh.set_log_level("WARNING")
     host_key = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
     authorized = asyncssh.import_authorized_keys(open(client_pubkey).read())
 
