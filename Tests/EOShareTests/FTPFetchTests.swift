@@ -43,6 +43,28 @@ import Testing
         if !mlsd { #expect(again.contains("MDTM \(FetchHarness.scene)"), "\(again)") }
     }
 
+    /// An index file on the FTP server naming objects beside it (one a line): discovery by
+    /// index and single-object retrieval over FTP.
+    @Test func indexOfObjectsOverFTP() async throws {
+        let h = try FetchHarness()
+        let bytes = try FetchHarness.sceneBytes()
+        try h.serve(FetchHarness.scene, bytes)
+        try h.serve("index.txt", Array("# objects\n\(FetchHarness.scene)\n".utf8))
+        let log = h.folder.appendingPathComponent("ftp.log")
+        let server = try PythonServer(script: "ftp_server.py", arguments: [h.www.path, "eo", "pw-2", log.path])
+        defer { server.stop() }
+        var p = try h.pipeline(
+            url: "ftp://127.0.0.1:\(server.port)/feed/index.txt",
+            source: "index: true\nauth: {basic_env: [FTP_USER, FTP_PASSWORD]}")
+        p.environment = ["FTP_USER": "eo", "FTP_PASSWORD": "pw-2"]
+        let summary = try await FetchHarness.ingest(p)
+        #expect(summary.records == 1 && summary.quarantined == 0, "\(FetchHarness.quarantineReasons(p))")
+        let url = URL(string: "ftp://127.0.0.1:\(server.port)/feed/\(FetchHarness.scene)")!
+        #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(bytes))
+        let commands = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(commands.contains("RETR index.txt") && commands.contains("RETR \(FetchHarness.scene)"))
+    }
+
     @Test func wrongPasswordFailsTheSourceWithAReason() async throws {
         let h = try FetchHarness()
         try h.serve(FetchHarness.scene, try FetchHarness.sceneBytes())

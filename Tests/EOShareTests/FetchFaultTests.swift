@@ -205,6 +205,20 @@ import Testing
         #expect(kept.contains { $0.hasSuffix(".reason") })
     }
 
+    @Test func bodyFarSmallerThanTheListingShowsIsAnErrorPage() async throws {
+        let h = try FetchHarness()
+        try h.serve(FetchHarness.scene, try FetchHarness.sceneBytes())
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        // The index page shows "15K"; the object's request gets a short text "200 OK" instead.
+        server.inject(path: "/feed/\(FetchHarness.scene)", faults: [.status(200)])
+        let p = try h.pipeline(url: server.url("/feed/").absoluteString)
+        let summary = try await FetchHarness.ingest(p)
+        #expect(summary.quarantined == 1 && summary.records == 0)
+        let reason = FetchHarness.quarantineReasons(p).first ?? ""
+        #expect(reason.contains("only 7 bytes arrived where the listing shows about 15360 (error page?)"), "\(reason)")
+    }
+
     @Test func maxObjectBytesAbortsOnTheAnnouncedLength() async throws {
         let h = try FetchHarness()
         try h.serve(FetchHarness.scene, try FetchHarness.sceneBytes())
