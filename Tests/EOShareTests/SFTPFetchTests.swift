@@ -67,6 +67,7 @@ import Testing
         let summary = try await FetchHarness.ingest(p)
         #expect(summary.records == 0 && summary.quarantined == 1)
         let reason = FetchHarness.quarantineReasons(p).first ?? ""
-        #expect(reason.contains("(curl 60)") || reason.contains("host key"), "\(reason)")
+        #expect(reason.contains("host key is not in EOSHARE_SSH_KNOWN_HOSTS"), "\(reason)")
+        #expect(reason.contains("(curl 60)"), "a refused host key is not retried: \(reason)")
     }
 }

@@ -334,7 +334,10 @@ final class TransferContext {
         if let failure {
             result.failure = failure
         } else if code != CURLE_OK {
-            let detail = easy.errorText.isEmpty ? String(cString: curl_easy_strerror(code)) : easy.errorText
+            var detail = easy.errorText.isEmpty ? String(cString: curl_easy_strerror(code)) : easy.errorText
+            if code == CURLE_PEER_FAILED_VERIFICATION, request.url.scheme == "sftp" {
+                detail += " (the server's host key is not in EOSHARE_SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)"
+            }
             result.failure = .curl(
                 code: Int(code.rawValue), message: Redact.text(detail, url: request.url, secrets: request.secrets),
                 transient: CurlEasy.isTransient(code))

@@ -343,6 +343,8 @@ enum FTPListing {
     }
 }
 
+/// Why a source could not be listed (or its index read): the source and the cause, with
+/// URLs redacted. The run goes on with the other sources.
 public struct DiscoveryError: Error, CustomStringConvertible {
     public var source: String
     public var reason: String
