@@ -68,6 +68,7 @@ struct FetchBench {
             let cpu0 = CPU.seconds(RUSAGE_SELF)
             eoshareBig.append(try await stage.time([bigURL]))
             eoshareCPU += CPU.seconds(RUSAGE_SELF) - cpu0
+            try stage.clear()
             let cpu1 = CPU.seconds(RUSAGE_CHILDREN)
             curlBig.append(try Curl.time(["-o", out.appendingPathComponent("big.bin").path, bigURL.absoluteString]))
             curlCPU += CPU.seconds(RUSAGE_CHILDREN) - cpu1
@@ -91,6 +92,7 @@ struct FetchBench {
             let cpu0 = CPU.seconds(RUSAGE_SELF)
             eoshareMany.append(try await stage.time(manyURLs))
             eoshareManyCPU += CPU.seconds(RUSAGE_SELF) - cpu0
+            try stage.clear()
             // EOSHARE_BENCH_PROFILE=1 runs only eoshare's side here (for a profiler).
             if env["EOSHARE_BENCH_PROFILE"] != nil { continue }
             let cpu1 = CPU.seconds(RUSAGE_CHILDREN)
@@ -166,8 +168,8 @@ struct Stage {
     }
 
     /// Seconds to fetch every URL, `workers` at once; fails on any object not fetched. The
-    /// files are removed afterwards, as curl's are (`keep: false` removes each at once, to
-    /// hold the disk use flat while measuring memory).
+    /// files stay until `clear()`, as curl's do (`keep: false` removes each at once, to hold
+    /// the disk use flat while measuring memory).
     func time(_ urls: [URL], keep: Bool = true) async throws -> Double {
         let next = Counter()
         let failures = Counter()
@@ -190,11 +192,15 @@ struct Stage {
             }
         }
         let seconds = Date().timeIntervalSince(started)
-        try? FileManager.default.removeItem(at: work)
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let failed = failures.increment()
         guard failed == 0 else { throw BenchError("\(failed) objects not fetched") }
         return seconds
+    }
+
+    /// Removes what `time` fetched (outside the measurements, as for curl's files).
+    func clear() throws {
+        try? FileManager.default.removeItem(at: work)
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
     }
 
     func close() async { await stage.close() }
