@@ -315,6 +315,33 @@ import Testing
         #expect(stored.sha256 == Digest.sha256Hex(changed))
     }
 
+    /// An index page shows each object's time to the minute and its size. Fetched a minute or
+    /// more after it last changed, an object whose entry stays the same is not asked for at
+    /// all; a change shows as a new entry and is fetched.
+    @Test func indexPageEntryProvesAnObjectUnchanged() async throws {
+        let h = try FetchHarness()
+        let old = Date(timeIntervalSince1970: 1_714_557_600)  // 2024-05-01 10:00 UTC
+        try h.serve(FetchHarness.scene, try FetchHarness.sceneBytes(), modified: old)
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let p = try h.pipeline(url: server.url("/feed/").absoluteString)
+        let first = try await FetchHarness.ingest(p)
+        #expect(first.records == 1)
+        let url = server.url("/feed/\(FetchHarness.scene)")
+        #expect(try FetchHarness.object(p, url: url)?.listed?.hasPrefix("2024-05-01 10:00") == true)
+
+        server.resetLog()
+        let second = try await FetchHarness.ingest(p)
+        #expect(second.unchanged == 1 && second.fetched == 0)
+        #expect(server.requests().map(\.path) == ["/feed/"], "only the listing was asked for")
+
+        let changed = try FetchHarness.changedSceneBytes()
+        try h.serve(FetchHarness.scene, changed, modified: Date())
+        let third = try await FetchHarness.ingest(p)
+        #expect(third.fetched == 1 && third.records == 1)
+        #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(changed))
+    }
+
     @Test func manyObjectsShareFewConnections() async throws {
         let h = try FetchHarness()
         let bytes = try FetchHarness.sceneBytes()

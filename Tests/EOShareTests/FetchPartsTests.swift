@@ -117,6 +117,18 @@ import Testing
         #expect(Discovery.listedSize("<td>2024-05-01 10:00</td><td>  - </td>") == nil)
     }
 
+    @Test func httpDatesAndSettledEntries() {
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777)
+        #expect(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT") == nil)
+        let date = "Sun, 06 Nov 1994 08:50:00 GMT"
+        #expect(HTTPDate.settled(lastModified: "Sun, 06 Nov 1994 08:49:59 GMT", serverDate: date))
+        #expect(!HTTPDate.settled(lastModified: "Sun, 06 Nov 1994 08:50:00 GMT", serverDate: date))
+        #expect(!HTTPDate.settled(lastModified: nil, serverDate: date))
+        let apache = #"</a></td><td align="right">2024-05-01 10:00  </td><td align="right">12K</td><td>&nbsp;</td>"#
+        #expect(Discovery.shownEntry(apache[...]) == "2024-05-01 10:00 12K")
+        #expect(Discovery.shownEntry("</a></li>"[...]) == nil, "no time shown: nothing to compare")
+    }
+
     @Test func errorPages() {
         let html = Array("<!DOCTYPE html><html><body>Service Unavailable</body></html>".utf8)
         #expect(ErrorPage.detect(name: "a_MTL.txt", format: .landsatMTL, contentType: "text/plain", head: html) != nil)

@@ -102,6 +102,8 @@ struct TransferResult: Sendable {
     var etag: String?
     /// The `Last-Modified` header, or for FTP/SFTP/file the modification time as Unix seconds.
     var lastModified: String?
+    /// The server's `Date` header: its clock when it answered.
+    var serverDate: String?
     var contentType: String?
     /// The object's whole size as announced: Content-Length of a 200, the total of a 206's
     /// Content-Range, an FTP SIZE.
@@ -317,6 +319,7 @@ final class TransferContext {
         result.etag = headers.etag
         result.contentType = headers.contentType
         result.lastModified = headers.lastModified
+        result.serverDate = headers.date
         if result.lastModified == nil, !request.isHTTP {
             let filetime = easy.off(CURLINFO_FILETIME_T)
             if filetime >= 0 { result.lastModified = String(filetime) }
@@ -398,6 +401,7 @@ struct ResponseHeaders {
     var lastModified: String?
     var contentType: String?
     var contentRange: String?
+    var date: String?
 
     /// Takes one header line; a status line starts a new response (after a redirect or a
     /// 100 Continue), which forgets the previous one's headers.
@@ -417,6 +421,8 @@ struct ResponseHeaders {
             field = \.contentType
         } else if Self.equalsIgnoringCase(name, "content-range") {
             field = \.contentRange
+        } else if Self.equalsIgnoringCase(name, "date") {
+            field = \.date
         } else {
             return
         }

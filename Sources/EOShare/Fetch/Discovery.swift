@@ -19,6 +19,8 @@ public struct ObjectRef: Sendable, Hashable {
     public var listed = false
     /// The `NAME.sha256` or `NAME.md5` beside it, when a listing shows one.
     public var sidecar: Sidecar?
+    /// What an HTML index page shows beside the link (its time, to the minute, and size).
+    public var listingEntry: String?
 
     public init(
         source: String, url: URL, name: String, size: Int64? = nil, modified: String? = nil,
@@ -47,6 +49,8 @@ struct ListingEntry: Equatable {
     var size: Int64?
     var approximateSize: Int64?
     var modified: String?
+    /// An index page's text beside the link, when it shows a time.
+    var shown: String?
 }
 
 /// Finds the objects of a source: a listing (local folder, HTTP index page, FTP or SFTP
@@ -92,6 +96,7 @@ struct Discovery {
                 source: source.id, url: base.appendingPathComponent(entry.name), name: entry.name, size: entry.size,
                 modified: entry.modified, approximateSize: entry.approximateSize)
             ref.listed = true
+            ref.listingEntry = entry.shown
             if let kind = Sidecar.Kind.allCases.first(where: { names.contains(entry.name + ".\($0.rawValue)") }) {
                 ref.sidecar = Sidecar(kind: kind, url: base.appendingPathComponent(entry.name + ".\(kind.rawValue)"))
             }
@@ -137,6 +142,7 @@ struct Discovery {
             let rest = String(url.path.dropFirst(base.count))
             guard !rest.isEmpty, !rest.contains("/"), seen.insert(rest).inserted else { continue }
             var entry = ListingEntry(name: rest)
+            entry.shown = Self.shownEntry(after)
             switch Self.listedSize(after) {
             case .exact(let n)?: entry.size = n
             case .approximate(let n)?: entry.approximateSize = n
@@ -255,7 +261,9 @@ struct Discovery {
             }
             rest = s
             let next = rest.range(of: "<a ", options: .caseInsensitive)?.lowerBound ?? rest.endIndex
-            let after = rest[..<next].prefix { $0 != "\n" }
+            var after = rest[..<next]
+            if let close = after.range(of: "</a>", options: .caseInsensitive) { after = after[close.upperBound...] }
+            after = after.prefix { $0 != "\n" }
             out.append(
                 (value.replacingOccurrences(of: "&amp;", with: "&").replacingOccurrences(of: "&quot;", with: "\"")
                     .replacingOccurrences(of: "&#39;", with: "'"), after))
@@ -263,14 +271,8 @@ struct Discovery {
         return out
     }
 
-    /// The size an index page shows after a link: `1234` (bytes) or `12K`, `3.4M`, `1.1G`.
-    enum ListedSize: Equatable {
-        case exact(Int64)
-        case approximate(Int64)
-    }
-
-    static func listedSize(_ after: Substring) -> ListedSize? {
-        // Drop the tags; the size is the last token that looks like one.
+    /// The text after a link without its tags.
+    static func text(_ after: Substring) -> String {
         var text = ""
         var inTag = false
         for c in after {
@@ -283,7 +285,26 @@ struct Discovery {
                 if !inTag { text.append(c) }
             }
         }
-        for token in text.split(separator: " ").reversed() {
+        return text
+    }
+
+    /// What the page shows beside a link, spaces collapsed, when it includes a time (`10:00`):
+    /// `2024-05-01 10:00 12K`. Without a time it could not tell a change.
+    static func shownEntry(_ after: Substring) -> String? {
+        let tokens = text(after).split(whereSeparator: { $0 == " " || $0 == "\t" }).filter { $0 != "&nbsp;" }
+        guard tokens.contains(where: { $0.contains(":") && $0.first?.isNumber == true }) else { return nil }
+        return tokens.joined(separator: " ")
+    }
+
+    /// The size an index page shows after a link: `1234` (bytes) or `12K`, `3.4M`, `1.1G`.
+    enum ListedSize: Equatable {
+        case exact(Int64)
+        case approximate(Int64)
+    }
+
+    static func listedSize(_ after: Substring) -> ListedSize? {
+        // The size is the last token that looks like one.
+        for token in text(after).split(separator: " ").reversed() {
             if let n = Int64(token), !token.contains(":") { return .exact(n) }
             let scales: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
             guard let unit = token.last, let scale = scales[unit], let value = Double(token.dropLast())

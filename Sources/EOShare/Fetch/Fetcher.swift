@@ -9,6 +9,9 @@ public struct FetchedObject: Sendable {
     public var sha256: String
     public var etag: String?
     public var lastModified: String?
+    /// The index-page entry to remember: set only when it proves the object unchanged while
+    /// it stays the same (the object was fetched at least a minute after it last changed).
+    public var listed: String?
 }
 
 public enum FetchOutcome: Sendable {
@@ -87,6 +90,11 @@ struct Fetcher {
         {
             return .unchanged(ref)
         }
+        // An index page shows times to the minute: the same entry proves nothing changed only
+        // if it was remembered from a fetch a minute or more after the last change.
+        if let known, known.sha256 != nil, let entry = ref.listingEntry, known.listed == entry {
+            return .unchanged(ref)
+        }
         if source.checksum == .sidecar, ref.listed, ref.sidecar == nil {
             let reason = "no \(ref.name).sha256 or \(ref.name).md5 beside it in the listing"
             return .quarantined(ref, reason: reason, file: nil)
@@ -125,6 +133,8 @@ struct Fetcher {
             return .quarantined(ref, reason: problem, file: file)
         }
         let lastModified = ref.modified ?? result.lastModified
+        let listed = HTTPDate.settled(lastModified: result.lastModified, serverDate: result.serverDate)
+            ? ref.listingEntry : nil
         // Same bytes as before under new headers: nothing changed (a bad object stays quarantined once).
         if let known, known.sha256 == digests.sha256 {
             WorkFiles.discard(file)
@@ -132,13 +142,14 @@ struct Fetcher {
             updated.etag = result.etag
             updated.lastModified = lastModified
             updated.size = sink.count
+            updated.listed = listed
             try? state.saveObject(updated, at: Date())
             return .unchanged(ref)
         }
         return .fetched(
             FetchedObject(
                 ref: ref, file: file, size: sink.count, sha256: digests.sha256, etag: result.etag,
-                lastModified: lastModified))
+                lastModified: lastModified, listed: listed))
     }
 
     /// Everything that must hold of a complete body, in order; the first failure's reason.
@@ -237,5 +248,36 @@ enum WorkFiles {
     static func discard(_ fetched: URL) {
         unlink(fetched.path)
         unlink(unpacked(fetched).path)
+    }
+}
+
+/// HTTP dates (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, what servers send).
+enum HTTPDate {
+    /// Unix seconds, or nil for any other form.
+    static func parse(_ text: String) -> Int64? {
+        let parts = text.split(separator: " ")
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard parts.count == 6, parts[5] == "GMT", let day = Int32(parts[1]),
+            let month = months.firstIndex(of: String(parts[2])), let year = Int32(parts[3])
+        else { return nil }
+        let clock = parts[4].split(separator: ":").compactMap { Int32($0) }
+        guard clock.count == 3 else { return nil }
+        var t = tm()
+        t.tm_year = year - 1900
+        t.tm_mon = Int32(month)
+        t.tm_mday = day
+        t.tm_hour = clock[0]
+        t.tm_min = clock[1]
+        t.tm_sec = clock[2]
+        return Int64(timegm(&t))
+    }
+
+    /// Whether the server answered in a later minute than the one the object last changed
+    /// in, both by the server's clock. Then a later change would show a later minute on an
+    /// index page (whatever its time zone: offsets are whole minutes), so an unchanged entry
+    /// means an unchanged object.
+    static func settled(lastModified: String?, serverDate: String?) -> Bool {
+        guard let modified = lastModified.flatMap(parse), let date = serverDate.flatMap(parse) else { return false }
+        return date / 60 > modified / 60
     }
 }

@@ -34,11 +34,15 @@ struct FetchHarness {
         return Array(text.replacingOccurrences(of: "CLOUD_COVER = ", with: "CLOUD_COVER = 1").utf8)
     }
 
-    /// Writes `bytes` as `feed/<name>` under the served root.
+    /// Writes `bytes` as `feed/<name>` under the served root, modified at `modified`. The
+    /// default, a little ahead of the clock, keeps an object "just changed" for the whole
+    /// test: an index page's entry for it then never proves it unchanged (see
+    /// `HTTPDate.settled`), so later runs ask conditionally, whatever minute it is.
     @discardableResult
-    func serve(_ name: String, _ bytes: [UInt8]) throws -> URL {
+    func serve(_ name: String, _ bytes: [UInt8], modified: Date = Date(timeIntervalSinceNow: 300)) throws -> URL {
         let file = www.appendingPathComponent("feed/\(name)")
         try Data(bytes).write(to: file)
+        try FileManager.default.setAttributes([.modificationDate: modified], ofItemAtPath: file.path)
         return file
     }
 
