@@ -9,7 +9,7 @@ struct Eoshare: AsyncParsableCommand {
         commandName: "eoshare",
         abstract: "Move consortium members' satellite records into embargo-aware shared STAC catalogs.",
         version: EOShareVersion.current,
-        subcommands: [Ingest.self, Explain.self, Audit.self, Validate.self])
+        subcommands: [Ingest.self, Export.self, Audit.self, Explain.self, Status.self, Validate.self])
 
     /// Runs the command and maps every failure to the contract's exit codes in one place.
     static func main() async {
@@ -28,6 +28,9 @@ struct Eoshare: AsyncParsableCommand {
         } catch let e as LockBusy {
             FileHandle.standardError.write(Data("eoshare: \(e)\n".utf8))
             Foundation.exit(ExitStatus.locked)
+        } catch let e as ExportError {
+            FileHandle.standardError.write(Data("eoshare: \(e)\n".utf8))
+            Foundation.exit(ExitStatus.usage)
         } catch let e as UsageError {
             FileHandle.standardError.write(Data("eoshare: \(e)\n".utf8))
             Foundation.exit(ExitStatus.usage)

@@ -39,7 +39,8 @@ public struct AuditReport: Sendable {
 public struct Auditor {
     public let pipeline: Pipeline
     public let engine: EmbargoEngine
-    /// Read every asset's bytes, not only compare sizes.
+    /// Read every asset's bytes again, even those whose size and mtime are unchanged since
+    /// the audit last read them.
     public var rehash = false
 
     public init(pipeline: Pipeline, rehash: Bool = false) {
@@ -50,6 +51,8 @@ public struct Auditor {
 
     public func audit(at t: Date, only member: String? = nil) throws -> AuditReport {
         var report = AuditReport(at: t)
+        let cache = try AuditChecksumCache(path: pipeline.stateFolder.appendingPathComponent("audit-cache.sqlite"))
+        defer { try? cache.save() }
         let root = pipeline.sharedRoot
         let fm = FileManager.default
         let viewers = engine.viewers.filter { member == nil || $0.folder == member }
@@ -78,7 +81,8 @@ public struct Auditor {
                         report.findings.append(orphan(viewer, "\(cname)/\(iname)"))
                         continue
                     }
-                    checkItem(folder: idir, collection: cname, id: iname, viewer: viewer, at: t, report: &report)
+                    checkItem(
+                        folder: idir, collection: cname, id: iname, viewer: viewer, at: t, cache: cache, report: &report)
                     seen[viewer.folder, default: []].insert("\(cname)/\(iname)")
                 }
             }
@@ -109,7 +113,10 @@ public struct Auditor {
         return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) && isDir.boolValue
     }
 
-    func checkItem(folder: URL, collection: String, id: String, viewer: Viewer, at t: Date, report: inout AuditReport) {
+    func checkItem(
+        folder: URL, collection: String, id: String, viewer: Viewer, at t: Date, cache: AuditChecksumCache,
+        report: inout AuditReport
+    ) {
         let jsonURL = folder.appendingPathComponent("\(id).json")
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
         report.files += files.count
@@ -133,11 +140,12 @@ public struct Auditor {
             acquired: acquired, processed: props["consortium:processed"]?.stringValue.flatMap(Timestamp.parse),
             ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse))
         let decision = engine.decide(subject, for: viewer, at: t)
-        if case .clockUnknown(let rule, let clock) = decision.reason {
+        // Whatever the viewer, a record whose clock cannot be known is worth an operator's look.
+        if let rule = engine.firstRule(for: subject), engine.clock(rule.clock, subject) == nil {
             report.findings.append(
                 AuditFinding(
                     kind: .undeterminable, member: viewer.folder, record: id,
-                    detail: "rule #\(rule + 1) clock \(clock) is unknown for this record"))
+                    detail: "rule #\(rule.index + 1) clock \(rule.clock) is unknown for this record"))
         }
         if !decision.visible {
             report.findings.append(
@@ -159,8 +167,8 @@ public struct Auditor {
                     AuditFinding(kind: .tampered, member: viewer.folder, record: id, detail: "asset \(key) is \(st.st_size) bytes, published \(Int64(size))"))
                 continue
             }
-            if rehash, let checksum = asset["file:checksum"]?.stringValue,
-                let sha = try? Digest.sha256Hex(ofFile: file), Digest.multihashSHA256(hex: sha) != checksum
+            if let checksum = asset["file:checksum"]?.stringValue,
+                let sha = try? cache.sha256(of: file, stat: st, reread: rehash), Digest.multihashSHA256(hex: sha) != checksum
             {
                 report.findings.append(
                     AuditFinding(kind: .tampered, member: viewer.folder, record: id, detail: "asset \(key) bytes differ from file:checksum"))
