@@ -15,6 +15,13 @@ let package = Package(
     ],
     targets: [
         .executableTarget(
+            name: "ops-bench",
+            dependencies: [
+                .product(name: "EOShare", package: eoshare),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
             name: "policy-bench",
             dependencies: [
                 .product(name: "EOShare", package: eoshare),

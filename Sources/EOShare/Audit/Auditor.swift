@@ -57,8 +57,7 @@ public struct Auditor {
         let fm = FileManager.default
         let viewers = engine.viewers.filter { member == nil || $0.folder == member }
         var seen: [String: Set<String>] = [:]  // viewer → "collection/id"
-        let top = (try? fm.contentsOfDirectory(atPath: root.path)) ?? []
-        for name in top.sorted() where name != ".store" && member == nil {
+        for name in DirectoryEntries.list(root).map(\.name) where name != ".store" && member == nil {
             if !viewers.contains(where: { $0.folder == name }) {
                 report.findings.append(AuditFinding(kind: .orphan, member: nil, record: nil, detail: "\(name) is no member's folder"))
             }
@@ -67,17 +66,19 @@ public struct Auditor {
             report.members += 1
             let vroot = root.appendingPathComponent(viewer.folder)
             guard fm.fileExists(atPath: vroot.path) else { continue }
-            for cname in ((try? fm.contentsOfDirectory(atPath: vroot.path)) ?? []).sorted() {
+            for centry in DirectoryEntries.list(vroot) {
+                let cname = centry.name
                 let cdir = vroot.appendingPathComponent(cname)
                 if cname == "catalog.json" { continue }
-                guard isDirectory(cdir) else {
+                guard centry.isDirectory else {
                     report.findings.append(orphan(viewer, "\(cname)"))
                     continue
                 }
-                for iname in ((try? fm.contentsOfDirectory(atPath: cdir.path)) ?? []).sorted() {
+                for ientry in DirectoryEntries.list(cdir) {
+                    let iname = ientry.name
                     if iname == "collection.json" { continue }
                     let idir = cdir.appendingPathComponent(iname)
-                    guard isDirectory(idir) else {
+                    guard ientry.isDirectory else {
                         report.findings.append(orphan(viewer, "\(cname)/\(iname)"))
                         continue
                     }
@@ -108,17 +109,12 @@ public struct Auditor {
         AuditFinding(kind: .orphan, member: viewer.folder, record: nil, detail: "\(viewer.folder)/\(path) is explained by no record")
     }
 
-    func isDirectory(_ url: URL) -> Bool {
-        var isDir: ObjCBool = false
-        return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) && isDir.boolValue
-    }
-
     func checkItem(
         folder: URL, collection: String, id: String, viewer: Viewer, at t: Date, cache: AuditChecksumCache,
         report: inout AuditReport
     ) {
         let jsonURL = folder.appendingPathComponent("\(id).json")
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
+        let files = DirectoryEntries.list(folder).map(\.name)
         report.files += files.count
         guard let data = FileManager.default.contents(atPath: jsonURL.path) else {
             report.findings.append(orphan(viewer, "\(collection)/\(id)/ (no item JSON)"))
