@@ -22,27 +22,13 @@ final class TarGzWriter {
         var st = stat()
         guard stat(url.path, &st) == 0 else { throw POSIXIOError(op: "stat", path: url.path) }
         try header(name, size: Int(st.st_size))
-        let input = open(url.path, O_RDONLY)
-        guard input >= 0 else { throw POSIXIOError(op: "open", path: url.path) }
-        defer { close(input) }
         let digest = StreamingDigest(.sha256)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        var total = 0
-        while true {
-            let n = read(input, buffer.baseAddress, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw POSIXIOError(op: "read", path: url.path)
-            }
-            if n == 0 { break }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+        let total = try FileChunks.read(url) { chunk in
             digest.update(chunk)
             try emit(chunk)
-            total += n
         }
-        guard total == Int(st.st_size) else { throw POSIXIOError(op: "read (file changed)", path: url.path, code: EIO) }
-        try pad(total)
+        guard total == Int64(st.st_size) else { throw POSIXIOError(op: "read (file changed)", path: url.path, code: EIO) }
+        try pad(Int(total))
         return digest.finalizeHex()
     }
 
