@@ -27,15 +27,20 @@ demo: build
 	@echo; echo "Published tree (demo-out/shared):"
 	@cd demo-out/shared && find . -path ./.store -prune -o -print | sort | sed 's|^\./||; s|[^/]*/|  |g'
 
-## stac-validator in a virtualenv (tests validate every published file with it, offline).
-venv: $(VENV)/bin/stac-validator
-$(VENV)/bin/stac-validator:
+## The peer tools in a virtualenv: stac-validator (tests validate every published file with
+## it, offline), stactools-landsat / stactools-sentinel2 / pystac (the normalize tests compare
+## our items with theirs) and ccsdspy (the CCSDS statistics are checked against its decoding).
+VENV_PACKAGES := stac-validator stactools-landsat stactools-sentinel2 pystac ccsdspy
+venv: $(VENV)/.peers-installed
+$(VENV)/.peers-installed: Makefile
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check stac-validator
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(VENV_PACKAGES)
+	touch $@
 
 test: deps venv
 	$(SWIFT) build --build-tests
-	EOSHARE_STAC_VALIDATOR=$(CURDIR)/$(VENV)/bin/stac-validator $(SWIFT) test --skip-build --parallel --num-workers 2
+	EOSHARE_STAC_VALIDATOR=$(CURDIR)/$(VENV)/bin/stac-validator EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python \
+		$(SWIFT) test --skip-build --parallel --num-workers 2
 
 bench: deps
 	cd Benchmarks && $(SWIFT) run -c release eoshare-bench
