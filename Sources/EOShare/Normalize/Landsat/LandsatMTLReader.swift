@@ -334,7 +334,7 @@ struct MTLFields {
 
     func double(_ group: Group, _ key: String) throws(NormalizeError) -> Double? {
         guard let value = text(group, key) else { return nil }
-        guard let number = Self.number(value) else { throw .unparseable(key, value) }
+        guard let number = TextBytes.decimal(value) else { throw .unparseable(key, value) }
         return number
     }
 
@@ -372,18 +372,6 @@ struct MTLFields {
         guard let size else { return nil }
         guard size > 0 else { throw .unparseable("GRID_CELL_SIZE_REFLECTIVE", String(size)) }
         return size
-    }
-
-    /// A decimal number as MTLs write them (`-0.2`, `2.75e-05`, `30.00`); no NaN, no hex.
-    static func number(_ text: String) -> Double? {
-        guard !text.isEmpty,
-            text.utf8.allSatisfy({
-                ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+")
-                    || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E")
-            }),
-            let value = Double(text), value.isFinite
-        else { return nil }
-        return value
     }
 
     static func isIDByte(_ b: UInt8) -> Bool {
