@@ -57,9 +57,11 @@ public enum Timestamp {
         return Date(timeIntervalSince1970: secs)
     }
 
-    /// `2026-09-02T00:00:00Z`, with milliseconds only when the instant has them; with
-    /// `fractionDigits` 6, microseconds (CCSDS packet times).
-    public static func format(_ date: Date, fractionDigits: Int = 3) -> String {
+    /// `2026-09-02T00:00:00Z`, with milliseconds only when the instant has them.
+    public static func format(_ date: Date) -> String { format(date, fractionDigits: 3) }
+
+    /// As `format(_:)`; with `fractionDigits` 6, microseconds (CCSDS packet times).
+    public static func format(_ date: Date, fractionDigits: Int) -> String {
         let t = date.timeIntervalSince1970
         let scale = fractionDigits == 6 ? 1_000_000 : 1000
         var whole = t.rounded(.down)

@@ -389,12 +389,13 @@ struct MTLFields {
 
 /// The scene footprint.
 ///
-/// bbox: as stactools computes it, the MTL's four product corners (pixel centres) widened by
-/// half a reflective cell so it reaches the pixel edges; west > east when the scene crosses
-/// the antimeridian (STAC).
+/// The MTL box: as stactools computes it, the MTL's four product corners (pixel centres)
+/// widened by half a reflective cell so it reaches the pixel edges.
 /// geometry: with an angle file (`_ANG.txt`), the scene's four image corners from it, placed
-/// in that bbox as stactools places them (the valid-data quadrilateral of the tilted scene);
-/// otherwise the MTL's corner quadrilateral. Counter-clockwise and closed; split at ±180° into
+/// in the MTL box as stactools places them (the valid-data quadrilateral of the tilted
+/// scene); otherwise the MTL's corner quadrilateral.
+/// bbox: the bounds of the geometry with an angle file, else the MTL box; west > east when
+/// the scene crosses the antimeridian (STAC). Counter-clockwise and closed; split at ±180° into
 /// a MultiPolygon when the scene crosses the antimeridian (RFC 7946 §3.1.9).
 struct LandsatFootprint {
     let geometry: JSONValue
@@ -418,7 +419,6 @@ struct LandsatFootprint {
         if crosses { lons = lons.map { $0 < 0 ? $0 + 360 : $0 } }
         let half = try mtl.reflectiveCellSize().map { $0 / 2 } ?? 0
         let box = Self.unwrappedBBox(lats: lats, lons: lons, halfCell: half, crosses: crosses)
-        self.bbox = Self.wrapped(box, crosses: crosses)
 
         var ring: [Footprint.Point]
         if let angle {
@@ -436,6 +436,15 @@ struct LandsatFootprint {
         }
         if Footprint.signedArea(ring) < 0 { ring.reverse() }
         self.geometry = Footprint.geometry(unwrappedRing: ring, crosses: crosses)
+        // The bbox bounds the geometry: with an angle file, its four corners (stactools then
+        // takes the bbox from the geometry too); without, the widened MTL corners.
+        if angle != nil {
+            let xs = ring.map(\.x)
+            let ys = ring.map(\.y)
+            self.bbox = Self.wrapped([xs.min()!, ys.min()!, xs.max()!, ys.max()!], crosses: crosses)
+        } else {
+            self.bbox = Self.wrapped(box, crosses: crosses)
+        }
     }
 
     /// [west, south, east, north] with longitudes past 180 when the scene crosses.
