@@ -7,9 +7,10 @@ enum Footprint {
 
     /// Whether a ring spans more than half the globe in longitude: then it crosses ±180°
     /// rather than the long way round.
+    /// A ring touching both −180 and 180 spans the globe (a global granule's box) and does not.
     static func crossesAntimeridian(_ lons: [Double]) -> Bool {
         guard let low = lons.min(), let high = lons.max() else { return false }
-        return high - low > 180
+        return high - low > 180 && !(low == -180 && high == 180)
     }
 
     /// The geometry of an open ring (first point not repeated) in any orientation, and its bbox.
