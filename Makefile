@@ -5,7 +5,7 @@ VENV := .venv
 DEMO_AT ?= 2026-11-21T12:00:00Z
 BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
-.PHONY: deps build demo test venv bench clean
+.PHONY: deps build demo test venv bench bench-normalize clean
 
 ## System libraries the C modules bind: libcurl, zlib and libcrypto headers.
 deps:
@@ -44,6 +44,11 @@ test: deps venv
 
 bench: deps
 	cd Benchmarks && $(SWIFT) run -c release eoshare-bench
+
+## Normalize + write items from the Landsat and Sentinel-2 fixtures, 10,000 records, against
+## stactools (create_item + save_object) on the same inputs in the same run.
+bench-normalize: deps venv
+	cd Benchmarks && EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) run -c release normalize-bench
 
 clean:
 	rm -rf .build demo-out $(VENV)

@@ -14,13 +14,21 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // What the benchmarks share: resident-memory readings.
+        .target(name: "BenchSupport"),
         .executableTarget(
             name: "eoshare-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "EOShare", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
-        )
+        ),
+        // Normalize + write items from the Landsat and Sentinel-2 fixtures vs stactools.
+        .executableTarget(
+            name: "normalize-bench",
+            dependencies: ["BenchSupport", .product(name: "EOShare", package: eoshare)]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -42,9 +42,16 @@ enum TextBytes {
 
     /// The first byte that is not valid UTF-8 text (bad sequence, overlong form, surrogate,
     /// or a NUL), or nil when all is well.
-    static func firstInvalidText(_ bytes: [UInt8], from start: Int) -> (offset: Int, reason: String)? {
+    static func firstInvalidText(
+        _ bytes: [UInt8], from start: Int, to end: Int? = nil
+    ) -> (offset: Int, reason: String)? {
+        bytes.withUnsafeBufferPointer { firstInvalidText($0, from: start, to: min(end ?? $0.count, $0.count)) }
+    }
+
+    private static func firstInvalidText(
+        _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to n: Int
+    ) -> (offset: Int, reason: String)? {
         var i = start
-        let n = bytes.count
         while i < n {
             let b = bytes[i]
             if b < 0x80 {

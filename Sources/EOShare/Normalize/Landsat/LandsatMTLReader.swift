@@ -497,10 +497,6 @@ struct LandsatAngleCorners: Sendable, Hashable {
     /// Scans the ODL text line by line for the four keys (they come early in the file, so the
     /// scan stops long before the per-detector coefficients). Errors name the key.
     init(parsing bytes: [UInt8]) throws(NormalizeError) {
-        if let bad = TextBytes.firstInvalidText(bytes, from: TextBytes.afterBOM(bytes)) {
-            throw NormalizeError(
-                field: "ANG", "line \(TextBytes.line(of: bad.offset, in: bytes)): \(bad.reason)")
-        }
         var found: [String: [Double]] = [:]
         let keys = [
             "BAND01_NUM_L1T_LINES", "BAND01_NUM_L1T_SAMPS", "BAND01_L1T_IMAGE_CORNER_LINES",
@@ -531,6 +527,11 @@ struct LandsatAngleCorners: Sendable, Hashable {
                 numbers.append(number)
             }
             found[key] = numbers
+        }
+        // Only the part read is text we keep: check it, not the coefficients after it.
+        if let bad = TextBytes.firstInvalidText(bytes, from: TextBytes.afterBOM(bytes), to: position) {
+            throw NormalizeError(
+                field: "ANG", "line \(TextBytes.line(of: bad.offset, in: bytes)): \(bad.reason)")
         }
         for key in keys where found[key] == nil { throw .missing(key) }
         guard let lineCount = found[keys[0]]?.first, found[keys[0]]?.count == 1, lineCount > 0 else {

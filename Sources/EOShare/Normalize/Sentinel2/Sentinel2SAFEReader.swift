@@ -49,8 +49,14 @@ public enum Sentinel2SAFEReader {
         let root = try parse(input.product, file: "product metadata")
         guard root.localName.hasPrefix("Level-1C_User_Product") || root.localName.hasPrefix("Level-2A_User_Product")
         else { throw NormalizeError("not Sentinel-2 product metadata: root element is <\(root.name)>") }
-        let granule = try input.granule.map { b throws(NormalizeError) in try parse(b, file: "MTD_TL.xml") }
-        let manifest = try input.manifest.map { b throws(NormalizeError) in try parse(b, file: "manifest.safe") }
+        // The per-pixel angle grids are most of a granule's bytes and are not used; the
+        // manifest's metadata section repeats what the product metadata says.
+        let granule = try input.granule.map { b throws(NormalizeError) in
+            try parse(b, file: "MTD_TL.xml", skipping: ["Sun_Angles_Grid", "Viewing_Incidence_Angles_Grids"])
+        }
+        let manifest = try input.manifest.map { b throws(NormalizeError) in
+            try parse(b, file: "manifest.safe", skipping: ["metadataSection"])
+        }
 
         guard let info = root.find("General_Info/Product_Info") else { throw .missing("Product_Info") }
         let productURI = try required(info, "PRODUCT_URI")
@@ -352,13 +358,15 @@ public enum Sentinel2SAFEReader {
 
     // MARK: Field access
 
-    private static func parse(_ bytes: [UInt8], file: String) throws(NormalizeError) -> XMLElement {
+    private static func parse(
+        _ bytes: [UInt8], file: String, skipping: Set<String> = []
+    ) throws(NormalizeError) -> XMLElement {
         let start = TextBytes.afterBOM(bytes)
         if let bad = TextBytes.firstInvalidText(bytes, from: start) {
             throw NormalizeError("malformed \(file), line \(TextBytes.line(of: bad.offset, in: bytes)): \(bad.reason)")
         }
         do {
-            return try XMLReader.parse(bytes, from: start)
+            return try XMLReader.parse(bytes, from: start, skipping: skipping)
         } catch {
             let line = error.offset.map { ", line \(TextBytes.line(of: $0, in: bytes))" } ?? ""
             throw NormalizeError("malformed \(file) (XML)\(line): \(error.detail)")

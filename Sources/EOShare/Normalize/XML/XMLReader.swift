@@ -9,9 +9,22 @@ public struct XMLReader {
     let bytes: [UInt8]
     var position: Int
 
+    /// Elements (by local name) whose content is skipped unread: bulky parts a reader does
+    /// not use (the per-pixel angle grids of a Sentinel-2 granule). A skipped element stays
+    /// in the tree, empty; its content is not checked.
+    let skipping: Set<Substring>
+
+    init(bytes: [UInt8], position: Int, skipping: Set<Substring> = []) {
+        self.bytes = bytes
+        self.position = position
+        self.skipping = skipping
+    }
+
     /// Parses the document in `bytes` starting at `start` (after any byte order mark).
-    public static func parse(_ bytes: [UInt8], from start: Int = 0) throws(XMLSyntaxError) -> XMLElement {
-        var reader = XMLReader(bytes: bytes, position: start)
+    public static func parse(
+        _ bytes: [UInt8], from start: Int = 0, skipping: Set<String> = []
+    ) throws(XMLSyntaxError) -> XMLElement {
+        var reader = XMLReader(bytes: bytes, position: start, skipping: Set(skipping.map { Substring($0) }))
         return try reader.document()
     }
 
@@ -83,7 +96,11 @@ public struct XMLReader {
                 let (attributes, selfClosing) = try readAttributes(of: name, tagStart: tagStart)
                 guard !(stack.isEmpty && root != nil) else { throw fail(tagStart, "second root element <\(name)>") }
                 let frame = Frame(name: name, offset: tagStart, attributes: attributes)
-                if selfClosing {
+                if !selfClosing, !skipping.isEmpty, skipping.contains(Self.localName(name)) {
+                    try skipContent(of: name, tagStart: tagStart)
+                    let element = frame.finished()
+                    if stack.isEmpty { root = element } else { stack[stack.count - 1].children.append(element) }
+                } else if selfClosing {
                     let element = frame.finished()
                     if stack.isEmpty { root = element } else { stack[stack.count - 1].children.append(element) }
                 } else {
@@ -98,25 +115,78 @@ public struct XMLReader {
         return root
     }
 
-    /// Appends character data, decoding entity and character references.
+    /// Appends character data, decoding entity and character references. Runs without `&`
+    /// are copied in one piece.
     private func appendText(_ from: Int, _ to: Int, to frame: inout Frame) throws(XMLSyntaxError) {
         var i = from
         while i < to {
-            let b = bytes[i]
-            if b == UInt8(ascii: ">"), i >= from + 2, bytes[i - 1] == UInt8(ascii: "]"),
-                bytes[i - 2] == UInt8(ascii: "]")
-            {
-                throw fail(i, "']]>' in text")
+            var j = i
+            var blank = true
+            while j < to {
+                let b = bytes[j]
+                if b == UInt8(ascii: "&") { break }
+                if b == UInt8(ascii: ">"), j >= from + 2, bytes[j - 1] == UInt8(ascii: "]"),
+                    bytes[j - 2] == UInt8(ascii: "]")
+                {
+                    throw fail(j, "']]>' in text")
+                }
+                if blank, !TextBytes.isSpace(b) { blank = false }
+                j += 1
             }
-            guard b == UInt8(ascii: "&") else {
-                if !TextBytes.isSpace(b) { frame.hasText = true }
-                frame.text.append(b)
-                i += 1
+            if !blank { frame.hasText = true }
+            frame.text.append(contentsOf: bytes[i..<j])
+            i = j
+            if i < to {
+                frame.hasText = true
+                i = try decodeReference(at: i, end: to, into: &frame.text)
+            }
+        }
+    }
+
+    /// Moves past the end tag of the element just opened, counting nested elements of the
+    /// same name; comments and CDATA in between are not interpreted.
+    private mutating func skipContent(of name: String, tagStart: Int) throws(XMLSyntaxError) {
+        let open = Array("<\(name)".utf8)
+        let close = Array("</\(name)".utf8)
+        var depth = 1
+        let n = bytes.count
+        while position < n {
+            guard bytes[position] == UInt8(ascii: "<") else {
+                position += 1
                 continue
             }
-            frame.hasText = true
-            i = try decodeReference(at: i, end: to, into: &frame.text)
+            if matches(close, at: position), position + close.count < n,
+                bytes[position + close.count] == UInt8(ascii: ">") || TextBytes.isSpace(bytes[position + close.count])
+            {
+                depth -= 1
+                position += close.count
+                if depth == 0 {
+                    while position < n, bytes[position] != UInt8(ascii: ">") { position += 1 }
+                    guard position < n else { break }
+                    position += 1
+                    return
+                }
+            } else if matches(open, at: position), position + open.count < n,
+                bytes[position + open.count] == UInt8(ascii: ">") || TextBytes.isSpace(bytes[position + open.count])
+            {
+                depth += 1
+                position += open.count
+            } else {
+                position += 1
+            }
         }
+        throw fail(n, "end of file inside <\(name)> (opened on line \(line(tagStart))): file truncated?")
+    }
+
+    private func matches(_ pattern: [UInt8], at i: Int) -> Bool {
+        guard i + pattern.count <= bytes.count else { return false }
+        for k in 0..<pattern.count where bytes[i + k] != pattern[k] { return false }
+        return true
+    }
+
+    private static func localName(_ name: String) -> Substring {
+        guard let colon = name.lastIndex(of: ":") else { return Substring(name) }
+        return name[name.index(after: colon)...]
     }
 
     /// Decodes the `&…;` reference at `i` into `out`; returns the offset after the `;`.
