@@ -46,7 +46,8 @@ public enum Sentinel2SAFEReader {
     }
 
     public static func read(_ input: Input, context: ReaderContext) throws(NormalizeError) -> Record {
-        let root = try parse(input.product, file: "product metadata")
+        // The spectral response curves are a third of the product metadata and are not used.
+        let root = try parse(input.product, file: "product metadata", skipping: ["Spectral_Information_List"])
         guard root.localName.hasPrefix("Level-1C_User_Product") || root.localName.hasPrefix("Level-2A_User_Product")
         else { throw NormalizeError("not Sentinel-2 product metadata: root element is <\(root.name)>") }
         // The per-pixel angle grids are most of a granule's bytes and are not used; the
