@@ -8,7 +8,7 @@ let eoshare = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deleti
 // Benchmarks live in their own package so the product's build stays lean.
 let package = Package(
     name: "eoshare-benchmarks",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: "../"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
