@@ -5,7 +5,7 @@ VENV := .venv
 DEMO_AT ?= 2026-11-21T12:00:00Z
 BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
-.PHONY: deps build demo test venv bench clean
+.PHONY: deps build demo test venv bench bench-normalize clean
 
 ## System libraries the C modules bind: libcurl, zlib and libcrypto headers.
 deps:
@@ -27,24 +27,35 @@ demo: build
 	@echo; echo "Published tree (demo-out/shared):"
 	@cd demo-out/shared && find . -path ./.store -prune -o -print | sort | sed 's|^\./||; s|[^/]*/|  |g'
 
-## stac-validator in a virtualenv (tests validate every published file with it, offline).
-venv: $(VENV)/bin/stac-validator
-$(VENV)/bin/stac-validator:
+## The peer tools in a virtualenv: stac-validator (tests validate every published file with
+## it, offline), stactools-landsat / stactools-sentinel2 / pystac (the normalize tests compare
+## our items with theirs) and ccsdspy (the CCSDS statistics are checked against its decoding).
+VENV_PACKAGES := stac-validator stactools-landsat stactools-sentinel2 pystac ccsdspy
+venv: $(VENV)/.peers-installed
+$(VENV)/.peers-installed: Makefile
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check stac-validator
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(VENV_PACKAGES)
+	touch $@
 
 test: deps venv
 	$(SWIFT) build --build-tests
-	EOSHARE_STAC_VALIDATOR=$(CURDIR)/$(VENV)/bin/stac-validator $(SWIFT) test --skip-build --parallel --num-workers 2
+	EOSHARE_STAC_VALIDATOR=$(CURDIR)/$(VENV)/bin/stac-validator EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python \
+		$(SWIFT) test --skip-build --parallel --num-workers 2
 
 ## Benchmarks report numbers next to a reference tool run in the same program; they
 ## are not timed tests. EOSHARE_BENCH_RECORDS sets the record count (default 10,000
 ## for ingest, 100,000 for operations).
-bench: deps
+bench: deps venv
 	cd Benchmarks && $(SWIFT) build -c release
 	cd Benchmarks && .build/release/eoshare-bench
 	cd Benchmarks && .build/release/policy-bench
 	cd Benchmarks && .build/release/ops-bench
+	cd Benchmarks && EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python .build/release/normalize-bench
+
+## Normalize + write items from the Landsat and Sentinel-2 fixtures, 10,000 records, against
+## stactools (create_item + save_object) on the same inputs in the same run.
+bench-normalize: deps venv
+	cd Benchmarks && EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) run -c release normalize-bench
 
 clean:
 	rm -rf .build demo-out $(VENV)

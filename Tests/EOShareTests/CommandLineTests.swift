@@ -146,7 +146,16 @@ import Testing
             return p
         }
         let first = try start()
-        try await Task.sleep(nanoseconds: 150_000_000)
+        // The first run holds the lock once its work folder exists (made after the lock is taken).
+        let work = try Pipeline.load(from: file).workFolder.appendingPathComponent("run-1")
+        var held = false
+        // Polled on this thread (usleep), not with Task.sleep: other tests' blocking waits can
+        // starve the cooperative pool for longer than the whole first run.
+        for _ in 0..<800 where !held {
+            usleep(10_000)
+            held = FileManager.default.fileExists(atPath: work.path)
+        }
+        #expect(held, "the first run never started: \(first.isRunning ? "running" : "exited \(first.terminationStatus)")")
         let second = try Self.run(["ingest", file.path, "--at", Self.at])
         #expect(first.isRunning, "the first run should still hold the lock")
         #expect(second.status == 75, "\(second.stderr)")
