@@ -5,7 +5,7 @@ VENV := .venv
 DEMO_AT ?= 2026-11-21T12:00:00Z
 BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
-.PHONY: deps build demo test venv bench clean
+.PHONY: deps build demo test venv bench bench-normalize clean
 
 ## System libraries the C modules bind: libcurl, zlib and libcrypto headers; and the tools
 ## the fetch tests use: openssl (a private CA) and ssh-keygen (an SFTP client key).
@@ -29,27 +29,41 @@ demo: build
 	@echo; echo "Published tree (demo-out/shared):"
 	@cd demo-out/shared && find . -path ./.store -prune -o -print | sort | sed 's|^\./||; s|[^/]*/|  |g'
 
-## The tests' Python tools in a virtualenv: stac-validator (every published file is validated
-## with it, offline), pyftpdlib (the FTP server of the fetch tests) and asyncssh (their SFTP
-## server). The stamp names the packages, so adding one reinstalls.
-VENV_PACKAGES := stac-validator pyftpdlib asyncssh
+## The Python tools in a virtualenv: stac-validator (tests validate every published file with
+## it, offline), stactools-landsat / stactools-sentinel2 / pystac (the normalize tests compare
+## our items with theirs), ccsdspy (the CCSDS statistics are checked against its decoding),
+## pyftpdlib and asyncssh (the FTP and SFTP servers of the fetch tests). The stamp names the
+## packages, so adding one reinstalls.
+VENV_PACKAGES := stac-validator stactools-landsat stactools-sentinel2 pystac ccsdspy pyftpdlib asyncssh
 VENV_STAMP := $(VENV)/.installed-$(shell echo $(VENV_PACKAGES) | tr ' ' '+')
 venv: $(VENV_STAMP)
 $(VENV_STAMP):
 	test -x $(VENV)/bin/pip || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(VENV_PACKAGES)
-	rm -f $(VENV)/.installed-* && touch $@
+	rm -f $(VENV)/.installed-* $(VENV)/.peers-installed && touch $@
 
 test: deps venv
 	$(SWIFT) build --build-tests
-	EOSHARE_STAC_VALIDATOR=$(CURDIR)/$(VENV)/bin/stac-validator $(SWIFT) test --skip-build --parallel --num-workers 2
+	EOSHARE_STAC_VALIDATOR=$(CURDIR)/$(VENV)/bin/stac-validator EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python \
+		$(SWIFT) test --skip-build --parallel --num-workers 2
 
-## Benchmarks: the end-to-end ingest, then the fetch stage against curl (nginx serves both).
-bench: deps
+## Benchmarks report numbers next to a reference tool run in the same program; they
+## are not timed tests. EOSHARE_BENCH_RECORDS sets the record count (default 10,000
+## for ingest, 100,000 for operations). fetch-bench serves with nginx (installed here).
+bench: deps venv
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null)
-	cd Benchmarks && $(SWIFT) run -c release eoshare-bench
-	cd Benchmarks && $(SWIFT) run -c release fetch-bench
+	cd Benchmarks && $(SWIFT) build -c release
+	cd Benchmarks && .build/release/eoshare-bench
+	cd Benchmarks && .build/release/policy-bench
+	cd Benchmarks && .build/release/ops-bench
+	cd Benchmarks && EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python .build/release/normalize-bench
+	cd Benchmarks && .build/release/fetch-bench
+
+## Normalize + write items from the Landsat and Sentinel-2 fixtures, 10,000 records, against
+## stactools (create_item + save_object) on the same inputs in the same run.
+bench-normalize: deps venv
+	cd Benchmarks && EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) run -c release normalize-bench
 
 clean:
 	rm -rf .build demo-out $(VENV)

@@ -8,17 +8,26 @@ let eoshare = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deleti
 // Benchmarks live in their own package so the product's build stays lean.
 let package = Package(
     name: "eoshare-benchmarks",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: "../"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // What the benchmarks share: resident-memory readings.
         .target(name: "BenchSupport"),
+        // The fetch stage against curl over loopback HTTP from nginx: throughput and memory.
         .executableTarget(
             name: "fetch-bench",
             dependencies: [
                 "BenchSupport",
+                .product(name: "EOShare", package: eoshare),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "ops-bench",
+            dependencies: [
                 .product(name: "EOShare", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -37,7 +46,12 @@ let package = Package(
                 .product(name: "EOShare", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
-        )
+        ),
+        // Normalize + write items from the Landsat and Sentinel-2 fixtures vs stactools.
+        .executableTarget(
+            name: "normalize-bench",
+            dependencies: ["BenchSupport", .product(name: "EOShare", package: eoshare)]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

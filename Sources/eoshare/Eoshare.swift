@@ -9,7 +9,7 @@ struct Eoshare: AsyncParsableCommand {
         commandName: "eoshare",
         abstract: "Move consortium members' satellite records into embargo-aware shared STAC catalogs.",
         version: EOShareVersion.current,
-        subcommands: [Ingest.self, Explain.self, Audit.self, Validate.self])
+        subcommands: [Ingest.self, Export.self, Audit.self, Explain.self, Status.self, Validate.self])
 
     /// Runs the command and maps every failure to the contract's exit codes in one place.
     static func main() async {
@@ -22,25 +22,12 @@ struct Eoshare: AsyncParsableCommand {
             }
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
-        } catch let e as ConfigError {
-            FileHandle.standardError.write(Data("eoshare: \(e)\n".utf8))
-            Foundation.exit(ExitStatus.config)
-        } catch let e as LockBusy {
-            FileHandle.standardError.write(Data("eoshare: \(e)\n".utf8))
-            Foundation.exit(ExitStatus.locked)
-        } catch let e as UsageError {
-            FileHandle.standardError.write(Data("eoshare: \(e)\n".utf8))
-            Foundation.exit(ExitStatus.usage)
-        } catch let e as POSIXIOError {
-            FileHandle.standardError.write(Data("eoshare: \(e)\n".utf8))
-            Foundation.exit(ExitStatus.ioError)
         } catch {
-            let code = exitCode(for: error)
-            if code.rawValue == 0 || code == .validationFailure {
-                exit(withError: error)
+            guard let status = ExitStatus.of(error) else {
+                exit(withError: error)  // argument-parser's own: usage errors (64) and help
             }
             FileHandle.standardError.write(Data("eoshare: \(error)\n".utf8))
-            Foundation.exit(ExitStatus.ioError)
+            Foundation.exit(status)
         }
     }
 }
@@ -53,6 +40,21 @@ enum ExitStatus {
     static let ioError: Int32 = 74
     static let locked: Int32 = 75
     static let config: Int32 = 78
+
+    /// The exit status for one of our errors; nil for the argument parser's own.
+    static func of(_ error: Error) -> Int32? {
+        switch error {
+        case is ConfigError: return config
+        case is LockBusy: return locked
+        case is UsageError, is ExportError: return usage
+        case is POSIXIOError, is CocoaError: return ioError
+        default:
+            // Parse errors and help belong to the argument parser; anything else is I/O
+            // (the state, the shared root or the disk).
+            let parser = Eoshare.exitCode(for: error)
+            return parser == .validationFailure || parser == .success ? nil : ioError
+        }
+    }
 }
 
 struct UsageError: Error, CustomStringConvertible {

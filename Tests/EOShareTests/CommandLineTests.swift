@@ -130,4 +130,71 @@ import Testing
         #expect(after.status == 0, "\(after.stderr)")
         #expect(after.stdout.contains("unchanged=6") && after.stdout.contains("quarantined=0"), "\(after.stdout)")
     }
+
+    @Test func twoIngestsAtOnceOneRunsOneExits75AndAKilledRunLeavesTheLockUsable() async throws {
+        let (folder, file) = try Self.demoCopy()
+        var g = LandsatFeedGenerator(start: Timestamp.parse("2026-01-01T00:00:00Z")!)
+        g.gzip = true
+        try g.write(count: 400, to: folder.appendingPathComponent("feed"))
+        func start() throws -> Process {
+            let p = Process()
+            p.executableURL = RepoPaths.executable("eoshare")
+            p.arguments = ["ingest", file.path, "--at", Self.at]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        let first = try start()
+        // The first run holds the lock once its work folder exists (made after the lock is taken).
+        let work = try Pipeline.load(from: file).workFolder.appendingPathComponent("run-1")
+        var held = false
+        // Polled on this thread (usleep), not with Task.sleep: other tests' blocking waits can
+        // starve the cooperative pool for longer than the whole first run.
+        for _ in 0..<800 where !held {
+            usleep(10_000)
+            held = FileManager.default.fileExists(atPath: work.path)
+        }
+        #expect(held, "the first run never started: \(first.isRunning ? "running" : "exited \(first.terminationStatus)")")
+        let second = try Self.run(["ingest", file.path, "--at", Self.at])
+        #expect(first.isRunning, "the first run should still hold the lock")
+        #expect(second.status == 75, "\(second.stderr)")
+        #expect(second.stderr.contains("another ingest holds the lock"))
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let third = try Self.run(["ingest", file.path, "--at", Self.at, "--wait"])
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(third.stdout.contains("quarantined=0"))
+    }
+
+    @Test func metricsJsonLogsStatusAndIOErrors() throws {
+        let (folder, file) = try Self.demoCopy()
+        let metrics = folder.appendingPathComponent("eoshare.prom")
+        let r = try Self.run(["ingest", file.path, "--at", Self.at, "--metrics", metrics.path, "--log-format", "json", "-v"])
+        #expect(r.status == 0)
+        let prom = try String(contentsOf: metrics, encoding: .utf8)
+        #expect(prom.contains("eoshare_ingest_records{pipeline=\"demo\"} 5"))
+        let logLines = r.stderr.split(separator: "\n")
+        #expect(!logLines.isEmpty)
+        for line in logLines {
+            let entry = try JSONValue.parse(Array(line.utf8))
+            #expect(entry["level"] != nil && entry["message"] != nil && entry["time"] != nil)
+        }
+
+        let status = try Self.run(["status", file.path, "--json"])
+        #expect(status.status == 0)
+        let report = try JSONValue.parse(Array(status.stdout.utf8))
+        #expect(report["collections"]?.arrayValue?.first?["records"]?.doubleValue == 5)
+        #expect(report["runs"]?.arrayValue?.count == 1)
+        let text = try Self.run(["status", file.path])
+        #expect(text.stdout.contains("landsat-c2-l2: 5 records"))
+
+        // The shared root cannot be created (a file is in the way): exit 74.
+        let blocked = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: "out/shared/", with: "blocker/shared/")
+        try Data("not a folder".utf8).write(to: folder.appendingPathComponent("blocker"))
+        let blockedFile = folder.appendingPathComponent("blocked.yml")
+        try Data(blocked.utf8).write(to: blockedFile)
+        let io = try Self.run(["ingest", blockedFile.path, "--at", Self.at])
+        #expect(io.status == 74, "\(io.stderr)")
+    }
 }

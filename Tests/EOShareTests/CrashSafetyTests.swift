@@ -127,7 +127,7 @@ import Testing
         while landed < kills && attempts < kills * 4 {
             attempts += 1
             let child = try ingest(p2, at: t2)
-            try await Task.sleep(nanoseconds: UInt64.random(in: 20_000_000...150_000_000, using: &rng))
+            usleep(UInt32.random(in: 20_000...150_000, using: &rng))  // real time, not the cooperative pool's
             if child.isRunning {
                 kill(child.processIdentifier, SIGKILL)
                 landed += 1

@@ -118,4 +118,16 @@ import Testing
         #expect(p.members.count == 5)
         #expect(p.sources.first?.url.isFileURL == true)
     }
+
+    @Test func packetSettingsLoadAndCUCNeedsItsLayout() throws {
+        let packets = Self.valid.replacingOccurrences(
+            of: "    format: landsat-mtl\n    url: feeds/esa/",
+            with: "    format: ccsds-packets\n    url: feeds/esa/\n"
+                + "    packets: {time_code: cuc, epoch: \"2000-01-01T00:00:00Z\", apids: [1216], p_field: true, offset: 2}")
+        let p = try Pipeline.parse(packets, file: Self.file)
+        #expect(p.sources[1].packets?.pField == true && p.sources[1].packets?.offset == 2)
+        let vague = packets.replacingOccurrences(of: ", p_field: true", with: "")
+        let error = #expect(throws: ConfigError.self) { try Pipeline.parse(vague, file: Self.file) }
+        #expect(error?.message.contains("coarse_bytes") == true, "\(error?.description ?? "")")
+    }
 }

@@ -39,7 +39,8 @@ public struct AuditReport: Sendable {
 public struct Auditor {
     public let pipeline: Pipeline
     public let engine: EmbargoEngine
-    /// Read every asset's bytes, not only compare sizes.
+    /// Read every asset's bytes again, even those whose size and mtime are unchanged since
+    /// the audit last read them.
     public var rehash = false
 
     public init(pipeline: Pipeline, rehash: Bool = false) {
@@ -50,12 +51,13 @@ public struct Auditor {
 
     public func audit(at t: Date, only member: String? = nil) throws -> AuditReport {
         var report = AuditReport(at: t)
+        let cache = try AuditChecksumCache(path: pipeline.stateFolder.appendingPathComponent("audit-cache.sqlite"))
+        defer { try? cache.save() }
         let root = pipeline.sharedRoot
         let fm = FileManager.default
         let viewers = engine.viewers.filter { member == nil || $0.folder == member }
         var seen: [String: Set<String>] = [:]  // viewer → "collection/id"
-        let top = (try? fm.contentsOfDirectory(atPath: root.path)) ?? []
-        for name in top.sorted() where name != ".store" && member == nil {
+        for name in DirectoryEntries.list(root).map(\.name) where name != ".store" && member == nil {
             if !viewers.contains(where: { $0.folder == name }) {
                 report.findings.append(AuditFinding(kind: .orphan, member: nil, record: nil, detail: "\(name) is no member's folder"))
             }
@@ -64,21 +66,24 @@ public struct Auditor {
             report.members += 1
             let vroot = root.appendingPathComponent(viewer.folder)
             guard fm.fileExists(atPath: vroot.path) else { continue }
-            for cname in ((try? fm.contentsOfDirectory(atPath: vroot.path)) ?? []).sorted() {
+            for centry in DirectoryEntries.list(vroot) {
+                let cname = centry.name
                 let cdir = vroot.appendingPathComponent(cname)
                 if cname == "catalog.json" { continue }
-                guard isDirectory(cdir) else {
+                guard centry.isDirectory else {
                     report.findings.append(orphan(viewer, "\(cname)"))
                     continue
                 }
-                for iname in ((try? fm.contentsOfDirectory(atPath: cdir.path)) ?? []).sorted() {
+                for ientry in DirectoryEntries.list(cdir) {
+                    let iname = ientry.name
                     if iname == "collection.json" { continue }
                     let idir = cdir.appendingPathComponent(iname)
-                    guard isDirectory(idir) else {
+                    guard ientry.isDirectory else {
                         report.findings.append(orphan(viewer, "\(cname)/\(iname)"))
                         continue
                     }
-                    checkItem(folder: idir, collection: cname, id: iname, viewer: viewer, at: t, report: &report)
+                    checkItem(
+                        folder: idir, collection: cname, id: iname, viewer: viewer, at: t, cache: cache, report: &report)
                     seen[viewer.folder, default: []].insert("\(cname)/\(iname)")
                 }
             }
@@ -104,14 +109,12 @@ public struct Auditor {
         AuditFinding(kind: .orphan, member: viewer.folder, record: nil, detail: "\(viewer.folder)/\(path) is explained by no record")
     }
 
-    func isDirectory(_ url: URL) -> Bool {
-        var isDir: ObjCBool = false
-        return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) && isDir.boolValue
-    }
-
-    func checkItem(folder: URL, collection: String, id: String, viewer: Viewer, at t: Date, report: inout AuditReport) {
+    func checkItem(
+        folder: URL, collection: String, id: String, viewer: Viewer, at t: Date, cache: AuditChecksumCache,
+        report: inout AuditReport
+    ) {
         let jsonURL = folder.appendingPathComponent("\(id).json")
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
+        let files = DirectoryEntries.list(folder).map(\.name)
         report.files += files.count
         guard let data = FileManager.default.contents(atPath: jsonURL.path) else {
             report.findings.append(orphan(viewer, "\(collection)/\(id)/ (no item JSON)"))
@@ -133,11 +136,12 @@ public struct Auditor {
             acquired: acquired, processed: props["consortium:processed"]?.stringValue.flatMap(Timestamp.parse),
             ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse))
         let decision = engine.decide(subject, for: viewer, at: t)
-        if case .clockUnknown(let rule, let clock) = decision.reason {
+        // Whatever the viewer, a record whose clock cannot be known is worth an operator's look.
+        if let rule = engine.firstRule(for: subject), engine.clock(rule.clock, subject) == nil {
             report.findings.append(
                 AuditFinding(
                     kind: .undeterminable, member: viewer.folder, record: id,
-                    detail: "rule #\(rule + 1) clock \(clock) is unknown for this record"))
+                    detail: "rule #\(rule.index + 1) clock \(rule.clock) is unknown for this record"))
         }
         if !decision.visible {
             report.findings.append(
@@ -159,8 +163,8 @@ public struct Auditor {
                     AuditFinding(kind: .tampered, member: viewer.folder, record: id, detail: "asset \(key) is \(st.st_size) bytes, published \(Int64(size))"))
                 continue
             }
-            if rehash, let checksum = asset["file:checksum"]?.stringValue,
-                let sha = try? Digest.sha256Hex(ofFile: file), Digest.multihashSHA256(hex: sha) != checksum
+            if let checksum = asset["file:checksum"]?.stringValue,
+                let sha = try? cache.sha256(of: file, stat: st, reread: rehash), Digest.multihashSHA256(hex: sha) != checksum
             {
                 report.findings.append(
                     AuditFinding(kind: .tampered, member: viewer.folder, record: id, detail: "asset \(key) bytes differ from file:checksum"))

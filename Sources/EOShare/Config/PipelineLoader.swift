@@ -247,17 +247,23 @@ private struct PipelineLoader {
 
     func loadPackets(_ r: YAMLNodeReader) throws(ConfigError) -> PacketTimeConfig {
         let m = try r.mapping(
-            allowed: ["time_code", "epoch", "apids", "offset", "coarse_bytes", "fine_bytes", "microseconds"],
+            allowed: ["time_code", "epoch", "apids", "offset", "coarse_bytes", "fine_bytes", "microseconds", "p_field"],
             required: ["time_code", "epoch"])
         let tcNode = m.require("time_code")
         guard let tc = PacketTimeConfig.TimeCode(rawValue: try tcNode.string()) else {
             throw tcNode.error("expected cds or cuc")
         }
         let apids = try m["apids"].map { r throws(ConfigError) in try r.list().map { a throws(ConfigError) in try a.int(in: 0...2047) } }
-        return PacketTimeConfig(
+        let settings = PacketTimeConfig(
             timeCode: tc, epoch: try m.require("epoch").instant(), apids: apids,
             offset: try m["offset"]?.int(in: 0...65_536) ?? 0, coarseBytes: try m["coarse_bytes"]?.int(in: 1...4),
-            fineBytes: try m["fine_bytes"]?.int(in: 0...3), microseconds: try m["microseconds"]?.bool() ?? false)
+            fineBytes: try m["fine_bytes"]?.int(in: 0...3), microseconds: try m["microseconds"]?.bool() ?? false,
+            pField: try m["p_field"]?.bool() ?? false)
+        // CUC without a P-field must say how many coarse octets the time code has.
+        if tc == .cuc, !settings.pField, settings.coarseBytes == nil {
+            throw tcNode.error("cuc needs coarse_bytes (and fine_bytes) or p_field: true")
+        }
+        return settings
     }
 
     // MARK: Limits

@@ -1,61 +1,199 @@
 import Foundation
 
-/// A record ready for the embargo and the publisher, with the files it brings.
+/// A record ready for the embargo and the publisher, with the object it came from.
 public struct NormalizedRecord: Sendable {
     public var record: Record
     public var object: FetchedObject
 }
 
-/// Picks the metadata file of an unpacked object and runs the source format's reader.
+/// A record an object held that could not be normalized: quarantined on its own while the
+/// object's other records go on (one bad granule of a CMR response, say).
+public struct RejectedRecord: Sendable, Equatable, CustomStringConvertible {
+    /// The record's id when it has one, else its place in the object (`granule 3`).
+    public var label: String
+    public var error: NormalizeError
+
+    public init(label: String, error: NormalizeError) {
+        self.label = label
+        self.error = error
+    }
+
+    public var description: String { "record \(label): \(error)" }
+}
+
+/// What one object gives: its records and the records it held that were rejected.
+public struct NormalizedObject: Sendable {
+    public var object: FetchedObject
+    public var records: [Record]
+    public var rejected: [RejectedRecord]
+
+    /// Each record with its object, as the publish stage takes them.
+    public var normalizedRecords: [NormalizedRecord] { records.map { NormalizedRecord(record: $0, object: object) } }
+}
+
+/// What a format reader returns for one object.
+public struct ReaderOutput: Sendable {
+    public var records: [Record]
+    public var rejected: [RejectedRecord]
+
+    public init(records: [Record], rejected: [RejectedRecord] = []) {
+        self.records = records
+        self.rejected = rejected
+    }
+}
+
+/// Picks the metadata files of an unpacked object by name pattern (names may be paths inside
+/// an archive, `X.SAFE/GRANULE/L2A_…/MTD_TL.xml`), runs the source format's reader, and
+/// checks what every record needs before it may be published.
 struct Normalizer {
     /// Metadata larger than this is not metadata: refuse rather than read it into memory.
     static let maxMetadataBytes: Int64 = 64 << 20
 
-    func normalize(_ unpacked: UnpackedObject, source: SourceConfig) throws(NormalizeError) -> NormalizedRecord {
+    /// Throws when the object as a whole cannot be read (or none of its records can);
+    /// otherwise returns its good records and its rejected ones.
+    func normalize(_ unpacked: UnpackedObject, source: SourceConfig) throws(NormalizeError) -> NormalizedObject {
         let files = unpacked.files
-        let localFiles = Dictionary(files.map { ($0.name, $0.url) }, uniquingKeysWith: { a, _ in a })
+        var localFiles: [String: URL] = [:]
+        for file in files where localFiles[Self.baseName(file.name)] == nil {
+            localFiles[Self.baseName(file.name)] = file.url
+        }
         let context = ReaderContext(
             owner: source.owner, collection: source.collection, source: source.id, objectURL: unpacked.fetched.ref.url,
             localFiles: localFiles)
-        var record: Record
+        var output: ReaderOutput
         switch source.format {
         case .landsatMTL:
-            let candidates = files.filter { Self.isMTLName($0.name) }
-            guard let meta = candidates.first ?? (files.count == 1 ? files.first : nil) else {
-                throw NormalizeError(field: nil, "no Landsat *_MTL.txt, .json or .xml file in the object")
+            output = ReaderOutput(records: [try landsat(files, context: context)])
+        case .sentinel2SAFE:
+            output = ReaderOutput(records: [try sentinel2(files, context: context)])
+        case .cmrUMMG:
+            let meta = try Self.pick(files, "a CMR UMM-G JSON file (.json or .umm_json)") {
+                $0.hasSuffix(".json") || $0.hasSuffix(".umm_json")
             }
-            guard meta.size <= Self.maxMetadataBytes else {
-                throw NormalizeError(field: nil, "metadata file \(meta.name) is \(meta.size) bytes, over 64 MiB")
+            output = try CMRGranuleReader.read(try Self.bytes(of: meta), context: context)
+        case .ccsdsPackets:
+            guard let settings = source.packets else { throw NormalizeError("the source has no packets settings") }
+            guard let file = files.first, files.count == 1 else {
+                throw NormalizeError("a packet file object holds exactly one file, found \(files.count)")
             }
-            let bytes: [UInt8]
-            do { bytes = [UInt8](try Data(contentsOf: meta.url)) } catch {
-                throw NormalizeError(field: nil, "cannot read \(meta.name): \(error.localizedDescription)")
-            }
-            record = try LandsatMTLReader.read(bytes, context: context)
-            // The metadata file itself always travels with the record.
-            if !record.assets.contains(where: { $0.localFile == meta.url }) {
-                record.assets.append(
-                    Asset(
-                        key: "metadata", href: meta.name, title: "Product metadata", mediaType: Self.mediaType(meta.name),
-                        roles: ["metadata"], localFile: meta.url))
-            }
-        case .sentinel2SAFE, .cmrUMMG, .ccsdsPackets:
-            throw NormalizeError(field: nil, "format \(source.format.rawValue) has no reader yet")
+            output = ReaderOutput(records: [
+                try CCSDSPacketReader.read(file: file.url, name: Self.baseName(file.name), settings: settings,
+                    context: context)
+            ])
         }
-        // A local folder's files that did not come with the object would be absolute paths
-        // on this machine: published catalogs stay relocatable without them.
-        if unpacked.fetched.ref.url.isFileURL {
-            record.assets.removeAll { !$0.isLocal && $0.href.hasPrefix("file:") }
+        return try finish(output, unpacked: unpacked)
+    }
+
+    /// Common to every format: relocatable hrefs, measured sizes and checksums, the checks.
+    private func finish(_ output: ReaderOutput, unpacked: UnpackedObject) throws(NormalizeError) -> NormalizedObject {
+        let byURL = Dictionary(unpacked.files.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
+        var records: [Record] = []
+        var rejected = output.rejected
+        for var record in output.records {
+            // A local folder's files that did not come with the object would be absolute paths
+            // on this machine: published catalogs stay relocatable without them.
+            if unpacked.fetched.ref.url.isFileURL {
+                record.assets.removeAll { !$0.isLocal && $0.href.hasPrefix("file:") }
+            }
+            // Local assets carry the size and checksum measured while the bytes moved.
+            for i in record.assets.indices {
+                guard let local = record.assets[i].localFile, let f = byURL[local] else { continue }
+                record.assets[i].size = f.size
+                record.assets[i].sha256 = f.sha256
+            }
+            do {
+                try Self.check(record)
+                records.append(record)
+            } catch {
+                rejected.append(RejectedRecord(label: record.id.isEmpty ? "#\(records.count)" : record.id, error: error))
+            }
         }
-        // Local assets carry the size and checksum measured while the bytes moved.
-        let byURL = Dictionary(files.map { ($0.url, $0) }, uniquingKeysWith: { a, _ in a })
-        for i in record.assets.indices {
-            guard let local = record.assets[i].localFile, let f = byURL[local] else { continue }
-            record.assets[i].size = f.size
-            record.assets[i].sha256 = f.sha256
+        if records.isEmpty {
+            if rejected.count == 1 { throw rejected[0].error }
+            let reasons = rejected.prefix(3).map(\.description).joined(separator: "; ")
+            throw NormalizeError("no record could be normalized (\(rejected.count) rejected): \(reasons)")
         }
-        try Self.check(record)
-        return NormalizedRecord(record: record, object: unpacked.fetched)
+        return NormalizedObject(object: unpacked.fetched, records: records, rejected: rejected)
+    }
+
+    // MARK: Formats
+
+    private func landsat(_ files: [UnpackedFile], context: ReaderContext) throws(NormalizeError) -> Record {
+        let candidates = files.filter { Self.isMTLName(Self.baseName($0.name)) }
+        guard let meta = candidates.first ?? (files.count == 1 ? files.first : nil) else {
+            throw NormalizeError(field: nil, "no Landsat *_MTL.txt, .json or .xml file in the object")
+        }
+        // The angle file of the same product gives the footprint, as stactools takes it.
+        let product = Self.baseName(meta.name).components(separatedBy: "_MTL.")[0]
+        let angle = files.first { Self.baseName($0.name) == product + "_ANG.txt" }
+        var record = try LandsatMTLReader.read(
+            try Self.bytes(of: meta), angle: try angle.map { f throws(NormalizeError) in try Self.bytes(of: f) },
+            context: context)
+        // The metadata file itself always travels with the record.
+        if !record.assets.contains(where: { $0.localFile == meta.url }) {
+            record.assets.append(
+                Asset(
+                    key: "metadata", href: Self.baseName(meta.name), title: "Product metadata",
+                    mediaType: Self.mediaType(meta.name), roles: ["metadata"], localFile: meta.url))
+        }
+        return record
+    }
+
+    private func sentinel2(_ files: [UnpackedFile], context: ReaderContext) throws(NormalizeError) -> Record {
+        let product = try Self.pick(files, "a Sentinel-2 MTD_MSIL1C.xml or MTD_MSIL2A.xml") {
+            let base = Self.baseName($0)
+            return base == "MTD_MSIL1C.xml" || base == "MTD_MSIL2A.xml"
+        }
+        // Companions sit in the same .SAFE folder as the product metadata.
+        let folder = Self.folderName(product.name)
+        let manifest = files.first { $0.name == folder + "manifest.safe" }
+        let granule = files.first {
+            $0.name.hasPrefix(folder + "GRANULE/") && $0.name.hasSuffix("/MTD_TL.xml")
+                && $0.name.utf8.count > folder.utf8.count + 19
+        }
+        return try Sentinel2SAFEReader.read(
+            Sentinel2SAFEReader.Input(
+                productName: product.name, product: try Self.bytes(of: product), productFile: product.url,
+                manifest: try manifest.map { f throws(NormalizeError) in try Self.bytes(of: f) },
+                manifestFile: manifest?.url,
+                granuleName: granule?.name,
+                granule: try granule.map { f throws(NormalizeError) in try Self.bytes(of: f) },
+                granuleFile: granule?.url),
+            context: context)
+    }
+
+    // MARK: Files
+
+    /// The file whose name fits, or the only file of the object.
+    private static func pick(
+        _ files: [UnpackedFile], _ what: String, _ fits: (String) -> Bool
+    ) throws(NormalizeError) -> UnpackedFile {
+        guard let file = files.first(where: { fits($0.name) }) ?? (files.count == 1 ? files.first : nil) else {
+            throw NormalizeError("no \(what) in the object")
+        }
+        return file
+    }
+
+    /// A metadata file's bytes, refusing anything too large to be metadata.
+    static func bytes(of file: UnpackedFile) throws(NormalizeError) -> [UInt8] {
+        guard file.size <= maxMetadataBytes else {
+            throw NormalizeError("metadata file \(file.name) is \(file.size) bytes, over 64 MiB")
+        }
+        do { return [UInt8](try Data(contentsOf: file.url)) } catch {
+            throw NormalizeError("cannot read \(file.name): \(error.localizedDescription)")
+        }
+    }
+
+    /// The last path component of a name inside an object.
+    static func baseName(_ name: String) -> String {
+        guard let slash = name.lastIndex(of: "/") else { return name }
+        return String(name[name.index(after: slash)...])
+    }
+
+    /// The folder part of a name, with its trailing `/` (empty for a bare name).
+    static func folderName(_ name: String) -> String {
+        guard let slash = name.lastIndex(of: "/") else { return "" }
+        return String(name[...slash])
     }
 
     static func isMTLName(_ name: String) -> Bool {
@@ -68,17 +206,31 @@ struct Normalizer {
         return "text/plain"
     }
 
+    // MARK: Checks
+
     /// What every record needs before it may be published, whatever its format.
     static func check(_ r: Record) throws(NormalizeError) {
         guard !r.id.isEmpty else { throw .missing("id") }
-        guard r.id.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$", options: .regularExpression) != nil else {
-            throw NormalizeError(field: "id", "'\(r.id.prefix(80))' cannot name a folder")
-        }
+        guard isFolderName(r.id) else { throw NormalizeError(field: "id", "'\(r.id.prefix(80))' cannot name a folder") }
+        guard !r.owner.isEmpty else { throw .missing("owner") }
         guard r.datetime != nil || (r.startDatetime != nil && r.endDatetime != nil) else { throw .missing("datetime") }
+        if let start = r.startDatetime, let end = r.endDatetime, start > end {
+            throw NormalizeError(field: "end_datetime", "is before start_datetime")
+        }
+        if let geometry = r.geometry { try GeoJSONCheck.check(geometry, bbox: r.bbox) }
         for a in r.assets where a.isLocal {
             guard !a.href.contains("/"), !a.href.hasPrefix("."), a.href != "\(r.id).json" else {
                 throw NormalizeError(field: "assets.\(a.key)", "file name '\(a.href)' is not allowed in an item folder")
             }
         }
+    }
+
+    /// `[A-Za-z0-9][A-Za-z0-9._-]{0,254}`: safe as a folder and file name everywhere.
+    static func isFolderName(_ id: String) -> Bool {
+        let bytes = id.utf8
+        guard let first = bytes.first, bytes.count <= 255, TextBytes.isNameByte(first), first != 0x5F else {
+            return false
+        }
+        return bytes.allSatisfy { TextBytes.isNameByte($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
     }
 }

@@ -25,7 +25,8 @@ public final class IngestRun: Sendable {
     enum Work: Sendable {
         case fetched(FetchedObject)
         case unpacked(UnpackedObject)
-        case normalized(NormalizedRecord)
+        /// An object's records, and the ones it held that were rejected (quarantined one by one).
+        case normalized(NormalizedObject)
         case unchanged(ObjectRef)
         case quarantined(ObjectRef, reason: String, file: URL?)
     }

@@ -32,10 +32,11 @@ enum AtomicFile {
     }
 
     /// Hidden, unique, in the same folder or the given one on the same filesystem (so rename
-    /// is atomic); `.tmp-` marks it partial.
+    /// is atomic); the `.tmp` ending marks it partial (collectors that read `*.prom` or
+    /// `*.json` skip it).
     static func temporaryName(for url: URL, in folder: URL? = nil) -> URL {
         (folder ?? url.deletingLastPathComponent()).appendingPathComponent(
-            ".tmp-\(pid)-\(UInt32.random(in: 0...UInt32.max))-\(url.lastPathComponent)")
+            ".\(url.lastPathComponent).\(pid).\(UInt32.random(in: 0...UInt32.max)).tmp")
     }
 
     private static let pid = getpid()

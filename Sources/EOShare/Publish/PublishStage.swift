@@ -79,19 +79,27 @@ actor PublishStage {
             }
             quarantine(source: ref.source, object: ref.url.absoluteString, reason: reason, file: file)
             if let file { WorkFiles.discard(file) }
-        case .normalized(let n):
+        case .normalized(let normalized):
             counts.fetched += 1
-            counts.bytes += n.object.size
-            do {
-                try publish(n)
-            } catch let e as Refusal {
-                quarantine(source: n.record.source, object: n.object.ref.url.absoluteString, reason: e.reason, file: n.object.file)
-            } catch {
+            counts.bytes += normalized.object.size
+            let url = normalized.object.ref.url.absoluteString
+            // A record the object held but that could not be normalized: quarantined alone,
+            // named by its id (or place) and the field, while the object's others publish.
+            for rejected in normalized.rejected {
                 quarantine(
-                    source: n.record.source, object: n.object.ref.url.absoluteString, reason: "publish: \(error)",
-                    file: n.object.file)
+                    source: normalized.object.ref.source, object: "\(url) record \(rejected.label)",
+                    reason: "normalize: \(rejected.error)", file: nil)
             }
-            WorkFiles.discard(n.object.file)
+            for n in normalized.normalizedRecords {
+                do {
+                    try publish(n)
+                } catch let e as Refusal {
+                    quarantine(source: n.record.source, object: url, reason: e.reason, file: n.object.file)
+                } catch {
+                    quarantine(source: n.record.source, object: url, reason: "publish: \(error)", file: n.object.file)
+                }
+            }
+            WorkFiles.discard(normalized.object.file)
         case .fetched, .unpacked:
             preconditionFailure("the stage chain hands only normalized, unchanged or quarantined work to publish")
         }

@@ -8,19 +8,29 @@ import Foundation
 public final class Publisher {
     public let root: URL
     public let collections: [CollectionConfig]
+    /// For an export: the one tree written (assets copied, not linked to the store).
+    let exportTree: URL?
     /// Folders known to exist (saves a stat per path component on every publish).
     private var madeFolders = Set<String>()
 
-    public init(root: URL, collections: [CollectionConfig]) {
+    /// `root` is SHARED; with `exportTree`, the viewer's tree is written there instead,
+    /// self-contained, its assets copied out of SHARED's store.
+    public init(root: URL, collections: [CollectionConfig], exportTree: URL? = nil) {
         self.root = root
         self.collections = collections
+        self.exportTree = exportTree
     }
+
+    /// A viewer's tree: `SHARED/<viewer>`, or the export folder.
+    func treeFolder(_ viewer: Viewer) -> URL { exportTree ?? root.appendingPathComponent(viewer.folder) }
 
     public var storeFolder: URL { root.appendingPathComponent(".store") }
 
     /// Where files are written before they are renamed into a tree: outside every member's
     /// folder, so no reader ever meets a partial file, even after a crash.
-    var temporaryFolder: URL { storeFolder.appendingPathComponent(".tmp") }
+    var temporaryFolder: URL {
+        exportTree.map { $0.appendingPathComponent(".tmp") } ?? storeFolder.appendingPathComponent(".tmp")
+    }
 
     /// Creates the store, reachable by no one but the publisher, and its temporary folder.
     public func prepare() throws {
@@ -36,7 +46,7 @@ public final class Publisher {
     }
 
     func itemFolder(_ viewer: Viewer, collection: String, id: String) -> URL {
-        root.appendingPathComponent(viewer.folder).appendingPathComponent(collection).appendingPathComponent(id)
+        treeFolder(viewer).appendingPathComponent(collection).appendingPathComponent(id)
     }
 
     /// Where the store keeps bytes with this SHA-256.
@@ -136,6 +146,13 @@ public final class Publisher {
     /// when the tree is on another filesystem.
     func linkFromStore(sha256: String, to dest: URL) throws {
         let src = storePath(sha256: sha256)
+        if exportTree != nil {
+            // An export leaves eoshare's hands: its files must not share an inode with the store.
+            let tmp = AtomicFile.temporaryName(for: dest, in: temporaryFolder)
+            try FileManager.default.copyItem(at: src, to: tmp)
+            try AtomicFile.rename(tmp, to: dest)
+            return
+        }
         // A new name: link(2) makes it appear whole, at once.
         if Glibc.link(src.path, dest.path) == 0 { return }
         guard errno == EEXIST || errno == EXDEV else { throw POSIXIOError(op: "link", path: dest.path) }
@@ -153,7 +170,7 @@ public final class Publisher {
     /// Rewrites a viewer's collection.json from the items it holds (extents follow the items);
     /// removes it when the viewer has none left.
     public func writeCollection(_ collectionId: String, for viewer: Viewer, items: [StateStore.PublishedItem]) throws {
-        let folder = root.appendingPathComponent(viewer.folder).appendingPathComponent(collectionId)
+        let folder = treeFolder(viewer).appendingPathComponent(collectionId)
         let file = folder.appendingPathComponent("collection.json")
         guard !items.isEmpty else {
             unlink(file.path)
@@ -205,7 +222,7 @@ public final class Publisher {
 
     /// Rewrites a viewer's root catalog linking its collections.
     public func writeCatalog(for viewer: Viewer, name: String, collections: [String]) throws {
-        let folder = root.appendingPathComponent(viewer.folder)
+        let folder = treeFolder(viewer)
         try makeFolder(folder)
         var links: [JSONValue] = [Self.stacLink("root", "./catalog.json")]
         for c in collections { links.append(Self.stacLink("child", "./\(c)/collection.json")) }

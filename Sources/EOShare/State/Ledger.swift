@@ -6,6 +6,9 @@ public final class Ledger {
     public let url: URL
     private var fd: Int32 = -1
     private var previousHash: String
+    /// The file's size after our last append: if it grew since, another process (an
+    /// export during an ingest) appended, and the chain continues from its line.
+    private var knownSize: Int64 = -1
 
     /// The chain's anchor: what the first line's `prev` holds.
     public static let genesis = String(repeating: "0", count: 64)
@@ -16,6 +19,9 @@ public final class Ledger {
         previousHash = try Self.lastLineHash(url) ?? Self.genesis
         fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         guard fd >= 0 else { throw POSIXIOError(op: "open", path: url.path) }
+        var st = stat()
+        fstat(fd, &st)
+        knownSize = Int64(st.st_size)
     }
 
     deinit { if fd >= 0 { close(fd) } }
@@ -26,13 +32,22 @@ public final class Ledger {
         o["at"] = .string(Timestamp.format(at))
         o["event"] = .string(event)
         for (k, v) in fields { o[k] = v }
+        flock(fd, LOCK_EX)
+        defer { flock(fd, LOCK_UN) }
+        var st = stat()
+        fstat(fd, &st)
+        if Int64(st.st_size) != knownSize {
+            previousHash = try Self.lastLineHash(url) ?? Self.genesis
+        }
         o["prev"] = .string(previousHash)
         let line = JSONValue.object(o).serialized(pretty: false)
         var bytes = line
         bytes.append(0x0A)
+        // One write(2) of the whole line with O_APPEND: a kill never leaves half a line.
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard n == bytes.count else { throw POSIXIOError(op: "append", path: url.path) }
         previousHash = Digest.sha256Hex(line)
+        knownSize = Int64(st.st_size) + Int64(bytes.count)
     }
 
     /// Makes appended lines durable before a run reports success.

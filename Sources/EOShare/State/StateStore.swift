@@ -459,3 +459,14 @@ public final class StateStore: Sendable {
         }
     }
 }
+
+extension StateStore {
+    /// How many runs finished, and when the last one without quarantine finished.
+    public func runTotals() throws -> (finished: Int, lastSuccess: Date?) {
+        try db.read { db in
+            let n = try Int.fetchOne(db, sql: "SELECT count(*) FROM runs WHERE finished_at IS NOT NULL") ?? 0
+            let last = try Double.fetchOne(db, sql: "SELECT max(finished_at) FROM runs WHERE status = 'ok'")
+            return (n, last.map(Date.init(timeIntervalSince1970:)))
+        }
+    }
+}

@@ -45,21 +45,8 @@ public enum Digest {
 
     /// SHA-256 of a file, read in 1 MiB blocks.
     public static func sha256Hex(ofFile url: URL) throws -> String {
-        let fd = open(url.path, O_RDONLY)
-        guard fd >= 0 else { throw POSIXIOError(op: "open", path: url.path) }
-        defer { close(fd) }
         let d = StreamingDigest(.sha256)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(fd, buffer.baseAddress, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw POSIXIOError(op: "read", path: url.path)
-            }
-            if n == 0 { break }
-            d.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-        }
+        try FileChunks.read(url) { d.update($0) }
         return d.finalizeHex()
     }
 
@@ -91,4 +78,28 @@ public struct POSIXIOError: Error, CustomStringConvertible {
     }
 
     public var description: String { "\(op) \(path): \(String(cString: strerror(code)))" }
+}
+
+/// Reads a file in fixed 1 MiB blocks (memory flat in the file's size).
+enum FileChunks {
+    /// Calls `body` with each block; returns the bytes read.
+    @discardableResult
+    static func read(_ url: URL, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else { throw POSIXIOError(op: "open", path: url.path) }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var total: Int64 = 0
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw POSIXIOError(op: "read", path: url.path)
+            }
+            if n == 0 { return total }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            total += Int64(n)
+        }
+    }
 }

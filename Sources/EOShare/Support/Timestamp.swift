@@ -58,11 +58,15 @@ public enum Timestamp {
     }
 
     /// `2026-09-02T00:00:00Z`, with milliseconds only when the instant has them.
-    public static func format(_ date: Date) -> String {
+    public static func format(_ date: Date) -> String { format(date, fractionDigits: 3) }
+
+    /// As `format(_:)`; with `fractionDigits` 6, microseconds (CCSDS packet times).
+    public static func format(_ date: Date, fractionDigits: Int) -> String {
         let t = date.timeIntervalSince1970
+        let scale = fractionDigits == 6 ? 1_000_000 : 1000
         var whole = t.rounded(.down)
-        var millis = Int(((t - whole) * 1000).rounded())
-        if millis == 1000 {
+        var millis = Int(((t - whole) * Double(scale)).rounded())
+        if millis == scale {
             whole += 1
             millis = 0
         }
@@ -75,7 +79,7 @@ public enum Timestamp {
             return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
         }
         var out = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(rem / 3600, 2)):\(pad(rem / 60 % 60, 2)):\(pad(rem % 60, 2))"
-        if millis != 0 { out += "." + pad(millis, 3) }
+        if millis != 0 { out += "." + pad(millis, scale == 1000 ? 3 : 6) }
         return out + "Z"
     }
 }

@@ -16,12 +16,18 @@ public enum LandsatMTLReader {
     /// Parses MTL bytes in any encoding and builds the record. Throws a `NormalizeError` naming
     /// the MTL field (or the line of a malformed file) when a required field is missing or a
     /// present one cannot be parsed.
-    public static func read(_ bytes: [UInt8], context: ReaderContext) throws(NormalizeError) -> Record {
-        try read(MTLDocument(parsing: bytes), context: context)
+    /// `angle`: the bytes of the product's `_ANG.txt` when the bundle has one; the footprint
+    /// then comes from it, as stactools takes it.
+    public static func read(
+        _ bytes: [UInt8], angle: [UInt8]? = nil, context: ReaderContext
+    ) throws(NormalizeError) -> Record {
+        try read(MTLDocument(parsing: bytes), angle: angle, context: context)
     }
 
     /// Builds the record from an already parsed MTL.
-    public static func read(_ document: MTLDocument, context: ReaderContext) throws(NormalizeError) -> Record {
+    public static func read(
+        _ document: MTLDocument, angle: [UInt8]? = nil, context: ReaderContext
+    ) throws(NormalizeError) -> Record {
         guard document.rootName == "LANDSAT_METADATA_FILE" else {
             throw NormalizeError("not a Landsat Collection 2 MTL: root group is \(document.rootName)")
         }
@@ -36,7 +42,7 @@ public enum LandsatMTLReader {
 
         let datetime = try sceneDatetime(mtl)
         let processed = try mtl.date(level == 2 ? .level2 : .level1, "DATE_PRODUCT_GENERATED")
-        let footprint = try LandsatFootprint(mtl)
+        let footprint = try LandsatFootprint(mtl, angle: try angle.map(LandsatAngleCorners.init(parsing:)))
 
         var properties = JSONObject()
         var extensions: [String] = []
@@ -334,7 +340,7 @@ struct MTLFields {
 
     func double(_ group: Group, _ key: String) throws(NormalizeError) -> Double? {
         guard let value = text(group, key) else { return nil }
-        guard let number = Self.number(value) else { throw .unparseable(key, value) }
+        guard let number = TextBytes.decimal(value) else { throw .unparseable(key, value) }
         return number
     }
 
@@ -374,18 +380,6 @@ struct MTLFields {
         return size
     }
 
-    /// A decimal number as MTLs write them (`-0.2`, `2.75e-05`, `30.00`); no NaN, no hex.
-    static func number(_ text: String) -> Double? {
-        guard !text.isEmpty,
-            text.utf8.allSatisfy({
-                ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+")
-                    || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E")
-            }),
-            let value = Double(text), value.isFinite
-        else { return nil }
-        return value
-    }
-
     static func isIDByte(_ b: UInt8) -> Bool {
         (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F
     }
@@ -393,17 +387,21 @@ struct MTLFields {
 
 // MARK: - Footprint
 
-/// The scene footprint from the MTL's four product corners (pixel centres).
+/// The scene footprint.
 ///
-/// geometry: the corner quadrilateral, counter-clockwise and closed; split at ±180° into a
-/// MultiPolygon when the scene crosses the antimeridian (RFC 7946 §3.1.9).
-/// bbox: as stactools computes it, the corner extremes widened by half a reflective cell so it
-/// reaches the pixel edges; west > east when the scene crosses the antimeridian (STAC).
+/// The MTL box: as stactools computes it, the MTL's four product corners (pixel centres)
+/// widened by half a reflective cell so it reaches the pixel edges.
+/// geometry: with an angle file (`_ANG.txt`), the scene's four image corners from it, placed
+/// in the MTL box as stactools places them (the valid-data quadrilateral of the tilted
+/// scene); otherwise the MTL's corner quadrilateral.
+/// bbox: the bounds of the geometry with an angle file, else the MTL box; west > east when
+/// the scene crosses the antimeridian (STAC). Counter-clockwise and closed; split at ±180° into
+/// a MultiPolygon when the scene crosses the antimeridian (RFC 7946 §3.1.9).
 struct LandsatFootprint {
     let geometry: JSONValue
     let bbox: [Double]
 
-    init(_ mtl: MTLFields) throws(NormalizeError) {
+    init(_ mtl: MTLFields, angle: LandsatAngleCorners? = nil) throws(NormalizeError) {
         // UL, LL, LR, UR: down the west side, along the south, up the east side.
         var lats: [Double] = []
         var lons: [Double] = []
@@ -417,24 +415,40 @@ struct LandsatFootprint {
             lats.append(lat)
             lons.append(lon)
         }
-        let crosses = lons.max()! - lons.min()! > 180
+        let crosses = Footprint.crossesAntimeridian(lons)
         if crosses { lons = lons.map { $0 < 0 ? $0 + 360 : $0 } }
         let half = try mtl.reflectiveCellSize().map { $0 / 2 } ?? 0
-        self.bbox = Self.bbox(lats: lats, lons: lons, halfCell: half, crosses: crosses)
+        let box = Self.unwrappedBBox(lats: lats, lons: lons, halfCell: half, crosses: crosses)
 
-        var ring = zip(lons, lats).map { (x: $0, y: $1) }
-        if Self.signedArea(ring) < 0 { ring.reverse() }
-        if crosses {
-            let west = Self.clip(ring, keepWest: true)
-            let east = Self.clip(ring, keepWest: false).map { (x: $0.x - 360, y: $0.y) }
-            let parts = [west, east].filter { $0.count >= 3 }.map { JSONValue.array([Self.closedRing($0)]) }
-            self.geometry = .object(["type": .string("MultiPolygon"), "coordinates": .array(parts)])
+        var ring: [Footprint.Point]
+        if let angle {
+            // stactools: x = sample / samples · Δlon + west, y = (lines − line) / lines · Δlat + south.
+            let dLon = box[2] - box[0]
+            let dLat = box[3] - box[1]
+            ring = zip(angle.lines, angle.samples).map { line, sample in
+                (
+                    x: Footprint.round6(sample / angle.sampleCount * dLon + box[0]),
+                    y: Footprint.round6((angle.lineCount - line) / angle.lineCount * dLat + box[1])
+                )
+            }
         } else {
-            self.geometry = .object(["type": .string("Polygon"), "coordinates": .array([Self.closedRing(ring)])])
+            ring = zip(lons, lats).map { (x: $0, y: $1) }
+        }
+        if Footprint.signedArea(ring) < 0 { ring.reverse() }
+        self.geometry = Footprint.geometry(unwrappedRing: ring, crosses: crosses)
+        // The bbox bounds the geometry: with an angle file, its four corners (stactools then
+        // takes the bbox from the geometry too); without, the widened MTL corners.
+        if angle != nil {
+            let xs = ring.map(\.x)
+            let ys = ring.map(\.y)
+            self.bbox = Self.wrapped([xs.min()!, ys.min()!, xs.max()!, ys.max()!], crosses: crosses)
+        } else {
+            self.bbox = Self.wrapped(box, crosses: crosses)
         }
     }
 
-    private static func bbox(lats: [Double], lons: [Double], halfCell: Double, crosses: Bool) -> [Double] {
+    /// [west, south, east, north] with longitudes past 180 when the scene crosses.
+    private static func unwrappedBBox(lats: [Double], lons: [Double], halfCell: Double, crosses: Bool) -> [Double] {
         // Corners in order UL, LL, LR, UR; offsets in degrees for half a cell along each edge.
         func offset(_ a: Int, _ b: Int, along degrees: Double) -> Double {
             let d = distance(lats[a], lons[a], lats[b], lons[b])
@@ -445,16 +459,20 @@ struct LandsatFootprint {
         let side = offset(0, 1, along: lats[0] - lats[1])
         var west = lons.min()! - bottom
         var east = lons.max()! + top
-        let south = max(-90, lats.min()! - side)
-        let north = min(90, lats.max()! + side)
-        if crosses {
-            if west > 180 { west -= 360 }
-            if east > 180 { east -= 360 }
-        } else {
+        if !crosses {
             west = max(-180, west)
             east = min(180, east)
         }
-        return [west, south, east, north].map(round6)
+        return [west, max(-90, lats.min()! - side), east, min(90, lats.max()! + side)]
+    }
+
+    private static func wrapped(_ box: [Double], crosses: Bool) -> [Double] {
+        var out = box
+        if crosses {
+            if out[0] > 180 { out[0] -= 360 }
+            if out[2] > 180 { out[2] -= 360 }
+        }
+        return out.map(Footprint.round6)
     }
 
     /// Great-circle distance in metres (mean Earth radius); close enough to stactools' WGS84
@@ -466,46 +484,69 @@ struct LandsatFootprint {
         let a = sin(dLat / 2) * sin(dLat / 2) + cos(lat1 * rad) * cos(lat2 * rad) * sin(dLon / 2) * sin(dLon / 2)
         return 2 * 6_371_008.8 * asin(min(1, a.squareRoot()))
     }
+}
 
-    /// Twice the signed planar area; positive for a counter-clockwise ring.
-    private static func signedArea(_ ring: [(x: Double, y: Double)]) -> Double {
-        var sum = 0.0
-        for i in ring.indices {
-            let p = ring[i]
-            let q = ring[(i + 1) % ring.count]
-            sum += p.x * q.y - q.x * p.y
-        }
-        return sum
-    }
+/// The four scene corners of an angle coefficient file (`_ANG.txt`), band 1's L1T image
+/// corners in lines and samples of its grid: all stactools reads from it for the footprint.
+struct LandsatAngleCorners: Sendable, Hashable {
+    let lineCount: Double
+    let sampleCount: Double
+    let lines: [Double]
+    let samples: [Double]
 
-    /// The part of an open ring west (or east) of the 180° meridian (Sutherland–Hodgman).
-    private static func clip(_ ring: [(x: Double, y: Double)], keepWest: Bool) -> [(x: Double, y: Double)] {
-        var out: [(x: Double, y: Double)] = []
-        func inside(_ p: (x: Double, y: Double)) -> Bool { keepWest ? p.x <= 180 : p.x >= 180 }
-        func add(_ p: (x: Double, y: Double)) {
-            if let last = out.last, last.x == p.x, last.y == p.y { return }
-            out.append(p)
-        }
-        for i in ring.indices {
-            let p = ring[i]
-            let q = ring[(i + 1) % ring.count]
-            if inside(p) { add(p) }
-            if inside(p) != inside(q) {
-                let t = (180 - p.x) / (q.x - p.x)
-                add((x: 180, y: round6(p.y + t * (q.y - p.y))))
+    /// Scans the ODL text line by line for the four keys (they come early in the file, so the
+    /// scan stops long before the per-detector coefficients). Errors name the key.
+    init(parsing bytes: [UInt8]) throws(NormalizeError) {
+        var found: [String: [Double]] = [:]
+        let keys = [
+            "BAND01_NUM_L1T_LINES", "BAND01_NUM_L1T_SAMPS", "BAND01_L1T_IMAGE_CORNER_LINES",
+            "BAND01_L1T_IMAGE_CORNER_SAMPS",
+        ]
+        var position = 0
+        let n = bytes.count
+        while position < n, found.count < keys.count {
+            var end = position
+            while end < n, bytes[end] != 0x0A { end += 1 }
+            let range = TextBytes.trimmed(bytes, position, end)
+            position = end + 1
+            guard range.count > 7, bytes[range.lowerBound] == UInt8(ascii: "B"),
+                let eq = bytes[range].firstIndex(of: UInt8(ascii: "="))
+            else { continue }
+            let key = TextBytes.text(bytes[TextBytes.trimmed(bytes, range.lowerBound, eq)])
+            guard keys.contains(key) else { continue }
+            var value = TextBytes.text(bytes[TextBytes.trimmed(bytes, eq + 1, range.upperBound)])
+            if value.hasPrefix("(") {
+                guard value.hasSuffix(")") else { throw .unparseable(key, value) }
+                value = String(value.dropFirst().dropLast())
             }
+            var numbers: [Double] = []
+            for part in value.split(separator: ",") {
+                guard let number = TextBytes.decimal(TextBytes.trimmed(String(part))) else {
+                    throw .unparseable(key, value)
+                }
+                numbers.append(number)
+            }
+            found[key] = numbers
         }
-        if out.count > 1, let first = out.first, let last = out.last, first.x == last.x, first.y == last.y {
-            out.removeLast()
+        // Only the part read is text we keep: check it, not the coefficients after it.
+        if let bad = TextBytes.firstInvalidText(bytes, from: TextBytes.afterBOM(bytes), to: position) {
+            throw NormalizeError(
+                field: "ANG", "line \(TextBytes.line(of: bad.offset, in: bytes)): \(bad.reason)")
         }
-        return out
+        for key in keys where found[key] == nil { throw .missing(key) }
+        guard let lineCount = found[keys[0]]?.first, found[keys[0]]?.count == 1, lineCount > 0 else {
+            throw .unparseable(keys[0], "\(found[keys[0]] ?? [])")
+        }
+        guard let sampleCount = found[keys[1]]?.first, found[keys[1]]?.count == 1, sampleCount > 0 else {
+            throw .unparseable(keys[1], "\(found[keys[1]] ?? [])")
+        }
+        guard let lines = found[keys[2]], lines.count == 4 else { throw .unparseable(keys[2], "\(found[keys[2]]!)") }
+        guard let samples = found[keys[3]], samples.count == 4 else {
+            throw .unparseable(keys[3], "\(found[keys[3]]!)")
+        }
+        self.lineCount = lineCount
+        self.sampleCount = sampleCount
+        self.lines = lines
+        self.samples = samples
     }
-
-    private static func closedRing(_ ring: [(x: Double, y: Double)]) -> JSONValue {
-        var points = ring.map { JSONValue.array([.number($0.x), .number($0.y)]) }
-        if let first = points.first { points.append(first) }
-        return .array(points)
-    }
-
-    private static func round6(_ value: Double) -> Double { (value * 1e6).rounded() / 1e6 }
 }

@@ -28,8 +28,7 @@ public struct MTLDocument: Sendable, Hashable {
     /// (the file name is not trusted). Throws on invalid UTF-8 and on malformed structure, with
     /// the line where it was found.
     public init(parsing bytes: [UInt8]) throws(NormalizeError) {
-        var start = 0
-        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { start = 3 }
+        let start = TextBytes.afterBOM(bytes)
         var first = start
         while first < bytes.count, MTLBytes.isSpace(bytes[first]) { first += 1 }
         guard first < bytes.count else { throw NormalizeError("MTL is empty") }
@@ -39,7 +38,7 @@ public struct MTLDocument: Sendable, Hashable {
         case UInt8(ascii: "<"): encoding = .xml
         default: encoding = .odl
         }
-        if let bad = MTLBytes.firstInvalidText(bytes, from: start) {
+        if let bad = TextBytes.firstInvalidText(bytes, from: start) {
             throw MTLBytes.malformed(encoding, bytes, at: bad.offset, bad.reason)
         }
         var tree = MTLTree()
@@ -90,20 +89,14 @@ private struct MTLTree {
     }
 }
 
-/// Byte-level helpers shared by the three parsers.
+/// Byte-level helpers shared by the three parsers (the generic ones live in `TextBytes`).
 private enum MTLBytes {
-    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
-
-    static func isNameByte(_ b: UInt8) -> Bool {
-        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F
-    }
-
-    /// 1-based line of a byte offset (counted only when an error is reported).
-    static func line(of offset: Int, in bytes: [UInt8]) -> Int {
-        var line = 1
-        for i in 0..<min(offset, bytes.count) where bytes[i] == 0x0A { line += 1 }
-        return line
-    }
+    static func isSpace(_ b: UInt8) -> Bool { TextBytes.isSpace(b) }
+    static func isNameByte(_ b: UInt8) -> Bool { TextBytes.isNameByte(b) }
+    static func line(of offset: Int, in bytes: [UInt8]) -> Int { TextBytes.line(of: offset, in: bytes) }
+    static func text(_ bytes: ArraySlice<UInt8>) -> String { TextBytes.text(bytes) }
+    static func trimmed(_ bytes: [UInt8], _ from: Int, _ to: Int) -> Range<Int> { TextBytes.trimmed(bytes, from, to) }
+    static func trimmed(_ text: String) -> String { TextBytes.trimmed(text) }
 
     /// The error for a malformed file, with the line of `offset` when there is one.
     static func malformed(
@@ -117,62 +110,6 @@ private enum MTLBytes {
         }
         guard let offset else { return NormalizeError("malformed MTL (\(name)): \(detail)") }
         return NormalizeError("malformed MTL (\(name)), line \(line(of: offset, in: bytes)): \(detail)")
-    }
-
-    static func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
-
-    /// Trims blanks from both ends of `bytes[from..<to]`.
-    static func trimmed(_ bytes: [UInt8], _ from: Int, _ to: Int) -> Range<Int> {
-        var a = from
-        var b = to
-        while a < b, isSpace(bytes[a]) { a += 1 }
-        while b > a, isSpace(bytes[b - 1]) { b -= 1 }
-        return a..<b
-    }
-
-    /// `text` without blanks at either end.
-    static func trimmed(_ text: String) -> String {
-        let utf8 = Array(text.utf8)
-        let range = trimmed(utf8, 0, utf8.count)
-        return range.count == utf8.count ? text : MTLBytes.text(utf8[range])
-    }
-
-    /// The first byte that is not valid UTF-8 text (bad sequence, overlong form, surrogate,
-    /// or a NUL), or nil when all is well.
-    static func firstInvalidText(_ bytes: [UInt8], from start: Int) -> (offset: Int, reason: String)? {
-        var i = start
-        let n = bytes.count
-        while i < n {
-            let b = bytes[i]
-            if b < 0x80 {
-                if b == 0 { return (i, "NUL byte in text") }
-                i += 1
-                continue
-            }
-            var need = 0
-            var low: UInt8 = 0x80
-            var high: UInt8 = 0xBF
-            switch b {
-            case 0xC2...0xDF: need = 1
-            case 0xE0: need = 2; low = 0xA0
-            case 0xE1...0xEC, 0xEE, 0xEF: need = 2
-            case 0xED: need = 2; high = 0x9F
-            case 0xF0: need = 3; low = 0x90
-            case 0xF1...0xF3: need = 3
-            case 0xF4: need = 3; high = 0x8F
-            default: return (i, "invalid UTF-8 byte 0x\(String(b, radix: 16, uppercase: true))")
-            }
-            guard i + need < n, bytes[i + 1] >= low, bytes[i + 1] <= high else {
-                return (i, "invalid UTF-8 sequence")
-            }
-            var k = 2
-            while k <= need {
-                if bytes[i + k] & 0xC0 != 0x80 { return (i, "invalid UTF-8 sequence") }
-                k += 1
-            }
-            i += need + 1
-        }
-        return nil
     }
 }
 
@@ -284,254 +221,45 @@ private struct ODLParser {
 
 // MARK: - XML
 
-/// A small reader for the element-only XML of an MTL: an optional `<?xml …?>` prolog,
-/// comments, processing instructions, CDATA, the five predefined entities and character
-/// references. Attributes are skipped; DOCTYPE (and with it entity definitions) is refused.
-/// An element with child elements is a group; one without is a key whose text is the value.
+/// The XML form: the shared `XMLReader` builds the tree, and this maps it onto the MTL's
+/// shape. An element with child elements is a group; one without is a key whose text is the
+/// value. Attributes carry nothing in an MTL and are ignored.
 private struct XMLTreeParser {
     let bytes: [UInt8]
     var position: Int
 
-    private struct Frame {
-        let name: String
-        let offset: Int
-        var text: [UInt8] = []
-        var hasChildren = false
-        var hasText = false
-        /// The values of leaf children, when this element is a group.
-        var values: [String: String] = [:]
-    }
-
     mutating func parse(into tree: inout MTLTree) throws(NormalizeError) {
-        var stack: [Frame] = []
-        var rootClosed = false
-        let n = bytes.count
-        while position < n {
-            guard bytes[position] == UInt8(ascii: "<") else {
-                let from = position
-                while position < n, bytes[position] != UInt8(ascii: "<") { position += 1 }
-                if stack.isEmpty {
-                    guard bytes[from..<position].allSatisfy(MTLBytes.isSpace) else {
-                        throw fail(from, "text outside the root element")
-                    }
-                } else {
-                    try appendText(from, position, to: &stack[stack.count - 1])
+        let root: XMLElement
+        do {
+            root = try XMLReader.parse(bytes, from: position)
+        } catch {
+            throw fail(error.offset, error.detail)
+        }
+        tree.openGroup(root.name)
+        guard !root.children.isEmpty else {
+            throw fail(root.offset, "root element <\(root.name)> has no child elements")
+        }
+        try group(root, into: &tree)
+    }
+
+    /// Files a group's leaf children as its values, after its nested groups (as the stream
+    /// parser did: inner groups close first).
+    private func group(_ element: XMLElement, into tree: inout MTLTree) throws(NormalizeError) {
+        if element.hasText { throw fail(element.offset, "<\(element.name)> mixes text and child elements") }
+        var values: [String: String] = [:]
+        for child in element.children {
+            if child.children.isEmpty {
+                guard values.updateValue(child.text, forKey: child.name) == nil else {
+                    throw fail(child.offset, "<\(child.name)> given twice in <\(element.name)>")
                 }
-                continue
-            }
-            let tagStart = position
-            if starts(with: "<!--") {
-                try skip(past: "-->", from: position + 4, what: "comment")
-            } else if starts(with: "<![CDATA[") {
-                let contentStart = position + 9
-                try skip(past: "]]>", from: contentStart, what: "CDATA section")
-                guard !stack.isEmpty else { throw fail(tagStart, "CDATA outside the root element") }
-                stack[stack.count - 1].text.append(contentsOf: bytes[contentStart..<(position - 3)])
-                stack[stack.count - 1].hasText = true
-            } else if starts(with: "<?") {
-                try skip(past: "?>", from: position + 2, what: "processing instruction")
-            } else if starts(with: "<!DOCTYPE") {
-                throw fail(tagStart, "DOCTYPE is not supported")
-            } else if starts(with: "<!") {
-                throw fail(tagStart, "unsupported markup")
-            } else if starts(with: "</") {
-                position += 2
-                let name = try readName()
-                skipSpaces()
-                guard position < n, bytes[position] == UInt8(ascii: ">") else {
-                    throw fail(tagStart, "malformed end tag </\(name)")
-                }
-                position += 1
-                guard let frame = stack.popLast() else { throw fail(tagStart, "</\(name)> without an open element") }
-                guard frame.name == name else {
-                    throw fail(tagStart, "</\(name)> does not close <\(frame.name)> (line \(line(frame.offset)))")
-                }
-                try close(frame, stack: &stack, into: &tree)
-                if stack.isEmpty { rootClosed = true }
             } else {
-                position += 1
-                let name = try readName()
-                let selfClosing = try skipAttributes(of: name, tagStart: tagStart)
-                guard !(stack.isEmpty && rootClosed) else { throw fail(tagStart, "second root element <\(name)>") }
-                if !stack.isEmpty { stack[stack.count - 1].hasChildren = true }
-                let frame = Frame(name: name, offset: tagStart)
-                if stack.isEmpty { tree.openGroup(name) }
-                if selfClosing {
-                    try close(frame, stack: &stack, into: &tree)
-                    if stack.isEmpty { rootClosed = true }
-                } else {
-                    stack.append(frame)
-                }
+                try group(child, into: &tree)
             }
         }
-        if let top = stack.last {
-            throw fail(n, "end of file inside <\(top.name)> (opened on line \(line(top.offset))): file truncated?")
-        }
-        guard rootClosed else { throw fail(nil, "no root element") }
-    }
-
-    /// Records a finished element: a group files its values, a leaf becomes a key of its
-    /// parent (the innermost open element on `stack`).
-    private func close(_ frame: Frame, stack: inout [Frame], into tree: inout MTLTree) throws(NormalizeError) {
-        if frame.hasChildren {
-            if frame.hasText { throw fail(frame.offset, "<\(frame.name)> mixes text and child elements") }
-            if let duplicate = tree.close(group: frame.name, values: frame.values) {
-                throw fail(frame.offset, "<\(duplicate)> given twice in <\(frame.name)>")
-            }
-            return
-        }
-        guard !stack.isEmpty else { throw fail(frame.offset, "root element <\(frame.name)> has no child elements") }
-        let range = MTLBytes.trimmed(frame.text, 0, frame.text.count)
-        let value = MTLBytes.text(frame.text[range])
-        guard stack[stack.count - 1].values.updateValue(value, forKey: frame.name) == nil else {
-            throw fail(frame.offset, "<\(frame.name)> given twice in <\(stack[stack.count - 1].name)>")
+        if let duplicate = tree.close(group: element.name, values: values) {
+            throw fail(element.offset, "<\(duplicate)> given twice in <\(element.name)>")
         }
     }
-
-    /// Appends character data, decoding entity and character references.
-    private func appendText(_ from: Int, _ to: Int, to frame: inout Frame) throws(NormalizeError) {
-        var i = from
-        while i < to {
-            let b = bytes[i]
-            if b == UInt8(ascii: ">"), i >= from + 2, bytes[i - 1] == UInt8(ascii: "]"),
-                bytes[i - 2] == UInt8(ascii: "]")
-            {
-                throw fail(i, "']]>' in text")
-            }
-            guard b == UInt8(ascii: "&") else {
-                if !MTLBytes.isSpace(b) { frame.hasText = true }
-                frame.text.append(b)
-                i += 1
-                continue
-            }
-            frame.hasText = true
-            var semi = i + 1
-            while semi < to, semi - i <= 12, bytes[semi] != UInt8(ascii: ";") { semi += 1 }
-            guard semi < to, bytes[semi] == UInt8(ascii: ";") else { throw fail(i, "unterminated entity reference") }
-            let entity = MTLBytes.text(bytes[(i + 1)..<semi])
-            switch entity {
-            case "amp": frame.text.append(UInt8(ascii: "&"))
-            case "lt": frame.text.append(UInt8(ascii: "<"))
-            case "gt": frame.text.append(UInt8(ascii: ">"))
-            case "quot": frame.text.append(UInt8(ascii: "\""))
-            case "apos": frame.text.append(UInt8(ascii: "'"))
-            default:
-                guard let scalar = characterReference(entity) else {
-                    throw fail(i, "unknown entity &\(entity.prefix(20));")
-                }
-                frame.text.append(contentsOf: Array(String(Character(scalar)).utf8))
-            }
-            i = semi + 1
-        }
-    }
-
-    /// `#65` or `#x41` → the scalar, when it is one XML allows.
-    private func characterReference(_ entity: String) -> Unicode.Scalar? {
-        guard entity.hasPrefix("#") else { return nil }
-        let body = entity.dropFirst()
-        let value: UInt32?
-        if body.hasPrefix("x") {
-            value = UInt32(body.dropFirst(), radix: 16)
-        } else {
-            value = UInt32(body, radix: 10)
-        }
-        guard let value, value != 0, let scalar = Unicode.Scalar(value) else { return nil }
-        if value < 0x20, value != 0x09, value != 0x0A, value != 0x0D { return nil }
-        return scalar
-    }
-
-    /// Skips the attributes of a start tag; returns true for `/>`.
-    private mutating func skipAttributes(of name: String, tagStart: Int) throws(NormalizeError) -> Bool {
-        let n = bytes.count
-        while true {
-            let before = position
-            skipSpaces()
-            guard position < n else { throw fail(tagStart, "unterminated start tag <\(name)") }
-            if bytes[position] == UInt8(ascii: ">") {
-                position += 1
-                return false
-            }
-            if bytes[position] == UInt8(ascii: "/") {
-                guard position + 1 < n, bytes[position + 1] == UInt8(ascii: ">") else {
-                    throw fail(tagStart, "malformed start tag <\(name)")
-                }
-                position += 2
-                return true
-            }
-            guard position > before else { throw fail(tagStart, "malformed start tag <\(name)") }
-            _ = try readName()
-            skipSpaces()
-            guard position < n, bytes[position] == UInt8(ascii: "=") else {
-                throw fail(tagStart, "attribute without value in <\(name)>")
-            }
-            position += 1
-            skipSpaces()
-            guard position < n, bytes[position] == UInt8(ascii: "\"") || bytes[position] == UInt8(ascii: "'") else {
-                throw fail(tagStart, "unquoted attribute value in <\(name)>")
-            }
-            let quote = bytes[position]
-            position += 1
-            while position < n, bytes[position] != quote {
-                if bytes[position] == UInt8(ascii: "<") { throw fail(tagStart, "'<' in attribute value of <\(name)>") }
-                position += 1
-            }
-            guard position < n else { throw fail(tagStart, "unterminated attribute value in <\(name)>") }
-            position += 1
-        }
-    }
-
-    /// An element or attribute name (ASCII letters, digits, `_ - . :`; non-ASCII allowed).
-    private mutating func readName() throws(NormalizeError) -> String {
-        let from = position
-        let n = bytes.count
-        while position < n {
-            let b = bytes[position]
-            let ok =
-                MTLBytes.isNameByte(b) || b >= 0x80 || b == UInt8(ascii: ":")
-                || (position > from && (b == UInt8(ascii: "-") || b == UInt8(ascii: ".")))
-            if !ok { break }
-            position += 1
-        }
-        guard position < n else { throw fail(from, "end of file inside a tag: file truncated?") }
-        guard position > from, !(bytes[from] >= 0x30 && bytes[from] <= 0x39) else {
-            throw fail(from, "expected an element name")
-        }
-        return MTLBytes.text(bytes[from..<position])
-    }
-
-    private mutating func skipSpaces() {
-        while position < bytes.count, MTLBytes.isSpace(bytes[position]) { position += 1 }
-    }
-
-    private func starts(with prefix: StaticString) -> Bool {
-        let count = prefix.utf8CodeUnitCount
-        guard position + count <= bytes.count else { return false }
-        let p = prefix.utf8Start
-        for k in 0..<count where bytes[position + k] != p[k] { return false }
-        return true
-    }
-
-    /// Moves past the next `terminator` at or after `from`.
-    private mutating func skip(past terminator: StaticString, from: Int, what: String) throws(NormalizeError) {
-        let count = terminator.utf8CodeUnitCount
-        let t = terminator.utf8Start
-        var i = from
-        while i + count <= bytes.count {
-            var match = true
-            for k in 0..<count where bytes[i + k] != t[k] {
-                match = false
-                break
-            }
-            if match {
-                position = i + count
-                return
-            }
-            i += 1
-        }
-        throw fail(position, "unterminated \(what)")
-    }
-
-    private func line(_ offset: Int) -> Int { MTLBytes.line(of: offset, in: bytes) }
 
     private func fail(_ offset: Int?, _ detail: String) -> NormalizeError {
         MTLBytes.malformed(.xml, bytes, at: offset, detail)

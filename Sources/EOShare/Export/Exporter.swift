@@ -1,0 +1,206 @@
+import Foundation
+
+public enum ExportFormat: String, Sendable, CaseIterable {
+    case stac, geojson, csv
+}
+
+/// What a member state asked for (CONTRACT §2 `export`).
+public struct ExportRequest: Sendable {
+    public var member: Viewer
+    public var out: URL
+    public var format: ExportFormat
+    public var collections: [String] = []
+    /// [west, south, east, north]: records whose bbox intersects.
+    public var bbox: [Double]?
+    /// Records whose time span overlaps [start, end] (either end open).
+    public var interval: (start: Date?, end: Date?)?
+    public var at: Date
+    public var archive = false
+
+    public init(member: Viewer, out: URL, format: ExportFormat, at: Date) {
+        self.member = member
+        self.out = out
+        self.format = format
+        self.at = at
+    }
+}
+
+public struct ExportProgress: Sendable {
+    public var records: Int
+    public var totalRecords: Int
+    public var bytes: Int64
+    public var totalBytes: Int64
+}
+
+public struct ExportResult: Sendable {
+    public var records: Int
+    public var bytes: Int64
+}
+
+public struct ExportError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Writes exactly the records a member may see at an instant, decided from the state and
+/// the policy — never by copying the shared tree, which may lag or have been tampered with.
+public struct Exporter {
+    public let pipeline: Pipeline
+    let engine: EmbargoEngine
+
+    public init(pipeline: Pipeline) {
+        self.pipeline = pipeline
+        engine = EmbargoEngine(policy: pipeline.policy, members: pipeline.members.map(\.id))
+    }
+
+    /// The records the request selects, in id order.
+    public func select(_ request: ExportRequest, state: StateStore) throws -> [StateStore.StoredRecord] {
+        var out: [StateStore.StoredRecord] = []
+        try state.forEachRecord { r in
+            let s = r.subject
+            if !request.collections.isEmpty && !request.collections.contains(s.collection) { return }
+            if let box = request.bbox {
+                guard let rb = s.bbox, BBox.intersects(box, rb) else { return }
+            }
+            if let interval = request.interval {
+                guard let start = r.startTime, let end = r.endTime ?? r.startTime else { return }
+                if let a = interval.start, end < a { return }
+                if let b = interval.end, start > b { return }
+            }
+            if engine.decide(s, for: request.member, at: request.at).visible { out.append(r) }
+        }
+        return out
+    }
+
+    /// Runs the export; `progress` is called as records are written.
+    public func run(_ request: ExportRequest, progress: (ExportProgress) -> Void = { _ in }) throws -> ExportResult {
+        let state = try StateStore(path: pipeline.statePath)
+        let records = try select(request, state: state)
+        let totalBytes = records.reduce(Int64(0)) { $0 + $1.assets.reduce(0) { $0 + $1.size } + Int64($1.item.count) }
+        let fm = FileManager.default
+        if fm.fileExists(atPath: request.out.path) {
+            throw ExportError(description: "\(request.out.path) exists; export writes a new file or folder")
+        }
+        // Everything is written under a temporary name beside PATH and renamed at the end.
+        let staging = request.out.deletingLastPathComponent()
+            .appendingPathComponent(".eoshare-export-\(getpid())-\(request.out.lastPathComponent)")
+        try? fm.removeItem(at: staging)
+        defer { try? fm.removeItem(at: staging) }
+        try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+        let payload = request.archive ? staging.appendingPathComponent("content") : staging.appendingPathComponent("out")
+        var written = ExportProgress(records: 0, totalRecords: records.count, bytes: 0, totalBytes: totalBytes)
+        progress(written)
+        func advance(_ r: StateStore.StoredRecord) {
+            written.records += 1
+            written.bytes += r.assets.reduce(0) { $0 + $1.size } + Int64(r.item.count)
+            progress(written)
+        }
+        let fileName: String
+        switch request.format {
+        case .stac:
+            fileName = ""
+            try writeSTAC(records, request: request, to: payload, advance: advance)
+        case .geojson:
+            fileName = "items.geojson"
+            var features: [JSONValue] = []
+            for r in records {
+                var item = try JSONValue.parse(r.item)
+                if case .object(var o) = item {
+                    o["links"] = nil
+                    item = .object(o)
+                }
+                features.append(item)
+                advance(r)
+            }
+            let fc: JSONValue = .object(["type": "FeatureCollection", "features": .array(features)])
+            try write(fc.serialized(), named: fileName, in: payload, archive: request.archive)
+        case .csv:
+            fileName = "items.csv"
+            var text = "id,collection,owner,datetime,bbox,cloud_cover,asset_hrefs\r\n"
+            for r in records {
+                text += try Self.csvRow(r) + "\r\n"
+                advance(r)
+            }
+            try write(Array(text.utf8), named: fileName, in: payload, archive: request.archive)
+        }
+        if request.archive {
+            try writeArchive(from: payload, to: staging.appendingPathComponent("archive.tar.gz"), at: request.at)
+            try AtomicFile.rename(staging.appendingPathComponent("archive.tar.gz"), to: request.out)
+        } else if request.format == .stac {
+            try AtomicFile.rename(payload, to: request.out)
+        } else {
+            try AtomicFile.rename(payload.appendingPathComponent(fileName), to: request.out)
+        }
+        // The ledger records every export (who got what, as of when).
+        let ledger = try Ledger(url: pipeline.ledgerPath)
+        try ledger.append(
+            event: "export", at: Date(),
+            fields: [
+                ("member", .string(request.member.folder)), ("as_of", .string(Timestamp.format(request.at))),
+                ("format", .string(request.format.rawValue + (request.archive ? "+archive" : ""))),
+                ("records", .int(Int64(records.count))), ("path", .string(request.out.lastPathComponent)),
+            ])
+        try ledger.sync()
+        return ExportResult(records: records.count, bytes: written.bytes)
+    }
+
+    func write(_ bytes: [UInt8], named name: String, in folder: URL, archive: Bool) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try AtomicFile.write(bytes, to: folder.appendingPathComponent(name))
+    }
+
+    /// A self-contained catalog in the layout of CONTRACT §6, its assets copied.
+    func writeSTAC(
+        _ records: [StateStore.StoredRecord], request: ExportRequest, to folder: URL,
+        advance: (StateStore.StoredRecord) -> Void
+    ) throws {
+        let publisher = Publisher(root: pipeline.sharedRoot, collections: pipeline.collections, exportTree: folder)
+        try publisher.makeFolder(publisher.temporaryFolder)
+        var byCollection: [String: [StateStore.PublishedItem]] = [:]
+        for r in records {
+            try publisher.publish(
+                item: try JSONValue.parse(r.item), assets: r.assets, collection: r.subject.collection, id: r.subject.id,
+                to: [request.member], replacing: false)
+            byCollection[r.subject.collection, default: []].append(
+                StateStore.PublishedItem(id: r.subject.id, bbox: r.subject.bbox, start: r.startTime, end: r.endTime))
+            advance(r)
+        }
+        for (collection, items) in byCollection {
+            try publisher.writeCollection(collection, for: request.member, items: items)
+        }
+        let name = request.member == .public ? "the public" : pipeline.member(request.member.folder)?.name ?? request.member.folder
+        try publisher.writeCatalog(for: request.member, name: name, collections: byCollection.keys.sorted())
+        try FileManager.default.removeItem(at: publisher.temporaryFolder)
+    }
+
+    /// The folder as a `.tar.gz`, with `MANIFEST.sha256` (sha256sum -c format) last.
+    func writeArchive(from folder: URL, to archive: URL, at: Date) throws {
+        let tar = try TarGzWriter(path: archive, modified: at)
+        var manifest = ""
+        let files = (FileManager.default.enumerator(atPath: folder.path)?.compactMap { $0 as? String } ?? []).sorted()
+        for rel in files {
+            var isDir: ObjCBool = false
+            FileManager.default.fileExists(atPath: folder.appendingPathComponent(rel).path, isDirectory: &isDir)
+            if isDir.boolValue { continue }
+            let sha = try tar.addFile(rel, from: folder.appendingPathComponent(rel))
+            manifest += "\(sha)  \(rel)\n"
+        }
+        try tar.addData("MANIFEST.sha256", Array(manifest.utf8))
+        try tar.finish()
+    }
+
+    /// One RFC 4180 row: fields with commas, quotes or line breaks are quoted, quotes doubled.
+    static func csvRow(_ r: StateStore.StoredRecord) throws -> String {
+        let item = try JSONValue.parse(r.item)
+        let props = item["properties"]
+        let bbox = item["bbox"]?.arrayValue?.compactMap(\.doubleValue).map { JSONValue.format($0) }.joined(separator: ",") ?? ""
+        let cloud = props?["eo:cloud_cover"]?.doubleValue.map { JSONValue.format($0) } ?? ""
+        let hrefs = (item["assets"]?.objectValue?.entries ?? []).compactMap { $0.value["href"]?.stringValue }.joined(separator: " ")
+        let datetime = props?["datetime"]?.stringValue ?? props?["start_datetime"]?.stringValue ?? ""
+        return [r.subject.id, r.subject.collection, r.subject.owner, datetime, bbox, cloud, hrefs].map(csvField).joined(separator: ",")
+    }
+
+    static func csvField(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\r" || $0 == "\n" }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

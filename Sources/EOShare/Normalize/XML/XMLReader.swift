@@ -1,0 +1,335 @@
+/// A small byte-level XML reader for agency metadata: an optional `<?xml …?>` prolog,
+/// comments, processing instructions, CDATA, attributes, the five predefined entities and
+/// character references. DOCTYPE (and with it entity definitions, so no entity expansion
+/// attacks) is refused. Produces one `XMLElement` tree; errors carry the byte offset.
+///
+/// The caller checks UTF-8 first (`TextBytes.firstInvalidText`): this reader walks bytes
+/// and copies them into `String`s as they are.
+public struct XMLReader {
+    let bytes: [UInt8]
+    var position: Int
+
+    /// Elements (by local name) whose content is skipped unread: bulky parts a reader does
+    /// not use (the per-pixel angle grids of a Sentinel-2 granule). A skipped element stays
+    /// in the tree, empty; its content is not checked.
+    let skipping: Set<Substring>
+
+    init(bytes: [UInt8], position: Int, skipping: Set<Substring> = []) {
+        self.bytes = bytes
+        self.position = position
+        self.skipping = skipping
+    }
+
+    /// Parses the document in `bytes` starting at `start` (after any byte order mark).
+    public static func parse(
+        _ bytes: [UInt8], from start: Int = 0, skipping: Set<String> = []
+    ) throws(XMLSyntaxError) -> XMLElement {
+        var reader = XMLReader(bytes: bytes, position: start, skipping: Set(skipping.map { Substring($0) }))
+        return try reader.document()
+    }
+
+    /// An element being read: its attributes and text so far, and its finished children.
+    private struct Frame {
+        let name: String
+        let offset: Int
+        let attributes: [XMLElement.Attribute]
+        var text: [UInt8] = []
+        var hasText = false
+        var children: [XMLElement] = []
+
+        func finished() -> XMLElement {
+            XMLElement(
+                name: name, attributes: attributes, rawText: String(decoding: text, as: UTF8.self),
+                children: children, offset: offset, hasText: hasText)
+        }
+    }
+
+    private mutating func document() throws(XMLSyntaxError) -> XMLElement {
+        var stack: [Frame] = []
+        var root: XMLElement?
+        let n = bytes.count
+        while position < n {
+            guard bytes[position] == UInt8(ascii: "<") else {
+                let from = position
+                while position < n, bytes[position] != UInt8(ascii: "<") { position += 1 }
+                if stack.isEmpty {
+                    guard bytes[from..<position].allSatisfy(TextBytes.isSpace) else {
+                        throw fail(from, "text outside the root element")
+                    }
+                } else {
+                    try appendText(from, position, to: &stack[stack.count - 1])
+                }
+                continue
+            }
+            let tagStart = position
+            if starts(with: "<!--") {
+                try skip(past: "-->", from: position + 4, what: "comment")
+            } else if starts(with: "<![CDATA[") {
+                let contentStart = position + 9
+                try skip(past: "]]>", from: contentStart, what: "CDATA section")
+                guard !stack.isEmpty else { throw fail(tagStart, "CDATA outside the root element") }
+                stack[stack.count - 1].text.append(contentsOf: bytes[contentStart..<(position - 3)])
+                stack[stack.count - 1].hasText = true
+            } else if starts(with: "<?") {
+                try skip(past: "?>", from: position + 2, what: "processing instruction")
+            } else if starts(with: "<!DOCTYPE") {
+                throw fail(tagStart, "DOCTYPE is not supported")
+            } else if starts(with: "<!") {
+                throw fail(tagStart, "unsupported markup")
+            } else if starts(with: "</") {
+                position += 2
+                let name = try readName()
+                skipSpaces()
+                guard position < n, bytes[position] == UInt8(ascii: ">") else {
+                    throw fail(tagStart, "malformed end tag </\(name)")
+                }
+                position += 1
+                guard let frame = stack.popLast() else { throw fail(tagStart, "</\(name)> without an open element") }
+                guard frame.name == name else {
+                    throw fail(tagStart, "</\(name)> does not close <\(frame.name)> (line \(line(frame.offset)))")
+                }
+                let element = frame.finished()
+                if stack.isEmpty { root = element } else { stack[stack.count - 1].children.append(element) }
+            } else {
+                position += 1
+                let name = try readName()
+                let (attributes, selfClosing) = try readAttributes(of: name, tagStart: tagStart)
+                guard !(stack.isEmpty && root != nil) else { throw fail(tagStart, "second root element <\(name)>") }
+                let frame = Frame(name: name, offset: tagStart, attributes: attributes)
+                if !selfClosing, !skipping.isEmpty, skipping.contains(Self.localName(name)) {
+                    try skipContent(of: name, tagStart: tagStart)
+                    let element = frame.finished()
+                    if stack.isEmpty { root = element } else { stack[stack.count - 1].children.append(element) }
+                } else if selfClosing {
+                    let element = frame.finished()
+                    if stack.isEmpty { root = element } else { stack[stack.count - 1].children.append(element) }
+                } else {
+                    stack.append(frame)
+                }
+            }
+        }
+        if let top = stack.last {
+            throw fail(n, "end of file inside <\(top.name)> (opened on line \(line(top.offset))): file truncated?")
+        }
+        guard let root else { throw fail(nil, "no root element") }
+        return root
+    }
+
+    /// Appends character data, decoding entity and character references. Runs without `&`
+    /// are copied in one piece.
+    private func appendText(_ from: Int, _ to: Int, to frame: inout Frame) throws(XMLSyntaxError) {
+        var i = from
+        while i < to {
+            var j = i
+            var blank = true
+            while j < to {
+                let b = bytes[j]
+                if b == UInt8(ascii: "&") { break }
+                if b == UInt8(ascii: ">"), j >= from + 2, bytes[j - 1] == UInt8(ascii: "]"),
+                    bytes[j - 2] == UInt8(ascii: "]")
+                {
+                    throw fail(j, "']]>' in text")
+                }
+                if blank, !TextBytes.isSpace(b) { blank = false }
+                j += 1
+            }
+            if !blank { frame.hasText = true }
+            frame.text.append(contentsOf: bytes[i..<j])
+            i = j
+            if i < to {
+                frame.hasText = true
+                i = try decodeReference(at: i, end: to, into: &frame.text)
+            }
+        }
+    }
+
+    /// Moves past the end tag of the element just opened, counting nested elements of the
+    /// same name; comments and CDATA in between are not interpreted.
+    private mutating func skipContent(of name: String, tagStart: Int) throws(XMLSyntaxError) {
+        let open = Array("<\(name)".utf8)
+        let close = Array("</\(name)".utf8)
+        var depth = 1
+        let n = bytes.count
+        while position < n {
+            guard bytes[position] == UInt8(ascii: "<") else {
+                position += 1
+                continue
+            }
+            if matches(close, at: position), position + close.count < n,
+                bytes[position + close.count] == UInt8(ascii: ">") || TextBytes.isSpace(bytes[position + close.count])
+            {
+                depth -= 1
+                position += close.count
+                if depth == 0 {
+                    while position < n, bytes[position] != UInt8(ascii: ">") { position += 1 }
+                    guard position < n else { break }
+                    position += 1
+                    return
+                }
+            } else if matches(open, at: position), position + open.count < n,
+                bytes[position + open.count] == UInt8(ascii: ">") || TextBytes.isSpace(bytes[position + open.count])
+            {
+                depth += 1
+                position += open.count
+            } else {
+                position += 1
+            }
+        }
+        throw fail(n, "end of file inside <\(name)> (opened on line \(line(tagStart))): file truncated?")
+    }
+
+    private func matches(_ pattern: [UInt8], at i: Int) -> Bool {
+        guard i + pattern.count <= bytes.count else { return false }
+        for k in 0..<pattern.count where bytes[i + k] != pattern[k] { return false }
+        return true
+    }
+
+    private static func localName(_ name: String) -> Substring {
+        guard let colon = name.lastIndex(of: ":") else { return Substring(name) }
+        return name[name.index(after: colon)...]
+    }
+
+    /// Decodes the `&…;` reference at `i` into `out`; returns the offset after the `;`.
+    private func decodeReference(at i: Int, end: Int, into out: inout [UInt8]) throws(XMLSyntaxError) -> Int {
+        var semi = i + 1
+        while semi < end, semi - i <= 12, bytes[semi] != UInt8(ascii: ";") { semi += 1 }
+        guard semi < end, bytes[semi] == UInt8(ascii: ";") else { throw fail(i, "unterminated entity reference") }
+        let entity = TextBytes.text(bytes[(i + 1)..<semi])
+        switch entity {
+        case "amp": out.append(UInt8(ascii: "&"))
+        case "lt": out.append(UInt8(ascii: "<"))
+        case "gt": out.append(UInt8(ascii: ">"))
+        case "quot": out.append(UInt8(ascii: "\""))
+        case "apos": out.append(UInt8(ascii: "'"))
+        default:
+            guard let scalar = characterReference(entity) else {
+                throw fail(i, "unknown entity &\(entity.prefix(20));")
+            }
+            out.append(contentsOf: Array(String(Character(scalar)).utf8))
+        }
+        return semi + 1
+    }
+
+    /// `#65` or `#x41` → the scalar, when it is one XML allows.
+    private func characterReference(_ entity: String) -> Unicode.Scalar? {
+        guard entity.hasPrefix("#") else { return nil }
+        let body = entity.dropFirst()
+        let value: UInt32?
+        if body.hasPrefix("x") {
+            value = UInt32(body.dropFirst(), radix: 16)
+        } else {
+            value = UInt32(body, radix: 10)
+        }
+        guard let value, value != 0, let scalar = Unicode.Scalar(value) else { return nil }
+        if value < 0x20, value != 0x09, value != 0x0A, value != 0x0D { return nil }
+        return scalar
+    }
+
+    /// Reads the attributes of a start tag; the flag is true for `/>`.
+    private mutating func readAttributes(
+        of name: String, tagStart: Int
+    ) throws(XMLSyntaxError) -> ([XMLElement.Attribute], Bool) {
+        let n = bytes.count
+        var attributes: [XMLElement.Attribute] = []
+        while true {
+            let before = position
+            skipSpaces()
+            guard position < n else { throw fail(tagStart, "unterminated start tag <\(name)") }
+            if bytes[position] == UInt8(ascii: ">") {
+                position += 1
+                return (attributes, false)
+            }
+            if bytes[position] == UInt8(ascii: "/") {
+                guard position + 1 < n, bytes[position + 1] == UInt8(ascii: ">") else {
+                    throw fail(tagStart, "malformed start tag <\(name)")
+                }
+                position += 2
+                return (attributes, true)
+            }
+            guard position > before else { throw fail(tagStart, "malformed start tag <\(name)") }
+            let attribute = try readName()
+            skipSpaces()
+            guard position < n, bytes[position] == UInt8(ascii: "=") else {
+                throw fail(tagStart, "attribute without value in <\(name)>")
+            }
+            position += 1
+            skipSpaces()
+            guard position < n, bytes[position] == UInt8(ascii: "\"") || bytes[position] == UInt8(ascii: "'") else {
+                throw fail(tagStart, "unquoted attribute value in <\(name)>")
+            }
+            let quote = bytes[position]
+            position += 1
+            var value: [UInt8] = []
+            while position < n, bytes[position] != quote {
+                let b = bytes[position]
+                if b == UInt8(ascii: "<") { throw fail(tagStart, "'<' in attribute value of <\(name)>") }
+                if b == UInt8(ascii: "&") {
+                    position = try decodeReference(at: position, end: n, into: &value)
+                } else {
+                    value.append(b)
+                    position += 1
+                }
+            }
+            guard position < n else { throw fail(tagStart, "unterminated attribute value in <\(name)>") }
+            position += 1
+            attributes.append(.init(name: attribute, value: String(decoding: value, as: UTF8.self)))
+        }
+    }
+
+    /// An element or attribute name (ASCII letters, digits, `_ - . :`; non-ASCII allowed).
+    private mutating func readName() throws(XMLSyntaxError) -> String {
+        let from = position
+        let n = bytes.count
+        while position < n {
+            let b = bytes[position]
+            let ok =
+                TextBytes.isNameByte(b) || b >= 0x80 || b == UInt8(ascii: ":")
+                || (position > from && (b == UInt8(ascii: "-") || b == UInt8(ascii: ".")))
+            if !ok { break }
+            position += 1
+        }
+        guard position < n else { throw fail(from, "end of file inside a tag: file truncated?") }
+        guard position > from, !TextBytes.isDigit(bytes[from]) else {
+            throw fail(from, "expected an element name")
+        }
+        return TextBytes.text(bytes[from..<position])
+    }
+
+    private mutating func skipSpaces() {
+        while position < bytes.count, TextBytes.isSpace(bytes[position]) { position += 1 }
+    }
+
+    private func starts(with prefix: StaticString) -> Bool {
+        let count = prefix.utf8CodeUnitCount
+        guard position + count <= bytes.count else { return false }
+        let p = prefix.utf8Start
+        for k in 0..<count where bytes[position + k] != p[k] { return false }
+        return true
+    }
+
+    /// Moves past the next `terminator` at or after `from`.
+    private mutating func skip(past terminator: StaticString, from: Int, what: String) throws(XMLSyntaxError) {
+        let count = terminator.utf8CodeUnitCount
+        let t = terminator.utf8Start
+        var i = from
+        while i + count <= bytes.count {
+            var match = true
+            for k in 0..<count where bytes[i + k] != t[k] {
+                match = false
+                break
+            }
+            if match {
+                position = i + count
+                return
+            }
+            i += 1
+        }
+        throw fail(position, "unterminated \(what)")
+    }
+
+    private func line(_ offset: Int) -> Int { TextBytes.line(of: offset, in: bytes) }
+
+    private func fail(_ offset: Int?, _ detail: String) -> XMLSyntaxError {
+        XMLSyntaxError(offset: offset, detail: detail)
+    }
+}

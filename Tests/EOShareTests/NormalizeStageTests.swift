@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import EOShare
+
+/// The normalize stage: metadata picked by name pattern among an object's files (names may
+/// be paths inside an archive), several records per object, and in a real ingest one bad
+/// granule quarantined alone while the others publish.
+@Suite struct NormalizeStageTests {
+    static func object(_ name: String, files: [(name: String, url: URL)], source: String) throws -> UnpackedObject {
+        let ref = ObjectRef(source: source, url: URL(string: "https://feed.example.test/\(name)")!, name: name)
+        let fetched = FetchedObject(ref: ref, file: files[0].url, size: 1, sha256: "00", etag: nil, lastModified: nil)
+        return UnpackedObject(
+            fetched: fetched,
+            files: try files.map {
+                let size = try FileManager.default.attributesOfItem(atPath: $0.url.path)[.size] as? Int ?? 0
+                return UnpackedFile(name: $0.name, url: $0.url, size: Int64(size), sha256: String(repeating: "a", count: 64))
+            })
+    }
+
+    static func source(_ format: SourceFormat, packets: PacketTimeConfig? = nil) -> SourceConfig {
+        SourceConfig(
+            id: "src", owner: "ESA", collection: "c", format: format, url: URL(string: "https://feed.example.test/")!,
+            match: [], index: false, checksum: .none, auth: nil, caFile: nil, packets: packets)
+    }
+
+    @Test func sentinel2FromAnArchiveLayout() throws {
+        let product = "S2A_MSIL2A_20230625T234621_N0509_R073_T01WCS_20230626T022157.SAFE"
+        let files = S2Fixtures.files(product).map { (name: "\(product)/\($0.key)", url: $0.value) }
+            .sorted { $0.name < $1.name }
+        let object = try Self.object("\(product).zip", files: files, source: "src")
+        let normalized = try Normalizer().normalize(object, source: Self.source(.sentinel2SAFE))
+        let record = try #require(normalized.records.first)
+        #expect(record.id == "S2A_T01WCS_20230625T234624_L2A")
+        // The metadata files in the object travel as local assets, flat in the item folder.
+        let local = record.assets.filter(\.isLocal).map(\.key).sorted()
+        #expect(local == ["granule_metadata", "product_metadata", "safe_manifest"])
+        #expect(record.assets.first { $0.key == "granule_metadata" }?.href == "MTD_TL.xml")
+        #expect(record.assets.first { $0.key == "blue" }?.href.hasPrefix("https://feed.example.test/\(product)/GRANULE/")
+            == true)
+        #expect(record.properties["view:sun_elevation"] != nil, "MTD_TL.xml was found inside GRANULE/")
+    }
+
+    @Test func packetFileThroughTheNormalizer() throws {
+        let url = SharedFixtures.url("\(CCSDSFixtures.folder)/\(CCSDSFixtures.jpss)")
+        let object = try Self.object(url.lastPathComponent, files: [(url.lastPathComponent, url)], source: "src")
+        let normalized = try Normalizer().normalize(
+            object, source: Self.source(.ccsdsPackets, packets: CCSDSFixtures.jpssTime))
+        let record = try #require(normalized.records.first)
+        #expect(record.assets.map(\.key) == ["data"] && record.assets[0].isLocal)
+        #expect(record.assets[0].size != nil)
+    }
+
+    @Test func anObjectWithOnlyBadRecordsIsQuarantinedWhole() throws {
+        let url = SharedFixtures.url("cmr-umm-g/cmrfetch/aerdt_collection.umm_json")
+        let object = try Self.object("c.umm_json", files: [("c.umm_json", url)], source: "src")
+        let error = #expect(throws: NormalizeError.self) {
+            try Normalizer().normalize(object, source: Self.source(.cmrUMMG))
+        }
+        #expect(error?.description.contains("GranuleUR: required field is missing") == true, "\(String(describing: error))")
+    }
+
+    @Test func idsAreCheckedWithoutRegularExpressions() {
+        #expect(Normalizer.isFolderName("LC08_L2SP_047027_20201204_02_T1"))
+        #expect(Normalizer.isFolderName("a.b-c"))
+        for bad in ["", "_x", ".x", "-x", "a/b", "a b", "a:b", String(repeating: "a", count: 256)] {
+            #expect(!Normalizer.isFolderName(bad), "\(bad)")
+        }
+    }
+
+    /// A CMR response with one broken granule, ingested from a local folder: nine granules
+    /// publish, one is quarantined with its GranuleUR and field in the reason.
+    @Test func ingestQuarantinesOneGranuleAndPublishesTheOthers() async throws {
+        let folder = RepoPaths.temporaryFolder("cmr-ingest")
+        let feed = folder.appendingPathComponent("feed")
+        try FileManager.default.createDirectory(at: feed, withIntermediateDirectories: true)
+        let (text, granuleUR) = try CMRGranuleReaderTests.responseWithBadThird {
+            $0.replacingOccurrences(of: "\"TemporalExtent\"", with: "\"NoTemporalExtent\"")
+        }
+        try Data(text.utf8).write(to: feed.appendingPathComponent("aerdt.umm_json"))
+        let yaml = """
+            version: 1
+            state: state/test.sqlite
+            shared: shared/
+            members:
+              - {id: NASA, name: NASA}
+              - {id: ESA, name: ESA}
+            collections:
+              - {id: viirs-aerdt, title: VIIRS Dark Target aerosol}
+            sources:
+              - {id: cmr, owner: NASA, collection: viirs-aerdt, format: cmr-umm-g, url: feed/}
+            embargo:
+              rules:
+                - {match: {owner: NASA}, clock: acquired, period: P0D, public: P0D}
+            """
+        let file = folder.appendingPathComponent("pipeline.yml")
+        try Data(yaml.utf8).write(to: file)
+        let pipeline = try Pipeline.load(from: file)
+        let summary = try await IngestRun(
+            pipeline: pipeline, at: Timestamp.parse("2026-11-21T12:00:00Z")!, logger: Logger(label: "test")
+        ).run()
+        #expect(summary.records == 9)
+        #expect(summary.quarantined == 1)
+        let ledger = try String(contentsOf: pipeline.ledgerPath, encoding: .utf8)
+        let line = try #require(ledger.split(separator: "\n").first { $0.contains("\"quarantine\"") })
+        #expect(line.contains("record \(granuleUR)") && line.contains("TemporalExtent: required field is missing"))
+        let items = try FileManager.default.contentsOfDirectory(
+            atPath: pipeline.sharedRoot.appendingPathComponent("ESA/viirs-aerdt").path)
+        #expect(items.filter { $0 != "collection.json" }.count == 9)
+        let failures = try STACValidator.validateRecursively(pipeline.sharedRoot.appendingPathComponent("ESA/catalog.json"))
+        #expect(failures.isEmpty, "\(failures)")
+    }
+}
