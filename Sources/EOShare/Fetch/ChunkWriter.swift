@@ -53,7 +53,7 @@ final class ChunkWriter: @unchecked Sendable {
     func giveBack(_ buffer: UnsafeMutableRawBufferPointer) {
         condition.lock()
         defer { condition.unlock() }
-        pool.append(buffer)
+        if running { pool.append(buffer) } else { buffer.deallocate() }
     }
 
     /// Queues the first `count` bytes of `buffer` (taken with `takeBuffer`) for `sink`; the
@@ -62,9 +62,10 @@ final class ChunkWriter: @unchecked Sendable {
         let id = ObjectIdentifier(sink)
         condition.lock()
         defer { condition.unlock() }
-        while queuedBytes > 0, queuedBytes + count > limit, !failed.contains(id) { condition.wait() }
-        guard !failed.contains(id) else {
-            pool.append(buffer)
+        while queuedBytes > 0, queuedBytes + count > limit, !failed.contains(id), !stopping { condition.wait() }
+        // After `stop` nothing would apply the chunk: refuse it rather than wait forever.
+        guard !failed.contains(id), !stopping else {
+            if running { pool.append(buffer) } else { buffer.deallocate() }
             return false
         }
         queue.append(Chunk(sink: sink, buffer: buffer, count: count))
@@ -80,9 +81,9 @@ final class ChunkWriter: @unchecked Sendable {
         let id = ObjectIdentifier(sink)
         condition.lock()
         defer { condition.unlock() }
-        while pending[id, default: 0] > 0 { condition.wait() }
-        pending[id] = nil
-        return failed.remove(id) == nil
+        while pending[id, default: 0] > 0, running { condition.wait() }
+        let unapplied = pending.removeValue(forKey: id) ?? 0
+        return failed.remove(id) == nil && unapplied == 0
     }
 
     /// Applies what is queued, then ends the thread.
