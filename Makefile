@@ -7,12 +7,14 @@ BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
 .PHONY: deps build demo test venv bench bench-normalize clean
 
-## System libraries the C modules bind: libcurl, zlib and libcrypto headers.
+## System libraries the C modules bind: libcurl, zlib and libcrypto headers; and the tools
+## the fetch tests use: openssl (a private CA) and ssh-keygen (an SFTP client key).
 deps:
-	@if ! pkg-config --exists libcurl libcrypto 2>/dev/null || [ ! -f /usr/include/zlib.h ]; then \
-		echo "installing libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config"; \
+	@if ! pkg-config --exists libcurl libcrypto 2>/dev/null || [ ! -f /usr/include/zlib.h ] \
+		|| ! command -v openssl >/dev/null || ! command -v ssh-keygen >/dev/null; then \
+		echo "installing libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config >/dev/null; \
+			libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client >/dev/null; \
 	fi
 
 build: deps
@@ -27,15 +29,18 @@ demo: build
 	@echo; echo "Published tree (demo-out/shared):"
 	@cd demo-out/shared && find . -path ./.store -prune -o -print | sort | sed 's|^\./||; s|[^/]*/|  |g'
 
-## The peer tools in a virtualenv: stac-validator (tests validate every published file with
+## The Python tools in a virtualenv: stac-validator (tests validate every published file with
 ## it, offline), stactools-landsat / stactools-sentinel2 / pystac (the normalize tests compare
-## our items with theirs) and ccsdspy (the CCSDS statistics are checked against its decoding).
-VENV_PACKAGES := stac-validator stactools-landsat stactools-sentinel2 pystac ccsdspy
-venv: $(VENV)/.peers-installed
-$(VENV)/.peers-installed: Makefile
-	python3 -m venv $(VENV)
+## our items with theirs), ccsdspy (the CCSDS statistics are checked against its decoding),
+## pyftpdlib and asyncssh (the FTP and SFTP servers of the fetch tests). The stamp names the
+## packages, so adding one reinstalls.
+VENV_PACKAGES := stac-validator stactools-landsat stactools-sentinel2 pystac ccsdspy pyftpdlib asyncssh
+VENV_STAMP := $(VENV)/.installed-$(shell echo $(VENV_PACKAGES) | tr ' ' '+')
+venv: $(VENV_STAMP)
+$(VENV_STAMP):
+	test -x $(VENV)/bin/pip || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(VENV_PACKAGES)
-	touch $@
+	rm -f $(VENV)/.installed-* $(VENV)/.peers-installed && touch $@
 
 test: deps venv
 	$(SWIFT) build --build-tests
@@ -44,13 +49,16 @@ test: deps venv
 
 ## Benchmarks report numbers next to a reference tool run in the same program; they
 ## are not timed tests. EOSHARE_BENCH_RECORDS sets the record count (default 10,000
-## for ingest, 100,000 for operations).
+## for ingest, 100,000 for operations). fetch-bench serves with nginx (installed here).
 bench: deps venv
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null)
 	cd Benchmarks && $(SWIFT) build -c release
 	cd Benchmarks && .build/release/eoshare-bench
 	cd Benchmarks && .build/release/policy-bench
 	cd Benchmarks && .build/release/ops-bench
 	cd Benchmarks && EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python .build/release/normalize-bench
+	cd Benchmarks && .build/release/fetch-bench
 
 ## Normalize + write items from the Landsat and Sentinel-2 fixtures, 10,000 records, against
 ## stactools (create_item + save_object) on the same inputs in the same run.

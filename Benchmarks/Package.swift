@@ -16,6 +16,15 @@ let package = Package(
     targets: [
         // What the benchmarks share: resident-memory readings.
         .target(name: "BenchSupport"),
+        // The fetch stage against curl over loopback HTTP from nginx: throughput and memory.
+        .executableTarget(
+            name: "fetch-bench",
+            dependencies: [
+                "BenchSupport",
+                .product(name: "EOShare", package: eoshare),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "ops-bench",
             dependencies: [

@@ -18,4 +18,14 @@ static inline CURLcode eoshare_curl_getinfo_off(CURL *h, CURLINFO i, curl_off_t 
 static inline CURLcode eoshare_curl_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
 
 static inline CURLMcode eoshare_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+
+/* CURLMsg keeps its result in a union; Swift reads it through these. */
+static inline int eoshare_curl_msg_is_done(const CURLMsg *m) { return m->msg == CURLMSG_DONE; }
+static inline CURLcode eoshare_curl_msg_result(const CURLMsg *m) { return m->data.result; }
+
+/* Bit-mask macros with casts, which Swift does not import. */
+static const long EOSHARE_CURLAUTH_BASIC = (long)CURLAUTH_BASIC;
+static const long EOSHARE_CURLSSH_AUTH_PUBLICKEY = (long)CURLSSH_AUTH_PUBLICKEY;
+static const long EOSHARE_CURLSSH_AUTH_PASSWORD = (long)CURLSSH_AUTH_PASSWORD;
+static const long EOSHARE_CURLSSH_AUTH_KEYBOARD = (long)CURLSSH_AUTH_KEYBOARD;
 #endif

@@ -13,6 +13,9 @@ public struct Pipeline: Sendable {
     public var sources: [SourceConfig]
     public var limits: Limits
     public var policy: EmbargoPolicy
+    /// Where credentials named by `auth` are read; nil means the process environment.
+    /// Tests give their own, so secrets never pass through `setenv`.
+    var environment: [String: String]?
 
     public var stateFolder: URL { statePath.deletingLastPathComponent() }
     public var ledgerPath: URL { stateFolder.appendingPathComponent("ledger.jsonl") }
@@ -118,4 +121,7 @@ public struct Limits: Sendable, Hashable {
     public var maxObjectBytes: Int64 = 10 << 30
     public var maxExpansionRatio: Double = 200
     public var retries: Int = 5
+    /// Retry pacing and transfer time limits: fixed defaults, shortened by tests.
+    var backoff = Backoff()
+    var timeouts = TransferTimeouts()
 }

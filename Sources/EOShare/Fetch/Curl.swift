@@ -8,47 +8,142 @@ enum CurlGlobal {
     }()
 
     static var version: String { String(cString: curl_version()) }
+
+    /// `eoshare/0.1.0 (libcurl/7.88.1)`: servers' operators can tell who is fetching.
+    static let userAgent: String = {
+        let curl = version.split(separator: " ").first.map(String.init) ?? "libcurl"
+        return "eoshare/\(EOShareVersion.current) (\(curl))"
+    }()
 }
 
-/// What one transfer asks for.
-struct TransferRequest {
+/// Time limits of one transfer. Stalls (less than `stallBytesPerSecond` for `stallSeconds`)
+/// end a transfer as a timeout, which is retried like a reset.
+struct TransferTimeouts: Sendable, Hashable {
+    var connect: Int = 30
+    /// The whole transfer, headers and body.
+    var total: Int = 6 * 3600
+    var stallSeconds: Int = 60
+    var stallBytesPerSecond: Int = 1
+}
+
+/// Where a resumed transfer continues: the verified bytes already on disk, and the object
+/// they belong to (its total size and a validator for `If-Range`).
+struct ResumePoint: Sendable, Hashable {
+    var offset: Int64
+    var total: Int64
+    var validator: String
+}
+
+/// What one transfer asks for. Credentials live here only for the transfer's duration and
+/// never reach a message: every text built from a request uses `Redact`.
+struct TransferRequest: Sendable {
     var url: URL
     var headers: [String] = []
-    /// Basic credentials, read from the environment just before the transfer.
+    /// `user:password` for HTTP Basic, FTP or SFTP, read from the environment just before.
     var userPassword: String?
     var useNetrc = false
+    var netrcFile: String?
     var caFile: URL?
+    /// SFTP: private key file (public key derived by libssh2) and known_hosts file.
+    var sshPrivateKey: String?
+    var sshKnownHosts: String?
     var maxBytes: Int64
-    var connectTimeout: Int = 30
-    /// Abort when slower than 1 byte/s for this long (a stalled transfer).
-    var stallSeconds: Int = 60
+    var timeouts = TransferTimeouts()
+    /// FTP: a listing command instead of a retrieval (`MLSD`, or `LIST` by default for a folder).
+    var customRequest: String?
+    /// FTP: names only (`NLST`).
+    var namesOnly = false
+    /// FTP/SFTP/file: transfer only when modified after this Unix time (curl's time condition).
+    var modifiedSince: Int64?
+    /// Continue a transfer that was interrupted: adds `Range` and `If-Range`.
+    var resume: ResumePoint?
+
+    var isHTTP: Bool { url.scheme == "http" || url.scheme == "https" }
+
+    /// The credential values this request carries, so no text built from it can show them.
+    var secrets: [String] {
+        var out: [String] = []
+        if let up = userPassword {
+            out.append(up)
+            out += up.split(separator: ":", maxSplits: 1).map(String.init)
+        }
+        for h in headers where h.lowercased().hasPrefix("authorization:") {
+            out += h.split(separator: " ").dropFirst().map(String.init)
+        }
+        return out
+    }
+}
+
+/// Why a transfer did not complete.
+enum TransferFailure: Sendable, Equatable {
+    /// libcurl's own error (connection, TLS, timeout, protocol).
+    case curl(code: Int, message: String, transient: Bool)
+    /// The object is larger than `max_object_bytes` (announced or counted).
+    case tooLarge(limit: Int64, announced: Int64?)
+    /// A 206 that does not continue where we stopped, or for another total size.
+    case rangeMismatch(String)
+    /// The bytes could not be stored (disk full, write error).
+    case sinkFailed(String)
+    case cancelled
+
+    var transient: Bool {
+        switch self {
+        case .curl(_, _, let transient): transient
+        case .rangeMismatch: true
+        case .tooLarge, .sinkFailed, .cancelled: false
+        }
+    }
 }
 
 /// What one transfer produced (the body went to the sink).
-struct TransferResult {
-    var status: Int
+struct TransferResult: Sendable {
+    /// HTTP status; 200 for a completed FTP, SFTP or file transfer.
+    var status: Int = 0
     var etag: String?
+    /// The `Last-Modified` header, or for FTP/SFTP/file the modification time as Unix seconds.
     var lastModified: String?
+    /// The server's `Date` header: its clock when it answered.
+    var serverDate: String?
     var contentType: String?
-    /// Content-Length or the listing's announced size, when given.
+    /// The object's whole size as announced: Content-Length of a 200, the total of a 206's
+    /// Content-Range, an FTP SIZE.
     var announcedLength: Int64?
-    var bytes: Int64
-}
-
-/// Why a transfer failed, and whether trying again may help.
-struct TransferError: Error, CustomStringConvertible {
-    var message: String
-    var transient: Bool
     var retryAfter: Double?
-    var description: String { message }
+    /// FTP/file time condition not met: the object has not changed.
+    var conditionUnmet = false
+    /// Whether the server's body was taken as data (2xx, or any non-HTTP transfer).
+    var bodyAccepted = false
+    /// Whether the accepted body continued a resumed transfer (206 at the resume point).
+    var resumed = false
+    var failure: TransferFailure?
+
+    var httpStatusIsTransient: Bool { status == 408 || status == 429 || (500...599).contains(status) }
 }
 
-/// One libcurl easy handle, reused across transfers (connection reuse, keep-alive).
-/// Owned by one thread at a time; never shared between concurrent transfers.
+/// The object a transfer writes to, called on the transfer thread only while the transfer
+/// runs and read by the submitting task once it has finished.
+protocol TransferSink: AnyObject, Sendable {
+    /// The body starts at `offset`: 0 starts over (forget what was written), anything else
+    /// continues after the bytes already written; `total` is the object's announced size.
+    /// False refuses (the transfer aborts).
+    func begin(at offset: Int64, total: Int64?) -> Bool
+    /// Appends body bytes; false aborts the transfer.
+    func write(_ bytes: UnsafeRawBufferPointer) -> Bool
+    /// Bytes held so far (counting a kept prefix).
+    var count: Int64 { get }
+    /// Waits until every byte given to `write` is handed on; false if storing one failed.
+    /// Called on the transfer thread when a transfer ends.
+    func settle() -> Bool
+    /// Stores what was kept for the caller to store; false if that failed. Called by the
+    /// awaiting task after each transfer, before anyone reads `count`.
+    func complete() -> Bool
+}
+
+/// One libcurl easy handle and its error buffer (stable for the handle's life). Lives on
+/// the transfer thread only.
 final class CurlEasy {
-    private let handle: UnsafeMutableRawPointer
-    /// libcurl writes error text here; stable address for the handle's life.
-    private let errorBuffer: UnsafeMutablePointer<CChar>
+    let handle: UnsafeMutableRawPointer
+    let errorBuffer: UnsafeMutablePointer<CChar>
 
     init() {
         precondition(CurlGlobal.initialised, "curl_global_init failed")
@@ -62,172 +157,318 @@ final class CurlEasy {
         errorBuffer.deallocate()
     }
 
-    /// Runs one blocking transfer. `sink` gets the body of 2xx responses only, so an error
-    /// page never lands in a data file. Returning false from the sink aborts the transfer.
-    func perform(_ request: TransferRequest, sink: (UnsafeRawBufferPointer) -> Bool) throws(TransferError)
-        -> TransferResult
-    {
+    /// Sets every option of `request` on a freshly reset handle; callbacks reach `context`.
+    /// Returns the header list, which must live until the transfer ends.
+    func configure(_ request: TransferRequest, context: UnsafeMutableRawPointer) -> UnsafeMutablePointer<curl_slist>? {
         curl_easy_reset(handle)
-        // The sink is used only while curl_easy_perform runs, so it never really escapes.
-        return try withoutActuallyEscaping(sink) { sink throws(TransferError) -> TransferResult in
-            let context = TransferContext(handle: handle, maxBytes: request.maxBytes, sink: sink)
-            return try withExtendedLifetime(context) { () throws(TransferError) -> TransferResult in
-            let opaque = Unmanaged.passUnretained(context).toOpaque()
-            setLong(CURLOPT_NOSIGNAL, 1)
-            setLong(CURLOPT_FOLLOWLOCATION, 1)
-            setLong(CURLOPT_MAXREDIRS, 5)
-            setString(CURLOPT_PROTOCOLS_STR, "http,https,ftp,ftps,sftp,file")
-            setString(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
-            setString(CURLOPT_USERAGENT, "eoshare/\(EOShareVersion.current) (\(CurlGlobal.version.split(separator: " ").first ?? "libcurl"))")
-            setLong(CURLOPT_CONNECTTIMEOUT, request.connectTimeout)
-            setLong(CURLOPT_LOW_SPEED_LIMIT, 1)
-            setLong(CURLOPT_LOW_SPEED_TIME, request.stallSeconds)
-            setLong(CURLOPT_FILETIME, 1)
-            setLong(CURLOPT_FTP_USE_EPSV, 1)
-            eoshare_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
-            errorBuffer[0] = 0
-            setString(CURLOPT_URL, request.url.absoluteString)
-            if let ca = request.caFile { setString(CURLOPT_CAINFO, ca.path) }
-            if let up = request.userPassword {
-                setString(CURLOPT_USERPWD, up)
-                setLong(CURLOPT_HTTPAUTH, 1 /* CURLAUTH_BASIC, a macro Swift cannot import */)
-            }
-            if request.useNetrc { setLong(CURLOPT_NETRC, Int(CURL_NETRC_OPTIONAL.rawValue)) }
-            var list: UnsafeMutablePointer<curl_slist>?
-            for h in request.headers { list = curl_slist_append(list, h) }
-            defer { curl_slist_free_all(list) }
-            if let list { eoshare_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, list) }
-            eoshare_curl_setopt_data_cb(handle, CURLOPT_WRITEFUNCTION, curlWriteCallback)
-            eoshare_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, opaque)
-            eoshare_curl_setopt_data_cb(handle, CURLOPT_HEADERFUNCTION, curlHeaderCallback)
-            eoshare_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, opaque)
-
-            let rc = curl_easy_perform(handle)
-            var status = 0
-            var code: Int = 0
-            eoshare_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
-            status = code
-            if rc != CURLE_OK {
-                if context.abortedForSize {
-                    throw TransferError(
-                        message: "object exceeds max_object_bytes (\(request.maxBytes) bytes)", transient: false)
-                }
-                if context.abortedBySink {
-                    throw TransferError(message: "transfer aborted: the data could not be stored", transient: false)
-                }
-                let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(rc))
-                throw TransferError(
-                    message: "\(detail) (curl \(rc.rawValue))", transient: Self.isTransient(rc),
-                    retryAfter: nil)
-            }
-            // file:// and FTP report 0 for success; treat as 200.
-            if status == 0 { status = 200 }
-            var length: curl_off_t = -1
-            eoshare_curl_getinfo_off(handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length)
-            var retryAfter: curl_off_t = 0
-            eoshare_curl_getinfo_off(handle, CURLINFO_RETRY_AFTER, &retryAfter)
-            var lastModified = context.headers["last-modified"]
-            if lastModified == nil, request.url.isFileURL || request.url.scheme == "ftp" {
-                var filetime: curl_off_t = -1
-                eoshare_curl_getinfo_off(handle, CURLINFO_FILETIME_T, &filetime)
-                if filetime >= 0 { lastModified = String(filetime) }
-            }
-            if status == 429 || status == 408 || status >= 500 {
-                throw TransferError(
-                    message: "HTTP \(status) from \(Redact.url(request.url))", transient: true,
-                    retryAfter: retryAfter > 0 ? Double(retryAfter) : nil)
-            }
-            return TransferResult(
-                status: status, etag: context.headers["etag"], lastModified: lastModified,
-                contentType: context.headers["content-type"], announcedLength: length >= 0 ? Int64(length) : nil,
-                bytes: context.bytes)
-            }
+        errorBuffer[0] = 0
+        setLong(CURLOPT_NOSIGNAL, 1)
+        setLong(CURLOPT_FOLLOWLOCATION, 1)
+        setLong(CURLOPT_MAXREDIRS, 5)
+        setString(CURLOPT_PROTOCOLS_STR, "http,https,ftp,ftps,sftp,file")
+        setString(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        setString(CURLOPT_USERAGENT, CurlGlobal.userAgent)
+        // HTTP/2 over TLS where the server offers it (ALPN), HTTP/1.1 otherwise.
+        setLong(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        setLong(CURLOPT_PIPEWAIT, 1)
+        setLong(CURLOPT_TCP_KEEPALIVE, 1)
+        setLong(CURLOPT_BUFFERSIZE, 256 << 10)
+        setLong(CURLOPT_CONNECTTIMEOUT, request.timeouts.connect)
+        setLong(CURLOPT_TIMEOUT, request.timeouts.total)
+        setLong(CURLOPT_LOW_SPEED_LIMIT, request.timeouts.stallBytesPerSecond)
+        setLong(CURLOPT_LOW_SPEED_TIME, request.timeouts.stallSeconds)
+        setLong(CURLOPT_FILETIME, 1)
+        setLong(CURLOPT_FTP_USE_EPSV, 1)
+        eoshare_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
+        setString(CURLOPT_URL, request.url.absoluteString)
+        if let ca = request.caFile { setString(CURLOPT_CAINFO, ca.path) }
+        if let up = request.userPassword {
+            setString(CURLOPT_USERPWD, up)
+            setLong(CURLOPT_HTTPAUTH, EOSHARE_CURLAUTH_BASIC)
         }
+        if request.useNetrc {
+            setLong(CURLOPT_NETRC, Int(CURL_NETRC_OPTIONAL.rawValue))
+            if let file = request.netrcFile { setString(CURLOPT_NETRC_FILE, file) }
+        }
+        if let key = request.sshPrivateKey {
+            setString(CURLOPT_SSH_PRIVATE_KEYFILE, key)
+            setLong(CURLOPT_SSH_AUTH_TYPES, EOSHARE_CURLSSH_AUTH_PUBLICKEY)
+        } else if request.url.scheme == "sftp" {
+            setLong(CURLOPT_SSH_AUTH_TYPES, EOSHARE_CURLSSH_AUTH_PASSWORD | EOSHARE_CURLSSH_AUTH_KEYBOARD)
+        }
+        if request.url.scheme == "sftp" {
+            // No known_hosts means no host is known: refuse rather than trust any key.
+            setString(CURLOPT_SSH_KNOWNHOSTS, request.sshKnownHosts ?? "/dev/null")
+        }
+        if let custom = request.customRequest { setString(CURLOPT_CUSTOMREQUEST, custom) }
+        if request.namesOnly { setLong(CURLOPT_DIRLISTONLY, 1) }
+        if let since = request.modifiedSince {
+            setLong(CURLOPT_TIMECONDITION, Int(CURL_TIMECOND_IFMODSINCE.rawValue))
+            eoshare_curl_setopt_off(handle, CURLOPT_TIMEVALUE_LARGE, curl_off_t(since))
+        }
+        var headers = request.headers
+        if let resume = request.resume, request.isHTTP {
+            headers.append("Range: bytes=\(resume.offset)-")
+            headers.append("If-Range: \(resume.validator)")
+        }
+        var list: UnsafeMutablePointer<curl_slist>?
+        for h in headers { list = curl_slist_append(list, h) }
+        if let list { eoshare_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, list) }
+        eoshare_curl_setopt_data_cb(handle, CURLOPT_WRITEFUNCTION, curlWriteCallback)
+        eoshare_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
+        eoshare_curl_setopt_data_cb(handle, CURLOPT_HEADERFUNCTION, curlHeaderCallback)
+        eoshare_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
+        return list
     }
 
+    var errorText: String { String(cString: errorBuffer) }
+
+    func long(_ info: CURLINFO) -> Int {
+        var value = 0
+        eoshare_curl_getinfo_long(handle, info, &value)
+        return value
+    }
+
+    func off(_ info: CURLINFO) -> Int64 {
+        var value: curl_off_t = -1
+        eoshare_curl_getinfo_off(handle, info, &value)
+        return Int64(value)
+    }
+
+    private func setLong(_ option: CURLoption, _ value: Int) { eoshare_curl_setopt_long(handle, option, value) }
+    private func setString(_ option: CURLoption, _ value: String) { eoshare_curl_setopt_string(handle, option, value) }
+
+    /// Errors worth another attempt: the network or the server, not the request.
     static func isTransient(_ rc: CURLcode) -> Bool {
         switch rc {
         case CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT, CURLE_RECV_ERROR, CURLE_SEND_ERROR,
             CURLE_PARTIAL_FILE, CURLE_GOT_NOTHING, CURLE_COULDNT_RESOLVE_HOST, CURLE_HTTP2, CURLE_HTTP2_STREAM,
-            CURLE_SSL_CONNECT_ERROR, CURLE_FTP_ACCEPT_TIMEOUT:
+            CURLE_SSL_CONNECT_ERROR, CURLE_FTP_ACCEPT_TIMEOUT, CURLE_FTP_CANT_GET_HOST, CURLE_FTP_ACCEPT_FAILED,
+            CURLE_FTP_WEIRD_PASV_REPLY, CURLE_SSH:
             return true
         default:
             return false
         }
     }
-
-    private func setLong(_ option: CURLoption, _ value: Int) { eoshare_curl_setopt_long(handle, option, value) }
-    private func setString(_ option: CURLoption, _ value: String) { eoshare_curl_setopt_string(handle, option, value) }
 }
 
-/// Per-transfer state reached from libcurl's C callbacks through their user-data pointer.
-private final class TransferContext {
-    let handle: UnsafeMutableRawPointer
-    let maxBytes: Int64
-    let sink: (UnsafeRawBufferPointer) -> Bool
-    var headers: [String: String] = [:]
-    var bytes: Int64 = 0
-    var abortedForSize = false
-    var abortedBySink = false
+/// One running transfer as libcurl's callbacks see it (through their user-data pointer).
+/// Created, used and dropped on the transfer thread.
+final class TransferContext {
+    let request: TransferRequest
+    let sink: any TransferSink
+    let easy: CurlEasy
+    var headerList: UnsafeMutablePointer<curl_slist>?
+    var headers = ResponseHeaders()
+    /// Decided at the first body byte: take it as data, or discard it (an error status's page).
+    var body: BodyMode = .undecided
+    var failure: TransferFailure?
+    var resumed = false
+    var announcedTotal: Int64?
 
-    init(handle: UnsafeMutableRawPointer, maxBytes: Int64, sink: @escaping (UnsafeRawBufferPointer) -> Bool) {
-        self.handle = handle
-        self.maxBytes = maxBytes
+    enum BodyMode { case undecided, data, discard }
+
+    init(request: TransferRequest, sink: any TransferSink, easy: CurlEasy) {
+        self.request = request
         self.sink = sink
+        self.easy = easy
     }
 
-    var status: Int {
-        var code = 0
-        eoshare_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
-        return code
+    deinit { curl_slist_free_all(headerList) }
+
+    /// Decides what the body is, once, before its first byte is stored. Returns false to abort.
+    func startBody() -> Bool {
+        let status = request.isHTTP ? easy.long(CURLINFO_RESPONSE_CODE) : 200
+        guard (200..<300).contains(status) else {
+            body = .discard
+            return true
+        }
+        body = .data
+        let length = easy.off(CURLINFO_CONTENT_LENGTH_DOWNLOAD_T)
+        var offset: Int64 = 0
+        if status == 206 {
+            guard let resume = request.resume, let range = headers.contentRange.flatMap(ContentRange.init),
+                range.first == resume.offset, range.total == resume.total
+            else {
+                let expected = request.resume.map { "from byte \($0.offset) of \($0.total)" } ?? "no range"
+                failure = .rangeMismatch(
+                    "206 with Content-Range '\(headers.contentRange ?? "none")' where \(expected) was asked")
+                return false
+            }
+            offset = resume.offset
+            announcedTotal = range.total
+            resumed = true
+        } else if length >= 0 {
+            announcedTotal = length
+        }
+        if let total = announcedTotal, total > request.maxBytes {
+            failure = .tooLarge(limit: request.maxBytes, announced: total)
+            return false
+        }
+        guard sink.begin(at: offset, total: announcedTotal) else {
+            failure = .sinkFailed("the work file could not be prepared")
+            return false
+        }
+        return true
+    }
+
+    /// The result once libcurl reports the transfer done with `code`.
+    func finish(_ code: CURLcode) -> TransferResult {
+        var result = TransferResult()
+        result.status = request.isHTTP ? easy.long(CURLINFO_RESPONSE_CODE) : (code == CURLE_OK ? 200 : 0)
+        result.etag = headers.etag
+        result.contentType = headers.contentType
+        result.lastModified = headers.lastModified
+        result.serverDate = headers.date
+        if result.lastModified == nil, !request.isHTTP {
+            let filetime = easy.off(CURLINFO_FILETIME_T)
+            if filetime >= 0 { result.lastModified = String(filetime) }
+        }
+        result.announcedLength = announcedTotal
+        if result.announcedLength == nil, body != .discard {
+            let length = easy.off(CURLINFO_CONTENT_LENGTH_DOWNLOAD_T)
+            if length >= 0 { result.announcedLength = length }
+        }
+        let retryAfter = easy.off(CURLINFO_RETRY_AFTER)
+        if retryAfter > 0 { result.retryAfter = Double(retryAfter) }
+        result.conditionUnmet = easy.long(CURLINFO_CONDITION_UNMET) == 1
+        result.bodyAccepted = body == .data
+        result.resumed = resumed
+        if let failure {
+            result.failure = failure
+        } else if code != CURLE_OK {
+            var detail = easy.errorText.isEmpty ? String(cString: curl_easy_strerror(code)) : easy.errorText
+            if code == CURLE_PEER_FAILED_VERIFICATION, request.url.scheme == "sftp" {
+                detail += " (the server's host key is not in EOSHARE_SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)"
+            }
+            result.failure = .curl(
+                code: Int(code.rawValue), message: Redact.text(detail, url: request.url, secrets: request.secrets),
+                transient: CurlEasy.isTransient(code))
+        }
+        return result
     }
 }
 
-private func curlWriteCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ user: UnsafeMutableRawPointer?)
-    -> Int
-{
+/// `bytes FIRST-LAST/TOTAL` of a 206.
+struct ContentRange: Equatable {
+    var first: Int64
+    var last: Int64
+    var total: Int64
+
+    init?(_ text: String) {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard t.lowercased().hasPrefix("bytes ") else { return nil }
+        let spec = t.dropFirst(6)
+        let parts = spec.split(separator: "/")
+        guard parts.count == 2, let total = Int64(parts[1]) else { return nil }
+        let bounds = parts[0].split(separator: "-")
+        guard bounds.count == 2, let first = Int64(bounds[0]), let last = Int64(bounds[1]) else { return nil }
+        (self.first, self.last, self.total) = (first, last, total)
+    }
+}
+
+private func curlWriteCallback(
+    _ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ user: UnsafeMutableRawPointer?
+) -> Int {
     let context = Unmanaged<TransferContext>.fromOpaque(user!).takeUnretainedValue()
     let n = size * count
-    let status = context.status
-    // Only a successful body is data; 0 is file:// or FTP.
-    guard status == 0 || (200..<300).contains(status) else { return n }
-    context.bytes += Int64(n)
-    if context.bytes > context.maxBytes {
-        context.abortedForSize = true
+    if context.body == .undecided, !context.startBody() { return 0 }
+    guard context.body == .data else { return n }
+    if context.sink.count + Int64(n) > context.request.maxBytes {
+        context.failure = .tooLarge(limit: context.request.maxBytes, announced: context.announcedTotal)
         return 0
     }
-    guard context.sink(UnsafeRawBufferPointer(start: ptr, count: n)) else {
-        context.abortedBySink = true
+    guard context.sink.write(UnsafeRawBufferPointer(start: ptr, count: n)) else {
+        context.failure = .sinkFailed("the bytes could not be written to the work file")
         return 0
     }
     return n
 }
 
-private func curlHeaderCallback(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ user: UnsafeMutableRawPointer?)
-    -> Int
-{
+private func curlHeaderCallback(
+    _ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ user: UnsafeMutableRawPointer?
+) -> Int {
     let context = Unmanaged<TransferContext>.fromOpaque(user!).takeUnretainedValue()
     let n = size * count
-    let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)
-    if line.hasPrefix("HTTP/") {
-        // A new response (after a redirect or 100-continue): forget the previous headers.
-        context.headers.removeAll()
-    } else if let colon = line.firstIndex(of: ":") {
-        let name = line[..<colon].lowercased()
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-        context.headers[name] = value
-    }
+    context.headers.take(UnsafeRawBufferPointer(start: ptr, count: n))
     return n
 }
 
-/// Strips credentials and query strings from URLs before they reach logs or messages.
+/// The response headers a transfer keeps, parsed from raw header lines without building a
+/// string for the others (this runs for every line of every response).
+struct ResponseHeaders {
+    var etag: String?
+    var lastModified: String?
+    var contentType: String?
+    var contentRange: String?
+    var date: String?
+
+    /// Takes one header line; a status line starts a new response (after a redirect or a
+    /// 100 Continue), which forgets the previous one's headers.
+    mutating func take(_ line: UnsafeRawBufferPointer) {
+        if line.starts(with: "HTTP/".utf8) {
+            self = ResponseHeaders()
+            return
+        }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+        let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
+        let field: WritableKeyPath<ResponseHeaders, String?>
+        if Self.equalsIgnoringCase(name, "etag") {
+            field = \.etag
+        } else if Self.equalsIgnoringCase(name, "last-modified") {
+            field = \.lastModified
+        } else if Self.equalsIgnoringCase(name, "content-type") {
+            field = \.contentType
+        } else if Self.equalsIgnoringCase(name, "content-range") {
+            field = \.contentRange
+        } else if Self.equalsIgnoringCase(name, "date") {
+            field = \.date
+        } else {
+            return
+        }
+        let isSpace = { (b: UInt8) in b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
+        var value = line[(colon + 1)...]
+        while let b = value.first, isSpace(b) { value = value.dropFirst() }
+        while let b = value.last, isSpace(b) { value = value.dropLast() }
+        self[keyPath: field] = String(decoding: value, as: UTF8.self)
+    }
+
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ name: StaticString) -> Bool {
+        guard bytes.count == name.utf8CodeUnitCount else { return false }
+        let expected = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        return zip(bytes, expected).allSatisfy { a, b in a == b || (a >= 0x41 && a <= 0x5A && a + 0x20 == b) }
+    }
+}
+
+/// Strips credentials (and, for messages, query strings) before URLs reach logs, messages,
+/// the state or the ledger.
 enum Redact {
+    /// For messages: no userinfo, no query (tokens often travel there).
     static func url(_ url: URL) -> String {
         guard var c = URLComponents(url: url, resolvingAgainstBaseURL: true) else { return url.lastPathComponent }
         c.user = nil
         c.password = nil
         if c.query != nil { c.query = nil }
         return c.string ?? url.lastPathComponent
+    }
+
+    /// For identities (state keys, ledger): the same URL without userinfo.
+    static func withoutCredentials(_ url: URL) -> URL {
+        guard url.user != nil || url.password != nil,
+            var c = URLComponents(url: url, resolvingAgainstBaseURL: true)
+        else { return url }
+        c.user = nil
+        c.password = nil
+        return c.url ?? url
+    }
+
+    /// libcurl's error text may quote the URL or a credential; replace them.
+    static func text(_ text: String, url: URL, secrets: [String]) -> String {
+        var out = text.replacingOccurrences(of: url.absoluteString, with: Redact.url(url))
+        for secret in secrets + [url.password, url.user].compactMap({ $0 }) where secret.count >= 3 {
+            out = out.replacingOccurrences(of: secret, with: "***")
+        }
+        return out
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// A verified object in the work folder, ready to unpack.
 public struct FetchedObject: Sendable {
@@ -8,28 +9,58 @@ public struct FetchedObject: Sendable {
     public var sha256: String
     public var etag: String?
     public var lastModified: String?
+    /// The index-page entry to remember: set only when it proves the object unchanged while
+    /// it stays the same (the object was fetched at least a minute after it last changed).
+    public var listed: String?
 }
 
 public enum FetchOutcome: Sendable {
     case fetched(FetchedObject)
     /// Not modified since the last run (304, same listing size and time, or same bytes).
     case unchanged(ObjectRef)
-    case quarantined(ObjectRef, reason: String)
+    /// A bad object; `file` keeps the bytes that arrived when they are the evidence (an error
+    /// page, a checksum or size mismatch), nil when the transfer itself failed.
+    case quarantined(ObjectRef, reason: String, file: URL?)
 }
 
-/// Fetches one object: conditionally, with retries, streaming to a work file while the
-/// SHA-256 is computed, then verified (announced size, sidecar or index checksum, error pages).
+/// What every transfer of a run shares: the limits, where credentials are read, the logger.
+struct FetchSettings: Sendable {
+    var limits: Limits
+    var environment: [String: String]
+    var logger: Logger
+
+    init(limits: Limits, environment: [String: String]? = nil, logger: Logger) {
+        self.limits = limits
+        self.environment = environment ?? ProcessInfo.processInfo.environment
+        self.logger = logger
+    }
+}
+
+/// Fetches one object: conditionally (ETag, Last-Modified, a listing's size and time, an FTP
+/// modification time), with retries and resumption, streaming to a work file while the
+/// SHA-256 (and, for `.md5` sidecars, the MD5) is computed, then verified: the announced and
+/// listed sizes, an error page served as data, the index's SHA-256 and the sidecar.
 struct Fetcher {
-    let worker: CurlWorker
+    let downloader: Downloader
     let source: SourceConfig
-    let limits: Limits
+    let settings: FetchSettings
     let state: StateStore
     let workFolder: URL
 
-    static func request(for source: SourceConfig, url: URL, limits: Limits) -> TransferRequest {
-        var r = TransferRequest(url: url, maxBytes: limits.maxObjectBytes)
+    /// A request for `url` with the source's credentials, TLS and limits. Credentials from
+    /// the source URL's userinfo go only to that same host.
+    static func request(for source: SourceConfig, url: URL, settings: FetchSettings) -> TransferRequest {
+        let clean = Redact.withoutCredentials(url)
+        var r = TransferRequest(url: clean, maxBytes: settings.limits.maxObjectBytes)
         r.caFile = source.caFile
-        let env = ProcessInfo.processInfo.environment
+        r.timeouts = settings.limits.timeouts
+        let env = settings.environment
+        if let user = source.url.user, clean.host == source.url.host, clean.port == source.url.port,
+            clean.scheme == source.url.scheme
+        {
+            let password = source.url.password.map { ":" + ($0.removingPercentEncoding ?? $0) } ?? ""
+            r.userPassword = (user.removingPercentEncoding ?? user) + password
+        }
         switch source.auth {
         case .bearerTokenEnv(let name)?:
             if let token = env[name] { r.headers.append("Authorization: Bearer \(token)") }
@@ -37,142 +68,176 @@ struct Fetcher {
             if let u = env[user], let p = env[password] { r.userPassword = "\(u):\(p)" }
         case .netrc?:
             r.useNetrc = true
+            r.netrcFile = env["NETRC"]
         case nil:
             break
+        }
+        if clean.scheme == "sftp" {
+            r.sshPrivateKey = env["EOSHARE_SSH_KEY"]
+            r.sshKnownHosts = env["EOSHARE_SSH_KNOWN_HOSTS"]
+                ?? env["HOME"].map { $0 + "/.ssh/known_hosts" }.flatMap {
+                    FileManager.default.fileExists(atPath: $0) ? $0 : nil
+                }
         }
         return r
     }
 
     func fetch(_ ref: ObjectRef) async -> FetchOutcome {
         let known = try? state.object(url: ref.url.absoluteString)
-        // A local listing tells size and time: nothing to transfer when both are unchanged.
-        if let known, let size = ref.size, let modified = ref.modified, known.size == size,
+        // A precise listing tells size and time: nothing to transfer when both are unchanged.
+        if let known, known.sha256 != nil, let size = ref.size, let modified = ref.modified, known.size == size,
             known.lastModified == modified
         {
             return .unchanged(ref)
         }
-        var request = Self.request(for: source, url: ref.url, limits: limits)
-        if let known, known.sha256 != nil, !ref.url.isFileURL {
-            if let etag = known.etag { request.headers.append("If-None-Match: \(etag)") }
-            if let lm = known.lastModified { request.headers.append("If-Modified-Since: \(lm)") }
+        // An index page shows times to the minute: the same entry proves nothing changed only
+        // if it was remembered from a fetch a minute or more after the last change.
+        if let known, known.sha256 != nil, let entry = ref.listingEntry, known.listed == entry {
+            return .unchanged(ref)
+        }
+        if source.checksum == .sidecar, ref.listed, ref.sidecar == nil {
+            let reason = "no \(ref.name).sha256 or \(ref.name).md5 beside it in the listing"
+            return .quarantined(ref, reason: reason, file: nil)
+        }
+        var request = Self.request(for: source, url: ref.url, settings: settings)
+        if let known, known.sha256 != nil {
+            if request.isHTTP {
+                if let etag = known.etag { request.headers.append("If-None-Match: \(etag)") }
+                if let lm = known.lastModified, lm.contains(" ") { request.headers.append("If-Modified-Since: \(lm)") }
+            } else if let lm = known.lastModified, let seconds = Int64(lm) {
+                request.modifiedSince = seconds
+            }
         }
         // One flat work folder per run: a unique prefix instead of a folder per object
         // (creating inodes is what costs on a busy filesystem).
         let file = workFolder.appendingPathComponent("\(UUID().uuidString.prefix(13))-\(ref.name)")
-        let result: TransferResult
+        // MD5 only when a .md5 sidecar is, or may be, the checksum to match.
+        let wantsMD5 = source.checksum == .sidecar && (ref.sidecar == nil || ref.sidecar?.kind == .md5)
         let sink: FileSink
-        do {
-            (result, sink) = try await Retry.run(limits: limits) { () async throws(TransferError) in
-                let sink = try FileSink(file)
-                defer { sink.close() }
-                let result = try await worker.perform(request) { sink.write($0) }
-                return (result, sink)
-            }
-        } catch {
-            WorkFiles.discard(file)
-            return .quarantined(ref, reason: "fetch failed: \(error)")
+        do { sink = try FileSink(file, md5: wantsMD5, writer: downloader.engine.writer) } catch {
+            return .quarantined(ref, reason: "fetch: \(error)", file: nil)
         }
-        func reject(_ reason: String) -> FetchOutcome {
+        let result: TransferResult
+        switch await downloader.run(request, into: sink, resumable: true) {
+        case .success(let r): result = r
+        case .failure(let error):
             WorkFiles.discard(file)
-            return .quarantined(ref, reason: reason)
+            return .quarantined(ref, reason: "fetch: \(error)", file: nil)
         }
-        switch result.status {
-        case 304:
+        if result.status == 304 || result.conditionUnmet {
             WorkFiles.discard(file)
             return .unchanged(ref)
-        case 200, 206:
-            break
-        default:
-            return reject("HTTP \(result.status)")
         }
-        if let announced = result.announcedLength ?? ref.size, announced != sink.bytes {
-            return reject("size \(sink.bytes) bytes differs from the announced \(announced)")
+        let digests = sink.finish()
+        if let problem = await verify(ref, result: result, sink: sink, digests: digests) {
+            return .quarantined(ref, reason: problem, file: file)
         }
-        if let type = result.contentType?.lowercased(), type.hasPrefix("text/html"),
-            !(ref.name.hasSuffix(".html") || ref.name.hasSuffix(".htm"))
-        {
-            return reject("an HTML page was served with status \(result.status) (error page?)")
-        }
-        let sha = sink.digest.finalizeHex()
-        if let expected = ref.expectedSHA256, expected != sha {
-            return reject("SHA-256 \(sha) differs from the index's \(expected)")
-        }
-        if source.checksum == .sidecar {
-            if let problem = await verifySidecar(ref, sha256: sha, md5: sink.md5.finalizeHex()) {
-                return reject(problem)
-            }
-        }
+        let lastModified = ref.modified ?? result.lastModified
+        let listed = HTTPDate.settled(lastModified: result.lastModified, serverDate: result.serverDate)
+            ? ref.listingEntry : nil
         // Same bytes as before under new headers: nothing changed (a bad object stays quarantined once).
-        if let known, known.sha256 == sha {
+        if let known, known.sha256 == digests.sha256 {
             WorkFiles.discard(file)
-            try? state.saveObject(
-                StateStore.StoredObject(
-                    url: known.url, source: known.source, etag: result.etag, lastModified: ref.modified ?? result.lastModified,
-                    size: sink.bytes, sha256: sha, outcome: known.outcome, reason: known.reason,
-                    recordCollection: known.recordCollection, recordId: known.recordId), at: Date())
+            var updated = known
+            updated.etag = result.etag
+            updated.lastModified = lastModified
+            updated.size = sink.count
+            updated.listed = listed
+            try? state.saveObject(updated, at: Date())
             return .unchanged(ref)
         }
         return .fetched(
             FetchedObject(
-                ref: ref, file: file, size: sink.bytes, sha256: sha, etag: result.etag,
-                lastModified: ref.modified ?? result.lastModified))
+                ref: ref, file: file, size: sink.count, sha256: digests.sha256, etag: result.etag,
+                lastModified: lastModified, listed: listed))
     }
 
-    /// `NAME.sha256` or else `NAME.md5` beside the object must name the same digest.
-    func verifySidecar(_ ref: ObjectRef, sha256: String, md5: String) async -> String? {
-        for (suffix, actual) in [(".sha256", sha256), (".md5", md5)] {
-            let url = ref.url.deletingLastPathComponent().appendingPathComponent(ref.name + suffix)
-            let request = Self.request(for: source, url: url, limits: limits)
-            guard
-                let (result, body) = try? await Retry.run(
-                    limits: limits, { () async throws(TransferError) in try await worker.fetchSmall(request, limit: 64 << 10) }),
-                result.status == 200
-            else { continue }
+    /// Everything that must hold of a complete body, in order; the first failure's reason.
+    func verify(_ ref: ObjectRef, result: TransferResult, sink: FileSink, digests: (sha256: String, md5: String?))
+        async -> String?
+    {
+        let bytes = sink.count
+        if let announced = result.announcedLength, announced != bytes {
+            return "size \(bytes) bytes differs from the \(announced) bytes the server announced"
+        }
+        if let size = ref.size, size != bytes {
+            return "size \(bytes) bytes differs from the \(size) bytes the \(ref.listed ? "listing" : "index") states"
+        }
+        if let page = ErrorPage.detect(
+            name: ref.name, format: source.format, contentType: result.contentType, head: sink.head)
+        {
+            return "\(page) was served with status \(result.status) instead of the object (error page?)"
+        }
+        if let approximate = ref.approximateSize, approximate >= 1024, bytes * 2 < approximate {
+            return "only \(bytes) bytes arrived where the listing shows about \(approximate) (error page?)"
+        }
+        if let expected = ref.expectedSHA256, expected != digests.sha256 {
+            return "SHA-256 \(digests.sha256) differs from the index's \(expected)"
+        }
+        if source.checksum == .sidecar {
+            return await verifySidecar(ref, digests: digests)
+        }
+        return nil
+    }
+
+    /// The sidecar the listing showed, or else `NAME.sha256` then `NAME.md5`, must name the
+    /// digest of the bytes that arrived.
+    func verifySidecar(_ ref: ObjectRef, digests: (sha256: String, md5: String?)) async -> String? {
+        let base = ref.url.deletingLastPathComponent()
+        let candidates = ref.sidecar.map { [$0] }
+            ?? Sidecar.Kind.allCases.map {
+                Sidecar(kind: $0, url: base.appendingPathComponent("\(ref.name).\($0.rawValue)"))
+            }
+        for sidecar in candidates {
+            let request = Self.request(for: source, url: sidecar.url, settings: settings)
+            let body: [UInt8]
+            switch await downloader.fetchSmall(request, limit: 64 << 10) {
+            case .success((_, let b)): body = b
+            case .failure(let error) where error.status == 404 || error.status == 410: continue
+            case .failure(let error): return "checksum sidecar: \(error)"
+            }
             let text = String(decoding: body, as: UTF8.self).lowercased()
-            let digest = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "*" }).first.map(String.init)
-            guard digest == actual else {
-                return "checksum \(suffix.dropFirst()) mismatch: sidecar says \(digest ?? "nothing"), the bytes are \(actual)"
+            let stated = text.split(whereSeparator: { " \n\r\t*".contains($0) }).first.map(String.init)
+            let actual = sidecar.kind == .sha256 ? digests.sha256 : (digests.md5 ?? "")
+            guard stated == actual else {
+                return "checksum \(sidecar.kind.rawValue) mismatch: the sidecar says \(stated ?? "nothing"), "
+                    + "the bytes are \(actual)"
             }
             return nil
         }
-        return "checksum sidecar \(ref.name).sha256 or .md5 not found"
+        return "checksum sidecar \(ref.name).sha256 or \(ref.name).md5 not found"
     }
 }
 
-/// Writes transfer bytes to a file and digests them on the way (no second pass).
-final class FileSink: @unchecked Sendable {
-    // @unchecked: written only from the CurlWorker queue running the transfer; read after it.
-    let fd: Int32
-    let digest = StreamingDigest(.sha256)
-    let md5 = StreamingDigest(.md5)
-    var bytes: Int64 = 0
-    var failed = false
-
-    init(_ url: URL) throws(TransferError) {
-        fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else {
-            throw TransferError(message: "cannot write \(url.lastPathComponent): \(String(cString: strerror(errno)))", transient: false)
+/// Recognises an error page served as data: HTML where the object is not a page, JSON where
+/// the source's format and the object's name expect something else. Works on the first
+/// bytes as bytes (an object is usually binary; decoding it as text would cost more than
+/// the check).
+enum ErrorPage {
+    static func detect(name: String, format: SourceFormat, contentType: String?, head: [UInt8]) -> String? {
+        let lower = name.lowercased()
+        let type = contentType?.lowercased() ?? ""
+        // Leading white space and a UTF-8 byte order mark.
+        let body = head.drop { [0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }
+        let expectsHTML = lower.hasSuffix(".html") || lower.hasSuffix(".htm")
+        let looksHTML = startsCaseInsensitive(body, "<!doctype html") || startsCaseInsensitive(body, "<html")
+        if !expectsHTML, type.hasPrefix("text/html") || type.hasPrefix("application/xhtml") || looksHTML {
+            return "an HTML page"
         }
+        let expectsJSON = lower.contains(".json") || format == .cmrUMMG
+        if !expectsJSON, type.contains("json"), body.first == UInt8(ascii: "{") || body.first == UInt8(ascii: "[") {
+            return "a JSON document (\(type))"
+        }
+        return nil
     }
 
-    func write(_ b: UnsafeRawBufferPointer) -> Bool {
-        var off = 0
-        while off < b.count {
-            let n = Glibc.write(fd, b.baseAddress! + off, b.count - off)
-            if n < 0 {
-                if errno == EINTR { continue }
-                failed = true
-                return false
-            }
-            off += n
+    /// Whether `bytes` start with the lowercase ASCII `prefix`, ignoring letter case.
+    static func startsCaseInsensitive(_ bytes: ArraySlice<UInt8>, _ prefix: StaticString) -> Bool {
+        guard bytes.count >= prefix.utf8CodeUnitCount else { return false }
+        return Array(bytes.prefix(prefix.utf8CodeUnitCount)).withUnsafeBytes {
+            ResponseHeaders.equalsIgnoringCase($0, prefix)
         }
-        digest.update(b)
-        md5.update(b)
-        bytes += Int64(b.count)
-        return true
     }
-
-    func close() { Glibc.close(fd) }
 }
 
 /// The work files of one object: the fetched bytes and what unpacking made beside them.
@@ -183,5 +248,36 @@ enum WorkFiles {
     static func discard(_ fetched: URL) {
         unlink(fetched.path)
         unlink(unpacked(fetched).path)
+    }
+}
+
+/// HTTP dates (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, what servers send).
+enum HTTPDate {
+    /// Unix seconds, or nil for any other form.
+    static func parse(_ text: String) -> Int64? {
+        let parts = text.split(separator: " ")
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard parts.count == 6, parts[5] == "GMT", let day = Int32(parts[1]),
+            let month = months.firstIndex(of: String(parts[2])), let year = Int32(parts[3])
+        else { return nil }
+        let clock = parts[4].split(separator: ":").compactMap { Int32($0) }
+        guard clock.count == 3 else { return nil }
+        var t = tm()
+        t.tm_year = year - 1900
+        t.tm_mon = Int32(month)
+        t.tm_mday = day
+        t.tm_hour = clock[0]
+        t.tm_min = clock[1]
+        t.tm_sec = clock[2]
+        return Int64(timegm(&t))
+    }
+
+    /// Whether the server answered in a later minute than the one the object last changed
+    /// in, both by the server's clock. Then a later change would show a later minute on an
+    /// index page (whatever its time zone: offsets are whole minutes), so an unchanged entry
+    /// means an unchanged object.
+    static func settled(lastModified: String?, serverDate: String?) -> Bool {
+        guard let modified = lastModified.flatMap(parse), let date = serverDate.flatMap(parse) else { return false }
+        return date / 60 > modified / 60
     }
 }

@@ -52,13 +52,16 @@ public final class IngestRun: Sendable {
         let cpuWorkers = max(2, ProcessInfo.processInfo.activeProcessorCount)
         try FileManager.default.createDirectory(at: workFolder, withIntermediateDirectories: true)
 
+        // One libcurl multi handle on a thread of its own carries every transfer of the run:
+        // `fetch_workers` at once, connections reused.
+        let fetchStage = FetchStage(pipeline: pipeline, state: state, workFolder: workFolder, logger: logger)
+
         await withTaskGroup(of: Void.self) { group in
             // discover: list every source; a source that cannot be listed is logged and counted.
             group.addTask {
-                let discovery = Discovery(worker: CurlWorker(label: "discovery"), limits: limits)
                 for source in self.pipeline.sources {
                     do {
-                        for ref in try await discovery.discover(source) { await discovered.send(ref) }
+                        for ref in try await fetchStage.discover(source) { await discovered.send(ref) }
                     } catch {
                         self.logger.error("\(error)")
                         await sink.sourceFailed(source.id, reason: "\(error)")
@@ -66,19 +69,16 @@ public final class IngestRun: Sendable {
                 }
                 discovered.finish()
             }
-            // fetch: `fetch_workers` transfers at once, each worker with its own curl handle.
+            // fetch: `fetch_workers` objects at once, each verified before it moves on.
             group.addTask {
-                await Self.pool(limits.fetchWorkers, input: discovered, output: fetched) { index in
-                    let worker = CurlWorker(label: "fetch-\(index)")
+                await Self.pool(limits.fetchWorkers, input: discovered, output: fetched) { _ in
                     return { ref in
                         await sink.countDiscovered()
-                        let fetcher = Fetcher(
-                            worker: worker, source: sources[ref.source]!, limits: limits, state: state,
-                            workFolder: workFolder)
-                        switch await fetcher.fetch(ref) {
+                        switch await fetchStage.fetch(ref) {
                         case .fetched(let o): return .fetched(o)
                         case .unchanged(let r): return .unchanged(r)
-                        case .quarantined(let r, let reason): return .quarantined(r, reason: reason, file: nil)
+                        case .quarantined(let r, let reason, let file):
+                            return .quarantined(r, reason: reason, file: file)
                         }
                     }
                 }
@@ -116,6 +116,7 @@ public final class IngestRun: Sendable {
                 for await work in normalized { await sink.accept(work) }
             }
         }
+        await fetchStage.close()
         try? FileManager.default.removeItem(at: workFolder)
 
         try await sink.finish()

@@ -141,7 +141,7 @@ actor PublishStage {
         let object = StateStore.StoredObject(
             url: objectURL, source: r.source, etag: n.object.etag, lastModified: n.object.lastModified,
             size: n.object.ref.size ?? n.object.size, sha256: n.object.sha256, outcome: "record", reason: nil,
-            recordCollection: r.collection, recordId: r.id)
+            recordCollection: r.collection, recordId: r.id, listed: n.object.listed)
         try apply(record, item: item, publishing: audience, retracting: leaving, replacing: existing != nil, object: object)
         counts.published += audience.count
         logger.info("published \(r.collection)/\(r.id) to \(audience.map(\.folder).joined(separator: ","))")

@@ -93,6 +93,12 @@ public final class StateStore: Sendable {
                     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                     """)
         }
+        // The index-page entry (time to the minute and size, as shown) of an object fetched
+        // at least a minute after it last changed: while the page shows the same entry, the
+        // object has not changed (see Fetcher).
+        m.registerMigration("v2-objects-listed") { db in
+            try db.execute(sql: "ALTER TABLE objects ADD COLUMN listed TEXT")
+        }
         return m
     }
 
@@ -109,15 +115,20 @@ public final class StateStore: Sendable {
         public var reason: String?
         public var recordCollection: String?
         public var recordId: String?
+        /// The index-page entry that proves the object unchanged while it stays the same.
+        public var listed: String? = nil
     }
 
     public func object(url: String) throws -> StoredObject? {
-        try db.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM objects WHERE url = ?", arguments: [url]).map {
+        // Asked once per object of every run: one statement, parsed once, outside an explicit
+        // transaction (a single SELECT is consistent on its own).
+        try db.inDatabase { db in
+            let statement = try db.cachedStatement(sql: "SELECT * FROM objects WHERE url = ?")
+            return try Row.fetchOne(statement, arguments: [url]).map {
                 StoredObject(
                     url: $0["url"], source: $0["source"], etag: $0["etag"], lastModified: $0["last_modified"],
                     size: $0["size"], sha256: $0["sha256"], outcome: $0["outcome"], reason: $0["reason"],
-                    recordCollection: $0["record_collection"], recordId: $0["record_id"])
+                    recordCollection: $0["record_collection"], recordId: $0["record_id"], listed: $0["listed"])
             }
         }
     }
@@ -131,12 +142,13 @@ public final class StateStore: Sendable {
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO objects
-                    (url, source, etag, last_modified, size, sha256, outcome, reason, record_collection, record_id, fetched_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    (url, source, etag, last_modified, size, sha256, outcome, reason, record_collection, record_id,
+                     fetched_at, listed)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     o.url, o.source, o.etag, o.lastModified, o.size, o.sha256, o.outcome, o.reason,
-                    o.recordCollection, o.recordId, at.timeIntervalSince1970,
+                    o.recordCollection, o.recordId, at.timeIntervalSince1970, o.listed,
                 ])
         }
     }

@@ -30,6 +30,9 @@ final class TestHTTPServer: Sendable {
         case delay(seconds: Double)
         /// Apply several faults to the same attempt, e.g. `[.delay(seconds: 1), .status(503)]`.
         case combined([Fault])
+        /// After answering this attempt, serve `body` at the path instead (a new ETag and
+        /// Last-Modified): the object changed between two attempts.
+        case replaceBody([UInt8])
 
         var description: String {
             switch self {
@@ -41,6 +44,7 @@ final class TestHTTPServer: Sendable {
             case .htmlErrorPage: "htmlErrorPage"
             case .delay(let seconds): "delay(seconds: \(seconds))"
             case .combined(let faults): "combined(\(faults))"
+            case .replaceBody(let body): "replaceBody(\(body.count) bytes)"
             }
         }
     }
@@ -95,6 +99,7 @@ final class TestHTTPServer: Sendable {
     /// Binds 127.0.0.1 on an ephemeral port and starts serving `root` (which need not exist yet: missing → 404).
     /// `readTimeout` (seconds) bounds every socket read and write so no connection thread can hang forever.
     init(root: URL, readTimeout: Double = 10) throws {
+        LoopbackProxy.bypass()
         let core = try Core(root: root, readTimeout: readTimeout)
         self.core = core
         self.port = core.port
@@ -147,6 +152,13 @@ final class TestHTTPServer: Sendable {
         set { core.state.withLock { $0.settings.lastModifiedSupport = newValue } }
     }
 
+    /// When set, every request must carry exactly this `Authorization` header value; others get 401 with
+    /// `WWW-Authenticate: Basic realm="eoshare-test"` (and the log shows what they sent).
+    var requiredAuthorization: String? {
+        get { core.state.withLock { $0.settings.requiredAuthorization } }
+        set { core.state.withLock { $0.settings.requiredAuthorization = newValue } }
+    }
+
     /// Keep connections open between requests (default on). Off: every response says `Connection: close`.
     var keepAliveSupport: Bool {
         get { core.state.withLock { $0.settings.keepAlive } }
@@ -161,7 +173,7 @@ final class TestHTTPServer: Sendable {
         let entity = StaticBody(
             bytes: body,
             contentType: contentType,
-            etag: "\"m\(String(Self.fnv1a(body), radix: 16))-\(String(body.count, radix: 16))\"",
+            etag: Self.memoryETag(body),
             lastModified: Date()
         )
         core.state.withLock { $0.bodies[Self.normalize(path)] = entity }
@@ -281,6 +293,7 @@ extension TestHTTPServer {
         var etagSupport = true
         var lastModifiedSupport = true
         var keepAlive = true
+        var requiredAuthorization: String?
     }
 
     fileprivate struct StaticBody: Sendable {
@@ -736,6 +749,7 @@ extension TestHTTPServer {
             var htmlErrorPage = false
             var cut = Cut.none
             var bytesPerSecond: Int?
+            var replacement: [UInt8]?
 
             init(_ fault: Fault?) {
                 if let fault { apply(fault) }
@@ -750,6 +764,7 @@ extension TestHTTPServer {
                 case .htmlErrorPage: htmlErrorPage = true
                 case .delay(let seconds): delay += max(0, seconds)
                 case .combined(let faults): faults.forEach { apply($0) }
+                case .replaceBody(let body): replacement = body
                 }
             }
         }
@@ -769,6 +784,9 @@ extension TestHTTPServer {
             if let status = plan.status {
                 response = Self.textResponse(status.code)
                 if let seconds = status.retryAfter { response.headers.append(("Retry-After", String(seconds))) }
+            } else if let required = settings.requiredAuthorization, request.header("Authorization") != required {
+                response = Self.textResponse(401)
+                response.headers.append(("WWW-Authenticate", "Basic realm=\"eoshare-test\""))
             } else if plan.htmlErrorPage {
                 response = Response(status: 200, headers: [("Content-Type", "text/html;charset=UTF-8")])
                 response.body = .bytes(Array(Self.htmlErrorPage.utf8))
@@ -780,6 +798,16 @@ extension TestHTTPServer {
                 version: request.version, headers: request.headers, status: response.status,
                 connection: connection, fault: fault
             ))
+            if let replacement = plan.replacement {
+                let contentType = entity?.contentType ?? TestHTTPServer.contentType(for: request.path)
+                // One second later than the old body, so `If-Range` by date fails as well.
+                let modified = Date(timeIntervalSince1970: (entity?.lastModified ?? Date()).timeIntervalSince1970 + 1)
+                state.withLock {
+                    $0.bodies[request.path] = StaticBody(
+                        bytes: replacement, contentType: contentType, etag: TestHTTPServer.memoryETag(replacement),
+                        lastModified: modified)
+                }
+            }
             let keepAlive = settings.keepAlive && request.wantsKeepAlive && !response.close
             if plan.delay > 0 && !pause(plan.delay) { return .close }
             let head = Self.serializeHead(response, version: request.version, keepAlive: keepAlive)
@@ -1195,6 +1223,11 @@ extension TestHTTPServer {
     fileprivate static func digits(_ text: String) -> Int? {
         guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
         return Int(text)
+    }
+
+    /// The strong ETag of an in-memory body: its hash and length.
+    fileprivate static func memoryETag(_ body: [UInt8]) -> String {
+        "\"m\(String(fnv1a(body), radix: 16))-\(String(body.count, radix: 16))\""
     }
 
     /// 64-bit FNV-1a: a cheap stable hash for ETags.

@@ -1,0 +1,247 @@
+import CEOShareCurl
+import Foundation
+import Synchronization
+
+/// Runs libcurl transfers through one multi handle on a thread of its own, never on the
+/// Swift concurrency pool: async callers submit a transfer and await its result while the
+/// thread drives every transfer with `curl_multi_poll`/`perform`/`info_read`. At most
+/// `maxTransfers` run at once (the rest wait in order); connections are reused across
+/// transfers and HTTP/2 streams are multiplexed where the server offers them.
+///
+/// `close()` ends the thread after cancelling what is left; every easy handle and the multi
+/// handle are cleaned up on the thread before it exits.
+final class CurlMulti: Sendable {
+    private let shared: Shared
+    /// Writes and digests file bodies beside the transfer thread.
+    let writer = ChunkWriter()
+
+    init(maxTransfers: Int) {
+        precondition(CurlGlobal.initialised, "curl_global_init failed")
+        let multi = MultiHandle(curl_multi_init()!)
+        eoshare_curl_multi_setopt_long(multi.pointer, CURLMOPT_MAXCONNECTS, max(4, maxTransfers * 2))
+        shared = Shared(multi: multi, maxTransfers: max(1, maxTransfers))
+        let thread = Thread { [shared] in
+            var driver = Driver(shared)
+            driver.run()
+        }
+        thread.name = "eoshare.curl"
+        thread.start()
+    }
+
+    deinit {
+        shared.stop()
+        writer.stop()
+    }
+
+    /// Runs one transfer; `sink` gets the body of a successful response only, so an error
+    /// page never lands in a data file. Cancelling the calling task aborts the transfer.
+    func perform(_ request: TransferRequest, sink: any TransferSink) async -> TransferResult {
+        guard !Task.isCancelled else {
+            var result = TransferResult()
+            result.failure = .cancelled
+            return result
+        }
+        let id = shared.nextID()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                shared.submit(Submission(id: id, request: request, sink: sink, continuation: continuation))
+            }
+        } onCancel: {
+            shared.cancel(id)
+        }
+    }
+
+    /// Cancels what is left and waits until the thread has cleaned up every handle.
+    func close() async {
+        shared.stop()
+        await withCheckedContinuation { continuation in shared.onExit(continuation) }
+        writer.stop()
+    }
+
+    /// A transfer handed to the thread.
+    fileprivate struct Submission: Sendable {
+        var id: Int
+        var request: TransferRequest
+        var sink: any TransferSink
+        var continuation: CheckedContinuation<TransferResult, Never>
+    }
+
+    /// The multi handle's address. `@unchecked Sendable` is sound: only the driver thread
+    /// calls libcurl with it, except `curl_multi_wakeup`, which libcurl documents as callable
+    /// from any thread, and the thread alone cleans it up, after which nobody wakes it.
+    fileprivate struct MultiHandle: @unchecked Sendable {
+        let pointer: UnsafeMutableRawPointer
+        init(_ pointer: UnsafeMutableRawPointer) { self.pointer = pointer }
+    }
+
+    /// What callers and the thread share, behind one lock.
+    fileprivate final class Shared: Sendable {
+        struct Inbox {
+            var nextID = 0
+            var submissions: [Submission] = []
+            var cancelled: Set<Int> = []
+            var stopping = false
+            var exited = false
+            var cleanedUp = false
+            var exitWaiters: [CheckedContinuation<Void, Never>] = []
+        }
+
+        let multi: MultiHandle
+        let maxTransfers: Int
+        let inbox = Mutex(Inbox())
+
+        init(multi: MultiHandle, maxTransfers: Int) {
+            self.multi = multi
+            self.maxTransfers = maxTransfers
+        }
+
+        func nextID() -> Int {
+            inbox.withLock { box in
+                box.nextID += 1
+                return box.nextID
+            }
+        }
+
+        func submit(_ submission: Submission) {
+            let accepted = inbox.withLock { box -> Bool in
+                guard !box.stopping else { return false }
+                box.submissions.append(submission)
+                return true
+            }
+            if accepted {
+                wake()
+            } else {
+                var result = TransferResult()
+                result.failure = .cancelled
+                submission.continuation.resume(returning: result)
+            }
+        }
+
+        func cancel(_ id: Int) {
+            inbox.withLock { _ = $0.cancelled.insert(id) }
+            wake()
+        }
+
+        func stop() {
+            let wasRunning = inbox.withLock { box -> Bool in
+                defer { box.stopping = true }
+                return !box.exited
+            }
+            if wasRunning { wake() }
+        }
+
+        func onExit(_ continuation: CheckedContinuation<Void, Never>) {
+            let done = inbox.withLock { box -> Bool in
+                if box.cleanedUp { return true }
+                box.exitWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+
+        /// Called by the thread before it cleans up the multi handle: from here on nobody
+        /// wakes it.
+        func exiting() {
+            inbox.withLock { $0.exited = true }
+        }
+
+        /// Called by the thread as its last step, once every handle is cleaned up.
+        func finished() {
+            let waiters = inbox.withLock { box -> [CheckedContinuation<Void, Never>] in
+                box.cleanedUp = true
+                defer { box.exitWaiters = [] }
+                return box.exitWaiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
+        /// Safe from any thread while the thread runs (the lock orders it before `exited`).
+        private func wake() {
+            inbox.withLock { box in
+                if !box.exited { curl_multi_wakeup(multi.pointer) }
+            }
+        }
+    }
+
+    /// The thread's own state: transfers waiting for a slot and those running.
+    private struct Driver {
+        let shared: Shared
+        var multi: UnsafeMutableRawPointer { shared.multi.pointer }
+        var waiting: [Submission] = []
+        var running: [UnsafeMutableRawPointer: (Submission, TransferContext)] = [:]
+        var idle: [CurlEasy] = []
+
+        init(_ shared: Shared) { self.shared = shared }
+
+        mutating func run() {
+            while true {
+                let (new, cancelled, stopping) = shared.inbox.withLock { box in
+                    defer {
+                        box.submissions = []
+                        box.cancelled = []
+                    }
+                    return (box.submissions, box.cancelled, box.stopping)
+                }
+                waiting += new
+                for id in cancelled { cancel(id) }
+                if stopping {
+                    for id in waiting.map(\.id) + running.values.map(\.0.id) { cancel(id) }
+                    break
+                }
+                while running.count < shared.maxTransfers, !waiting.isEmpty { start(waiting.removeFirst()) }
+                var active: Int32 = 0
+                curl_multi_perform(multi, &active)
+                collectFinished()
+                if running.count < shared.maxTransfers, !waiting.isEmpty { continue }
+                curl_multi_poll(multi, nil, 0, 1000, nil)
+            }
+            shared.exiting()
+            idle.removeAll()  // curl_easy_cleanup of each, before the multi handle goes
+            curl_multi_cleanup(multi)
+            shared.finished()
+        }
+
+        private mutating func start(_ submission: Submission) {
+            let easy = idle.popLast() ?? CurlEasy()
+            let context = TransferContext(request: submission.request, sink: submission.sink, easy: easy)
+            // The context lives in `running` until the transfer is removed, so the pointer
+            // handed to the callbacks stays valid for as long as libcurl may use it.
+            context.headerList = easy.configure(
+                submission.request, context: Unmanaged.passUnretained(context).toOpaque())
+            running[easy.handle] = (submission, context)
+            curl_multi_add_handle(multi, easy.handle)
+        }
+
+        private mutating func collectFinished() {
+            var left: Int32 = 0
+            while let message = curl_multi_info_read(multi, &left) {
+                guard eoshare_curl_msg_is_done(message) != 0, let handle = message.pointee.easy_handle else {
+                    continue
+                }
+                finish(handle, with: eoshare_curl_msg_result(message))
+            }
+        }
+
+        private mutating func finish(_ handle: UnsafeMutableRawPointer, with code: CURLcode) {
+            guard let (submission, context) = running.removeValue(forKey: handle) else { return }
+            curl_multi_remove_handle(multi, handle)
+            if !context.sink.settle(), context.failure == nil {
+                context.failure = .sinkFailed("the bytes could not be written to the work file")
+            }
+            let result = context.finish(code)
+            if idle.count < shared.maxTransfers { idle.append(context.easy) }
+            submission.continuation.resume(returning: result)
+        }
+
+        private mutating func cancel(_ id: Int) {
+            if let index = waiting.firstIndex(where: { $0.id == id }) {
+                var result = TransferResult()
+                result.failure = .cancelled
+                waiting.remove(at: index).continuation.resume(returning: result)
+            } else if let (handle, entry) = running.first(where: { $0.value.0.id == id }) {
+                entry.1.failure = .cancelled
+                finish(handle, with: CURLE_ABORTED_BY_CALLBACK)
+            }
+        }
+    }
+}

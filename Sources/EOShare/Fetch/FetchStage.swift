@@ -1,0 +1,42 @@
+import Foundation
+import Logging
+
+/// The fetch stage of one run: discovery and verified fetching of a pipeline's sources,
+/// every transfer through one libcurl multi handle on its own thread, `fetch_workers` at
+/// once. The ingest run drives it; the benchmarks use it alone.
+public final class FetchStage: Sendable {
+    private let engine: CurlMulti
+    private let settings: FetchSettings
+    private let downloader: Downloader
+    private let sources: [String: SourceConfig]
+    private let state: StateStore
+    private let workFolder: URL
+
+    /// `workFolder` receives the fetched files; the next stage takes them from there.
+    public init(pipeline: Pipeline, state: StateStore, workFolder: URL, logger: Logger) {
+        engine = CurlMulti(maxTransfers: pipeline.limits.fetchWorkers)
+        settings = FetchSettings(limits: pipeline.limits, environment: pipeline.environment, logger: logger)
+        downloader = Downloader(engine: engine, limits: pipeline.limits, logger: logger)
+        sources = Dictionary(uniqueKeysWithValues: pipeline.sources.map { ($0.id, $0) })
+        self.state = state
+        self.workFolder = workFolder
+    }
+
+    /// The objects `source` offers (listing, index or the one object), filtered by `match`.
+    public func discover(_ source: SourceConfig) async throws(DiscoveryError) -> [ObjectRef] {
+        try await Discovery(downloader: downloader, settings: settings).discover(source)
+    }
+
+    /// Fetches and verifies one object of a source of this pipeline.
+    public func fetch(_ ref: ObjectRef) async -> FetchOutcome {
+        guard let source = sources[ref.source] else {
+            return .quarantined(ref, reason: "no source '\(ref.source)' in the pipeline", file: nil)
+        }
+        let fetcher = Fetcher(
+            downloader: downloader, source: source, settings: settings, state: state, workFolder: workFolder)
+        return await fetcher.fetch(ref)
+    }
+
+    /// Ends the transfer thread after cleaning up every libcurl handle.
+    public func close() async { await engine.close() }
+}

@@ -1,0 +1,359 @@
+import Foundation
+import Testing
+
+@testable import EOShare
+
+/// Every fault the fetch stage meets ends in either a verified record (the object's SHA-256 in
+/// the state is that of the bytes the server holds) or a quarantined object with a precise
+/// reason — never a corrupt record. Real server on 127.0.0.1, real files, real SQLite.
+@Suite struct FetchFaultTests {
+    typealias Fault = TestHTTPServer.Fault
+
+    /// A fault on the first attempt(s) that a retry or a resume repairs.
+    struct Repairable: Sendable, CustomStringConvertible {
+        var name: String
+        var faults: [Fault]
+        var rangeSupport = true
+        /// What the second request must have been: a resume (206) or a fresh start (200).
+        var secondStatus: Int
+        var secondHasRange: Bool
+        var description: String { name }
+    }
+
+    static let repairable: [Repairable] = [
+        Repairable(name: "503 then 500 then success", faults: [.status(503), .status(500)], secondStatus: 500,
+                   secondHasRange: false),
+        Repairable(name: "408 then success", faults: [.status(408)], secondStatus: 200, secondHasRange: false),
+        Repairable(name: "reset after 6000 bytes, resumed with Range", faults: [.resetAfter(bytes: 6_000)],
+                   secondStatus: 206, secondHasRange: true),
+        Repairable(name: "reset without Range support, restarted", faults: [.resetAfter(bytes: 6_000)],
+                   rangeSupport: false, secondStatus: 200, secondHasRange: true),
+        Repairable(name: "truncated with the full Content-Length, resumed", faults: [.truncate(bytes: 5_000)],
+                   secondStatus: 206, secondHasRange: true),
+        Repairable(name: "stalled slow body, resumed", faults: [.slowBody(bytesPerSecond: 500)],
+                   secondStatus: 206, secondHasRange: true),
+    ]
+
+    @Test(arguments: repairable)
+    func faultRepairedIntoAVerifiedRecord(_ fault: Repairable) async throws {
+        let h = try FetchHarness()
+        let bytes = try FetchHarness.sceneBytes()
+        try h.serve(FetchHarness.scene, bytes)
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        server.rangeSupport = fault.rangeSupport
+        let path = "/feed/\(FetchHarness.scene)"
+        server.inject(path: path, faults: fault.faults)
+        let p = try h.pipeline(url: server.url(path).absoluteString)
+
+        let summary = try await FetchHarness.ingest(p)
+        #expect(summary.records == 1 && summary.quarantined == 0, "\(FetchHarness.quarantineReasons(p))")
+        #expect(try FetchHarness.recordPublished(p))
+        let stored = try #require(try FetchHarness.object(p, url: server.url(path)))
+        #expect(stored.sha256 == Digest.sha256Hex(bytes), "the record holds exactly the server's bytes")
+        #expect(stored.outcome == "record")
+        let requests = server.requests().filter { $0.path == path }
+        #expect(requests.count == fault.faults.count + 1)
+        let second = try #require(requests.dropFirst().first)
+        #expect(second.status == fault.secondStatus, "\(requests)")
+        #expect((second.header("Range") != nil) == fault.secondHasRange, "\(second.headers)")
+        if fault.secondHasRange {
+            #expect(second.header("If-Range") == requests[0].header("ETag") || second.header("If-Range") != nil)
+        }
+    }
+
+    /// Bodies larger than one buffer are written and digested on the writer thread; a reset
+    /// there must resume exactly after what was written, with the digest state kept.
+    @Test(arguments: [false, true])
+    func largeObjectResumedThroughTheWriterThread(etagChanges: Bool) async throws {
+        let h = try FetchHarness()
+        // 3 MiB that no two offsets confuse (a resume at the wrong byte changes the digest).
+        let old = [UInt8](unsafeUninitializedCapacity: 3 << 20) { buffer, count in
+            var x: UInt32 = 2_463_534_242
+            for i in 0..<buffer.count {
+                x ^= x << 13
+                x ^= x >> 17
+                x ^= x << 5
+                buffer[i] = UInt8(truncatingIfNeeded: x)
+            }
+            count = buffer.count
+        }
+        var new = old
+        new[new.count - 1] ^= 0xFF
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let path = "/feed/large.bin"
+        server.setBody(path: path, body: old, contentType: "application/octet-stream")
+        var first: [Fault] = [.resetAfter(bytes: 1_300_000)]
+        if etagChanges { first.append(.replaceBody(new)) }
+        server.inject(path: path, faults: [.combined(first), .truncate(bytes: 500_000)])
+        let p = try h.pipeline(url: server.url(path).absoluteString)
+        let work = h.folder.appendingPathComponent("work")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let stage = FetchStage(
+            pipeline: p, state: try StateStore(path: p.statePath), workFolder: work, logger: FetchHarness.logger)
+        let outcome = await stage.fetch(ObjectRef(source: "src", url: server.url(path), name: "large.bin"))
+        await stage.close()
+        guard case .fetched(let object) = outcome else {
+            Issue.record("expected a fetched object, got \(outcome)")
+            return
+        }
+        let expected = etagChanges ? new : old
+        #expect(object.sha256 == Digest.sha256Hex(expected))
+        #expect(object.size == Int64(expected.count))
+        #expect(try Digest.sha256Hex(ofFile: object.file) == object.sha256, "the file holds what was digested")
+        let requests = server.requests().filter { $0.path == path }
+        #expect(requests.count == 3, "\(requests)")
+        let resumedAt = requests[1].header("Range").flatMap { Int($0.dropFirst(6).dropLast()) } ?? 0
+        #expect(resumedAt > 0 && resumedAt <= 1_300_000, "resumed after what arrived: \(requests[1].headers)")
+        #expect(requests[1].status == (etagChanges ? 200 : 206))
+        #expect(requests[2].status == 206, "the truncated attempt resumes too")
+    }
+
+    @Test func retryAfterIsHonoured() async throws {
+        let h = try FetchHarness()
+        let bytes = try FetchHarness.sceneBytes()
+        try h.serve(FetchHarness.scene, bytes)
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let path = "/feed/\(FetchHarness.scene)"
+        server.inject(path: path, faults: [.status(429, retryAfter: 1)])
+        let p = try h.pipeline(url: server.url(path).absoluteString)
+        let started = Date()
+        let summary = try await FetchHarness.ingest(p)
+        // The back-off base is 5 ms: only Retry-After explains a wait of a second.
+        #expect(Date().timeIntervalSince(started) >= 1.0)
+        #expect(summary.records == 1 && summary.quarantined == 0)
+        #expect(server.requestCount(path: path) == 2)
+    }
+
+    @Test func ifRangeMismatchRestartsWithTheNewObject() async throws {
+        let h = try FetchHarness()
+        let old = try FetchHarness.sceneBytes()
+        let new = try FetchHarness.changedSceneBytes()
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let path = "/feed/\(FetchHarness.scene)"
+        server.setBody(path: path, body: old, contentType: "text/plain")
+        // The first attempt breaks after 6000 bytes, and the object changes before the second.
+        server.inject(path: path, faults: [.combined([.resetAfter(bytes: 6_000), .replaceBody(new)])])
+        let p = try h.pipeline(url: server.url(path).absoluteString)
+
+        let summary = try await FetchHarness.ingest(p)
+        #expect(summary.records == 1 && summary.quarantined == 0, "\(FetchHarness.quarantineReasons(p))")
+        let requests = server.requests().filter { $0.path == path }
+        #expect(requests.count == 2)
+        #expect(requests[1].header("Range") == "bytes=6000-" && requests[1].header("If-Range") != nil)
+        #expect(requests[1].status == 200, "the old ETag no longer holds: the whole new object")
+        let stored = try #require(try FetchHarness.object(p, url: server.url(path)))
+        #expect(stored.sha256 == Digest.sha256Hex(new), "no mix of old prefix and new tail")
+    }
+
+    /// A fault no retry repairs, and the precise reason it is quarantined with.
+    struct Fatal: Sendable, CustomStringConvertible {
+        var name: String
+        var faults: [Fault]
+        var reason: String
+        var requests: Int
+        var description: String { name }
+    }
+
+    static let fatal: [Fatal] = [
+        Fatal(name: "404 at once, not retried", faults: [.status(404)],
+              reason: "HTTP 404 from http://127.0.0.1", requests: 1),
+        Fatal(name: "403 at once, not retried", faults: [.status(403)], reason: "(refused: not retried)", requests: 1),
+        Fatal(name: "HTML error page with 200", faults: [.htmlErrorPage],
+              reason: "an HTML page was served with status 200 instead of the object", requests: 1),
+        Fatal(name: "503 past the retries", faults: Array(repeating: .status(503), count: 4),
+              reason: "HTTP 503 from http://127.0.0.1", requests: 4),
+        Fatal(name: "resets past the retries", faults: Array(repeating: .resetAfter(bytes: 100), count: 4),
+              reason: "gave up after 4 attempts", requests: 4),
+    ]
+
+    @Test(arguments: fatal)
+    func faultQuarantinedWithAPreciseReason(_ fault: Fatal) async throws {
+        let h = try FetchHarness()
+        try h.serve(FetchHarness.scene, try FetchHarness.sceneBytes())
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let path = "/feed/\(FetchHarness.scene)"
+        server.inject(path: path, faults: fault.faults)
+        let p = try h.pipeline(url: server.url(path).absoluteString)
+
+        let summary = try await FetchHarness.ingest(p)
+        #expect(summary.records == 0 && summary.quarantined == 1)
+        let reasons = FetchHarness.quarantineReasons(p)
+        #expect(reasons.count == 1 && reasons[0].contains(fault.reason), "\(reasons)")
+        #expect(server.requestCount(path: path) == fault.requests)
+        #expect(try !FetchHarness.recordPublished(p))
+    }
+
+    @Test func jsonErrorPageWhereTextIsExpected() async throws {
+        let h = try FetchHarness()
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let path = "/feed/\(FetchHarness.scene)"
+        server.setBody(path: path, body: Array(#"{"error": "quota exceeded"}"#.utf8), contentType: "application/json")
+        let p = try h.pipeline(url: server.url(path).absoluteString)
+        let summary = try await FetchHarness.ingest(p)
+        #expect(summary.quarantined == 1)
+        let reason = FetchHarness.quarantineReasons(p).first ?? ""
+        #expect(reason.contains("a JSON document (application/json) was served"), "\(reason)")
+        // The evidence is kept aside with its reason.
+        let folder = p.quarantineFolder.appendingPathComponent("src")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        #expect(kept.contains { $0.hasSuffix(".reason") })
+    }
+
+    @Test func bodyFarSmallerThanTheListingShowsIsAnErrorPage() async throws {
+        let h = try FetchHarness()
+        try h.serve(FetchHarness.scene, try FetchHarness.sceneBytes())
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        // The index page shows "15K"; the object's request gets a short text "200 OK" instead.
+        server.inject(path: "/feed/\(FetchHarness.scene)", faults: [.status(200)])
+        let p = try h.pipeline(url: server.url("/feed/").absoluteString)
+        let summary = try await FetchHarness.ingest(p)
+        #expect(summary.quarantined == 1 && summary.records == 0)
+        let reason = FetchHarness.quarantineReasons(p).first ?? ""
+        #expect(reason.contains("only 7 bytes arrived where the listing shows about 15360 (error page?)"), "\(reason)")
+    }
+
+    @Test func maxObjectBytesAbortsOnTheAnnouncedLength() async throws {
+        let h = try FetchHarness()
+        try h.serve(FetchHarness.scene, try FetchHarness.sceneBytes())
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let path = "/feed/\(FetchHarness.scene)"
+        let p = try h.pipeline(url: server.url(path).absoluteString, limits: "retries: 3, max_object_bytes: 4KiB")
+        let summary = try await FetchHarness.ingest(p)
+        #expect(summary.quarantined == 1)
+        let reason = try #require(FetchHarness.quarantineReasons(p).first)
+        #expect(reason.contains("exceeds max_object_bytes (4096 bytes; announced 15137 bytes)"), "\(reason)")
+        #expect(server.requestCount(path: path) == 1, "too large is not retried")
+    }
+
+    @Test(arguments: [("sha256", true), ("md5", true), ("sha256", false), ("md5", false)])
+    func sidecarChecksums(kind: String, matching: Bool) async throws {
+        let h = try FetchHarness()
+        let bytes = try FetchHarness.sceneBytes()
+        try h.serve(FetchHarness.scene, bytes)
+        let digest = StreamingDigest(kind == "md5" ? .md5 : .sha256)
+        digest.update(matching ? bytes : Array("other".utf8))
+        let stated = digest.finalizeHex()
+        try h.serve(FetchHarness.scene + "." + kind, Array("\(stated)  \(FetchHarness.scene)\n".utf8))
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        // Through the listing, which shows the sidecar beside the object.
+        let p = try h.pipeline(url: server.url("/feed/").absoluteString, source: "checksum: sidecar")
+        let summary = try await FetchHarness.ingest(p)
+        if matching {
+            #expect(summary.records == 1 && summary.quarantined == 0, "\(FetchHarness.quarantineReasons(p))")
+        } else {
+            #expect(summary.records == 0 && summary.quarantined == 1)
+            let reason = FetchHarness.quarantineReasons(p).first ?? ""
+            #expect(reason.contains("checksum \(kind) mismatch: the sidecar says \(stated)"), "\(reason)")
+        }
+    }
+
+    @Test func missingSidecarIsQuarantinedWithoutATransfer() async throws {
+        let h = try FetchHarness()
+        try h.serve(FetchHarness.scene, try FetchHarness.sceneBytes())
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let p = try h.pipeline(url: server.url("/feed/").absoluteString, source: "checksum: sidecar")
+        let summary = try await FetchHarness.ingest(p)
+        #expect(summary.quarantined == 1)
+        #expect(FetchHarness.quarantineReasons(p).first?.contains("no \(FetchHarness.scene).sha256 or") == true)
+        #expect(server.requestCount(path: "/feed/\(FetchHarness.scene)") == 0)
+    }
+
+    @Test(arguments: [true, false])
+    func indexSHA256(matching: Bool) async throws {
+        let h = try FetchHarness()
+        let bytes = try FetchHarness.sceneBytes()
+        try h.serve(FetchHarness.scene, bytes)
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let sha = matching ? Digest.sha256Hex(bytes) : String(repeating: "ab", count: 32)
+        let index = #"[{"url": "\#(FetchHarness.scene)", "size": \#(bytes.count), "sha256": "\#(sha)"}]"#
+        try h.serve("index.json", Array(index.utf8))
+        let p = try h.pipeline(url: server.url("/feed/index.json").absoluteString, source: "index: true")
+        let summary = try await FetchHarness.ingest(p)
+        if matching {
+            #expect(summary.records == 1 && summary.quarantined == 0, "\(FetchHarness.quarantineReasons(p))")
+        } else {
+            #expect(summary.records == 0 && summary.quarantined == 1)
+            let reason = FetchHarness.quarantineReasons(p).first ?? ""
+            #expect(reason.contains("SHA-256 \(Digest.sha256Hex(bytes)) differs from the index's \(sha)"), "\(reason)")
+        }
+    }
+
+    @Test func secondRunMakesOnlyConditionalRequestsAndAChangeReplacesTheRecord() async throws {
+        let h = try FetchHarness()
+        try h.serve(FetchHarness.scene, try FetchHarness.sceneBytes())
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let p = try h.pipeline(url: server.url("/feed/").absoluteString)
+        let first = try await FetchHarness.ingest(p)
+        #expect(first.records == 1)
+
+        server.resetLog()
+        let second = try await FetchHarness.ingest(p)
+        #expect(second.fetched == 0 && second.unchanged == 1 && second.records == 0)
+        let objectRequests = server.requests().filter { $0.path != "/feed/" }
+        #expect(!objectRequests.isEmpty && objectRequests.allSatisfy { $0.isConditional && $0.status == 304 })
+        #expect(server.requests().filter { !$0.isConditional }.map(\.path) == ["/feed/"], "only the listing")
+
+        // A changed object is fetched again and replaces its record.
+        try await Task.sleep(nanoseconds: 1_100_000_000)  // Last-Modified has one-second resolution
+        let changed = try FetchHarness.changedSceneBytes()
+        try h.serve(FetchHarness.scene, changed)
+        let third = try await FetchHarness.ingest(p)
+        #expect(third.fetched == 1 && third.records == 1, "\(FetchHarness.quarantineReasons(p))")
+        let stored = try #require(try FetchHarness.object(p, url: server.url("/feed/\(FetchHarness.scene)")))
+        #expect(stored.sha256 == Digest.sha256Hex(changed))
+    }
+
+    /// An index page shows each object's time to the minute and its size. Fetched a minute or
+    /// more after it last changed, an object whose entry stays the same is not asked for at
+    /// all; a change shows as a new entry and is fetched.
+    @Test func indexPageEntryProvesAnObjectUnchanged() async throws {
+        let h = try FetchHarness()
+        let old = Date(timeIntervalSince1970: 1_714_557_600)  // 2024-05-01 10:00 UTC
+        try h.serve(FetchHarness.scene, try FetchHarness.sceneBytes(), modified: old)
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let p = try h.pipeline(url: server.url("/feed/").absoluteString)
+        let first = try await FetchHarness.ingest(p)
+        #expect(first.records == 1)
+        let url = server.url("/feed/\(FetchHarness.scene)")
+        #expect(try FetchHarness.object(p, url: url)?.listed?.hasPrefix("2024-05-01 10:00") == true)
+
+        server.resetLog()
+        let second = try await FetchHarness.ingest(p)
+        #expect(second.unchanged == 1 && second.fetched == 0)
+        #expect(server.requests().map(\.path) == ["/feed/"], "only the listing was asked for")
+
+        let changed = try FetchHarness.changedSceneBytes()
+        try h.serve(FetchHarness.scene, changed, modified: Date())
+        let third = try await FetchHarness.ingest(p)
+        #expect(third.fetched == 1 && third.records == 1)
+        #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(changed))
+    }
+
+    @Test func manyObjectsShareFewConnections() async throws {
+        let h = try FetchHarness()
+        let bytes = try FetchHarness.sceneBytes()
+        for i in 0..<24 { try h.serve("copy\(i)_" + FetchHarness.scene, bytes) }
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let p = try h.pipeline(url: server.url("/feed/").absoluteString, limits: "fetch_workers: 4, retries: 1")
+        let summary = try await FetchHarness.ingest(p)
+        #expect(summary.discovered == 24)
+        // 25 requests (listing + objects) over at most fetch_workers connections: keep-alive reuse.
+        #expect(server.requests().count == 25)
+        #expect(server.connectionCount <= 4)
+        #expect(server.requests().allSatisfy { $0.header("User-Agent")?.hasPrefix("eoshare/") == true })
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+
+@testable import EOShare
+
+/// The fetch stage's pure parts: the download state machine, back-off, listing parsers,
+/// Content-Range and error-page recognition.
+@Suite struct FetchPartsTests {
+    static func machine(retries: Int = 2) -> DownloadMachine {
+        DownloadMachine(
+            retries: retries, resumable: true, backoff: Backoff(base: 0.01, cap: 0.1), url: URL(string: "http://h/x")!)
+    }
+
+    static func reset(bytes: Int64, total: Int64?, etag: String? = "\"abc\"", lastModified: String? = nil)
+        -> TransferResult
+    {
+        var r = TransferResult()
+        r.status = 200
+        r.bodyAccepted = true
+        r.announcedLength = total
+        r.etag = etag
+        r.lastModified = lastModified
+        r.failure = .curl(code: 56, message: "Connection reset by peer", transient: true)
+        return r
+    }
+
+    @Test func interruptedBodyResumesWithAStrongValidatorOnly() {
+        var m = Self.machine()
+        guard case .retry = m.attemptEnded(Self.reset(bytes: 100, total: 1000), kept: 100) else {
+            Issue.record("a reset is retried")
+            return
+        }
+        #expect(m.resumePoint == ResumePoint(offset: 100, total: 1000, validator: "\"abc\""))
+
+        var weak = Self.machine()
+        _ = weak.attemptEnded(Self.reset(bytes: 100, total: 1000, etag: "W/\"abc\""), kept: 100)
+        #expect(weak.resumePoint == nil, "a weak ETag cannot guard a range")
+
+        var dated = Self.machine()
+        let date = "Sat, 21 Nov 2026 10:00:00 GMT"
+        _ = dated.attemptEnded(Self.reset(bytes: 100, total: 1000, etag: nil, lastModified: date), kept: 100)
+        #expect(dated.resumePoint?.validator == date)
+
+        var unknownTotal = Self.machine()
+        _ = unknownTotal.attemptEnded(Self.reset(bytes: 100, total: nil), kept: 100)
+        #expect(unknownTotal.resumePoint == nil, "without a total a 206 cannot be checked")
+    }
+
+    @Test func errorStatusKeepsTheResumePointAndRangeMismatchDropsIt() {
+        var m = Self.machine(retries: 5)
+        _ = m.attemptEnded(Self.reset(bytes: 100, total: 1000), kept: 100)
+        var unavailable = TransferResult()
+        unavailable.status = 503
+        _ = m.attemptEnded(unavailable, kept: 100)
+        #expect(m.resumePoint?.offset == 100, "a 503's page never reached the file")
+        var mismatch = TransferResult()
+        mismatch.failure = .rangeMismatch("206 for bytes 0-9/10")
+        _ = m.attemptEnded(mismatch, kept: 100)
+        #expect(m.resumePoint == nil && m.state == .fresh)
+    }
+
+    @Test func retriesAreCountedAndClientErrorsFailAtOnce() {
+        var m = Self.machine(retries: 2)
+        var unavailable = TransferResult()
+        unavailable.status = 503
+        #expect(m.attemptEnded(unavailable, kept: 0) != .done)
+        #expect(m.attemptEnded(unavailable, kept: 0) != .done)
+        guard case .fail(let error) = m.attemptEnded(unavailable, kept: 0) else {
+            Issue.record("the third 503 with retries: 2 fails")
+            return
+        }
+        #expect(error.description == "HTTP 503 from http://h/x; gave up after 3 attempts")
+
+        var n = Self.machine()
+        var notFound = TransferResult()
+        notFound.status = 404
+        let refused = FetchError("HTTP 404 from http://h/x (refused: not retried)", status: 404)
+        #expect(n.attemptEnded(notFound, kept: 0) == .fail(refused))
+    }
+
+    @Test func backoffHasFullJitterAndHonoursRetryAfter() {
+        let b = Backoff(base: 1, cap: 8, retryAfterCap: 60)
+        for attempt in 1...6 {
+            let d = b.delay(attempt: attempt, retryAfter: nil)
+            #expect(d >= 0 && d <= min(8, pow(2, Double(attempt))))
+        }
+        #expect(b.delay(attempt: 1, retryAfter: 30) >= 30)
+        #expect(b.delay(attempt: 1, retryAfter: 3600) <= 60)
+    }
+
+    @Test func contentRange() {
+        #expect(ContentRange("bytes 100-999/1000") == ContentRange("bytes 100-999/1000"))
+        #expect(ContentRange("bytes 100-999/1000")?.first == 100)
+        #expect(ContentRange("bytes 100-999/1000")?.total == 1000)
+        #expect(ContentRange("bytes */1000") == nil)
+        #expect(ContentRange("items 1-2/3") == nil)
+    }
+
+    @Test func ftpListings() {
+        let mlsd = FTPListing.mlsd("type=file;size=15137;modify=20261121173000;perm=r; LC08_MTL.txt")
+        #expect(mlsd == ListingEntry(name: "LC08_MTL.txt", size: 15137, modified: "1795282200"))
+        #expect(FTPListing.mlsd("type=dir;modify=20261121173000; sub") == nil)
+        let list = FTPListing.unix("-rw-r--r--   1 owner    group       15137 Nov 21 17:30 LC08 MTL.txt")
+        #expect(list == ListingEntry(name: "LC08 MTL.txt", size: 15137))
+        #expect(FTPListing.unix("drwxr-xr-x   2 owner    group        4096 Nov 21 17:30 sub")?.name == "")
+        #expect(FTPListing.unix("total 12") == nil)
+    }
+
+    @Test func indexPageSizes() {
+        let apache = #"<td><a href="a.gz">a.gz</a></td><td align="right">2024-05-01 10:00  </td>"#
+            + #"<td align="right">12K</td>"#
+        let links = Discovery.links(in: apache)
+        #expect(links.map(\.href) == ["a.gz"])
+        #expect(Discovery.listedSize(links[0].after) == .approximate(12 << 10))
+        let nginx = "<a href=\"b.txt\">b.txt</a>                01-May-2024 10:00               15137\n"
+        #expect(Discovery.listedSize(Discovery.links(in: nginx)[0].after) == .exact(15137))
+        #expect(Discovery.listedSize("<td>2024-05-01 10:00</td><td>  - </td>") == nil)
+    }
+
+    @Test func httpDatesAndSettledEntries() {
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777)
+        #expect(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT") == nil)
+        let date = "Sun, 06 Nov 1994 08:50:00 GMT"
+        #expect(HTTPDate.settled(lastModified: "Sun, 06 Nov 1994 08:49:59 GMT", serverDate: date))
+        #expect(!HTTPDate.settled(lastModified: "Sun, 06 Nov 1994 08:50:00 GMT", serverDate: date))
+        #expect(!HTTPDate.settled(lastModified: nil, serverDate: date))
+        let apache = #"</a></td><td align="right">2024-05-01 10:00  </td><td align="right">12K</td><td>&nbsp;</td>"#
+        #expect(Discovery.shownEntry(apache[...]) == "2024-05-01 10:00 12K")
+        #expect(Discovery.shownEntry("</a></li>"[...]) == nil, "no time shown: nothing to compare")
+    }
+
+    @Test func errorPages() {
+        let html = Array("<!DOCTYPE html><html><body>Service Unavailable</body></html>".utf8)
+        #expect(ErrorPage.detect(name: "a_MTL.txt", format: .landsatMTL, contentType: "text/plain", head: html) != nil)
+        #expect(ErrorPage.detect(name: "index.html", format: .landsatMTL, contentType: "text/html", head: html) == nil)
+        let json = Array(#"{"error": "quota"}"#.utf8)
+        #expect(ErrorPage.detect(name: "a_MTL.txt", format: .landsatMTL, contentType: "application/json", head: json)
+            != nil)
+        #expect(ErrorPage.detect(name: "a_MTL.json", format: .landsatMTL, contentType: "application/json", head: json)
+            == nil)
+        #expect(ErrorPage.detect(name: "granule", format: .cmrUMMG, contentType: "application/json", head: json) == nil)
+    }
+
+    @Test func redaction() {
+        let url = URL(string: "https://eo:pa55word@example.org/a/b?token=t0k3n")!
+        #expect(Redact.url(url) == "https://example.org/a/b")
+        #expect(Redact.withoutCredentials(url).absoluteString == "https://example.org/a/b?token=t0k3n")
+        let text = Redact.text("failed for \(url.absoluteString) with pa55word", url: url, secrets: [])
+        #expect(!text.contains("pa55word") && text.contains("https://example.org/a/b"))
+    }
+}
