@@ -197,6 +197,8 @@ struct TarReader<Source: ByteSource> {
                     if reader.source.isDecompressed { try reader.drain() }
                     return
                 case .expectingHeader(var pending):
+                    // A broken header belongs to no entry yet, unless a long name announced it.
+                    entry = pending.path.map { String(decoding: $0, as: UTF8.self) }
                     let headerOffset = reader.offset
                     let block = try reader.peek(TarHeader.blockSize)
                     guard block.count == TarHeader.blockSize else {
