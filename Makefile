@@ -5,7 +5,7 @@ VENV := .venv
 DEMO_AT ?= 2026-11-21T12:00:00Z
 BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
-.PHONY: deps build demo test venv bench clean
+.PHONY: deps build demo test venv bench bench-unpack fuzz clean
 
 ## System libraries the C modules bind: libcurl, zlib and libcrypto headers.
 deps:
@@ -39,6 +39,15 @@ test: deps venv
 
 bench: deps
 	cd Benchmarks && $(SWIFT) run -c release eoshare-bench
+
+## The unpack stage against gzip -dc and tar xzf (1 GiB scene, 2,000-file tar.gz), and its
+## peak memory on a 4 GiB stream. Needs about 8 GiB free in /tmp.
+bench-unpack: deps
+	cd Benchmarks && $(SWIFT) run -c release unpack-bench
+
+## Ten minutes of libFuzzer on each container reader, one after the other (Tests/Fuzz/README.md).
+fuzz: deps
+	for reader in tar zip gzip; do Tests/Fuzz/run.sh $$reader 600 || exit 1; done
 
 clean:
 	rm -rf .build demo-out $(VENV)

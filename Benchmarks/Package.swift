@@ -14,13 +14,24 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // What both benchmarks measure with: resident memory from /proc.
+        .target(name: "BenchSupport"),
         .executableTarget(
             name: "eoshare-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "EOShare", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
-        )
+        ),
+        // The unpack stage against gzip -dc and tar xzf, and its memory on a 4 GiB stream.
+        .executableTarget(
+            name: "unpack-bench",
+            dependencies: [
+                "BenchSupport",
+                .product(name: "EOShare", package: eoshare),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import BenchSupport
 import EOShare
 import Foundation
 import Logging
@@ -94,20 +95,4 @@ struct Bench {
         print(String(format: "  ratio eoshare / gzip -dc: %.3f (records/s over files/s; gzip only decompresses)", rate / gzipRate))
         print(String(format: "  ratio tree floor / eoshare: %.2f (share of the run the layout's folders and files alone take)", floorSeconds / firstSeconds))
     }
-}
-
-/// Resident memory from /proc (Linux): current and peak (VmHWM, resettable via clear_refs).
-enum Memory {
-    static func field(_ name: String) -> Int64 {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
-            let kb = line.split(separator: " ").dropFirst().first.flatMap { Int64($0) } ?? 0
-            return kb * 1024
-        }
-        return 0
-    }
-    static func currentRSS() -> Int64 { field("VmRSS") }
-    static func peakRSS() -> Int64 { field("VmHWM") }
-    /// Writing 5 to clear_refs resets the peak to the current size.
-    static func resetPeak() { try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8) }
 }

@@ -1,13 +1,20 @@
 /// The limits one object is unpacked under (from the pipeline's `limits`).
-struct UnpackLimits: Sendable {
+public struct UnpackLimits: Sendable {
     /// `max_object_bytes`: decompressed bytes one object may produce.
-    var maxObjectBytes: Int64
+    public var maxObjectBytes: Int64
     /// `max_expansion_ratio`: decompressed bytes per byte of the object as fetched.
-    var maxExpansionRatio: Double
+    public var maxExpansionRatio: Double
     /// Entries (files and folders) one archive may hold. Not a pipeline setting: a record
     /// is a product bundle, and no product holds this many files; the cap keeps a hostile
     /// archive from creating inodes without end with empty entries.
-    var maxEntries: Int = 100_000
+    public var maxEntries: Int
+
+    public init(maxObjectBytes: Int64, maxExpansionRatio: Double, maxEntries: Int = 100_000) {
+        self.maxObjectBytes = maxObjectBytes
+        self.maxExpansionRatio = maxExpansionRatio
+        self.maxEntries = maxEntries
+    }
+
 }
 
 /// How many bytes decompression may still produce for one object: the smaller of

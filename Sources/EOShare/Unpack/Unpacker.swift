@@ -14,8 +14,7 @@ struct Unpacker {
     let limits: Limits
 
     func unpack(_ object: FetchedObject) throws(UnpackError) -> UnpackedObject {
-        let unpacking = Unpacking(
-            limits: UnpackLimits(maxObjectBytes: limits.maxObjectBytes, maxExpansionRatio: limits.maxExpansionRatio))
+        let unpacking = Unpacking(limits: UnpackLimits(limits))
         let output = WorkFiles.unpacked(object.file)
         switch try unpacking.unpack(file: object.file.path, name: object.ref.name, into: output.path) {
         case .asFetched:
@@ -24,5 +23,12 @@ struct Unpacker {
         case .files(let files):
             return UnpackedObject(fetched: object, files: files)
         }
+    }
+}
+
+extension UnpackLimits {
+    /// The pipeline's `max_object_bytes` and `max_expansion_ratio`.
+    public init(_ limits: Limits) {
+        self.init(maxObjectBytes: limits.maxObjectBytes, maxExpansionRatio: limits.maxExpansionRatio)
     }
 }

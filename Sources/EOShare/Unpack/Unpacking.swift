@@ -61,10 +61,14 @@ enum ContainerFormat: Equatable {
 /// - gzip (every member) and zlib become one file, or, when what they hold is a tar, the
 ///   tar's entries (streamed straight out of zlib, no intermediate file);
 /// - tar and zip become their entries, in a folder.
-struct Unpacking {
-    let limits: UnpackLimits
+public struct Unpacking: Sendable {
+    public let limits: UnpackLimits
 
-    enum Result: Equatable {
+    public init(limits: UnpackLimits) {
+        self.limits = limits
+    }
+
+    public enum Result: Equatable, Sendable {
         /// Nothing to unpack: the object file is the record's one file.
         case asFetched
         /// The files made under the output path: the path itself for a single stream, files
@@ -75,7 +79,7 @@ struct Unpacking {
     /// Unpacks the object at `path`, called `name` by its feed, into `output` (a path that
     /// does not exist yet, or holds what an earlier attempt left). Nothing stays at `output`
     /// when it fails.
-    func unpack(file path: String, name: String, into output: String) throws(UnpackError) -> Result {
+    public func unpack(file path: String, name: String, into output: String) throws(UnpackError) -> Result {
         let buffers = UnpackBuffers()
         let input: InputFile
         let format: ContainerFormat
