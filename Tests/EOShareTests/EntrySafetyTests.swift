@@ -117,8 +117,10 @@ import Testing
         let e = try UnpackBench().refusal(Hostile.controlCharacter.tar(), name: "x.tar")
         #expect(e?.description == "tar entry 'evil\\u{1b}[2J.txt': invalid name: control character")
         let link = try UnpackBench().refusal(Hostile.symbolicLinkOut.tar(), name: "y.tar")
-        #expect(link?.description
-            == "tar entry 'LC08/link': symbolic link to '/etc/passwd' refused (links may point anywhere)")
+        #expect(
+            link?.description
+                == "tar entry 'LC08/link': symbolic link to '/etc/passwd' refused (links may point anywhere)"
+        )
     }
 
     /// `./`, `.` and doubled slashes are harmless spellings, normalised away; folders may be

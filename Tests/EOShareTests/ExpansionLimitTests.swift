@@ -39,7 +39,10 @@ import Testing
         limits.maxExpansionRatio = 50
         let e = try bench.refusal(bytes, name: "bomb.\(container)", limits: limits)
         #expect(e?.container == container)
-        #expect(e?.cause == .expansionRatio(limit: 50, inputOffset: Self.inputOffset(e) ?? -1), "\(e?.description ?? "")")
+        #expect(
+            e?.cause == .expansionRatio(limit: 50, inputOffset: Self.inputOffset(e) ?? -1),
+            "\(e?.description ?? "")"
+        )
         // Stopped at 50 × the object's size, long before the end of the input.
         let limit = Int64(bytes.count) * 50
         #expect(Self.inputOffset(e)! < limit / 1000 + 64 << 10, "\(e?.description ?? "")")
@@ -59,8 +62,10 @@ import Testing
         limits.maxObjectBytes = 5_000_000
         limits.maxExpansionRatio = 1_000_000
         let e = try bench.refusal(bytes, name: "big.\(container)", limits: limits)
-        #expect(e?.description.contains("output exceeds max_object_bytes (5000000 bytes) at input byte") == true,
-            "\(e?.description ?? "")")
+        #expect(
+            e?.description.contains("output exceeds max_object_bytes (5000000 bytes) at input byte") == true,
+            "\(e?.description ?? "")"
+        )
         #expect(Self.inputOffset(e).map { $0 < 5_000_000 / 1000 + 64 << 10 } == true)
     }
 
@@ -91,7 +96,10 @@ import Testing
         let bytes = zip.build()
         let e = try UnpackBench().refusal(bytes, name: "liar.zip")
         #expect(e?.description.hasPrefix("zip entry 'liar.bin': corrupt entry data at byte") == true)
-        #expect(e?.description.hasSuffix("more than the 1000 bytes the archive says") == true, "\(e?.description ?? "")")
+        #expect(
+            e?.description.hasSuffix("more than the 1000 bytes the archive says") == true,
+            "\(e?.description ?? "")"
+        )
     }
 
     @Test func tooManyEntriesStopTheArchive() throws {

@@ -159,4 +159,3 @@ import Testing
         #expect(Unpacking.decompressedName("x.zz", .zlib) == "x")
     }
 }
-

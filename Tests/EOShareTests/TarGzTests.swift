@@ -14,7 +14,10 @@ import Testing
         for i in 0..<60 {
             let name = i == 0 ? "\(bundle)/\(bundle)_MTL.txt" : "\(bundle)/\(bundle)_SR_B\(i).TIF"
             let url = bench.folder.appendingPathComponent("tree/" + name)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
             let bytes = UnpackBench.text(i * 3_001, seed: i)
             try Data(bytes).write(to: url)
             expected[name] = bytes
@@ -27,7 +30,8 @@ import Testing
     /// A tar split across gzip members (as concatenating `.gz` parts makes) is one stream.
     @Test func aTarSpreadOverSeveralMembers() throws {
         let tar = TarBuilder.archive([("a.txt", UnpackBench.text(5000)), ("b.txt", UnpackBench.text(9000, seed: 5))])
-        let gz = Deflater.gzip(Array(tar.prefix(777))) + Deflater.gzip(Array(tar[777..<4000]))
+        let gz =
+            Deflater.gzip(Array(tar.prefix(777))) + Deflater.gzip(Array(tar[777..<4000]))
             + Deflater.gzip(Array(tar[4000...]))
         let files = try UnpackBench.contents(try UnpackBench().unpack(gz, name: "parts.tar.gz"))
         #expect(files == ["a.txt": UnpackBench.text(5000), "b.txt": UnpackBench.text(9000, seed: 5)])
@@ -35,7 +39,9 @@ import Testing
 
     @Test func truncatedGzipInsideATarNamesTheEntryAndTheCompressedOffset() throws {
         let bench = UnpackBench()
-        let tar = TarBuilder.archive([("first.txt", UnpackBench.text(10_000)), ("second.bin", UnpackBench.text(400_000))])
+        let tar = TarBuilder.archive([
+            ("first.txt", UnpackBench.text(10_000)), ("second.bin", UnpackBench.text(400_000)),
+        ])
         let gz = Deflater.gzip(tar)
         let cut = Array(gz.prefix(gz.count * 2 / 3))
         let e = try bench.refusal(cut, name: "cut.tar.gz")
@@ -46,12 +52,16 @@ import Testing
         var tar = TarBuilder.archive([("a.txt", Array("a".utf8)), ("b.txt", Array("b".utf8))])
         tar[1024 + 10] ^= 0x20  // inside b.txt's header name
         let e = try UnpackBench().refusal(Deflater.gzip(tar), name: "x.tgz")
-        #expect(e?.description == "tar.gz: corrupt tar header at byte 1024 of the decompressed stream: checksum mismatch")
+        #expect(
+            e?.description == "tar.gz: corrupt tar header at byte 1024 of the decompressed stream: checksum mismatch"
+        )
     }
 
     @Test func theGzipTrailerIsCheckedAfterTheTarEnds() throws {
         // More than one output buffer: the tar is known as such before the trailer is reached.
-        var gz = Deflater.gzip(TarBuilder.archive([("a.txt", UnpackBench.text(2_000_000))]) + [UInt8](repeating: 0, count: 8192))
+        var gz = Deflater.gzip(
+            TarBuilder.archive([("a.txt", UnpackBench.text(2_000_000))]) + [UInt8](repeating: 0, count: 8192)
+        )
         gz[gz.count - 5] ^= 0x01  // CRC-32 of the member
         let e = try UnpackBench().refusal(gz, name: "crc.tar.gz")
         #expect(e?.container == "tar.gz")

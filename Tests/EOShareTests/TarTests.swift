@@ -6,7 +6,8 @@ import Testing
 /// tar as a pure stream: ustar (with its name prefix), pax extended headers, GNU long names,
 /// the formats system tar writes, and every way a tar can end too early or lie.
 @Suite struct TarTests {
-    static let safePath = "S2B_MSIL1C_20260101T101010_N0511_R022_T32TQM_20260101T120000.SAFE/GRANULE/"
+    static let safePath =
+        "S2B_MSIL1C_20260101T101010_N0511_R022_T32TQM_20260101T120000.SAFE/GRANULE/"
         + "L1C_T32TQM_A045678_20260101T101010/QI_DATA/MSK_DETFOO_B01.jp2"
 
     @Test func ustarFilesFoldersAndTheNamePrefix() throws {
@@ -18,10 +19,12 @@ import Testing
         tar.end()
         let bench = UnpackBench()
         let unpacked = try bench.unpack(tar.bytes, name: "bundle.tar")
-        #expect(try UnpackBench.contents(unpacked) == [
-            "LC08_bundle/LC08_MTL.txt": Array("GROUP = L1\n".utf8),
-            "LC08_bundle/bands/B1.TIF": Array(repeating: 7, count: 1500),
-        ])
+        #expect(
+            try UnpackBench.contents(unpacked) == [
+                "LC08_bundle/LC08_MTL.txt": Array("GROUP = L1\n".utf8),
+                "LC08_bundle/bands/B1.TIF": Array(repeating: 7, count: 1500),
+            ]
+        )
         let root = WorkFiles.unpacked(bench.folder.appendingPathComponent("bundle.tar"))
         #expect(unpacked.files.allSatisfy { $0.url.path == root.path + "/" + $0.name })
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("LC08_bundle/empty").path))
@@ -48,7 +51,9 @@ import Testing
         tar.file("ignored-short-name", "jp2")
         tar.end()
         let bench = UnpackBench()
-        #expect(try UnpackBench.contents(try bench.unpack(tar.bytes, name: "gnu.tar")) == [Self.safePath: Array("jp2".utf8)])
+        #expect(
+            try UnpackBench.contents(try bench.unpack(tar.bytes, name: "gnu.tar")) == [Self.safePath: Array("jp2".utf8)]
+        )
 
         var link = TarBuilder()
         link.magic = .gnu
@@ -69,9 +74,13 @@ import Testing
         // ustar splits a long path over its prefix field, but each part has its limit (155, 100).
         let longName = format == "v7" ? "b.jp2" : String(repeating: "band", count: format == "ustar" ? 20 : 30) + ".jp2"
         var expected: [String: [UInt8]] = [:]
-        for (i, name) in ["MTD.xml", "\(longFolder)/\(longName)", "\(longFolder)/QI/mask.gml", "empty.txt"].enumerated() {
+        for (i, name) in ["MTD.xml", "\(longFolder)/\(longName)", "\(longFolder)/QI/mask.gml", "empty.txt"].enumerated()
+        {
             let url = tree.appendingPathComponent(name)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
             let bytes = name == "empty.txt" ? [] : UnpackBench.text(700 * i + 1, seed: i)
             try Data(bytes).write(to: url)
             expected[name] = bytes
@@ -85,7 +94,11 @@ import Testing
         var tar = TarBuilder()
         tar.magic = .gnu
         let payload = UnpackBench.text(700)
-        tar.header(Array("big.bin".utf8), type: UInt8(ascii: "0"), sizeField: [0x80] + [UInt8](repeating: 0, count: 9) + [0x02, 0xBC])
+        tar.header(
+            Array("big.bin".utf8),
+            type: UInt8(ascii: "0"),
+            sizeField: [0x80] + [UInt8](repeating: 0, count: 9) + [0x02, 0xBC]
+        )
         tar.data(payload)
         tar.end()
         #expect(try UnpackBench.contents(try UnpackBench().unpack(tar.bytes, name: "b.tar")) == ["big.bin": payload])
@@ -103,7 +116,9 @@ import Testing
         #expect(try bench.refusal(inHeader, name: "h.tar")?.cause == .truncated("archive", at: .object(1736)))
         // At a block boundary with no end-of-archive block: the rest could be missing.
         let noEnd = Array(tar.prefix(tar.count - 1024))
-        #expect(try bench.refusal(noEnd, name: "e.tar")?.cause == .truncated("archive", at: .object(Int64(noEnd.count))))
+        #expect(
+            try bench.refusal(noEnd, name: "e.tar")?.cause == .truncated("archive", at: .object(Int64(noEnd.count)))
+        )
     }
 
     @Test func aLoneZeroBlockEndsTheArchive() throws {
@@ -131,14 +146,24 @@ import Testing
         var dangling = TarBuilder()
         dangling.pax([("path", "x")])
         dangling.end()
-        #expect(try bench.refusal(dangling.bytes, name: "dangling.tar")?.cause == .corrupt(
-            "archive", detail: "extended header not followed by an entry", at: .object(1024)))
+        #expect(
+            try bench.refusal(dangling.bytes, name: "dangling.tar")?.cause
+                == .corrupt(
+                    "archive",
+                    detail: "extended header not followed by an entry",
+                    at: .object(1024)
+                )
+        )
 
         var huge = TarBuilder()
         huge.header(Array("pax".utf8), type: UInt8(ascii: "x"), size: 2 << 20)
         huge.end()
-        #expect(try bench.refusal(huge.bytes, name: "huge.tar")?.cause == .unsupported(
-            "extended header of 2097152 bytes (more than 1048576)"))
+        #expect(
+            try bench.refusal(huge.bytes, name: "huge.tar")?.cause
+                == .unsupported(
+                    "extended header of 2097152 bytes (more than 1048576)"
+                )
+        )
 
         var sparseType = TarBuilder()
         sparseType.header(Array("old-sparse".utf8), type: UInt8(ascii: "S"))

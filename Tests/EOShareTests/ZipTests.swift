@@ -57,7 +57,9 @@ import Testing
         let expected = ["S2B.SAFE/GRANULE/L1C/MTD_TL.xml": Self.manifest, "S2B.SAFE/GRANULE/L1C/B02.jp2": Self.jp2]
 
         try bench.run("sh", ["-c", "cd tree && zip -q -r ../info.zip S2B.SAFE"])
-        #expect(try UnpackBench.contents(try bench.unpack(try bench.bytes(of: "info.zip"), name: "info.zip")) == expected)
+        #expect(
+            try UnpackBench.contents(try bench.unpack(try bench.bytes(of: "info.zip"), name: "info.zip")) == expected
+        )
 
         let script = """
             import io, sys, zipfile
@@ -90,7 +92,9 @@ import Testing
         let bytes = zip.build()
         let e = try UnpackBench().refusal(bytes, name: "crc.zip")
         #expect(e?.entry == "bad.xml")
-        guard case .corrupt("local header", detail: "CRC-32 differs from the central directory", at: .object(let at))? = e?.cause
+        guard
+            case .corrupt("local header", detail: "CRC-32 differs from the central directory", at: .object(let at))? =
+                e?.cause
         else {
             Issue.record("\(e?.description ?? "no error")")
             return
@@ -109,8 +113,10 @@ import Testing
         var bytes = zip.build()
         if method == 0 { bytes[35 + 1000] ^= 0x01 }
         let e = try UnpackBench().refusal(bytes, name: "data.zip")
-        #expect(e?.description.hasPrefix("zip entry 'a.bin': corrupt entry data at byte 35: CRC-32 mismatch") == true,
-            "\(e?.description ?? "")")
+        #expect(
+            e?.description.hasPrefix("zip entry 'a.bin': corrupt entry data at byte 35: CRC-32 mismatch") == true,
+            "\(e?.description ?? "")"
+        )
     }
 
     @Test func aLocalHeaderThatDisagreesWithTheDirectoryIsRefused() throws {
@@ -120,14 +126,23 @@ import Testing
         entry.localName = Array("../evil".utf8)
         renamed.add(entry)
         let e = try bench.refusal(renamed.build(), name: "renamed.zip")
-        #expect(e?.description == "zip entry 'safe.txt': corrupt local header at byte 0: name differs from the central directory")
+        #expect(
+            e?.description
+                == "zip entry 'safe.txt': corrupt local header at byte 0: name differs from the central directory"
+        )
 
         var resized = ZipBuilder()
         var big = ZipBuilder.Entry("big.bin", Self.jp2, method: 8)
         big.centralUncompressedSize = 10
         resized.add(big)
-        #expect(try bench.refusal(resized.build(), name: "resized.zip")?.cause == .corrupt(
-            "local header", detail: "size differs from the central directory", at: .object(0)))
+        #expect(
+            try bench.refusal(resized.build(), name: "resized.zip")?.cause
+                == .corrupt(
+                    "local header",
+                    detail: "size differs from the central directory",
+                    at: .object(0)
+                )
+        )
     }
 
     /// Central directory entries that share one local header: the overlapping-entries bomb.
@@ -153,8 +168,14 @@ import Testing
         full.add(ZipBuilder.Entry("a.bin", Self.jp2, method: 0))
         let bytes = full.build()
         let localOnly = Array(bytes.prefix(30 + 5 + Self.jp2.count / 2))
-        #expect(try bench.refusal(localOnly, name: "half.zip")?.cause == .corrupt(
-            "archive", detail: "no end of central directory record", at: .object(Int64(localOnly.count))))
+        #expect(
+            try bench.refusal(localOnly, name: "half.zip")?.cause
+                == .corrupt(
+                    "archive",
+                    detail: "no end of central directory record",
+                    at: .object(Int64(localOnly.count))
+                )
+        )
     }
 
     @Test func unsupportedMethodsAndEncryptionAreRefused() throws {

@@ -38,8 +38,14 @@ import Testing
         let bench = UnpackBench()
         let stream = Deflater.compress(UnpackBench.text(1000), format: .zlib)
         let e = try bench.refusal(stream + [0, 0], name: "trailing.zz")
-        #expect(e?.cause == .corrupt(
-            "compressed data", detail: "data follows the end of the zlib stream", at: .object(Int64(stream.count))))
+        #expect(
+            e?.cause
+                == .corrupt(
+                    "compressed data",
+                    detail: "data follows the end of the zlib stream",
+                    at: .object(Int64(stream.count))
+                )
+        )
     }
 
     @Test func truncatedStreamFailsWithOffset() throws {

@@ -38,7 +38,13 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     close(fd)
     do {
         let input = try InputFile(path: inputPath)
-        let result = try unpacking.unpack(input, as: format, name: "object.bin", into: outputPath, buffers: UnpackBuffers())
+        let result = try unpacking.unpack(
+            input,
+            as: format,
+            name: "object.bin",
+            into: outputPath,
+            buffers: UnpackBuffers()
+        )
         if case .files(let files) = result {
             // Whatever was accepted must be inside the output, named as its path says.
             for file in files {

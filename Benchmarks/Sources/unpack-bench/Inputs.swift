@@ -60,7 +60,8 @@ enum Inputs {
     static func bundle(files: Int, in folder: URL) throws -> Bundle {
         let tgz = folder.appendingPathComponent("bundle.tar.gz")
         let facts = folder.appendingPathComponent("bundle.facts")
-        if let text = try? String(contentsOf: facts, encoding: .utf8), FileManager.default.fileExists(atPath: tgz.path) {
+        if let text = try? String(contentsOf: facts, encoding: .utf8), FileManager.default.fileExists(atPath: tgz.path)
+        {
             let parts = text.split(separator: " ").compactMap { Int64($0) }
             if parts.count == 2, parts[0] == Int64(files) {
                 return Bundle(tgz: tgz, files: files, tarBytes: parts[1], tgzBytes: size(tgz))
@@ -80,16 +81,24 @@ enum Inputs {
                 ("\(id)_MTL.txt", metadataText(lines: 300, seed: scene)),
                 ("\(id)_MTL.xml", metadataText(lines: 500, seed: scene + 1)),
                 ("\(id)_ANG.txt", metadataText(lines: 3000, seed: scene + 2)),
-                ("\(id)_thumb_small.jpeg", (0..<(30_000 + Int(rng.next() % 40_000))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }),
+                (
+                    "\(id)_thumb_small.jpeg",
+                    (0..<(30_000 + Int(rng.next() % 40_000))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                ),
                 ("\(id)_stac.json", metadataText(lines: 200, seed: scene + 3)),
             ]
-            for band in ["SR_B1", "SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7", "ST_B10", "ST_TRAD", "ST_URAD", "ST_QA", "ST_DRAD"] {
+            for band in [
+                "SR_B1", "SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7", "ST_B10", "ST_TRAD", "ST_URAD", "ST_QA",
+                "ST_DRAD",
+            ] {
                 var synthetic = SyntheticBand(width: 1_000, seed: rng.next())
                 contents.append(("\(id)_\(band).TIF", synthetic.rows(100 + Int(rng.next() % 250))))
             }
             for mask in ["QA_PIXEL", "QA_RADSAT", "SR_QA_AEROSOL"] {
                 var bytes = [UInt8](repeating: 0, count: 200_000 + Int(rng.next() % 100_000))
-                for i in stride(from: 0, to: bytes.count, by: 97) { bytes[i] = UInt8(truncatingIfNeeded: rng.next() & 0x3) }
+                for i in stride(from: 0, to: bytes.count, by: 97) {
+                    bytes[i] = UInt8(truncatingIfNeeded: rng.next() & 0x3)
+                }
                 contents.append(("\(id)_\(mask).TIF", bytes))
             }
             for (name, bytes) in contents.prefix(files - made) {
@@ -116,7 +125,10 @@ enum Inputs {
         var text = "GROUP = LANDSAT_METADATA_FILE\n"
         for i in 0..<lines {
             let value = Double(rng.next() % 10_000_000) / 1000
-            text += "    \(["CORNER_UL_LAT_PRODUCT", "REFLECTANCE_MULT_BAND_", "RADIANCE_ADD_BAND_", "K1_CONSTANT_BAND_"][i % 4])\(i % 11) = \(value)\n"
+            let key = ["CORNER_UL_LAT_PRODUCT", "REFLECTANCE_MULT_BAND_", "RADIANCE_ADD_BAND_", "K1_CONSTANT_BAND_"][
+                i % 4
+            ]
+            text += "    \(key)\(i % 11) = \(value)\n"
         }
         return Array((text + "END_GROUP = LANDSAT_METADATA_FILE\nEND\n").utf8)
     }

@@ -46,19 +46,30 @@ struct UnpackBench {
         var gzip: [Timing] = []
         for _ in 0..<runs {
             removeItem(sceneOut)
-            ours.append(try time {
-                let result = try Unpacking(limits: limits).unpack(file: scene.gz.path, name: "scene.raw.gz", into: sceneOut)
-                guard case .files(let files) = result, files.count == 1, files[0].sha256 == scene.sha256 else {
-                    fatalError("gunzip output differs from the original")
+            ours.append(
+                try time {
+                    let result = try Unpacking(limits: limits).unpack(
+                        file: scene.gz.path,
+                        name: "scene.raw.gz",
+                        into: sceneOut
+                    )
+                    guard case .files(let files) = result, files.count == 1, files[0].sha256 == scene.sha256 else {
+                        fatalError("gunzip output differs from the original")
+                    }
                 }
-            })
+            )
             removeItem(sceneOut)
             gzip.append(try time(children: true) { try shell("gzip -dc '\(scene.gz.path)' > '\(sceneOut)'") })
         }
         removeItem(sceneOut)
         report(
-            "gunzip \(mib(scene.rawBytes)) MiB (\(mib(scene.gzBytes)) MiB gz)", bytes: scene.rawBytes, ours: ours,
-            reference: gzip, referenceName: "gzip -dc", target: 0.95)
+            "gunzip \(mib(scene.rawBytes)) MiB (\(mib(scene.gzBytes)) MiB gz)",
+            bytes: scene.rawBytes,
+            ours: ours,
+            reference: gzip,
+            referenceName: "gzip -dc",
+            target: 0.95
+        )
 
         // 2. tar.gz
         let bundleOut = folder.appendingPathComponent("bundle.out").path
@@ -66,12 +77,18 @@ struct UnpackBench {
         var tar: [Timing] = []
         for _ in 0..<runs {
             removeItem(bundleOut)
-            ours.append(try time {
-                let result = try Unpacking(limits: limits).unpack(file: bundle.tgz.path, name: "bundle.tar.gz", into: bundleOut)
-                guard case .files(let files) = result, files.count == bundle.files else {
-                    fatalError("tar.gz unpacked to the wrong number of files")
+            ours.append(
+                try time {
+                    let result = try Unpacking(limits: limits).unpack(
+                        file: bundle.tgz.path,
+                        name: "bundle.tar.gz",
+                        into: bundleOut
+                    )
+                    guard case .files(let files) = result, files.count == bundle.files else {
+                        fatalError("tar.gz unpacked to the wrong number of files")
+                    }
                 }
-            })
+            )
             removeItem(bundleOut)
             try FileManager.default.createDirectory(atPath: bundleOut, withIntermediateDirectories: true)
             tar.append(try time(children: true) { try shell("tar xzf '\(bundle.tgz.path)' -C '\(bundleOut)'") })
@@ -79,7 +96,12 @@ struct UnpackBench {
         removeItem(bundleOut)
         report(
             "tar.gz of \(bundle.files) files, \(mib(bundle.tarBytes)) MiB (\(mib(bundle.tgzBytes)) MiB gz)",
-            bytes: bundle.tarBytes, ours: ours, reference: tar, referenceName: "tar xzf", target: 0.9)
+            bytes: bundle.tarBytes,
+            ours: ours,
+            reference: tar,
+            referenceName: "tar xzf",
+            target: 0.9
+        )
 
         // 3. memory on a long stream: the scene's gzip members, one after another.
         let stream = folder.appendingPathComponent("stream.gz")
@@ -88,14 +110,28 @@ struct UnpackBench {
             try shell("for i in $(seq \(copies)); do cat '\(scene.gz.path)'; done > '\(stream.path)'")
         }
         let streamProbe = try childProbe(path: stream.path, name: "stream.gz")
-        print(String(
-            format: "  peak memory, %d MiB gzip stream (%d members): %.1f MiB above idle (idle %.1f MiB, %.1f s)  [target < 32 MiB]",
-            mib(scene.rawBytes * Int64(copies)), copies, streamProbe.aboveIdle / 1_048_576, streamProbe.idle / 1_048_576,
-            streamProbe.seconds))
+        print(
+            String(
+                format:
+                    "  peak memory, %d MiB gzip stream (%d members): %.1f MiB above idle (idle %.1f MiB, %.1f s)"
+                    + "  [target < 32 MiB]",
+                mib(scene.rawBytes * Int64(copies)),
+                copies,
+                streamProbe.aboveIdle / 1_048_576,
+                streamProbe.idle / 1_048_576,
+                streamProbe.seconds
+            )
+        )
         let bundleProbe = try childProbe(path: bundle.tgz.path, name: "bundle.tar.gz")
-        print(String(
-            format: "  peak memory, tar.gz of %d files:            %.1f MiB above idle (idle %.1f MiB, %.1f s)",
-            bundle.files, bundleProbe.aboveIdle / 1_048_576, bundleProbe.idle / 1_048_576, bundleProbe.seconds))
+        print(
+            String(
+                format: "  peak memory, tar.gz of %d files:            %.1f MiB above idle (idle %.1f MiB, %.1f s)",
+                bundle.files,
+                bundleProbe.aboveIdle / 1_048_576,
+                bundleProbe.idle / 1_048_576,
+                bundleProbe.seconds
+            )
+        )
         if environment["EOSHARE_BENCH_KEEP"] == "1" { print("inputs kept in \(folder.path)") }
     }
 
@@ -133,21 +169,44 @@ struct UnpackBench {
     }
 
     static func report(
-        _ what: String, bytes: Int64, ours: [Timing], reference: [Timing], referenceName: String, target: Double
+        _ what: String,
+        bytes: Int64,
+        ours: [Timing],
+        reference: [Timing],
+        referenceName: String,
+        target: Double
     ) {
         let (o, r) = (median(ours.map(\.wall)), median(reference.map(\.wall)))
         let (oc, rc) = (median(ours.map(\.cpu)), median(reference.map(\.cpu)))
         print("  \(what)")
-        print(String(
-            format: "    eoshare   %6.2f s  %7.1f MiB/s  cpu %6.2f s   wall runs %@", o, Double(bytes) / o / 1_048_576, oc,
-            list(ours.map(\.wall))))
-        print(String(
-            format: "    %@ %6.2f s  %7.1f MiB/s  cpu %6.2f s   wall runs %@",
-            referenceName.padding(toLength: 9, withPad: " ", startingAt: 0), r, Double(bytes) / r / 1_048_576, rc,
-            list(reference.map(\.wall))))
-        print(String(
-            format: "    ratio eoshare / %@: %.3f wall-clock throughput [target >= %.2f]; %.3f per CPU second",
-            referenceName, r / o, target, rc / oc))
+        print(
+            String(
+                format: "    eoshare   %6.2f s  %7.1f MiB/s  cpu %6.2f s   wall runs %@",
+                o,
+                Double(bytes) / o / 1_048_576,
+                oc,
+                list(ours.map(\.wall))
+            )
+        )
+        print(
+            String(
+                format: "    %@ %6.2f s  %7.1f MiB/s  cpu %6.2f s   wall runs %@",
+                referenceName.padding(toLength: 9, withPad: " ", startingAt: 0),
+                r,
+                Double(bytes) / r / 1_048_576,
+                rc,
+                list(reference.map(\.wall))
+            )
+        )
+        print(
+            String(
+                format: "    ratio eoshare / %@: %.3f wall-clock throughput [target >= %.2f]; %.3f per CPU second",
+                referenceName,
+                r / o,
+                target,
+                rc / oc
+            )
+        )
     }
 
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }

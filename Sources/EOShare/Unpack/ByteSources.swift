@@ -150,8 +150,10 @@ struct InflatingSource<Compressed: ByteSource>: ByteSource {
                 if inputStart == inputEnd { try refill() }
                 guard inputStart == inputEnd else {
                     throw .corrupt(
-                        "compressed data", detail: "data follows the end of the \(inflater.format.name) stream",
-                        at: .object(objectOffset))
+                        "compressed data",
+                        detail: "data follows the end of the \(inflater.format.name) stream",
+                        at: .object(objectOffset)
+                    )
                 }
                 return 0
             case .betweenMembers:
@@ -162,7 +164,9 @@ struct InflatingSource<Compressed: ByteSource>: ByteSource {
             case .inStream:
                 if inputStart == inputEnd {
                     try refill()
-                    guard inputStart < inputEnd else { throw .truncated("compressed stream", at: .object(objectOffset)) }
+                    guard inputStart < inputEnd else {
+                        throw .truncated("compressed stream", at: .object(objectOffset))
+                    }
                 }
                 // At most one byte past the budget: enough to know the limit is passed, no more.
                 let room = Int(min(Int64(buffer.count), max(budget.remaining, 0) + 1))
@@ -170,7 +174,8 @@ struct InflatingSource<Compressed: ByteSource>: ByteSource {
                 do {
                     step = try inflater.inflate(
                         from: UnsafeRawBufferPointer(rebasing: input[inputStart..<inputEnd]),
-                        into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<room]))
+                        into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<room])
+                    )
                 } catch {
                     inputStart += error.consumed
                     throw .corrupt("compressed data", detail: error.message, at: .object(objectOffset))

@@ -52,7 +52,8 @@ struct TarHeader {
         case UInt8(ascii: "S"): kind = .unsupported("GNU sparse file")
         case UInt8(ascii: "M"): kind = .unsupported("multi-volume continuation")
         case let other:
-            let shown = other >= 0x21 && other < 0x7F ? String(UnicodeScalar(other)) : "\\u{\(String(other, radix: 16))}"
+            let shown =
+                other >= 0x21 && other < 0x7F ? String(UnicodeScalar(other)) : "\\u{\(String(other, radix: 16))}"
             kind = .unsupported("tar entry type '\(shown)'")
         }
     }
@@ -208,7 +209,10 @@ struct TarReader<Source: ByteSource> {
                         reader.skip(TarHeader.blockSize)
                         guard pending.isEmpty else {
                             throw UnpackError.Cause.corrupt(
-                                "archive", detail: "extended header not followed by an entry", at: headerOffset)
+                                "archive",
+                                detail: "extended header not followed by an entry",
+                                at: headerOffset
+                            )
                         }
                         state = .ended
                         continue
@@ -287,7 +291,8 @@ struct TarReader<Source: ByteSource> {
     /// Hands an entry's data to `body` chunk by chunk, then skips the zeros padding it to a
     /// whole block.
     private func readData(
-        _ size: Int64, into body: (UnsafeRawBufferPointer) throws(UnpackError.Cause) -> Void = { _ in }
+        _ size: Int64,
+        into body: (UnsafeRawBufferPointer) throws(UnpackError.Cause) -> Void = { _ in }
     ) throws(UnpackError.Cause) {
         let block = Int64(TarHeader.blockSize)
         try consume(size, into: body)
@@ -295,7 +300,8 @@ struct TarReader<Source: ByteSource> {
     }
 
     private func consume(
-        _ count: Int64, into body: (UnsafeRawBufferPointer) throws(UnpackError.Cause) -> Void
+        _ count: Int64,
+        into body: (UnsafeRawBufferPointer) throws(UnpackError.Cause) -> Void
     ) throws(UnpackError.Cause) {
         var remaining = count
         while remaining > 0 {

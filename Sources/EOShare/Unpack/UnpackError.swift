@@ -71,7 +71,8 @@ public struct UnpackError: Error, CustomStringConvertible, Equatable, Sendable {
             case .invalidName(let why): return "invalid name: \(why)"
             case .link(let hard, let target):
                 let kind = hard ? "hard link" : "symbolic link"
-                return "\(kind)\(target.map { " to \(UnpackError.quoted($0))" } ?? "") refused (links may point anywhere)"
+                return
+                    "\(kind)\(target.map { " to \(UnpackError.quoted($0))" } ?? "") refused (links may point anywhere)"
             case .specialFile(let kind): return "\(kind) refused (only regular files and folders are unpacked)"
             case .duplicate: return "duplicate name (an earlier entry has the same path)"
             case .clashes(let other): return "clashes with the earlier entry \(UnpackError.quoted(other))"

@@ -39,7 +39,10 @@ enum ContainerFormat: Equatable {
             while consumed < input.count {
                 let step: Inflater.Step
                 do throws(Inflater.Failure) {
-                    step = try inflater.inflate(from: UnsafeRawBufferPointer(rebasing: input[consumed...]), into: buffers.output)
+                    step = try inflater.inflate(
+                        from: UnsafeRawBufferPointer(rebasing: input[consumed...]),
+                        into: buffers.output
+                    )
                 } catch {
                     // zlib's own words for a failed Adler-32 (stable since zlib 1.0).
                     return produced >= zlibTrialOutput || error.message == "incorrect data check"
@@ -94,7 +97,11 @@ public struct Unpacking: Sendable {
 
     /// Unpacks `input` read as `format` (the fuzz targets pick the format themselves).
     func unpack(
-        _ input: InputFile, as format: ContainerFormat, name: String, into output: String, buffers: UnpackBuffers
+        _ input: InputFile,
+        as format: ContainerFormat,
+        name: String,
+        into output: String,
+        buffers: UnpackBuffers
     ) throws(UnpackError) -> Result {
         let budget = OutputBudget(limits: limits, inputSize: input.size)
         do throws(UnpackError) {
@@ -113,7 +120,11 @@ public struct Unpacking: Sendable {
             case .gzip, .zlib:
                 let compression: ZlibFormat = format == .gzip ? .gzip : .zlib
                 let source = InflatingSource(
-                    FileRange(file: input), inflater: Inflater(format: compression), input: buffers.input, budget: budget)
+                    FileRange(file: input),
+                    inflater: Inflater(format: compression),
+                    input: buffers.input,
+                    budget: budget
+                )
                 let reader = ByteReader(source, buffer: buffers.output)
                 let head: UnsafeRawBufferPointer
                 do { head = try reader.peek(TarHeader.blockSize) } catch {
@@ -121,7 +132,11 @@ public struct Unpacking: Sendable {
                 }
                 guard TarHeader.identifies(head) else {
                     return try decompressSingle(
-                        reader, name: Self.decompressedName(name, compression), into: output, container: compression.name)
+                        reader,
+                        name: Self.decompressedName(name, compression),
+                        into: output,
+                        container: compression.name
+                    )
                 }
                 let container = compression == .gzip ? "tar.gz" : "tar.zlib"
                 return try extractArchive(into: output) { (folder) throws(UnpackError) in
@@ -136,7 +151,8 @@ public struct Unpacking: Sendable {
 
     /// An archive's entries go into a folder at `output`.
     private func extractArchive(
-        into output: String, _ read: (ExtractionFolder) throws(UnpackError) -> Void
+        into output: String,
+        _ read: (ExtractionFolder) throws(UnpackError) -> Void
     ) throws(UnpackError) -> Result {
         let folder: ExtractionFolder
         do { folder = try ExtractionFolder(root: output, maxEntries: limits.maxEntries) } catch {
@@ -148,7 +164,10 @@ public struct Unpacking: Sendable {
 
     /// A single compressed stream becomes the file at `output`.
     private func decompressSingle<Source: ByteSource>(
-        _ reader: ByteReader<Source>, name: String, into output: String, container: String
+        _ reader: ByteReader<Source>,
+        name: String,
+        into output: String,
+        container: String
     ) throws(UnpackError) -> Result {
         do throws(UnpackError.Cause) {
             removeOutput(output)

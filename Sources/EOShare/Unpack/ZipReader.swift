@@ -1,13 +1,21 @@
 /// Little-endian fields of zip records.
-private extension UnsafeRawBufferPointer {
-    func u16(_ offset: Int) -> UInt16 { UInt16(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self)) }
-    func u32(_ offset: Int) -> UInt32 { UInt32(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
-    func u64(_ offset: Int) -> UInt64 { UInt64(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+extension UnsafeRawBufferPointer {
+    fileprivate func u16(_ offset: Int) -> UInt16 {
+        UInt16(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+    }
+    fileprivate func u32(_ offset: Int) -> UInt32 {
+        UInt32(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+    fileprivate func u64(_ offset: Int) -> UInt64 {
+        UInt64(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
 }
 
-private extension Array where Element == UInt8 {
+extension Array where Element == UInt8 {
     /// `withUnsafeBytes` for a body that throws `UnpackError.Cause` (the standard one rethrows untyped).
-    func withFields<T>(_ body: (UnsafeRawBufferPointer) throws(UnpackError.Cause) -> T) throws(UnpackError.Cause) -> T {
+    fileprivate func withFields<T>(
+        _ body: (UnsafeRawBufferPointer) throws(UnpackError.Cause) -> T
+    ) throws(UnpackError.Cause) -> T {
         try withUnsafeBytes { buffer in Result { () throws(UnpackError.Cause) in try body(buffer) } }.get()
     }
 }
@@ -95,7 +103,10 @@ struct ZipReader {
                 current = entry
                 guard entry.localHeaderOffset >= previousEnd else {
                     throw UnpackError.Cause.corrupt(
-                        "archive", detail: "entry overlaps the previous one", at: .object(entry.localHeaderOffset))
+                        "archive",
+                        detail: "entry overlaps the previous one",
+                        at: .object(entry.localHeaderOffset)
+                    )
                 }
                 previousEnd = try extract(entry, inflater: inflater, directory: directory)
             }
@@ -114,7 +125,8 @@ struct ZipReader {
             var found: Int?
             var index = bytes.count - 22
             while index >= 0 {
-                if bytes.u32(index) == Self.endRecordSignature && index + 22 + Int(bytes.u16(index + 20)) <= bytes.count {
+                if bytes.u32(index) == Self.endRecordSignature && index + 22 + Int(bytes.u16(index + 20)) <= bytes.count
+                {
                     found = index
                     break
                 }
@@ -126,8 +138,11 @@ struct ZipReader {
             let endOffset = tailStart + Int64(at)
             if bytes.u16(at + 4) != 0 || bytes.u16(at + 6) != 0 { throw .unsupported("multi-disk archive") }
             var directory = Directory(
-                offset: Int64(bytes.u32(at + 16)), size: Int64(bytes.u32(at + 12)), entries: Int64(bytes.u16(at + 10)),
-                end: endOffset)
+                offset: Int64(bytes.u32(at + 16)),
+                size: Int64(bytes.u32(at + 12)),
+                entries: Int64(bytes.u16(at + 10)),
+                end: endOffset
+            )
             if endOffset >= 20 {
                 let locator = try file.read(at: endOffset - 20, count: 20)
                 try locator.withFields { (l) throws(UnpackError.Cause) in
@@ -158,7 +173,11 @@ struct ZipReader {
                 throw .corrupt("archive", detail: "zip64 end record out of range", at: .object(Int64(offset)))
             }
             return Directory(
-                offset: Int64(values[2]), size: Int64(values[1]), entries: Int64(values[0]), end: Int64(offset))
+                offset: Int64(values[2]),
+                size: Int64(values[1]),
+                entries: Int64(values[0]),
+                end: Int64(offset)
+            )
         }
     }
 
@@ -166,11 +185,16 @@ struct ZipReader {
     private func readDirectory(_ directory: Directory) throws(UnpackError.Cause) -> [ZipEntry] {
         guard directory.entries <= Int64(folder.maxEntries) else { throw .tooManyEntries(limit: folder.maxEntries) }
         guard directory.entries * 46 <= directory.size else {
-            throw .corrupt("archive", detail: "central directory too small for its entries", at: .object(directory.offset))
+            throw .corrupt(
+                "archive",
+                detail: "central directory too small for its entries",
+                at: .object(directory.offset)
+            )
         }
         let reader = ByteReader(
             FileRange(file: file, from: directory.offset, to: directory.offset + directory.size),
-            buffer: buffers.output)
+            buffer: buffers.output
+        )
         var entries: [ZipEntry] = []
         entries.reserveCapacity(Int(directory.entries))
         for _ in 0..<directory.entries {
@@ -185,34 +209,58 @@ struct ZipReader {
             let record = try reader.peek(total)
             guard record.count == total else { throw .corrupt("central directory", detail: "entry cut short", at: at) }
             var entry = ZipEntry(
-                name: Array(record[46..<46 + nameLength]), versionMadeBy: record.u16(4), flags: record.u16(8),
-                method: record.u16(10), crc32: record.u32(16), compressedSize: Int64(record.u32(20)),
-                uncompressedSize: Int64(record.u32(24)), localHeaderOffset: Int64(record.u32(42)),
-                externalAttributes: record.u32(38))
+                name: Array(record[46..<46 + nameLength]),
+                versionMadeBy: record.u16(4),
+                flags: record.u16(8),
+                method: record.u16(10),
+                crc32: record.u32(16),
+                compressedSize: Int64(record.u32(20)),
+                uncompressedSize: Int64(record.u32(24)),
+                localHeaderOffset: Int64(record.u32(42)),
+                externalAttributes: record.u32(38)
+            )
             let extra = UnsafeRawBufferPointer(rebasing: record[46 + nameLength..<46 + nameLength + extraLength])
-            var disk = UInt32(record.u16(34))
-            try Self.applyZip64(
-                extra, uncompressed: &entry.uncompressedSize, compressed: &entry.compressedSize,
-                offset: &entry.localHeaderOffset, disk: &disk, at: at)
-            if disk != 0 { throw .unsupported("multi-disk archive") }
+            var fields = Zip64Fields(
+                uncompressed: entry.uncompressedSize,
+                compressed: entry.compressedSize,
+                offset: entry.localHeaderOffset,
+                disk: UInt32(record.u16(34))
+            )
+            try Self.applyZip64(extra, to: &fields, at: at)
+            if fields.disk != 0 { throw .unsupported("multi-disk archive") }
+            entry.uncompressedSize = fields.uncompressed
+            entry.compressedSize = fields.compressed
+            entry.localHeaderOffset = fields.offset ?? entry.localHeaderOffset
             reader.skip(total)
             entries.append(entry)
         }
         guard reader.position == directory.size else {
             throw .corrupt(
-                "central directory", detail: "size differs from its entries", at: .object(directory.offset + reader.position))
+                "central directory",
+                detail: "size differs from its entries",
+                at: .object(directory.offset + reader.position)
+            )
         }
         return entries
     }
 
     private typealias Offset = UnpackError.Offset
 
+    /// The header fields a zip64 extra field may widen; a local header has no offset or disk.
+    struct Zip64Fields {
+        var uncompressed: Int64
+        var compressed: Int64
+        var offset: Int64?
+        var disk: UInt32?
+    }
+
     /// The zip64 extra field holds, in this order, the 64-bit value of each field that is
     /// saturated (all ones) in the fixed header. Returns whether the field was there.
     @discardableResult
     private static func applyZip64(
-        _ extra: UnsafeRawBufferPointer, uncompressed: inout Int64, compressed: inout Int64,
-        offset: UnsafeMutablePointer<Int64>? = nil, disk: UnsafeMutablePointer<UInt32>? = nil, at: Offset
+        _ extra: UnsafeRawBufferPointer,
+        to fields: inout Zip64Fields,
+        at: Offset
     ) throws(UnpackError.Cause) -> Bool {
         var index = 0
         while index + 4 <= extra.count {
@@ -233,12 +281,12 @@ struct ZipReader {
                     }
                     return Int64(value)
                 }
-                if uncompressed == 0xFFFF_FFFF { uncompressed = try next64() }
-                if compressed == 0xFFFF_FFFF { compressed = try next64() }
-                if let offset, offset.pointee == 0xFFFF_FFFF { offset.pointee = try next64() }
-                if let disk, disk.pointee == 0xFFFF {
+                if fields.uncompressed == 0xFFFF_FFFF { fields.uncompressed = try next64() }
+                if fields.compressed == 0xFFFF_FFFF { fields.compressed = try next64() }
+                if fields.offset == 0xFFFF_FFFF { fields.offset = try next64() }
+                if fields.disk == 0xFFFF {
                     guard cursor + 4 <= end else { throw .corrupt("zip64 extra field", detail: "too short", at: at) }
-                    disk.pointee = extra.u32(cursor)
+                    fields.disk = extra.u32(cursor)
                 }
                 return true
             }
@@ -249,7 +297,11 @@ struct ZipReader {
 
     /// Checks the entry's local header against the directory, writes its data, checks its
     /// data descriptor; returns where the entry ends in the file.
-    private func extract(_ entry: ZipEntry, inflater: Inflater, directory: Directory) throws(UnpackError.Cause) -> Int64 {
+    private func extract(
+        _ entry: ZipEntry,
+        inflater: Inflater,
+        directory: Directory
+    ) throws(UnpackError.Cause) -> Int64 {
         let at = Offset.object(entry.localHeaderOffset)
         guard entry.localHeaderOffset <= directory.offset - 30 else {
             throw .corrupt("archive", detail: "entry starts inside the central directory", at: at)
@@ -263,8 +315,9 @@ struct ZipReader {
             }
             return (h.u16(6), h.u16(8), h.u32(14), Int(h.u16(26)), Int(h.u16(28)))
         }
-        var localCompressed = fixed.withUnsafeBytes { Int64($0.u32(18)) }
-        var localUncompressed = fixed.withUnsafeBytes { Int64($0.u32(22)) }
+        var local = fixed.withUnsafeBytes {
+            Zip64Fields(uncompressed: Int64($0.u32(22)), compressed: Int64($0.u32(18)))
+        }
         let variable = try file.read(at: entry.localHeaderOffset + 30, count: nameLength + extraLength)
         guard variable.count == nameLength + extraLength else { throw .truncated("archive", at: .object(file.size)) }
         func mismatch(_ what: String) -> UnpackError.Cause {
@@ -274,14 +327,12 @@ struct ZipReader {
         guard localMethod == entry.method else { throw mismatch("compression method") }
         guard localFlags & 0x0001 == entry.flags & 0x0001 else { throw mismatch("encryption flag") }
         let localZip64 = try variable.withFields { (v) throws(UnpackError.Cause) -> Bool in
-            try Self.applyZip64(
-                UnsafeRawBufferPointer(rebasing: v[nameLength...]), uncompressed: &localUncompressed,
-                compressed: &localCompressed, at: at)
+            try Self.applyZip64(UnsafeRawBufferPointer(rebasing: v[nameLength...]), to: &local, at: at)
         }
         let hasDescriptor = localFlags & 0x0008 != 0
         if !hasDescriptor {
             guard localCRC == entry.crc32 else { throw mismatch("CRC-32") }
-            guard localCompressed == entry.compressedSize, localUncompressed == entry.uncompressedSize else {
+            guard local.compressed == entry.compressedSize, local.uncompressed == entry.uncompressedSize else {
                 throw mismatch("size")
             }
         }
@@ -294,7 +345,8 @@ struct ZipReader {
         if entry.isEncrypted { throw .unsupported("encrypted entry") }
         switch entry.kind {
         case .symbolicLink:
-            let target = entry.method == 0 && entry.compressedSize <= 4096
+            let target =
+                entry.method == 0 && entry.compressedSize <= 4096
                 ? String(decoding: try file.read(at: dataStart, count: Int(entry.compressedSize)), as: UTF8.self) : nil
             throw .link(hard: false, target: target)
         case .special(let what):
@@ -323,14 +375,18 @@ struct ZipReader {
             }
             guard output.size == entry.uncompressedSize else {
                 throw .corrupt(
-                    "entry data", detail: "\(output.size) bytes where the archive says \(entry.uncompressedSize)",
-                    at: .object(dataStart))
+                    "entry data",
+                    detail: "\(output.size) bytes where the archive says \(entry.uncompressedSize)",
+                    at: .object(dataStart)
+                )
             }
             guard crc.value == entry.crc32 else {
                 throw .corrupt(
                     "entry data",
-                    detail: "CRC-32 mismatch (archive says \(Self.hex(entry.crc32)), data gives \(Self.hex(crc.value)))",
-                    at: .object(dataStart))
+                    detail:
+                        "CRC-32 mismatch (archive says \(Self.hex(entry.crc32)), data gives \(Self.hex(crc.value)))",
+                    at: .object(dataStart)
+                )
             }
             try folder.finish(output)
         }
@@ -345,7 +401,10 @@ struct ZipReader {
     /// Writes the entry's bytes, keeping their CRC-32; refuses as soon as they pass the
     /// declared size (no need to inflate a bomb further than its own claim).
     private func copy<Source: ByteSource>(
-        _ reader: ByteReader<Source>, _ entry: ZipEntry, to output: OutputFile, dataStart: Int64
+        _ reader: ByteReader<Source>,
+        _ entry: ZipEntry,
+        to output: OutputFile,
+        dataStart: Int64
     ) throws(UnpackError.Cause) -> CRC32 {
         var crc = CRC32()
         while true {
@@ -353,8 +412,10 @@ struct ZipReader {
             guard chunk.count > 0 else { return crc }
             guard output.size + Int64(chunk.count) <= entry.uncompressedSize else {
                 throw .corrupt(
-                    "entry data", detail: "more than the \(entry.uncompressedSize) bytes the archive says",
-                    at: .object(reader.objectOffset))
+                    "entry data",
+                    detail: "more than the \(entry.uncompressedSize) bytes the archive says",
+                    at: .object(reader.objectOffset)
+                )
             }
             crc.update(chunk)
             try output.write(chunk)
@@ -363,7 +424,11 @@ struct ZipReader {
 
     /// The descriptor after the data (signature optional; 64-bit sizes when the local header
     /// has a zip64 field) must repeat the central directory's CRC-32 and sizes.
-    private func checkDataDescriptor(at offset: Int64, of entry: ZipEntry, zip64: Bool) throws(UnpackError.Cause) -> Int64 {
+    private func checkDataDescriptor(
+        at offset: Int64,
+        of entry: ZipEntry,
+        zip64: Bool
+    ) throws(UnpackError.Cause) -> Int64 {
         let bytes = try file.read(at: offset, count: 24)
         return try bytes.withFields { (d) throws(UnpackError.Cause) -> Int64 in
             let signed = d.count >= 4 && d.u32(0) == Self.dataDescriptorSignature

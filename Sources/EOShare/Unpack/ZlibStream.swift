@@ -73,7 +73,8 @@ public final class Inflater {
     /// Neither buffer may be larger than 4 GiB. A step that neither consumes nor produces
     /// means zlib needs more input (or more room) to go on.
     public func inflate(
-        from input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+        from input: UnsafeRawBufferPointer,
+        into output: UnsafeMutableRawBufferPointer
     ) throws(Failure) -> Step {
         stream.pointee.next_in = input.baseAddress.map {
             UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: UInt8.self))
@@ -129,7 +130,9 @@ public final class Deflater {
     }
 
     private func run(
-        _ input: UnsafeRawBufferPointer, flush: Int32, sink: (UnsafeRawBufferPointer) throws -> Void
+        _ input: UnsafeRawBufferPointer,
+        flush: Int32,
+        sink: (UnsafeRawBufferPointer) throws -> Void
     ) rethrows {
         stream.pointee.next_in = input.baseAddress.map {
             UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: UInt8.self))

@@ -15,8 +15,13 @@ struct TarBuilder {
 
     /// One header block. `size` is written in octal unless `sizeField` gives the raw 12 bytes.
     mutating func header(
-        _ name: [UInt8], type: UInt8, size: Int = 0, linkName: String = "", prefix: String = "",
-        sizeField: [UInt8]? = nil, corruptChecksum: Bool = false
+        _ name: [UInt8],
+        type: UInt8,
+        size: Int = 0,
+        linkName: String = "",
+        prefix: String = "",
+        sizeField: [UInt8]? = nil,
+        corruptChecksum: Bool = false
     ) {
         var block = [UInt8](repeating: 0, count: 512)
         func put(_ value: [UInt8], at offset: Int, width: Int) {

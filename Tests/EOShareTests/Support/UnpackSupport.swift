@@ -27,7 +27,10 @@ struct UnpackBench {
 
     /// The refusal of `bytes`, after checking that nothing of the object's output is left.
     func refusal(
-        _ bytes: [UInt8], name: String, limits: Limits = Limits(), sourceLocation: SourceLocation = #_sourceLocation
+        _ bytes: [UInt8],
+        name: String,
+        limits: Limits = Limits(),
+        sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> UnpackError? {
         let object = try fetched(bytes, name: name)
         let error = #expect(throws: UnpackError.self, sourceLocation: sourceLocation) {
@@ -35,7 +38,9 @@ struct UnpackBench {
         }
         #expect(
             !FileManager.default.fileExists(atPath: WorkFiles.unpacked(object.file).path),
-            "output left behind", sourceLocation: sourceLocation)
+            "output left behind",
+            sourceLocation: sourceLocation
+        )
         if let error {
             #expect(!error.description.contains("\n"), "a reason is one line", sourceLocation: sourceLocation)
         }

@@ -67,7 +67,8 @@ struct ZipBuilder {
                 local += le32(crc) + le32(UInt32(stored.count)) + le32(UInt32(entry.payload.count))
             }
             let localName = entry.localName ?? entry.name
-            let localExtra = entry.zip64
+            let localExtra =
+                entry.zip64
                 ? le16(1) + le16(16) + le64(UInt64(entry.dataDescriptor ? 0 : entry.payload.count))
                     + le64(UInt64(entry.dataDescriptor ? 0 : stored.count)) : []
             local += le16(UInt16(localName.count)) + le16(UInt16(localExtra.count)) + localName + localExtra
@@ -75,7 +76,8 @@ struct ZipBuilder {
             if entry.dataDescriptor {
                 if entry.descriptorSignature { out += le32(ZipReader.dataDescriptorSignature) }
                 out += le32(crc)
-                out += entry.zip64
+                out +=
+                    entry.zip64
                     ? le64(UInt64(stored.count)) + le64(UInt64(entry.payload.count))
                     : le32(UInt32(stored.count)) + le32(UInt32(entry.payload.count))
             }
@@ -88,7 +90,8 @@ struct ZipBuilder {
             let centralExtra: [UInt8]
             if entry.zip64 {
                 record += le32(0xFFFF_FFFF) + le32(0xFFFF_FFFF)
-                centralExtra = le16(1) + le16(24) + le64(UInt64(usize)) + le64(UInt64(stored.count)) + le64(UInt64(offset))
+                centralExtra =
+                    le16(1) + le16(24) + le64(UInt64(usize)) + le64(UInt64(stored.count)) + le64(UInt64(offset))
             } else {
                 record += le32(UInt32(stored.count)) + le32(UInt32(usize))
                 centralExtra = []
