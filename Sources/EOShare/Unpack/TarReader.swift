@@ -245,7 +245,7 @@ struct TarReader<Source: ByteSource> {
                             throw UnpackError.Cause.invalidName("a file named as the archive's own folder")
                         }
                         let file = try folder.createFile(path)
-                        try readData(size, into: file.write)
+                        try readData(size) { (chunk) throws(UnpackError.Cause) in try folder.write(chunk, to: file) }
                         try folder.finish(file)
                     case .folder:
                         if let path = try EntryPath.check(rawName) { try folder.addFolder(path) }

@@ -104,17 +104,20 @@ public struct Unpacking: Sendable {
         buffers: UnpackBuffers
     ) throws(UnpackError) -> Result {
         let budget = OutputBudget(limits: limits, inputSize: input.size)
+        let writer = FileWriter()
         do throws(UnpackError) {
             switch format {
             case .plain:
                 return .asFetched
             case .tar:
                 let reader = ByteReader(FileRange(file: input), buffer: buffers.output)
-                return try extractArchive(into: output) { (folder) throws(UnpackError) in
+                return try extractArchive(into: output, writer: writer, container: "tar") {
+                    (folder) throws(UnpackError) in
                     try TarReader(reader: reader, folder: folder, container: "tar").extract()
                 }
             case .zip:
-                return try extractArchive(into: output) { (folder) throws(UnpackError) in
+                return try extractArchive(into: output, writer: writer, container: "zip") {
+                    (folder) throws(UnpackError) in
                     try ZipReader(file: input, folder: folder, buffers: buffers, budget: budget).extract()
                 }
             case .gzip, .zlib:
@@ -135,15 +138,18 @@ public struct Unpacking: Sendable {
                         reader,
                         name: Self.decompressedName(name, compression),
                         into: output,
+                        writer: writer,
                         container: compression.name
                     )
                 }
                 let container = compression == .gzip ? "tar.gz" : "tar.zlib"
-                return try extractArchive(into: output) { (folder) throws(UnpackError) in
+                return try extractArchive(into: output, writer: writer, container: container) {
+                    (folder) throws(UnpackError) in
                     try TarReader(reader: reader, folder: folder, container: container).extract()
                 }
             }
         } catch {
+            writer.abandon()
             removeOutput(output)
             throw error
         }
@@ -152,14 +158,16 @@ public struct Unpacking: Sendable {
     /// An archive's entries go into a folder at `output`.
     private func extractArchive(
         into output: String,
+        writer: FileWriter,
+        container: String,
         _ read: (ExtractionFolder) throws(UnpackError) -> Void
     ) throws(UnpackError) -> Result {
         let folder: ExtractionFolder
-        do { folder = try ExtractionFolder(root: output, maxEntries: limits.maxEntries) } catch {
+        do { folder = try ExtractionFolder(root: output, maxEntries: limits.maxEntries, writer: writer) } catch {
             throw UnpackError(container: "object", cause: error)
         }
         try read(folder)
-        return .files(folder.files)
+        do { return .files(try writer.finish()) } catch { throw UnpackError(container: container, cause: error) }
     }
 
     /// A single compressed stream becomes the file at `output`.
@@ -167,17 +175,19 @@ public struct Unpacking: Sendable {
         _ reader: ByteReader<Source>,
         name: String,
         into output: String,
+        writer: FileWriter,
         container: String
     ) throws(UnpackError) -> Result {
         do throws(UnpackError.Cause) {
             removeOutput(output)
-            let file = try OutputFile(creating: output, name: name)
+            let file = try writer.create(output, name: name)
             while true {
                 let chunk = try reader.next(upTo: .max)
                 guard chunk.count > 0 else { break }
-                try file.write(chunk)
+                try writer.write(chunk, to: file)
             }
-            return .files([try file.finish()])
+            try writer.close(file)
+            return .files(try writer.finish())
         } catch {
             throw UnpackError(container: container, cause: error)
         }

@@ -373,10 +373,10 @@ struct ZipReader {
             } else {
                 crc = try copy(ByteReader(range, buffer: buffers.output), entry, to: output, dataStart: dataStart)
             }
-            guard output.size == entry.uncompressedSize else {
+            guard output.submitted == entry.uncompressedSize else {
                 throw .corrupt(
                     "entry data",
-                    detail: "\(output.size) bytes where the archive says \(entry.uncompressedSize)",
+                    detail: "\(output.submitted) bytes where the archive says \(entry.uncompressedSize)",
                     at: .object(dataStart)
                 )
             }
@@ -410,7 +410,7 @@ struct ZipReader {
         while true {
             let chunk = try reader.next(upTo: .max)
             guard chunk.count > 0 else { return crc }
-            guard output.size + Int64(chunk.count) <= entry.uncompressedSize else {
+            guard output.submitted + Int64(chunk.count) <= entry.uncompressedSize else {
                 throw .corrupt(
                     "entry data",
                     detail: "more than the \(entry.uncompressedSize) bytes the archive says",
@@ -418,7 +418,7 @@ struct ZipReader {
                 )
             }
             crc.update(chunk)
-            try output.write(chunk)
+            try folder.write(chunk, to: output)
         }
     }
 
