@@ -26,7 +26,7 @@ import Testing
         default: bytes = Deflater.gzip(Array("GROUP = L1\n".utf8))
         }
         let files = try UnpackBench.contents(try bench.unpack(bytes, name: name))
-        let expectedName = kind == "gzip" ? name : "LC08_MTL.txt"
+        let expectedName = kind == "gzip" ? name + ".out" : "LC08_MTL.txt"
         #expect(files == [expectedName: Array("GROUP = L1\n".utf8)])
     }
 

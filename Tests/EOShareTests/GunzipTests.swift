@@ -153,9 +153,10 @@ import Testing
 
     @Test func namesTheContentAfterTheObjectWithoutItsSuffix() throws {
         #expect(Unpacking.decompressedName("a_MTL.txt.gz", .gzip) == "a_MTL.txt")
-        #expect(Unpacking.decompressedName("bundle.tgz", .gzip) == "bundle.tar")
-        #expect(Unpacking.decompressedName("named_MTL.txt", .gzip) == "named_MTL.txt")
-        #expect(Unpacking.decompressedName(".gz", .gzip) == ".gz")
+        #expect(Unpacking.decompressedName("a_MTL.txt.gzip", .gzip) == "a_MTL.txt")
+        #expect(Unpacking.decompressedName("named_MTL.txt", .gzip) == "named_MTL.txt.out")
+        #expect(Unpacking.decompressedName(".gz", .gzip) == ".gz.out")
         #expect(Unpacking.decompressedName("x.zz", .zlib) == "x")
+        #expect(Unpacking.decompressedName("x.gz", .zlib) == "x.gz.out")
     }
 }

@@ -20,8 +20,8 @@ import Testing
         for level: Int32 in [0, 1, 6, 9] {
             let stream = Deflater.compress(plain, format: .zlib, level: level)
             #expect(ContainerFormat.hasZlibHeader(stream), "level \(level)")
-            let unpacked = try bench.unpack(stream, name: "l\(level).bin")
-            #expect(try UnpackBench.contents(unpacked) == ["l\(level).bin": plain])
+            let unpacked = try bench.unpack(stream, name: "l\(level).zz")
+            #expect(try UnpackBench.contents(unpacked) == ["l\(level)": plain])
         }
     }
 

@@ -135,18 +135,19 @@ public struct Unpacking: Sendable {
         }
     }
 
-    /// The name of a single stream's content: the object's name without its compression
-    /// suffix (`x_MTL.txt.gz` → `x_MTL.txt`, `b.tgz` → `b.tar`), or the same name when it has none.
+    /// The name of a single stream's content, as the stage has always named it: the object's
+    /// name without its compression suffix (`x_MTL.txt.gz` → `x_MTL.txt`), or with `.out`
+    /// added when it has none (`named_MTL.txt` → `named_MTL.txt.out`).
     static func decompressedName(_ name: String, _ format: ZlibFormat) -> String {
-        let suffixes: [(String, String)]
+        let suffixes: [String]
         switch format {
-        case .gzip: suffixes = [(".tgz", ".tar"), (".gz", ""), (".gzip", ""), (".GZ", "")]
-        case .zlib: suffixes = [(".zz", ""), (".zlib", "")]
+        case .gzip: suffixes = [".gz", ".gzip", ".GZ"]
+        case .zlib: suffixes = [".zz", ".zlib"]
         case .rawDeflate: suffixes = []
         }
-        for (suffix, replacement) in suffixes where name.hasSuffix(suffix) && name.count > suffix.count {
-            return String(name.dropLast(suffix.count)) + replacement
+        for suffix in suffixes where name.hasSuffix(suffix) && name.count > suffix.count {
+            return String(name.dropLast(suffix.count))
         }
-        return name
+        return name + ".out"
     }
 }
