@@ -48,6 +48,13 @@ import Testing
         #expect(e?.description == "tar.gz entry 'second.bin': compressed stream truncated at byte \(cut.count)")
     }
 
+    /// A complete gzip member holding a cut tar: the tar's own offset, in the decompressed stream.
+    @Test func aTruncatedTarInsideACompleteGzip() throws {
+        let tar = TarBuilder.archive([("a.txt", UnpackBench.text(600)), ("b/c.txt", UnpackBench.text(2000))])
+        let e = try UnpackBench().refusal(Deflater.gzip(Array(tar.prefix(2148))), name: "cut.tgz")
+        #expect(e?.description == "tar.gz entry 'b/c.txt': archive truncated at byte 2148 of the decompressed stream")
+    }
+
     @Test func aCorruptTarHeaderInsideGzipNamesTheDecompressedOffset() throws {
         var tar = TarBuilder.archive([("a.txt", Array("a".utf8)), ("b.txt", Array("b".utf8))])
         tar[1024 + 10] ^= 0x20  // inside b.txt's header name
