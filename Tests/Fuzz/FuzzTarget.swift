@@ -22,6 +22,7 @@ let scratch: String = {
     let base = ProcessInfo.processInfo.environment["EOSHARE_FUZZ_SCRATCH"] ?? "/dev/shm"
     let path = "\(base)/eoshare-fuzz-\(getpid())"
     mkdir(path, 0o755)
+    atexit { removeOutput(scratch) }
     return path
 }()
 
