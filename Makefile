@@ -5,7 +5,7 @@ VENV := .venv
 DEMO_AT ?= 2026-11-21T12:00:00Z
 BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
-.PHONY: deps build demo test venv bench bench-normalize clean
+.PHONY: deps build demo test venv bench bench-normalize bench-unpack fuzz clean
 
 ## System libraries the C modules bind: libcurl, zlib and libcrypto headers; and the tools
 ## the fetch tests use: openssl (a private CA) and ssh-keygen (an SFTP client key).
@@ -59,11 +59,21 @@ bench: deps venv
 	cd Benchmarks && .build/release/ops-bench
 	cd Benchmarks && EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python .build/release/normalize-bench
 	cd Benchmarks && .build/release/fetch-bench
+	cd Benchmarks && .build/release/unpack-bench
 
 ## Normalize + write items from the Landsat and Sentinel-2 fixtures, 10,000 records, against
 ## stactools (create_item + save_object) on the same inputs in the same run.
 bench-normalize: deps venv
 	cd Benchmarks && EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) run -c release normalize-bench
+
+## The unpack stage against gzip -dc and tar xzf (1 GiB scene, 2,000-file tar.gz), and its
+## peak memory on a 4 GiB stream. Needs about 8 GiB free in /tmp.
+bench-unpack: deps
+	cd Benchmarks && $(SWIFT) run -c release unpack-bench
+
+## Ten minutes of libFuzzer on each container reader, one after the other (Tests/Fuzz/README.md).
+fuzz: deps
+	for reader in tar zip gzip; do Tests/Fuzz/run.sh $$reader 600 || exit 1; done
 
 clean:
 	rm -rf .build demo-out $(VENV)

@@ -28,6 +28,7 @@ let package = Package(
         .executableTarget(
             name: "ops-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "EOShare", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -51,6 +52,14 @@ let package = Package(
         .executableTarget(
             name: "normalize-bench",
             dependencies: ["BenchSupport", .product(name: "EOShare", package: eoshare)]
+        ),
+        // The unpack stage against gzip -dc and tar xzf, and its memory on a 4 GiB stream.
+        .executableTarget(
+            name: "unpack-bench",
+            dependencies: [
+                "BenchSupport",
+                .product(name: "EOShare", package: eoshare),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -98,4 +98,65 @@ import Testing
         let e2 = #expect(throws: UnpackError.self) { try Unpacker(limits: limits).unpack(try object(url)) }
         #expect(e2?.reason.contains("max_object_bytes") == true, "\(e2?.reason ?? "")")
     }
+
+    /// FTEXT, FHCRC, FEXTRA, FNAME and FCOMMENT all set: zlib reads past them (and checks the
+    /// header CRC); the output is named after the object, never after FNAME.
+    @Test func readsPastEveryHeaderField() throws {
+        let bench = UnpackBench()
+        let plain = Array("GROUP = LANDSAT_METADATA_FILE\n".utf8)
+        var header: [UInt8] = [0x1F, 0x8B, 8, 0x1F, 0, 0, 0, 0, 0, 3]
+        header += [4, 0] + Array("EO\u{2}\u{0}".utf8)
+        header += Array("../../etc/passwd".utf8) + [0] + Array("a comment".utf8) + [0]
+        let headerCRC = CRC32.checksum(header)
+        header += [UInt8(headerCRC & 0xFF), UInt8((headerCRC >> 8) & 0xFF)]
+        let crc = CRC32.checksum(plain)
+        let trailer = (0..<4).map { UInt8((crc >> ($0 * 8)) & 0xFF) } + [UInt8(plain.count), 0, 0, 0]
+        let gz = header + Deflater.compress(plain, format: .rawDeflate) + trailer
+        let unpacked = try bench.unpack(gz, name: "x_MTL.txt.gz")
+        #expect(try UnpackBench.contents(unpacked) == ["x_MTL.txt": plain])
+
+        var badHeaderCRC = gz
+        badHeaderCRC[header.count - 1] ^= 0xFF
+        let e = try bench.refusal(badHeaderCRC, name: "y_MTL.txt.gz")
+        #expect(e?.description.hasPrefix("gzip: corrupt compressed data at byte") == true, "\(e?.description ?? "")")
+        #expect(e?.description.contains("header crc mismatch") == true, "\(e?.description ?? "")")
+    }
+
+    @Test func badISIZEAndBadCRCAreEachReported() throws {
+        let bench = UnpackBench()
+        let gz = Deflater.gzip(Self.text(10_000))
+        var badSize = gz
+        badSize[gz.count - 2] ^= 0x01
+        let size = try bench.refusal(badSize, name: "size.gz")
+        #expect(size?.description == "gzip: corrupt compressed data at byte \(gz.count): incorrect length check")
+        var badCRC = gz
+        badCRC[gz.count - 8] ^= 0x01
+        let crc = try bench.refusal(badCRC, name: "crc.gz")
+        #expect(crc?.description.hasSuffix("incorrect data check") == true, "\(crc?.description ?? "")")
+    }
+
+    @Test func truncationNamesTheExactOffsetWhereTheDataEnds() throws {
+        let bench = UnpackBench()
+        let gz = Deflater.gzip(Self.text(300_000)) + Deflater.gzip(Self.text(1000))
+        for cut in [gz.count - 1, gz.count - 9, gz.count / 2, 11] {
+            let e = try bench.refusal(Array(gz.prefix(cut)), name: "cut\(cut).gz")
+            #expect(e?.cause == .truncated("compressed stream", at: .object(Int64(cut))), "\(e?.description ?? "")")
+        }
+    }
+
+    @Test func trailingGarbageAfterTheLastMemberIsRefused() throws {
+        let bench = UnpackBench()
+        let gz = Deflater.gzip(Self.text(1000)) + Array("garbage!".utf8)
+        let e = try bench.refusal(gz, name: "g.gz")
+        #expect(e?.description.contains("incorrect header check") == true, "\(e?.description ?? "")")
+    }
+
+    @Test func namesTheContentAfterTheObjectWithoutItsSuffix() throws {
+        #expect(Unpacking.decompressedName("a_MTL.txt.gz", .gzip) == "a_MTL.txt")
+        #expect(Unpacking.decompressedName("a_MTL.txt.gzip", .gzip) == "a_MTL.txt")
+        #expect(Unpacking.decompressedName("named_MTL.txt", .gzip) == "named_MTL.txt.out")
+        #expect(Unpacking.decompressedName(".gz", .gzip) == ".gz.out")
+        #expect(Unpacking.decompressedName("x.zz", .zlib) == "x")
+        #expect(Unpacking.decompressedName("x.gz", .zlib) == "x.gz.out")
+    }
 }

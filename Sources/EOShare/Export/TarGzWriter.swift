@@ -4,8 +4,7 @@ import Foundation
 /// through zlib straight into the output file, each file's SHA-256 taken on the way.
 final class TarGzWriter {
     private let fd: Int32
-    private let deflater = Deflater(gzip: true, level: 6)
-    private var failed: Error?
+    private let deflater = Deflater(format: .gzip, level: 6)
     private let mtime: Int
 
     init(path: URL, modified: Date) throws {

@@ -242,12 +242,13 @@ enum ErrorPage {
 
 /// The work files of one object: the fetched bytes and what unpacking made beside them.
 enum WorkFiles {
-    /// Where the unpacked form of a fetched file goes (same folder, so renames stay cheap).
+    /// Where the unpacked form of a fetched file goes (same folder, so renames stay cheap):
+    /// one file for a single compressed stream, a folder of entries for an archive.
     static func unpacked(_ fetched: URL) -> URL { URL(fileURLWithPath: fetched.path + ".out") }
 
     static func discard(_ fetched: URL) {
         unlink(fetched.path)
-        unlink(unpacked(fetched).path)
+        removeOutput(unpacked(fetched).path)
     }
 }
 

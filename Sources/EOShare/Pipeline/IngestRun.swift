@@ -83,7 +83,7 @@ public final class IngestRun: Sendable {
                     }
                 }
             }
-            // unpack: gzip streams through fixed buffers.
+            // unpack: gzip, zlib, tar and zip, told by their magic bytes, streamed through fixed buffers.
             group.addTask {
                 await Self.pool(cpuWorkers, input: fetched, output: unpacked) { _ in
                     let unpacker = Unpacker(limits: limits)

@@ -1,50 +1,55 @@
 import CEOShareZlib
-import Foundation
 
-/// Why a compressed stream could not be read, with the byte offset in the input.
-public struct DecompressError: Error, CustomStringConvertible, Equatable {
-    public enum Kind: Sendable, Equatable {
-        case corrupt(String)
-        case truncated
-        case tooLarge(limit: Int64)
-        case expansionRatio(limit: Double)
+/// The three framings zlib reads and writes; the window bits tell zlib which one.
+public enum ZlibFormat: Sendable {
+    /// RFC 1952: header fields, CRC-32 and ISIZE trailer (zlib checks both); members may follow one another.
+    case gzip
+    /// RFC 1950: two header bytes and an Adler-32 trailer (zlib checks it).
+    case zlib
+    /// RFC 1951 with no framing at all, as zip entries hold it.
+    case rawDeflate
+
+    /// The format's name in messages.
+    public var name: String {
+        switch self {
+        case .gzip: return "gzip"
+        case .zlib: return "zlib"
+        case .rawDeflate: return "deflate"
+        }
     }
-    public var kind: Kind
-    /// Bytes of compressed input consumed when the problem was found.
-    public var offset: Int64
 
-    public var description: String {
-        switch kind {
-        case .corrupt(let msg): return "corrupt compressed data at byte \(offset): \(msg)"
-        case .truncated: return "compressed stream truncated at byte \(offset)"
-        case .tooLarge(let limit): return "output exceeds max_object_bytes (\(limit) bytes) at input byte \(offset)"
-        case .expansionRatio(let limit):
-            return "expansion ratio exceeds max_expansion_ratio (\(JSONValue.format(limit))) at input byte \(offset)"
+    var windowBits: Int32 {
+        switch self {
+        case .gzip: return 15 + 16
+        case .zlib: return 15
+        case .rawDeflate: return -15
         }
     }
 }
 
 /// A streaming inflater over zlib. The `z_stream` lives at a stable heap address for the
-/// stream's life; input and output move through fixed-size buffers, so memory does not
-/// grow with the data.
+/// inflater's life; the caller owns the input and output buffers, so memory stays flat
+/// however long the stream is, and one inflater serves many streams through `reset()`.
 public final class Inflater {
-    public enum Format: Sendable {
-        case gzip, zlib, rawDeflate
-        var windowBits: Int32 {
-            switch self {
-            case .gzip: return 15 + 16
-            case .zlib: return 15
-            case .rawDeflate: return -15
-            }
-        }
+    public typealias Format = ZlibFormat
+
+    /// What one call of zlib's `inflate` did.
+    public struct Step: Sendable {
+        public var consumed: Int
+        public var produced: Int
+        /// The stream (or the current gzip member) ended with its trailer checked.
+        public var streamEnded: Bool
     }
 
+    /// zlib refused the data, in its own words ("incorrect data check" is a bad CRC-32 or
+    /// Adler-32, "incorrect length check" a bad ISIZE), after consuming `consumed` bytes.
+    public struct Failure: Error, Sendable {
+        public var message: String
+        public var consumed: Int
+    }
+
+    public let format: Format
     private let stream: UnsafeMutablePointer<z_stream>
-    private let format: Format
-    public private(set) var totalIn: Int64 = 0
-    public private(set) var totalOut: Int64 = 0
-    /// True after the end of the last complete stream/member, with no input pending.
-    public private(set) var finished = false
 
     public init(format: Format) {
         self.format = format
@@ -59,108 +64,128 @@ public final class Inflater {
         stream.deallocate()
     }
 
-    /// Feeds `input` and calls `sink` with each block of output (valid only during the call).
-    /// A gzip file may hold several members: after one ends, the next is read.
-    public func feed(_ input: UnsafeRawBufferPointer, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        guard input.count > 0 else { return }
-        let outSize = 256 * 1024
-        let out = UnsafeMutablePointer<UInt8>.allocate(capacity: outSize)
-        defer { out.deallocate() }
-        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: UInt8.self))
-        stream.pointee.avail_in = UInt32(input.count)
-        while stream.pointee.avail_in > 0 {
-            if finished {
-                // Another gzip member follows (only gzip allows that); anything else is trailing garbage.
-                guard format == .gzip else {
-                    throw DecompressError(kind: .corrupt("trailing data after end of stream"), offset: totalIn)
-                }
-                inflateReset(stream)
-                finished = false
-            }
-            stream.pointee.next_out = out
-            stream.pointee.avail_out = UInt32(outSize)
-            let before = stream.pointee.avail_in
-            let rc = inflate(stream, Z_NO_FLUSH)
-            totalIn += Int64(before - stream.pointee.avail_in)
-            let produced = outSize - Int(stream.pointee.avail_out)
-            if produced > 0 {
-                totalOut += Int64(produced)
-                try sink(UnsafeRawBufferPointer(start: out, count: produced))
-            }
-            switch rc {
-            case Z_OK:
-                continue
-            case Z_STREAM_END:
-                finished = true
-            case Z_BUF_ERROR:
-                // No progress possible with this input; wait for more.
-                return
-            case Z_NEED_DICT:
-                throw DecompressError(kind: .corrupt("stream needs a preset dictionary"), offset: totalIn)
-            default:
-                let msg = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(rc)"
-                throw DecompressError(kind: .corrupt(msg), offset: totalIn)
-            }
-        }
+    /// Starts a new stream with the same format: the next gzip member, or the next zip entry.
+    public func reset() {
+        inflateReset(stream)
     }
 
-    /// Call after the last input: a stream that did not reach its end is truncated.
-    public func finish() throws {
-        guard finished else { throw DecompressError(kind: .truncated, offset: totalIn) }
+    /// Inflates from `input` into `output` in one call of zlib's `inflate` (`Z_NO_FLUSH`).
+    /// Neither buffer may be larger than 4 GiB. A step that neither consumes nor produces
+    /// means zlib needs more input (or more room) to go on.
+    public func inflate(
+        from input: UnsafeRawBufferPointer,
+        into output: UnsafeMutableRawBufferPointer
+    ) throws(Failure) -> Step {
+        stream.pointee.next_in = input.baseAddress.map {
+            UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: UInt8.self))
+        }
+        stream.pointee.avail_in = UInt32(input.count)
+        stream.pointee.next_out = output.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        stream.pointee.avail_out = UInt32(output.count)
+        let rc = CEOShareZlib.inflate(stream, Z_NO_FLUSH)
+        let consumed = input.count - Int(stream.pointee.avail_in)
+        let produced = output.count - Int(stream.pointee.avail_out)
+        switch rc {
+        case Z_OK, Z_BUF_ERROR:
+            return Step(consumed: consumed, produced: produced, streamEnded: false)
+        case Z_STREAM_END:
+            return Step(consumed: consumed, produced: produced, streamEnded: true)
+        case Z_NEED_DICT:
+            throw Failure(message: "stream needs a preset dictionary", consumed: consumed)
+        default:
+            let message = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(rc)"
+            throw Failure(message: message, consumed: consumed)
+        }
     }
 }
 
-/// A streaming deflater producing gzip (for archives and fixtures) or zlib data.
+/// A streaming deflater producing gzip, zlib or raw deflate data (archives written by
+/// eoshare, fixtures and tests).
 public final class Deflater {
     private let stream: UnsafeMutablePointer<z_stream>
+    private let output: UnsafeMutableRawBufferPointer
 
-    public init(gzip: Bool = true, level: Int32 = 6) {
+    public init(format: ZlibFormat = .gzip, level: Int32 = 6) {
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        let rc = eoshare_deflateInit2(stream, level, gzip ? 15 + 16 : 15)
+        output = .allocate(byteCount: 128 * 1024, alignment: 16)
+        let rc = eoshare_deflateInit2(stream, level, format.windowBits)
         precondition(rc == Z_OK, "deflateInit2 failed: \(rc)")
     }
 
     deinit {
         deflateEnd(stream)
         stream.deallocate()
+        output.deallocate()
     }
 
+    /// Compresses `input`; `sink` receives each block of output (valid only during the call).
     public func feed(_ input: UnsafeRawBufferPointer, sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         try run(input, flush: Z_NO_FLUSH, sink: sink)
     }
 
+    /// Ends the stream, writing what zlib still holds and the format's trailer.
     public func finish(sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         try run(UnsafeRawBufferPointer(start: nil, count: 0), flush: Z_FINISH, sink: sink)
     }
 
-    private func run(_ input: UnsafeRawBufferPointer, flush: Int32, sink: (UnsafeRawBufferPointer) throws -> Void)
-        rethrows
-    {
-        let outSize = 128 * 1024
-        let out = UnsafeMutablePointer<UInt8>.allocate(capacity: outSize)
-        defer { out.deallocate() }
+    private func run(
+        _ input: UnsafeRawBufferPointer,
+        flush: Int32,
+        sink: (UnsafeRawBufferPointer) throws -> Void
+    ) rethrows {
         stream.pointee.next_in = input.baseAddress.map {
             UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: UInt8.self))
         }
         stream.pointee.avail_in = UInt32(input.count)
-        repeat {
-            stream.pointee.next_out = out
-            stream.pointee.avail_out = UInt32(outSize)
+        while true {
+            stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            stream.pointee.avail_out = UInt32(output.count)
             let rc = deflate(stream, flush)
             precondition(rc != Z_STREAM_ERROR, "deflate state clobbered")
-            let produced = outSize - Int(stream.pointee.avail_out)
-            if produced > 0 { try sink(UnsafeRawBufferPointer(start: out, count: produced)) }
-            if flush == Z_FINISH && rc == Z_STREAM_END { return }
-        } while stream.pointee.avail_out == 0 || (flush == Z_FINISH)
+            let produced = output.count - Int(stream.pointee.avail_out)
+            if produced > 0 { try sink(UnsafeRawBufferPointer(start: output.baseAddress, count: produced)) }
+            if flush == Z_FINISH ? rc == Z_STREAM_END : stream.pointee.avail_out != 0 { return }
+        }
     }
 
-    /// Compresses a whole byte array to gzip (small payloads: fixtures, tests).
-    public static func gzip(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
-        let d = Deflater(gzip: true, level: level)
+    /// Compresses a whole byte array (small payloads: fixtures, tests).
+    public static func compress(_ bytes: [UInt8], format: ZlibFormat, level: Int32 = 6) -> [UInt8] {
+        let deflater = Deflater(format: format, level: level)
         var out: [UInt8] = []
-        bytes.withUnsafeBytes { buf in d.feed(buf) { out.append(contentsOf: $0) } }
-        d.finish { out.append(contentsOf: $0) }
+        bytes.withUnsafeBytes { buffer in deflater.feed(buffer) { out.append(contentsOf: $0) } }
+        deflater.finish { out.append(contentsOf: $0) }
         return out
+    }
+
+    /// Compresses a whole byte array to one gzip member.
+    public static func gzip(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
+        compress(bytes, format: .gzip, level: level)
+    }
+}
+
+/// CRC-32 as gzip and zip use it, by zlib's table-driven (braided) implementation.
+public struct CRC32: Sendable, Equatable {
+    public private(set) var value: UInt32 = 0
+
+    public init() {}
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard var base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        var remaining = bytes.count
+        var crc = UInt(value)
+        while remaining > 0 {
+            let step = min(remaining, 1 << 30)
+            crc = crc32(crc, base, UInt32(step))
+            base += step
+            remaining -= step
+        }
+        value = UInt32(truncatingIfNeeded: crc)
+    }
+
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        var crc = CRC32()
+        bytes.withUnsafeBytes { crc.update($0) }
+        return crc.value
     }
 }
