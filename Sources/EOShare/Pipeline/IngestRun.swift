@@ -5,7 +5,7 @@ import Logging
 /// One `eoshare ingest` run: the re-evaluation of every known record whose visibility may
 /// have changed by the run's instant, then the stage chain of CONTRACT §1.
 ///
-///     discover → fetch (libcurl) → unpack (zlib) → normalize → embargo + publish
+///     (recover → re-evaluate) → discover → fetch (libcurl) → unpack (zlib) → normalize → embargo + publish
 ///
 /// Each arrow is a rendezvous channel (back-pressure: a stage waits for the next one, so
 /// memory stays flat); each stage is a pool of workers. Work that fails at any stage flows
@@ -71,8 +71,8 @@ public final class IngestRun: Sendable {
             }
             // fetch: `fetch_workers` objects at once, each verified before it moves on.
             group.addTask {
-                await Self.pool(limits.fetchWorkers, input: discovered, output: fetched) { _ in
-                    return { ref in
+                await Self.pool(limits.fetchWorkers, input: discovered, output: fetched) {
+                    { ref in
                         await sink.countDiscovered()
                         switch await fetchStage.fetch(ref) {
                         case .fetched(let o): return .fetched(o)
@@ -85,7 +85,7 @@ public final class IngestRun: Sendable {
             }
             // unpack: gzip, zlib, tar and zip, told by their magic bytes, streamed through fixed buffers.
             group.addTask {
-                await Self.pool(cpuWorkers, input: fetched, output: unpacked) { _ in
+                await Self.pool(cpuWorkers, input: fetched, output: unpacked) {
                     let unpacker = Unpacker(limits: limits)
                     return { work in
                         guard case .fetched(let object) = work else { return work }
@@ -99,7 +99,7 @@ public final class IngestRun: Sendable {
             }
             // normalize: the source format's reader, then the checks every record must pass.
             group.addTask {
-                await Self.pool(cpuWorkers, input: unpacked, output: normalized) { _ in
+                await Self.pool(cpuWorkers, input: unpacked, output: normalized) {
                     let normalizer = Normalizer()
                     return { work in
                         guard case .unpacked(let object) = work else { return work }
@@ -131,12 +131,12 @@ public final class IngestRun: Sendable {
     /// `output` finishes when every worker is done.
     static func pool<In: Sendable, Out: Sendable>(
         _ count: Int, input: AsyncChannel<In>, output: AsyncChannel<Out>,
-        makeWorker: @escaping @Sendable (Int) -> @Sendable (In) async -> Out
+        makeWorker: @escaping @Sendable () -> @Sendable (In) async -> Out
     ) async {
         await withTaskGroup(of: Void.self) { group in
-            for index in 0..<count {
+            for _ in 0..<count {
                 group.addTask {
-                    let work = makeWorker(index)
+                    let work = makeWorker()
                     for await item in input { await output.send(await work(item)) }
                 }
             }

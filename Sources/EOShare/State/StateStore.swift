@@ -237,10 +237,6 @@ public final class StateStore: Sendable {
             endTime: date("end_time"), item: [UInt8](item), assets: assets, nextChange: date("next_change"))
     }
 
-    public func saveRecord(_ r: StoredRecord, at: Date) throws {
-        try db.write { db in try Self.saveRecord(db, r, at: at) }
-    }
-
     static func saveRecord(_ db: Database, _ r: StoredRecord, at: Date) throws {
         let assets = JSONValue.array(
             r.assets.map { .object(["file": .string($0.file), "sha256": .string($0.sha256), "size": .int($0.size)]) }
