@@ -1,47 +1,90 @@
 import Foundation
 import GRDB
 
-/// The audit's own memory of files it has hashed: (device, inode, size, mtime) → SHA-256.
-/// An asset whose identity and size and mtime are unchanged since it was last read is not
-/// read again (a hard-linked asset is read once for every tree); `--rehash` reads all.
-/// Kept apart from the publisher's state, in `audit-cache.sqlite` beside it.
-final class AuditChecksumCache {
+/// The audit's own memory of files it has hashed: (device, inode) → size, mtime, ctime,
+/// SHA-256. An asset whose size and times are unchanged since it was last read is not read
+/// again (a hard-linked asset is read once for every tree); `--rehash` reads all. The ctime
+/// is there because no one can set it: bytes edited and the mtime put back still miss. Kept apart from
+/// the publisher's state, in `audit-cache.sqlite` beside it. Safe to share between the
+/// audit's workers.
+final class AuditChecksumCache: @unchecked Sendable {
+    struct Identity: Hashable {
+        var device: UInt64
+        var inode: UInt64
+    }
+    struct Entry {
+        var size: Int64
+        var mtimeNanoseconds: Int64
+        var ctimeNanoseconds: Int64
+        var sha256: String
+    }
+
     private let db: DatabaseQueue
-    private var known: [String: String] = [:]
-    private var fresh: [(String, String)] = []
+    private let lock = NSLock()
+    private var known: [Identity: Entry] = [:]
+    private var fresh: [Identity: Entry] = [:]
 
     init(path: URL) throws {
         try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
         db = try DatabaseQueue(path: path.path)
         try db.write { db in
-            try db.execute(sql: "CREATE TABLE IF NOT EXISTS hashes (key TEXT PRIMARY KEY, sha256 TEXT NOT NULL)")
+            try db.execute(
+                sql: """
+                    DROP TABLE IF EXISTS hashes;
+                    CREATE TABLE IF NOT EXISTS files (
+                        device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL,
+                        mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (device, inode))
+                    """)
         }
-        known = try db.read { db in
-            Dictionary(
-                try Row.fetchAll(db, sql: "SELECT key, sha256 FROM hashes").map { ($0["key"] as String, $0["sha256"] as String) },
-                uniquingKeysWith: { a, _ in a })
+        try db.read { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT device, inode, size, mtime_ns, ctime_ns, sha256 FROM files")
+            while let row = try rows.next() {
+                let id = Identity(device: UInt64(bitPattern: row[0]), inode: UInt64(bitPattern: row[1]))
+                known[id] = Entry(size: row[2], mtimeNanoseconds: row[3], ctimeNanoseconds: row[4], sha256: row[5])
+            }
         }
     }
 
-    static func key(_ st: stat) -> String {
-        "\(st.st_dev):\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+    static func describe(_ st: stat) -> (Identity, Entry) {
+        (
+            Identity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)),
+            Entry(
+                size: Int64(st.st_size), mtimeNanoseconds: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                ctimeNanoseconds: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec), sha256: "")
+        )
     }
 
-    /// The file's SHA-256: from memory when its identity is unchanged, else read (and remembered).
-    func sha256(of url: URL, stat st: stat, reread: Bool) throws -> String {
-        let k = Self.key(st)
-        if !reread, let sha = known[k] { return sha }
-        let sha = try Digest.sha256Hex(ofFile: url)
-        known[k] = sha
-        fresh.append((k, sha))
-        return sha
+    /// The file's SHA-256: from memory when its size and times are unchanged, else computed
+    /// by `read` and remembered.
+    func sha256(stat st: stat, reread: Bool, read: () throws -> String) rethrows -> String {
+        var (id, entry) = Self.describe(st)
+        if !reread {
+            lock.lock()
+            let old = known[id]
+            lock.unlock()
+            if let old, old.size == entry.size, old.mtimeNanoseconds == entry.mtimeNanoseconds,
+                old.ctimeNanoseconds == entry.ctimeNanoseconds
+            {
+                return old.sha256
+            }
+        }
+        entry.sha256 = try read()
+        lock.lock()
+        known[id] = entry
+        fresh[id] = entry
+        lock.unlock()
+        return entry.sha256
     }
 
     func save() throws {
         guard !fresh.isEmpty else { return }
         try db.write { db in
-            for (k, sha) in fresh {
-                try db.execute(sql: "INSERT OR REPLACE INTO hashes (key, sha256) VALUES (?, ?)", arguments: [k, sha])
+            let insert = try db.makeStatement(
+                sql: "INSERT OR REPLACE INTO files (device, inode, size, mtime_ns, ctime_ns, sha256) VALUES (?, ?, ?, ?, ?, ?)")
+            for (id, e) in fresh {
+                try insert.execute(arguments: [
+                    Int64(bitPattern: id.device), Int64(bitPattern: id.inode), e.size, e.mtimeNanoseconds, e.ctimeNanoseconds, e.sha256,
+                ])
             }
         }
         fresh.removeAll()

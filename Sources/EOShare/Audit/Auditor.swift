@@ -36,10 +36,14 @@ public struct AuditReport: Sendable {
 /// Checks the shared directories against the policy at an instant by reading the trees
 /// themselves: each item is judged from its own metadata, never from the publisher's
 /// bookkeeping. The state is read only to know which records exist (for `missing`).
-public struct Auditor {
+///
+/// Item folders are checked in shares on every core. Each folder is opened once and its
+/// files are reached relative to it (`openat`, `fstatat`), and only the members an item is
+/// judged by are built from its JSON: an audit of 100,000 items is mostly system calls.
+public struct Auditor: Sendable {
     public let pipeline: Pipeline
     public let engine: EmbargoEngine
-    /// Read every asset's bytes again, even those whose size and mtime are unchanged since
+    /// Read every asset's bytes again, even those whose size and times are unchanged since
     /// the audit last read them.
     public var rehash = false
 
@@ -49,60 +53,107 @@ public struct Auditor {
         self.rehash = rehash
     }
 
+    /// One item folder to check: `SHARED/viewer/collection/id/`.
+    struct ItemFolder: Sendable {
+        var viewer: Viewer
+        var collection: String
+        var id: String
+        var path: String
+    }
+
+    /// What one worker found in its share of the item folders.
+    struct Tally: Sendable {
+        var items = 0
+        var files = 0
+        var findings: [AuditFinding] = []
+    }
+
     public func audit(at t: Date, only member: String? = nil) throws -> AuditReport {
         var report = AuditReport(at: t)
         let cache = try AuditChecksumCache(path: pipeline.stateFolder.appendingPathComponent("audit-cache.sqlite"))
         defer { try? cache.save() }
-        let root = pipeline.sharedRoot
-        let fm = FileManager.default
+        let root = pipeline.sharedRoot.path
         let viewers = engine.viewers.filter { member == nil || $0.folder == member }
-        var seen: [String: Set<String>] = [:]  // viewer → "collection/id"
         for name in DirectoryEntries.list(root).map(\.name) where name != ".store" && member == nil {
             if !viewers.contains(where: { $0.folder == name }) {
                 report.findings.append(AuditFinding(kind: .orphan, member: nil, record: nil, detail: "\(name) is no member's folder"))
             }
         }
+        // The walk down to item folders is cheap; the folders themselves are the work.
+        var folders: [ItemFolder] = []
+        var seen: [String: Set<String>] = [:]  // viewer → "collection/id"
         for viewer in viewers {
             report.members += 1
-            let vroot = root.appendingPathComponent(viewer.folder)
-            guard fm.fileExists(atPath: vroot.path) else { continue }
-            for centry in DirectoryEntries.list(vroot) {
+            let vroot = "\(root)/\(viewer.folder)"
+            for centry in DirectoryEntries.list(vroot) where centry.name != "catalog.json" {
                 let cname = centry.name
-                let cdir = vroot.appendingPathComponent(cname)
-                if cname == "catalog.json" { continue }
                 guard centry.isDirectory else {
-                    report.findings.append(orphan(viewer, "\(cname)"))
+                    report.findings.append(orphan(viewer, cname))
                     continue
                 }
-                for ientry in DirectoryEntries.list(cdir) {
-                    let iname = ientry.name
-                    if iname == "collection.json" { continue }
-                    let idir = cdir.appendingPathComponent(iname)
+                for ientry in DirectoryEntries.list("\(vroot)/\(cname)") where ientry.name != "collection.json" {
                     guard ientry.isDirectory else {
-                        report.findings.append(orphan(viewer, "\(cname)/\(iname)"))
+                        report.findings.append(orphan(viewer, "\(cname)/\(ientry.name)"))
                         continue
                     }
-                    checkItem(
-                        folder: idir, collection: cname, id: iname, viewer: viewer, at: t, cache: cache, report: &report)
-                    seen[viewer.folder, default: []].insert("\(cname)/\(iname)")
+                    folders.append(ItemFolder(viewer: viewer, collection: cname, id: ientry.name, path: "\(vroot)/\(cname)/\(ientry.name)"))
+                    seen[viewer.folder, default: []].insert("\(cname)/\(ientry.name)")
                 }
             }
         }
-        // missing: records a viewer may see that its tree does not hold.
-        if fm.fileExists(atPath: pipeline.statePath.path) {
-            let state = try StateStore(path: pipeline.statePath)
-            try state.forEachRecord { record in
-                let s = record.subject
-                for viewer in viewers where engine.decide(s, for: viewer, at: t).visible {
-                    if !(seen[viewer.folder]?.contains("\(s.collection)/\(s.id)") ?? false) {
-                        report.findings.append(
-                            AuditFinding(kind: .missing, member: viewer.folder, record: s.id, detail: "\(s.collection)/\(s.id) may be seen but is absent"))
-                    }
-                }
+        // The items, and beside them what needs no item: the state (for `missing`) and the
+        // ledger. Tallies come back in a fixed order, so the report reads the same every time.
+        let missingAndLedger: @Sendable () throws -> Tally = { [seen] in
+            var tally = Tally()
+            if FileManager.default.fileExists(atPath: pipeline.statePath.path) {
+                tally.findings = try missing(from: StateStore(path: pipeline.statePath), seen: seen, viewers: viewers, at: t)
             }
+            if member == nil { tally.findings += LedgerVerifier.verify(pipeline.ledgerPath) }
+            return tally
         }
-        if member == nil { report.findings.append(contentsOf: LedgerVerifier.verify(pipeline.ledgerPath)) }
+        for tally in try check(folders, at: t, cache: cache, alongside: missingAndLedger) {
+            report.items += tally.items
+            report.files += tally.files
+            report.findings += tally.findings
+        }
         return report
+    }
+
+    /// Records a viewer may see that its tree does not hold.
+    func missing(from state: StateStore, seen: [String: Set<String>], viewers: [Viewer], at t: Date) throws -> [AuditFinding] {
+        var findings: [AuditFinding] = []
+        try state.forEachSubject { s in
+            let key = "\(s.collection)/\(s.id)"
+            for viewer in viewers where engine.decide(s, for: viewer, at: t).visible {
+                if !(seen[viewer.folder]?.contains(key) ?? false) {
+                    findings.append(AuditFinding(kind: .missing, member: viewer.folder, record: s.id, detail: "\(key) may be seen but is absent"))
+                }
+            }
+        }
+        return findings
+    }
+
+    /// Checks the folders in shares on every core, with `other` run as one more job among
+    /// them; returns the shares' tallies in folder order, then `other`'s.
+    func check(
+        _ folders: [ItemFolder], at t: Date, cache: AuditChecksumCache, alongside other: @Sendable () throws -> Tally
+    ) throws -> [Tally] {
+        let shareSize = 512
+        let shares = (folders.count + shareSize - 1) / shareSize
+        let tallies = TallySlots(count: shares + 1)
+        DispatchQueue.concurrentPerform(iterations: shares + 1) { job in
+            if job == 0 {
+                tallies.set(shares, Result { try other() })
+                return
+            }
+            let reader = ItemReader()
+            var tally = Tally()
+            for folder in folders[((job - 1) * shareSize)..<min(folders.count, job * shareSize)] {
+                checkItem(folder, at: t, cache: cache, reader: reader, tally: &tally)
+            }
+            tallies.set(job - 1, .success(tally))
+        }
+        return try tallies.all
     }
 
     func orphan(_ viewer: Viewer, _ path: String) -> AuditFinding {
@@ -110,70 +161,127 @@ public struct Auditor {
     }
 
     func checkItem(
-        folder: URL, collection: String, id: String, viewer: Viewer, at t: Date, cache: AuditChecksumCache,
-        report: inout AuditReport
+        _ item: ItemFolder, at t: Date, cache: AuditChecksumCache, reader: ItemReader, tally: inout Tally
     ) {
-        let jsonURL = folder.appendingPathComponent("\(id).json")
-        let files = DirectoryEntries.list(folder).map(\.name)
-        report.files += files.count
-        guard let data = FileManager.default.contents(atPath: jsonURL.path) else {
-            report.findings.append(orphan(viewer, "\(collection)/\(id)/ (no item JSON)"))
+        let (viewer, collection, id) = (item.viewer, item.collection, item.id)
+        func finding(_ kind: AuditFinding.Kind, _ detail: String) {
+            tally.findings.append(AuditFinding(kind: kind, member: viewer.folder, record: id, detail: detail))
+        }
+        guard let dir = opendir(item.path) else {
+            tally.findings.append(orphan(viewer, "\(collection)/\(id)/ (unreadable: \(String(cString: strerror(errno))))"))
             return
         }
-        report.items += 1
-        guard let item = try? JSONValue.parse(data), let props = item["properties"]?.objectValue else {
-            report.findings.append(AuditFinding(kind: .tampered, member: viewer.folder, record: id, detail: "\(id).json is not a STAC item"))
+        defer { closedir(dir) }
+        let folder = dirfd(dir)
+        let files = DirectoryEntries.read(dir).map(\.name)
+        tally.files += files.count
+        let json: JSONValue?
+        do {
+            guard let parsed = try reader.readJSON(in: folder, name: "\(id).json") else {
+                tally.findings.append(orphan(viewer, "\(collection)/\(id)/ (no item JSON)"))
+                return
+            }
+            json = parsed
+        } catch {
+            json = nil
+        }
+        tally.items += 1
+        guard let json, let props = json["properties"]?.objectValue else {
+            finding(.tampered, "\(id).json is not a STAC item")
             return
         }
         guard let owner = props["consortium:owner"]?.stringValue else {
-            report.findings.append(
-                AuditFinding(kind: .undeterminable, member: viewer.folder, record: id, detail: "no consortium:owner"))
+            finding(.undeterminable, "no consortium:owner")
             return
         }
         let acquired = (props["end_datetime"]?.stringValue ?? props["datetime"]?.stringValue).flatMap(Timestamp.parse)
         let subject = EmbargoSubject(
-            id: id, collection: collection, owner: owner, bbox: item["bbox"]?.arrayValue?.compactMap(\.doubleValue),
+            id: id, collection: collection, owner: owner, bbox: json["bbox"]?.arrayValue?.compactMap(\.doubleValue),
             acquired: acquired, processed: props["consortium:processed"]?.stringValue.flatMap(Timestamp.parse),
             ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse))
         let decision = engine.decide(subject, for: viewer, at: t)
         // Whatever the viewer, a record whose clock cannot be known is worth an operator's look.
         if let rule = engine.firstRule(for: subject), engine.clock(rule.clock, subject) == nil {
-            report.findings.append(
-                AuditFinding(
-                    kind: .undeterminable, member: viewer.folder, record: id,
-                    detail: "rule #\(rule.index + 1) clock \(rule.clock) is unknown for this record"))
+            finding(.undeterminable, "rule #\(rule.index + 1) clock \(rule.clock) is unknown for this record")
         }
         if !decision.visible {
-            report.findings.append(
-                AuditFinding(kind: .violation, member: viewer.folder, record: id, detail: "\(viewer.folder) may not see \(collection)/\(id) at \(Timestamp.format(t)): \(decision.reason)"))
+            finding(.violation, "\(viewer.folder) may not see \(collection)/\(id) at \(Timestamp.format(t)): \(decision.reason)")
         }
         var explained: Set<String> = ["\(id).json"]
-        for (key, asset) in item["assets"]?.objectValue?.entries ?? [] {
+        for (key, asset) in json["assets"]?.objectValue?.entries ?? [] {
             guard let href = asset["href"]?.stringValue, !href.contains("://"), !href.contains("/") else { continue }
             explained.insert(href)
-            let file = folder.appendingPathComponent(href)
             var st = stat()
-            guard stat(file.path, &st) == 0 else {
-                report.findings.append(
-                    AuditFinding(kind: .tampered, member: viewer.folder, record: id, detail: "asset \(key) file \(href) is gone"))
+            guard fstatat(folder, href, &st, 0) == 0 else {
+                finding(.tampered, "asset \(key) file \(href) is gone")
                 continue
             }
             if let size = asset["file:size"]?.doubleValue, Int64(size) != Int64(st.st_size) {
-                report.findings.append(
-                    AuditFinding(kind: .tampered, member: viewer.folder, record: id, detail: "asset \(key) is \(st.st_size) bytes, published \(Int64(size))"))
+                finding(.tampered, "asset \(key) is \(st.st_size) bytes, published \(Int64(size))")
                 continue
             }
-            if let checksum = asset["file:checksum"]?.stringValue,
-                let sha = try? cache.sha256(of: file, stat: st, reread: rehash), Digest.multihashSHA256(hex: sha) != checksum
-            {
-                report.findings.append(
-                    AuditFinding(kind: .tampered, member: viewer.folder, record: id, detail: "asset \(key) bytes differ from file:checksum"))
+            guard let checksum = asset["file:checksum"]?.stringValue else { continue }
+            let sha = try? cache.sha256(stat: st, reread: rehash) { try reader.sha256(in: folder, name: href, path: "\(item.path)/\(href)") }
+            if sha.map(Digest.multihashSHA256(hex:)) != checksum {
+                finding(.tampered, sha == nil ? "asset \(key) file \(href) cannot be read" : "asset \(key) bytes differ from file:checksum")
             }
         }
         for name in files where !explained.contains(name) {
-            report.findings.append(orphan(viewer, "\(collection)/\(id)/\(name)"))
+            tally.findings.append(orphan(viewer, "\(collection)/\(id)/\(name)"))
         }
     }
+}
+
+/// One worker's reusable memory: item JSON is read into the same bytes every time, and
+/// assets are hashed through one block.
+final class ItemReader {
+    private var bytes: [UInt8] = []
+    private let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
+
+    deinit { block.deallocate() }
+
+    /// What the audit judges an item by; geometry, links and the rest are only checked for syntax.
+    static let judgedMembers: Set<String> = ["properties", "bbox", "assets"]
+
+    /// The parsed item; nil when the file cannot be opened, an error when it is not JSON.
+    func readJSON(in folder: Int32, name: String) throws(JSONParseError) -> JSONValue? {
+        let fd = openat(folder, name, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var length = 0
+        while true {
+            if length == bytes.count { bytes.append(contentsOf: repeatElement(0, count: max(16 << 10, bytes.count))) }
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + length, $0.count - length) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { break }
+            length += n
+        }
+        return try bytes.withUnsafeBufferPointer { (all) throws(JSONParseError) -> JSONValue in
+            try JSONValue.parse(UnsafeBufferPointer(rebasing: all[0..<length]), keepingOnly: Self.judgedMembers)
+        }
+    }
+
+    func sha256(in folder: Int32, name: String, path: @autoclosure () -> String) throws -> String {
+        let fd = openat(folder, name, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw POSIXIOError(op: "open", path: path()) }
+        defer { close(fd) }
+        let d = StreamingDigest(.sha256)
+        try FileChunks.read(fd: fd, buffer: block, path: path()) { d.update($0) }
+        return d.finalizeHex()
+    }
+}
+
+/// One slot per job, filled as jobs finish on any thread.
+private final class TallySlots: @unchecked Sendable {
+    private var slots: [Result<Auditor.Tally, any Error>?]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ tally: Result<Auditor.Tally, any Error>) {
+        lock.lock()
+        slots[i] = tally
+        lock.unlock()
+    }
+    var all: [Auditor.Tally] { get throws { try slots.compactMap { try $0?.get() } } }
 }
 
 /// Checks the ledger's hash chain: each line's `prev` must be the SHA-256 of the line before.

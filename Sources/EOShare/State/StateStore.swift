@@ -213,6 +213,30 @@ public final class StateStore: Sendable {
         }
     }
 
+    /// Visits every record's policy facts only (no item, no assets), in one read: what the
+    /// audit and the status report need, without loading 100,000 item blobs.
+    public func forEachSubject(_ body: (EmbargoSubject) throws -> Void) throws {
+        try db.read { db in
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT id, collection, owner, west, south, east, north, acquired, processed, ingested
+                    FROM records ORDER BY collection, id
+                    """)
+            func date(_ v: Double?) -> Date? { v.map(Date.init(timeIntervalSince1970:)) }
+            while let row = try rows.next() {
+                var bbox: [Double]?
+                if let w: Double = row[3], let s: Double = row[4], let e: Double = row[5], let n: Double = row[6] {
+                    bbox = [w, s, e, n]
+                }
+                try body(
+                    EmbargoSubject(
+                        id: row[0], collection: row[1], owner: row[2], bbox: bbox, acquired: date(row[7]),
+                        processed: date(row[8]), ingested: date(row[9])))
+            }
+        }
+    }
+
     static func storedRecord(_ row: Row) -> StoredRecord {
         func date(_ key: String) -> Date? { (row[key] as Double?).map(Date.init(timeIntervalSince1970:)) }
         var bbox: [Double]?

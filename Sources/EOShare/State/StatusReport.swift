@@ -68,8 +68,7 @@ public struct StatusReport: Sendable {
                     at: Date(timeIntervalSince1970: $0["at"]), status: $0["status"], summary: $0["summary"])
             }
         }
-        try state.forEachRecord { r in
-            let s = r.subject
+        try state.forEachSubject { s in
             if let rule = engine.firstRule(for: s), engine.clock(rule.clock, s) == nil {
                 report.unknownClock.append("\(s.collection)/\(s.id)")
             }

@@ -85,17 +85,26 @@ enum FileChunks {
     /// Calls `body` with each block; returns the bytes read.
     @discardableResult
     static func read(_ url: URL, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
-        let fd = open(url.path, O_RDONLY)
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw POSIXIOError(op: "open", path: url.path) }
         defer { close(fd) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
+        return try read(fd: fd, buffer: buffer, path: url.path, body)
+    }
+
+    /// Reads an open file to its end through a caller's buffer (reused across many files).
+    @discardableResult
+    static func read(
+        fd: Int32, buffer: UnsafeMutableRawBufferPointer, path: @autoclosure () -> String,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int64 {
         var total: Int64 = 0
         while true {
             let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw POSIXIOError(op: "read", path: url.path)
+                throw POSIXIOError(op: "read", path: path())
             }
             if n == 0 { return total }
             try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))

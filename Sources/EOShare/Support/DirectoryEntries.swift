@@ -9,9 +9,17 @@ enum DirectoryEntries {
     }
 
     /// Entries sorted by name, without "." and ".."; empty when the folder cannot be read.
-    static func list(_ folder: URL) -> [Entry] {
-        guard let dir = opendir(folder.path) else { return [] }
+    static func list(_ folder: URL) -> [Entry] { list(folder.path) }
+
+    static func list(_ folder: String) -> [Entry] {
+        guard let dir = opendir(folder) else { return [] }
         defer { closedir(dir) }
+        return read(dir)
+    }
+
+    /// The entries of an open directory stream, which the caller keeps (its `dirfd` stays
+    /// usable for `openat`/`fstatat` on the entries).
+    static func read(_ dir: OpaquePointer) -> [Entry] {
         var out: [Entry] = []
         while let e = readdir(dir) {
             let name = withUnsafePointer(to: e.pointee.d_name) {
@@ -21,7 +29,7 @@ enum DirectoryEntries {
             var isDirectory = Int32(e.pointee.d_type) == DT_DIR
             if Int32(e.pointee.d_type) == DT_UNKNOWN {
                 var st = stat()
-                isDirectory = stat(folder.appendingPathComponent(name).path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+                isDirectory = fstatat(dirfd(dir), name, &st, 0) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
             }
             out.append(Entry(name: name, isDirectory: isDirectory))
         }

@@ -44,29 +44,64 @@ extension JSONValue: ExpressibleByStringLiteral {
     public init(stringLiteral value: String) { self = .string(value) }
 }
 
-/// An insertion-ordered JSON object.
+/// An insertion-ordered JSON object. Members live in one array; small objects (most of a
+/// STAC item's) are searched in place, and a name index is built only past a dozen keys,
+/// so reading and building items costs one allocation per object, not three.
 public struct JSONObject: Sendable, Hashable, ExpressibleByDictionaryLiteral {
-    public private(set) var keys: [String] = []
-    private var values: [String: JSONValue] = [:]
+    public private(set) var entries: [(key: String, value: JSONValue)] = []
+    private var index: [String: Int]?
+    private static let indexedFrom = 12
 
     public init() {}
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        entries.reserveCapacity(elements.count)
         for (k, v) in elements { self[k] = v }
     }
 
+    public var keys: [String] { entries.map(\.key) }
+    public var isEmpty: Bool { entries.isEmpty }
+
+    private func position(of key: String) -> Int? {
+        if let index { return index[key] }
+        return entries.firstIndex { $0.key == key }
+    }
+
     public subscript(key: String) -> JSONValue? {
-        get { values[key] }
+        get { position(of: key).map { entries[$0].value } }
         set {
             if let newValue {
-                if values.updateValue(newValue, forKey: key) == nil { keys.append(key) }
-            } else if values.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+                if let i = position(of: key) {
+                    entries[i].value = newValue
+                } else {
+                    entries.append((key, newValue))
+                    if index != nil {
+                        index![key] = entries.count - 1
+                    } else if entries.count > Self.indexedFrom {
+                        reindex()
+                    }
+                }
+            } else if let i = position(of: key) {
+                entries.remove(at: i)
+                if index != nil { reindex() }
             }
         }
     }
 
-    public var isEmpty: Bool { keys.isEmpty }
-    public var entries: [(key: String, value: JSONValue)] { keys.map { ($0, values[$0]!) } }
+    private mutating func reindex() {
+        index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.key, $0) })
+    }
+
+    public static func == (a: JSONObject, b: JSONObject) -> Bool {
+        a.entries.count == b.entries.count && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(entries.count)
+        for (k, v) in entries {
+            hasher.combine(k)
+            hasher.combine(v)
+        }
+    }
 }
 
 // MARK: - Serialization
@@ -182,6 +217,10 @@ public struct JSONParseError: Error, CustomStringConvertible {
 extension JSONValue {
     /// Parses JSON text (RFC 8259), keeping object key order. Rejects invalid UTF-8.
     public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONParseError) -> JSONValue in try parse(buffer) }
+    }
+
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
         var p = JSONParser(bytes: bytes)
         p.skipSpace()
         let v = try p.value(depth: 0)
@@ -191,13 +230,27 @@ extension JSONValue {
     }
 
     public static func parse(_ data: Data) throws(JSONParseError) -> JSONValue { try parse([UInt8](data)) }
+
+    /// Parses a JSON object but builds only the named top-level members; the others are
+    /// checked for syntax and skipped. For readers that need a few members of many documents.
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, keepingOnly keep: Set<String>) throws(JSONParseError) -> JSONValue {
+        var p = JSONParser(bytes: bytes)
+        p.skipSpace()
+        guard p.i < bytes.count, bytes[p.i] == UInt8(ascii: "{") else { throw p.fail("expected an object") }
+        let v = try p.object(depth: 0, keep: keep)
+        p.skipSpace()
+        guard p.i == bytes.count else { throw JSONParseError(offset: p.i, reason: "trailing characters") }
+        return v
+    }
 }
 
+/// A recursive-descent parser over borrowed bytes. Strings without escapes, and integers,
+/// are made straight from the input (the common case in STAC items), without a scratch copy.
 private struct JSONParser {
-    let bytes: [UInt8]
+    let bytes: UnsafeBufferPointer<UInt8>
     var i = 0
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }
 
@@ -210,33 +263,7 @@ private struct JSONParser {
         guard i < bytes.count else { throw fail("unexpected end") }
         switch bytes[i] {
         case UInt8(ascii: "{"):
-            i += 1
-            var obj = JSONObject()
-            skipSpace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
-                i += 1
-                return .object(obj)
-            }
-            while true {
-                skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a key") }
-                let key = try string()
-                skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-                i += 1
-                skipSpace()
-                obj[key] = try value(depth: depth + 1)
-                skipSpace()
-                guard i < bytes.count else { throw fail("unexpected end in object") }
-                if bytes[i] == UInt8(ascii: ",") {
-                    i += 1
-                } else if bytes[i] == UInt8(ascii: "}") {
-                    i += 1
-                    return .object(obj)
-                } else {
-                    throw fail("expected ',' or '}'")
-                }
-            }
+            return try object(depth: depth, keep: nil)
         case UInt8(ascii: "["):
             i += 1
             var arr: [JSONValue] = []
@@ -269,10 +296,123 @@ private struct JSONParser {
         }
     }
 
-    mutating func literal(_ word: String, _ v: JSONValue) throws(JSONParseError) -> JSONValue {
-        let w = Array(word.utf8)
-        guard i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w else { throw fail("unexpected token") }
-        i += w.count
+    /// An object; with `keep`, members not named are skipped rather than built.
+    mutating func object(depth: Int, keep: Set<String>?) throws(JSONParseError) -> JSONValue {
+        i += 1
+        var obj = JSONObject()
+        skipSpace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+            i += 1
+            return .object(obj)
+        }
+        while true {
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a key") }
+            let key = try string()
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+            i += 1
+            skipSpace()
+            if let keep, !keep.contains(key) {
+                try skipValue(depth: depth + 1)
+            } else {
+                obj[key] = try value(depth: depth + 1)
+            }
+            skipSpace()
+            guard i < bytes.count else { throw fail("unexpected end in object") }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+            } else if bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object(obj)
+            } else {
+                throw fail("expected ',' or '}'")
+            }
+        }
+    }
+
+    /// Moves past one value, checking its syntax (not the UTF-8 inside skipped strings).
+    mutating func skipValue(depth: Int) throws(JSONParseError) {
+        guard depth < 512 else { throw fail("nesting too deep") }
+        guard i < bytes.count else { throw fail("unexpected end") }
+        switch bytes[i] {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let close = bytes[i] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            let isObject = close == UInt8(ascii: "}")
+            i += 1
+            skipSpace()
+            if i < bytes.count, bytes[i] == close {
+                i += 1
+                return
+            }
+            while true {
+                skipSpace()
+                if isObject {
+                    guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a key") }
+                    try skipString()
+                    skipSpace()
+                    guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                    i += 1
+                    skipSpace()
+                }
+                try skipValue(depth: depth + 1)
+                skipSpace()
+                guard i < bytes.count else { throw fail("unexpected end") }
+                if bytes[i] == UInt8(ascii: ",") {
+                    i += 1
+                } else if bytes[i] == close {
+                    i += 1
+                    return
+                } else {
+                    throw fail(isObject ? "expected ',' or '}'" : "expected ',' or ']'")
+                }
+            }
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "t"): _ = try literal("true", .null)
+        case UInt8(ascii: "f"): _ = try literal("false", .null)
+        case UInt8(ascii: "n"): _ = try literal("null", .null)
+        default:
+            let start = i
+            while i < bytes.count, (48...57).contains(bytes[i]) || bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+")
+                || bytes[i] == UInt8(ascii: ".") || bytes[i] | 0x20 == UInt8(ascii: "e")
+            {
+                i += 1
+            }
+            guard i > start else { throw fail("unexpected character") }
+        }
+    }
+
+    mutating func skipString() throws(JSONParseError) {
+        i += 1
+        while i < bytes.count {
+            let c = bytes[i]
+            i += 1
+            if c == UInt8(ascii: "\"") { return }
+            if c == UInt8(ascii: "\\") {
+                guard i < bytes.count else { break }
+                switch bytes[i] {
+                case UInt8(ascii: "u"):
+                    i += 1
+                    _ = try hex4()
+                case UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "r"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: "\""):
+                    i += 1
+                default: throw fail("bad escape")
+                }
+            } else if c < 0x20 {
+                i -= 1
+                throw fail("control character in string")
+            }
+        }
+        throw fail("unterminated string")
+    }
+
+    mutating func literal(_ word: StaticString, _ v: JSONValue) throws(JSONParseError) -> JSONValue {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= bytes.count, memcmp(bytes.baseAddress! + i, word.utf8Start, n) == 0 else {
+            throw fail("unexpected token")
+        }
+        i += n
         return v
     }
 
@@ -294,7 +434,17 @@ private struct JSONParser {
             }
         }
         guard i > start else { throw fail("unexpected character") }
-        let text = String(decoding: bytes[start..<i], as: UTF8.self)
+        if isInt, i - start <= 18 {
+            var v: Int64 = 0
+            var k = bytes[start] == UInt8(ascii: "-") ? start + 1 : start
+            guard k < i else { throw fail("bad number") }
+            while k < i {
+                v = v * 10 + Int64(bytes[k] - 48)
+                k += 1
+            }
+            return .int(bytes[start] == UInt8(ascii: "-") ? -v : v)
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
         if isInt, let v = Int64(text) { return .int(v) }
         guard let d = Double(text), d.isFinite else { throw JSONParseError(offset: start, reason: "bad number '\(text)'") }
         return .number(d)
@@ -302,7 +452,29 @@ private struct JSONParser {
 
     mutating func string() throws(JSONParseError) -> String {
         i += 1  // opening quote
-        var out: [UInt8] = []
+        // Fast path: no escapes. ASCII needs no validation; anything else is validated once.
+        var j = i
+        var ascii = true
+        while j < bytes.count {
+            let c = bytes[j]
+            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+            if c >= 0x80 { ascii = false }
+            j += 1
+        }
+        if j < bytes.count, bytes[j] == UInt8(ascii: "\"") {
+            let run = UnsafeBufferPointer(rebasing: bytes[i..<j])
+            let s: String
+            if ascii {
+                s = String(decoding: run, as: UTF8.self)
+            } else {
+                guard let valid = String(validating: run, as: UTF8.self) else { throw fail("invalid UTF-8 in string") }
+                s = valid
+            }
+            i = j + 1
+            return s
+        }
+        var out: [UInt8] = Array(UnsafeBufferPointer(rebasing: bytes[i..<j]))
+        i = j
         while i < bytes.count {
             let c = bytes[i]
             if c == UInt8(ascii: "\"") {

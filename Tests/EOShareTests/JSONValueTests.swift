@@ -1,0 +1,73 @@
+import EOShare
+import Testing
+
+/// The JSON reader every stage and the audit read items with: strict RFC 8259, key order
+/// kept, and the fast paths (plain strings, small integers) equal to the general ones.
+@Suite struct JSONValueTests {
+    @Test func plainAndEscapedStringsAndNumbers() throws {
+        let text = #"{"b":"plain","a":"tab\tquote\"slash\/é\u00e9\ud83d\ude80","n":[0,-7,123456789012345678,1234567890123456789,-12345678901234567890,1.5,-2e3,1E-2],"t":true,"f":false,"z":null}"#
+        let v = try JSONValue.parse(Array(text.utf8))
+        #expect(v.objectValue?.keys == ["b", "a", "n", "t", "f", "z"])
+        #expect(v["b"]?.stringValue == "plain")
+        #expect(v["a"]?.stringValue == "tab\tquote\"slash/éé🚀")
+        #expect(
+            v["n"]?.arrayValue == [
+                .int(0), .int(-7), .int(123_456_789_012_345_678), .int(1_234_567_890_123_456_789),
+                .number(-12_345_678_901_234_567_890), .number(1.5), .number(-2000), .number(0.01),
+            ])
+        #expect(v["t"] == .bool(true) && v["f"] == .bool(false) && v["z"] == .null)
+        #expect(try JSONValue.parse(v.serialized()).serialized() == v.serialized(), "what we write reads back the same")
+    }
+
+    /// Objects keep insertion order whether they are small (searched in place) or large
+    /// (indexed); replacing keeps the place, removing closes the gap, duplicates keep the last.
+    @Test func objectsKeepOrderAcrossTheIndexThreshold() throws {
+        for size in [3, 12, 13, 40] {
+            var o = JSONObject()
+            for k in 0..<size { o["k\(k)"] = .int(Int64(k)) }
+            o["k1"] = .string("replaced")
+            o["k0"] = nil
+            o["new"] = .bool(true)
+            #expect(o.keys == (1..<size).map { "k\($0)" } + ["new"])
+            #expect(o["k1"] == .string("replaced") && o["k0"] == nil && o["new"] == .bool(true))
+            #expect(o[("k\(size - 1)")] == .int(Int64(size - 1)))
+            var copy = JSONObject()
+            for (k, v) in o.entries { copy[k] = v }
+            #expect(copy == o && copy.hashValue == o.hashValue)
+        }
+        let duplicate = try JSONValue.parse(Array(#"{"a":1,"b":2,"a":3}"#.utf8))
+        #expect(duplicate.objectValue?.keys == ["a", "b"] && duplicate["a"] == .int(3))
+    }
+
+    @Test func nonASCIIStringsAreValidated() throws {
+        #expect(try JSONValue.parse(Array(#"["Ψ 日本"]"#.utf8)) == .array([.string("Ψ 日本")]))
+        for bad: [UInt8] in [[0x22, 0xC3, 0x22], [0x22, 0xFF, 0x41, 0x22], [0x22, 0x41, 0x5C, 0x6E, 0xC3, 0x28, 0x22]] {
+            #expect(throws: JSONParseError.self) { try JSONValue.parse(bad) }
+        }
+    }
+
+    @Test func keepingOnlyBuildsTheNamedMembersAndStillChecksTheRest() throws {
+        let text = #"{"skip":{"a":[1,-2.5e3,"x\"y\u00e9",true,null,{}],"b":false},"keep":{"n":1},"also":[]}"#
+        let v = try Array(text.utf8).withUnsafeBufferPointer { try JSONValue.parse($0, keepingOnly: ["keep"]) }
+        #expect(v == .object(["keep": .object(["n": .int(1)])]))
+        for bad in [#"{"skip":[1,],"keep":1}"#, #"{"skip":"\x","keep":1}"#, #"{"skip":tru,"keep":1}"#, #"{"skip":{"a" 1}}"#, #"[1]"#] {
+            #expect(throws: JSONParseError.self, "\(bad)") {
+                try Array(bad.utf8).withUnsafeBufferPointer { try JSONValue.parse($0, keepingOnly: ["keep"]) }
+            }
+        }
+    }
+
+    @Test func malformedTextIsRefusedWithAnOffset() {
+        for (text, offset) in [
+            (#"{"a":1,}"#, 7), (#"["x]"#, 4), (#"[tru]"#, 1), (#"[1] x"#, 4), ("[\"a\u{01}\"]", 3), (#"[-]"#, 2),
+            (#"{"a" 1}"#, 5), ("", 0),
+        ] {
+            do {
+                _ = try JSONValue.parse(Array(text.utf8))
+                Issue.record("accepted \(text)")
+            } catch {
+                #expect(error.offset == offset, "\(text): \(error)")
+            }
+        }
+    }
+}
