@@ -32,10 +32,12 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // System calls Swift's Glibc module lacks (getdents64); a header only.
+        .systemLibrary(name: "CEOShareSystem"),
         .target(
             name: "EOShare",
             dependencies: [
-                "CEOShareCurl", "CEOShareZlib", "CEOShareCrypto",
+                "CEOShareCurl", "CEOShareZlib", "CEOShareCrypto", "CEOShareSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "Yams", package: "Yams"),

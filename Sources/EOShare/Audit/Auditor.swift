@@ -53,12 +53,15 @@ public struct Auditor: Sendable {
         self.rehash = rehash
     }
 
-    /// One item folder to check: `SHARED/viewer/collection/id/`.
+    /// One item folder to check: `SHARED/viewer/collection/id/`, reached from its open
+    /// collection folder.
     struct ItemFolder: Sendable {
         var viewer: Viewer
         var collection: String
         var id: String
-        var path: String
+        var parent: Int32
+        var parentPath: String
+        var path: String { "\(parentPath)/\(id)" }
     }
 
     /// What one worker found in its share of the item folders.
@@ -79,26 +82,35 @@ public struct Auditor: Sendable {
                 report.findings.append(AuditFinding(kind: .orphan, member: nil, record: nil, detail: "\(name) is no member's folder"))
             }
         }
-        // The walk down to item folders is cheap; the folders themselves are the work.
+        // The walk down to item folders, in directory order (a findings' sort at the end
+        // makes the report stable); collection folders stay open so items are reached
+        // relative to them.
         var folders: [ItemFolder] = []
-        var seen: [String: Set<String>] = [:]  // viewer → "collection/id"
+        var seen: [String: [String: Set<String>]] = [:]  // viewer → collection → ids
+        var opened: [Int32] = []
+        defer { opened.forEach { close($0) } }
         for viewer in viewers {
             report.members += 1
             let vroot = "\(root)/\(viewer.folder)"
             for centry in DirectoryEntries.list(vroot) where centry.name != "catalog.json" {
                 let cname = centry.name
-                guard centry.isDirectory else {
+                let cpath = "\(vroot)/\(cname)"
+                let cfolder = centry.isDirectory ? open(cpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
+                guard cfolder >= 0 else {
                     report.findings.append(orphan(viewer, cname))
                     continue
                 }
-                for ientry in DirectoryEntries.list("\(vroot)/\(cname)") where ientry.name != "collection.json" {
+                opened.append(cfolder)
+                var ids = Set<String>()
+                for ientry in DirectoryEntries.list(folder: cfolder, sorted: false) where ientry.name != "collection.json" {
                     guard ientry.isDirectory else {
                         report.findings.append(orphan(viewer, "\(cname)/\(ientry.name)"))
                         continue
                     }
-                    folders.append(ItemFolder(viewer: viewer, collection: cname, id: ientry.name, path: "\(vroot)/\(cname)/\(ientry.name)"))
-                    seen[viewer.folder, default: []].insert("\(cname)/\(ientry.name)")
+                    folders.append(ItemFolder(viewer: viewer, collection: cname, id: ientry.name, parent: cfolder, parentPath: cpath))
+                    ids.insert(ientry.name)
                 }
+                seen[viewer.folder, default: [:]][cname] = ids
             }
         }
         // The items, and beside them what needs no item: the state (for `missing`) and the
@@ -111,22 +123,27 @@ public struct Auditor: Sendable {
             if member == nil { tally.findings += LedgerVerifier.verify(pipeline.ledgerPath) }
             return tally
         }
-        for tally in try check(folders, at: t, cache: cache, alongside: missingAndLedger) {
+        let tallies = try check(folders, at: t, cache: cache, alongside: missingAndLedger)
+        for tally in tallies.dropLast() {
             report.items += tally.items
             report.files += tally.files
             report.findings += tally.findings
         }
+        report.findings.sort { ($0.member ?? "", $0.record ?? "", $0.detail) < ($1.member ?? "", $1.record ?? "", $1.detail) }
+        report.findings += tallies.last?.findings ?? []
         return report
     }
 
     /// Records a viewer may see that its tree does not hold.
-    func missing(from state: StateStore, seen: [String: Set<String>], viewers: [Viewer], at t: Date) throws -> [AuditFinding] {
+    func missing(
+        from state: StateStore, seen: [String: [String: Set<String>]], viewers: [Viewer], at t: Date
+    ) throws -> [AuditFinding] {
         var findings: [AuditFinding] = []
         try state.forEachSubject { s in
-            let key = "\(s.collection)/\(s.id)"
             for viewer in viewers where engine.decide(s, for: viewer, at: t).visible {
-                if !(seen[viewer.folder]?.contains(key) ?? false) {
-                    findings.append(AuditFinding(kind: .missing, member: viewer.folder, record: s.id, detail: "\(key) may be seen but is absent"))
+                if !(seen[viewer.folder]?[s.collection]?.contains(s.id) ?? false) {
+                    findings.append(
+                        AuditFinding(kind: .missing, member: viewer.folder, record: s.id, detail: "\(s.collection)/\(s.id) may be seen but is absent"))
                 }
             }
         }
@@ -167,13 +184,13 @@ public struct Auditor: Sendable {
         func finding(_ kind: AuditFinding.Kind, _ detail: String) {
             tally.findings.append(AuditFinding(kind: kind, member: viewer.folder, record: id, detail: detail))
         }
-        guard let dir = opendir(item.path) else {
+        let folder = openat(item.parent, item.id, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard folder >= 0 else {
             tally.findings.append(orphan(viewer, "\(collection)/\(id)/ (unreadable: \(String(cString: strerror(errno))))"))
             return
         }
-        defer { closedir(dir) }
-        let folder = dirfd(dir)
-        let files = DirectoryEntries.read(dir).map(\.name)
+        defer { close(folder) }
+        let files = DirectoryEntries.list(folder: folder, sorted: false).map(\.name)
         tally.files += files.count
         let json: JSONValue?
         do {
@@ -207,10 +224,11 @@ public struct Auditor: Sendable {
         if !decision.visible {
             finding(.violation, "\(viewer.folder) may not see \(collection)/\(id) at \(Timestamp.format(t)): \(decision.reason)")
         }
-        var explained: Set<String> = ["\(id).json"]
+        var explained = ["\(id).json"]
         for (key, asset) in json["assets"]?.objectValue?.entries ?? [] {
-            guard let href = asset["href"]?.stringValue, !href.contains("://"), !href.contains("/") else { continue }
-            explained.insert(href)
+            // A file of the folder; a URL or a path elsewhere is not the audit's to check.
+            guard let href = asset["href"]?.stringValue, !href.utf8.contains(UInt8(ascii: "/")) else { continue }
+            explained.append(href)
             var st = stat()
             guard fstatat(folder, href, &st, 0) == 0 else {
                 finding(.tampered, "asset \(key) file \(href) is gone")
@@ -248,16 +266,30 @@ final class ItemReader {
         let fd = openat(folder, name, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        // One read is the whole file when it comes back short (a local file's end); should
+        // that not parse, read on to the certain end before judging.
         var length = 0
+        var atEnd = false
         while true {
-            if length == bytes.count { bytes.append(contentsOf: repeatElement(0, count: max(16 << 10, bytes.count))) }
-            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + length, $0.count - length) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { break }
-            length += n
-        }
-        return try bytes.withUnsafeBufferPointer { (all) throws(JSONParseError) -> JSONValue in
-            try JSONValue.parse(UnsafeBufferPointer(rebasing: all[0..<length]), keepingOnly: Self.judgedMembers)
+            while true {
+                if length == bytes.count { bytes.append(contentsOf: repeatElement(0, count: max(64 << 10, bytes.count))) }
+                let want = bytes.count - length
+                let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + length, want) }
+                if n < 0, errno == EINTR { continue }
+                if n <= 0 {
+                    atEnd = true
+                    break
+                }
+                length += n
+                if n < want { break }
+            }
+            do {
+                return try bytes.withUnsafeBufferPointer { (all) throws(JSONParseError) -> JSONValue in
+                    try JSONValue.parse(UnsafeBufferPointer(rebasing: all[0..<length]), keepingOnly: Self.judgedMembers)
+                }
+            } catch {
+                if atEnd { throw error }
+            }
         }
     }
 
@@ -294,18 +326,29 @@ public enum LedgerVerifier {
         if !bytes.isEmpty, bytes.last != 0x0A {
             findings.append(AuditFinding(kind: .ledger, member: nil, record: nil, detail: "last line is truncated"))
         }
-        for (n, line) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            let text = Array(line)
-            guard let entry = try? JSONValue.parse(text), let prev = entry["prev"]?.stringValue else {
-                findings.append(AuditFinding(kind: .ledger, member: nil, record: nil, detail: "line \(n + 1) is not a ledger entry"))
-                previous = Digest.sha256Hex(text)
-                continue
+        bytes.withUnsafeBufferPointer { all in
+            var n = 0
+            var start = 0
+            while start < all.count {
+                let end = all[start...].firstIndex(of: 0x0A) ?? all.count
+                defer { start = end + 1 }
+                n += 1
+                guard end > start else { continue }
+                let line = UnsafeBufferPointer(rebasing: all[start..<end])
+                let hash = Digest.sha256Hex(line)
+                defer { previous = hash }
+                guard let entry = try? JSONValue.parse(line, keepingOnly: ["prev", "record"]), let prev = entry["prev"]?.stringValue
+                else {
+                    findings.append(AuditFinding(kind: .ledger, member: nil, record: nil, detail: "line \(n) is not a ledger entry"))
+                    continue
+                }
+                if prev != previous {
+                    findings.append(
+                        AuditFinding(
+                            kind: .ledger, member: nil, record: entry["record"]?.stringValue,
+                            detail: "line \(n) does not follow the line before (edited, removed or reordered)"))
+                }
             }
-            if prev != previous {
-                findings.append(
-                    AuditFinding(kind: .ledger, member: nil, record: entry["record"]?.stringValue, detail: "line \(n + 1) does not follow the line before (edited, removed or reordered)"))
-            }
-            previous = Digest.sha256Hex(text)
         }
         return findings
     }

@@ -43,6 +43,12 @@ public enum Digest {
         return d.finalizeHex()
     }
 
+    public static func sha256Hex(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        let d = StreamingDigest(.sha256)
+        d.update(UnsafeRawBufferPointer(bytes))
+        return d.finalizeHex()
+    }
+
     /// SHA-256 of a file, read in 1 MiB blocks.
     public static func sha256Hex(ofFile url: URL) throws -> String {
         let d = StreamingDigest(.sha256)

@@ -6,7 +6,11 @@ public enum Timestamp {
     /// Parses `2026-09-02T00:00:00Z`, `2026-09-02T02:00:00+02:00`, `2026-09-02T00:00:00.25Z`.
     /// A lowercase `t`/`z` and a space between date and time are accepted (RFC 3339 §5.6 note).
     public static func parse(_ text: String) -> Date? {
-        let b = Array(text.utf8)
+        var text = text
+        return text.withUTF8(parse)
+    }
+
+    static func parse(_ b: UnsafeBufferPointer<UInt8>) -> Date? {
         func num(_ from: Int, _ count: Int) -> Int? {
             guard from + count <= b.count else { return nil }
             var v = 0
