@@ -1,4 +1,4 @@
-import EOShare
+@testable import EOShare
 import Testing
 
 /// The shared byte-level XML reader: attributes, namespaces, lookups by local name, and the
@@ -30,5 +30,27 @@ import Testing
         let cut = Self.document.components(separatedBy: "</Grid></Grid>")[0]
         let error = #expect(throws: XMLSyntaxError.self) { try XMLReader.parse(Array(cut.utf8), skipping: ["Grid"]) }
         #expect(error?.detail.contains("file truncated?") == true)
+    }
+}
+
+/// The UTF-8 check every text reader runs first: its eight-bytes-at-a-time path must find a
+/// NUL or a bad byte wherever it sits, at word boundaries and between them.
+@Suite struct TextValidationTests {
+    @Test func findsTheFirstBadByteAtEveryOffset() {
+        let text = Array("<Root>plain ASCII text, then é and 日本 and more ASCII</Root>".utf8)
+        #expect(TextBytes.firstInvalidText(text, from: 0) == nil)
+        for at in 0..<text.count {
+            for (bad, reason) in [(UInt8(0), "NUL byte in text"), (0xFF, "invalid UTF-8 byte 0xFF")] {
+                var b = text
+                let valid = (0..<at).allSatisfy { text[$0] < 0x80 }
+                guard valid else { continue }  // only replace inside the ASCII prefix
+                b[at] = bad
+                #expect(TextBytes.firstInvalidText(b, from: 0)?.offset == at, "\(bad) at \(at)")
+                #expect(TextBytes.firstInvalidText(b, from: 0)?.reason == reason)
+            }
+        }
+        var cut = text
+        cut.removeLast(text.count - text.firstIndex(of: 0xC3)! - 1)  // a lone lead byte at the end
+        #expect(TextBytes.firstInvalidText(cut, from: 0)?.reason == "invalid UTF-8 sequence")
     }
 }

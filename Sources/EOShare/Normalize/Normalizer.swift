@@ -184,6 +184,34 @@ struct Normalizer {
         }
     }
 
+    /// The URL of a file at `path` (relative, `/`-separated, already checked to stay inside)
+    /// beside the object: what `URL(string: path, relativeTo: objectURL)` resolves to, built
+    /// from the object's folder (`folder`, resolved once per record) and the path's segments
+    /// percent-encoded, so a `:` in a name cannot make it a scheme. Resolving a URL per asset
+    /// was a tenth of the normalize stage's time.
+    static func href(_ path: String, besideFolder folder: String?, objectURL: URL) -> String? {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var escaped: [UInt8] = []
+        escaped.reserveCapacity(path.utf8.count)
+        for b in path.utf8 {
+            if TextBytes.isNameByte(b) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") || b == UInt8(ascii: "~")
+                || b == UInt8(ascii: "/")
+            {
+                escaped.append(b)
+            } else {
+                escaped.append(contentsOf: [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+            }
+        }
+        let relative = String(decoding: escaped, as: UTF8.self)
+        if let folder, folder.hasSuffix("/") { return folder + relative }
+        return URL(string: relative, relativeTo: objectURL)?.absoluteString
+    }
+
+    /// The folder of `url` with its trailing `/`, as a string: the base for `href`.
+    static func folder(of url: URL?) -> String? {
+        url.flatMap { URL(string: ".", relativeTo: $0)?.absoluteString }
+    }
+
     /// The last path component of a name inside an object.
     static func baseName(_ name: String) -> String {
         guard let slash = name.lastIndex(of: "/") else { return name }

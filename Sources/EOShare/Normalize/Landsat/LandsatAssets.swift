@@ -342,11 +342,13 @@ struct LandsatAssetSpec: Sendable {
 
     /// `LC08_…_T1_SR_B2.TIF` → `SR_B2`: the file name without product id and extension.
     static func fileCode(_ fileName: String, productID: String) -> String {
-        var name = Substring(fileName)
-        if let dot = name.lastIndex(of: ".") { name = name[..<dot] }
-        let prefix = productID + "_"
-        if name.hasPrefix(prefix) { name = name.dropFirst(prefix.count) }
-        return String(name)
+        var name = Substring(fileName).utf8
+        if let dot = name.lastIndex(of: UInt8(ascii: ".")) { name = name[..<dot] }
+        let id = productID.utf8
+        if name.count > id.count, name.starts(with: id), name.dropFirst(id.count).first == UInt8(ascii: "_") {
+            name = name.dropFirst(id.count + 1)
+        }
+        return String(Substring(name))
     }
 
     static func fileExtension(_ fileName: String) -> String {

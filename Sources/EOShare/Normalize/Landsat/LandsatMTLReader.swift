@@ -255,7 +255,7 @@ public enum LandsatMTLReader {
         // stactools' order; files it does not know go last, by MTL key.
         named.sort { ($0.spec.rank, $0.mtlKey, $0.fileName) < ($1.spec.rank, $1.mtlKey, $1.fileName) }
 
-        let folder = URL(string: ".", relativeTo: context.objectURL)?.absoluteString
+        let folder = Normalizer.folder(of: context.objectURL)
         var keys: Set<String> = []
         var assets: [Asset] = []
         for (fileName, _, spec) in named {
@@ -272,7 +272,10 @@ public enum LandsatMTLReader {
             if localFile != nil {
                 href = fileName
             } else {
-                href = try remoteHref(fileName, folder: folder, objectURL: context.objectURL)
+                guard let remote = Normalizer.href(fileName, besideFolder: folder, objectURL: context.objectURL) else {
+                    throw .unparseable("FILE_NAME", fileName)
+                }
+                href = remote
             }
             assets.append(
                 Asset(
@@ -280,28 +283,6 @@ public enum LandsatMTLReader {
                     roles: spec.roles, extra: extra, localFile: localFile))
         }
         return assets
-    }
-
-    /// The URL of a file beside the object at the source: what `URL(string: fileName,
-    /// relativeTo: objectURL)` resolves to, built from the object's folder (resolved once) and
-    /// the name as one percent-encoded path segment, so a `:` in a name cannot make it a scheme.
-    private static func remoteHref(
-        _ fileName: String, folder: String?, objectURL: URL
-    ) throws(NormalizeError) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var escaped: [UInt8] = []
-        escaped.reserveCapacity(fileName.utf8.count)
-        for b in fileName.utf8 {
-            if MTLFields.isIDByte(b) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") || b == UInt8(ascii: "~") {
-                escaped.append(b)
-            } else {
-                escaped.append(contentsOf: [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            }
-        }
-        let segment = String(decoding: escaped, as: UTF8.self)
-        if let folder, folder.hasSuffix("/") { return folder + segment }
-        guard let url = URL(string: segment, relativeTo: objectURL) else { throw .unparseable("FILE_NAME", fileName) }
-        return url.absoluteString
     }
 
     /// A file name that stays inside the item folder and in sight: no separators, no leading

@@ -282,6 +282,7 @@ public enum Sentinel2SAFEReader {
         let fileExtension = cog ? ".tif" : ".jp2"
         let mediaType = cog ? "image/tiff; application=geotiff; profile=cloud-optimized" : "image/jp2"
         let base = URL(string: input.productName, relativeTo: context.objectURL)
+        let folder = Normalizer.folder(of: base)
         var assets: [Asset] = []
         var keys: Set<String> = []
         func add(_ asset: Asset) {
@@ -294,8 +295,10 @@ public enum Sentinel2SAFEReader {
             }
             let name = Normalizer.baseName(clean)
             if let file = context.localFiles[name] { return (name, file) }
-            guard let url = URL(string: clean, relativeTo: base) else { throw .unparseable("IMAGE_FILE", path) }
-            return (url.absoluteString, nil)
+            guard let base, let href = Normalizer.href(clean, besideFolder: folder, objectURL: base) else {
+                throw .unparseable("IMAGE_FILE", path)
+            }
+            return (href, nil)
         }
 
         let images = granuleNode.children("IMAGE_FILE").map(\.text).filter { !$0.isEmpty }

@@ -11,23 +11,17 @@ public struct XMLElement: Sendable, Hashable {
 
     /// The qualified name as written.
     public var name: String
+    /// The name without its namespace prefix (what lookups compare).
+    public var localName: String
     public var attributes: [Attribute]
-    /// The element's own character data (entities decoded, CDATA included), untrimmed.
-    public var rawText: String
+    /// The element's own character data (entities decoded, CDATA included) without blanks
+    /// at either end; empty when it is only blanks.
+    public var text: String
     public var children: [XMLElement]
     /// Byte offset of the start tag, for error messages.
     public var offset: Int
     /// Whether the character data holds anything but blanks.
     public var hasText: Bool
-
-    /// The name without its namespace prefix.
-    public var localName: Substring {
-        guard let colon = name.lastIndex(of: ":") else { return Substring(name) }
-        return name[name.index(after: colon)...]
-    }
-
-    /// The character data without blanks at either end.
-    public var text: String { TextBytes.trimmed(rawText) }
 
     /// The value of an attribute (compared by local name), or nil.
     public func attribute(_ localName: String) -> String? {

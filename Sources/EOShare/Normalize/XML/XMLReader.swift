@@ -1,3 +1,5 @@
+import Foundation
+
 /// A small byte-level XML reader for agency metadata: an optional `<?xml …?>` prolog,
 /// comments, processing instructions, CDATA, attributes, the five predefined entities and
 /// character references. DOCTYPE (and with it entity definitions, so no entity expansion
@@ -14,6 +16,18 @@ public struct XMLReader {
     /// in the tree, empty; its content is not checked.
     let skipping: Set<Substring>
 
+    /// Names seen so far, in slots chosen by a cheap hash of their bytes: a document repeats
+    /// a few hundred tag and attribute names thousands of times, and each is made into a
+    /// `String` once (a collision only costs making the name again).
+    private var names = [Name?](repeating: nil, count: 1024)
+
+    /// A tag or attribute name, its local part, and whether its content is skipped.
+    private struct Name {
+        var name: String
+        var local: String
+        var skipped: Bool
+    }
+
     init(bytes: [UInt8], position: Int, skipping: Set<Substring> = []) {
         self.bytes = bytes
         self.position = position
@@ -29,18 +43,38 @@ public struct XMLReader {
     }
 
     /// An element being read: its attributes and text so far, and its finished children.
+    /// Text is kept as a range of the input while it is one run without references (the
+    /// usual case), and copied only when runs must be joined or references decoded.
     private struct Frame {
         let name: String
+        let localName: String
+        let nameBytes: Range<Int>
         let offset: Int
         let attributes: [XMLElement.Attribute]
-        var text: [UInt8] = []
+        var run: Range<Int>?
+        var decoded: [UInt8]?
         var hasText = false
         var children: [XMLElement] = []
 
-        func finished() -> XMLElement {
-            XMLElement(
-                name: name, attributes: attributes, rawText: String(decoding: text, as: UTF8.self),
-                children: children, offset: offset, hasText: hasText)
+        func finished(_ bytes: [UInt8]) -> XMLElement {
+            var text = ""
+            if hasText {
+                if let decoded {
+                    text = TextBytes.text(decoded[TextBytes.trimmed(decoded, 0, decoded.count)])
+                } else if let run {
+                    text = TextBytes.text(bytes[TextBytes.trimmed(bytes, run.lowerBound, run.upperBound)])
+                }
+            }
+            return XMLElement(
+                name: name, localName: localName, attributes: attributes, text: text, children: children, offset: offset,
+                hasText: hasText)
+        }
+
+        /// The text so far as bytes of its own, to append to.
+        mutating func materialize(_ bytes: [UInt8]) {
+            guard decoded == nil else { return }
+            decoded = run.map { Array(bytes[$0]) } ?? []
+            run = nil
         }
     }
 
@@ -51,7 +85,7 @@ public struct XMLReader {
         while position < n {
             guard bytes[position] == UInt8(ascii: "<") else {
                 let from = position
-                while position < n, bytes[position] != UInt8(ascii: "<") { position += 1 }
+                position = next(UInt8(ascii: "<"), from: position)
                 if stack.isEmpty {
                     guard bytes[from..<position].allSatisfy(TextBytes.isSpace) else {
                         throw fail(from, "text outside the root element")
@@ -68,7 +102,8 @@ public struct XMLReader {
                 let contentStart = position + 9
                 try skip(past: "]]>", from: contentStart, what: "CDATA section")
                 guard !stack.isEmpty else { throw fail(tagStart, "CDATA outside the root element") }
-                stack[stack.count - 1].text.append(contentsOf: bytes[contentStart..<(position - 3)])
+                stack[stack.count - 1].materialize(bytes)
+                stack[stack.count - 1].decoded!.append(contentsOf: bytes[contentStart..<(position - 3)])
                 stack[stack.count - 1].hasText = true
             } else if starts(with: "<?") {
                 try skip(past: "?>", from: position + 2, what: "processing instruction")
@@ -78,30 +113,35 @@ public struct XMLReader {
                 throw fail(tagStart, "unsupported markup")
             } else if starts(with: "</") {
                 position += 2
-                let name = try readName()
+                let nameBytes = try readName()
                 skipSpaces()
                 guard position < n, bytes[position] == UInt8(ascii: ">") else {
-                    throw fail(tagStart, "malformed end tag </\(name)")
+                    throw fail(tagStart, "malformed end tag </\(TextBytes.text(bytes[nameBytes]))")
                 }
                 position += 1
-                guard let frame = stack.popLast() else { throw fail(tagStart, "</\(name)> without an open element") }
-                guard frame.name == name else {
-                    throw fail(tagStart, "</\(name)> does not close <\(frame.name)> (line \(line(frame.offset)))")
+                guard let frame = stack.popLast() else {
+                    throw fail(tagStart, "</\(TextBytes.text(bytes[nameBytes]))> without an open element")
                 }
-                let element = frame.finished()
+                guard bytes[frame.nameBytes].elementsEqual(bytes[nameBytes]) else {
+                    throw fail(tagStart, "</\(TextBytes.text(bytes[nameBytes]))> does not close <\(frame.name)> (line \(line(frame.offset)))")
+                }
+                let element = frame.finished(bytes)
                 if stack.isEmpty { root = element } else { stack[stack.count - 1].children.append(element) }
             } else {
                 position += 1
-                let name = try readName()
+                let nameBytes = try readName()
+                let interned = intern(nameBytes)
+                let name = interned.name
                 let (attributes, selfClosing) = try readAttributes(of: name, tagStart: tagStart)
                 guard !(stack.isEmpty && root != nil) else { throw fail(tagStart, "second root element <\(name)>") }
-                let frame = Frame(name: name, offset: tagStart, attributes: attributes)
-                if !selfClosing, !skipping.isEmpty, skipping.contains(Self.localName(name)) {
+                let frame = Frame(
+                    name: name, localName: interned.local, nameBytes: nameBytes, offset: tagStart, attributes: attributes)
+                if !selfClosing, interned.skipped {
                     try skipContent(of: name, tagStart: tagStart)
-                    let element = frame.finished()
+                    let element = frame.finished(bytes)
                     if stack.isEmpty { root = element } else { stack[stack.count - 1].children.append(element) }
                 } else if selfClosing {
-                    let element = frame.finished()
+                    let element = frame.finished(bytes)
                     if stack.isEmpty { root = element } else { stack[stack.count - 1].children.append(element) }
                 } else {
                     stack.append(frame)
@@ -115,31 +155,35 @@ public struct XMLReader {
         return root
     }
 
-    /// Appends character data, decoding entity and character references. Runs without `&`
-    /// are copied in one piece.
+    /// Appends character data, decoding entity and character references. Blanks before
+    /// any text are dropped (text is trimmed); a first run without `&` stays a range.
     private func appendText(_ from: Int, _ to: Int, to frame: inout Frame) throws(XMLSyntaxError) {
+        var reference = false
+        var blank = true
+        for j in from..<to {
+            let b = bytes[j]
+            if b == UInt8(ascii: "&") {
+                reference = true
+            } else if b == UInt8(ascii: ">"), j >= from + 2, bytes[j - 1] == UInt8(ascii: "]"), bytes[j - 2] == UInt8(ascii: "]") {
+                throw fail(j, "']]>' in text")
+            } else if blank, !TextBytes.isSpace(b) {
+                blank = false
+            }
+        }
+        if blank, !reference, !frame.hasText { return }
+        frame.hasText = true
+        if !reference, frame.run == nil, frame.decoded == nil {
+            frame.run = from..<to
+            return
+        }
+        frame.materialize(bytes)
         var i = from
         while i < to {
             var j = i
-            var blank = true
-            while j < to {
-                let b = bytes[j]
-                if b == UInt8(ascii: "&") { break }
-                if b == UInt8(ascii: ">"), j >= from + 2, bytes[j - 1] == UInt8(ascii: "]"),
-                    bytes[j - 2] == UInt8(ascii: "]")
-                {
-                    throw fail(j, "']]>' in text")
-                }
-                if blank, !TextBytes.isSpace(b) { blank = false }
-                j += 1
-            }
-            if !blank { frame.hasText = true }
-            frame.text.append(contentsOf: bytes[i..<j])
+            while j < to, bytes[j] != UInt8(ascii: "&") { j += 1 }
+            frame.decoded!.append(contentsOf: bytes[i..<j])
             i = j
-            if i < to {
-                frame.hasText = true
-                i = try decodeReference(at: i, end: to, into: &frame.text)
-            }
+            if i < to { i = try decodeReference(at: i, end: to, into: &frame.decoded!) }
         }
     }
 
@@ -151,10 +195,8 @@ public struct XMLReader {
         var depth = 1
         let n = bytes.count
         while position < n {
-            guard bytes[position] == UInt8(ascii: "<") else {
-                position += 1
-                continue
-            }
+            position = next(UInt8(ascii: "<"), from: position)
+            guard position < n else { break }
             if matches(close, at: position), position + close.count < n,
                 bytes[position + close.count] == UInt8(ascii: ">") || TextBytes.isSpace(bytes[position + close.count])
             {
@@ -178,15 +220,25 @@ public struct XMLReader {
         throw fail(n, "end of file inside <\(name)> (opened on line \(line(tagStart))): file truncated?")
     }
 
+    /// The offset of the next `byte` at or after `from`, or the end (memchr: most of a
+    /// document is runs between markup).
+    private func next(_ byte: UInt8, from: Int) -> Int {
+        guard from < bytes.count else { return bytes.count }
+        return bytes.withUnsafeBufferPointer { b in
+            guard let hit = memchr(b.baseAddress! + from, Int32(byte), b.count - from) else { return b.count }
+            return b.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+
     private func matches(_ pattern: [UInt8], at i: Int) -> Bool {
         guard i + pattern.count <= bytes.count else { return false }
         for k in 0..<pattern.count where bytes[i + k] != pattern[k] { return false }
         return true
     }
 
-    private static func localName(_ name: String) -> Substring {
-        guard let colon = name.lastIndex(of: ":") else { return Substring(name) }
-        return name[name.index(after: colon)...]
+    private static func localName(_ name: String) -> String {
+        guard let colon = name.utf8.lastIndex(of: UInt8(ascii: ":")) else { return name }
+        return String(Substring(name.utf8[name.utf8.index(after: colon)...]))
     }
 
     /// Decodes the `&…;` reference at `i` into `out`; returns the offset after the `;`.
@@ -247,7 +299,7 @@ public struct XMLReader {
                 return (attributes, true)
             }
             guard position > before else { throw fail(tagStart, "malformed start tag <\(name)") }
-            let attribute = try readName()
+            let attribute = intern(try readName()).name
             skipSpaces()
             guard position < n, bytes[position] == UInt8(ascii: "=") else {
                 throw fail(tagStart, "attribute without value in <\(name)>")
@@ -259,6 +311,13 @@ public struct XMLReader {
             }
             let quote = bytes[position]
             position += 1
+            // A value without references is made straight from the input.
+            let end = next(quote, from: position)
+            if end < n, !bytes[position..<end].contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") }) {
+                attributes.append(.init(name: attribute, value: TextBytes.text(bytes[position..<end])))
+                position = end + 1
+                continue
+            }
             var value: [UInt8] = []
             while position < n, bytes[position] != quote {
                 let b = bytes[position]
@@ -276,8 +335,9 @@ public struct XMLReader {
         }
     }
 
-    /// An element or attribute name (ASCII letters, digits, `_ - . :`; non-ASCII allowed).
-    private mutating func readName() throws(XMLSyntaxError) -> String {
+    /// An element or attribute name (ASCII letters, digits, `_ - . :`; non-ASCII allowed):
+    /// where its bytes are.
+    private mutating func readName() throws(XMLSyntaxError) -> Range<Int> {
         let from = position
         let n = bytes.count
         while position < n {
@@ -292,7 +352,37 @@ public struct XMLReader {
         guard position > from, !TextBytes.isDigit(bytes[from]) else {
             throw fail(from, "expected an element name")
         }
-        return TextBytes.text(bytes[from..<position])
+        return from..<position
+    }
+
+    /// The name in `range`, made once per distinct name.
+    private mutating func intern(_ range: Range<Int>) -> Name {
+        // Length, first and last eight bytes: names differ there (prefixes, band numbers).
+        let hash = bytes.withUnsafeBufferPointer { b -> UInt64 in
+            let base = UnsafeRawPointer(b.baseAddress! + range.lowerBound)
+            guard range.count >= 8 else {
+                var v = UInt64(range.count)
+                for i in 0..<range.count { v = v << 8 | UInt64(base.load(fromByteOffset: i, as: UInt8.self)) }
+                return v
+            }
+            let first = base.loadUnaligned(as: UInt64.self)
+            let last = base.loadUnaligned(fromByteOffset: range.count - 8, as: UInt64.self)
+            return (first &* 0x9E37_79B9_7F4A_7C15) ^ (last &+ UInt64(range.count)) &* 0xC2B2_AE3D_27D4_EB4F
+        }
+        let slot = Int(truncatingIfNeeded: ((hash ^ (hash >> 29)) &* 0x9E37_79B9_7F4A_7C15) >> 54)  // 10 bits
+        if let known = names[slot], equal(known.name, range) { return known }
+        let name = TextBytes.text(bytes[range])
+        let local = Self.localName(name)
+        let interned = Name(name: name, local: local, skipped: skipping.contains(Substring(local)))
+        names[slot] = interned
+        return interned
+    }
+
+    private func equal(_ name: String, _ range: Range<Int>) -> Bool {
+        var name = name
+        return name.withUTF8 { n in
+            n.count == range.count && bytes.withUnsafeBufferPointer { memcmp(n.baseAddress!, $0.baseAddress! + range.lowerBound, n.count) == 0 }
+        }
     }
 
     private mutating func skipSpaces() {
