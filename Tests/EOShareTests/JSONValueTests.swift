@@ -46,13 +46,18 @@ import Testing
         }
     }
 
-    @Test func keepingOnlyBuildsTheNamedMembersAndStillChecksTheRest() throws {
-        let text = #"{"skip":{"a":[1,-2.5e3,"x\"y\u00e9",true,null,{}],"b":false},"keep":{"n":1},"also":[]}"#
-        let v = try Array(text.utf8).withUnsafeBufferPointer { try JSONValue.parse($0, keepingOnly: ["keep"]) }
-        #expect(v == .object(["keep": .object(["n": .int(1)])]))
-        for bad in [#"{"skip":[1,],"keep":1}"#, #"{"skip":"\x","keep":1}"#, #"{"skip":tru,"keep":1}"#, #"{"skip":{"a" 1}}"#, #"[1]"#] {
+    @Test func selectingBuildsTheNamedMembersAndStillChecksTheRest() throws {
+        let text = #"{"skip":{"a":[1,-2.5e3,"x\"y\u00e9",true,null,{}],"b":false},"keep":{"n":1,"m":2},"k\u0065ep2":3,"each":{"x":{"h":1,"z":2},"y":{"z":3}},"also":[]}"#
+        let selection = JSONSelection.only([("keep", .members("n")), ("keep2", .all), ("each", .each(.members("h")))])
+        let v = try Array(text.utf8).withUnsafeBufferPointer { try JSONValue.parse($0, selecting: selection) }
+        #expect(
+            v == .object([
+                "keep": .object(["n": .int(1)]), "keep2": .int(3),
+                "each": .object(["x": .object(["h": .int(1)]), "y": .object([:])]),
+            ]))
+        for bad in [#"{"skip":[1,],"keep":1}"#, #"{"skip":"\x","keep":1}"#, #"{"skip":tru,"keep":1}"#, #"{"skip":{"a" 1}}"#, #"[1]"#, #"{"keep":{"n":1,"m":}}"#] {
             #expect(throws: JSONParseError.self, "\(bad)") {
-                try Array(bad.utf8).withUnsafeBufferPointer { try JSONValue.parse($0, keepingOnly: ["keep"]) }
+                try Array(bad.utf8).withUnsafeBufferPointer { try JSONValue.parse($0, selecting: selection) }
             }
         }
     }

@@ -73,8 +73,9 @@ public struct Auditor: Sendable {
 
     public func audit(at t: Date, only member: String? = nil) throws -> AuditReport {
         var report = AuditReport(at: t)
-        let cache = try AuditChecksumCache(path: pipeline.stateFolder.appendingPathComponent("audit-cache.sqlite"))
-        defer { try? cache.save() }
+        // The checksum cache loads on another thread while this one walks the trees.
+        let cacheFile = pipeline.stateFolder.appendingPathComponent("audit-cache.sqlite")
+        let loading = Loading { try AuditChecksumCache(path: cacheFile) }
         let root = pipeline.sharedRoot.path
         let viewers = engine.viewers.filter { member == nil || $0.folder == member }
         for name in DirectoryEntries.list(root).map(\.name) where name != ".store" && member == nil {
@@ -123,6 +124,8 @@ public struct Auditor: Sendable {
             if member == nil { tally.findings += LedgerVerifier.verify(pipeline.ledgerPath) }
             return tally
         }
+        let cache = try loading.value()
+        defer { try? cache.save() }
         let tallies = try check(folders, at: t, cache: cache, alongside: missingAndLedger)
         for tally in tallies.dropLast() {
             report.items += tally.items
@@ -259,7 +262,11 @@ final class ItemReader {
     deinit { block.deallocate() }
 
     /// What the audit judges an item by; geometry, links and the rest are only checked for syntax.
-    static let judgedMembers: Set<String> = ["properties", "bbox", "assets"]
+    static let judged = JSONSelection.only([
+        ("properties", .members("datetime", "end_datetime", "consortium:owner", "consortium:processed", "consortium:ingested")),
+        ("bbox", .all),
+        ("assets", .each(.members("href", "file:size", "file:checksum"))),
+    ])
 
     /// The parsed item; nil when the file cannot be opened, an error when it is not JSON.
     func readJSON(in folder: Int32, name: String) throws(JSONParseError) -> JSONValue? {
@@ -285,7 +292,7 @@ final class ItemReader {
             }
             do {
                 return try bytes.withUnsafeBufferPointer { (all) throws(JSONParseError) -> JSONValue in
-                    try JSONValue.parse(UnsafeBufferPointer(rebasing: all[0..<length]), keepingOnly: Self.judgedMembers)
+                    try JSONValue.parse(UnsafeBufferPointer(rebasing: all[0..<length]), selecting: Self.judged)
                 }
             } catch {
                 if atEnd { throw error }
@@ -300,6 +307,27 @@ final class ItemReader {
         let d = StreamingDigest(.sha256)
         try FileChunks.read(fd: fd, buffer: block, path: path()) { d.update($0) }
         return d.finalizeHex()
+    }
+}
+
+/// A value made on a thread of its own, waited for when needed. `@unchecked Sendable` is
+/// sound: `result` is written once before the semaphore is signalled and read only after.
+private final class Loading<T>: @unchecked Sendable {
+    private var result: Result<T, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ make: @escaping @Sendable () throws -> T) {
+        Thread.detachNewThread { [self] in
+            result = Result { try make() }
+            done.signal()
+        }
+    }
+
+    /// The value (or the error making it threw); waits until it is made.
+    func value() throws -> T {
+        done.wait()
+        done.signal()
+        return try result!.get()
     }
 }
 
@@ -337,7 +365,7 @@ public enum LedgerVerifier {
                 let line = UnsafeBufferPointer(rebasing: all[start..<end])
                 let hash = Digest.sha256Hex(line)
                 defer { previous = hash }
-                guard let entry = try? JSONValue.parse(line, keepingOnly: ["prev", "record"]), let prev = entry["prev"]?.stringValue
+                guard let entry = try? JSONValue.parse(line, selecting: .members("prev", "record")), let prev = entry["prev"]?.stringValue
                 else {
                     findings.append(AuditFinding(kind: .ledger, member: nil, record: nil, detail: "line \(n) is not a ledger entry"))
                     continue

@@ -242,17 +242,28 @@ extension JSONValue {
 
     public static func parse(_ data: Data) throws(JSONParseError) -> JSONValue { try parse([UInt8](data)) }
 
-    /// Parses a JSON object but builds only the named top-level members; the others are
-    /// checked for syntax and skipped. For readers that need a few members of many documents.
-    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, keepingOnly keep: Set<String>) throws(JSONParseError) -> JSONValue {
+    /// Parses a JSON object but builds only what `selection` names; the rest is checked
+    /// for syntax and skipped. For readers that need a few members of many documents.
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, selecting selection: JSONSelection) throws(JSONParseError) -> JSONValue {
         var p = JSONParser(bytes: bytes)
         p.skipSpace()
         guard p.i < bytes.count, bytes[p.i] == UInt8(ascii: "{") else { throw p.fail("expected an object") }
-        let v = try p.object(depth: 0, keep: keep)
+        let v = try p.object(depth: 0, selection: selection)
         p.skipSpace()
         guard p.i == bytes.count else { throw JSONParseError(offset: p.i, reason: "trailing characters") }
         return v
     }
+}
+
+/// Which parts of a JSON object to build: everything, only some members (each with its
+/// own selection), or every member with one selection (the assets of an item, say).
+public indirect enum JSONSelection: Sendable {
+    case all
+    case only([(String, JSONSelection)])
+    case each(JSONSelection)
+
+    /// The named members, built whole.
+    public static func members(_ names: String...) -> JSONSelection { .only(names.map { ($0, .all) }) }
 }
 
 /// A recursive-descent parser over borrowed bytes. Strings without escapes, and integers,
@@ -274,7 +285,7 @@ private struct JSONParser {
         guard i < bytes.count else { throw fail("unexpected end") }
         switch bytes[i] {
         case UInt8(ascii: "{"):
-            return try object(depth: depth, keep: nil)
+            return try object(depth: depth, selection: .all)
         case UInt8(ascii: "["):
             i += 1
             var arr: [JSONValue] = []
@@ -307,8 +318,9 @@ private struct JSONParser {
         }
     }
 
-    /// An object; with `keep`, members not named are skipped rather than built.
-    mutating func object(depth: Int, keep: Set<String>?) throws(JSONParseError) -> JSONValue {
+    /// An object; members the selection does not name are skipped rather than built (their
+    /// names, when plain, are compared as bytes and never made into strings).
+    mutating func object(depth: Int, selection: JSONSelection) throws(JSONParseError) -> JSONValue {
         i += 1
         var obj = JSONObject()
         skipSpace()
@@ -319,15 +331,33 @@ private struct JSONParser {
         while true {
             skipSpace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a key") }
-            let key = try string()
+            var member: (key: String, selection: JSONSelection)?
+            switch selection {
+            case .all: member = (try string(), .all)
+            case .each(let inner): member = (try string(), inner)
+            case .only(let wanted):
+                if let raw = plainString() {
+                    let name = UnsafeBufferPointer(rebasing: bytes[raw])
+                    member = wanted.first { Self.equal($0.0, name) }
+                } else {
+                    let key = try string()
+                    member = wanted.first { $0.0 == key }
+                }
+            }
             skipSpace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             i += 1
             skipSpace()
-            if let keep, !keep.contains(key) {
-                try skipValue(depth: depth + 1)
+            if let (key, inner) = member {
+                if case .all = inner {
+                    obj[key] = try value(depth: depth + 1)
+                } else if i < bytes.count, bytes[i] == UInt8(ascii: "{") {
+                    obj[key] = try object(depth: depth + 1, selection: inner)
+                } else {
+                    obj[key] = try value(depth: depth + 1)
+                }
             } else {
-                obj[key] = try value(depth: depth + 1)
+                try skipValue(depth: depth + 1)
             }
             skipSpace()
             guard i < bytes.count else { throw fail("unexpected end in object") }
@@ -340,6 +370,29 @@ private struct JSONParser {
                 throw fail("expected ',' or '}'")
             }
         }
+    }
+
+    static func equal(_ string: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard string.utf8.count == bytes.count else { return false }
+        return string.utf8.withContiguousStorageIfAvailable {
+            bytes.isEmpty || memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0
+        } ?? string.utf8.elementsEqual(bytes)
+    }
+
+    /// At a `"`: the bytes of a string without escapes or control characters, moving past
+    /// it; nil (and not moving) for any other string.
+    mutating func plainString() -> Range<Int>? {
+        var j = i + 1
+        while j < bytes.count {
+            let c = bytes[j]
+            if c == UInt8(ascii: "\"") {
+                defer { i = j + 1 }
+                return (i + 1)..<j
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 { return nil }
+            j += 1
+        }
+        return nil
     }
 
     /// Moves past one value, checking its syntax (not the UTF-8 inside skipped strings).
