@@ -214,8 +214,8 @@ struct Normalizer {
 
     /// The last path component of a name inside an object.
     static func baseName(_ name: String) -> String {
-        guard let slash = name.lastIndex(of: "/") else { return name }
-        return String(name[name.index(after: slash)...])
+        guard let slash = name.utf8.lastIndex(of: UInt8(ascii: "/")) else { return name }
+        return String(Substring(name.utf8[name.utf8.index(after: slash)...]))
     }
 
     /// The folder part of a name, with its trailing `/` (empty for a bare name).
@@ -247,7 +247,7 @@ struct Normalizer {
         }
         if let geometry = r.geometry { try GeoJSONCheck.check(geometry, bbox: r.bbox) }
         for a in r.assets where a.isLocal {
-            guard !a.href.contains("/"), !a.href.hasPrefix("."), a.href != "\(r.id).json" else {
+            guard !a.href.utf8.contains(UInt8(ascii: "/")), !a.href.hasPrefix("."), a.href != "\(r.id).json" else {
                 throw NormalizeError(field: "assets.\(a.key)", "file name '\(a.href)' is not allowed in an item folder")
             }
         }

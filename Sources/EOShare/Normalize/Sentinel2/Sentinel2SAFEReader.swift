@@ -290,7 +290,7 @@ public enum Sentinel2SAFEReader {
         }
         func located(_ path: String) throws(NormalizeError) -> (href: String, file: URL?) {
             let clean = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
-            guard !clean.isEmpty, !clean.hasPrefix("/"), !clean.split(separator: "/").contains("..") else {
+            guard !clean.isEmpty, !clean.hasPrefix("/"), !clean.utf8.split(separator: UInt8(ascii: "/")).contains(where: { $0.elementsEqual("..".utf8) }) else {
                 throw NormalizeError(field: "IMAGE_FILE", "path '\(path.prefix(80))' leaves the product")
             }
             let name = Normalizer.baseName(clean)

@@ -26,8 +26,9 @@ public struct XMLElement: Sendable, Hashable {
     /// The value of an attribute (compared by local name), or nil.
     public func attribute(_ localName: String) -> String? {
         for a in attributes {
-            let local = a.name.lastIndex(of: ":").map { a.name[a.name.index(after: $0)...] } ?? Substring(a.name)
-            if local == localName { return a.value }
+            let name = a.name.utf8
+            let local = name.lastIndex(of: UInt8(ascii: ":")).map { name[name.index(after: $0)...] } ?? name[...]
+            if local.elementsEqual(localName.utf8) { return a.value }
         }
         return nil
     }
