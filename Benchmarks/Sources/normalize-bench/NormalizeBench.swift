@@ -193,17 +193,17 @@ enum Input {
         switch self {
         case .landsat(let mtl, let angle):
             return try LandsatMTLReader.read(
-                [UInt8](Data(contentsOf: mtl)), angle: try angle.map { [UInt8](try Data(contentsOf: $0)) },
+                try FileBytes.read(mtl), angle: try angle.map { try FileBytes.read($0) },
                 context: Self.context)
         case .sentinel2(let safe, let product, let granule):
             let name = safe.lastPathComponent
             return try Sentinel2SAFEReader.read(
                 Sentinel2SAFEReader.Input(
                     productName: "\(name)/\(product)",
-                    product: [UInt8](Data(contentsOf: safe.appendingPathComponent(product))),
-                    manifest: [UInt8](Data(contentsOf: safe.appendingPathComponent("manifest.safe"))),
+                    product: try FileBytes.read(safe.appendingPathComponent(product)),
+                    manifest: try FileBytes.read(safe.appendingPathComponent("manifest.safe")),
                     granuleName: "\(name)/\(granule)",
-                    granule: [UInt8](Data(contentsOf: safe.appendingPathComponent(granule)))),
+                    granule: try FileBytes.read(safe.appendingPathComponent(granule))),
                 context: Self.context)
         }
     }

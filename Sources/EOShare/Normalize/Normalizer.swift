@@ -179,8 +179,8 @@ struct Normalizer {
         guard file.size <= maxMetadataBytes else {
             throw NormalizeError("metadata file \(file.name) is \(file.size) bytes, over 64 MiB")
         }
-        do { return [UInt8](try Data(contentsOf: file.url)) } catch {
-            throw NormalizeError("cannot read \(file.name): \(error.localizedDescription)")
+        do { return try FileBytes.read(file.url) } catch {
+            throw NormalizeError("cannot read \(file.name): \(error)")
         }
     }
 

@@ -373,7 +373,7 @@ public struct XMLReader {
         if let known = names[slot], equal(known.name, range) { return known }
         let name = TextBytes.text(bytes[range])
         let local = Self.localName(name)
-        let interned = Name(name: name, local: local, skipped: skipping.contains(Substring(local)))
+        let interned = Name(name: name, local: local, skipped: !skipping.isEmpty && skipping.contains(Substring(local)))
         names[slot] = interned
         return interned
     }
