@@ -10,6 +10,8 @@ struct Audit: AsyncParsableCommand {
     @Option(help: "Audit only this member's tree (or public).") var member: String?
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(help: "Read every asset's bytes and compare checksums.") var rehash = false
+    @Option(help: "Also write the report as an HTML page, with a timeline of the releases due in the next 30 days.")
+    var html: String?
 
     func run() async throws {
         let at = try instant.instant()
@@ -18,6 +20,7 @@ struct Audit: AsyncParsableCommand {
             throw UsageError(description: "--member '\(member)' is not a member of this pipeline")
         }
         let report = try Auditor(pipeline: pipeline, rehash: rehash).audit(at: at, only: member)
+        if let html { try AuditHTMLReport.write(report, pipeline: pipeline, to: URL(fileURLWithPath: html)) }
         if json {
             print(report.json.serializedString())
         } else {

@@ -126,6 +126,23 @@ import Testing
         #expect(status.unknownClock == ["landsat-c2-l2/LC08_L2SP_008059_20191201_02_T1"])
     }
 
+    /// The HTML page: the verdict, each finding escaped, and one dot per member and day with
+    /// releases in the next 30 days, as the status report counts them.
+    @Test func auditHTMLReportShowsFindingsAndTheReleaseTimeline() async throws {
+        let p = try await Self.ingested()
+        try Data("x".utf8).write(to: p.sharedRoot.appendingPathComponent("CSA/landsat-c2-l2/<notes>.txt"))
+        let report = try Auditor(pipeline: p).audit(at: Self.at)
+        let page = p.stateFolder.appendingPathComponent("audit.html")
+        try AuditHTMLReport.write(report, pipeline: p, to: page)
+        let html = try String(contentsOf: page, encoding: .utf8)
+        #expect(html.contains("NOT compliant") && html.contains("CSA/landsat-c2-l2/&lt;notes&gt;.txt is explained by no record"))
+        let releases = try StatusReport.build(pipeline: p, state: StateStore(path: p.statePath), now: Self.at).releases
+        let dots = Set(releases.flatMap { r in r.viewers.map { "\($0) \(Int(r.at.timeIntervalSince(Self.at) / 86_400))" } })
+        #expect(!dots.isEmpty, "the fixture has releases due within 30 days")
+        #expect(html.components(separatedBy: "<circle").count - 1 == dots.count)
+        #expect(AuditHTMLReport.escape(#"<a href="x">&'"#) == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;")
+    }
+
     @Test func exportIsExactlyWhatANaiveReadingAllows() async throws {
         let p = try await Self.ingested()
         let state = try StateStore(path: p.statePath)

@@ -179,7 +179,7 @@ public struct Exporter {
         let files = (FileManager.default.enumerator(atPath: folder.path)?.compactMap { $0 as? String } ?? []).sorted()
         for rel in files {
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: folder.appendingPathComponent(rel).path, isDirectory: &isDir)
+            _ = FileManager.default.fileExists(atPath: folder.appendingPathComponent(rel).path, isDirectory: &isDir)
             if isDir.boolValue { continue }
             let sha = try tar.addFile(rel, from: folder.appendingPathComponent(rel))
             manifest += "\(sha)  \(rel)\n"
