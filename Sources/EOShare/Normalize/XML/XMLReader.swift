@@ -96,22 +96,26 @@ public struct XMLReader {
                 continue
             }
             let tagStart = position
-            if starts(with: "<!--") {
+            // Most tags are plain start and end tags: the markup kinds that begin with `<!`
+            // or `<?` are looked for only after such a start.
+            let second = position + 1 < n ? bytes[position + 1] : 0
+            let special = second == UInt8(ascii: "!") || second == UInt8(ascii: "?")
+            if special, starts(with: "<!--") {
                 try skip(past: "-->", from: position + 4, what: "comment")
-            } else if starts(with: "<![CDATA[") {
+            } else if special, starts(with: "<![CDATA[") {
                 let contentStart = position + 9
                 try skip(past: "]]>", from: contentStart, what: "CDATA section")
                 guard !stack.isEmpty else { throw fail(tagStart, "CDATA outside the root element") }
                 stack[stack.count - 1].materialize(bytes)
                 stack[stack.count - 1].decoded!.append(contentsOf: bytes[contentStart..<(position - 3)])
                 stack[stack.count - 1].hasText = true
-            } else if starts(with: "<?") {
+            } else if special, starts(with: "<?") {
                 try skip(past: "?>", from: position + 2, what: "processing instruction")
-            } else if starts(with: "<!DOCTYPE") {
+            } else if special, starts(with: "<!DOCTYPE") {
                 throw fail(tagStart, "DOCTYPE is not supported")
-            } else if starts(with: "<!") {
+            } else if special, starts(with: "<!") {
                 throw fail(tagStart, "unsupported markup")
-            } else if starts(with: "</") {
+            } else if second == UInt8(ascii: "/") {
                 position += 2
                 let nameBytes = try readName()
                 skipSpaces()
@@ -342,9 +346,7 @@ public struct XMLReader {
         let n = bytes.count
         while position < n {
             let b = bytes[position]
-            let ok =
-                TextBytes.isNameByte(b) || b >= 0x80 || b == UInt8(ascii: ":")
-                || (position > from && (b == UInt8(ascii: "-") || b == UInt8(ascii: ".")))
+            let ok = Self.nameBytes[Int(b)] || (position > from && (b == UInt8(ascii: "-") || b == UInt8(ascii: ".")))
             if !ok { break }
             position += 1
         }
@@ -353,6 +355,11 @@ public struct XMLReader {
             throw fail(from, "expected an element name")
         }
         return from..<position
+    }
+
+    /// Bytes a name may hold anywhere: ASCII letters, digits, `_`, `:` and non-ASCII.
+    private static let nameBytes: [Bool] = (0...255).map { b in
+        TextBytes.isNameByte(UInt8(b)) || b >= 0x80 || b == Int(UInt8(ascii: ":"))
     }
 
     /// The name in `range`, made once per distinct name.
