@@ -110,7 +110,8 @@ struct Fetcher {
         }
         // One flat work folder per run: a unique prefix instead of a folder per object
         // (creating inodes is what costs on a busy filesystem).
-        let file = workFolder.appendingPathComponent("\(UUID().uuidString.prefix(13))-\(ref.name)")
+        // (A path joined as text: URL.appendingPathComponent stats the path on Linux.)
+        let file = URL(fileURLWithPath: "\(workFolder.path)/\(UUID().uuidString.prefix(13))-\(ref.name)", isDirectory: false)
         // MD5 only when a .md5 sidecar is, or may be, the checksum to match.
         let wantsMD5 = source.checksum == .sidecar && (ref.sidecar == nil || ref.sidecar?.kind == .md5)
         let sink: FileSink
