@@ -1,3 +1,4 @@
+import Foundation
 @testable import EOShare
 import Testing
 
@@ -52,5 +53,21 @@ import Testing
         var cut = text
         cut.removeLast(text.count - text.firstIndex(of: 0xC3)! - 1)  // a lone lead byte at the end
         #expect(TextBytes.firstInvalidText(cut, from: 0)?.reason == "invalid UTF-8 sequence")
+    }
+}
+
+/// Metadata files are read whole in one copy: every size comes back byte for byte.
+@Suite struct FileBytesTests {
+    @Test func readsFilesOfEverySizeExactly() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("filebytes-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for size in [0, 1, 4095, 4096, 4097, 70_001] {
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            let file = folder.appendingPathComponent("\(size).bin")
+            try Data(bytes).write(to: file)
+            #expect(try FileBytes.read(file) == bytes, "\(size) bytes")
+        }
+        #expect(throws: POSIXIOError.self) { try FileBytes.read(folder.appendingPathComponent("absent")) }
     }
 }

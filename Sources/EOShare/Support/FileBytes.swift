@@ -10,7 +10,8 @@ public enum FileBytes {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw POSIXIOError(op: "stat", path: path) }
-        var bytes = [UInt8](repeating: 0, count: max(Int(st.st_size), 0))
+        // One byte more than the size, so the read that meets the end needs no growth.
+        var bytes = [UInt8](repeating: 0, count: max(Int(st.st_size), 0) + 1)
         var length = 0
         while true {
             if length == bytes.count { bytes.append(contentsOf: repeatElement(0, count: max(4096, bytes.count))) }
