@@ -87,7 +87,6 @@ public struct Auditor: Sendable {
         // makes the report stable); collection folders stay open so items are reached
         // relative to them.
         var folders: [ItemFolder] = []
-        var seen: [String: [String: Set<String>]] = [:]  // viewer → collection → ids
         var opened: [Int32] = []
         defer { opened.forEach { close($0) } }
         for viewer in viewers {
@@ -102,23 +101,22 @@ public struct Auditor: Sendable {
                     continue
                 }
                 opened.append(cfolder)
-                var ids = Set<String>()
                 for ientry in DirectoryEntries.list(folder: cfolder, sorted: false) where ientry.name != "collection.json" {
                     guard ientry.isDirectory else {
                         report.findings.append(orphan(viewer, "\(cname)/\(ientry.name)"))
                         continue
                     }
                     folders.append(ItemFolder(viewer: viewer, collection: cname, id: ientry.name, parent: cfolder, parentPath: cpath))
-                    ids.insert(ientry.name)
                 }
-                seen[viewer.folder, default: [:]][cname] = ids
             }
         }
         // The items, and beside them what needs no item: the state (for `missing`) and the
         // ledger. Tallies come back in a fixed order, so the report reads the same every time.
-        let missingAndLedger: @Sendable () throws -> Tally = { [seen] in
+        let missingAndLedger: @Sendable () throws -> Tally = { [folders] in
             var tally = Tally()
             if FileManager.default.fileExists(atPath: pipeline.statePath.path) {
+                var seen: [String: [String: Set<String>]] = [:]  // viewer → collection → ids
+                for f in folders { seen[f.viewer.folder, default: [:]][f.collection, default: []].insert(f.id) }
                 tally.findings = try missing(from: StateStore(path: pipeline.statePath), seen: seen, viewers: viewers, at: t)
             }
             if member == nil { tally.findings += LedgerVerifier.verify(pipeline.ledgerPath) }
