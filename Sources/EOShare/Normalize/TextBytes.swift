@@ -1,5 +1,3 @@
-import Foundation
-
 /// Byte-level helpers the metadata readers share: blanks, lines, UTF-8 validation and
 /// number parsing, all on `[UInt8]` so no reader pays for `String` until it keeps a value.
 enum TextBytes {
@@ -35,23 +33,6 @@ enum TextBytes {
         let utf8 = Array(text.utf8)
         let range = trimmed(utf8, 0, utf8.count)
         return range.count == utf8.count ? text : Self.text(utf8[range])
-    }
-
-    /// Whether `part` occurs in `text`, compared as bytes (`String.contains` goes through
-    /// NSString on Linux, a cost per call that showed in the normalize stage's profile).
-    static func contains(_ text: String, _ part: String) -> Bool {
-        var text = text
-        var part = part
-        return text.withUTF8 { t in
-            part.withUTF8 { p in
-                guard !p.isEmpty else { return true }
-                guard t.count >= p.count else { return false }
-                for i in 0...(t.count - p.count) where t[i] == p[0] {
-                    if memcmp(t.baseAddress! + i, p.baseAddress!, p.count) == 0 { return true }
-                }
-                return false
-            }
-        }
     }
 
     /// Offset of the first byte after a UTF-8 byte order mark, if any.

@@ -338,7 +338,7 @@ private struct JSONParser {
             case .only(let wanted):
                 if let raw = plainString() {
                     let name = UnsafeBufferPointer(rebasing: bytes[raw])
-                    member = wanted.first { Self.equal($0.0, name) }
+                    member = wanted.first { $0.0.utf8Equals(name) }
                 } else {
                     let key = try string()
                     member = wanted.first { $0.0 == key }
@@ -370,13 +370,6 @@ private struct JSONParser {
                 throw fail("expected ',' or '}'")
             }
         }
-    }
-
-    static func equal(_ string: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard string.utf8.count == bytes.count else { return false }
-        return string.utf8.withContiguousStorageIfAvailable {
-            bytes.isEmpty || memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0
-        } ?? string.utf8.elementsEqual(bytes)
     }
 
     /// At a `"`: the bytes of a string without escapes or control characters, moving past

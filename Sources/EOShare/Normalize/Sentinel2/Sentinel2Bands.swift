@@ -57,7 +57,7 @@ enum Sentinel2Bands {
     static func asset(forImage name: String) -> AssetSpec? {
         let resolution = self.resolution(in: name)
         var extra = JSONObject()
-        if TextBytes.contains(name, "_PVI") {
+        if name.containsUTF8("_PVI") {
             return AssetSpec(key: "preview", title: "True color preview", roles: ["overview"], extra: ["eo:bands": rgb])
         }
         if let band = band(in: name) {
@@ -119,6 +119,6 @@ enum Sentinel2Bands {
 
     /// `_CODE_` or `_CODE` at the end: the product code as its own name part.
     private static func has(_ name: String, _ code: String) -> Bool {
-        TextBytes.contains(name, "_\(code)_") || name.hasSuffix("_\(code)")
+        name.containsUTF8("_\(code)_") || name.hasSuffix("_\(code)")
     }
 }

@@ -377,19 +377,16 @@ public struct XMLReader {
             return (first &* 0x9E37_79B9_7F4A_7C15) ^ (last &+ UInt64(range.count)) &* 0xC2B2_AE3D_27D4_EB4F
         }
         let slot = Int(truncatingIfNeeded: ((hash ^ (hash >> 29)) &* 0x9E37_79B9_7F4A_7C15) >> 54)  // 10 bits
-        if let known = names[slot], equal(known.name, range) { return known }
+        if let known = names[slot],
+            bytes.withUnsafeBufferPointer({ known.name.utf8Equals(UnsafeBufferPointer(rebasing: $0[range])) })
+        {
+            return known
+        }
         let name = TextBytes.text(bytes[range])
         let local = Self.localName(name)
         let interned = Name(name: name, local: local, skipped: !skipping.isEmpty && skipping.contains(Substring(local)))
         names[slot] = interned
         return interned
-    }
-
-    private func equal(_ name: String, _ range: Range<Int>) -> Bool {
-        var name = name
-        return name.withUTF8 { n in
-            n.count == range.count && bytes.withUnsafeBufferPointer { memcmp(n.baseAddress!, $0.baseAddress! + range.lowerBound, n.count) == 0 }
-        }
     }
 
     private mutating func skipSpaces() {
