@@ -10,13 +10,29 @@ public enum FileBytes {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw POSIXIOError(op: "stat", path: path) }
-        // One byte more than the size, so the read that meets the end needs no growth.
-        var bytes = [UInt8](repeating: 0, count: max(Int(st.st_size), 0) + 1)
+        // Read straight into uninitialized storage (no zero fill), one byte more than the
+        // size so the read that meets the end needs no growth.
+        let capacity = max(Int(st.st_size), 0) + 1
+        var bytes = try [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+            count = try readAll(fd, into: UnsafeMutableRawBufferPointer(buffer), path: path)
+        }
+        // The file grew since fstat: read on until its end.
+        var full = bytes.count == capacity
+        while full {
+            let chunk = try [UInt8](unsafeUninitializedCapacity: 65_536) { buffer, count in
+                count = try readAll(fd, into: UnsafeMutableRawBufferPointer(buffer), path: path)
+            }
+            bytes += chunk
+            full = chunk.count == 65_536
+        }
+        return bytes
+    }
+
+    /// Fills `buffer` from `fd` until it is full or the file ends; the count read.
+    private static func readAll(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
         var length = 0
-        while true {
-            if length == bytes.count { bytes.append(contentsOf: repeatElement(0, count: max(4096, bytes.count))) }
-            let want = bytes.count - length
-            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + length, want) }
+        while length < buffer.count {
+            let n = Glibc.read(fd, buffer.baseAddress! + length, buffer.count - length)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw POSIXIOError(op: "read", path: path)
@@ -24,7 +40,6 @@ public enum FileBytes {
             if n == 0 { break }
             length += n
         }
-        bytes.removeLast(bytes.count - length)
-        return bytes
+        return length
     }
 }

@@ -1,54 +1,192 @@
-/// One element of a small, read-only XML tree: what the metadata readers (Landsat MTL XML,
-/// Sentinel-2 SAFE) need from XML, parsed at the byte level by `XMLReader`.
+import Foundation
+
+/// A parsed XML document held flat: the input bytes and one array of nodes in document
+/// order, linked parent → first child → next sibling. Names, texts and attribute values
+/// stay ranges of the input until a reader asks for them, so a document costs a few
+/// arrays, not an object and a string per element (the Sentinel-2 metadata has thousands
+/// of elements and a reader looks at a few dozen).
+final class XMLDocument: Sendable {
+    let bytes: [UInt8]
+    let nodes: [Node]
+    let attributes: [AttributeNode]
+    /// Texts and attribute values that held references or CDATA, decoded.
+    let decoded: [String]
+
+    /// One element, in 32-bit offsets (documents over 2 GiB are refused): a document has
+    /// thousands of these, and their size is most of what parsing writes.
+    struct Node: Sendable {
+        var nameStart: Int32
+        var nameEnd: Int32
+        /// Where the local name starts (after the prefix and `:`).
+        var localStart: Int32
+        var firstChild: Int32 = -1
+        var nextSibling: Int32 = -1
+        /// The trimmed text as a range of the input, or an index into `decoded`.
+        var textStart: Int32 = 0
+        var textEnd: Int32 = 0
+        var decodedText: Int32 = -1
+        var firstAttribute: Int32
+        var attributeEnd: Int32
+        var hasText = false
+
+        init(name: Range<Int>, localStart: Int, attributes: Range<Int>) {
+            nameStart = Int32(name.lowerBound)
+            nameEnd = Int32(name.upperBound)
+            self.localStart = Int32(localStart)
+            firstAttribute = Int32(attributes.lowerBound)
+            attributeEnd = Int32(attributes.upperBound)
+        }
+
+        var name: Range<Int> { Int(nameStart)..<Int(nameEnd) }
+        var localName: Range<Int> { Int(localStart)..<Int(nameEnd) }
+        var text: Range<Int> { Int(textStart)..<Int(textEnd) }
+        var attributes: Range<Int> { Int(firstAttribute)..<Int(attributeEnd) }
+        /// The start tag's `<` comes right before the name.
+        var offset: Int { Int(nameStart) - 1 }
+    }
+
+    struct AttributeNode: Sendable {
+        var nameStart: Int32
+        var nameEnd: Int32
+        var valueStart: Int32
+        var valueEnd: Int32
+        /// An index into `decoded` when the value held references.
+        var decodedValue: Int32
+
+        init(name: Range<Int>, value: Range<Int>, decodedValue: Int = -1) {
+            nameStart = Int32(name.lowerBound)
+            nameEnd = Int32(name.upperBound)
+            valueStart = Int32(value.lowerBound)
+            valueEnd = Int32(value.upperBound)
+            self.decodedValue = Int32(decodedValue)
+        }
+
+        var name: Range<Int> { Int(nameStart)..<Int(nameEnd) }
+        var value: Range<Int> { Int(valueStart)..<Int(valueEnd) }
+    }
+
+    init(bytes: [UInt8], nodes: [Node], attributes: [AttributeNode], decoded: [String]) {
+        self.bytes = bytes
+        self.nodes = nodes
+        self.attributes = attributes
+        self.decoded = decoded
+    }
+
+    func string(_ range: Range<Int>) -> String { TextBytes.text(bytes[range]) }
+
+    /// Whether the bytes in `range` are exactly the UTF-8 of `text`.
+    func bytes(_ range: Range<Int>, equal text: some StringProtocol) -> Bool {
+        guard range.count == text.utf8.count else { return false }
+        var i = range.lowerBound
+        for b in text.utf8 {
+            guard bytes[i] == b else { return false }
+            i += 1
+        }
+        return true
+    }
+}
+
+/// One element of a parsed, read-only XML document: what the metadata readers (Landsat MTL
+/// XML, Sentinel-2 SAFE) need from XML, parsed at the byte level by `XMLReader`.
 ///
 /// Names keep their prefix as written (`n1:General_Info`); lookups compare local names
 /// (the part after `:`), since agencies change prefixes between processing baselines.
-public struct XMLElement: Sendable, Hashable {
+public struct XMLElement: Sendable {
     public struct Attribute: Sendable, Hashable {
         public var name: String
         public var value: String
     }
 
+    let document: XMLDocument
+    let index: Int
+
+    private var node: XMLDocument.Node { document.nodes[index] }
+
     /// The qualified name as written.
-    public var name: String
+    public var name: String { document.string(node.name) }
     /// The name without its namespace prefix (what lookups compare).
-    public var localName: String
-    public var attributes: [Attribute]
+    public var localName: String { document.string(node.localName) }
+    /// Byte offset of the start tag, for error messages.
+    public var offset: Int { node.offset }
+    /// Whether the character data holds anything but blanks.
+    public var hasText: Bool { node.hasText }
+
     /// The element's own character data (entities decoded, CDATA included) without blanks
     /// at either end; empty when it is only blanks.
-    public var text: String
-    public var children: [XMLElement]
-    /// Byte offset of the start tag, for error messages.
-    public var offset: Int
-    /// Whether the character data holds anything but blanks.
-    public var hasText: Bool
+    public var text: String {
+        let node = self.node
+        return node.decodedText >= 0 ? document.decoded[Int(node.decodedText)] : document.string(node.text)
+    }
+
+    public var attributes: [Attribute] {
+        document.attributes[node.attributes].map { Attribute(name: document.string($0.name), value: value(of: $0)) }
+    }
+
+    /// The child elements in document order.
+    public var children: [XMLElement] {
+        var result: [XMLElement] = []
+        forEachChild { result.append($0) }
+        return result
+    }
+
+    /// Whether the element has no child elements.
+    public var isLeaf: Bool { node.firstChild < 0 }
+
+    /// Whether the local name is `name`, compared as bytes.
+    public func hasLocalName(_ name: some StringProtocol) -> Bool {
+        document.bytes(node.localName, equal: name)
+    }
+
+    /// Calls `body` with each child element in document order.
+    func forEachChild<E: Error>(_ body: (XMLElement) throws(E) -> Void) throws(E) {
+        var child = node.firstChild
+        while child >= 0 {
+            try body(XMLElement(document: document, index: Int(child)))
+            child = document.nodes[Int(child)].nextSibling
+        }
+    }
 
     /// The value of an attribute (compared by local name), or nil.
     public func attribute(_ localName: String) -> String? {
-        for a in attributes {
-            let name = a.name.utf8
-            let local = name.lastIndex(of: UInt8(ascii: ":")).map { name[name.index(after: $0)...] } ?? name[...]
-            if local.elementsEqual(localName.utf8) { return a.value }
+        for a in document.attributes[node.attributes] {
+            var local = a.name.lowerBound
+            for i in a.name where document.bytes[i] == UInt8(ascii: ":") { local = i + 1 }
+            if document.bytes(local..<a.name.upperBound, equal: localName) { return value(of: a) }
         }
         return nil
     }
 
+    private func value(of a: XMLDocument.AttributeNode) -> String {
+        a.decodedValue >= 0 ? document.decoded[Int(a.decodedValue)] : document.string(a.value)
+    }
+
     /// The first child with this local name.
-    public func child(_ localName: String) -> XMLElement? {
-        children.first { $0.localName == localName }
+    public func child(_ localName: some StringProtocol) -> XMLElement? {
+        var child = node.firstChild
+        while child >= 0 {
+            let element = XMLElement(document: document, index: Int(child))
+            if element.hasLocalName(localName) { return element }
+            child = document.nodes[Int(child)].nextSibling
+        }
+        return nil
     }
 
     /// Every child with this local name, in document order.
     public func children(_ localName: String) -> [XMLElement] {
-        children.filter { $0.localName == localName }
+        var result: [XMLElement] = []
+        forEachChild { if $0.hasLocalName(localName) { result.append($0) } }
+        return result
     }
 
     /// The first element down a `/`-separated path of local names (`Product_Info/Datatake`).
     public func find(_ path: String) -> XMLElement? {
         var current = self
-        for step in path.split(separator: "/") {
-            guard let next = current.children.first(where: { $0.localName == step }) else { return nil }
+        var rest = path[...]
+        while !rest.isEmpty {
+            let slash = rest.utf8.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
+            guard let next = current.child(rest[..<slash]) else { return nil }
             current = next
+            rest = slash == rest.endIndex ? "" : rest[rest.utf8.index(after: slash)...]
         }
         return current
     }
@@ -59,9 +197,15 @@ public struct XMLElement: Sendable, Hashable {
         guard let last = steps.popLast() else { return [] }
         var level = [self]
         for step in steps {
-            level = level.flatMap { $0.children.filter { $0.localName == step } }
+            level = level.flatMap { parent in
+                var matches: [XMLElement] = []
+                parent.forEachChild { if $0.hasLocalName(step) { matches.append($0) } }
+                return matches
+            }
         }
-        return level.flatMap { $0.children.filter { $0.localName == last } }
+        var result: [XMLElement] = []
+        for parent in level { parent.forEachChild { if $0.hasLocalName(last) { result.append($0) } } }
+        return result
     }
 
     /// The trimmed text at a path, nil when the element is absent or empty.
@@ -73,9 +217,12 @@ public struct XMLElement: Sendable, Hashable {
 
     /// The first element anywhere below (depth first) with this local name.
     public func descendant(_ localName: String) -> XMLElement? {
-        for child in children {
-            if child.localName == localName { return child }
-            if let found = child.descendant(localName) { return found }
+        var child = node.firstChild
+        while child >= 0 {
+            let element = XMLElement(document: document, index: Int(child))
+            if element.hasLocalName(localName) { return element }
+            if let found = element.descendant(localName) { return found }
+            child = document.nodes[Int(child)].nextSibling
         }
         return nil
     }

@@ -14,61 +14,42 @@ public struct XMLReader {
     /// Elements (by local name) whose content is skipped unread: bulky parts a reader does
     /// not use (the per-pixel angle grids of a Sentinel-2 granule). A skipped element stays
     /// in the tree, empty; its content is not checked.
-    let skipping: Set<Substring>
+    let skipping: [[UInt8]]
 
-    /// Names seen so far, in slots chosen by a cheap hash of their bytes: a document repeats
-    /// a few hundred tag and attribute names thousands of times, and each is made into a
-    /// `String` once (a collision only costs making the name again).
-    private var names = [Name?](repeating: nil, count: 1024)
+    /// The document so far: elements in document order, their attributes, decoded texts.
+    private var nodes: [XMLDocument.Node] = []
+    private var attributes: [XMLDocument.AttributeNode] = []
+    private var decoded: [String] = []
 
-    /// A tag or attribute name, its local part, and whether its content is skipped.
-    private struct Name {
-        var name: String
-        var local: String
-        var skipped: Bool
-    }
-
-    init(bytes: [UInt8], position: Int, skipping: Set<Substring> = []) {
+    init(bytes: [UInt8], position: Int, skipping: Set<String> = []) {
         self.bytes = bytes
         self.position = position
-        self.skipping = skipping
+        self.skipping = skipping.map { Array($0.utf8) }
     }
 
     /// Parses the document in `bytes` starting at `start` (after any byte order mark).
     public static func parse(
         _ bytes: [UInt8], from start: Int = 0, skipping: Set<String> = []
     ) throws(XMLSyntaxError) -> XMLElement {
-        var reader = XMLReader(bytes: bytes, position: start, skipping: Set(skipping.map { Substring($0) }))
-        return try reader.document()
+        guard bytes.count < Int32.max else { throw XMLSyntaxError(offset: nil, detail: "document over 2 GiB") }
+        var reader = XMLReader(bytes: bytes, position: start, skipping: skipping)
+        let root = try reader.document()
+        let document = XMLDocument(
+            bytes: bytes, nodes: reader.nodes, attributes: reader.attributes, decoded: reader.decoded)
+        return XMLElement(document: document, index: root)
     }
 
-    /// An element being read: its attributes and text so far, and its finished children.
-    /// Text is kept as a range of the input while it is one run without references (the
-    /// usual case), and copied only when runs must be joined or references decoded.
+    /// An element being read: its node, its last child so far, and its text so far. Text is
+    /// kept as a range of the input while it is one run without references (the usual
+    /// case), and copied only when runs must be joined or references decoded.
     private struct Frame {
-        let name: String
-        let localName: String
-        let nameBytes: Range<Int>
-        let offset: Int
-        let attributes: [XMLElement.Attribute]
+        let node: Int
+        var lastChild = -1
         var run: Range<Int>?
         var decoded: [UInt8]?
         var hasText = false
-        var children: [XMLElement] = []
 
-        func finished(_ bytes: [UInt8]) -> XMLElement {
-            var text = ""
-            if hasText {
-                if let decoded {
-                    text = TextBytes.text(decoded[TextBytes.trimmed(decoded, 0, decoded.count)])
-                } else if let run {
-                    text = TextBytes.text(bytes[TextBytes.trimmed(bytes, run.lowerBound, run.upperBound)])
-                }
-            }
-            return XMLElement(
-                name: name, localName: localName, attributes: attributes, text: text, children: children, offset: offset,
-                hasText: hasText)
-        }
+        init(node: Int) { self.node = node }
 
         /// The text so far as bytes of its own, to append to.
         mutating func materialize(_ bytes: [UInt8]) {
@@ -78,9 +59,38 @@ public struct XMLReader {
         }
     }
 
-    private mutating func document() throws(XMLSyntaxError) -> XMLElement {
+    /// Files the text of a closed element on its node.
+    private mutating func finish(_ frame: Frame) {
+        guard frame.hasText else { return }
+        nodes[frame.node].hasText = true
+        if let text = frame.decoded {
+            nodes[frame.node].decodedText = Int32(decoded.count)
+            decoded.append(TextBytes.text(text[TextBytes.trimmed(text, 0, text.count)]))
+        } else if let run = frame.run {
+            let text = TextBytes.trimmed(bytes, run.lowerBound, run.upperBound)
+            nodes[frame.node].textStart = Int32(text.lowerBound)
+            nodes[frame.node].textEnd = Int32(text.upperBound)
+        }
+    }
+
+    /// Links a finished or opened node under the innermost open element.
+    private mutating func link(_ node: Int, under stack: inout [Frame]) {
+        guard !stack.isEmpty else { return }
+        let parent = stack.count - 1
+        if stack[parent].lastChild < 0 {
+            nodes[stack[parent].node].firstChild = Int32(node)
+        } else {
+            nodes[stack[parent].lastChild].nextSibling = Int32(node)
+        }
+        stack[parent].lastChild = node
+    }
+
+    private func nodeName(_ node: Int) -> String { TextBytes.text(bytes[nodes[node].name]) }
+
+    /// Reads the whole document; returns the root's node.
+    private mutating func document() throws(XMLSyntaxError) -> Int {
         var stack: [Frame] = []
-        var root: XMLElement?
+        var root: Int?
         let n = bytes.count
         while position < n {
             guard bytes[position] == UInt8(ascii: "<") else {
@@ -126,54 +136,68 @@ public struct XMLReader {
                 guard let frame = stack.popLast() else {
                     throw fail(tagStart, "</\(TextBytes.text(bytes[nameBytes]))> without an open element")
                 }
-                guard bytes[frame.nameBytes].elementsEqual(bytes[nameBytes]) else {
-                    throw fail(tagStart, "</\(TextBytes.text(bytes[nameBytes]))> does not close <\(frame.name)> (line \(line(frame.offset)))")
+                guard bytes[nodes[frame.node].name].elementsEqual(bytes[nameBytes]) else {
+                    throw fail(
+                        tagStart,
+                        "</\(TextBytes.text(bytes[nameBytes]))> does not close <\(nodeName(frame.node))> (line \(line(nodes[frame.node].offset)))"
+                    )
                 }
-                let element = frame.finished(bytes)
-                if stack.isEmpty { root = element } else { stack[stack.count - 1].children.append(element) }
+                finish(frame)
             } else {
                 position += 1
                 let nameBytes = try readName()
-                let interned = intern(nameBytes)
-                let name = interned.name
-                let (attributes, selfClosing) = try readAttributes(of: name, tagStart: tagStart)
-                guard !(stack.isEmpty && root != nil) else { throw fail(tagStart, "second root element <\(name)>") }
-                let frame = Frame(
-                    name: name, localName: interned.local, nameBytes: nameBytes, offset: tagStart, attributes: attributes)
-                if !selfClosing, interned.skipped {
-                    try skipContent(of: name, tagStart: tagStart)
-                    let element = frame.finished(bytes)
-                    if stack.isEmpty { root = element } else { stack[stack.count - 1].children.append(element) }
-                } else if selfClosing {
-                    let element = frame.finished(bytes)
-                    if stack.isEmpty { root = element } else { stack[stack.count - 1].children.append(element) }
-                } else {
-                    stack.append(frame)
+                var localStart = nameBytes.lowerBound
+                for i in nameBytes where bytes[i] == UInt8(ascii: ":") { localStart = i + 1 }
+                let firstAttribute = attributes.count
+                let selfClosing = try readAttributes(of: nameBytes, tagStart: tagStart)
+                guard !(stack.isEmpty && root != nil) else {
+                    throw fail(tagStart, "second root element <\(TextBytes.text(bytes[nameBytes]))>")
+                }
+                let node = nodes.count
+                nodes.append(XMLDocument.Node(
+                    name: nameBytes, localStart: localStart, attributes: firstAttribute..<attributes.count))
+                link(node, under: &stack)
+                if stack.isEmpty { root = node }
+                if !selfClosing, isSkipped(localStart..<nameBytes.upperBound) {
+                    try skipContent(of: nameBytes, tagStart: tagStart)
+                } else if !selfClosing {
+                    stack.append(Frame(node: node))
                 }
             }
         }
         if let top = stack.last {
-            throw fail(n, "end of file inside <\(top.name)> (opened on line \(line(top.offset))): file truncated?")
+            throw fail(
+                n,
+                "end of file inside <\(nodeName(top.node))> (opened on line \(line(nodes[top.node].offset))): file truncated?")
         }
         guard let root else { throw fail(nil, "no root element") }
         return root
     }
 
+    private func isSkipped(_ local: Range<Int>) -> Bool {
+        for name in skipping where name.count == local.count && bytes[local].elementsEqual(name) { return true }
+        return false
+    }
+
     /// Appends character data, decoding entity and character references. Blanks before
     /// any text are dropped (text is trimmed); a first run without `&` stays a range.
     private func appendText(_ from: Int, _ to: Int, to frame: inout Frame) throws(XMLSyntaxError) {
-        var reference = false
-        var blank = true
-        for j in from..<to {
-            let b = bytes[j]
-            if b == UInt8(ascii: "&") {
-                reference = true
-            } else if b == UInt8(ascii: ">"), j >= from + 2, bytes[j - 1] == UInt8(ascii: "]"), bytes[j - 2] == UInt8(ascii: "]") {
-                throw fail(j, "']]>' in text")
-            } else if blank, !TextBytes.isSpace(b) {
-                blank = false
+        // Blanks first (most runs are indentation), then only `&` and `]]>` matter.
+        var firstText = from
+        while firstText < to, TextBytes.isSpace(bytes[firstText]) { firstText += 1 }
+        let blank = firstText == to
+        let (reference, cdataEnd) = bytes.withUnsafeBufferPointer { b in
+            var reference = false
+            for j in firstText..<to {
+                if b[j] == UInt8(ascii: "&") {
+                    reference = true
+                } else if b[j] == UInt8(ascii: ">"), j >= from + 2, b[j - 1] == UInt8(ascii: "]"), b[j - 2] == UInt8(ascii: "]") {
+                    return (reference, j)
+                }
             }
+            return (reference, -1)
         }
+        if cdataEnd >= 0 { throw fail(cdataEnd, "']]>' in text") }
         if blank, !reference, !frame.hasText { return }
         frame.hasText = true
         if !reference, frame.run == nil, frame.decoded == nil {
@@ -193,9 +217,9 @@ public struct XMLReader {
 
     /// Moves past the end tag of the element just opened, counting nested elements of the
     /// same name; comments and CDATA in between are not interpreted.
-    private mutating func skipContent(of name: String, tagStart: Int) throws(XMLSyntaxError) {
-        let open = Array("<\(name)".utf8)
-        let close = Array("</\(name)".utf8)
+    private mutating func skipContent(of name: Range<Int>, tagStart: Int) throws(XMLSyntaxError) {
+        let open = [UInt8(ascii: "<")] + bytes[name]
+        let close = [UInt8(ascii: "<"), UInt8(ascii: "/")] + bytes[name]
         var depth = 1
         let n = bytes.count
         while position < n {
@@ -221,7 +245,7 @@ public struct XMLReader {
                 position += 1
             }
         }
-        throw fail(n, "end of file inside <\(name)> (opened on line \(line(tagStart))): file truncated?")
+        throw fail(n, "end of file inside <\(TextBytes.text(bytes[name]))> (opened on line \(line(tagStart))): file truncated?")
     }
 
     /// The offset of the next `byte` at or after `from`, or the end (memchr: most of a
@@ -238,11 +262,6 @@ public struct XMLReader {
         guard i + pattern.count <= bytes.count else { return false }
         for k in 0..<pattern.count where bytes[i + k] != pattern[k] { return false }
         return true
-    }
-
-    private static func localName(_ name: String) -> String {
-        guard let colon = name.utf8.lastIndex(of: UInt8(ascii: ":")) else { return name }
-        return String(Substring(name.utf8[name.utf8.index(after: colon)...]))
     }
 
     /// Decodes the `&…;` reference at `i` into `out`; returns the offset after the `;`.
@@ -281,29 +300,27 @@ public struct XMLReader {
         return scalar
     }
 
-    /// Reads the attributes of a start tag; the flag is true for `/>`.
-    private mutating func readAttributes(
-        of name: String, tagStart: Int
-    ) throws(XMLSyntaxError) -> ([XMLElement.Attribute], Bool) {
+    /// Reads the attributes of a start tag into `attributes`; true for `/>`.
+    private mutating func readAttributes(of nameBytes: Range<Int>, tagStart: Int) throws(XMLSyntaxError) -> Bool {
         let n = bytes.count
-        var attributes: [XMLElement.Attribute] = []
+        var name: String { TextBytes.text(bytes[nameBytes]) }
         while true {
             let before = position
             skipSpaces()
             guard position < n else { throw fail(tagStart, "unterminated start tag <\(name)") }
             if bytes[position] == UInt8(ascii: ">") {
                 position += 1
-                return (attributes, false)
+                return false
             }
             if bytes[position] == UInt8(ascii: "/") {
                 guard position + 1 < n, bytes[position + 1] == UInt8(ascii: ">") else {
                     throw fail(tagStart, "malformed start tag <\(name)")
                 }
                 position += 2
-                return (attributes, true)
+                return true
             }
             guard position > before else { throw fail(tagStart, "malformed start tag <\(name)") }
-            let attribute = intern(try readName()).name
+            let attribute = try readName()
             skipSpaces()
             guard position < n, bytes[position] == UInt8(ascii: "=") else {
                 throw fail(tagStart, "attribute without value in <\(name)>")
@@ -315,13 +332,14 @@ public struct XMLReader {
             }
             let quote = bytes[position]
             position += 1
-            // A value without references is made straight from the input.
+            // A value without references stays a range of the input.
             let end = next(quote, from: position)
             if end < n, !bytes[position..<end].contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") }) {
-                attributes.append(.init(name: attribute, value: TextBytes.text(bytes[position..<end])))
+                attributes.append(.init(name: attribute, value: position..<end))
                 position = end + 1
                 continue
             }
+            let valueStart = position
             var value: [UInt8] = []
             while position < n, bytes[position] != quote {
                 let b = bytes[position]
@@ -334,8 +352,9 @@ public struct XMLReader {
                 }
             }
             guard position < n else { throw fail(tagStart, "unterminated attribute value in <\(name)>") }
+            attributes.append(.init(name: attribute, value: valueStart..<position, decodedValue: decoded.count))
+            decoded.append(String(decoding: value, as: UTF8.self))
             position += 1
-            attributes.append(.init(name: attribute, value: String(decoding: value, as: UTF8.self)))
         }
     }
 
@@ -360,33 +379,6 @@ public struct XMLReader {
     /// Bytes a name may hold anywhere: ASCII letters, digits, `_`, `:` and non-ASCII.
     private static let nameBytes: [Bool] = (0...255).map { b in
         TextBytes.isNameByte(UInt8(b)) || b >= 0x80 || b == Int(UInt8(ascii: ":"))
-    }
-
-    /// The name in `range`, made once per distinct name.
-    private mutating func intern(_ range: Range<Int>) -> Name {
-        // Length, first and last eight bytes: names differ there (prefixes, band numbers).
-        let hash = bytes.withUnsafeBufferPointer { b -> UInt64 in
-            let base = UnsafeRawPointer(b.baseAddress! + range.lowerBound)
-            guard range.count >= 8 else {
-                var v = UInt64(range.count)
-                for i in 0..<range.count { v = v << 8 | UInt64(base.load(fromByteOffset: i, as: UInt8.self)) }
-                return v
-            }
-            let first = base.loadUnaligned(as: UInt64.self)
-            let last = base.loadUnaligned(fromByteOffset: range.count - 8, as: UInt64.self)
-            return (first &* 0x9E37_79B9_7F4A_7C15) ^ (last &+ UInt64(range.count)) &* 0xC2B2_AE3D_27D4_EB4F
-        }
-        let slot = Int(truncatingIfNeeded: ((hash ^ (hash >> 29)) &* 0x9E37_79B9_7F4A_7C15) >> 54)  // 10 bits
-        if let known = names[slot],
-            bytes.withUnsafeBufferPointer({ known.name.utf8Equals(UnsafeBufferPointer(rebasing: $0[range])) })
-        {
-            return known
-        }
-        let name = TextBytes.text(bytes[range])
-        let local = Self.localName(name)
-        let interned = Name(name: name, local: local, skipped: !skipping.isEmpty && skipping.contains(Substring(local)))
-        names[slot] = interned
-        return interned
     }
 
     private mutating func skipSpaces() {
