@@ -1,7 +1,8 @@
 #ifndef CEOSHARE_SYSTEM_SHIM_H
 #define CEOSHARE_SYSTEM_SHIM_H
-/* Linux system calls that Swift's Glibc module does not expose. */
+/* Linux system calls and GNU library functions that Swift's Glibc module does not expose. */
 #define _GNU_SOURCE
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -9,5 +10,11 @@
    the audit lists 100,000 item folders, and a DIR stream costs two more system calls each. */
 static inline long eoshare_getdents64(int fd, void *buffer, unsigned long size) {
     return syscall(SYS_getdents64, fd, buffer, size);
+}
+
+/* The first occurrence of `needle` in `haystack` (glibc's memmem, which is vectorized): the
+   XML reader skips bulky elements by looking for their end tag. */
+static inline void *eoshare_memmem(const void *haystack, size_t length, const void *needle, size_t size) {
+    return memmem(haystack, length, needle, size);
 }
 #endif

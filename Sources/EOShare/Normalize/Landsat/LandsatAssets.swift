@@ -199,6 +199,36 @@ struct LandsatAssetSpec: Sendable {
     static func spec(mtlKey: String, fileName: String, product: Product) -> LandsatAssetSpec {
         let code = fileCode(fileName, productID: product.productID)
         let l2 = "Collection 2 Level-2"
+        // Band files are most of the keys: matched first, before the switch of the others
+        // (a switch over strings compares them one by one).
+        let bandPrefix = "FILE_NAME_BAND_"
+        if mtlKey.hasPrefix(bandPrefix + "ST_B"), let number = Int(mtlKey.dropFirst(bandPrefix.count + 4)),
+            let band = LandsatBand.band(number, sensor: product.sensor, satellite: product.satellite)
+        {
+            var spec = LandsatAssetSpec(
+                rank: 300, key: band.key, title: "Surface Temperature Band",
+                description: "\(l2) Thermal Infrared Band (\(code)) Surface Temperature",
+                roles: ["data", "temperature"])
+            spec.extra["eo:bands"] = band.eoBands
+            if let gsd = band.gsd { spec.extra["gsd"] = .number(gsd) }
+            return spec
+        }
+        if mtlKey.hasPrefix(bandPrefix), let number = Int(mtlKey.dropFirst(bandPrefix.count)),
+            let band = LandsatBand.band(number, sensor: product.sensor, satellite: product.satellite)
+        {
+            var spec =
+                product.level >= 2
+                ? LandsatAssetSpec(
+                    rank: 100 + number, key: band.key, title: band.title,
+                    description: "\(l2) \(band.title) (\(code)) Surface Reflectance", roles: ["data", "reflectance"])
+                : LandsatAssetSpec(
+                    rank: 100 + number, key: band.key, title: band.title,
+                    description: "Collection 2 Level-1 \(band.title) (\(code)) Top of Atmosphere Radiance",
+                    roles: ["data"])
+            spec.extra["eo:bands"] = band.eoBands
+            if let gsd = band.gsd { spec.extra["gsd"] = .number(gsd) }
+            return spec
+        }
         switch mtlKey {
         case "FILE_NAME_METADATA_ODL": return metadata(rank: 3, format: "txt", level: product.level)
         case "FILE_NAME_METADATA_XML": return metadata(rank: 4, format: "xml", level: product.level)
@@ -254,34 +284,6 @@ struct LandsatAssetSpec: Sendable {
                 description: "\(l2) Quality Assessment Band (\(code)) Surface Temperature Product", roles: ["data"])
         default:
             break
-        }
-        let bandPrefix = "FILE_NAME_BAND_"
-        if mtlKey.hasPrefix(bandPrefix + "ST_B"), let number = Int(mtlKey.dropFirst(bandPrefix.count + 4)),
-            let band = LandsatBand.band(number, sensor: product.sensor, satellite: product.satellite)
-        {
-            var spec = LandsatAssetSpec(
-                rank: 300, key: band.key, title: "Surface Temperature Band",
-                description: "\(l2) Thermal Infrared Band (\(code)) Surface Temperature",
-                roles: ["data", "temperature"])
-            spec.extra["eo:bands"] = band.eoBands
-            if let gsd = band.gsd { spec.extra["gsd"] = .number(gsd) }
-            return spec
-        }
-        if mtlKey.hasPrefix(bandPrefix), let number = Int(mtlKey.dropFirst(bandPrefix.count)),
-            let band = LandsatBand.band(number, sensor: product.sensor, satellite: product.satellite)
-        {
-            var spec =
-                product.level >= 2
-                ? LandsatAssetSpec(
-                    rank: 100 + number, key: band.key, title: band.title,
-                    description: "\(l2) \(band.title) (\(code)) Surface Reflectance", roles: ["data", "reflectance"])
-                : LandsatAssetSpec(
-                    rank: 100 + number, key: band.key, title: band.title,
-                    description: "Collection 2 Level-1 \(band.title) (\(code)) Top of Atmosphere Radiance",
-                    roles: ["data"])
-            spec.extra["eo:bands"] = band.eoBands
-            if let gsd = band.gsd { spec.extra["gsd"] = .number(gsd) }
-            return spec
         }
         return fallback(mtlKey: mtlKey, fileName: fileName, code: code)
     }

@@ -50,13 +50,14 @@ public enum Sentinel2SAFEReader {
         let root = try parse(input.product, file: "product metadata", skipping: ["Spectral_Information_List"])
         guard root.localName.hasPrefix("Level-1C_User_Product") || root.localName.hasPrefix("Level-2A_User_Product")
         else { throw NormalizeError("not Sentinel-2 product metadata: root element is <\(root.name)>") }
-        // The per-pixel angle grids are most of a granule's bytes and are not used; the
-        // manifest's metadata section repeats what the product metadata says.
+        // The per-pixel angle grids are most of a granule's bytes and are not used; of the
+        // manifest only the data objects are (the metadata section repeats the product
+        // metadata, the package map lists the data objects again).
         let granule = try input.granule.map { b throws(NormalizeError) in
             try parse(b, file: "MTD_TL.xml", skipping: ["Sun_Angles_Grid", "Viewing_Incidence_Angles_Grids"])
         }
         let manifest = try input.manifest.map { b throws(NormalizeError) in
-            try parse(b, file: "manifest.safe", skipping: ["metadataSection"])
+            try parse(b, file: "manifest.safe", skipping: ["metadataSection", "informationPackageMap"])
         }
 
         guard let info = root.find("General_Info/Product_Info") else { throw .missing("Product_Info") }

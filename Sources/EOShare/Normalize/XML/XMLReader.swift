@@ -1,3 +1,4 @@
+import CEOShareSystem
 import Foundation
 
 /// A small byte-level XML reader for agency metadata: an optional `<?xml …?>` prolog,
@@ -216,36 +217,43 @@ public struct XMLReader {
     }
 
     /// Moves past the end tag of the element just opened, counting nested elements of the
-    /// same name; comments and CDATA in between are not interpreted.
+    /// same name; comments and CDATA in between are not interpreted. The tags are found with
+    /// `memmem`: a skipped part is hundreds of kilobytes of small elements.
     private mutating func skipContent(of name: Range<Int>, tagStart: Int) throws(XMLSyntaxError) {
         let open = [UInt8(ascii: "<")] + bytes[name]
         let close = [UInt8(ascii: "<"), UInt8(ascii: "/")] + bytes[name]
-        var depth = 1
         let n = bytes.count
-        while position < n {
-            position = next(UInt8(ascii: "<"), from: position)
-            guard position < n else { break }
-            if matches(close, at: position), position + close.count < n,
-                bytes[position + close.count] == UInt8(ascii: ">") || TextBytes.isSpace(bytes[position + close.count])
-            {
-                depth -= 1
-                position += close.count
-                if depth == 0 {
-                    while position < n, bytes[position] != UInt8(ascii: ">") { position += 1 }
-                    guard position < n else { break }
-                    position += 1
-                    return
-                }
-            } else if matches(open, at: position), position + open.count < n,
-                bytes[position + open.count] == UInt8(ascii: ">") || TextBytes.isSpace(bytes[position + open.count])
-            {
-                depth += 1
-                position += open.count
-            } else {
+        // A match counts when the name ends there (`>` or a blank follows).
+        func endsName(_ i: Int) -> Bool { i < n && (bytes[i] == UInt8(ascii: ">") || TextBytes.isSpace(bytes[i])) }
+        var depth = 1
+        while let end = find(close, from: position, to: n) {
+            var from = position
+            while let start = find(open, from: from, to: end) {
+                if endsName(start + open.count) { depth += 1 }
+                from = start + open.count
+            }
+            position = end + close.count
+            guard endsName(position) else { continue }
+            depth -= 1
+            if depth == 0 {
+                position = next(UInt8(ascii: ">"), from: position)
+                guard position < n else { break }
                 position += 1
+                return
             }
         }
         throw fail(n, "end of file inside <\(TextBytes.text(bytes[name]))> (opened on line \(line(tagStart))): file truncated?")
+    }
+
+    /// The offset of `pattern` in `bytes[from..<to]`, if it is there.
+    private func find(_ pattern: [UInt8], from: Int, to: Int) -> Int? {
+        guard to - from >= pattern.count else { return nil }
+        return bytes.withUnsafeBufferPointer { b in
+            pattern.withUnsafeBufferPointer { p in
+                guard let hit = eoshare_memmem(b.baseAddress! + from, to - from, p.baseAddress!, p.count) else { return nil }
+                return b.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            }
+        }
     }
 
     /// The offset of the next `byte` at or after `from`, or the end (memchr: most of a
@@ -256,12 +264,6 @@ public struct XMLReader {
             guard let hit = memchr(b.baseAddress! + from, Int32(byte), b.count - from) else { return b.count }
             return b.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
         }
-    }
-
-    private func matches(_ pattern: [UInt8], at i: Int) -> Bool {
-        guard i + pattern.count <= bytes.count else { return false }
-        for k in 0..<pattern.count where bytes[i + k] != pattern[k] { return false }
-        return true
     }
 
     /// Decodes the `&…;` reference at `i` into `out`; returns the offset after the `;`.
