@@ -120,6 +120,19 @@ import Testing
     @Test func httpDatesAndSettledEntries() {
         #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777)
         #expect(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT") == nil)
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 UTC") == nil)
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 24:00:00 GMT") == nil)
+        // The byte parser against the C library on dates across leap years and centuries.
+        var generator = SystemRandomNumberGenerator()
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        for _ in 0..<500 {
+            let seconds = Int64.random(in: -2_208_988_800...4_102_444_800, using: &generator)
+            let text = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+            #expect(HTTPDate.parse(text) == seconds, "\(text)")
+        }
         let date = "Sun, 06 Nov 1994 08:50:00 GMT"
         #expect(HTTPDate.settled(lastModified: "Sun, 06 Nov 1994 08:49:59 GMT", serverDate: date))
         #expect(!HTTPDate.settled(lastModified: "Sun, 06 Nov 1994 08:50:00 GMT", serverDate: date))

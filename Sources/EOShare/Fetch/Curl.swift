@@ -436,8 +436,11 @@ struct ResponseHeaders {
     static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ name: StaticString) -> Bool {
         guard bytes.count == name.utf8CodeUnitCount else { return false }
         let expected = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        return zip(bytes, expected).allSatisfy { a, b in a == b || (a >= 0x41 && a <= 0x5A && a + 0x20 == b) }
+        return zip(bytes, expected).allSatisfy { a, b in lowercased(a) == b }
     }
+
+    /// An ASCII capital letter as its small letter; any other byte as it is.
+    static func lowercased(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b + 0x20 : b }
 }
 
 /// Strips credentials (and, for messages, query strings) before URLs reach logs, messages,

@@ -10,7 +10,8 @@ public final class FetchStage: Sendable {
     private let downloader: Downloader
     private let sources: [String: SourceConfig]
     private let state: StateStore
-    private let workFolder: URL
+    /// The work folder's path, joined as text to each work file's name.
+    private let workPath: String
 
     /// `workFolder` receives the fetched files; the next stage takes them from there.
     public init(pipeline: Pipeline, state: StateStore, workFolder: URL, logger: Logger) {
@@ -19,7 +20,7 @@ public final class FetchStage: Sendable {
         downloader = Downloader(engine: engine, limits: pipeline.limits, logger: logger)
         sources = Dictionary(uniqueKeysWithValues: pipeline.sources.map { ($0.id, $0) })
         self.state = state
-        self.workFolder = workFolder
+        self.workPath = workFolder.path
     }
 
     /// The objects `source` offers (listing, index or the one object), filtered by `match`.
@@ -33,7 +34,7 @@ public final class FetchStage: Sendable {
             return .quarantined(ref, reason: "no source '\(ref.source)' in the pipeline", file: nil)
         }
         let fetcher = Fetcher(
-            downloader: downloader, source: source, settings: settings, state: state, workFolder: workFolder)
+            downloader: downloader, source: source, settings: settings, state: state, workPath: workPath)
         return await fetcher.fetch(ref)
     }
 

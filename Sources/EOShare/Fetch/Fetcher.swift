@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// A verified object in the work folder, ready to unpack.
 public struct FetchedObject: Sendable {
@@ -45,7 +46,10 @@ struct Fetcher {
     let source: SourceConfig
     let settings: FetchSettings
     let state: StateStore
-    let workFolder: URL
+    let workPath: String
+
+    /// Numbers the work files of this process.
+    private static let workFileNumber = Atomic<Int>(0)
 
     /// A request for `url` with the source's credentials, TLS and limits. Credentials from
     /// the source URL's userinfo go only to that same host.
@@ -108,10 +112,11 @@ struct Fetcher {
                 request.modifiedSince = seconds
             }
         }
-        // One flat work folder per run: a unique prefix instead of a folder per object
-        // (creating inodes is what costs on a busy filesystem).
-        // (A path joined as text: URL.appendingPathComponent stats the path on Linux.)
-        let file = URL(fileURLWithPath: "\(workFolder.path)/\(UUID().uuidString.prefix(13))-\(ref.name)", isDirectory: false)
+        // One flat work folder per run: a unique prefix (a number counted in this process)
+        // instead of a folder per object, as creating inodes is what costs on a busy
+        // filesystem. The path is joined as text: URL.appendingPathComponent stats it on Linux.
+        let number = Self.workFileNumber.add(1, ordering: .relaxed).newValue
+        let file = URL(fileURLWithPath: "\(workPath)/\(number)-\(ref.name)", isDirectory: false)
         // MD5 only when a .md5 sidecar is, or may be, the checksum to match.
         let wantsMD5 = source.checksum == .sidecar && (ref.sidecar == nil || ref.sidecar?.kind == .md5)
         let sink: FileSink
@@ -216,17 +221,18 @@ struct Fetcher {
 /// the check).
 enum ErrorPage {
     static func detect(name: String, format: SourceFormat, contentType: String?, head: [UInt8]) -> String? {
-        let lower = name.lowercased()
-        let type = contentType?.lowercased() ?? ""
+        // Compared as ASCII bytes: `contains` on a String goes through NSString on Linux.
+        let lower = String(decoding: name.utf8.map(ResponseHeaders.lowercased), as: UTF8.self)
+        let type = String(decoding: (contentType ?? "").utf8.map(ResponseHeaders.lowercased), as: UTF8.self)
         // Leading white space and a UTF-8 byte order mark.
-        let body = head.drop { [0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }
+        let body = head.drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0xEF || $0 == 0xBB || $0 == 0xBF }
         let expectsHTML = lower.hasSuffix(".html") || lower.hasSuffix(".htm")
         let looksHTML = startsCaseInsensitive(body, "<!doctype html") || startsCaseInsensitive(body, "<html")
         if !expectsHTML, type.hasPrefix("text/html") || type.hasPrefix("application/xhtml") || looksHTML {
             return "an HTML page"
         }
-        let expectsJSON = lower.contains(".json") || format == .cmrUMMG
-        if !expectsJSON, type.contains("json"), body.first == UInt8(ascii: "{") || body.first == UInt8(ascii: "[") {
+        let expectsJSON = lower.containsUTF8(".json") || format == .cmrUMMG
+        if !expectsJSON, type.containsUTF8("json"), body.first == UInt8(ascii: "{") || body.first == UInt8(ascii: "[") {
             return "a JSON document (\(type))"
         }
         return nil
@@ -255,23 +261,47 @@ enum WorkFiles {
 
 /// HTTP dates (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, what servers send).
 enum HTTPDate {
-    /// Unix seconds, or nil for any other form.
+    /// Unix seconds, or nil for any other form. Read from the bytes (every fetched object
+    /// has two of these dates, and `split` plus `timegm` showed in the per-object cost).
     static func parse(_ text: String) -> Int64? {
-        let parts = text.split(separator: " ")
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        guard parts.count == 6, parts[5] == "GMT", let day = Int32(parts[1]),
-            let month = months.firstIndex(of: String(parts[2])), let year = Int32(parts[3])
-        else { return nil }
-        let clock = parts[4].split(separator: ":").compactMap { Int32($0) }
-        guard clock.count == 3 else { return nil }
-        var t = tm()
-        t.tm_year = year - 1900
-        t.tm_mon = Int32(month)
-        t.tm_mday = day
-        t.tm_hour = clock[0]
-        t.tm_min = clock[1]
-        t.tm_sec = clock[2]
-        return Int64(timegm(&t))
+        var text = text
+        return text.withUTF8 { b -> Int64? in
+            // "Sun, 06 Nov 1994 08:49:37 GMT": weekday and comma, then fixed-width fields.
+            guard b.count == 29, b[3] == UInt8(ascii: ","), b[4] == 0x20, b[7] == 0x20, b[11] == 0x20, b[16] == 0x20,
+                b[19] == UInt8(ascii: ":"), b[22] == UInt8(ascii: ":"), b[25] == 0x20,
+                b[26] == UInt8(ascii: "G"), b[27] == UInt8(ascii: "M"), b[28] == UInt8(ascii: "T")
+            else { return nil }
+            func number(_ from: Int, _ count: Int) -> Int64? {
+                var value: Int64 = 0
+                for i in from..<(from + count) {
+                    guard TextBytes.isDigit(b[i]) else { return nil }
+                    value = value * 10 + Int64(b[i] - 0x30)
+                }
+                return value
+            }
+            let monthName = UInt32(b[8]) << 16 | UInt32(b[9]) << 8 | UInt32(b[10])
+            guard let day = number(5, 2), let year = number(12, 4), let hour = number(17, 2),
+                let minute = number(20, 2), let second = number(23, 2),
+                let month = months.firstIndex(of: monthName).map({ Int64($0) + 1 }),
+                (1...31).contains(day), hour < 24, minute < 60, second <= 60
+            else { return nil }
+            return daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
+        }
+    }
+
+    /// "Jan" … "Dec" as three bytes in one number.
+    private static let months: [UInt32] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        .map { name in name.utf8.reduce(0) { $0 << 8 | UInt32($1) } }
+
+    /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (the civil-from-days
+    /// inverse of Howard Hinnant's date algorithms).
+    static func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 
     /// Whether the server answered in a later minute than the one the object last changed

@@ -121,14 +121,18 @@ public final class StateStore: Sendable {
 
     public func object(url: String) throws -> StoredObject? {
         // Asked once per object of every run: one statement, parsed once, outside an explicit
-        // transaction (a single SELECT is consistent on its own).
+        // transaction (a single SELECT is consistent on its own); columns read by position,
+        // as a lookup by name compares every column's name.
         try db.inDatabase { db in
-            let statement = try db.cachedStatement(sql: "SELECT * FROM objects WHERE url = ?")
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT url, source, etag, last_modified, size, sha256, outcome, reason, record_collection,
+                    record_id, listed FROM objects WHERE url = ?
+                    """)
             return try Row.fetchOne(statement, arguments: [url]).map {
                 StoredObject(
-                    url: $0["url"], source: $0["source"], etag: $0["etag"], lastModified: $0["last_modified"],
-                    size: $0["size"], sha256: $0["sha256"], outcome: $0["outcome"], reason: $0["reason"],
-                    recordCollection: $0["record_collection"], recordId: $0["record_id"], listed: $0["listed"])
+                    url: $0[0], source: $0[1], etag: $0[2], lastModified: $0[3], size: $0[4], sha256: $0[5],
+                    outcome: $0[6], reason: $0[7], recordCollection: $0[8], recordId: $0[9], listed: $0[10])
             }
         }
     }
