@@ -117,6 +117,27 @@ import Testing
         #expect(Discovery.listedSize("<td>2024-05-01 10:00</td><td>  - </td>") == nil)
     }
 
+    /// What a fetch remembers of an object comes back field for field, absent fields as nil,
+    /// and an object never seen as nil (the lookup reads the row with SQLite's own calls).
+    @Test func rememberedObjectsRoundTrip() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("eoshare-state-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let state = try StateStore(path: folder.appendingPathComponent("state.sqlite"))
+        let full = StateStore.StoredObject(
+            url: "https://feed.example.test/a.tar", source: "src", etag: "\"v1\"",
+            lastModified: "Sun, 06 Nov 1994 08:49:37 GMT", size: 20_480, sha256: String(repeating: "ab", count: 32),
+            outcome: "fetched", reason: nil, recordCollection: "c", recordId: "r1", listed: "01-May-2024 10:00 15137")
+        let bare = StateStore.StoredObject(
+            url: "https://feed.example.test/b.tar", source: "src", etag: nil, lastModified: nil, size: nil,
+            sha256: nil, outcome: "quarantined", reason: "an HTML page", recordCollection: nil, recordId: nil)
+        try state.saveObject(full, at: Date())
+        try state.saveObject(bare, at: Date())
+        #expect(try state.object(url: full.url) == full)
+        #expect(try state.object(url: bare.url) == bare)
+        #expect(try state.object(url: "https://feed.example.test/none") == nil)
+        #expect(try state.object(url: full.url) == full, "the statement is reset after each lookup")
+    }
+
     @Test func httpDatesAndSettledEntries() {
         #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777)
         #expect(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT") == nil)

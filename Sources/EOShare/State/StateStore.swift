@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The pipeline's memory in SQLite (through GRDB): fetched objects, records with their
 /// normalized items, publications (record × viewer), runs and quarantined objects.
@@ -121,19 +122,30 @@ public final class StateStore: Sendable {
 
     public func object(url: String) throws -> StoredObject? {
         // Asked once per object of every run: one statement, parsed once, outside an explicit
-        // transaction (a single SELECT is consistent on its own); columns read by position,
-        // as a lookup by name compares every column's name.
+        // transaction (a single SELECT is consistent on its own), its row read with the
+        // SQLite calls themselves (GRDB's row objects were most of the cost of this lookup).
         try db.inDatabase { db in
             let statement = try db.cachedStatement(
                 sql: """
                     SELECT url, source, etag, last_modified, size, sha256, outcome, reason, record_collection,
                     record_id, listed FROM objects WHERE url = ?
                     """)
-            return try Row.fetchOne(statement, arguments: [url]).map {
-                StoredObject(
-                    url: $0[0], source: $0[1], etag: $0[2], lastModified: $0[3], size: $0[4], sha256: $0[5],
-                    outcome: $0[6], reason: $0[7], recordCollection: $0[8], recordId: $0[9], listed: $0[10])
+            statement.setUncheckedArguments([url])
+            let s = statement.sqliteStatement
+            defer { sqlite3_reset(s) }
+            let code = sqlite3_step(s)
+            if code == SQLITE_DONE { return nil }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage)
             }
+            func text(_ column: Int32) -> String? {
+                sqlite3_column_text(s, column).map { String(cString: $0) }
+            }
+            return StoredObject(
+                url: text(0) ?? url, source: text(1) ?? "", etag: text(2), lastModified: text(3),
+                size: sqlite3_column_type(s, 4) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 4), sha256: text(5),
+                outcome: text(6) ?? "", reason: text(7), recordCollection: text(8), recordId: text(9),
+                listed: text(10))
         }
     }
 
