@@ -181,7 +181,7 @@ extension JSONValue {
     static func format(_ d: Double) -> String {
         guard d.isFinite else { return "null" }
         if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
-        return "\(d)"
+        return d.description
     }
 
     private static func writeString(_ s: String, into out: inout [UInt8]) {

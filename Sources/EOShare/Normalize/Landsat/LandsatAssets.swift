@@ -344,13 +344,21 @@ struct LandsatAssetSpec: Sendable {
 
     /// `LC08_…_T1_SR_B2.TIF` → `SR_B2`: the file name without product id and extension.
     static func fileCode(_ fileName: String, productID: String) -> String {
-        var name = Substring(fileName).utf8
-        if let dot = name.lastIndex(of: UInt8(ascii: ".")) { name = name[..<dot] }
-        let id = productID.utf8
-        if name.count > id.count, name.starts(with: id), name.dropFirst(id.count).first == UInt8(ascii: "_") {
-            name = name.dropFirst(id.count + 1)
+        var name = fileName
+        var id = productID
+        return name.withUTF8 { n in
+            id.withUTF8 { p in
+                var end = n.count
+                if let dot = n.lastIndex(of: UInt8(ascii: ".")) { end = dot }
+                var start = 0
+                if end > p.count, n[p.count] == UInt8(ascii: "_"),
+                    p.isEmpty || memcmp(n.baseAddress!, p.baseAddress!, p.count) == 0
+                {
+                    start = p.count + 1
+                }
+                return String(decoding: UnsafeBufferPointer(rebasing: n[start..<end]), as: UTF8.self)
+            }
         }
-        return String(Substring(name))
     }
 
     static func fileExtension(_ fileName: String) -> String {

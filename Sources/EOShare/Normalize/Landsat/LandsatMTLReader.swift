@@ -237,9 +237,10 @@ public enum LandsatMTLReader {
     private static func makeAssets(
         _ mtl: MTLFields, product: LandsatAssetSpec.Product, context: ReaderContext
     ) throws(NormalizeError) -> [Asset] {
-        var named: [(fileName: String, mtlKey: String, spec: LandsatAssetSpec)] = []
-        var fileNames: Set<String> = []
         let contents = mtl.document.groups[MTLFields.Group.product.rawValue] ?? [:]
+        var named: [(fileName: String, mtlKey: String, spec: LandsatAssetSpec)] = []
+        named.reserveCapacity(contents.count + 3)
+        var fileNames = Set<String>(minimumCapacity: contents.count + 3)
         for (mtlKey, fileName) in contents where mtlKey.hasPrefix("FILE_NAME_") {
             guard !fileName.isEmpty, fileName != "NULL" else { continue }
             guard isPlainFileName(fileName) else { throw .unparseable(mtlKey, fileName) }
@@ -256,8 +257,9 @@ public enum LandsatMTLReader {
         named.sort { ($0.spec.rank, $0.mtlKey, $0.fileName) < ($1.spec.rank, $1.mtlKey, $1.fileName) }
 
         let folder = Normalizer.folder(of: context.objectURL)
-        var keys: Set<String> = []
+        var keys = Set<String>(minimumCapacity: named.count)
         var assets: [Asset] = []
+        assets.reserveCapacity(named.count)
         for (fileName, _, spec) in named {
             var key = spec.key
             if !keys.insert(key).inserted {
