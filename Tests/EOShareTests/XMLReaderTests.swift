@@ -46,11 +46,12 @@ import Testing
     }
 }
 
-/// The UTF-8 check every text reader runs first: its eight-bytes-at-a-time path must find a
-/// NUL or a bad byte wherever it sits, at word boundaries and between them.
+/// The UTF-8 check every text reader runs first: its 32- and 8-bytes-at-a-time paths must
+/// find a NUL or a bad byte wherever it sits, at block boundaries and between them.
 @Suite struct TextValidationTests {
     @Test func findsTheFirstBadByteAtEveryOffset() {
-        let text = Array("<Root>plain ASCII text, then é and 日本 and more ASCII</Root>".utf8)
+        let prefix = "<Root>plain ASCII text, long enough for three blocks of thirty-two bytes and a few more"
+        let text = Array("\(prefix), then é and 日本 and more ASCII</Root>".utf8)
         #expect(TextBytes.firstInvalidText(text, from: 0) == nil)
         for at in 0..<text.count {
             for (bad, reason) in [(UInt8(0), "NUL byte in text"), (0xFF, "invalid UTF-8 byte 0xFF")] {
@@ -65,6 +66,11 @@ import Testing
         var cut = text
         cut.removeLast(text.count - text.firstIndex(of: 0xC3)! - 1)  // a lone lead byte at the end
         #expect(TextBytes.firstInvalidText(cut, from: 0)?.reason == "invalid UTF-8 sequence")
+        // Clean ASCII of every length, blocks ending exactly at the end included.
+        for length in 0...100 {
+            #expect(TextBytes.firstInvalidText(Array(repeating: UInt8(ascii: "a"), count: length), from: 0) == nil)
+            #expect(TextBytes.firstInvalidText(Array(text.prefix(length)), from: 0, to: length / 2) == nil)
+        }
     }
 }
 

@@ -51,9 +51,23 @@ enum TextBytes {
     private static func firstInvalidText(
         _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to n: Int
     ) -> (offset: Int, reason: String)? {
+        guard start < n, let first = bytes.baseAddress else { return nil }
         var i = start
+        let base = UnsafeRawPointer(first)
         while i < n {
-            // Eight ASCII bytes at a time, none of them NUL (the common case by far).
+            // Thirty-two, then eight ASCII bytes at a time, none of them NUL (the common case
+            // by far): a word has a zero byte when (w - 0x01…) & ~w & 0x80… is not zero.
+            while i + 32 <= n {
+                let w0 = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let w1 = base.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+                let w2 = base.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self)
+                let w3 = base.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                let zeros = (w0 &- ones) & ~w0 | (w1 &- ones) & ~w1 | (w2 &- ones) & ~w2 | (w3 &- ones) & ~w3
+                guard (w0 | w1 | w2 | w3 | zeros) & 0x8080_8080_8080_8080 == 0 else { break }
+                i += 32
+            }
+            if i == n { break }
             if i + 8 <= n {
                 let word = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)
                 let hasZero = (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080

@@ -332,20 +332,27 @@ public enum Sentinel2SAFEReader {
 
         // Metadata files: those present are local assets, the others hrefs at the source.
         let level = input.productName.hasSuffix("MTD_MSIL1C.xml") ? "1C" : "2A"
-        func dataObject(_ id: String) -> String? {
-            manifest?.find("dataObjectSection")?.children("dataObject").first { $0.attribute("ID") == id }?
-                .find("byteStream/fileLocation")?.attribute("href")
+        // The manifest's data objects (a hundred or more) are walked once for the three wanted.
+        let tileID = "S2_Level-\(level)_Tile1_Metadata"
+        let datastripID = "S2_Level-\(level)_Datastrip1_Metadata"
+        var dataObjects: [String: String] = [:]
+        manifest?.find("dataObjectSection")?.forEachChild { object in
+            guard object.hasLocalName("dataObject"), let id = object.attribute("ID"),
+                id == tileID || id == datastripID || id == "INSPIRE_Metadata", dataObjects[id] == nil
+            else { return }
+            dataObjects[id] = object.find("byteStream/fileLocation")?.attribute("href")
         }
+        func dataObject(_ id: String) -> String? { dataObjects[id] }
         let manifestPath = "manifest.safe"
         let granulePath =
-            input.granuleName.map { relative(to: input.productName, $0) } ?? dataObject("S2_Level-\(level)_Tile1_Metadata")
+            input.granuleName.map { relative(to: input.productName, $0) } ?? dataObject(tileID)
             ?? granuleFolder.map { "\($0)/MTD_TL.xml" }
         let metadata: [(String, String?)] = [
             ("safe_manifest", manifestPath),
             ("product_metadata", Normalizer.baseName(input.productName)),
             ("granule_metadata", granulePath),
             ("inspire_metadata", dataObject("INSPIRE_Metadata")),
-            ("datastrip_metadata", dataObject("S2_Level-\(level)_Datastrip1_Metadata")),
+            ("datastrip_metadata", dataObject(datastripID)),
         ]
         for (key, path) in metadata {
             guard let path else { continue }
