@@ -4,10 +4,11 @@ import Foundation
 /// A small byte-level XML reader for agency metadata: an optional `<?xml …?>` prolog,
 /// comments, processing instructions, CDATA, attributes, the five predefined entities and
 /// character references. DOCTYPE (and with it entity definitions, so no entity expansion
-/// attacks) is refused. Produces one `XMLElement` tree; errors carry the byte offset.
+/// attacks) is refused. Produces an `XMLDocument` (flat nodes over the input) and returns
+/// its root `XMLElement`; errors carry the byte offset.
 ///
-/// The caller checks UTF-8 first (`TextBytes.firstInvalidText`): this reader walks bytes
-/// and copies them into `String`s as they are.
+/// The caller checks UTF-8 first (`TextBytes.firstInvalidText`): this reader walks bytes,
+/// and names and texts become `String`s only when a reader asks for them.
 public struct XMLReader {
     let bytes: [UInt8]
     var position: Int
