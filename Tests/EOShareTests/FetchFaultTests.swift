@@ -246,14 +246,9 @@ import Testing
         defer { server.stop() }
         // Through the listing, which shows the sidecar beside the object.
         let p = try h.pipeline(url: server.url("/feed/").absoluteString, source: "checksum: sidecar")
-        let summary = try await FetchHarness.ingest(p)
-        if matching {
-            #expect(summary.records == 1 && summary.quarantined == 0, "\(FetchHarness.quarantineReasons(p))")
-        } else {
-            #expect(summary.records == 0 && summary.quarantined == 1)
-            let reason = FetchHarness.quarantineReasons(p).first ?? ""
-            #expect(reason.contains("checksum \(kind) mismatch: the sidecar says \(stated)"), "\(reason)")
-        }
+        FetchHarness.expectOneObject(
+            try await FetchHarness.ingest(p), of: p, verified: matching,
+            elseReason: "checksum \(kind) mismatch: the sidecar says \(stated)")
     }
 
     @Test func missingSidecarIsQuarantinedWithoutATransfer() async throws {
@@ -279,14 +274,9 @@ import Testing
         let index = #"[{"url": "\#(FetchHarness.scene)", "size": \#(bytes.count), "sha256": "\#(sha)"}]"#
         try h.serve("index.json", Array(index.utf8))
         let p = try h.pipeline(url: server.url("/feed/index.json").absoluteString, source: "index: true")
-        let summary = try await FetchHarness.ingest(p)
-        if matching {
-            #expect(summary.records == 1 && summary.quarantined == 0, "\(FetchHarness.quarantineReasons(p))")
-        } else {
-            #expect(summary.records == 0 && summary.quarantined == 1)
-            let reason = FetchHarness.quarantineReasons(p).first ?? ""
-            #expect(reason.contains("SHA-256 \(Digest.sha256Hex(bytes)) differs from the index's \(sha)"), "\(reason)")
-        }
+        FetchHarness.expectOneObject(
+            try await FetchHarness.ingest(p), of: p, verified: matching,
+            elseReason: "SHA-256 \(Digest.sha256Hex(bytes)) differs from the index's \(sha)")
     }
 
     @Test func secondRunMakesOnlyConditionalRequestsAndAChangeReplacesTheRecord() async throws {

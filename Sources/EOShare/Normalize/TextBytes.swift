@@ -69,7 +69,7 @@ enum TextBytes {
             }
             if i == n { break }
             if i + 8 <= n {
-                let word = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)
+                let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
                 let hasZero = (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080
                 if word & 0x8080_8080_8080_8080 == 0, hasZero == 0 {
                     i += 8

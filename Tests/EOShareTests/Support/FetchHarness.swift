@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Testing
 
 @testable import EOShare
 
@@ -98,6 +99,23 @@ struct FetchHarness {
             guard let event = try? JSONValue.parse(Array(line.utf8)), event["event"]?.stringValue == "quarantine"
             else { return nil }
             return event["reason"]?.stringValue
+        }
+    }
+
+    /// Expects the run's one object to be a record when `verified`, else quarantined for a
+    /// reason that contains `reason`.
+    static func expectOneObject(
+        _ summary: IngestSummary, of p: Pipeline, verified: Bool, elseReason reason: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        if verified {
+            #expect(
+                summary.records == 1 && summary.quarantined == 0, "\(quarantineReasons(p))",
+                sourceLocation: sourceLocation)
+        } else {
+            #expect(summary.records == 0 && summary.quarantined == 1, sourceLocation: sourceLocation)
+            let found = quarantineReasons(p).first ?? ""
+            #expect(found.contains(reason), "\(found)", sourceLocation: sourceLocation)
         }
     }
 

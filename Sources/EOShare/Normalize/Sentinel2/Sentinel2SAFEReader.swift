@@ -342,17 +342,16 @@ public enum Sentinel2SAFEReader {
             else { return }
             dataObjects[id] = object.find("byteStream/fileLocation")?.attribute("href")
         }
-        func dataObject(_ id: String) -> String? { dataObjects[id] }
         let manifestPath = "manifest.safe"
         let granulePath =
-            input.granuleName.map { relative(to: input.productName, $0) } ?? dataObject(tileID)
+            input.granuleName.map { relative(to: input.productName, $0) } ?? dataObjects[tileID]
             ?? granuleFolder.map { "\($0)/MTD_TL.xml" }
         let metadata: [(String, String?)] = [
             ("safe_manifest", manifestPath),
             ("product_metadata", Normalizer.baseName(input.productName)),
             ("granule_metadata", granulePath),
-            ("inspire_metadata", dataObject("INSPIRE_Metadata")),
-            ("datastrip_metadata", dataObject(datastripID)),
+            ("inspire_metadata", dataObjects["INSPIRE_Metadata"]),
+            ("datastrip_metadata", dataObjects[datastripID]),
         ]
         for (key, path) in metadata {
             guard let path else { continue }

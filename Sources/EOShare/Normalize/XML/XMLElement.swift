@@ -92,11 +92,6 @@ final class XMLDocument: Sendable {
 /// Names keep their prefix as written (`n1:General_Info`); lookups compare local names
 /// (the part after `:`), since agencies change prefixes between processing baselines.
 public struct XMLElement: Sendable {
-    public struct Attribute: Sendable, Hashable {
-        public var name: String
-        public var value: String
-    }
-
     let document: XMLDocument
     let index: Int
 
@@ -116,10 +111,6 @@ public struct XMLElement: Sendable {
     public var text: String {
         let node = self.node
         return node.decodedText >= 0 ? document.decoded[Int(node.decodedText)] : document.string(node.text)
-    }
-
-    public var attributes: [Attribute] {
-        document.attributes[node.attributes].map { Attribute(name: document.string($0.name), value: value(of: $0)) }
     }
 
     /// The child elements in document order.
