@@ -467,6 +467,8 @@ struct LandsatMTLReaderTests {
         ("{\"LANDSAT_METADATA_FILE\": {\"PRODUCT_CONTENTS\": {\"A\": \"\\q\"}}}", "invalid escape"),
         ("{\"LANDSAT_METADATA_FILE\": {}} trailing", "content after the top-level object"),
         ("{\"KEY\": \"value\"}", "outside of any group"),
+        ("{\"L\": {\"G\": {\"A\": \"1\", \"B\": 2, \"A\": \"1\"}}}", "\"A\" given twice in \"G\""),
+        ("{\"L\": {\"G\": {\"A\": \"1\"}, \"G\": {\"\\u0041\": 2}}}", "\"A\" given twice in \"G\""),
     ])
     func brokenJSON(_ text: String, _ message: String) throws {
         let error = try Self.failure(text)

@@ -237,7 +237,7 @@ public enum LandsatMTLReader {
     private static func makeAssets(
         _ mtl: MTLFields, product: LandsatAssetSpec.Product, context: ReaderContext
     ) throws(NormalizeError) -> [Asset] {
-        let contents = mtl.document.groups[MTLFields.Group.product.rawValue] ?? [:]
+        let contents = mtl.document.values(in: MTLFields.Group.product.rawValue)
         var named: [(fileName: String, mtlKey: String, spec: LandsatAssetSpec)] = []
         named.reserveCapacity(contents.count + 3)
         var fileNames = Set<String>(minimumCapacity: contents.count + 3)

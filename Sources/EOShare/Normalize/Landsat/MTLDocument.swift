@@ -1,12 +1,16 @@
 import Foundation
 
-/// A Landsat MTL metadata file read into one tree, whatever its encoding: group name → key →
-/// value as text (quotes removed, whitespace trimmed). USGS ships the same MTL as ODL text,
-/// JSON and XML; reading all three into this one shape makes them yield the same record.
+/// A Landsat MTL metadata file, whatever its encoding: groups of `KEY = value` pairs (quotes
+/// removed, whitespace trimmed). USGS ships the same MTL as ODL text, JSON and XML; reading
+/// all three into this one shape makes them yield the same record.
+///
+/// Held flat: the input bytes and one array of entries whose keys and values are byte
+/// ranges of the input, sorted by group and key hash. An MTL has ~250 keys and a reader
+/// looks at ~60, so no string is made until a value is asked for.
 ///
 /// A key belongs to the innermost group around it. The outermost group
 /// (`LANDSAT_METADATA_FILE`) is `rootName`; it holds no keys in a Collection 2 MTL.
-public struct MTLDocument: Sendable, Hashable {
+public struct MTLDocument: Sendable {
     /// The three encodings of an MTL.
     public enum Encoding: String, Sendable, Hashable {
         /// `GROUP = X` / `KEY = value` / `END_GROUP = X` / `END` text (`_MTL.txt`).
@@ -21,8 +25,7 @@ public struct MTLDocument: Sendable, Hashable {
     public let encoding: Encoding
     /// The outermost group or element (`LANDSAT_METADATA_FILE` for Collection 2).
     public let rootName: String
-    /// Group name → key → value.
-    public let groups: [String: [String: String]]
+    private let table: MTLTable
 
     /// Parses MTL bytes in any encoding: `{` starts JSON, `<` starts XML, anything else is ODL
     /// (the file name is not trusted). Throws on invalid UTF-8 and on malformed structure, with
@@ -32,6 +35,7 @@ public struct MTLDocument: Sendable, Hashable {
         var first = start
         while first < bytes.count, MTLBytes.isSpace(bytes[first]) { first += 1 }
         guard first < bytes.count else { throw NormalizeError("MTL is empty") }
+        guard bytes.count < Int32.max else { throw NormalizeError("MTL over 2 GiB") }
         let encoding: Encoding
         switch bytes[first] {
         case UInt8(ascii: "{"): encoding = .json
@@ -41,51 +45,189 @@ public struct MTLDocument: Sendable, Hashable {
         if let bad = TextBytes.firstInvalidText(bytes, from: start) {
             throw MTLBytes.malformed(encoding, bytes, at: bad.offset, bad.reason)
         }
-        var tree = MTLTree()
+        var table = MTLTable(bytes: bytes)
         switch encoding {
-        case .odl: try ODLParser(bytes: bytes, start: first).parse(into: &tree)
+        case .odl: try ODLParser(bytes: bytes, start: first).parse(into: &table)
         case .json:
             var parser = JSONTreeParser(bytes: bytes, position: first)
-            try parser.parse(into: &tree)
+            try parser.parse(into: &table)
         case .xml:
             var parser = XMLTreeParser(bytes: bytes, position: first)
-            try parser.parse(into: &tree)
+            try parser.parse(into: &table)
         }
-        guard let root = tree.root else {
+        guard let root = table.groupNames.first else {
             throw MTLBytes.malformed(encoding, bytes, at: nil, "no group found")
+        }
+        if let duplicate = table.sortFindingDuplicate() {
+            let key = table.string(duplicate.key)
+            let group = table.groupNames[Int(duplicate.group)]
+            let detail: String
+            switch encoding {
+            case .odl: detail = "\(key) given twice in GROUP = \(group)"
+            case .json: detail = "\"\(key)\" given twice in \"\(group)\""
+            case .xml: detail = "<\(key)> given twice in <\(group)>"
+            }
+            throw MTLBytes.malformed(encoding, bytes, at: Int(duplicate.offset), detail)
         }
         self.encoding = encoding
         self.rootName = root
-        self.groups = tree.groups
+        self.table = table
     }
 
     /// The value of `key` in `group`, or nil when either is absent.
-    public subscript(group: String, key: String) -> String? { groups[group]?[key] }
+    public subscript(group: String, key: String) -> String? {
+        guard let g = table.groupNames.firstIndex(of: group), let entry = table.entry(group: g, key: key) else {
+            return nil
+        }
+        return table.string(entry.value)
+    }
+
+    /// The keys and values of `group` in the order the file gives them.
+    public func values(in group: String) -> [(key: String, value: String)] {
+        guard let g = table.groupNames.firstIndex(of: group) else { return [] }
+        return table.entries[table.range(of: g)].sorted { $0.offset < $1.offset }.map {
+            (table.string($0.key), table.string($0.value))
+        }
+    }
+
+    /// Every group that holds values: group name → key → value (for comparing documents).
+    public var groups: [String: [String: String]] {
+        var result: [String: [String: String]] = [:]
+        for (g, name) in table.groupNames.enumerated() {
+            let range = table.range(of: g)
+            guard !range.isEmpty else { continue }
+            result[name] = Dictionary(
+                table.entries[range].map { (table.string($0.key), table.string($0.value)) },
+                uniquingKeysWith: { a, _ in a })
+        }
+        return result
+    }
 }
 
 // MARK: - Shared pieces
 
-/// The tree under construction. Parsers collect a group's values themselves (one hash per
-/// key) and file them here when the group closes.
-private struct MTLTree {
-    var root: String?
-    var groups: [String: [String: String]] = [:]
-
-    mutating func openGroup(_ name: String) {
-        if root == nil { root = name }
+/// The entries of a document under construction, then (sorted) its lookup table. Parsers
+/// add keys and values as ranges of the input; what needed unescaping is kept as a string.
+private struct MTLTable: Sendable {
+    /// A key or value: `bytes[start..<end]`, or, when `start` is negative, `decoded[-start - 1]`.
+    struct Span: Sendable {
+        var start: Int32
+        var end: Int32
     }
 
-    /// Files the values of a closed group; returns a key that an earlier group of the same
-    /// name already gave, if any.
-    mutating func close(group name: String, values: [String: String]) -> String? {
-        guard !values.isEmpty else { return nil }
-        guard var existing = groups[name] else {
-            groups[name] = values
+    struct Entry: Sendable {
+        var group: Int32
+        var hash: UInt32
+        var key: Span
+        var value: Span
+        /// Where the key was written, for error messages.
+        var offset: Int32
+    }
+
+    let bytes: [UInt8]
+    var decoded: [String] = []
+    /// Group names in the order first opened; the first is the root.
+    var groupNames: [String] = []
+    var entries: [Entry] = []
+    /// After sorting: group g's entries are `entries[groupStarts[g]..<groupStarts[g + 1]]`.
+    var groupStarts: [Int] = []
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+        entries.reserveCapacity(320)
+    }
+
+    /// The index of a group, added when first seen (a same-named group later adds to it).
+    mutating func group(named name: String) -> Int32 {
+        if let g = groupNames.lastIndex(of: name) { return Int32(g) }
+        groupNames.append(name)
+        return Int32(groupNames.count - 1)
+    }
+
+    func span(_ range: Range<Int>) -> Span { Span(start: Int32(range.lowerBound), end: Int32(range.upperBound)) }
+
+    mutating func span(decoded text: String) -> Span {
+        decoded.append(text)
+        return Span(start: -Int32(decoded.count), end: 0)
+    }
+
+    mutating func add(group: Int32, key: Span, value: Span, offset: Int) {
+        entries.append(Entry(group: group, hash: hash(key), key: key, value: value, offset: Int32(offset)))
+    }
+
+    func string(_ span: Span) -> String {
+        span.start < 0 ? decoded[Int(-span.start - 1)] : TextBytes.text(bytes[Int(span.start)..<Int(span.end)])
+    }
+
+    func range(of group: Int) -> Range<Int> { groupStarts[group]..<groupStarts[group + 1] }
+
+    /// FNV-1a over the key's bytes.
+    private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt32 {
+        var h: UInt32 = 2_166_136_261
+        for b in bytes { h = (h ^ UInt32(b)) &* 16_777_619 }
+        return h
+    }
+
+    private func hash(_ span: Span) -> UInt32 { withBytes(span) { Self.hash($0) } }
+
+    private func withBytes<R>(_ span: Span, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if span.start < 0 {
+            var text = decoded[Int(-span.start - 1)]
+            return text.withUTF8(body)
+        }
+        return bytes.withUnsafeBufferPointer {
+            body(UnsafeBufferPointer(rebasing: $0[Int(span.start)..<Int(span.end)]))
+        }
+    }
+
+    private func equal(_ a: Span, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        withBytes(a) { $0.count == b.count && ($0.isEmpty || memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0) }
+    }
+
+    /// Sorts the entries by group, key hash and position and fills `groupStarts`; returns the
+    /// second of the first pair of entries with the same group and key, if there is one.
+    mutating func sortFindingDuplicate() -> Entry? {
+        entries.sort { ($0.group, $0.hash, $0.offset) < ($1.group, $1.hash, $1.offset) }
+        groupStarts = Array(repeating: entries.count, count: groupNames.count + 1)
+        var duplicate: Entry?
+        var i = entries.count - 1
+        while i >= 0 {
+            let e = entries[i]
+            groupStarts[Int(e.group)] = i
+            // Entries with equal hashes sit together: compare each with those after it.
+            var j = i + 1
+            while j < entries.count, entries[j].group == e.group, entries[j].hash == e.hash {
+                if withBytes(entries[j].key, { equal(e.key, $0) }), duplicate.map({ entries[j].offset < $0.offset }) ?? true {
+                    duplicate = entries[j]
+                }
+                j += 1
+            }
+            i -= 1
+        }
+        // A group without entries starts where the next one does.
+        for g in stride(from: groupNames.count - 1, through: 0, by: -1) where groupStarts[g] > groupStarts[g + 1] {
+            groupStarts[g] = groupStarts[g + 1]
+        }
+        return duplicate
+    }
+
+    /// The entry for `key` in group `g` (a binary search for the hash, then the bytes).
+    func entry(group g: Int, key: String) -> Entry? {
+        var key = key
+        return key.withUTF8 { k -> Entry? in
+            let h = Self.hash(k)
+            var low = groupStarts[g]
+            var high = groupStarts[g + 1]
+            while low < high {
+                let mid = (low + high) / 2
+                if entries[mid].hash < h { low = mid + 1 } else { high = mid }
+            }
+            while low < groupStarts[g + 1], entries[low].hash == h {
+                if equal(entries[low].key, k) { return entries[low] }
+                low += 1
+            }
             return nil
         }
-        for (key, value) in values where existing.updateValue(value, forKey: key) != nil { return key }
-        groups[name] = existing
-        return nil
     }
 }
 
@@ -97,6 +239,14 @@ private enum MTLBytes {
     static func text(_ bytes: ArraySlice<UInt8>) -> String { TextBytes.text(bytes) }
     static func trimmed(_ bytes: [UInt8], _ from: Int, _ to: Int) -> Range<Int> { TextBytes.trimmed(bytes, from, to) }
     static func trimmed(_ text: String) -> String { TextBytes.trimmed(text) }
+
+    /// Whether `bytes[range]` spells `word`.
+    static func equal(_ bytes: [UInt8], _ range: Range<Int>, _ word: StaticString) -> Bool {
+        guard range.count == word.utf8CodeUnitCount else { return false }
+        let w = word.utf8Start
+        for (i, at) in range.enumerated() where bytes[at] != w[i] { return false }
+        return true
+    }
 
     /// The error for a malformed file, with the line of `offset` when there is one.
     static func malformed(
@@ -122,8 +272,8 @@ private struct ODLParser {
     let bytes: [UInt8]
     let start: Int
 
-    func parse(into tree: inout MTLTree) throws(NormalizeError) {
-        var open: [(name: String, offset: Int, values: [String: String])] = []
+    func parse(into table: inout MTLTable) throws(NormalizeError) {
+        var open: [(name: String, group: Int32, offset: Int)] = []
         var ended = false
         var pos = start
         let n = bytes.count
@@ -144,52 +294,43 @@ private struct ODLParser {
                 continue
             }
             guard let eq = bytes[range].firstIndex(of: UInt8(ascii: "=")) else {
-                let word = MTLBytes.text(bytes[range])
-                if word == "END" {
+                if MTLBytes.equal(bytes, range, "END") {
                     if let top = open.last {
                         throw fail(lineStart, "END while GROUP = \(top.name) (line \(line(top.offset))) is open")
                     }
                     ended = true
                     continue
                 }
-                throw fail(lineStart, "expected KEY = value, found '\(word.prefix(60))'")
+                throw fail(lineStart, "expected KEY = value, found '\(MTLBytes.text(bytes[range]).prefix(60))'")
             }
             let keyRange = MTLBytes.trimmed(bytes, range.lowerBound, eq)
             let valueRange = MTLBytes.trimmed(bytes, eq + 1, range.upperBound)
             guard !keyRange.isEmpty, bytes[keyRange].allSatisfy(MTLBytes.isNameByte) else {
                 throw fail(lineStart, "invalid key '\(MTLBytes.text(bytes[keyRange]).prefix(60))'")
             }
-            let key = MTLBytes.text(bytes[keyRange])
-            // Only GROUP, OBJECT, END_GROUP and END_OBJECT start with G, O or E.
-            let first = bytes[keyRange.lowerBound]
-            let keyword = first == UInt8(ascii: "G") || first == UInt8(ascii: "O") || first == UInt8(ascii: "E")
-            switch keyword ? key : "" {
-            case "GROUP", "OBJECT":
+            if MTLBytes.equal(bytes, keyRange, "GROUP") || MTLBytes.equal(bytes, keyRange, "OBJECT") {
                 let name = MTLBytes.text(bytes[valueRange])
                 guard !name.isEmpty, bytes[valueRange].allSatisfy(MTLBytes.isNameByte) else {
                     throw fail(lineStart, "invalid group name '\(name.prefix(60))'")
                 }
-                tree.openGroup(name)
-                // Collection 2 groups hold up to ~60 keys: sized once, not regrown four times.
-                open.append((name, lineStart, Dictionary(minimumCapacity: 64)))
-            case "END_GROUP", "END_OBJECT":
+                open.append((name, table.group(named: name), lineStart))
+            } else if MTLBytes.equal(bytes, keyRange, "END_GROUP") || MTLBytes.equal(bytes, keyRange, "END_OBJECT") {
+                let keyword = MTLBytes.text(bytes[keyRange])
                 let name = MTLBytes.text(bytes[valueRange])
                 guard let top = open.popLast() else {
-                    throw fail(lineStart, "\(key) = \(name) without an open GROUP")
+                    throw fail(lineStart, "\(keyword) = \(name) without an open GROUP")
                 }
                 guard name.isEmpty || name == top.name else {
                     throw fail(
-                        lineStart, "\(key) = \(name) does not close GROUP = \(top.name) (line \(line(top.offset)))")
+                        lineStart,
+                        "\(keyword) = \(name) does not close GROUP = \(top.name) (line \(line(top.offset)))")
                 }
-                if let duplicate = tree.close(group: top.name, values: top.values) {
-                    throw fail(lineStart, "\(duplicate) given twice in GROUP = \(top.name)")
+            } else {
+                guard let top = open.last else {
+                    throw fail(lineStart, "\(MTLBytes.text(bytes[keyRange])) outside of any GROUP")
                 }
-            default:
-                guard !open.isEmpty else { throw fail(lineStart, "\(key) outside of any GROUP") }
-                let value = try self.value(valueRange, key: key, lineStart: lineStart)
-                guard open[open.count - 1].values.updateValue(value, forKey: key) == nil else {
-                    throw fail(lineStart, "\(key) given twice in GROUP = \(open[open.count - 1].name)")
-                }
+                let value = try self.value(valueRange, key: keyRange, lineStart: lineStart)
+                table.add(group: top.group, key: table.span(keyRange), value: table.span(value), offset: lineStart)
             }
         }
         if let top = open.last {
@@ -200,17 +341,17 @@ private struct ODLParser {
         }
     }
 
-    /// A bare value as written, or the text between the quotes of a quoted one.
-    private func value(_ range: Range<Int>, key: String, lineStart: Int) throws(NormalizeError) -> String {
-        guard !range.isEmpty else { throw fail(lineStart, "\(key) has no value") }
+    /// A bare value as written, or what is between the quotes of a quoted one.
+    private func value(_ range: Range<Int>, key: Range<Int>, lineStart: Int) throws(NormalizeError) -> Range<Int> {
+        guard !range.isEmpty else { throw fail(lineStart, "\(MTLBytes.text(bytes[key])) has no value") }
         let quote = UInt8(ascii: "\"")
-        guard bytes[range.lowerBound] == quote else { return MTLBytes.text(bytes[range]) }
+        guard bytes[range.lowerBound] == quote else { return range }
         guard range.count >= 2, bytes[range.upperBound - 1] == quote else {
-            throw fail(lineStart, "unterminated string in \(key)")
+            throw fail(lineStart, "unterminated string in \(MTLBytes.text(bytes[key]))")
         }
         let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
-        guard !bytes[inner].contains(quote) else { throw fail(lineStart, "stray quote in \(key)") }
-        return MTLBytes.text(bytes[inner])
+        guard !bytes[inner].contains(quote) else { throw fail(lineStart, "stray quote in \(MTLBytes.text(bytes[key]))") }
+        return inner
     }
 
     private func line(_ offset: Int) -> Int { MTLBytes.line(of: offset, in: bytes) }
@@ -229,39 +370,33 @@ private struct XMLTreeParser {
     let bytes: [UInt8]
     var position: Int
 
-    mutating func parse(into tree: inout MTLTree) throws(NormalizeError) {
+    mutating func parse(into table: inout MTLTable) throws(NormalizeError) {
         let root: XMLElement
         do {
             root = try XMLReader.parse(bytes, from: position)
         } catch {
             throw fail(error.offset, error.detail)
         }
-        tree.openGroup(root.name)
+        _ = table.group(named: root.name)
         guard !root.isLeaf else {
             throw fail(root.offset, "root element <\(root.name)> has no child elements")
         }
-        try group(root, into: &tree)
+        try group(root, into: &table)
     }
 
-    /// Files a group's leaf children as its values, after its nested groups (as the stream
-    /// parser did: inner groups close first).
-    private func group(_ element: XMLElement, into tree: inout MTLTree) throws(NormalizeError) {
+    /// Files a group's leaf children as its values and reads its nested groups. The
+    /// document's ranges are ranges of these same bytes, so they become spans as they are.
+    private func group(_ element: XMLElement, into table: inout MTLTable) throws(NormalizeError) {
         if element.hasText { throw fail(element.offset, "<\(element.name)> mixes text and child elements") }
-        var leaves = 0
-        element.forEachChild { if $0.isLeaf { leaves += 1 } }
-        var values: [String: String] = [:]
-        values.reserveCapacity(leaves)
+        let group = table.group(named: element.name)
+        let document = element.document
         try element.forEachChild { (child) throws(NormalizeError) in
-            if child.isLeaf {
-                guard values.updateValue(child.text, forKey: child.name) == nil else {
-                    throw fail(child.offset, "<\(child.name)> given twice in <\(element.name)>")
-                }
-            } else {
-                try group(child, into: &tree)
-            }
-        }
-        if let duplicate = tree.close(group: element.name, values: values) {
-            throw fail(element.offset, "<\(duplicate)> given twice in <\(element.name)>")
+            guard child.isLeaf else { return try self.group(child, into: &table) }
+            let node = document.nodes[child.index]
+            let value =
+                node.decodedText >= 0 ? table.span(decoded: document.decoded[Int(node.decodedText)])
+                : table.span(node.text)
+            table.add(group: group, key: table.span(node.name), value: value, offset: node.offset)
         }
     }
 
@@ -280,52 +415,45 @@ private struct JSONTreeParser {
 
     private static let maxDepth = 16
 
-    mutating func parse(into tree: inout MTLTree) throws(NormalizeError) {
+    mutating func parse(into table: inout MTLTable) throws(NormalizeError) {
         try expect(UInt8(ascii: "{"))
-        try members { (parser: inout JSONTreeParser, key: String, keyOffset: Int) throws(NormalizeError) in
+        try members(&table) { (parser: inout JSONTreeParser, table: inout MTLTable, key, keyOffset) throws(NormalizeError) in
+            let name = table.string(key)
             guard parser.peek() == UInt8(ascii: "{") else {
-                throw parser.fail(keyOffset, "\"\(key)\" outside of any group")
+                throw parser.fail(keyOffset, "\"\(name)\" outside of any group")
             }
-            tree.openGroup(key)
-            try parser.group(named: key, depth: 1, into: &tree)
+            try parser.group(named: name, depth: 1, into: &table)
         }
         skipSpaces()
         guard position == bytes.count else { throw fail(position, "content after the top-level object") }
     }
 
     /// Reads an object whose members are values of `name` or nested groups.
-    private mutating func group(named name: String, depth: Int, into tree: inout MTLTree) throws(NormalizeError) {
+    private mutating func group(named name: String, depth: Int, into table: inout MTLTable) throws(NormalizeError) {
         guard depth <= Self.maxDepth else { throw fail(position, "groups nested too deeply") }
-        let start = position
+        let group = table.group(named: name)
         try expect(UInt8(ascii: "{"))
-        var values: [String: String] = [:]
-        try members { (parser: inout JSONTreeParser, key: String, keyOffset: Int) throws(NormalizeError) in
+        try members(&table) { (parser: inout JSONTreeParser, table: inout MTLTable, key, keyOffset) throws(NormalizeError) in
             switch parser.peek() {
             case UInt8(ascii: "{"):
-                try parser.group(named: key, depth: depth + 1, into: &tree)
+                try parser.group(named: table.string(key), depth: depth + 1, into: &table)
             case UInt8(ascii: "\""):
-                let value = MTLBytes.trimmed(try parser.string())
-                guard values.updateValue(value, forKey: key) == nil else {
-                    throw parser.fail(keyOffset, "\"\(key)\" given twice in \"\(name)\"")
-                }
+                let value = try parser.string(trimmed: true, into: &table)
+                table.add(group: group, key: key, value: value, offset: keyOffset)
             case let b? where b == UInt8(ascii: "-") || (b >= 0x30 && b <= 0x39):
                 let value = try parser.number()
-                guard values.updateValue(value, forKey: key) == nil else {
-                    throw parser.fail(keyOffset, "\"\(key)\" given twice in \"\(name)\"")
-                }
+                table.add(group: group, key: key, value: table.span(value), offset: keyOffset)
             default:
-                throw parser.fail(parser.position, "\"\(key)\" must be a string or a group")
+                throw parser.fail(parser.position, "\"\(table.string(key))\" must be a string or a group")
             }
-        }
-        if let duplicate = tree.close(group: name, values: values) {
-            throw fail(start, "\"\(duplicate)\" given twice in \"\(name)\"")
         }
     }
 
     /// Calls `body` for each `"key": value` of the object whose `{` was just read, with the
     /// parser positioned at the value; consumes the closing `}`.
     private mutating func members(
-        _ body: (inout JSONTreeParser, String, Int) throws(NormalizeError) -> Void
+        _ table: inout MTLTable,
+        _ body: (inout JSONTreeParser, inout MTLTable, MTLTable.Span, Int) throws(NormalizeError) -> Void
     ) throws(NormalizeError) {
         skipSpaces()
         if peek() == UInt8(ascii: "}") {
@@ -336,10 +464,10 @@ private struct JSONTreeParser {
             skipSpaces()
             let keyOffset = position
             guard peek() == UInt8(ascii: "\"") else { throw fail(position, "expected a member name") }
-            let key = try string()
+            let key = try string(trimmed: false, into: &table)
             try expect(UInt8(ascii: ":"))
             skipSpaces()
-            try body(&self, key, keyOffset)
+            try body(&self, &table, key, keyOffset)
             skipSpaces()
             switch peek() {
             case UInt8(ascii: ","): position += 1
@@ -352,17 +480,30 @@ private struct JSONTreeParser {
         }
     }
 
-    private mutating func string() throws(NormalizeError) -> String {
+    /// A string's contents: a range of the input while it has no escapes (the usual case),
+    /// else decoded; `trimmed` drops blanks at either end, as values are kept.
+    private mutating func string(trimmed: Bool, into table: inout MTLTable) throws(NormalizeError) -> MTLTable.Span {
         let start = position
         position += 1
-        var out: [UInt8] = []
         let n = bytes.count
+        while position < n, bytes[position] != UInt8(ascii: "\""), bytes[position] != UInt8(ascii: "\\"),
+            bytes[position] >= 0x20
+        {
+            position += 1
+        }
+        if position < n, bytes[position] == UInt8(ascii: "\"") {
+            position += 1
+            let inner = (start + 1)..<(position - 1)
+            return table.span(trimmed ? MTLBytes.trimmed(bytes, inner.lowerBound, inner.upperBound) : inner)
+        }
+        var out = Array(bytes[(start + 1)..<position])
         while position < n {
             let b = bytes[position]
             switch b {
             case UInt8(ascii: "\""):
                 position += 1
-                return String(decoding: out, as: UTF8.self)
+                let text = String(decoding: out, as: UTF8.self)
+                return table.span(decoded: trimmed ? MTLBytes.trimmed(text) : text)
             case UInt8(ascii: "\\"):
                 guard position + 1 < n else { throw fail(start, "unterminated string: file truncated?") }
                 let e = bytes[position + 1]
@@ -427,8 +568,8 @@ private struct JSONTreeParser {
         return v
     }
 
-    /// A JSON number, returned as written.
-    private mutating func number() throws(NormalizeError) -> String {
+    /// A JSON number, as written.
+    private mutating func number() throws(NormalizeError) -> Range<Int> {
         let start = position
         let n = bytes.count
         func digits(_ p: inout Int) -> Int {
@@ -449,7 +590,7 @@ private struct JSONTreeParser {
             guard digits(&p) > 0 else { throw fail(start, "invalid number") }
         }
         position = p
-        return MTLBytes.text(bytes[start..<p])
+        return start..<p
     }
 
     private func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
