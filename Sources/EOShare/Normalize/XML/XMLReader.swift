@@ -10,7 +10,9 @@ import Foundation
 /// The caller checks UTF-8 first (`TextBytes.firstInvalidText`): this reader walks bytes,
 /// and names and texts become `String`s only when a reader asks for them.
 public struct XMLReader {
-    let bytes: [UInt8]
+    /// The input, read through a pointer while parsing: the hot loops index it per byte, and
+    /// array indexing would check bounds on every one of them.
+    let bytes: UnsafeBufferPointer<UInt8>
     var position: Int
 
     /// Elements (by local name) whose content is skipped unread: bulky parts a reader does
@@ -23,7 +25,7 @@ public struct XMLReader {
     private var attributes: [XMLDocument.AttributeNode] = []
     private var decoded: [String] = []
 
-    init(bytes: [UInt8], position: Int, skipping: Set<String> = []) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, position: Int, skipping: Set<String>) {
         self.bytes = bytes
         self.position = position
         self.skipping = skipping.map { Array($0.utf8) }
@@ -34,8 +36,11 @@ public struct XMLReader {
         _ bytes: [UInt8], from start: Int = 0, skipping: Set<String> = []
     ) throws(XMLSyntaxError) -> XMLElement {
         guard bytes.count < Int32.max else { throw XMLSyntaxError(offset: nil, detail: "document over 2 GiB") }
-        var reader = XMLReader(bytes: bytes, position: start, skipping: skipping)
-        let root = try reader.document()
+        let (reader, root) = try bytes.withUnsafeBufferPointer { (buffer) throws(XMLSyntaxError) in
+            var reader = XMLReader(bytes: buffer, position: start, skipping: skipping)
+            let root = try reader.document()
+            return (reader, root)
+        }
         let document = XMLDocument(
             bytes: bytes, nodes: reader.nodes, attributes: reader.attributes, decoded: reader.decoded)
         return XMLElement(document: document, index: root)
@@ -54,7 +59,7 @@ public struct XMLReader {
         init(node: Int) { self.node = node }
 
         /// The text so far as bytes of its own, to append to.
-        mutating func materialize(_ bytes: [UInt8]) {
+        mutating func materialize(_ bytes: UnsafeBufferPointer<UInt8>) {
             guard decoded == nil else { return }
             decoded = run.map { Array(bytes[$0]) } ?? []
             run = nil
@@ -69,7 +74,9 @@ public struct XMLReader {
             nodes[frame.node].decodedText = Int32(decoded.count)
             decoded.append(TextBytes.text(text[TextBytes.trimmed(text, 0, text.count)]))
         } else if let run = frame.run {
-            let text = TextBytes.trimmed(bytes, run.lowerBound, run.upperBound)
+            var text = run
+            while !text.isEmpty, TextBytes.isSpace(bytes[text.lowerBound]) { text.removeFirst() }
+            while !text.isEmpty, TextBytes.isSpace(bytes[text.upperBound - 1]) { text.removeLast() }
             nodes[frame.node].textStart = Int32(text.lowerBound)
             nodes[frame.node].textEnd = Int32(text.upperBound)
         }
@@ -87,7 +94,7 @@ public struct XMLReader {
         stack[parent].lastChild = node
     }
 
-    private func nodeName(_ node: Int) -> String { TextBytes.text(bytes[nodes[node].name]) }
+    private func nodeName(_ node: Int) -> String { text(bytes[nodes[node].name]) }
 
     /// Reads the whole document; returns the root's node.
     private mutating func document() throws(XMLSyntaxError) -> Int {
@@ -132,16 +139,16 @@ public struct XMLReader {
                 let nameBytes = try readName()
                 skipSpaces()
                 guard position < n, bytes[position] == UInt8(ascii: ">") else {
-                    throw fail(tagStart, "malformed end tag </\(TextBytes.text(bytes[nameBytes]))")
+                    throw fail(tagStart, "malformed end tag </\(text(bytes[nameBytes]))")
                 }
                 position += 1
                 guard let frame = stack.popLast() else {
-                    throw fail(tagStart, "</\(TextBytes.text(bytes[nameBytes]))> without an open element")
+                    throw fail(tagStart, "</\(text(bytes[nameBytes]))> without an open element")
                 }
                 guard bytes[nodes[frame.node].name].elementsEqual(bytes[nameBytes]) else {
                     throw fail(
                         tagStart,
-                        "</\(TextBytes.text(bytes[nameBytes]))> does not close <\(nodeName(frame.node))> (line \(line(nodes[frame.node].offset)))"
+                        "</\(text(bytes[nameBytes]))> does not close <\(nodeName(frame.node))> (line \(line(nodes[frame.node].offset)))"
                     )
                 }
                 finish(frame)
@@ -153,7 +160,7 @@ public struct XMLReader {
                 let firstAttribute = attributes.count
                 let selfClosing = try readAttributes(of: nameBytes, tagStart: tagStart)
                 guard !(stack.isEmpty && root != nil) else {
-                    throw fail(tagStart, "second root element <\(TextBytes.text(bytes[nameBytes]))>")
+                    throw fail(tagStart, "second root element <\(text(bytes[nameBytes]))>")
                 }
                 let node = nodes.count
                 nodes.append(XMLDocument.Node(
@@ -188,16 +195,17 @@ public struct XMLReader {
         var firstText = from
         while firstText < to, TextBytes.isSpace(bytes[firstText]) { firstText += 1 }
         let blank = firstText == to
-        let (reference, cdataEnd) = bytes.withUnsafeBufferPointer { b in
-            var reference = false
-            for j in firstText..<to {
-                if b[j] == UInt8(ascii: "&") {
-                    reference = true
-                } else if b[j] == UInt8(ascii: ">"), j >= from + 2, b[j - 1] == UInt8(ascii: "]"), b[j - 2] == UInt8(ascii: "]") {
-                    return (reference, j)
-                }
+        var reference = false
+        var cdataEnd = -1
+        for j in firstText..<to {
+            if bytes[j] == UInt8(ascii: "&") {
+                reference = true
+            } else if bytes[j] == UInt8(ascii: ">"), j >= from + 2, bytes[j - 1] == UInt8(ascii: "]"),
+                bytes[j - 2] == UInt8(ascii: "]")
+            {
+                cdataEnd = j
+                break
             }
-            return (reference, -1)
         }
         if cdataEnd >= 0 { throw fail(cdataEnd, "']]>' in text") }
         if blank, !reference, !frame.hasText { return }
@@ -243,17 +251,16 @@ public struct XMLReader {
                 return
             }
         }
-        throw fail(n, "end of file inside <\(TextBytes.text(bytes[name]))> (opened on line \(line(tagStart))): file truncated?")
+        throw fail(n, "end of file inside <\(text(bytes[name]))> (opened on line \(line(tagStart))): file truncated?")
     }
 
     /// The offset of `pattern` in `bytes[from..<to]`, if it is there.
     private func find(_ pattern: [UInt8], from: Int, to: Int) -> Int? {
         guard to - from >= pattern.count else { return nil }
-        return bytes.withUnsafeBufferPointer { b in
-            pattern.withUnsafeBufferPointer { p in
-                guard let hit = eoshare_memmem(b.baseAddress! + from, to - from, p.baseAddress!, p.count) else { return nil }
-                return b.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-            }
+        let b = bytes.baseAddress!
+        return pattern.withUnsafeBufferPointer { p in
+            guard let hit = eoshare_memmem(b + from, to - from, p.baseAddress!, p.count) else { return nil }
+            return b.distance(to: hit.assumingMemoryBound(to: UInt8.self))
         }
     }
 
@@ -261,10 +268,9 @@ public struct XMLReader {
     /// document is runs between markup).
     private func next(_ byte: UInt8, from: Int) -> Int {
         guard from < bytes.count else { return bytes.count }
-        return bytes.withUnsafeBufferPointer { b in
-            guard let hit = memchr(b.baseAddress! + from, Int32(byte), b.count - from) else { return b.count }
-            return b.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-        }
+        let b = bytes.baseAddress!
+        guard let hit = memchr(b + from, Int32(byte), bytes.count - from) else { return bytes.count }
+        return b.distance(to: hit.assumingMemoryBound(to: UInt8.self))
     }
 
     /// Decodes the `&…;` reference at `i` into `out`; returns the offset after the `;`.
@@ -272,7 +278,7 @@ public struct XMLReader {
         var semi = i + 1
         while semi < end, semi - i <= 12, bytes[semi] != UInt8(ascii: ";") { semi += 1 }
         guard semi < end, bytes[semi] == UInt8(ascii: ";") else { throw fail(i, "unterminated entity reference") }
-        let entity = TextBytes.text(bytes[(i + 1)..<semi])
+        let entity = text(bytes[(i + 1)..<semi])
         switch entity {
         case "amp": out.append(UInt8(ascii: "&"))
         case "lt": out.append(UInt8(ascii: "<"))
@@ -306,7 +312,7 @@ public struct XMLReader {
     /// Reads the attributes of a start tag into `attributes`; true for `/>`.
     private mutating func readAttributes(of nameBytes: Range<Int>, tagStart: Int) throws(XMLSyntaxError) -> Bool {
         let n = bytes.count
-        var name: String { TextBytes.text(bytes[nameBytes]) }
+        var name: String { text(bytes[nameBytes]) }
         while true {
             let before = position
             skipSpaces()
@@ -416,7 +422,9 @@ public struct XMLReader {
         throw fail(position, "unterminated \(what)")
     }
 
-    private func line(_ offset: Int) -> Int { TextBytes.line(of: offset, in: bytes) }
+    private func line(_ offset: Int) -> Int { TextBytes.line(of: offset, in: Array(bytes)) }
+
+    private func text(_ slice: Slice<UnsafeBufferPointer<UInt8>>) -> String { String(decoding: slice, as: UTF8.self) }
 
     private func fail(_ offset: Int?, _ detail: String) -> XMLSyntaxError {
         XMLSyntaxError(offset: offset, detail: detail)
