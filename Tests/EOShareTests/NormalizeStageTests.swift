@@ -25,6 +25,20 @@ import Testing
             match: [], index: false, checksum: .none, auth: nil, caFile: nil, packets: packets)
     }
 
+    /// Asset hrefs beside the object: plain names as they are, anything else percent-encoded
+    /// so that a `:` cannot turn a file name into a scheme.
+    @Test func assetHrefsEscapeWhatIsNotPlain() {
+        let object = URL(string: "https://feed.example.test/a/b/obj.tar")!
+        let folder = Normalizer.folder(of: object)
+        #expect(folder == "https://feed.example.test/a/b/")
+        #expect(Normalizer.href("GRANULE/x_B02.jp2", besideFolder: folder, objectURL: object)
+            == "https://feed.example.test/a/b/GRANULE/x_B02.jp2")
+        #expect(Normalizer.href("c:d e#é.TIF", besideFolder: folder, objectURL: object)
+            == "https://feed.example.test/a/b/c%3Ad%20e%23%C3%A9.TIF")
+        #expect(Normalizer.href("c:d.TIF", besideFolder: nil, objectURL: object)
+            == "https://feed.example.test/a/b/c%3Ad.TIF")
+    }
+
     @Test func sentinel2FromAnArchiveLayout() throws {
         let product = "S2A_MSIL2A_20230625T234621_N0509_R073_T01WCS_20230626T022157.SAFE"
         let files = S2Fixtures.files(product).map { (name: "\(product)/\($0.key)", url: $0.value) }

@@ -190,19 +190,25 @@ struct Normalizer {
     /// percent-encoded, so a `:` in a name cannot make it a scheme. Resolving a URL per asset
     /// was a tenth of the normalize stage's time.
     static func href(_ path: String, besideFolder folder: String?, objectURL: URL) -> String? {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var escaped: [UInt8] = []
-        escaped.reserveCapacity(path.utf8.count)
-        for b in path.utf8 {
-            if TextBytes.isNameByte(b) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") || b == UInt8(ascii: "~")
+        func isPlain(_ b: UInt8) -> Bool {
+            TextBytes.isNameByte(b) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") || b == UInt8(ascii: "~")
                 || b == UInt8(ascii: "/")
-            {
-                escaped.append(b)
-            } else {
-                escaped.append(contentsOf: [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            }
         }
-        let relative = String(decoding: escaped, as: UTF8.self)
+        var relative = path
+        // Agency file names are plain: escaped only when they are not.
+        if !path.utf8.allSatisfy(isPlain) {
+            let hex = Array("0123456789ABCDEF".utf8)
+            var escaped: [UInt8] = []
+            escaped.reserveCapacity(path.utf8.count + 8)
+            for b in path.utf8 {
+                if isPlain(b) {
+                    escaped.append(b)
+                } else {
+                    escaped.append(contentsOf: [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+                }
+            }
+            relative = String(decoding: escaped, as: UTF8.self)
+        }
         if let folder, folder.hasSuffix("/") { return folder + relative }
         return URL(string: relative, relativeTo: objectURL)?.absoluteString
     }

@@ -59,12 +59,10 @@ enum LandsatSensor: Sendable, Hashable {
 struct LandsatBand: Sendable {
     let key: String
     let title: String
-    let name: String
-    let description: String
-    let center: Double
-    let fwhm: Double
     /// Asset `gsd` where it differs from the item's (thermal and panchromatic bands).
     let gsd: Double?
+    /// The asset's `eo:bands`, built once per band (the tables below are static).
+    let eoBands: JSONValue
 
     init(
         _ key: String, _ title: String, _ name: String, _ description: String, _ center: Double, _ fwhm: Double,
@@ -72,15 +70,8 @@ struct LandsatBand: Sendable {
     ) {
         self.key = key
         self.title = title
-        self.name = name
-        self.description = description
-        self.center = center
-        self.fwhm = fwhm
         self.gsd = gsd
-    }
-
-    var eoBands: JSONValue {
-        .array([
+        eoBands = .array([
             .object([
                 "name": .string(name), "common_name": .string(key), "description": .string(description),
                 "center_wavelength": .number(center), "full_width_half_max": .number(fwhm),
@@ -91,73 +82,60 @@ struct LandsatBand: Sendable {
     /// The band a sensor records under MTL band number `number` (`FILE_NAME_BAND_<n>`).
     static func band(_ number: Int, sensor: LandsatSensor, satellite: Int) -> LandsatBand? {
         switch sensor {
-        case .mss:
-            // Landsat 1-3 number their MSS bands 4-7; Landsat 4-5 number the same bands 1-4.
-            let index = satellite <= 3 ? number - 4 : number - 1
-            let name = "B\(number)"
-            switch index {
-            case 0: return LandsatBand("green", "Green Band", name, "Visible green", 0.55, 0.1)
-            case 1: return LandsatBand("red", "Red Band", name, "Visible red", 0.65, 0.1)
-            case 2: return LandsatBand("nir08", "Near Infrared Band 0.8", name, "Near infrared", 0.75, 0.1)
-            case 3: return LandsatBand("nir09", "Near Infrared Band 0.9", name, "Near infrared", 0.95, 0.3)
-            default: return nil
-            }
-        case .tm:
-            switch number {
-            case 1: return LandsatBand("blue", "Blue Band", "TM_B1", "Visible blue", 0.49, 0.07)
-            case 2: return LandsatBand("green", "Green Band", "TM_B2", "Visible green", 0.56, 0.08)
-            case 3: return LandsatBand("red", "Red Band", "TM_B3", "Visible red", 0.66, 0.06)
-            case 4: return LandsatBand("nir08", "Near Infrared Band 0.8", "TM_B4", "Near infrared", 0.83, 0.14)
-            case 5:
-                return LandsatBand("swir16", "Short-wave Infrared Band 1.6", "TM_B5", "Short-wave infrared", 1.65, 0.2)
-            case 6:
-                return LandsatBand("lwir", "Thermal Infrared Band", "TM_B6", "Long-wave infrared", 11.45, 2.1, gsd: 120)
-            case 7:
-                return LandsatBand("swir22", "Short-wave Infrared Band 2.2", "TM_B7", "Short-wave infrared", 2.22, 0.27)
-            default: return nil
-            }
-        case .etm:
-            switch number {
-            case 1: return LandsatBand("blue", "Blue Band", "ETM_B1", "Visible blue", 0.48, 0.07)
-            case 2: return LandsatBand("green", "Green Band", "ETM_B2", "Visible green", 0.56, 0.08)
-            case 3: return LandsatBand("red", "Red Band", "ETM_B3", "Visible red", 0.66, 0.06)
-            case 4: return LandsatBand("nir08", "Near Infrared Band 0.8", "ETM_B4", "Near infrared", 0.84, 0.13)
-            case 5:
-                return LandsatBand("swir16", "Short-wave Infrared Band 1.6", "ETM_B5", "Short-wave infrared", 1.65, 0.2)
-            case 6:
-                return LandsatBand(
-                    "lwir", "Thermal Infrared Band", "ETM_B6", "Long-wave infrared", 11.34, 2.05, gsd: 60)
-            case 7:
-                return LandsatBand("swir22", "Short-wave Infrared Band 2.2", "ETM_B7", "Short-wave infrared", 2.2, 0.28)
-            case 8:
-                return LandsatBand("pan", "Panchromatic Band", "ETM_B8", "Visible panchromatic", 0.71, 0.38, gsd: 15)
-            default: return nil
-            }
-        case .oli, .tirs, .oliTirs:
-            switch number {
-            case 1: return LandsatBand("coastal", "Coastal/Aerosol Band", "OLI_B1", "Coastal/Aerosol", 0.44, 0.02)
-            case 2: return LandsatBand("blue", "Blue Band", "OLI_B2", "Visible blue", 0.48, 0.06)
-            case 3: return LandsatBand("green", "Green Band", "OLI_B3", "Visible green", 0.56, 0.06)
-            case 4: return LandsatBand("red", "Red Band", "OLI_B4", "Visible red", 0.65, 0.04)
-            case 5: return LandsatBand("nir08", "Near Infrared Band 0.8", "OLI_B5", "Near infrared", 0.87, 0.03)
-            case 6:
-                return LandsatBand(
-                    "swir16", "Short-wave Infrared Band 1.6", "OLI_B6", "Short-wave infrared", 1.61, 0.09)
-            case 7:
-                return LandsatBand("swir22", "Short-wave Infrared Band 2.2", "OLI_B7", "Short-wave infrared", 2.2, 0.19)
-            case 8:
-                return LandsatBand("pan", "Panchromatic Band", "OLI_B8", "Visible panchromatic", 0.59, 0.18, gsd: 15)
-            case 9: return LandsatBand("cirrus", "Cirrus Band", "OLI_B9", "Cirrus", 1.37, 0.02)
-            case 10:
-                return LandsatBand(
-                    "lwir11", "Thermal Infrared Band 10.9", "TIRS_B10", "Long-wave infrared", 10.9, 0.59, gsd: 100)
-            case 11:
-                return LandsatBand(
-                    "lwir12", "Thermal Infrared Band 12.0", "TIRS_B11", "Long-wave infrared", 12.0, 1.01, gsd: 100)
-            default: return nil
-            }
+        // Landsat 1-3 number their MSS bands 4-7; Landsat 4-5 number the same bands 1-4.
+        case .mss: return satellite <= 3 ? mss1to3[number] : mss4to5[number]
+        case .tm: return tm[number]
+        case .etm: return etm[number]
+        case .oli, .tirs, .oliTirs: return oliTirs[number]
         }
     }
+
+    private static func mss(first: Int) -> [Int: LandsatBand] {
+        [
+            first: LandsatBand("green", "Green Band", "B\(first)", "Visible green", 0.55, 0.1),
+            first + 1: LandsatBand("red", "Red Band", "B\(first + 1)", "Visible red", 0.65, 0.1),
+            first + 2: LandsatBand("nir08", "Near Infrared Band 0.8", "B\(first + 2)", "Near infrared", 0.75, 0.1),
+            first + 3: LandsatBand("nir09", "Near Infrared Band 0.9", "B\(first + 3)", "Near infrared", 0.95, 0.3),
+        ]
+    }
+
+    private static let mss1to3 = mss(first: 4)
+    private static let mss4to5 = mss(first: 1)
+
+    private static let tm: [Int: LandsatBand] = [
+        1: LandsatBand("blue", "Blue Band", "TM_B1", "Visible blue", 0.49, 0.07),
+        2: LandsatBand("green", "Green Band", "TM_B2", "Visible green", 0.56, 0.08),
+        3: LandsatBand("red", "Red Band", "TM_B3", "Visible red", 0.66, 0.06),
+        4: LandsatBand("nir08", "Near Infrared Band 0.8", "TM_B4", "Near infrared", 0.83, 0.14),
+        5: LandsatBand("swir16", "Short-wave Infrared Band 1.6", "TM_B5", "Short-wave infrared", 1.65, 0.2),
+        6: LandsatBand("lwir", "Thermal Infrared Band", "TM_B6", "Long-wave infrared", 11.45, 2.1, gsd: 120),
+        7: LandsatBand("swir22", "Short-wave Infrared Band 2.2", "TM_B7", "Short-wave infrared", 2.22, 0.27),
+    ]
+
+    private static let etm: [Int: LandsatBand] = [
+        1: LandsatBand("blue", "Blue Band", "ETM_B1", "Visible blue", 0.48, 0.07),
+        2: LandsatBand("green", "Green Band", "ETM_B2", "Visible green", 0.56, 0.08),
+        3: LandsatBand("red", "Red Band", "ETM_B3", "Visible red", 0.66, 0.06),
+        4: LandsatBand("nir08", "Near Infrared Band 0.8", "ETM_B4", "Near infrared", 0.84, 0.13),
+        5: LandsatBand("swir16", "Short-wave Infrared Band 1.6", "ETM_B5", "Short-wave infrared", 1.65, 0.2),
+        6: LandsatBand("lwir", "Thermal Infrared Band", "ETM_B6", "Long-wave infrared", 11.34, 2.05, gsd: 60),
+        7: LandsatBand("swir22", "Short-wave Infrared Band 2.2", "ETM_B7", "Short-wave infrared", 2.2, 0.28),
+        8: LandsatBand("pan", "Panchromatic Band", "ETM_B8", "Visible panchromatic", 0.71, 0.38, gsd: 15),
+    ]
+
+    private static let oliTirs: [Int: LandsatBand] = [
+        1: LandsatBand("coastal", "Coastal/Aerosol Band", "OLI_B1", "Coastal/Aerosol", 0.44, 0.02),
+        2: LandsatBand("blue", "Blue Band", "OLI_B2", "Visible blue", 0.48, 0.06),
+        3: LandsatBand("green", "Green Band", "OLI_B3", "Visible green", 0.56, 0.06),
+        4: LandsatBand("red", "Red Band", "OLI_B4", "Visible red", 0.65, 0.04),
+        5: LandsatBand("nir08", "Near Infrared Band 0.8", "OLI_B5", "Near infrared", 0.87, 0.03),
+        6: LandsatBand("swir16", "Short-wave Infrared Band 1.6", "OLI_B6", "Short-wave infrared", 1.61, 0.09),
+        7: LandsatBand("swir22", "Short-wave Infrared Band 2.2", "OLI_B7", "Short-wave infrared", 2.2, 0.19),
+        8: LandsatBand("pan", "Panchromatic Band", "OLI_B8", "Visible panchromatic", 0.59, 0.18, gsd: 15),
+        9: LandsatBand("cirrus", "Cirrus Band", "OLI_B9", "Cirrus", 1.37, 0.02),
+        10: LandsatBand("lwir11", "Thermal Infrared Band 10.9", "TIRS_B10", "Long-wave infrared", 10.9, 0.59, gsd: 100),
+        11: LandsatBand("lwir12", "Thermal Infrared Band 12.0", "TIRS_B11", "Long-wave infrared", 12.0, 1.01, gsd: 100),
+    ]
 }
 
 /// How one file named by the MTL becomes a STAC asset: key, title, roles and extra fields as

@@ -240,14 +240,6 @@ private enum MTLBytes {
     static func trimmed(_ bytes: [UInt8], _ from: Int, _ to: Int) -> Range<Int> { TextBytes.trimmed(bytes, from, to) }
     static func trimmed(_ text: String) -> String { TextBytes.trimmed(text) }
 
-    /// Whether `bytes[range]` spells `word`.
-    static func equal(_ bytes: [UInt8], _ range: Range<Int>, _ word: StaticString) -> Bool {
-        guard range.count == word.utf8CodeUnitCount else { return false }
-        let w = word.utf8Start
-        for (i, at) in range.enumerated() where bytes[at] != w[i] { return false }
-        return true
-    }
-
     /// The error for a malformed file, with the line of `offset` when there is one.
     static func malformed(
         _ encoding: MTLDocument.Encoding, _ bytes: [UInt8], at offset: Int?, _ detail: String
@@ -273,28 +265,46 @@ private struct ODLParser {
     let start: Int
 
     func parse(into table: inout MTLTable) throws(NormalizeError) {
+        try bytes.withUnsafeBufferPointer { (p) throws(NormalizeError) in try parse(p, into: &table) }
+    }
+
+    /// The line loop, on a pointer to the bytes: every byte of the file passes through it.
+    private func parse(_ p: UnsafeBufferPointer<UInt8>, into table: inout MTLTable) throws(NormalizeError) {
+        func trimmed(_ from: Int, _ to: Int) -> Range<Int> {
+            var a = from
+            var b = to
+            while a < b, MTLBytes.isSpace(p[a]) { a += 1 }
+            while b > a, MTLBytes.isSpace(p[b - 1]) { b -= 1 }
+            return a..<b
+        }
+        func find(_ byte: UInt8, _ from: Int, _ to: Int) -> Int? {
+            guard from < to, let hit = memchr(p.baseAddress! + from, Int32(byte), to - from) else { return nil }
+            return p.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+        }
+        func equal(_ range: Range<Int>, _ word: StaticString) -> Bool {
+            range.count == word.utf8CodeUnitCount && memcmp(p.baseAddress! + range.lowerBound, word.utf8Start, range.count) == 0
+        }
         var open: [(name: String, group: Int32, offset: Int)] = []
         var ended = false
         var pos = start
         let n = bytes.count
         while pos < n {
-            var end = pos
-            while end < n, bytes[end] != 0x0A { end += 1 }
+            let end = find(0x0A, pos, n) ?? n
             let lineStart = pos
-            let range = MTLBytes.trimmed(bytes, pos, end)
+            let range = trimmed(pos, end)
             pos = end + 1
             if range.isEmpty { continue }
             if ended { throw fail(lineStart, "content after END") }
-            if bytes[range.lowerBound] == UInt8(ascii: "/"), range.count >= 2,
-                bytes[range.lowerBound + 1] == UInt8(ascii: "*")
+            if p[range.lowerBound] == UInt8(ascii: "/"), range.count >= 2,
+                p[range.lowerBound + 1] == UInt8(ascii: "*")
             {
-                guard range.count >= 4, bytes[range.upperBound - 2] == UInt8(ascii: "*"),
-                    bytes[range.upperBound - 1] == UInt8(ascii: "/")
+                guard range.count >= 4, p[range.upperBound - 2] == UInt8(ascii: "*"),
+                    p[range.upperBound - 1] == UInt8(ascii: "/")
                 else { throw fail(lineStart, "unterminated comment") }
                 continue
             }
-            guard let eq = bytes[range].firstIndex(of: UInt8(ascii: "=")) else {
-                if MTLBytes.equal(bytes, range, "END") {
+            guard let eq = find(UInt8(ascii: "="), range.lowerBound, range.upperBound) else {
+                if equal(range, "END") {
                     if let top = open.last {
                         throw fail(lineStart, "END while GROUP = \(top.name) (line \(line(top.offset))) is open")
                     }
@@ -303,18 +313,18 @@ private struct ODLParser {
                 }
                 throw fail(lineStart, "expected KEY = value, found '\(MTLBytes.text(bytes[range]).prefix(60))'")
             }
-            let keyRange = MTLBytes.trimmed(bytes, range.lowerBound, eq)
-            let valueRange = MTLBytes.trimmed(bytes, eq + 1, range.upperBound)
-            guard !keyRange.isEmpty, bytes[keyRange].allSatisfy(MTLBytes.isNameByte) else {
+            let keyRange = trimmed(range.lowerBound, eq)
+            let valueRange = trimmed(eq + 1, range.upperBound)
+            guard !keyRange.isEmpty, p[keyRange].allSatisfy(MTLBytes.isNameByte) else {
                 throw fail(lineStart, "invalid key '\(MTLBytes.text(bytes[keyRange]).prefix(60))'")
             }
-            if MTLBytes.equal(bytes, keyRange, "GROUP") || MTLBytes.equal(bytes, keyRange, "OBJECT") {
+            if equal(keyRange, "GROUP") || equal(keyRange, "OBJECT") {
                 let name = MTLBytes.text(bytes[valueRange])
                 guard !name.isEmpty, bytes[valueRange].allSatisfy(MTLBytes.isNameByte) else {
                     throw fail(lineStart, "invalid group name '\(name.prefix(60))'")
                 }
                 open.append((name, table.group(named: name), lineStart))
-            } else if MTLBytes.equal(bytes, keyRange, "END_GROUP") || MTLBytes.equal(bytes, keyRange, "END_OBJECT") {
+            } else if equal(keyRange, "END_GROUP") || equal(keyRange, "END_OBJECT") {
                 let keyword = MTLBytes.text(bytes[keyRange])
                 let name = MTLBytes.text(bytes[valueRange])
                 guard let top = open.popLast() else {
