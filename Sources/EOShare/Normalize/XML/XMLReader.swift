@@ -145,7 +145,7 @@ public struct XMLReader {
                 guard let frame = stack.popLast() else {
                     throw fail(tagStart, "</\(text(bytes[nameBytes]))> without an open element")
                 }
-                guard bytes[nodes[frame.node].name].elementsEqual(bytes[nameBytes]) else {
+                guard same(nodes[frame.node].name, nameBytes) else {
                     throw fail(
                         tagStart,
                         "</\(text(bytes[nameBytes]))> does not close <\(nodeName(frame.node))> (line \(line(nodes[frame.node].offset)))"
@@ -372,12 +372,16 @@ public struct XMLReader {
     private mutating func readName() throws(XMLSyntaxError) -> Range<Int> {
         let from = position
         let n = bytes.count
-        while position < n {
-            let b = bytes[position]
-            let ok = Self.nameBytes[Int(b)] || (position > from && (b == UInt8(ascii: "-") || b == UInt8(ascii: ".")))
+        var i = from
+        while i < n {
+            let b = bytes[i]
+            let ok =
+                TextBytes.isNameByte(b) || b >= 0x80 || b == UInt8(ascii: ":")
+                || (i > from && (b == UInt8(ascii: "-") || b == UInt8(ascii: ".")))
             if !ok { break }
-            position += 1
+            i += 1
         }
+        position = i
         guard position < n else { throw fail(from, "end of file inside a tag: file truncated?") }
         guard position > from, !TextBytes.isDigit(bytes[from]) else {
             throw fail(from, "expected an element name")
@@ -385,9 +389,9 @@ public struct XMLReader {
         return from..<position
     }
 
-    /// Bytes a name may hold anywhere: ASCII letters, digits, `_`, `:` and non-ASCII.
-    private static let nameBytes: [Bool] = (0...255).map { b in
-        TextBytes.isNameByte(UInt8(b)) || b >= 0x80 || b == Int(UInt8(ascii: ":"))
+    /// Whether two ranges of the input hold the same bytes.
+    private func same(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
+        a.count == b.count && memcmp(bytes.baseAddress! + a.lowerBound, bytes.baseAddress! + b.lowerBound, a.count) == 0
     }
 
     private mutating func skipSpaces() {
