@@ -332,6 +332,24 @@ import Testing
         #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(changed))
     }
 
+    /// The transfer thread sleeps in `curl_multi_poll` (up to a second) when it has nothing
+    /// to do: a new transfer must wake it, not wait for the poll to time out.
+    @Test func aTransferSubmittedToAnIdleEngineStartsAtOnce() async throws {
+        let file = RepoPaths.temporaryFolder("idle-engine").appendingPathComponent("x.bin")
+        try Data(repeating: 7, count: 1000).write(to: file)
+        let engine = CurlMulti(maxTransfers: 2)
+        for _ in 0..<3 {
+            try await Task.sleep(for: .milliseconds(100))  // long enough for the thread to be polling
+            let sink = MemorySink()
+            let started = ContinuousClock.now
+            let result = await engine.perform(TransferRequest(url: file, maxBytes: 1 << 20), sink: sink)
+            let waited = ContinuousClock.now - started
+            #expect(result.failure == nil && sink.count == 1000)
+            #expect(waited < .milliseconds(500), "the transfer waited \(waited) for the transfer thread")
+        }
+        await engine.close()
+    }
+
     @Test func manyObjectsShareFewConnections() async throws {
         let h = try FetchHarness()
         let bytes = try FetchHarness.sceneBytes()

@@ -84,6 +84,10 @@ final class CurlMulti: Sendable {
             var exited = false
             var cleanedUp = false
             var exitWaiters: [CheckedContinuation<Void, Never>] = []
+            /// The thread is in (or about to enter) `curl_multi_poll`: only then does news
+            /// need a wake-up, a write to libcurl's socket pair that the poll then drains.
+            /// A busy thread reads the inbox before it polls again.
+            var polling = false
         }
 
         let multi: MultiHandle
@@ -103,13 +107,13 @@ final class CurlMulti: Sendable {
         }
 
         func submit(_ submission: Submission) {
-            let accepted = inbox.withLock { box -> Bool in
-                guard !box.stopping else { return false }
+            let (accepted, asleep) = inbox.withLock { box -> (Bool, Bool) in
+                guard !box.stopping else { return (false, false) }
                 box.submissions.append(submission)
-                return true
+                return (true, box.polling)
             }
             if accepted {
-                wake()
+                if asleep { wake() }
             } else {
                 var result = TransferResult()
                 result.failure = .cancelled
@@ -155,6 +159,20 @@ final class CurlMulti: Sendable {
             for waiter in waiters { waiter.resume() }
         }
 
+        /// The thread, before it polls: false when news arrived since it last read the inbox
+        /// (then it must not sleep); else from here on submitters wake it.
+        func mayPoll() -> Bool {
+            inbox.withLock { box in
+                guard box.submissions.isEmpty, box.cancelled.isEmpty, !box.stopping else { return false }
+                box.polling = true
+                return true
+            }
+        }
+
+        func polled() {
+            inbox.withLock { $0.polling = false }
+        }
+
         /// Safe from any thread while the thread runs (the lock orders it before `exited`).
         private func wake() {
             inbox.withLock { box in
@@ -193,7 +211,9 @@ final class CurlMulti: Sendable {
                 curl_multi_perform(multi, &active)
                 collectFinished()
                 if running.count < shared.maxTransfers, !waiting.isEmpty { continue }
+                guard shared.mayPoll() else { continue }
                 curl_multi_poll(multi, nil, 0, 1000, nil)
+                shared.polled()
             }
             shared.exiting()
             idle.removeAll()  // curl_easy_cleanup of each, before the multi handle goes
