@@ -107,14 +107,13 @@ final class CurlMulti: Sendable {
         }
 
         func submit(_ submission: Submission) {
-            let (accepted, asleep) = inbox.withLock { box -> (Bool, Bool) in
-                guard !box.stopping else { return (false, false) }
+            let accepted = inbox.withLock { box -> Bool in
+                guard !box.stopping else { return false }
                 box.submissions.append(submission)
-                return (true, box.polling)
+                if box.polling, !box.exited { curl_multi_wakeup(multi.pointer) }
+                return true
             }
-            if accepted {
-                if asleep { wake() }
-            } else {
+            if !accepted {
                 var result = TransferResult()
                 result.failure = .cancelled
                 submission.continuation.resume(returning: result)

@@ -97,8 +97,7 @@ public struct MTLDocument: Sendable {
             let range = table.range(of: g)
             guard !range.isEmpty else { continue }
             result[name] = Dictionary(
-                table.entries[range].map { (table.string($0.key), table.string($0.value)) },
-                uniquingKeysWith: { a, _ in a })
+                uniqueKeysWithValues: table.entries[range].map { (table.string($0.key), table.string($0.value)) })
         }
         return result
     }
@@ -387,7 +386,6 @@ private struct XMLTreeParser {
         } catch {
             throw fail(error.offset, error.detail)
         }
-        _ = table.group(named: root.name)
         guard !root.isLeaf else {
             throw fail(root.offset, "root element <\(root.name)> has no child elements")
         }

@@ -36,13 +36,13 @@ public struct XMLReader {
         _ bytes: [UInt8], from start: Int = 0, skipping: Set<String> = []
     ) throws(XMLSyntaxError) -> XMLElement {
         guard bytes.count < Int32.max else { throw XMLSyntaxError(offset: nil, detail: "document over 2 GiB") }
-        let (reader, root) = try bytes.withUnsafeBufferPointer { (buffer) throws(XMLSyntaxError) in
+        // The reader holds the pointer: it stays inside the closure, only what it built leaves.
+        let (nodes, attributes, decoded, root) = try bytes.withUnsafeBufferPointer { (buffer) throws(XMLSyntaxError) in
             var reader = XMLReader(bytes: buffer, position: start, skipping: skipping)
             let root = try reader.document()
-            return (reader, root)
+            return (reader.nodes, reader.attributes, reader.decoded, root)
         }
-        let document = XMLDocument(
-            bytes: bytes, nodes: reader.nodes, attributes: reader.attributes, decoded: reader.decoded)
+        let document = XMLDocument(bytes: bytes, nodes: nodes, attributes: attributes, decoded: decoded)
         return XMLElement(document: document, index: root)
     }
 
