@@ -138,6 +138,48 @@ import Testing
         #expect(try state.object(url: full.url) == full, "the statement is reset after each lookup")
     }
 
+    /// A body written by the transfer thread and digested behind it by the digester thread:
+    /// the digest is the file's, also when the writer runs far ahead (more than the
+    /// digester's backlog), when the body starts over, and when it continues after a pause.
+    @Test func trailingDigestCoversWhatTheFileHolds() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("eoshare-sink-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let digester = Digester(limit: 1 << 20)
+        defer { digester.stop() }
+        let body = [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).read(upToCount: 5 << 20)!)
+        func feed(_ sink: FileSink, _ bytes: ArraySlice<UInt8>) -> Bool {
+            var offset = bytes.startIndex
+            while offset < bytes.endIndex {
+                let n = min(Int.random(in: 1...100_000), bytes.endIndex - offset)
+                guard bytes[offset..<(offset + n)].withUnsafeBytes({ sink.write($0) }) else { return false }
+                offset += n
+            }
+            return true
+        }
+        let file = folder.appendingPathComponent("body.bin")
+        let sink = try FileSink(file, md5: true, digester: digester)
+        // A first attempt that is abandoned, then a fresh start, interrupted, then resumed.
+        #expect(sink.begin(at: 0, total: nil))
+        #expect(feed(sink, body[0..<(3 << 20)]))
+        #expect(sink.settle())
+        #expect(sink.begin(at: 0, total: Int64(body.count)))
+        #expect(sink.count == 0, "starting over forgets the first attempt")
+        #expect(feed(sink, body[0..<1_234_567]))
+        #expect(sink.settle())
+        #expect(sink.count == 1_234_567)
+        #expect(sink.begin(at: sink.count, total: Int64(body.count)))
+        #expect(feed(sink, body[1_234_567...]))
+        #expect(sink.settle() && sink.complete())
+        let digests = sink.finish()
+        #expect(try Data(contentsOf: file) == Data(body))
+        #expect(digests.sha256 == Digest.sha256Hex(body))
+        let md5 = StreamingDigest(.md5)
+        body.withUnsafeBytes { md5.update($0) }
+        #expect(digests.md5 == md5.finalizeHex())
+        #expect(sink.head == Array(body.prefix(FileSink.headLength)))
+    }
+
     @Test func httpDatesAndSettledEntries() {
         #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777)
         #expect(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT") == nil)

@@ -1,4 +1,5 @@
 import CEOShareCurl
+import CEOShareSystem
 import Foundation
 import Synchronization
 
@@ -12,8 +13,8 @@ import Synchronization
 /// handle are cleaned up on the thread before it exits.
 final class CurlMulti: Sendable {
     private let shared: Shared
-    /// Writes and digests file bodies beside the transfer thread.
-    let writer = ChunkWriter()
+    /// Digests file bodies beside the transfer thread.
+    let digester = Digester()
 
     init(maxTransfers: Int) {
         precondition(CurlGlobal.initialised, "curl_global_init failed")
@@ -30,7 +31,7 @@ final class CurlMulti: Sendable {
 
     deinit {
         shared.stop()
-        writer.stop()
+        digester.stop()
     }
 
     /// Runs one transfer; `sink` gets the body of a successful response only, so an error
@@ -55,7 +56,7 @@ final class CurlMulti: Sendable {
     func close() async {
         shared.stop()
         await withCheckedContinuation { continuation in shared.onExit(continuation) }
-        writer.stop()
+        digester.stop()
     }
 
     /// A transfer handed to the thread.
@@ -67,8 +68,7 @@ final class CurlMulti: Sendable {
     }
 
     /// The multi handle's address. `@unchecked Sendable` is sound: only the driver thread
-    /// calls libcurl with it, except `curl_multi_wakeup`, which libcurl documents as callable
-    /// from any thread, and the thread alone cleans it up, after which nobody wakes it.
+    /// calls libcurl with it, and the thread alone cleans it up.
     fileprivate struct MultiHandle: @unchecked Sendable {
         let pointer: UnsafeMutableRawPointer
         init(_ pointer: UnsafeMutableRawPointer) { self.pointer = pointer }
@@ -81,23 +81,36 @@ final class CurlMulti: Sendable {
             var submissions: [Submission] = []
             var cancelled: Set<Int> = []
             var stopping = false
-            var exited = false
             var cleanedUp = false
             var exitWaiters: [CheckedContinuation<Void, Never>] = []
-            /// The thread is in (or about to enter) `curl_multi_poll`: only then does news
-            /// need a wake-up, a write to libcurl's socket pair that the poll then drains.
-            /// A busy thread reads the inbox before it polls again.
+            /// The thread is in (or about to enter) `curl_multi_poll` and nobody has woken
+            /// it yet: only then does news need a wake-up. A busy thread reads the inbox
+            /// before it polls again.
             var polling = false
+
+            /// Whether a submitter must wake the thread; the first one does, for everyone.
+            mutating func takeWake() -> Bool {
+                defer { polling = false }
+                return polling
+            }
         }
 
         let multi: MultiHandle
         let maxTransfers: Int
         let inbox = Mutex(Inbox())
+        /// An eventfd the thread polls beside libcurl's sockets. Written outside the lock
+        /// (a write wakes a sleeping thread, which takes a while on a virtual machine) and
+        /// open for as long as anyone can reach it.
+        let wakeFD: Int32
 
         init(multi: MultiHandle, maxTransfers: Int) {
             self.multi = multi
             self.maxTransfers = maxTransfers
+            wakeFD = eoshare_eventfd()
+            precondition(wakeFD >= 0, "eventfd failed")
         }
+
+        deinit { Glibc.close(wakeFD) }
 
         func nextID() -> Int {
             inbox.withLock { box in
@@ -107,12 +120,12 @@ final class CurlMulti: Sendable {
         }
 
         func submit(_ submission: Submission) {
-            let accepted = inbox.withLock { box -> Bool in
-                guard !box.stopping else { return false }
+            let (accepted, wake) = inbox.withLock { box -> (Bool, Bool) in
+                guard !box.stopping else { return (false, false) }
                 box.submissions.append(submission)
-                if box.polling, !box.exited { curl_multi_wakeup(multi.pointer) }
-                return true
+                return (true, box.takeWake())
             }
+            if wake { eoshare_eventfd_signal(wakeFD) }
             if !accepted {
                 var result = TransferResult()
                 result.failure = .cancelled
@@ -122,15 +135,12 @@ final class CurlMulti: Sendable {
 
         func cancel(_ id: Int) {
             inbox.withLock { _ = $0.cancelled.insert(id) }
-            wake()
+            eoshare_eventfd_signal(wakeFD)
         }
 
         func stop() {
-            let wasRunning = inbox.withLock { box -> Bool in
-                defer { box.stopping = true }
-                return !box.exited
-            }
-            if wasRunning { wake() }
+            inbox.withLock { $0.stopping = true }
+            eoshare_eventfd_signal(wakeFD)
         }
 
         func onExit(_ continuation: CheckedContinuation<Void, Never>) {
@@ -140,12 +150,6 @@ final class CurlMulti: Sendable {
                 return false
             }
             if done { continuation.resume() }
-        }
-
-        /// Called by the thread before it cleans up the multi handle: from here on nobody
-        /// wakes it.
-        func exiting() {
-            inbox.withLock { $0.exited = true }
         }
 
         /// Called by the thread as its last step, once every handle is cleaned up.
@@ -168,15 +172,10 @@ final class CurlMulti: Sendable {
             }
         }
 
-        func polled() {
+        /// The thread, after polling: reads the wake-up if there was one.
+        func polled(woken: Bool) {
             inbox.withLock { $0.polling = false }
-        }
-
-        /// Safe from any thread while the thread runs (the lock orders it before `exited`).
-        private func wake() {
-            inbox.withLock { box in
-                if !box.exited { curl_multi_wakeup(multi.pointer) }
-            }
+            if woken { eoshare_eventfd_drain(wakeFD) }
         }
     }
 
@@ -211,10 +210,10 @@ final class CurlMulti: Sendable {
                 collectFinished()
                 if running.count < shared.maxTransfers, !waiting.isEmpty { continue }
                 guard shared.mayPoll() else { continue }
-                curl_multi_poll(multi, nil, 0, 1000, nil)
-                shared.polled()
+                var wake = curl_waitfd(fd: shared.wakeFD, events: Int16(CURL_WAIT_POLLIN), revents: 0)
+                curl_multi_poll(multi, &wake, 1, 1000, nil)
+                shared.polled(woken: wake.revents != 0)
             }
-            shared.exiting()
             idle.removeAll()  // curl_easy_cleanup of each, before the multi handle goes
             curl_multi_cleanup(multi)
             shared.finished()

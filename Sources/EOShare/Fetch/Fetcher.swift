@@ -120,7 +120,7 @@ struct Fetcher {
         // MD5 only when a .md5 sidecar is, or may be, the checksum to match.
         let wantsMD5 = source.checksum == .sidecar && (ref.sidecar == nil || ref.sidecar?.kind == .md5)
         let sink: FileSink
-        do { sink = try FileSink(file, md5: wantsMD5, writer: downloader.engine.writer) } catch {
+        do { sink = try FileSink(file, md5: wantsMD5, digester: downloader.engine.digester) } catch {
             return .quarantined(ref, reason: "fetch: \(error)", file: nil)
         }
         let result: TransferResult

@@ -1,51 +1,58 @@
 import Foundation
 
 /// Writes a transfer's body to a work file and digests it on the way (SHA-256 always, MD5
-/// only when a `.md5` sidecar may need it), so no file is read twice. The bytes on disk and
-/// the digest state always cover the same prefix, which is what lets an interrupted
-/// transfer continue with `Range` from `count` without re-reading anything.
+/// only when a `.md5` sidecar may need it), so no file is read again once it is complete.
+/// Once a transfer has settled, the bytes on disk and the digest state cover the same
+/// prefix, which is what lets an interrupted transfer continue with `Range` from `count`.
 ///
 /// Where the work happens depends on the body (decided at its first byte):
-/// - `.threaded`: a large or unannounced body goes in 256 KiB buffers to the `ChunkWriter`'s
-///   thread, so the transfer thread only receives and copies;
+/// - `.trailed`: a large or unannounced body is written by the transfer thread straight
+///   from libcurl's buffer, and the `Digester`'s thread digests it right behind, reading
+///   back the bytes just written (digesting costs as much as receiving and writing);
 /// - `.deferred`: a body announced to fit one buffer is kept in it and written and digested
 ///   by the awaiting task in `complete()`, off the transfer thread, without a hand-over;
-/// - `.direct`: without a writer, on the transfer thread as it arrives.
+/// - `.direct`: without a digester, on the transfer thread as it arrives.
 ///
 /// `@unchecked Sendable` is sound: the state has owners in turn. While a transfer runs, the
-/// transfer thread owns `mode`, `accepted` and the buffer being filled; the file, the
-/// digests, `head` and `written` belong to the writer thread while chunks of this sink are
-/// queued, and `settle` (waiting under the writer's lock until none is) hands them back.
-/// The submitting task touches the sink only before `CurlMulti.perform` and after it
-/// returns, when the transfer thread has settled it and resumed the continuation (the inbox
-/// lock and the continuation order those accesses); `complete()` runs then.
+/// transfer thread owns `mode`, `accepted`, `written` and the kept buffer; the digests,
+/// `head` and `digested` belong to the digester thread while it has bytes of this sink to
+/// digest, and `settle` (waiting under the digester's lock until it has none) hands them
+/// back. The file descriptor is shared: the transfer thread appends, the digester reads at
+/// offsets already written. The submitting task touches the sink only before
+/// `CurlMulti.perform` and after it returns, when the transfer thread has settled it and
+/// resumed the continuation (the inbox lock and the continuation order those accesses);
+/// `complete()` runs then.
 final class FileSink: TransferSink, @unchecked Sendable {
-    enum Mode { case direct, threaded, deferred }
+    enum Mode { case direct, trailed, deferred }
 
     let url: URL
     private let fd: Int32
     private let wantsMD5: Bool
-    private let writer: ChunkWriter?
+    private let digester: Digester?
     private var mode = Mode.direct
     private var sha256 = StreamingDigest(.sha256)
     private var md5: StreamingDigest?
     /// Bytes handed to `write`.
     private var accepted: Int64 = 0
-    /// The buffer being filled (threaded: until it goes to the writer; deferred: until
-    /// `complete`), and how full it is.
-    private var filling: UnsafeMutableRawBufferPointer?
+    /// Deferred: the buffer keeping the body until `complete`, and how full it is.
+    private var kept: UnsafeMutableRawBufferPointer?
     private var filled = 0
-    /// Bytes written and digested.
+    /// Bytes in the work file.
     private var written: Int64 = 0
+    /// Trailed: bytes the digester has been told about.
+    private var announced: Int64 = 0
+    /// Bytes digested.
+    private var digested: Int64 = 0
     /// The first bytes of the body, to recognise an error page served as data.
     private(set) var head: [UInt8] = []
     static let headLength = 512
 
-    init(_ url: URL, md5 wantsMD5: Bool, writer: ChunkWriter?) throws(FetchError) {
+    init(_ url: URL, md5 wantsMD5: Bool, digester: Digester?) throws(FetchError) {
         self.url = url
         self.wantsMD5 = wantsMD5
-        self.writer = writer
-        fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        self.digester = digester
+        // Read and write: the digester reads back what was written.
+        fd = open(url.path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             let why = String(cString: strerror(errno))
             throw FetchError("cannot create the work file \(url.lastPathComponent): \(why)")
@@ -54,7 +61,7 @@ final class FileSink: TransferSink, @unchecked Sendable {
     }
 
     deinit {
-        if let filling { writer?.giveBack(filling) }
+        if let kept { digester?.giveBack(kept) }
         close(fd)
     }
 
@@ -62,10 +69,10 @@ final class FileSink: TransferSink, @unchecked Sendable {
 
     func begin(at offset: Int64, total: Int64?) -> Bool {
         guard settle(), complete() else { return false }
-        if let writer {
-            let fits = total.map { $0 - offset <= Int64(ChunkWriter.bufferSize) } ?? false
-            mode = fits ? .deferred : .threaded
-            if fits { filling = writer.takeBuffer() }
+        if let digester {
+            let fits = total.map { $0 - offset <= Int64(Digester.bufferSize) } ?? false
+            mode = fits ? .deferred : .trailed
+            if fits { kept = digester.takeBuffer() }
         } else {
             mode = .direct
         }
@@ -77,6 +84,8 @@ final class FileSink: TransferSink, @unchecked Sendable {
         md5 = wantsMD5 ? StreamingDigest(.md5) : nil
         head = []
         written = 0
+        announced = 0
+        digested = 0
         accepted = 0
         return true
     }
@@ -86,9 +95,11 @@ final class FileSink: TransferSink, @unchecked Sendable {
         switch mode {
         case .direct:
             accepted += Int64(bytes.count)
-            return apply(bytes)
+            guard store(bytes) else { return false }
+            digest(bytes)
+            return true
         case .deferred:
-            guard let buffer = filling, filled + bytes.count <= buffer.count else {
+            guard let buffer = kept, filled + bytes.count <= buffer.count else {
                 // More than announced: write what is kept and go on directly.
                 guard complete() else { return false }
                 mode = .direct
@@ -98,61 +109,50 @@ final class FileSink: TransferSink, @unchecked Sendable {
             filled += bytes.count
             accepted += Int64(bytes.count)
             return true
-        case .threaded:
-            guard let writer else { return false }
+        case .trailed:
+            guard let digester, store(bytes) else { return false }
             accepted += Int64(bytes.count)
-            var offset = 0
-            while offset < bytes.count {
-                let buffer = filling ?? writer.takeBuffer()
-                filling = buffer
-                let n = min(bytes.count - offset, buffer.count - filled)
-                (buffer.baseAddress! + filled).copyMemory(from: base + offset, byteCount: n)
-                filled += n
-                offset += n
-                if filled == buffer.count, !submit() { return false }
-            }
-            return true
+            // One announcement per buffer's worth, however small libcurl's pieces.
+            guard written - announced >= Int64(Digester.bufferSize) else { return true }
+            defer { announced = written }
+            return digester.announce(self, from: announced, to: written)
         }
-    }
-
-    /// Threaded: hands the filled part of the current buffer to the writer.
-    private func submit() -> Bool {
-        guard let writer, let buffer = filling else { return true }
-        filling = nil
-        defer { filled = 0 }
-        guard filled > 0 else {
-            writer.giveBack(buffer)
-            return true
-        }
-        return writer.submit(self, buffer, count: filled)
     }
 
     func settle() -> Bool {
-        switch mode {
-        case .direct, .deferred:
-            return true
-        case .threaded:
-            let submitted = submit()
-            let ok = (writer?.settle(self) ?? true) && submitted
-            accepted = written
-            return ok
+        guard mode == .trailed, let digester else { return true }
+        var ok = written == announced || digester.announce(self, from: announced, to: written)
+        announced = written
+        ok = digester.settle(self) && ok
+        // Bytes written but not digested (a read back failed, or the digester stopped) are
+        // cut off, so the file and the digest cover the same prefix again.
+        if digested < written {
+            _ = ftruncate(fd, off_t(digested))
+            _ = lseek(fd, off_t(digested), SEEK_SET)
+            written = digested
+            announced = digested
+            ok = false
         }
-    }
-
-    func complete() -> Bool {
-        guard mode == .deferred, let buffer = filling else { return true }
-        filling = nil
-        defer {
-            writer?.giveBack(buffer)
-            filled = 0
-        }
-        let ok = apply(UnsafeRawBufferPointer(rebasing: buffer[..<filled]))
         accepted = written
         return ok
     }
 
-    /// Writes and digests bytes (on the writer thread, or where the mode says).
-    func apply(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    func complete() -> Bool {
+        guard mode == .deferred, let buffer = kept else { return true }
+        kept = nil
+        defer {
+            digester?.giveBack(buffer)
+            filled = 0
+        }
+        let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<filled])
+        let ok = store(bytes)
+        if ok { digest(bytes) }
+        accepted = written
+        return ok
+    }
+
+    /// Appends bytes to the work file.
+    private func store(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress else { return true }
         var offset = 0
         while offset < bytes.count {
@@ -163,10 +163,25 @@ final class FileSink: TransferSink, @unchecked Sendable {
             }
             offset += n
         }
+        written += Int64(bytes.count)
+        return true
+    }
+
+    private func digest(_ bytes: UnsafeRawBufferPointer) {
         sha256.update(bytes)
         md5?.update(bytes)
         if head.count < Self.headLength { head += bytes.prefix(Self.headLength - head.count) }
-        written += Int64(bytes.count)
+        digested += Int64(bytes.count)
+    }
+
+    /// Digester thread: reads back and digests the file's bytes from `digested` to `end`.
+    func digestWritten(upTo end: Int64, buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        while digested < end {
+            let n = pread(fd, buffer.baseAddress, min(buffer.count, Int(end - digested)), off_t(digested))
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { return false }
+            digest(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+        }
         return true
     }
 
