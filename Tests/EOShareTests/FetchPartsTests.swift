@@ -136,6 +136,8 @@ import Testing
         #expect(try state.object(url: bare.url) == bare)
         #expect(try state.object(url: "https://feed.example.test/none") == nil)
         #expect(try state.object(url: full.url) == full, "the statement is reset after each lookup")
+        let both = try state.objects(urls: [bare.url, "https://feed.example.test/none", full.url])
+        #expect(both == [full.url: full, bare.url: bare], "read in one go, the unknown one left out")
     }
 
     /// A body written by the transfer thread and digested behind it by the digester thread:

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The fetch stage of one run: discovery and verified fetching of a pipeline's sources,
 /// every transfer through one libcurl multi handle on its own thread, `fetch_workers` at
@@ -12,6 +13,9 @@ public final class FetchStage: Sendable {
     private let state: StateStore
     /// The work folder's path, joined as text to each work file's name.
     private let workPath: String
+    /// What the state remembers of each object discovered and not yet fetched (nil: nothing),
+    /// read once per source.
+    private let remembered = Mutex<[String: StateStore.StoredObject?]>([:])
 
     /// `workFolder` receives the fetched files; the next stage takes them from there.
     public init(pipeline: Pipeline, state: StateStore, workFolder: URL, logger: Logger) {
@@ -25,7 +29,14 @@ public final class FetchStage: Sendable {
 
     /// The objects `source` offers (listing, index or the one object), filtered by `match`.
     public func discover(_ source: SourceConfig) async throws(DiscoveryError) -> [ObjectRef] {
-        try await Discovery(downloader: downloader, settings: settings).discover(source)
+        let refs = try await Discovery(downloader: downloader, settings: settings).discover(source)
+        let urls = refs.map(\.url.absoluteString)
+        if let known = try? state.objects(urls: urls) {
+            remembered.withLock { remembered in
+                for url in urls { remembered[url] = .some(known[url]) }
+            }
+        }
+        return refs
     }
 
     /// Fetches and verifies one object of a source of this pipeline.
@@ -33,9 +44,11 @@ public final class FetchStage: Sendable {
         guard let source = sources[ref.source] else {
             return .quarantined(ref, reason: "no source '\(ref.source)' in the pipeline", file: nil)
         }
+        let url = ref.url.absoluteString
+        let known = remembered.withLock { $0.removeValue(forKey: url) } ?? (try? state.object(url: url))
         let fetcher = Fetcher(
             downloader: downloader, source: source, settings: settings, state: state, workPath: workPath)
-        return await fetcher.fetch(ref)
+        return await fetcher.fetch(ref, known: known)
     }
 
     /// Ends the transfer thread after cleaning up every libcurl handle.

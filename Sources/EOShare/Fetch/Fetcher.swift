@@ -86,8 +86,8 @@ struct Fetcher {
         return r
     }
 
-    func fetch(_ ref: ObjectRef) async -> FetchOutcome {
-        let known = try? state.object(url: ref.url.absoluteString)
+    /// Fetches `ref`; `known` is what the state remembers of it.
+    func fetch(_ ref: ObjectRef, known: StateStore.StoredObject?) async -> FetchOutcome {
         // A precise listing tells size and time: nothing to transfer when both are unchanged.
         if let known, known.sha256 != nil, let size = ref.size, let modified = ref.modified, known.size == size,
             known.lastModified == modified

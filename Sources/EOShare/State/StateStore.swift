@@ -121,32 +121,47 @@ public final class StateStore: Sendable {
     }
 
     public func object(url: String) throws -> StoredObject? {
-        // Asked once per object of every run: one statement, parsed once, outside an explicit
-        // transaction (a single SELECT is consistent on its own), its row read with the
-        // SQLite calls themselves (GRDB's row objects were most of the cost of this lookup).
-        try db.inDatabase { db in
-            let statement = try db.cachedStatement(
-                sql: """
-                    SELECT url, source, etag, last_modified, size, sha256, outcome, reason, record_collection,
-                    record_id, listed FROM objects WHERE url = ?
-                    """)
-            statement.setUncheckedArguments([url])
-            let s = statement.sqliteStatement
-            defer { sqlite3_reset(s) }
-            let code = sqlite3_step(s)
-            if code == SQLITE_DONE { return nil }
-            guard code == SQLITE_ROW else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage)
+        try db.inDatabase { db in try Self.object(db, url: url) }
+    }
+
+    /// The remembered objects among `urls`, read in one go: the fetch stage asks for the
+    /// objects of a source as soon as it has listed them, so fetching each one costs no
+    /// query (a query from a fetch worker is a hop to the database's queue and two file
+    /// locks).
+    public func objects(urls: [String]) throws -> [String: StoredObject] {
+        try db.read { db in
+            var found: [String: StoredObject] = [:]
+            for url in urls {
+                if let object = try Self.object(db, url: url) { found[url] = object }
             }
-            func text(_ column: Int32) -> String? {
-                sqlite3_column_text(s, column).map { String(cString: $0) }
-            }
-            return StoredObject(
-                url: text(0) ?? url, source: text(1) ?? "", etag: text(2), lastModified: text(3),
-                size: sqlite3_column_type(s, 4) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 4), sha256: text(5),
-                outcome: text(6) ?? "", reason: text(7), recordCollection: text(8), recordId: text(9),
-                listed: text(10))
+            return found
         }
+    }
+
+    /// One statement, parsed once, its row read with the SQLite calls themselves (GRDB's row
+    /// objects were most of the cost of this lookup).
+    private static func object(_ db: Database, url: String) throws -> StoredObject? {
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT url, source, etag, last_modified, size, sha256, outcome, reason, record_collection,
+                record_id, listed FROM objects WHERE url = ?
+                """)
+        statement.setUncheckedArguments([url])
+        let s = statement.sqliteStatement
+        defer { sqlite3_reset(s) }
+        let code = sqlite3_step(s)
+        if code == SQLITE_DONE { return nil }
+        guard code == SQLITE_ROW else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage)
+        }
+        func text(_ column: Int32) -> String? {
+            sqlite3_column_text(s, column).map { String(cString: $0) }
+        }
+        return StoredObject(
+            url: text(0) ?? url, source: text(1) ?? "", etag: text(2), lastModified: text(3),
+            size: sqlite3_column_type(s, 4) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 4), sha256: text(5),
+            outcome: text(6) ?? "", reason: text(7), recordCollection: text(8), recordId: text(9),
+            listed: text(10))
     }
 
     public func saveObject(_ o: StoredObject, at: Date) throws {
