@@ -183,6 +183,22 @@ import Testing
         let kept = try FileManager.default.contentsOfDirectory(atPath: p.quarantineFolder.appendingPathComponent("usgs").path)
         #expect(kept.contains { $0.hasSuffix(".reason") })
         #expect(LedgerVerifier.verify(p.ledgerPath).isEmpty)
+
+        // Again, nothing changed: the objects that arrived whole but were refused (bad gzip,
+        // no acquisition date) cost a conditional request and are not quarantined again; the
+        // error page is asked for in full (the transfer may do better) and is refused again.
+        server.resetLog()
+        let second = try await IngestRun(pipeline: p, at: Timestamp.parse("2022-05-02T00:00:00Z")!, logger: Self.logger)
+            .run()
+        #expect(second.fetched == 0)
+        #expect(second.unchanged == 5)
+        #expect(second.quarantined == 1)
+        let requests = server.requests().filter { $0.path.contains("_MTL") }
+        for scene in ["017036", "047027"] {
+            let asked = requests.filter { $0.path.contains(scene) }
+            #expect(asked.count == 1 && asked.allSatisfy { $0.isConditional && $0.status == 304 }, "\(scene): \(asked)")
+        }
+        #expect(requests.filter { $0.path.contains("099120") }.allSatisfy { !$0.isConditional })
     }
 
     @Test func localFolderSourceThroughFileURLs() async throws {
@@ -207,5 +223,33 @@ import Testing
         try Data(text.utf8).write(to: www.appendingPathComponent("landsat/\(name)"))
         let changed = try await IngestRun(pipeline: p, at: at, logger: Self.logger).run()
         #expect(changed.fetched == 1 && changed.records == 1 && changed.unchanged == 3)
+    }
+
+    /// An object refused while fetching (here an HTML page where a metadata file belongs)
+    /// is remembered by its bytes only, never by its listed size and time: when the right
+    /// file takes its place with the same size and time (a copy that keeps times), the next
+    /// run reads it and publishes its record instead of calling it unchanged.
+    @Test func objectRefusedWhileFetchingIsReadAgainNextRun() async throws {
+        let folder = RepoPaths.temporaryFolder()
+        let www = try Self.makeFeed(folder)
+        let name = Self.scenes[0]
+        let path = www.appendingPathComponent("landsat/\(name)").path
+        let good = try Data(contentsOf: URL(fileURLWithPath: path))
+        let html = "<!DOCTYPE html><html><body>Service unavailable</body></html>"
+        let page = Data((html + String(repeating: " ", count: good.count - html.utf8.count)).utf8)
+        #expect(page.count == good.count)
+        let time = Date(timeIntervalSince1970: 1_650_000_000)
+        try page.write(to: URL(fileURLWithPath: path))
+        try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: path)
+        let p = try Self.pipeline(folder, url: "www/landsat/")
+        let at = Timestamp.parse("2022-05-01T00:00:00Z")!
+
+        let first = try await IngestRun(pipeline: p, at: at, logger: Self.logger).run()
+        #expect(first.records == 3 && first.quarantined == 1)
+        try good.write(to: URL(fileURLWithPath: path))
+        try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: path)
+        let second = try await IngestRun(pipeline: p, at: at, logger: Self.logger).run()
+        #expect(second.fetched == 1 && second.records == 1 && second.quarantined == 0)
+        #expect(Self.items(p.sharedRoot, "NASA").count == 4)
     }
 }

@@ -29,6 +29,8 @@ public final class IngestRun: Sendable {
         case normalized(NormalizedObject)
         case unchanged(ObjectRef)
         case quarantined(ObjectRef, reason: String, file: URL?)
+        /// An object that arrived whole and verified but could not be unpacked or normalized.
+        case rejected(FetchedObject, reason: String)
     }
 
     public func run() async throws -> IngestSummary {
@@ -92,7 +94,7 @@ public final class IngestRun: Sendable {
                         do {
                             return .unpacked(try unpacker.unpack(object))
                         } catch {
-                            return .quarantined(object.ref, reason: "unpack: \(error)", file: object.file)
+                            return .rejected(object, reason: "unpack: \(error)")
                         }
                     }
                 }
@@ -106,7 +108,7 @@ public final class IngestRun: Sendable {
                         do {
                             return .normalized(try normalizer.normalize(object, source: sources[object.fetched.ref.source]!))
                         } catch {
-                            return .quarantined(object.fetched.ref, reason: "normalize: \(error)", file: object.fetched.file)
+                            return .rejected(object.fetched, reason: "normalize: \(error)")
                         }
                     }
                 }

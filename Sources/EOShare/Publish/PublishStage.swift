@@ -70,15 +70,28 @@ actor PublishStage {
         case .unchanged:
             counts.unchanged += 1
         case .quarantined(let ref, let reason, let file):
-            // Remember the bad bytes: an unchanged bad object is not quarantined again every run.
+            // Remember the bad bytes, and only them: the next run fetches the object again in
+            // full (what failed may have been the transfer, which deserves another chance) and
+            // takes the same bytes as unchanged rather than quarantining them again.
             if let file, let sha = try? Digest.sha256Hex(ofFile: file) {
                 try? state.saveObject(
                     StateStore.StoredObject(
-                        url: ref.url.absoluteString, source: ref.source, etag: nil, lastModified: ref.modified,
-                        size: ref.size, sha256: sha, outcome: "quarantined", reason: reason), at: at)
+                        url: ref.url.absoluteString, source: ref.source, etag: nil, lastModified: nil,
+                        size: nil, sha256: sha, outcome: "quarantined", reason: reason), at: at)
             }
             quarantine(source: ref.source, object: ref.url.absoluteString, reason: reason, file: file)
             if let file { WorkFiles.discard(file) }
+        case .rejected(let object, let reason):
+            // The transfer was sound, so its validators hold: while the object is unchanged,
+            // the next run's conditional request gets a 304 and nothing is quarantined again.
+            try? state.saveObject(
+                StateStore.StoredObject(
+                    url: object.ref.url.absoluteString, source: object.ref.source, etag: object.etag,
+                    lastModified: object.lastModified, size: object.ref.size ?? object.size, sha256: object.sha256,
+                    outcome: "quarantined", reason: reason, recordCollection: nil, recordId: nil, listed: object.listed),
+                at: at)
+            quarantine(source: object.ref.source, object: object.ref.url.absoluteString, reason: reason, file: object.file)
+            WorkFiles.discard(object.file)
         case .normalized(let normalized):
             counts.fetched += 1
             counts.bytes += normalized.object.size
