@@ -69,6 +69,7 @@ final class FileSink: TransferSink, @unchecked Sendable {
 
     func begin(at offset: Int64, total: Int64?) -> Bool {
         guard settle(), complete() else { return false }
+        announced = written
         if let digester {
             let fits = total.map { $0 - offset <= Int64(Digester.bufferSize) } ?? false
             mode = fits ? .deferred : .trailed
