@@ -23,7 +23,7 @@ struct FetchBench {
         // Best of several, the clients taking turns: on a small virtual machine single runs
         // vary by 2× or more (memory the guest freed goes back to the host, and the next
         // write to fresh pages waits for the host); every run is printed too.
-        let rounds = Int(env["EOSHARE_BENCH_ROUNDS"] ?? "") ?? 7
+        let rounds = Int(env["EOSHARE_BENCH_ROUNDS"] ?? "") ?? 9
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("eoshare-fetch-bench-\(getpid())")
         defer { try? FileManager.default.removeItem(at: root) }
         let www = root.appendingPathComponent("www")
@@ -132,11 +132,15 @@ struct FetchBench {
                 + "ratio %.2f (target ≥ 1.00)",
             many, eoshareFiles, curlFiles, eoshareFiles / curlFiles))
         print(String(
+            format: "  median of the %d turns' ratios (each eoshare run against the curl run after it): "
+                + "1 × %d MiB %.2f, %d × 20 KiB %.2f",
+            rounds, bigMiB, Self.medianRatio(eoshareBig, curlBig), many, Self.medianRatio(eoshareMany, curlMany)))
+        print(String(
             format: "  16 × %d MiB at once: %.2f s, peak %.1f MiB above idle (idle %.1f MiB, peak %.1f MiB; "
                 + "target < 64)",
             wideMiB, wideSeconds, Double(peak - idle) / 1_048_576, Double(idle) / 1_048_576, Double(peak) / 1_048_576))
         print(String(
-            format: "  CPU per GiB (user+sys): eoshare %.2f s (receive, copy, write, SHA-256), "
+            format: "  CPU per GiB (user+sys): eoshare %.2f s (receive, write, read back, SHA-256), "
                 + "curl -o %.2f s (receive, write)",
             eoshareCPU / Double(rounds) / gibibytes, curlCPU / Double(rounds) / gibibytes))
         print(String(
@@ -147,6 +151,15 @@ struct FetchBench {
     }
 
     static func short(_ x: Double) -> String { String(format: "%.2f", x) }
+
+    /// The median over turns of eoshare's speed over curl's in the same turn: less at the
+    /// mercy of one lucky run than the ratio of the bests.
+    static func medianRatio(_ eoshare: [Double], _ curl: [Double]) -> Double {
+        let ratios = zip(eoshare, curl).map { $1 / $0 }.sorted()
+        guard !ratios.isEmpty else { return .nan }
+        return ratios.count % 2 == 1
+            ? ratios[ratios.count / 2] : (ratios[ratios.count / 2 - 1] + ratios[ratios.count / 2]) / 2
+    }
 }
 
 /// eoshare's fetch stage alone: a pipeline with one HTTP source, `fetch_workers` tasks taking
