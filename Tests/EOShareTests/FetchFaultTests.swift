@@ -62,10 +62,11 @@ import Testing
         }
     }
 
-    /// Bodies larger than one buffer are written and digested on the writer thread; a reset
-    /// there must resume exactly after what was written, with the digest state kept.
+    /// Bodies larger than one buffer are written by the transfer thread and digested right
+    /// behind it by the digester; a reset must resume exactly after what was written, with
+    /// the digest state kept.
     @Test(arguments: [false, true])
-    func largeObjectResumedThroughTheWriterThread(etagChanges: Bool) async throws {
+    func largeObjectResumedWithTheDigestBehind(etagChanges: Bool) async throws {
         let h = try FetchHarness()
         // 3 MiB that no two offsets confuse (a resume at the wrong byte changes the digest).
         let old = [UInt8](unsafeUninitializedCapacity: 3 << 20) { buffer, count in
