@@ -50,6 +50,8 @@ struct FetchBench {
                 at: www.appendingPathComponent("wide/w0.bin"), to: www.appendingPathComponent("wide/w\(i).bin"))
         }
 
+        // The 1.5 GB just written would otherwise go to disk during the first timed turns.
+        sync()
         let nginx = try Nginx(root: www, folder: root.appendingPathComponent("nginx"))
         defer { nginx.stop() }
         let base = "http://127.0.0.1:\(nginx.port)"
