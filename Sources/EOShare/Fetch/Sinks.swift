@@ -11,7 +11,8 @@ import Foundation
 ///   back the bytes just written (digesting costs as much as receiving and writing);
 /// - `.deferred`: a body announced to fit one buffer is kept in it and written and digested
 ///   by the awaiting task in `complete()`, off the transfer thread, without a hand-over;
-/// - `.direct`: without a digester, on the transfer thread as it arrives.
+/// - `.direct`: a body longer than it announced, past the kept buffer: written and
+///   digested on the transfer thread as it arrives.
 ///
 /// `@unchecked Sendable` is sound: the state has owners in turn. While a transfer runs, the
 /// transfer thread owns `mode`, `accepted`, `written` and the kept buffer; the digests,
@@ -28,7 +29,7 @@ final class FileSink: TransferSink, @unchecked Sendable {
     let url: URL
     private let fd: Int32
     private let wantsMD5: Bool
-    private let digester: Digester?
+    private let digester: Digester
     private var mode = Mode.direct
     private var sha256 = StreamingDigest(.sha256)
     private var md5: StreamingDigest?
@@ -47,7 +48,7 @@ final class FileSink: TransferSink, @unchecked Sendable {
     private(set) var head: [UInt8] = []
     static let headLength = 512
 
-    init(_ url: URL, md5 wantsMD5: Bool, digester: Digester?) throws(FetchError) {
+    init(_ url: URL, md5 wantsMD5: Bool, digester: Digester) throws(FetchError) {
         self.url = url
         self.wantsMD5 = wantsMD5
         self.digester = digester
@@ -61,7 +62,7 @@ final class FileSink: TransferSink, @unchecked Sendable {
     }
 
     deinit {
-        if let kept { digester?.giveBack(kept) }
+        if let kept { digester.giveBack(kept) }
         close(fd)
     }
 
@@ -70,13 +71,9 @@ final class FileSink: TransferSink, @unchecked Sendable {
     func begin(at offset: Int64, total: Int64?) -> Bool {
         guard settle(), complete() else { return false }
         announced = written
-        if let digester {
-            let fits = total.map { $0 - offset <= Int64(Digester.bufferSize) } ?? false
-            mode = fits ? .deferred : .trailed
-            if fits { kept = digester.takeBuffer() }
-        } else {
-            mode = .direct
-        }
+        let fits = total.map { $0 - offset <= Int64(Digester.bufferSize) } ?? false
+        mode = fits ? .deferred : .trailed
+        if fits { kept = digester.takeBuffer() }
         guard offset == 0 else { return offset == written }
         guard written > 0 else { return true }
         // Starting over: forget the prefix and its digest state.
@@ -111,7 +108,7 @@ final class FileSink: TransferSink, @unchecked Sendable {
             accepted += Int64(bytes.count)
             return true
         case .trailed:
-            guard let digester, store(bytes) else { return false }
+            guard store(bytes) else { return false }
             accepted += Int64(bytes.count)
             // One announcement per buffer's worth, however small libcurl's pieces.
             guard written - announced >= Int64(Digester.bufferSize) else { return true }
@@ -121,7 +118,7 @@ final class FileSink: TransferSink, @unchecked Sendable {
     }
 
     func settle() -> Bool {
-        guard mode == .trailed, let digester else { return true }
+        guard mode == .trailed else { return true }
         var ok = written == announced || digester.announce(self, from: announced, to: written)
         announced = written
         ok = digester.settle(self) && ok
@@ -142,7 +139,7 @@ final class FileSink: TransferSink, @unchecked Sendable {
         guard mode == .deferred, let buffer = kept else { return true }
         kept = nil
         defer {
-            digester?.giveBack(buffer)
+            digester.giveBack(buffer)
             filled = 0
         }
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<filled])
