@@ -163,6 +163,12 @@ import Testing
             "fixtures/landsat-c2-mtl/LC08_L2SP_047027_20201204_20210313_02_T1_MTL.txt"), encoding: .utf8)
             .components(separatedBy: "\n").filter { !$0.contains("DATE_ACQUIRED") }.joined(separator: "\n")
         try Data(noDate.utf8).write(to: feed.appendingPathComponent("LC08_L2SP_047027_20201204_20210313_02_T1_MTL.txt"))
+        // Ahead of the clock like the rest of the feed, so the index page's entries never
+        // prove them unchanged and the second run below has to ask.
+        for name in ["LC08_L2SP_017036_20130419_20200913_02_T2_MTL.txt.gz", "LC08_L2SP_047027_20201204_20210313_02_T1_MTL.txt"] {
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSinceNow: 300)], ofItemAtPath: feed.appendingPathComponent(name).path)
+        }
         let server = try TestHTTPServer(root: www)
         defer { server.stop() }
         server.inject(path: "/landsat/LC08_L2SR_099120_20191129_20201016_02_T2_MTL.txt.gz", faults: [.htmlErrorPage, .htmlErrorPage, .htmlErrorPage])
