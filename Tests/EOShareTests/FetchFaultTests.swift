@@ -333,8 +333,9 @@ import Testing
         #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(changed))
     }
 
-    /// The transfer thread sleeps in `curl_multi_poll` (up to a second) when it has nothing
-    /// to do: a new transfer must wake it, not wait for the poll to time out.
+    /// The transfer thread sleeps in `curl_multi_poll` (up to ten seconds) when it has
+    /// nothing to do: a new transfer must wake it, not wait for the poll to time out. (The
+    /// bound leaves room for a loaded machine; a missed wake-up waits seconds.)
     @Test func aTransferSubmittedToAnIdleEngineStartsAtOnce() async throws {
         let file = RepoPaths.temporaryFolder("idle-engine").appendingPathComponent("x.bin")
         try Data(repeating: 7, count: 1000).write(to: file)
@@ -346,7 +347,7 @@ import Testing
             let result = await engine.perform(TransferRequest(url: file, maxBytes: 1 << 20), sink: sink)
             let waited = ContinuousClock.now - started
             #expect(result.failure == nil && sink.count == 1000)
-            #expect(waited < .milliseconds(500), "the transfer waited \(waited) for the transfer thread")
+            #expect(waited < .seconds(2), "the transfer waited \(waited) for the transfer thread")
         }
         await engine.close()
     }

@@ -211,7 +211,9 @@ final class CurlMulti: Sendable {
                 if running.count < shared.maxTransfers, !waiting.isEmpty { continue }
                 guard shared.mayPoll() else { continue }
                 var wake = curl_waitfd(fd: shared.wakeFD, events: Int16(CURL_WAIT_POLLIN), revents: 0)
-                curl_multi_poll(multi, &wake, 1, 1000, nil)
+                // Idle, only a wake-up can bring work: sleep long (libcurl shortens the wait
+                // to its own timers while transfers run).
+                curl_multi_poll(multi, &wake, 1, running.isEmpty ? 10_000 : 1000, nil)
                 shared.polled(woken: wake.revents != 0)
             }
             idle.removeAll()  // curl_easy_cleanup of each, before the multi handle goes
