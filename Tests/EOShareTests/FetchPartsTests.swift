@@ -160,7 +160,7 @@ import Testing
             return true
         }
         let file = folder.appendingPathComponent("body.bin")
-        let sink = try FileSink(file, md5: true, digester: digester)
+        let sink = try FileSink(path: file.path, md5: true, digester: digester)
         // A first attempt that is abandoned, then a fresh start, interrupted, then resumed.
         #expect(sink.begin(at: 0, total: nil))
         #expect(feed(sink, body[0..<(3 << 20)]))
@@ -180,6 +180,13 @@ import Testing
         body.withUnsafeBytes { md5.update($0) }
         #expect(digests.md5 == md5.finalizeHex())
         #expect(sink.head == Array(body.prefix(FileSink.headLength)))
+    }
+
+    @Test func plainIndexEntries() {
+        let body = Array("# objects\r\n  a.bin\t\r\n\n\thttp://h/b.bin\r\n   \n#c.bin\nd e.bin".utf8)
+        #expect(Discovery.indexLines(body) == ["a.bin", "http://h/b.bin", "d e.bin"])
+        #expect(Discovery.indexLines([]) == [])
+        #expect(Discovery.indexLines(Array("\n\n".utf8)) == [])
     }
 
     @Test func httpDatesAndSettledEntries() {

@@ -193,7 +193,9 @@ struct Discovery {
         let body = try await fetchText(source, url: source.url, what: "index")
         var refs: [ObjectRef] = []
         func add(_ text: String, size: Int64? = nil, sha: String? = nil) throws(DiscoveryError) {
-            guard let url = URL(string: text, relativeTo: source.url)?.absoluteURL, url.scheme != nil else {
+            // An absolute URL (the usual entry) is parsed once; only a relative one is resolved.
+            let absolute = URL(string: text).flatMap { $0.scheme == nil ? nil : $0 }
+            guard let url = absolute ?? URL(string: text, relativeTo: source.url)?.absoluteURL, url.scheme != nil else {
                 throw DiscoveryError(source: source.id, reason: "index entry '\(text.prefix(100))' is not a URL")
             }
             refs.append(
@@ -217,13 +219,25 @@ struct Discovery {
                 }
             }
         } else {
-            for line in String(decoding: body, as: UTF8.self).split(whereSeparator: \.isNewline) {
-                let t = line.trimmingCharacters(in: .whitespaces)
-                if t.isEmpty || t.hasPrefix("#") { continue }
-                try add(t)
-            }
+            for entry in Self.indexLines(body) { try add(entry) }
         }
         return refs
+    }
+
+    /// The entries of a plain index: its lines without blanks at either end, skipping empty
+    /// lines and `#` comments. Split and trimmed as bytes: an index lists every object of a
+    /// source, and Foundation's trimming cost 5 µs an entry, a tenth of fetching a small object.
+    static func indexLines(_ body: [UInt8]) -> [String] {
+        var entries: [String] = []
+        var start = 0
+        while start < body.count {
+            let end = body[start...].firstIndex(of: 0x0A) ?? body.count
+            let line = TextBytes.trimmed(body, start, end)
+            start = end + 1
+            if line.isEmpty || body[line.lowerBound] == UInt8(ascii: "#") { continue }
+            entries.append(TextBytes.text(body[line]))
+        }
+        return entries
     }
 
     func fetchText(_ source: SourceConfig, url: URL, what: String) async throws(DiscoveryError) -> [UInt8] {

@@ -116,22 +116,24 @@ struct Fetcher {
         // instead of a folder per object, as creating inodes is what costs on a busy
         // filesystem. The path is joined as text: URL.appendingPathComponent stats it on Linux.
         let number = Self.workFileNumber.add(1, ordering: .relaxed).newValue
-        let file = URL(fileURLWithPath: "\(workPath)/\(number)-\(ref.name)", isDirectory: false)
+        let path = "\(workPath)/\(number)-\(ref.name)"
+        // The URL only for an object that stays (a Foundation URL costs microseconds to make).
+        var file: URL { URL(fileURLWithPath: path, isDirectory: false) }
         // MD5 only when a .md5 sidecar is, or may be, the checksum to match.
         let wantsMD5 = source.checksum == .sidecar && (ref.sidecar == nil || ref.sidecar?.kind == .md5)
         let sink: FileSink
-        do { sink = try FileSink(file, md5: wantsMD5, digester: downloader.engine.digester) } catch {
+        do { sink = try FileSink(path: path, md5: wantsMD5, digester: downloader.engine.digester) } catch {
             return .quarantined(ref, reason: "fetch: \(error)", file: nil)
         }
         let result: TransferResult
         switch await downloader.run(request, into: sink, resumable: true) {
         case .success(let r): result = r
         case .failure(let error):
-            WorkFiles.discard(file)
+            WorkFiles.discard(path)
             return .quarantined(ref, reason: "fetch: \(error)", file: nil)
         }
         if result.status == 304 || result.conditionUnmet {
-            WorkFiles.discard(file)
+            WorkFiles.discard(path)
             return .unchanged(ref)
         }
         let digests = sink.finish()
@@ -143,7 +145,7 @@ struct Fetcher {
             ? ref.listingEntry : nil
         // Same bytes as before under new headers: nothing changed (a bad object stays quarantined once).
         if let known, known.sha256 == digests.sha256 {
-            WorkFiles.discard(file)
+            WorkFiles.discard(path)
             var updated = known
             updated.etag = result.etag
             updated.lastModified = lastModified
@@ -251,11 +253,15 @@ enum ErrorPage {
 enum WorkFiles {
     /// Where the unpacked form of a fetched file goes (same folder, so renames stay cheap):
     /// one file for a single compressed stream, a folder of entries for an archive.
-    static func unpacked(_ fetched: URL) -> URL { URL(fileURLWithPath: fetched.path + ".out") }
+    static func unpacked(_ fetched: URL) -> URL { URL(fileURLWithPath: unpacked(fetched.path)) }
 
-    static func discard(_ fetched: URL) {
-        unlink(fetched.path)
-        removeOutput(unpacked(fetched).path)
+    static func unpacked(_ path: String) -> String { path + ".out" }
+
+    static func discard(_ fetched: URL) { discard(fetched.path) }
+
+    static func discard(_ path: String) {
+        unlink(path)
+        removeOutput(unpacked(path))
     }
 }
 

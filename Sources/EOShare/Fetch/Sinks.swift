@@ -26,7 +26,6 @@ import Foundation
 final class FileSink: TransferSink, @unchecked Sendable {
     enum Mode { case direct, trailed, deferred }
 
-    let url: URL
     private let fd: Int32
     private let wantsMD5: Bool
     private let digester: Digester
@@ -48,15 +47,15 @@ final class FileSink: TransferSink, @unchecked Sendable {
     private(set) var head: [UInt8] = []
     static let headLength = 512
 
-    init(_ url: URL, md5 wantsMD5: Bool, digester: Digester) throws(FetchError) {
-        self.url = url
+    /// `path`: the work file, created empty.
+    init(path: String, md5 wantsMD5: Bool, digester: Digester) throws(FetchError) {
         self.wantsMD5 = wantsMD5
         self.digester = digester
         // Read and write: the digester reads back what was written.
-        fd = open(url.path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             let why = String(cString: strerror(errno))
-            throw FetchError("cannot create the work file \(url.lastPathComponent): \(why)")
+            throw FetchError("cannot create the work file \(path.split(separator: "/").last ?? ""): \(why)")
         }
         md5 = wantsMD5 ? StreamingDigest(.md5) : nil
     }
