@@ -182,6 +182,16 @@ import Testing
         #expect(sink.head == Array(body.prefix(FileSink.headLength)))
     }
 
+    /// FIPS 180-2 and RFC 1321 test vectors, as lowercase hex.
+    @Test func digestsMatchKnownAnswers() {
+        #expect(Digest.sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Digest.sha256Hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        let md5 = StreamingDigest(.md5)
+        md5.update(Array("abc".utf8))
+        #expect(md5.finalizeHex() == "900150983cd24fb0d6963f7d28e17f72")
+        #expect(Digest.hex([0x00, 0x09, 0x0A, 0xF0, 0xFF]) == "00090af0ff")
+    }
+
     @Test func plainIndexEntries() {
         let body = Array("# objects\r\n  a.bin\t\r\n\n\thttp://h/b.bin\r\n   \n#c.bin\nd e.bin".utf8)
         #expect(Discovery.indexLines(body) == ["a.bin", "http://h/b.bin", "d e.bin"])

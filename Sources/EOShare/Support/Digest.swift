@@ -29,10 +29,11 @@ public final class StreamingDigest {
 
     /// Finishes and returns the lowercase hex digest.
     public func finalizeHex() -> String {
-        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        EVP_DigestFinal_ex(context, &out, &length)
-        return Digest.hex(out.prefix(Int(length)))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Int(EVP_MAX_MD_SIZE)) { out in
+            var length: UInt32 = 0
+            EVP_DigestFinal_ex(context, out.baseAddress, &length)
+            return Digest.hex(UnsafeBufferPointer(rebasing: out[..<Int(length)]))
+        }
     }
 }
 
@@ -59,16 +60,21 @@ public enum Digest {
     /// Multihash of a SHA2-256 digest (code 0x12, length 0x20), as STAC's `file:checksum` wants.
     public static func multihashSHA256(hex: String) -> String { "1220" + hex }
 
+    /// Written straight into the string's storage: every fetched object and published file
+    /// gets a digest, and the arrays this used to build cost more than the digest of 20 KiB.
     static func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            var i = 0
+            for b in bytes {
+                out[i] = hexDigit(b >> 4)
+                out[i + 1] = hexDigit(b & 0xF)
+                i += 2
+            }
+            return i
         }
-        return String(decoding: out, as: UTF8.self)
     }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x57 + nibble }
 }
 
 /// A failed system call on a path, with errno's text.
