@@ -252,6 +252,9 @@ import Testing
 
         let first = try await IngestRun(pipeline: p, at: at, logger: Self.logger).run()
         #expect(first.records == 3 && first.quarantined == 1)
+        // Remembered by the digest of the bytes that arrived, not by the listing's size.
+        let remembered = try StateStore(path: p.statePath).object(url: URL(fileURLWithPath: path).absoluteString)
+        #expect(remembered?.sha256 == Digest.sha256Hex([UInt8](page)) && remembered?.size == nil)
         try good.write(to: URL(fileURLWithPath: path))
         try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: path)
         let second = try await IngestRun(pipeline: p, at: at, logger: Self.logger).run()

@@ -42,7 +42,7 @@ public final class FetchStage: Sendable {
     /// Fetches and verifies one object of a source of this pipeline.
     public func fetch(_ ref: ObjectRef) async -> FetchOutcome {
         guard let source = sources[ref.source] else {
-            return .quarantined(ref, reason: "no source '\(ref.source)' in the pipeline", file: nil)
+            return .quarantined(ref, reason: "no source '\(ref.source)' in the pipeline", evidence: nil)
         }
         let url = ref.url.absoluteString
         let known = remembered.withLock { $0.removeValue(forKey: url) } ?? (try? state.object(url: url))

@@ -19,9 +19,17 @@ public enum FetchOutcome: Sendable {
     case fetched(FetchedObject)
     /// Not modified since the last run (304, same listing size and time, or same bytes).
     case unchanged(ObjectRef)
-    /// A bad object; `file` keeps the bytes that arrived when they are the evidence (an error
-    /// page, a checksum or size mismatch), nil when the transfer itself failed.
-    case quarantined(ObjectRef, reason: String, file: URL?)
+    /// A bad object, with the bytes that arrived when they are the evidence (an error page, a
+    /// checksum or size mismatch); nil when the transfer itself failed.
+    case quarantined(ObjectRef, reason: String, evidence: RefusedBytes?)
+}
+
+/// Bytes that arrived whole but were refused, kept in the work folder.
+public struct RefusedBytes: Sendable {
+    public var file: URL
+    /// Computed as they arrived: what the state remembers of them, so the same bad bytes
+    /// next run count as unchanged without the file being read again.
+    public var sha256: String
 }
 
 /// What every transfer of a run shares: the limits, where credentials are read, the logger.
@@ -101,7 +109,7 @@ struct Fetcher {
         }
         if source.checksum == .sidecar, ref.listed, ref.sidecar == nil {
             let reason = "no \(ref.name).sha256 or \(ref.name).md5 beside it in the listing"
-            return .quarantined(ref, reason: reason, file: nil)
+            return .quarantined(ref, reason: reason, evidence: nil)
         }
         var request = Self.request(for: source, url: ref.url, settings: settings)
         if let known, known.sha256 != nil {
@@ -123,14 +131,14 @@ struct Fetcher {
         let wantsMD5 = source.checksum == .sidecar && (ref.sidecar == nil || ref.sidecar?.kind == .md5)
         let sink: FileSink
         do { sink = try FileSink(path: path, md5: wantsMD5, digester: downloader.engine.digester) } catch {
-            return .quarantined(ref, reason: "fetch: \(error)", file: nil)
+            return .quarantined(ref, reason: "fetch: \(error)", evidence: nil)
         }
         let result: TransferResult
         switch await downloader.run(request, into: sink, resumable: true) {
         case .success(let r): result = r
         case .failure(let error):
             WorkFiles.discard(path)
-            return .quarantined(ref, reason: "fetch: \(error)", file: nil)
+            return .quarantined(ref, reason: "fetch: \(error)", evidence: nil)
         }
         if result.status == 304 || result.conditionUnmet {
             WorkFiles.discard(path)
@@ -138,7 +146,7 @@ struct Fetcher {
         }
         let digests = sink.finish()
         if let problem = await verify(ref, result: result, sink: sink, digests: digests) {
-            return .quarantined(ref, reason: problem, file: file)
+            return .quarantined(ref, reason: problem, evidence: RefusedBytes(file: file, sha256: digests.sha256))
         }
         let lastModified = ref.modified ?? result.lastModified
         let listed = HTTPDate.settled(lastModified: result.lastModified, serverDate: result.serverDate)

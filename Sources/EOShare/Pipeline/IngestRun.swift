@@ -28,7 +28,7 @@ public final class IngestRun: Sendable {
         /// An object's records, and the ones it held that were rejected (quarantined one by one).
         case normalized(NormalizedObject)
         case unchanged(ObjectRef)
-        case quarantined(ObjectRef, reason: String, file: URL?)
+        case quarantined(ObjectRef, reason: String, evidence: RefusedBytes?)
         /// An object that arrived whole and verified but could not be unpacked or normalized.
         case rejected(FetchedObject, reason: String)
     }
@@ -79,8 +79,8 @@ public final class IngestRun: Sendable {
                         switch await fetchStage.fetch(ref) {
                         case .fetched(let o): return .fetched(o)
                         case .unchanged(let r): return .unchanged(r)
-                        case .quarantined(let r, let reason, let file):
-                            return .quarantined(r, reason: reason, file: file)
+                        case .quarantined(let r, let reason, let evidence):
+                            return .quarantined(r, reason: reason, evidence: evidence)
                         }
                     }
                 }

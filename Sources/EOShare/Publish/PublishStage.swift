@@ -69,18 +69,18 @@ actor PublishStage {
         switch work {
         case .unchanged:
             counts.unchanged += 1
-        case .quarantined(let ref, let reason, let file):
+        case .quarantined(let ref, let reason, let evidence):
             // Remember the bad bytes, and only them: the next run fetches the object again in
             // full (what failed may have been the transfer, which deserves another chance) and
             // takes the same bytes as unchanged rather than quarantining them again.
-            if let file, let sha = try? Digest.sha256Hex(ofFile: file) {
+            if let evidence {
                 try? state.saveObject(
                     StateStore.StoredObject(
                         url: ref.url.absoluteString, source: ref.source, etag: nil, lastModified: nil,
-                        size: nil, sha256: sha, outcome: "quarantined", reason: reason), at: at)
+                        size: nil, sha256: evidence.sha256, outcome: "quarantined", reason: reason), at: at)
             }
-            quarantine(source: ref.source, object: ref.url.absoluteString, reason: reason, file: file)
-            if let file { WorkFiles.discard(file) }
+            quarantine(source: ref.source, object: ref.url.absoluteString, reason: reason, file: evidence?.file)
+            if let evidence { WorkFiles.discard(evidence.file) }
         case .rejected(let object, let reason):
             // The transfer was sound, so its validators hold: while the object is unchanged,
             // the next run's conditional request gets a 304 and nothing is quarantined again.
