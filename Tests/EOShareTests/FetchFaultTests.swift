@@ -252,6 +252,24 @@ import Testing
             elseReason: "checksum \(kind) mismatch: the sidecar says \(stated)")
     }
 
+    /// The refusal depended on the sidecar, not on the bytes alone: once the sidecar is put
+    /// right, the same bytes pass and publish their record (they are not taken as unchanged).
+    @Test func correctedSidecarLetsTheSameBytesThrough() async throws {
+        let h = try FetchHarness()
+        let bytes = try FetchHarness.sceneBytes()
+        try h.serve(FetchHarness.scene, bytes)
+        let sidecar = FetchHarness.scene + ".sha256"
+        try h.serve(sidecar, Array("\(Digest.sha256Hex(Array("other".utf8)))  \(FetchHarness.scene)\n".utf8))
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let p = try h.pipeline(url: server.url("/feed/").absoluteString, source: "checksum: sidecar")
+        let first = try await FetchHarness.ingest(p)
+        #expect(first.records == 0 && first.quarantined == 1)
+        try h.serve(sidecar, Array("\(Digest.sha256Hex(bytes))  \(FetchHarness.scene)\n".utf8))
+        let second = try await FetchHarness.ingest(p)
+        #expect(second.records == 1 && second.quarantined == 0 && second.unchanged == 0)
+    }
+
     @Test func missingSidecarIsQuarantinedWithoutATransfer() async throws {
         let h = try FetchHarness()
         try h.serve(FetchHarness.scene, try FetchHarness.sceneBytes())

@@ -255,6 +255,7 @@ import Testing
         // Remembered by the digest of the bytes that arrived, not by the listing's size.
         let remembered = try StateStore(path: p.statePath).object(url: URL(fileURLWithPath: path).absoluteString)
         #expect(remembered?.sha256 == Digest.sha256Hex([UInt8](page)) && remembered?.size == nil)
+        #expect(remembered?.outcome == "refused")
         try good.write(to: URL(fileURLWithPath: path))
         try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: path)
         let second = try await IngestRun(pipeline: p, at: at, logger: Self.logger).run()

@@ -27,8 +27,8 @@ public enum FetchOutcome: Sendable {
 /// Bytes that arrived whole but were refused, kept in the work folder.
 public struct RefusedBytes: Sendable {
     public var file: URL
-    /// Computed as they arrived: what the state remembers of them, so the same bad bytes
-    /// next run count as unchanged without the file being read again.
+    /// Computed as they arrived: what the state remembers of them, without the file being
+    /// read again.
     public var sha256: String
 }
 
@@ -151,8 +151,10 @@ struct Fetcher {
         let lastModified = ref.modified ?? result.lastModified
         let listed = HTTPDate.settled(lastModified: result.lastModified, serverDate: result.serverDate)
             ? ref.listingEntry : nil
-        // Same bytes as before under new headers: nothing changed (a bad object stays quarantined once).
-        if let known, known.sha256 == digests.sha256 {
+        // Same bytes as before under new headers: nothing changed (a record stays, content once
+        // refused stays quarantined once). Bytes refused while fetching passed this time, so
+        // what refused them has changed: they go on.
+        if let known, known.sha256 == digests.sha256, known.outcome != "refused" {
             WorkFiles.discard(path)
             var updated = known
             updated.etag = result.etag

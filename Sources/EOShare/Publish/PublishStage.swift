@@ -72,12 +72,12 @@ actor PublishStage {
         case .quarantined(let ref, let reason, let evidence):
             // Remember the bad bytes, and only them: the next run fetches the object again in
             // full (what failed may have been the transfer, which deserves another chance) and
-            // takes the same bytes as unchanged rather than quarantining them again.
+            // judges it again (the sidecar or the index may have been put right meanwhile).
             if let evidence {
                 try? state.saveObject(
                     StateStore.StoredObject(
                         url: ref.url.absoluteString, source: ref.source, etag: nil, lastModified: nil,
-                        size: nil, sha256: evidence.sha256, outcome: "quarantined", reason: reason), at: at)
+                        size: nil, sha256: evidence.sha256, outcome: "refused", reason: reason), at: at)
             }
             quarantine(source: ref.source, object: ref.url.absoluteString, reason: reason, file: evidence?.file)
             if let evidence { WorkFiles.discard(evidence.file) }

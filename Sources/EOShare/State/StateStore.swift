@@ -112,6 +112,10 @@ public final class StateStore: Sendable {
         public var lastModified: String?
         public var size: Int64?
         public var sha256: String?
+        /// `record`; `quarantined` (arrived whole, its content refused: the same bytes stay
+        /// refused); `refused` (refused while fetching, by a verdict that may rest on more than
+        /// the bytes: a sidecar, an index's digest, a listing's size; the same bytes are judged
+        /// again).
         public var outcome: String
         public var reason: String?
         public var recordCollection: String?
