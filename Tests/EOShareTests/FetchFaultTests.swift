@@ -270,6 +270,25 @@ import Testing
         #expect(second.records == 1 && second.quarantined == 0 && second.unchanged == 0)
     }
 
+    /// An error page where a published object was: quarantined, while the state still knows
+    /// which record that object published (the record stays published).
+    @Test func refusalKeepsTheObjectsRecord() async throws {
+        let h = try FetchHarness()
+        try h.serve(FetchHarness.scene, try FetchHarness.sceneBytes())
+        let server = try TestHTTPServer(root: h.www)
+        defer { server.stop() }
+        let path = "/feed/\(FetchHarness.scene)"
+        let p = try h.pipeline(url: server.url(path).absoluteString)
+        #expect(try await FetchHarness.ingest(p).records == 1)
+        let published = try #require(try FetchHarness.object(p, url: server.url(path)))
+        #expect(published.outcome == "record" && published.recordId != nil)
+        server.inject(path: path, faults: [.htmlErrorPage])
+        #expect(try await FetchHarness.ingest(p).quarantined == 1)
+        let refused = try #require(try FetchHarness.object(p, url: server.url(path)))
+        #expect(refused.outcome == "refused")
+        #expect(refused.recordCollection == published.recordCollection && refused.recordId == published.recordId)
+    }
+
     @Test func missingSidecarIsQuarantinedWithoutATransfer() async throws {
         let h = try FetchHarness()
         try h.serve(FetchHarness.scene, try FetchHarness.sceneBytes())

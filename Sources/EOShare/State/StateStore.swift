@@ -172,14 +172,24 @@ public final class StateStore: Sendable {
         try db.write { db in try Self.saveObject(db, o, at: at) }
     }
 
+    /// A row without a record keeps the record the object published before: a refusal or a
+    /// rejection leaves that record published, so it still comes from this object (which is
+    /// what catches a later owner change of the object).
     static func saveObject(_ db: Database, _ o: StoredObject, at: Date) throws {
         do {
             try db.execute(
                 sql: """
-                    INSERT OR REPLACE INTO objects
+                    INSERT INTO objects
                     (url, source, etag, last_modified, size, sha256, outcome, reason, record_collection, record_id,
                      fetched_at, listed)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(url) DO UPDATE SET
+                        source = excluded.source, etag = excluded.etag, last_modified = excluded.last_modified,
+                        size = excluded.size, sha256 = excluded.sha256, outcome = excluded.outcome,
+                        reason = excluded.reason, fetched_at = excluded.fetched_at, listed = excluded.listed,
+                        record_collection = COALESCE(excluded.record_collection, objects.record_collection),
+                        record_id = CASE WHEN excluded.record_collection IS NULL THEN objects.record_id
+                                         ELSE excluded.record_id END
                     """,
                 arguments: [
                     o.url, o.source, o.etag, o.lastModified, o.size, o.sha256, o.outcome, o.reason,
