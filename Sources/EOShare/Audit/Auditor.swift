@@ -53,15 +53,20 @@ public struct Auditor: Sendable {
         self.rehash = rehash
     }
 
-    /// One item folder to check: `SHARED/viewer/collection/id/`, reached from its open
-    /// collection folder.
+    /// One item folder to check: `SHARED/viewer/collection/<day>/<folder>/`, reached from
+    /// its open day folder.
     struct ItemFolder: Sendable {
         var viewer: Viewer
         var collection: String
-        var id: String
+        var day: String
+        /// The folder name; the record id is what it decodes to.
+        var name: String
         var parent: Int32
         var parentPath: String
-        var path: String { "\(parentPath)/\(id)" }
+        var id: String { ItemFolderName.decode(name) ?? name }
+        var path: String { "\(parentPath)/\(name)" }
+        /// The item JSON relative to the viewer's tree.
+        var relativeJSON: String { "\(collection)/\(day)/\(name)/\(name).json" }
     }
 
     /// What one worker found in its share of the item folders.
@@ -69,6 +74,8 @@ public struct Auditor: Sendable {
         var items = 0
         var files = 0
         var findings: [AuditFinding] = []
+        /// Each item judged: viewer, item JSON path in its tree, whether the viewer may see it.
+        var judged: [(String, String, Bool)] = []
     }
 
     public func audit(at t: Date, only member: String? = nil) throws -> AuditReport {
@@ -78,13 +85,19 @@ public struct Auditor: Sendable {
         let loading = Loading { try AuditChecksumCache(path: cacheFile) }
         let root = pipeline.sharedRoot.path
         let viewers = engine.viewers.filter { member == nil || $0.folder == member }
-        for name in DirectoryEntries.list(root).map(\.name) where name != ".store" && member == nil {
-            if !viewers.contains(where: { $0.folder == name }) {
-                report.findings.append(AuditFinding(kind: .orphan, member: nil, record: nil, detail: "\(name) is no member's folder"))
-            }
+        for entry in DirectoryEntries.list(root) where !entry.name.hasPrefix(".") && member == nil {
+            guard !engine.viewers.contains(where: { $0.folder == entry.name }) else { continue }
+            // A folder of no member (one that left the pipeline, or planted) must hold nothing.
+            let files = entry.isDirectory ? Self.fileCount("\(root)/\(entry.name)") : 1
+            report.findings.append(
+                AuditFinding(
+                    kind: files > 0 && entry.isDirectory ? .violation : .orphan, member: entry.isDirectory ? entry.name : nil,
+                    record: nil,
+                    detail: entry.isDirectory
+                        ? "\(entry.name) is no member's folder and holds \(files) files" : "\(entry.name) is no member's folder"))
         }
-        // The walk down to item folders, in directory order (a findings' sort at the end
-        // makes the report stable); collection folders stay open so items are reached
+        // The walk down to item folders (CONTRACT §6), in directory order (a findings' sort at
+        // the end makes the report stable); day folders stay open so items are reached
         // relative to them.
         var folders: [ItemFolder] = []
         var opened: [Int32] = []
@@ -94,19 +107,51 @@ public struct Auditor: Sendable {
             let vroot = "\(root)/\(viewer.folder)"
             for centry in DirectoryEntries.list(vroot) where centry.name != "catalog.json" {
                 let cname = centry.name
-                let cpath = "\(vroot)/\(cname)"
-                let cfolder = centry.isDirectory ? open(cpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1
-                guard cfolder >= 0 else {
+                guard centry.isDirectory else {
                     report.findings.append(orphan(viewer, cname))
                     continue
                 }
-                opened.append(cfolder)
-                for ientry in DirectoryEntries.list(folder: cfolder, sorted: false) where ientry.name != "collection.json" {
-                    guard ientry.isDirectory else {
-                        report.findings.append(orphan(viewer, "\(cname)/\(ientry.name)"))
+                let cpath = "\(vroot)/\(cname)"
+                var days: [String] = []
+                for y in DirectoryEntries.list(cpath) where y.name != "collection.json" {
+                    if y.isDirectory && y.name == ItemPlace.undated {
+                        days.append(y.name)
+                    } else if y.isDirectory && PublishStage.isNumber(y.name, digits: 4) {
+                        for m in DirectoryEntries.list("\(cpath)/\(y.name)") where m.name != "catalog.json" {
+                            guard m.isDirectory, PublishStage.isNumber(m.name, digits: 2) else {
+                                report.findings.append(orphan(viewer, "\(cname)/\(y.name)/\(m.name)"))
+                                continue
+                            }
+                            for d in DirectoryEntries.list("\(cpath)/\(y.name)/\(m.name)") where d.name != "catalog.json" {
+                                guard d.isDirectory, PublishStage.isNumber(d.name, digits: 2) else {
+                                    report.findings.append(orphan(viewer, "\(cname)/\(y.name)/\(m.name)/\(d.name)"))
+                                    continue
+                                }
+                                days.append("\(y.name)/\(m.name)/\(d.name)")
+                            }
+                        }
+                    } else {
+                        report.findings.append(orphan(viewer, "\(cname)/\(y.name)"))
+                    }
+                }
+                for day in days {
+                    let dpath = "\(cpath)/\(day)"
+                    let dfolder = open(dpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                    guard dfolder >= 0 else {
+                        report.findings.append(orphan(viewer, "\(cname)/\(day) (unreadable)"))
                         continue
                     }
-                    folders.append(ItemFolder(viewer: viewer, collection: cname, id: ientry.name, parent: cfolder, parentPath: cpath))
+                    opened.append(dfolder)
+                    for ientry in DirectoryEntries.list(folder: dfolder, sorted: false) where ientry.name != "catalog.json" {
+                        guard ientry.isDirectory else {
+                            report.findings.append(orphan(viewer, "\(cname)/\(day)/\(ientry.name)"))
+                            continue
+                        }
+                        folders.append(
+                            ItemFolder(
+                                viewer: viewer, collection: cname, day: day, name: ientry.name, parent: dfolder,
+                                parentPath: dpath))
+                    }
                 }
             }
         }
@@ -119,16 +164,26 @@ public struct Auditor: Sendable {
                 for f in folders { seen[f.viewer.folder, default: [:]][f.collection, default: []].insert(f.id) }
                 tally.findings = try missing(from: StateStore(path: pipeline.statePath), seen: seen, viewers: viewers, at: t)
             }
-            if member == nil { tally.findings += LedgerVerifier.verify(pipeline.ledgerPath) }
+            if member == nil {
+                let anchor = FileManager.default.fileExists(atPath: pipeline.statePath.path)
+                    ? try LedgerVerifier.Anchor(StateStore(path: pipeline.statePath)) : nil
+                tally.findings += LedgerVerifier.verify(pipeline.ledgerPath, anchor: anchor)
+            }
             return tally
         }
         let cache = try loading.value()
         defer { try? cache.save() }
         let tallies = try check(folders, at: t, cache: cache, alongside: missingAndLedger)
+        var judged: [String: [String: Bool]] = [:]  // viewer → item JSON path → visible
         for tally in tallies.dropLast() {
             report.items += tally.items
             report.files += tally.files
             report.findings += tally.findings
+            for (viewer, path, visible) in tally.judged { judged[viewer, default: [:]][path] = visible }
+        }
+        // The catalogs are part of what a member sees: every link they hold is followed.
+        for viewer in viewers {
+            report.findings += checkCatalogs(of: viewer, judged: judged[viewer.folder] ?? [:], at: t)
         }
         report.findings.sort { ($0.member ?? "", $0.record ?? "", $0.detail) < ($1.member ?? "", $1.record ?? "", $1.detail) }
         report.findings += tallies.last?.findings ?? []
@@ -182,21 +237,23 @@ public struct Auditor: Sendable {
         _ item: ItemFolder, at t: Date, cache: AuditChecksumCache, reader: ItemReader, tally: inout Tally
     ) {
         let (viewer, collection, id) = (item.viewer, item.collection, item.id)
+        let where_ = "\(collection)/\(item.day)/\(item.name)"
         func finding(_ kind: AuditFinding.Kind, _ detail: String) {
             tally.findings.append(AuditFinding(kind: kind, member: viewer.folder, record: id, detail: detail))
         }
-        let folder = openat(item.parent, item.id, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let folder = openat(item.parent, item.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard folder >= 0 else {
-            tally.findings.append(orphan(viewer, "\(collection)/\(id)/ (unreadable: \(String(cString: strerror(errno))))"))
+            tally.findings.append(orphan(viewer, "\(where_)/ (unreadable: \(String(cString: strerror(errno))))"))
             return
         }
         defer { close(folder) }
         let files = DirectoryEntries.list(folder: folder, sorted: false).map(\.name)
         tally.files += files.count
+        let jsonName = "\(item.name).json"
         let json: JSONValue?
         do {
-            guard let parsed = try reader.readJSON(in: folder, name: "\(id).json") else {
-                tally.findings.append(orphan(viewer, "\(collection)/\(id)/ (no item JSON)"))
+            guard let parsed = try reader.readJSON(in: folder, name: jsonName) else {
+                tally.findings.append(orphan(viewer, "\(where_)/ (no item JSON)"))
                 return
             }
             json = parsed
@@ -205,10 +262,15 @@ public struct Auditor: Sendable {
         }
         tally.items += 1
         guard let json, let props = json["properties"]?.objectValue else {
-            finding(.tampered, "\(id).json is not a STAC item")
+            tally.judged.append((viewer.folder, item.relativeJSON, false))
+            finding(.tampered, "\(jsonName) is not a STAC item")
             return
         }
+        if ItemFolderName.decode(item.name) == nil || json["id"]?.stringValue != id {
+            finding(.tampered, "\(where_): the item's id \(json["id"]?.stringValue ?? "(none)") does not match its folder name")
+        }
         guard let owner = props["consortium:owner"]?.stringValue else {
+            tally.judged.append((viewer.folder, item.relativeJSON, false))
             finding(.undeterminable, "no consortium:owner")
             return
         }
@@ -222,10 +284,11 @@ public struct Auditor: Sendable {
         if let rule = engine.firstRule(for: subject), engine.clock(rule.clock, subject) == nil {
             finding(.undeterminable, "rule #\(rule.index + 1) clock \(rule.clock) is unknown for this record")
         }
+        tally.judged.append((viewer.folder, item.relativeJSON, decision.visible))
         if !decision.visible {
             finding(.violation, "\(viewer.folder) may not see \(collection)/\(id) at \(Timestamp.format(t)): \(decision.reason)")
         }
-        var explained = ["\(id).json"]
+        var explained = [jsonName]
         for (key, asset) in json["assets"]?.objectValue?.entries ?? [] {
             // A file of the folder; a URL or a path elsewhere is not the audit's to check.
             guard let href = asset["href"]?.stringValue, !href.utf8.contains(UInt8(ascii: "/")) else { continue }
@@ -246,7 +309,7 @@ public struct Auditor: Sendable {
             }
         }
         for name in files where !explained.contains(name) {
-            tally.findings.append(orphan(viewer, "\(collection)/\(id)/\(name)"))
+            tally.findings.append(orphan(viewer, "\(where_)/\(name)"))
         }
     }
 }
@@ -262,7 +325,7 @@ final class ItemReader {
     /// What the audit judges an item by; geometry, links and the rest are only checked for syntax.
     static let judged = JSONSelection.only([
         ("properties", .members("datetime", "end_datetime", "consortium:owner", "consortium:processed", "consortium:ingested")),
-        ("bbox", .all),
+        ("id", .all), ("bbox", .all),
         ("assets", .each(.members("href", "file:size", "file:checksum"))),
     ])
 
@@ -342,38 +405,174 @@ private final class TallySlots: @unchecked Sendable {
     var all: [Auditor.Tally] { get throws { try slots.compactMap { try $0?.get() } } }
 }
 
-/// Checks the ledger's hash chain: each line's `prev` must be the SHA-256 of the line before.
+extension Auditor {
+    /// Files anywhere under a folder.
+    static func fileCount(_ path: String) -> Int {
+        var n = 0
+        for entry in DirectoryEntries.list(path) {
+            n += entry.isDirectory ? fileCount("\(path)/\(entry.name)") : 1
+        }
+        return n
+    }
+
+    /// Follows every `child` and `item` link from the viewer's root catalog down. A link out
+    /// of the viewer's tree, or to an item the viewer may not see, is a `violation`; a link
+    /// to nothing is `missing`. Items are judged as the walk judged them, or read here when
+    /// a link leads where the walk did not go.
+    func checkCatalogs(of viewer: Viewer, judged: [String: Bool], at t: Date) -> [AuditFinding] {
+        let vroot = pipeline.sharedRoot.appendingPathComponent(viewer.folder).path
+        var findings: [AuditFinding] = []
+        func finding(_ kind: AuditFinding.Kind, _ record: String?, _ detail: String) {
+            findings.append(AuditFinding(kind: kind, member: viewer.folder, record: record, detail: detail))
+        }
+        guard access("\(vroot)/catalog.json", F_OK) == 0 else { return [] }
+        var queue = ["catalog.json"]
+        var seen: Set<String> = ["catalog.json"]
+        while let catalog = queue.popLast() {
+            guard let bytes = try? FileBytes.read(URL(fileURLWithPath: "\(vroot)/\(catalog)")),
+                let json = try? JSONValue.parse(bytes)
+            else {
+                finding(.tampered, nil, "\(viewer.folder)/\(catalog) is not a readable STAC catalog")
+                continue
+            }
+            let base = catalog.split(separator: "/").dropLast().map(String.init)
+            for link in json["links"]?.arrayValue ?? [] {
+                guard let rel = link["rel"]?.stringValue, rel == "child" || rel == "item",
+                    let href = link["href"]?.stringValue
+                else { continue }
+                guard let target = Self.resolve(href, from: base) else {
+                    finding(.violation, nil, "\(viewer.folder)/\(catalog) links \(href), outside \(viewer.folder)'s tree")
+                    continue
+                }
+                let record = rel == "item" ? target.split(separator: "/").dropLast().last.flatMap { ItemFolderName.decode(String($0)) } : nil
+                guard access("\(vroot)/\(target)", F_OK) == 0 else {
+                    finding(.missing, record, "\(viewer.folder)/\(catalog) links \(href), which is absent")
+                    continue
+                }
+                if rel == "child" {
+                    if seen.insert(target).inserted { queue.append(target) }
+                    continue
+                }
+                let visible = judged[target] ?? judgeItem(at: "\(vroot)/\(target)", for: viewer, at: t)
+                if !visible {
+                    finding(.violation, record, "\(viewer.folder)/\(catalog) names \(target), which \(viewer.folder) may not see")
+                }
+            }
+        }
+        return findings
+    }
+
+    /// A relative href resolved against a catalog's folder, within the tree; nil when it is
+    /// absolute, a URL, or climbs out of the tree.
+    static func resolve(_ href: String, from base: [String]) -> String? {
+        guard !href.hasPrefix("/"), !href.contains("://"), !href.contains("\\") else { return nil }
+        var parts = base
+        for part in href.split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..":
+                guard !parts.isEmpty else { return nil }
+                parts.removeLast()
+            default: parts.append(String(part))
+            }
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "/")
+    }
+
+    /// Whether the viewer may see the item in this file, judged from the item alone.
+    func judgeItem(at path: String, for viewer: Viewer, at t: Date) -> Bool {
+        guard let bytes = try? FileBytes.read(URL(fileURLWithPath: path)), let json = try? JSONValue.parse(bytes),
+            let id = json["id"]?.stringValue, let props = json["properties"],
+            let owner = props["consortium:owner"]?.stringValue
+        else { return false }
+        let collection = json["collection"]?.stringValue ?? ""
+        let subject = EmbargoSubject(
+            id: id, collection: collection, owner: owner, bbox: json["bbox"]?.arrayValue?.compactMap(\.doubleValue),
+            acquired: (props["end_datetime"]?.stringValue ?? props["datetime"]?.stringValue).flatMap(Timestamp.parse),
+            processed: props["consortium:processed"]?.stringValue.flatMap(Timestamp.parse),
+            ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse))
+        return engine.decide(subject, for: viewer, at: t).visible
+    }
+}
+
+/// Checks the ledger: each line's `prev` must be the SHA-256 of the line before, no line
+/// may be blank, and the file must hold what the state anchored (its line count and the
+/// hash of its last line), so a truncated, edited or deleted ledger is found.
 public enum LedgerVerifier {
-    public static func verify(_ url: URL) -> [AuditFinding] {
-        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
+    /// What the state knows of the ledger file.
+    public struct Anchor: Sendable {
+        /// Lines the file is known to hold.
+        public var lines: Int64
+        /// SHA-256 the file's line number `lines` must have (genesis for none).
+        public var hash: String
+
+        public init(lines: Int64, hash: String) {
+            self.lines = lines
+            self.hash = hash
+        }
+
+        /// The state's anchor: lines not yet appended to the file start from the hash the
+        /// file's last line must have.
+        public init(_ state: StateStore) throws {
+            let anchor = try state.ledgerAnchor()
+            let firstPending = try state.pendingLedgerLines().first
+            let prev = firstPending.flatMap { try? JSONValue.parse($0.line)["prev"]?.stringValue } ?? nil
+            self.init(lines: anchor.fileLines, hash: prev ?? anchor.head)
+        }
+    }
+
+    public static func verify(_ url: URL, anchor: Anchor? = nil) -> [AuditFinding] {
+        func finding(_ detail: String, record: String? = nil) -> AuditFinding {
+            AuditFinding(kind: .ledger, member: nil, record: record, detail: detail)
+        }
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            if let anchor, anchor.lines > 0 {
+                return [finding("\(url.lastPathComponent) is gone; the state anchors \(anchor.lines) lines")]
+            }
+            return []
+        }
         var findings: [AuditFinding] = []
         var previous = Ledger.genesis
+        var hashAtAnchor: String? = anchor?.lines == 0 ? Ledger.genesis : nil
         let bytes = [UInt8](data)
         if !bytes.isEmpty, bytes.last != 0x0A {
-            findings.append(AuditFinding(kind: .ledger, member: nil, record: nil, detail: "last line is truncated"))
+            findings.append(finding("last line is truncated"))
         }
+        var n: Int64 = 0
         bytes.withUnsafeBufferPointer { all in
-            var n = 0
             var start = 0
             while start < all.count {
                 let end = all[start...].firstIndex(of: 0x0A) ?? all.count
                 defer { start = end + 1 }
                 n += 1
-                guard end > start else { continue }
+                guard end > start else {
+                    findings.append(finding("line \(n) is blank"))
+                    continue
+                }
                 let line = UnsafeBufferPointer(rebasing: all[start..<end])
                 let hash = Digest.sha256Hex(line)
-                defer { previous = hash }
+                defer {
+                    previous = hash
+                    if n == anchor?.lines { hashAtAnchor = hash }
+                }
                 guard let entry = try? JSONValue.parse(line, selecting: .members("prev", "record")), let prev = entry["prev"]?.stringValue
                 else {
-                    findings.append(AuditFinding(kind: .ledger, member: nil, record: nil, detail: "line \(n) is not a ledger entry"))
+                    findings.append(finding("line \(n) is not a ledger entry"))
                     continue
                 }
                 if prev != previous {
                     findings.append(
-                        AuditFinding(
-                            kind: .ledger, member: nil, record: entry["record"]?.stringValue,
-                            detail: "line \(n) does not follow the line before (edited, removed or reordered)"))
+                        finding(
+                            "line \(n) does not follow the line before (edited, removed or reordered)",
+                            record: entry["record"]?.stringValue))
                 }
+            }
+        }
+        if let anchor {
+            if n < anchor.lines {
+                findings.append(finding("holds \(n) lines; the state anchors \(anchor.lines) (truncated)"))
+            } else if hashAtAnchor != anchor.hash {
+                findings.append(finding("line \(anchor.lines) is not the line the state anchored (edited or replaced)"))
             }
         }
         return findings

@@ -131,15 +131,16 @@ public struct Exporter {
             try AtomicFile.rename(payload.appendingPathComponent(fileName), to: request.out)
         }
         // The ledger records every export (who got what, as of when).
-        let ledger = try Ledger(url: pipeline.ledgerPath)
-        try ledger.append(
-            event: "export", at: Date(),
-            fields: [
-                ("member", .string(request.member.folder)), ("as_of", .string(Timestamp.format(request.at))),
-                ("format", .string(request.format.rawValue + (request.archive ? "+archive" : ""))),
-                ("records", .int(Int64(records.count))), ("path", .string(request.out.lastPathComponent)),
-            ])
-        try ledger.sync()
+        try state.appendLedger([
+            StateStore.LedgerEvent(
+                event: "export", at: Date(),
+                fields: [
+                    ("member", .string(request.member.folder)), ("as_of", .string(Timestamp.format(request.at))),
+                    ("format", .string(request.format.rawValue + (request.archive ? "+archive" : ""))),
+                    ("records", .int(Int64(records.count))), ("path", .string(request.out.lastPathComponent)),
+                ])
+        ])
+        try Ledger.flush(state: state, to: pipeline.ledgerPath)
         return ExportResult(records: records.count, bytes: written.bytes)
     }
 
@@ -155,20 +156,35 @@ public struct Exporter {
     ) throws {
         let publisher = Publisher(root: pipeline.sharedRoot, collections: pipeline.collections, exportTree: folder)
         try publisher.makeFolder(publisher.temporaryFolder)
-        var byCollection: [String: [StateStore.PublishedItem]] = [:]
+        // Each day's item folders, and per collection its days and extent, as the catalogs need them.
+        var days: [String: [String: [String]]] = [:]
+        var extents: [String: StateStore.Extent] = [:]
         for r in records {
+            let c = r.subject.collection
             try publisher.publish(
-                item: try JSONValue.parse(r.item), assets: r.assets, collection: r.subject.collection, id: r.subject.id,
+                item: try JSONValue.parse(r.item), assets: r.assets, collection: c, place: r.place,
                 to: [request.member], replacing: false)
-            byCollection[r.subject.collection, default: []].append(
-                StateStore.PublishedItem(id: r.subject.id, bbox: r.subject.bbox, start: r.startTime, end: r.endTime))
+            days[c, default: [:]][r.place.day, default: []].append(r.place.folder)
+            var e = extents[c] ?? StateStore.Extent()
+            if let b = r.subject.bbox, b.count == 4 {
+                let old = e.bbox ?? b
+                e.bbox = [min(old[0], b[0]), min(old[1], b[1]), max(old[2], b[2]), max(old[3], b[3])]
+            }
+            if let s = r.startTime { e.start = min(e.start ?? s, s) }
+            if let end = r.endTime ?? r.startTime { e.end = max(e.end ?? end, end) }
+            extents[c] = e
             advance(r)
         }
-        for (collection, items) in byCollection {
-            try publisher.writeCollection(collection, for: request.member, items: items)
+        for (collection, byDay) in days {
+            let title = pipeline.collections.first { $0.id == collection }?.title ?? collection
+            try publisher.writeCatalogs(
+                viewer: request.member, collection: collection, changedDays: byDay.keys.sorted(),
+                items: { byDay[$0]?.sorted() ?? [] },
+                contents: Publisher.CollectionContents(days: byDay.keys.sorted(), extent: extents[collection] ?? StateStore.Extent()),
+                title: title)
         }
         let name = request.member == .public ? "the public" : pipeline.member(request.member.folder)?.name ?? request.member.folder
-        try publisher.writeCatalog(for: request.member, name: name, collections: byCollection.keys.sorted())
+        try publisher.writeRootCatalog(for: request.member, name: name, collections: days.keys.sorted())
         try FileManager.default.removeItem(at: publisher.temporaryFolder)
     }
 

@@ -39,19 +39,3 @@ public struct NormalizeError: Error, CustomStringConvertible, Equatable {
         return reason
     }
 }
-
-/// Record ids must name a folder and a file on every system the catalogs travel to.
-enum RecordID {
-    /// `text` as a record id: bytes outside `A-Za-z0-9._-` become `_`, leading `.`, `-` and
-    /// `_` are dropped, and at most 255 bytes are kept. Used where the source's own identifier
-    /// may hold other characters (a CMR GranuleUR `PROVIDER:SHORT:ID`, a packet file name).
-    static func folderSafe(_ text: String) -> String {
-        var bytes = text.utf8.map { b -> UInt8 in
-            TextBytes.isNameByte(b) || b == UInt8(ascii: ".") || b == UInt8(ascii: "-") ? b : UInt8(ascii: "_")
-        }
-        while let first = bytes.first, !(TextBytes.isNameByte(first) && first != UInt8(ascii: "_")) {
-            bytes.removeFirst()
-        }
-        return String(decoding: bytes.prefix(255), as: UTF8.self)
-    }
-}

@@ -245,7 +245,13 @@ struct Normalizer {
     /// What every record needs before it may be published, whatever its format.
     static func check(_ r: Record) throws(NormalizeError) {
         guard !r.id.isEmpty else { throw .missing("id") }
-        guard isFolderName(r.id) else { throw NormalizeError(field: "id", "'\(r.id.prefix(80))' cannot name a folder") }
+        // The id stays the provider's; its folder name is derived from it (ItemFolderName).
+        let folder: String
+        do {
+            folder = try ItemFolderName.encode(r.id)
+        } catch {
+            throw NormalizeError(field: "id", error.description)
+        }
         guard !r.owner.isEmpty else { throw .missing("owner") }
         guard r.datetime != nil || (r.startDatetime != nil && r.endDatetime != nil) else { throw .missing("datetime") }
         if let start = r.startDatetime, let end = r.endDatetime, start > end {
@@ -253,18 +259,9 @@ struct Normalizer {
         }
         if let geometry = r.geometry { try GeoJSONCheck.check(geometry, bbox: r.bbox) }
         for a in r.assets where a.isLocal {
-            guard !a.href.utf8.contains(UInt8(ascii: "/")), !a.href.hasPrefix("."), a.href != "\(r.id).json" else {
+            guard !a.href.utf8.contains(UInt8(ascii: "/")), !a.href.hasPrefix("."), a.href != "\(folder).json" else {
                 throw NormalizeError(field: "assets.\(a.key)", "file name '\(a.href)' is not allowed in an item folder")
             }
         }
-    }
-
-    /// `[A-Za-z0-9][A-Za-z0-9._-]{0,254}`: safe as a folder and file name everywhere.
-    static func isFolderName(_ id: String) -> Bool {
-        let bytes = id.utf8
-        guard let first = bytes.first, bytes.count <= 255, TextBytes.isNameByte(first), first != 0x5F else {
-            return false
-        }
-        return bytes.allSatisfy { TextBytes.isNameByte($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
     }
 }

@@ -13,11 +13,14 @@ import Logging
 public final class IngestRun: Sendable {
     public let pipeline: Pipeline
     public let at: Date
+    /// Read every tree and mend it, whatever the state says (`--reconcile`).
+    public let reconcile: Bool
     let logger: Logger
 
-    public init(pipeline: Pipeline, at: Date, logger: Logger) {
+    public init(pipeline: Pipeline, at: Date, reconcile: Bool = false, logger: Logger) {
         self.pipeline = pipeline
         self.at = at
+        self.reconcile = reconcile
         self.logger = logger
     }
 
@@ -38,11 +41,10 @@ public final class IngestRun: Sendable {
         let state = try StateStore(path: pipeline.statePath)
         let sink = try PublishStage(pipeline: pipeline, state: state, at: at, logger: logger)
         let runId = try state.startRun(at: at, startedAt: started)
-        // A run killed half way left intents: finish or undo them before anything new;
-        // then release and retract what the run's instant changes for known records
-        // (retractions first: a new hold or a longer period takes effect before new work).
-        try await sink.recover()
-        try await sink.reevaluate()
+        // Make every tree match the policy at the run's instant before anything new: what a
+        // killed run left half done, members that left, a lost or older state, a clock gone
+        // back, due releases; every retraction before any publication.
+        try await sink.converge(reconcileRequested: reconcile)
 
         let discovered = AsyncChannel<ObjectRef>()
         let fetched = AsyncChannel<Work>()

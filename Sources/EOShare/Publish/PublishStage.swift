@@ -12,11 +12,14 @@ public struct IngestSummary: Sendable {
     public var released = 0
     public var retracted = 0
     public var quarantined = 0
+    /// Publications and retractions that could not be finished (each logged; the run exits 74).
+    public var failed = 0
     public var seconds = 0.0
 
     public var line: String {
         "discovered=\(discovered) fetched=\(fetched) unchanged=\(unchanged) bytes=\(bytes) records=\(records) "
             + "published=\(published) released=\(released) retracted=\(retracted) quarantined=\(quarantined) "
+            + "failed=\(failed) "
             + "seconds=\(String(format: "%.2f", seconds))"
     }
 
@@ -25,14 +28,19 @@ public struct IngestSummary: Sendable {
             "discovered": .int(Int64(discovered)), "fetched": .int(Int64(fetched)), "unchanged": .int(Int64(unchanged)),
             "bytes": .int(bytes), "records": .int(Int64(records)), "published": .int(Int64(published)),
             "released": .int(Int64(released)), "retracted": .int(Int64(retracted)),
-            "quarantined": .int(Int64(quarantined)), "seconds": .number((seconds * 1000).rounded() / 1000),
+            "quarantined": .int(Int64(quarantined)), "failed": .int(Int64(failed)), "seconds": .number((seconds * 1000).rounded() / 1000),
         ])
     }
 }
 
+
 /// The embargo and publish stage: the only writer of the state, the ledger and the shared
 /// tree during a run. Decides each record's audience at the run's instant and makes the
-/// tree match it, publishing before recording and recording before retracting.
+/// trees match it. Every change follows the same order, which survives a crash at any
+/// point: intent recorded → catalogs stop naming what leaves → retracted folders moved out
+/// → published files written (assets first) → confirmed in the state with its ledger lines
+/// → catalogs name what arrived. One record's failure is its own: it is logged, counted and
+/// remembered, and the run goes on with the others.
 actor PublishStage {
     let pipeline: Pipeline
     let state: StateStore
@@ -40,7 +48,6 @@ actor PublishStage {
     let logger: Logger
     let engine: EmbargoEngine
     let publisher: Publisher
-    let ledger: Ledger
     var counts = IngestSummary()
 
     init(pipeline: Pipeline, state: StateStore, at: Date, logger: Logger) throws {
@@ -50,7 +57,6 @@ actor PublishStage {
         self.logger = logger
         engine = EmbargoEngine(policy: pipeline.policy, members: pipeline.members.map(\.id))
         publisher = Publisher(root: pipeline.sharedRoot, collections: pipeline.collections)
-        ledger = try Ledger(url: pipeline.ledgerPath)
         do {
             try FileManager.default.createDirectory(at: pipeline.sharedRoot, withIntermediateDirectories: true)
         } catch {
@@ -74,22 +80,31 @@ actor PublishStage {
             // full (what failed may have been the transfer, which deserves another chance) and
             // judges it again (the sidecar or the index may have been put right meanwhile).
             if let evidence {
-                try? state.saveObject(
-                    StateStore.StoredObject(
-                        url: ref.url.absoluteString, source: ref.source, etag: nil, lastModified: nil,
-                        size: nil, sha256: evidence.sha256, outcome: "refused", reason: reason), at: at)
+                do {
+                    try state.saveObject(
+                        StateStore.StoredObject(
+                            url: ref.url.absoluteString, source: ref.source, etag: nil, lastModified: nil,
+                            size: nil, sha256: evidence.sha256, outcome: "refused", reason: reason), at: at)
+                } catch {
+                    logger.error("state: cannot remember refused object \(ref.url.absoluteString): \(error)")
+                }
             }
             quarantine(source: ref.source, object: ref.url.absoluteString, reason: reason, file: evidence?.file)
             if let evidence { WorkFiles.discard(evidence.file) }
         case .rejected(let object, let reason):
             // The transfer was sound, so its validators hold: while the object is unchanged,
             // the next run's conditional request gets a 304 and nothing is quarantined again.
-            try? state.saveObject(
-                StateStore.StoredObject(
-                    url: object.ref.url.absoluteString, source: object.ref.source, etag: object.etag,
-                    lastModified: object.lastModified, size: object.ref.size ?? object.size, sha256: object.sha256,
-                    outcome: "quarantined", reason: reason, recordCollection: nil, recordId: nil, listed: object.listed),
-                at: at)
+            do {
+                try state.saveObject(
+                    StateStore.StoredObject(
+                        url: object.ref.url.absoluteString, source: object.ref.source, etag: object.etag,
+                        lastModified: object.lastModified, size: object.ref.size ?? object.size, sha256: object.sha256,
+                        outcome: "quarantined", reason: reason, recordCollection: nil, recordId: nil,
+                        listed: object.listed),
+                    at: at)
+            } catch {
+                logger.error("state: cannot remember rejected object \(object.ref.url.absoluteString): \(error)")
+            }
             quarantine(source: object.ref.source, object: object.ref.url.absoluteString, reason: reason, file: object.file)
             WorkFiles.discard(object.file)
         case .normalized(let normalized):
@@ -120,17 +135,28 @@ actor PublishStage {
 
     struct Refusal: Error { var reason: String }
 
-    /// A new or changed record: ownership checks, store its bytes, publish to its audience.
+    /// A new or changed record: ownership and folder checks, its bytes stored, its copies
+    /// made to match its audience.
     func publish(_ n: NormalizedRecord) throws {
         let r = n.record
         let objectURL = n.object.ref.url.absoluteString
-        let (existing, current, objectOwner) = try state.lookup(collection: r.collection, id: r.id, objectURL: objectURL)
+        let place: ItemPlace
+        do {
+            place = try ItemPlace(start: r.startDatetime ?? r.datetime, id: r.id)
+        } catch {
+            throw Refusal(reason: "record \(r.id) in \(r.collection): \(error)")
+        }
+        let (existing, copies, objectOwner, folderTakenBy) = try state.lookup(
+            collection: r.collection, id: r.id, folder: place.folder, objectURL: objectURL)
         if let existing, existing.subject.owner != r.owner {
             throw Refusal(
                 reason: "record \(r.id) in \(r.collection) belongs to \(existing.subject.owner); \(r.owner) may not replace it")
         }
         if let objectOwner, objectOwner != r.owner {
             throw Refusal(reason: "object changed owner from \(objectOwner) to \(r.owner)")
+        }
+        if let other = folderTakenBy {
+            throw Refusal(reason: "records \(r.id) and \(other) in \(r.collection) would share the folder \(place.folder)")
         }
         let ingested = existing?.subject.ingested ?? at
         var stored: [StateStore.StoredAsset] = []
@@ -146,130 +172,187 @@ actor PublishStage {
         let record = StateStore.StoredRecord(
             subject: subject, source: r.source, objectURL: objectURL, startTime: r.startDatetime ?? r.datetime,
             endTime: r.endDatetime ?? r.datetime, item: item.serialized(pretty: false), assets: stored,
-            nextChange: engine.nextChange(of: subject, after: at))
+            nextChange: engine.nextChange(of: subject, after: at), place: place)
         counts.records += 1
-        let audience = engine.audience(of: subject, at: at)
-        // A changed record goes again to everyone who may see it, and leaves those who may not.
-        let leaving = engine.viewers.filter { current.contains($0.folder) && !audience.contains($0) }
         let object = StateStore.StoredObject(
             url: objectURL, source: r.source, etag: n.object.etag, lastModified: n.object.lastModified,
             size: n.object.ref.size ?? n.object.size, sha256: n.object.sha256, outcome: "record", reason: nil,
             recordCollection: r.collection, recordId: r.id, listed: n.object.listed)
-        try apply(record, item: item, publishing: audience, retracting: leaving, replacing: existing != nil, object: object)
-        counts.published += audience.count
-        logger.info("published \(r.collection)/\(r.id) to \(audience.map(\.folder).joined(separator: ","))")
+        let audience = audience(of: record)
+        let leaving = leavingCopies(record, copies, audience: audience)
+        if !leaving.isEmpty {
+            if let failure = retract([(record, leaving)]).first { throw failure }
+        }
+        let viewers = engine.viewers.filter { audience.contains($0.folder) }
+        try publishCopies(record, item: item, to: viewers, replacing: existing != nil, object: object, event: "publish")
+        logger.info("published \(r.collection)/\(r.id) to \(viewers.map(\.folder).joined(separator: ","))")
     }
 
-    /// Makes the trees match a decision, in the order that survives a crash at any point:
-    /// intents recorded → retracted files removed (item JSON first) → published files
-    /// written (assets first) → confirmed in the state → ledger.
-    func apply(
-        _ record: StateStore.StoredRecord, item: JSONValue?, publishing: [Viewer], retracting: [Viewer], replacing: Bool,
-        object: StateStore.StoredObject?, event: String = "publish"
-    ) throws {
-        let s = record.subject
-        try state.begin(
-            record: record, publishing: publishing.map(\.folder), retracting: retracting.map(\.folder), at: at)
-        for viewer in retracting {
-            try publisher.retract(collection: s.collection, id: s.id, from: viewer)
-        }
-        if !publishing.isEmpty {
-            try publisher.publish(
-                item: try item ?? JSONValue.parse(record.item), assets: record.assets, collection: s.collection,
-                id: s.id, to: publishing, replacing: replacing)
-        }
-        try state.confirm(
-            collection: s.collection, id: s.id, published: publishing.map(\.folder), retracted: retracting.map(\.folder),
-            object: object, at: at)
-        for viewer in retracting {
-            try ledger.append(event: "retract", at: at, fields: ledgerFields(record, viewer))
-        }
-        for viewer in publishing {
-            try ledger.append(event: event, at: at, fields: ledgerFields(record, viewer))
-        }
-        counts.retracted += retracting.count
+    func audience(of record: StateStore.StoredRecord) -> Set<String> {
+        Set(engine.audience(of: record.subject, at: at).map(\.folder))
     }
 
-    /// Finishes what a killed run left half done, deciding each unfinished publication again
-    /// at this run's instant: it is completed if the viewer may see the record, undone if not.
-    func recover() throws {
-        publisher.clearTemporaryFiles()
-        let unfinished = try state.unfinishedPublications()
-        guard !unfinished.isEmpty else { return }
-        logger.notice("finishing \(unfinished.count) publications a previous run left unfinished")
-        var byRecord: [String: [(String, String, String, String)]] = [:]
-        for u in unfinished { byRecord["\(u.collection)/\(u.id)", default: []].append(u) }
-        for (_, rows) in byRecord.sorted(by: { $0.key < $1.key }) {
-            guard let record = try state.record(collection: rows[0].0, id: rows[0].1) else { continue }
-            let audience = Set(engine.audience(of: record.subject, at: at).map(\.folder))
-            var publishing: [Viewer] = []
-            var retracting: [Viewer] = []
-            for (_, _, viewerName, status) in rows {
-                let viewer = Viewer(folder: viewerName)
-                if status == "publishing" && audience.contains(viewerName) {
-                    publishing.append(viewer)
-                } else {
-                    retracting.append(viewer)
+    /// Copies that must go: the viewer may not see the record (or left the pipeline), the
+    /// copy is an unfinished retraction, or it lies where the record no longer is.
+    func leavingCopies(
+        _ record: StateStore.StoredRecord, _ copies: [StateStore.Publication], audience: Set<String>
+    ) -> [StateStore.Publication] {
+        copies.filter { !audience.contains($0.viewer) || $0.status == .retracting || $0.place != record.place }
+    }
+
+    // MARK: The two primitives
+
+    /// Retracts copies of records, many at once: every intent first, then the catalogs that
+    /// named them (or, when a catalog cannot be written, its removal), then each copy's
+    /// folder, then each record's confirmation with its ledger lines. Returns the failures,
+    /// each already logged and remembered; none stops the others.
+    func retract(_ batch: [(record: StateStore.StoredRecord, copies: [StateStore.Publication])]) -> [any Error] {
+        var failures: [any Error] = []
+        var begun: [(record: StateStore.StoredRecord, copies: [StateStore.Publication])] = []
+        for (record, copies) in batch where !copies.isEmpty {
+            do {
+                try state.begin(record: record, publishing: [], retracting: copies, at: at)
+                begun.append((record, copies))
+            } catch {
+                failures.append(failed("retract", record.subject, copies.map(\.viewer), error))
+            }
+        }
+        guard !begun.isEmpty else { return failures }
+        CrashPoint.hit("retract.after-intent")
+        do {
+            try writeDirtyCatalogs()
+        } catch {
+            // A catalog that cannot be rewritten (a full disk) is removed instead: a removed
+            // file names nothing, and the next run writes it again.
+            logger.error("catalogs: \(error); removing the day catalogs of retracted items instead")
+            counts.failed += 1
+            for (record, copies) in begun {
+                for copy in copies {
+                    publisher.removeDayCatalog(
+                        viewer: Viewer(folder: copy.viewer), collection: record.subject.collection, day: copy.place.day)
                 }
             }
-            try apply(record, item: nil, publishing: publishing, retracting: retracting, replacing: true, object: nil)
         }
+        CrashPoint.hit("retract.after-catalog")
+        for (record, copies) in begun {
+            let s = record.subject
+            var gone: [StateStore.Publication] = []
+            for copy in copies {
+                do {
+                    try publisher.retract(collection: s.collection, place: copy.place, from: Viewer(folder: copy.viewer))
+                    gone.append(copy)
+                } catch {
+                    failures.append(failed("retract", s, [copy.viewer], error))
+                }
+            }
+            guard !gone.isEmpty else { continue }
+            do {
+                try state.confirm(
+                    collection: s.collection, id: s.id, day: record.place.day, published: [],
+                    retracted: gone.map(\.viewer), object: nil,
+                    ledger: gone.map { ledgerEvent("retract", s, viewer: $0.viewer, item: nil) }, at: at)
+                counts.retracted += gone.count
+                CrashPoint.hit("retract.after-confirm")
+                logger.info("retracted \(s.collection)/\(s.id) from \(gone.map(\.viewer).joined(separator: ","))")
+            } catch {
+                failures.append(failed("retract", s, gone.map(\.viewer), error))
+            }
+        }
+        return failures
     }
 
-    /// Re-evaluates records whose next change is due (all of them when the policy changed).
-    func reevaluate() throws {
-        let fingerprint = pipeline.policy.fingerprint(members: pipeline.members.map(\.id))
-        let policyChanged = try state.meta("policy") != fingerprint
-        try state.forEachRecord(dueAt: policyChanged ? nil : at) { record in
-            try reevaluate(record)
-        }
-        try state.setMeta("policy", fingerprint)
-    }
-
-    /// Makes one known record's trees match its audience at the run's instant.
-    func reevaluate(_ stored: StateStore.StoredRecord) throws {
-        var record = stored
+    /// Publishes a record to viewers at its place: intent, files (assets before the item),
+    /// confirmation with the ledger lines; the catalogs name the copies from the next
+    /// catalog write on. With no viewers it still records the record and its object.
+    func publishCopies(
+        _ record: StateStore.StoredRecord, item: JSONValue?, to viewers: [Viewer], replacing: Bool,
+        object: StateStore.StoredObject?, event: String
+    ) throws {
         let s = record.subject
-        let current = try state.viewers(collection: s.collection, id: s.id)
-        let audience = engine.audience(of: s, at: at)
-        record.nextChange = engine.nextChange(of: s, after: at)
-        let leaving = engine.viewers.filter { current.contains($0.folder) && !audience.contains($0) }
-        let released = audience.filter { !current.contains($0.folder) }
-        guard !released.isEmpty || !leaving.isEmpty else {
-            if record.nextChange != stored.nextChange {
-                try state.setNextChange(collection: s.collection, id: s.id, record.nextChange)
+        try state.begin(record: record, publishing: viewers.map(\.folder), retracting: [], at: at)
+        CrashPoint.hit("publish.after-intent")
+        var sha: String?
+        if !viewers.isEmpty {
+            if let lost = record.assets.first(where: { !publisher.hasStored(sha256: $0.sha256) }) {
+                // The store lost these bytes: forget the object, so this run's fetch takes it again.
+                try? state.forgetObject(url: record.objectURL)
+                throw POSIXIOError(op: "store file \(lost.sha256) of asset \(lost.file) is gone;", path: record.objectURL, code: ENOENT)
             }
-            return
+            sha = try publisher.publish(
+                item: try item ?? JSONValue.parse(record.item), assets: record.assets, collection: s.collection,
+                place: record.place, to: viewers, replacing: replacing)
         }
-        try apply(record, item: nil, publishing: released, retracting: leaving, replacing: false, object: nil, event: "release")
-        counts.released += released.count
+        CrashPoint.hit("publish.after-trees")
+        try state.confirm(
+            collection: s.collection, id: s.id, day: record.place.day, published: viewers.map(\.folder), retracted: [],
+            object: object, ledger: viewers.map { ledgerEvent(event, s, viewer: $0.folder, item: sha) }, at: at)
+        CrashPoint.hit("publish.after-confirm")
+        if event == "release" { counts.released += viewers.count } else { counts.published += viewers.count }
     }
 
-    /// Rewrites the collections whose items changed (the state remembers them from the
-    /// moment of change, so a killed run's are rewritten by the next), then the catalogs
-    /// that link them; syncs the ledger.
-    func finish() throws {
-        let dirty = try state.dirtyCollections()
-        var viewersToWrite = Set(dirty.map { Viewer(folder: $0.viewer) })
-        for viewer in engine.viewers {
-            let catalog = pipeline.sharedRoot.appendingPathComponent(viewer.folder).appendingPathComponent("catalog.json")
-            if !FileManager.default.fileExists(atPath: catalog.path) { viewersToWrite.insert(viewer) }
+    /// Logs a failed change, remembers it on the copies (so the next run tries it after the
+    /// others) and counts it; returns the error for the caller.
+    @discardableResult
+    func failed(_ what: String, _ s: EmbargoSubject, _ viewers: [String], _ error: any Error) -> any Error {
+        counts.failed += 1
+        let line = "\(what) \(s.collection)/\(s.id) (\(viewers.joined(separator: ","))): \(error)"
+        logger.error("\(line)")
+        do {
+            try state.recordFailure(collection: s.collection, id: s.id, viewers: viewers, error: "\(error)")
+        } catch {
+            logger.error("state: cannot remember the failure of \(s.collection)/\(s.id): \(error)")
         }
-        for (viewer, collection) in dirty {
-            try publisher.writeCollection(
-                collection, for: Viewer(folder: viewer), items: try state.publishedItems(viewer: viewer, collection: collection))
+        return error
+    }
+
+    // MARK: Catalogs
+
+    /// Rewrites the catalogs of every (viewer, collection, day) the state marked, from the
+    /// state's published copies, then the viewers' root catalogs.
+    func writeDirtyCatalogs() throws {
+        let dirty = try state.dirtyCatalogs()
+        guard !dirty.isEmpty else { return }
+        let current = Set(engine.viewers.map(\.folder))
+        var days: [String: [String: [String]]] = [:]  // viewer → collection → days
+        for (viewer, collection, day) in dirty where current.contains(viewer) {
+            days[viewer, default: [:]][collection, default: []].append(day)
         }
-        for viewer in viewersToWrite {
-            let name: String
-            switch viewer {
-            case .member(let id): name = pipeline.member(id)?.name ?? id
-            case .public: name = "the public"
+        for (viewer, collections) in days.sorted(by: { $0.key < $1.key }) {
+            for (collection, changed) in collections.sorted(by: { $0.key < $1.key }) {
+                let contents = Publisher.CollectionContents(
+                    days: try state.catalogDays(viewer: viewer, collection: collection),
+                    extent: try state.extent(viewer: viewer, collection: collection))
+                let title = pipeline.collections.first { $0.id == collection }?.title ?? collection
+                try publisher.writeCatalogs(
+                    viewer: Viewer(folder: viewer), collection: collection, changedDays: changed,
+                    items: { try self.state.catalogItems(viewer: viewer, collection: collection, day: $0).map(\.folder) },
+                    contents: contents, title: title)
             }
-            try publisher.writeCatalog(
-                for: viewer, name: name, collections: try state.publishedCollections(viewer: viewer.folder))
+            try writeRootCatalog(Viewer(folder: viewer))
         }
-        try state.clearDirtyCollections(dirty)
-        try ledger.sync()
+        try state.clearDirtyCatalogs(dirty)
+    }
+
+    func writeRootCatalog(_ viewer: Viewer) throws {
+        let name: String
+        switch viewer {
+        case .member(let id): name = pipeline.member(id)?.name ?? id
+        case .public: name = "the public"
+        }
+        try publisher.writeRootCatalog(
+            for: viewer, name: name, collections: try state.publishedCollections(viewer: viewer.folder))
+    }
+
+    /// The run's last step: catalogs of what changed (the state remembers them from the
+    /// moment of change, so a killed run's are written by the next), a root catalog for
+    /// every viewer, and the ledger's lines appended to `ledger.jsonl` and synced.
+    func finish() throws {
+        try writeDirtyCatalogs()
+        for viewer in engine.viewers {
+            let catalog = publisher.treeFolder(viewer).appendingPathComponent("catalog.json")
+            if access(catalog.path, F_OK) != 0 { try writeRootCatalog(viewer) }
+        }
+        try Ledger.flush(state: state, to: pipeline.ledgerPath)
     }
 
     func summary(seconds: Double) -> IngestSummary {
@@ -278,11 +361,13 @@ actor PublishStage {
         return s
     }
 
-    func ledgerFields(_ record: StateStore.StoredRecord, _ viewer: Viewer) -> [(String, JSONValue)] {
-        [
-            ("record", .string(record.subject.id)), ("collection", .string(record.subject.collection)),
-            ("owner", .string(record.subject.owner)), ("member", .string(viewer.folder)),
+    func ledgerEvent(_ event: String, _ s: EmbargoSubject, viewer: String, item sha: String?) -> StateStore.LedgerEvent {
+        var fields: [(String, JSONValue)] = [
+            ("record", .string(s.id)), ("collection", .string(s.collection)), ("owner", .string(s.owner)),
+            ("member", .string(viewer)),
         ]
+        if let sha { fields.append(("item_sha256", .string(sha))) }
+        return StateStore.LedgerEvent(event: event, at: at, fields: fields)
     }
 
     /// Moves the object's bytes aside with a one-line reason naming the object and the cause.
@@ -290,9 +375,15 @@ actor PublishStage {
         counts.quarantined += 1
         let line = "\(object): \(reason)"
         logger.warning("quarantined \(line)")
-        try? state.addQuarantine(runId: nil, source: source, object: object, reason: reason, at: at)
-        try? ledger.append(
-            event: "quarantine", at: at, fields: [("source", .string(source)), ("object", .string(object)), ("reason", .string(reason))])
+        do {
+            try state.addQuarantine(
+                runId: nil, source: source, object: object, reason: reason, at: at,
+                ledger: StateStore.LedgerEvent(
+                    event: "quarantine", at: at,
+                    fields: [("source", .string(source)), ("object", .string(object)), ("reason", .string(reason))]))
+        } catch {
+            logger.error("state: cannot record the quarantine of \(object): \(error)")
+        }
         if let file, FileManager.default.fileExists(atPath: file.path) {
             let folder = pipeline.quarantineFolder.appendingPathComponent(source)
             try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

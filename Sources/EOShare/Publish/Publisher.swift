@@ -11,7 +11,7 @@ public final class Publisher {
     /// For an export: the one tree written (assets copied, not linked to the store).
     let exportTree: URL?
     /// Folders known to exist (saves a stat per path component on every publish).
-    private var madeFolders = Set<String>()
+    var madeFolders = Set<String>()
 
     /// `root` is SHARED; with `exportTree`, the viewer's tree is written there instead,
     /// self-contained, its assets copied out of SHARED's store.
@@ -45,8 +45,8 @@ public final class Publisher {
         }
     }
 
-    func itemFolder(_ viewer: Viewer, collection: String, id: String) -> URL {
-        treeFolder(viewer).appendingPathComponent(collection).appendingPathComponent(id)
+    func itemFolder(_ viewer: Viewer, collection: String, place: ItemPlace) -> URL {
+        treeFolder(viewer).appendingPathComponent(place.relativePath(collection: collection))
     }
 
     /// Where the store keeps bytes with this SHA-256.
@@ -87,30 +87,45 @@ public final class Publisher {
         }
     }
 
+    /// Whether the store holds these bytes (a lost store file makes a record unpublishable
+    /// until its object is fetched again).
+    public func hasStored(sha256: String) -> Bool { access(storePath(sha256: sha256).path, F_OK) == 0 }
+
+    /// An item's JSON as every tree holds it: the item with the links of its place.
+    public static func itemJSON(_ item: JSONValue, collection: String, place: ItemPlace) -> [UInt8] {
+        let up = String(repeating: "../", count: place.depth)
+        let toCollection = String(repeating: "../", count: place.depth - 1)
+        return withLinks(
+            item,
+            [
+                stacLink("root", "\(up)catalog.json"), stacLink("parent", "../catalog.json"),
+                stacLink("collection", "\(toCollection)collection.json"),
+            ]
+        ).serialized()
+    }
+
     /// Publishes an item into viewers' trees: in each, assets first, then the item JSON; when
     /// it replaces an earlier version, files that version had and this one has not are removed.
     /// The item JSON is the same bytes in every tree (its links are relative), so it is
-    /// written once and hard-linked into the others: a link costs no new inode.
+    /// written once and hard-linked into the others: a link costs no new inode. Returns the
+    /// SHA-256 of the item JSON, for the ledger.
+    @discardableResult
     public func publish(
-        item: JSONValue, assets: [StateStore.StoredAsset], collection: String, id: String, to viewers: [Viewer],
+        item: JSONValue, assets: [StateStore.StoredAsset], collection: String, place: ItemPlace, to viewers: [Viewer],
         replacing: Bool
-    ) throws {
-        guard !viewers.isEmpty else { return }
-        let json = Self.withLinks(
-            item,
-            [
-                Self.stacLink("root", "../../catalog.json"), Self.stacLink("parent", "../collection.json"),
-                Self.stacLink("collection", "../collection.json"),
-            ]
-        ).serialized()
+    ) throws -> String {
+        let json = Self.itemJSON(item, collection: collection, place: place)
+        guard !viewers.isEmpty else { return Digest.sha256Hex(json) }
         var written: URL?
+        let name = "\(place.folder).json"
         for viewer in viewers {
-            let folder = itemFolder(viewer, collection: collection, id: id)
+            let folder = itemFolder(viewer, collection: collection, place: place)
             try makeFolder(folder)
             for asset in assets {
                 try linkFromStore(sha256: asset.sha256, to: folder.appendingPathComponent(asset.file))
             }
-            let file = folder.appendingPathComponent("\(id).json")
+            CrashPoint.hit("publish.after-assets")
+            let file = folder.appendingPathComponent(name)
             if let written {
                 let tmp = AtomicFile.temporaryName(for: file, in: temporaryFolder)
                 if Glibc.link(written.path, tmp.path) != 0 {
@@ -122,24 +137,53 @@ public final class Publisher {
                 try AtomicFile.write(json, to: file, temporaryFolder: temporaryFolder)
                 written = file
             }
+            CrashPoint.hit("publish.after-item")
             guard replacing else { continue }
-            let keep = Set(assets.map(\.file) + ["\(id).json"])
+            let keep = Set(assets.map(\.file) + [name])
             for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where !keep.contains(name) {
                 unlink(folder.appendingPathComponent(name).path)
             }
         }
+        return Digest.sha256Hex(json)
     }
 
-    /// Retracts an item from a viewer's tree: the JSON first, then its files and folder.
-    public func retract(collection: String, id: String, from viewer: Viewer) throws {
-        let folder = itemFolder(viewer, collection: collection, id: id)
-        let json = folder.appendingPathComponent("\(id).json")
-        if unlink(json.path) != 0, errno != ENOENT { throw POSIXIOError(op: "unlink", path: json.path) }
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
-            unlink(folder.appendingPathComponent(name).path)
-        }
-        rmdir(folder.path)
+    /// Retracts an item from a viewer's tree. The folder is renamed out of the tree in one
+    /// step (JSON and assets vanish together, and a rename needs no free space), then
+    /// emptied; where it cannot be moved (another filesystem), the JSON goes first.
+    public func retract(collection: String, place: ItemPlace, from viewer: Viewer) throws {
+        let folder = itemFolder(viewer, collection: collection, place: place)
         madeFolders.remove(folder.path)
+        try removeFolder(folder, firstFile: "\(place.folder).json")
+        CrashPoint.hit("retract.after-files")
+    }
+
+    /// Takes a folder out of a tree: a rename into the temporary folder, then its removal.
+    func removeFolder(_ folder: URL, firstFile: String?) throws {
+        let trash = AtomicFile.temporaryName(for: folder, in: temporaryFolder)
+        if Glibc.rename(folder.path, trash.path) == 0 {
+            CrashPoint.hit("retract.after-move")
+            try? FileManager.default.removeItem(at: trash)
+            return
+        }
+        if errno == ENOENT { return }
+        let renameError = POSIXIOError(op: "rename", path: folder.path)
+        guard errno == EXDEV, let firstFile else { throw renameError }
+        let json = folder.appendingPathComponent(firstFile)
+        if unlink(json.path) != 0, errno != ENOENT { throw POSIXIOError(op: "unlink", path: json.path) }
+        CrashPoint.hit("retract.after-move")
+        try FileManager.default.removeItem(at: folder)
+    }
+
+    /// Removes a whole viewer tree (a member that left the pipeline) in one rename.
+    public func removeTree(_ viewer: Viewer) throws {
+        let folder = treeFolder(viewer)
+        madeFolders = madeFolders.filter { !$0.hasPrefix(folder.path + "/") && $0 != folder.path }
+        let trash = AtomicFile.temporaryName(for: folder, in: temporaryFolder)
+        if Glibc.rename(folder.path, trash.path) != 0 {
+            guard errno != ENOENT else { return }
+            throw POSIXIOError(op: "rename", path: folder.path)
+        }
+        try? FileManager.default.removeItem(at: trash)
     }
 
     /// Hard link from the store under a temporary name, then rename into place; a copy only
@@ -165,79 +209,6 @@ public final class Publisher {
             try FileManager.default.copyItem(at: src, to: tmp)
         }
         try AtomicFile.rename(tmp, to: dest)
-    }
-
-    /// Rewrites a viewer's collection.json from the items it holds (extents follow the items);
-    /// removes it when the viewer has none left.
-    public func writeCollection(_ collectionId: String, for viewer: Viewer, items: [StateStore.PublishedItem]) throws {
-        let folder = treeFolder(viewer).appendingPathComponent(collectionId)
-        let file = folder.appendingPathComponent("collection.json")
-        guard !items.isEmpty else {
-            unlink(file.path)
-            rmdir(folder.path)
-            madeFolders.remove(folder.path)
-            return
-        }
-        let config = collections.first { $0.id == collectionId }
-        var west = 180.0, south = 90.0, east = -180.0, north = -90.0
-        var hasBox = false
-        var start: Date?
-        var end: Date?
-        for item in items {
-            if let b = item.bbox {
-                hasBox = true
-                west = min(west, b[0])
-                south = min(south, b[1])
-                east = max(east, b[2])
-                north = max(north, b[3])
-            }
-            if let s = item.start { start = min(start ?? s, s) }
-            if let e = item.end ?? item.start { end = max(end ?? e, e) }
-        }
-        let bbox: [Double] = hasBox ? [west, south, east, north] : [-180, -90, 180, 90]
-        var links: [JSONValue] = [Self.stacLink("root", "../catalog.json"), Self.stacLink("parent", "../catalog.json")]
-        links.reserveCapacity(items.count + 2)
-        for item in items {
-            links.append(Self.stacLink("item", "./\(item.id)/\(item.id).json", type: "application/geo+json"))
-        }
-        let interval: JSONValue = .array([
-            start.map { .string(Timestamp.format($0)) } ?? .null, end.map { .string(Timestamp.format($0)) } ?? .null,
-        ])
-        var extent = JSONObject()
-        extent["spatial"] = .object(["bbox": .array([.array(bbox.map(JSONValue.number))])])
-        extent["temporal"] = .object(["interval": .array([interval])])
-        var c = JSONObject()
-        c["type"] = "Collection"
-        c["stac_version"] = .string(STACItemWriter.stacVersion)
-        c["id"] = .string(collectionId)
-        c["title"] = .string(config?.title ?? collectionId)
-        c["description"] = .string(config?.description ?? config?.title ?? collectionId)
-        c["license"] = .string(config?.license ?? "proprietary")
-        c["extent"] = .object(extent)
-        c["links"] = .array(links)
-        let collection = JSONValue.object(c)
-        try makeFolder(folder)
-        try AtomicFile.write(collection.serialized(), to: file, temporaryFolder: temporaryFolder)
-    }
-
-    /// Rewrites a viewer's root catalog linking its collections.
-    public func writeCatalog(for viewer: Viewer, name: String, collections: [String]) throws {
-        let folder = treeFolder(viewer)
-        try makeFolder(folder)
-        var links: [JSONValue] = [Self.stacLink("root", "./catalog.json")]
-        for c in collections { links.append(Self.stacLink("child", "./\(c)/collection.json")) }
-        let catalog: JSONValue = .object([
-            "type": "Catalog",
-            "stac_version": .string(STACItemWriter.stacVersion),
-            "id": .string("eoshare-\(viewer.folder)"),
-            "title": .string(viewer == .public ? "Public releases" : "Records shared with \(name)"),
-            "description": .string(
-                viewer == .public
-                    ? "Consortium records released to the public." : "Consortium records that \(name) may see."),
-            "links": .array(links),
-        ])
-        try AtomicFile.write(
-            catalog.serialized(), to: folder.appendingPathComponent("catalog.json"), temporaryFolder: temporaryFolder)
     }
 
     static func stacLink(_ rel: String, _ href: String, type: String = "application/json") -> JSONValue {

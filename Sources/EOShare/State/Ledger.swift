@@ -1,77 +1,82 @@
 import Foundation
 
-/// The append-only ledger of CONTRACT §5: one JSON object a line, each carrying the SHA-256
-/// of the line before it (`prev`), so an edited or truncated ledger breaks the chain.
-public final class Ledger {
-    public let url: URL
-    private var fd: Int32 = -1
-    private var previousHash: String
-    /// The file's size after our last append: if it grew since, another process (an
-    /// export during an ingest) appended, and the chain continues from its line.
-    private var knownSize: Int64 = -1
-
+/// The append-only ledger of CONTRACT §5, as `ledger.jsonl`: one JSON object a line, each
+/// carrying the SHA-256 of the line before it (`prev`).
+///
+/// Lines are born in the state, in the transaction of the change they record
+/// (`StateStore.appendLedger`); this file receives them afterwards. So a crash between the
+/// two loses nothing (the next flush appends what is missing), a torn last line is cut off
+/// before anything is chained after it, and the state's anchor (how many lines, and the
+/// hash at the last one) lets the audit see a truncated, edited or deleted file.
+public enum Ledger {
     /// The chain's anchor: what the first line's `prev` holds.
     public static let genesis = String(repeating: "0", count: 64)
 
-    public init(url: URL) throws {
-        self.url = url
+    /// Appends every committed line the file does not hold yet, then fsyncs. Several
+    /// processes may flush at once (an export during an ingest): the file's lock orders them.
+    public static func flush(state: StateStore, to url: URL) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        previousHash = try Self.lastLineHash(url) ?? Self.genesis
-        fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        let fd = open(url.path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw POSIXIOError(op: "open", path: url.path) }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX) == 0 else { throw POSIXIOError(op: "flock", path: url.path) }
+        let pending = try state.pendingLedgerLines()
+        guard let last = pending.last else { return }
+        let anchor = try state.ledgerAnchor()
         var st = stat()
-        fstat(fd, &st)
-        knownSize = Int64(st.st_size)
-    }
-
-    deinit { if fd >= 0 { close(fd) } }
-
-    /// Appends one event. Fields are written in the given order after `at` and `event`.
-    public func append(event: String, at: Date, fields: [(String, JSONValue)]) throws {
-        var o = JSONObject()
-        o["at"] = .string(Timestamp.format(at))
-        o["event"] = .string(event)
-        for (k, v) in fields { o[k] = v }
-        flock(fd, LOCK_EX)
-        defer { flock(fd, LOCK_UN) }
-        var st = stat()
-        fstat(fd, &st)
-        if Int64(st.st_size) != knownSize {
-            previousHash = try Self.lastLineHash(url) ?? Self.genesis
-        }
-        o["prev"] = .string(previousHash)
-        let line = JSONValue.object(o).serialized(pretty: false)
-        var bytes = line
-        bytes.append(0x0A)
-        // One write(2) of the whole line with O_APPEND: a kill never leaves half a line.
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard n == bytes.count else { throw POSIXIOError(op: "append", path: url.path) }
-        previousHash = Digest.sha256Hex(line)
-        knownSize = Int64(st.st_size) + Int64(bytes.count)
-    }
-
-    /// Makes appended lines durable before a run reports success.
-    public func sync() throws {
-        guard fsync(fd) == 0 else { throw POSIXIOError(op: "fsync", path: url.path) }
-    }
-
-    /// SHA-256 of the file's last line (without its newline), read from the end.
-    static func lastLineHash(_ url: URL) throws -> String? {
-        guard let h = FileHandle(forReadingAtPath: url.path) else { return nil }
-        defer { try? h.close() }
-        let size = try h.seekToEnd()
-        guard size > 0 else { return nil }
-        var chunk: UInt64 = 64 * 1024
-        while true {
-            let start = size > chunk ? size - chunk : 0
-            try h.seek(toOffset: start)
-            var data = [UInt8](try h.readToEnd() ?? Data())
-            if data.last == 0x0A { data.removeLast() }
-            if let nl = data.lastIndex(of: 0x0A) {
-                return Digest.sha256Hex(Array(data[(nl + 1)...]))
+        guard fstat(fd, &st) == 0 else { throw POSIXIOError(op: "fstat", path: url.path) }
+        var size = Int64(st.st_size)
+        // Lines a flush wrote before it was killed, ahead of what the state knows: keep those
+        // that are the pending lines themselves, cut a torn one.
+        var skip = 0
+        if size > anchor.fileBytes {
+            let tail = try readTail(fd, from: anchor.fileBytes, to: size, path: url.path)
+            var offset = 0
+            while skip < pending.count, let nl = tail[offset...].firstIndex(of: 0x0A),
+                Array(tail[offset..<nl]) == pending[skip].line
+            {
+                offset = nl + 1
+                skip += 1
             }
-            if start == 0 { return Digest.sha256Hex(data) }
-            chunk *= 4
+            if !tail[offset...].contains(0x0A) && offset < tail.count {
+                size = anchor.fileBytes + Int64(offset)
+                guard ftruncate(fd, off_t(size)) == 0 else { throw POSIXIOError(op: "truncate", path: url.path) }
+            }
         }
+        var bytes: [UInt8] = []
+        for p in pending.dropFirst(skip) {
+            bytes += p.line
+            bytes.append(0x0A)
+        }
+        CrashPoint.hit("ledger.before-append")
+        if !bytes.isEmpty {
+            if CrashPoint.isArmed("ledger.torn-append") {
+                _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, max(1, $0.count / 2)) }
+                CrashPoint.hit("ledger.torn-append")
+            }
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n != bytes.count {
+                // A short write (disk full): cut what went in, so no half line stays for the
+                // next line to be chained onto.
+                let e = POSIXIOError(op: "append", path: url.path, code: n < 0 ? errno : ENOSPC)
+                _ = ftruncate(fd, off_t(size))
+                throw e
+            }
+        }
+        guard fsync(fd) == 0 else { throw POSIXIOError(op: "fsync", path: url.path) }
+        CrashPoint.hit("ledger.after-append")
+        try state.ledgerAppended(through: last.seq, fileBytes: size + Int64(bytes.count))
+    }
+
+    static func readTail(_ fd: Int32, from start: Int64, to end: Int64, path: String) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(end - start))
+        var done = 0
+        while done < out.count {
+            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(start) + off_t(done)) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { throw POSIXIOError(op: "read", path: path) }
+            done += n
+        }
+        return out
     }
 }

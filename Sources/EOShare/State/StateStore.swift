@@ -16,10 +16,11 @@ public final class StateStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
         db = try DatabaseQueue(path: path.path, configuration: config)
-        try Self.migrator.migrate(db)
+        try Self.migrator(ledger: path.deletingLastPathComponent().appendingPathComponent("ledger.jsonl")).migrate(db)
     }
 
-    static var migrator: DatabaseMigrator {
+    /// `ledger` is the ledger file beside the state, whose lines an older state did not anchor.
+    static func migrator(ledger: URL) -> DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in
             try db.execute(
@@ -99,6 +100,61 @@ public final class StateStore: Sendable {
         // object has not changed (see Fetcher).
         m.registerMigration("v2-objects-listed") { db in
             try db.execute(sql: "ALTER TABLE objects ADD COLUMN listed TEXT")
+        }
+        // The layout by year, month and day (CONTRACT §6): each record's place, and each
+        // publication's own place (where that viewer's copy is, should the record move);
+        // catalogs to rewrite per day; the ledger's lines committed with the changes they
+        // record, waiting to be appended to ledger.jsonl.
+        m.registerMigration("v3-layout-ledger") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE records ADD COLUMN day TEXT NOT NULL DEFAULT 'undated';
+                    ALTER TABLE records ADD COLUMN folder TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE publications ADD COLUMN day TEXT NOT NULL DEFAULT 'undated';
+                    ALTER TABLE publications ADD COLUMN folder TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE publications ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE publications ADD COLUMN error TEXT;
+                    DROP TABLE dirty_collections;
+                    CREATE TABLE dirty_catalogs (
+                        viewer TEXT NOT NULL,
+                        collection TEXT NOT NULL,
+                        day TEXT NOT NULL,
+                        PRIMARY KEY (viewer, collection, day)
+                    );
+                    CREATE TABLE ledger_pending (seq INTEGER PRIMARY KEY, line BLOB NOT NULL);
+                    CREATE INDEX publications_day ON publications(viewer, collection, day, status);
+                    """)
+            let rows = try Row.fetchAll(db, sql: "SELECT collection, id, start_time FROM records")
+            for row in rows {
+                let id: String = row["id"]
+                let start = (row["start_time"] as Double?).map(Date.init(timeIntervalSince1970:))
+                let place = ItemPlace(day: ItemPlace.day(of: start), folder: (try? ItemFolderName.encode(id)) ?? id)
+                try db.execute(
+                    sql: "UPDATE records SET day = ?, folder = ? WHERE collection = ? AND id = ?",
+                    arguments: [place.day, place.folder, row["collection"], id])
+                try db.execute(
+                    sql: "UPDATE publications SET day = ?, folder = ? WHERE collection = ? AND record_id = ?",
+                    arguments: [place.day, place.folder, row["collection"], id])
+            }
+            // The ledger so far becomes the anchor the next lines chain onto.
+            if let bytes = try? FileBytes.read(ledger), !bytes.isEmpty {
+                var end = bytes.count
+                if bytes.last != 0x0A, let nl = bytes.lastIndex(of: 0x0A) { end = nl + 1 }  // a torn last line is cut
+                let lines = bytes[..<end].split(separator: 0x0A, omittingEmptySubsequences: false).dropLast()
+                if let last = lines.last {
+                    try db.execute(
+                        sql: """
+                            INSERT OR REPLACE INTO meta (key, value) VALUES ('ledger_lines', ?), ('ledger_head', ?),
+                            ('ledger_file_lines', ?), ('ledger_file_bytes', ?)
+                            """,
+                        arguments: [String(lines.count), Digest.sha256Hex(Array(last)), String(lines.count), String(end)])
+                }
+            }
+            // The trees are still in the old layout: the next run reconciles them.
+            if !rows.isEmpty {
+                try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('reconcile', 'the layout changed')")
+            }
+            try db.execute(sql: "CREATE UNIQUE INDEX records_folder ON records(collection, folder)")
         }
         return m
     }
@@ -211,6 +267,8 @@ public final class StateStore: Sendable {
         public var item: [UInt8]
         public var assets: [StoredAsset]
         public var nextChange: Date?
+        /// Where the record's item lives in a tree (its day folder and folder name).
+        public var place: ItemPlace
     }
 
     public struct StoredAsset: Sendable, Hashable {
@@ -303,7 +361,8 @@ public final class StateStore: Sendable {
                 id: row["id"], collection: row["collection"], owner: row["owner"], bbox: bbox,
                 acquired: date("acquired"), processed: date("processed"), ingested: date("ingested")),
             source: row["source"], objectURL: row["object_url"], startTime: date("start_time"),
-            endTime: date("end_time"), item: [UInt8](item), assets: assets, nextChange: date("next_change"))
+            endTime: date("end_time"), item: [UInt8](item), assets: assets, nextChange: date("next_change"),
+            place: ItemPlace(day: row["day"], folder: row["folder"]))
     }
 
     static func saveRecord(_ db: Database, _ r: StoredRecord, at: Date) throws {
@@ -314,17 +373,24 @@ public final class StateStore: Sendable {
         do {
             try db.execute(
                 sql: """
-                    INSERT OR REPLACE INTO records
+                    INSERT INTO records
                     (collection, id, owner, source, object_url, start_time, end_time, acquired, processed, ingested,
-                     west, south, east, north, item, assets, next_change, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     west, south, east, north, item, assets, next_change, updated_at, day, folder)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (collection, id) DO UPDATE SET
+                        owner = excluded.owner, source = excluded.source, object_url = excluded.object_url,
+                        start_time = excluded.start_time, end_time = excluded.end_time,
+                        acquired = excluded.acquired, processed = excluded.processed, ingested = excluded.ingested,
+                        west = excluded.west, south = excluded.south, east = excluded.east, north = excluded.north,
+                        item = excluded.item, assets = excluded.assets, next_change = excluded.next_change,
+                        updated_at = excluded.updated_at, day = excluded.day, folder = excluded.folder
                     """,
                 arguments: [
                     s.collection, s.id, s.owner, r.source, r.objectURL, r.startTime?.timeIntervalSince1970,
                     r.endTime?.timeIntervalSince1970, s.acquired?.timeIntervalSince1970,
                     s.processed?.timeIntervalSince1970, s.ingested?.timeIntervalSince1970, s.bbox?[0], s.bbox?[1],
                     s.bbox?[2], s.bbox?[3], Data(r.item), assets, r.nextChange?.timeIntervalSince1970,
-                    at.timeIntervalSince1970,
+                    at.timeIntervalSince1970, r.place.day, r.place.folder,
                 ])
         }
     }
@@ -339,72 +405,89 @@ public final class StateStore: Sendable {
 
     // MARK: Publications
 
-    /// Every viewer whose tree may hold the item (published or with an unfinished intent).
-    public func viewers(collection: String, id: String) throws -> Set<String> {
+    public enum PublicationStatus: String, Sendable {
+        /// An intent: files may be appearing in the viewer's tree.
+        case publishing
+        /// The viewer's tree holds the item.
+        case published
+        /// An intent: the item is leaving the viewer's tree (catalogs no longer name it).
+        case retracting
+    }
+
+    /// A record's copy in one viewer's tree, where it is (which may differ from the record's
+    /// place while the record moves to another day).
+    public struct Publication: Sendable, Hashable {
+        public var viewer: String
+        public var place: ItemPlace
+        public var status: PublicationStatus
+        /// How often finishing this intent failed in a row.
+        public var failures: Int
+    }
+
+    static func publication(_ row: Row) -> Publication {
+        Publication(
+            viewer: row["viewer"], place: ItemPlace(day: row["day"], folder: row["folder"]),
+            status: PublicationStatus(rawValue: row["status"]) ?? .retracting, failures: row["failures"])
+    }
+
+    /// Every copy of the item (published or with an unfinished intent).
+    public func publications(collection: String, id: String) throws -> [Publication] {
         try db.read { db in
-            Set(
-                try String.fetchAll(
-                    db, sql: "SELECT viewer FROM publications WHERE collection = ? AND record_id = ?",
-                    arguments: [collection, id]))
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM publications WHERE collection = ? AND record_id = ? ORDER BY viewer",
+                arguments: [collection, id]
+            ).map(Self.publication)
         }
     }
 
     /// Records the intent before any file moves: the record as it will be published, the
-    /// viewers about to receive it ('publishing') and those about to lose it ('retracting').
-    public func begin(record: StoredRecord, publishing: [String], retracting: [String], at: Date) throws {
+    /// viewers about to receive it at its place ('publishing') and the copies about to go
+    /// ('retracting', wherever they are). Their catalogs are marked for rewriting.
+    public func begin(record: StoredRecord, publishing: [String], retracting: [Publication], at: Date) throws {
         let (c, id) = (record.subject.collection, record.subject.id)
         try db.write { db in
             try Self.saveRecord(db, record, at: at)
             for viewer in publishing {
                 try db.execute(
                     sql: """
-                        INSERT INTO publications (collection, record_id, viewer, status, published_at)
-                        VALUES (?, ?, ?, 'publishing', ?)
-                        ON CONFLICT (collection, record_id, viewer) DO UPDATE SET status = 'publishing'
-                        """, arguments: [c, id, viewer, at.timeIntervalSince1970])
+                        INSERT INTO publications (collection, record_id, viewer, status, published_at, day, folder)
+                        VALUES (?, ?, ?, 'publishing', ?, ?, ?)
+                        ON CONFLICT (collection, record_id, viewer) DO UPDATE SET status = 'publishing',
+                            day = excluded.day, folder = excluded.folder
+                        """,
+                    arguments: [c, id, viewer, at.timeIntervalSince1970, record.place.day, record.place.folder])
             }
-            for viewer in retracting {
+            for p in retracting {
                 try db.execute(
                     sql: "UPDATE publications SET status = 'retracting' WHERE collection = ? AND record_id = ? AND viewer = ?",
-                    arguments: [c, id, viewer])
-            }
-            for viewer in publishing + retracting {
-                try db.execute(
-                    sql: "INSERT OR IGNORE INTO dirty_collections (viewer, collection) VALUES (?, ?)",
-                    arguments: [viewer, c])
+                    arguments: [c, id, p.viewer])
+                try Self.markDirty(db, viewer: p.viewer, collection: c, day: p.place.day)
             }
         }
     }
 
-    /// (viewer, collection) pairs whose collection.json must be rewritten.
-    public func dirtyCollections() throws -> [(viewer: String, collection: String)] {
-        try db.read { db in
-            try Row.fetchAll(db, sql: "SELECT viewer, collection FROM dirty_collections ORDER BY viewer, collection")
-                .map { ($0["viewer"], $0["collection"]) }
-        }
+    static func markDirty(_ db: Database, viewer: String, collection: String, day: String) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO dirty_catalogs (viewer, collection, day) VALUES (?, ?, ?)",
+            arguments: [viewer, collection, day])
     }
 
-    public func clearDirtyCollections(_ pairs: [(viewer: String, collection: String)]) throws {
-        try db.write { db in
-            for (viewer, collection) in pairs {
-                try db.execute(
-                    sql: "DELETE FROM dirty_collections WHERE viewer = ? AND collection = ?", arguments: [viewer, collection])
-            }
-        }
-    }
-
-    /// Confirms what the files now show: publications visible, retractions gone, and the
-    /// object that brought the record (so an unchanged object is not fetched again).
+    /// Confirms what the files now show: publications visible (their day catalogs marked for
+    /// rewriting: a catalog names a copy only once it is confirmed), retracted copies gone,
+    /// the object that brought the record (so an unchanged object is not fetched again), and
+    /// the ledger's lines for these changes, in the same transaction.
     public func confirm(
-        collection: String, id: String, published: [String], retracted: [String], object: StoredObject?, at: Date
+        collection: String, id: String, day: String, published: [String], retracted: [String], object: StoredObject?,
+        ledger events: [LedgerEvent], at: Date
     ) throws {
         try db.write { db in
             for viewer in published {
                 try db.execute(
                     sql: """
-                        UPDATE publications SET status = 'published', published_at = ?
+                        UPDATE publications SET status = 'published', published_at = ?, failures = 0, error = NULL
                         WHERE collection = ? AND record_id = ? AND viewer = ?
                         """, arguments: [at.timeIntervalSince1970, collection, id, viewer])
+                try Self.markDirty(db, viewer: viewer, collection: collection, day: day)
             }
             for viewer in retracted {
                 try db.execute(
@@ -412,69 +495,140 @@ public final class StateStore: Sendable {
                     arguments: [collection, id, viewer])
             }
             if let object { try Self.saveObject(db, object, at: at) }
+            for event in events { try Self.appendLedger(db, event) }
         }
     }
 
-    /// Intents a crashed run left: (collection, record id, viewer, status).
-    public func unfinishedPublications() throws -> [(collection: String, id: String, viewer: String, status: String)] {
+    /// Remembers that finishing an intent failed, so the next run tries it after the others.
+    public func recordFailure(collection: String, id: String, viewers: [String], error: String) throws {
+        try db.write { db in
+            for viewer in viewers {
+                try db.execute(
+                    sql: """
+                        UPDATE publications SET failures = failures + 1, error = ?
+                        WHERE collection = ? AND record_id = ? AND viewer = ? AND status != 'published'
+                        """, arguments: [error, collection, id, viewer])
+            }
+        }
+    }
+
+    /// Marks the catalogs of a day dirty (for a copy found in a tree the state did not know).
+    public func markDirty(viewer: String, collection: String, day: String) throws {
+        try db.write { db in try Self.markDirty(db, viewer: viewer, collection: collection, day: day) }
+    }
+
+    /// Records with an unfinished intent, those that failed least often first.
+    public func unfinishedRecords() throws -> [(collection: String, id: String)] {
         try db.read { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT * FROM publications WHERE status != 'published' ORDER BY collection, record_id, viewer"
-            ).map { ($0["collection"], $0["record_id"], $0["viewer"], $0["status"]) }
+                sql: """
+                    SELECT collection, record_id, max(failures) AS f FROM publications WHERE status != 'published'
+                    GROUP BY collection, record_id ORDER BY f, collection, record_id
+                    """
+            ).map { ($0["collection"], $0["record_id"]) }
         }
     }
 
-    /// What the publisher needs to know before publishing a record, read at once.
-    public func lookup(collection: String, id: String, objectURL: String) throws -> (
-        existing: StoredRecord?, viewers: Set<String>, objectOwner: String?
+    /// What the publisher needs to know before publishing a record, read at once: the
+    /// record as known, its copies, the owner of what the object published before, and a
+    /// record of another id whose folder name would be the same (never, for ids the
+    /// encoding tells apart; kept as a guard).
+    public func lookup(collection: String, id: String, folder: String, objectURL: String) throws -> (
+        existing: StoredRecord?, publications: [Publication], objectOwner: String?, folderTakenBy: String?
     ) {
         try db.read { db in
             let existing = try Row.fetchOne(
                 db, sql: "SELECT * FROM records WHERE collection = ? AND id = ?", arguments: [collection, id]
             ).map(Self.storedRecord)
-            let viewers = Set(
-                try String.fetchAll(
-                    db, sql: "SELECT viewer FROM publications WHERE collection = ? AND record_id = ?",
-                    arguments: [collection, id]))
+            let publications = try Row.fetchAll(
+                db, sql: "SELECT * FROM publications WHERE collection = ? AND record_id = ? ORDER BY viewer",
+                arguments: [collection, id]
+            ).map(Self.publication)
             let objectOwner = try String.fetchOne(
                 db,
                 sql: """
                     SELECT r.owner FROM objects o JOIN records r ON r.collection = o.record_collection AND r.id = o.record_id
                     WHERE o.url = ?
                     """, arguments: [objectURL])
-            return (existing, viewers, objectOwner)
+            let taken = try String.fetchOne(
+                db, sql: "SELECT id FROM records WHERE collection = ? AND folder = ? AND id != ?",
+                arguments: [collection, folder, id])
+            return (existing, publications, objectOwner, taken)
         }
     }
 
-    /// Items published to a viewer in a collection, with what a collection's extent needs.
-    public struct PublishedItem: Sendable {
-        public var id: String
+    // MARK: Catalogs
+
+    /// (viewer, collection, day) whose catalogs must be rewritten.
+    public func dirtyCatalogs() throws -> [(viewer: String, collection: String, day: String)] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT viewer, collection, day FROM dirty_catalogs ORDER BY viewer, collection, day")
+                .map { ($0["viewer"], $0["collection"], $0["day"]) }
+        }
+    }
+
+    public func clearDirtyCatalogs(_ entries: [(viewer: String, collection: String, day: String)]) throws {
+        try db.write { db in
+            for (viewer, collection, day) in entries {
+                try db.execute(
+                    sql: "DELETE FROM dirty_catalogs WHERE viewer = ? AND collection = ? AND day = ?",
+                    arguments: [viewer, collection, day])
+            }
+        }
+    }
+
+    /// The items a day catalog names: the viewer's published copies at that day, by folder.
+    public func catalogItems(viewer: String, collection: String, day: String) throws -> [(folder: String, id: String)] {
+        try db.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT folder, record_id FROM publications
+                    WHERE viewer = ? AND collection = ? AND day = ? AND status = 'published' ORDER BY folder
+                    """, arguments: [viewer, collection, day]
+            ).map { ($0["folder"], $0["record_id"]) }
+        }
+    }
+
+    /// The day folders under which the viewer holds published items of a collection
+    /// (`YYYY/MM/DD` and `undated`), sorted.
+    public func catalogDays(viewer: String, collection: String) throws -> [String] {
+        try db.read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT day FROM publications
+                    WHERE viewer = ? AND collection = ? AND status = 'published' ORDER BY day
+                    """, arguments: [viewer, collection])
+        }
+    }
+
+    /// A collection's extent as the viewer sees it: the union of its published items'
+    /// boxes and time spans, as an aggregate the database computes.
+    public struct Extent: Sendable, Equatable {
         public var bbox: [Double]?
         public var start: Date?
         public var end: Date?
     }
 
-    public func publishedItems(viewer: String, collection: String) throws -> [PublishedItem] {
+    public func extent(viewer: String, collection: String) throws -> Extent {
         try db.read { db in
-            try Row.fetchAll(
+            let row = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT r.id, r.west, r.south, r.east, r.north, r.start_time, r.end_time
+                    SELECT min(r.west), min(r.south), max(r.east), max(r.north), min(r.start_time),
+                           max(coalesce(r.end_time, r.start_time))
                     FROM publications p JOIN records r ON r.collection = p.collection AND r.id = p.record_id
-                    WHERE p.viewer = ? AND p.collection = ? AND p.status = 'published' ORDER BY r.id
-                    """, arguments: [viewer, collection]
-            ).map { row in
-                var bbox: [Double]?
-                if let w: Double = row["west"], let s: Double = row["south"], let e: Double = row["east"],
-                    let n: Double = row["north"]
-                {
-                    bbox = [w, s, e, n]
-                }
-                return PublishedItem(
-                    id: row["id"], bbox: bbox, start: (row["start_time"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                    end: (row["end_time"] as Double?).map(Date.init(timeIntervalSince1970:)))
+                    WHERE p.viewer = ? AND p.collection = ? AND p.status = 'published'
+                    """, arguments: [viewer, collection])
+            var extent = Extent()
+            if let row, let w: Double = row[0], let s: Double = row[1], let e: Double = row[2], let n: Double = row[3] {
+                extent.bbox = [w, s, e, n]
             }
+            extent.start = (row?[4] as Double?).map(Date.init(timeIntervalSince1970:))
+            extent.end = (row?[5] as Double?).map(Date.init(timeIntervalSince1970:))
+            return extent
         }
     }
 
@@ -484,6 +638,187 @@ public final class StateStore: Sendable {
             try String.fetchAll(
                 db, sql: "SELECT DISTINCT collection FROM publications WHERE viewer = ? AND status = 'published' ORDER BY collection",
                 arguments: [viewer])
+        }
+    }
+
+    /// Viewers the state knows copies for (a removed member's among them until its tree is gone).
+    public func publicationViewers() throws -> [String] {
+        try db.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT viewer FROM publications ORDER BY viewer") }
+    }
+
+    /// Every copy the state believes a viewer's tree holds, page by page.
+    public func forEachPublication(
+        viewer: String, _ body: (_ collection: String, _ id: String, Publication) throws -> Void
+    ) throws {
+        var after = ("", "")
+        while true {
+            let page = try db.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT * FROM publications WHERE viewer = ? AND (collection, record_id) > (?, ?)
+                        ORDER BY collection, record_id LIMIT 1000
+                        """, arguments: [viewer, after.0, after.1]
+                ).map { (row: Row) in (row["collection"] as String, row["record_id"] as String, Self.publication(row)) }
+            }
+            for (c, id, p) in page { try body(c, id, p) }
+            guard let last = page.last, page.count == 1000 else { return }
+            after = (last.0, last.1)
+        }
+    }
+
+    /// Forgets copies without touching any tree: for a tree found not to hold them.
+    public func forgetPublications(collection: String, id: String, viewers: [String]) throws {
+        try db.write { db in
+            for viewer in viewers {
+                try db.execute(
+                    sql: "DELETE FROM publications WHERE collection = ? AND record_id = ? AND viewer = ?",
+                    arguments: [collection, id, viewer])
+            }
+        }
+    }
+
+    /// Takes a copy found in a tree into the state as published (a state lost or restored
+    /// from an older copy): the record from the item itself when the state has none.
+    public func adopt(record: StoredRecord?, collection: String, id: String, viewer: String, place: ItemPlace, at: Date) throws {
+        try db.write { db in
+            if let record { try Self.saveRecord(db, record, at: at) }
+            try db.execute(
+                sql: """
+                    INSERT INTO publications (collection, record_id, viewer, status, published_at, day, folder)
+                    VALUES (?, ?, ?, 'published', ?, ?, ?)
+                    ON CONFLICT (collection, record_id, viewer) DO UPDATE SET status = 'published',
+                        day = excluded.day, folder = excluded.folder
+                    """, arguments: [collection, id, viewer, at.timeIntervalSince1970, place.day, place.folder])
+            try Self.markDirty(db, viewer: viewer, collection: collection, day: place.day)
+        }
+    }
+
+    /// Marks every day catalog the state knows of for rewriting (a reconciliation).
+    public func markAllDirty() throws {
+        try db.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO dirty_catalogs (viewer, collection, day)
+                    SELECT DISTINCT viewer, collection, day FROM publications
+                    """)
+        }
+    }
+
+    /// A published copy the trees were found not to hold becomes an intent again, so the
+    /// recovery republishes it (or retracts it, should the viewer no longer see it).
+    public func reopen(collection: String, id: String, viewer: String) throws {
+        try db.write { db in
+            try db.execute(
+                sql: "UPDATE publications SET status = 'publishing' WHERE collection = ? AND record_id = ? AND viewer = ?",
+                arguments: [collection, id, viewer])
+        }
+    }
+
+    /// Forgets what is known of an object, so the next fetch takes it whole again (its
+    /// stored bytes were found gone).
+    public func forgetObject(url: String) throws {
+        try db.write { db in try db.execute(sql: "DELETE FROM objects WHERE url = ?", arguments: [url]) }
+    }
+
+    /// The copies of a viewer that left the pipeline, each with its record's owner, all
+    /// marked as leaving (their tree goes whole).
+    public func beginRemovingViewer(_ viewer: String) throws -> [(collection: String, id: String, owner: String)] {
+        try db.write { db in
+            try db.execute(sql: "UPDATE publications SET status = 'retracting' WHERE viewer = ?", arguments: [viewer])
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT p.collection, p.record_id, coalesce(r.owner, '') AS owner FROM publications p
+                    LEFT JOIN records r ON r.collection = p.collection AND r.id = p.record_id
+                    WHERE p.viewer = ? ORDER BY p.collection, p.record_id
+                    """, arguments: [viewer]
+            ).map { ($0["collection"], $0["record_id"], $0["owner"]) }
+        }
+    }
+
+    /// The viewer's tree is gone: its copies and catalogs are forgotten, with their ledger lines.
+    public func confirmViewerRemoved(_ viewer: String, ledger events: [LedgerEvent]) throws {
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM publications WHERE viewer = ?", arguments: [viewer])
+            try db.execute(sql: "DELETE FROM dirty_catalogs WHERE viewer = ?", arguments: [viewer])
+            for event in events { try Self.appendLedger(db, event) }
+        }
+    }
+
+    // MARK: Ledger
+
+    /// One ledger event: written as a line of `ledger.jsonl` once committed.
+    public struct LedgerEvent: Sendable {
+        public var event: String
+        public var at: Date
+        public var fields: [(String, JSONValue)]
+
+        public init(event: String, at: Date, fields: [(String, JSONValue)]) {
+            self.event = event
+            self.at = at
+            self.fields = fields
+        }
+    }
+
+    /// The ledger's anchor: how many lines it has, the SHA-256 of the last, and how many of
+    /// them (and bytes) `ledger.jsonl` is known to hold.
+    public struct LedgerAnchor: Sendable, Equatable {
+        public var lines: Int64
+        public var head: String
+        public var fileLines: Int64
+        public var fileBytes: Int64
+    }
+
+    static func ledgerAnchor(_ db: Database) throws -> LedgerAnchor {
+        func value(_ key: String) throws -> String? {
+            try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key])
+        }
+        return LedgerAnchor(
+            lines: Int64(try value("ledger_lines") ?? "0") ?? 0, head: try value("ledger_head") ?? Ledger.genesis,
+            fileLines: Int64(try value("ledger_file_lines") ?? "0") ?? 0,
+            fileBytes: Int64(try value("ledger_file_bytes") ?? "0") ?? 0)
+    }
+
+    public func ledgerAnchor() throws -> LedgerAnchor { try db.read { try Self.ledgerAnchor($0) } }
+
+    /// Chains an event onto the ledger inside the caller's transaction.
+    static func appendLedger(_ db: Database, _ e: LedgerEvent) throws {
+        let anchor = try ledgerAnchor(db)
+        var o = JSONObject()
+        o["at"] = .string(Timestamp.format(e.at))
+        o["event"] = .string(e.event)
+        for (k, v) in e.fields { o[k] = v }
+        o["prev"] = .string(anchor.head)
+        let line = JSONValue.object(o).serialized(pretty: false)
+        let seq = anchor.lines + 1
+        try db.execute(sql: "INSERT INTO ledger_pending (seq, line) VALUES (?, ?)", arguments: [seq, Data(line)])
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('ledger_lines', ?), ('ledger_head', ?)",
+            arguments: [String(seq), Digest.sha256Hex(line)])
+    }
+
+    /// Commits events that change nothing else (a quarantine, an export).
+    public func appendLedger(_ events: [LedgerEvent]) throws {
+        try db.write { db in for e in events { try Self.appendLedger(db, e) } }
+    }
+
+    /// Lines committed but not yet known to be in `ledger.jsonl`, in order.
+    public func pendingLedgerLines() throws -> [(seq: Int64, line: [UInt8])] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, line FROM ledger_pending ORDER BY seq").map {
+                ($0["seq"], [UInt8]($0["line"] as Data))
+            }
+        }
+    }
+
+    /// `ledger.jsonl` now holds every line up to `seq`, in `bytes` bytes.
+    public func ledgerAppended(through seq: Int64, fileBytes: Int64) throws {
+        try db.write { db in
+            try db.execute(sql: "DELETE FROM ledger_pending WHERE seq <= ?", arguments: [seq])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('ledger_file_lines', ?), ('ledger_file_bytes', ?)",
+                arguments: [String(seq), String(fileBytes)])
         }
     }
 
@@ -506,16 +841,24 @@ public final class StateStore: Sendable {
         }
     }
 
-    public func addQuarantine(runId: Int64?, source: String, object: String, reason: String, at: Date) throws {
+    /// A quarantined object, with its ledger line in the same transaction.
+    public func addQuarantine(
+        runId: Int64?, source: String, object: String, reason: String, at: Date, ledger event: LedgerEvent
+    ) throws {
         try db.write { db in
             try db.execute(
                 sql: "INSERT INTO quarantine (run_id, source, object, reason, at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [runId, source, object, reason, at.timeIntervalSince1970])
+            try Self.appendLedger(db, event)
         }
     }
 
     public func meta(_ key: String) throws -> String? {
         try db.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+    }
+
+    public func deleteMeta(_ key: String) throws {
+        try db.write { db in try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [key]) }
     }
 
     public func setMeta(_ key: String, _ value: String) throws {

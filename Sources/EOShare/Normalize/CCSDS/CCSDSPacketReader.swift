@@ -55,7 +55,7 @@ public enum CCSDSPacketReader {
         }
         var stem = name
         if let dot = stem.lastIndex(of: "."), dot > stem.startIndex { stem = String(stem[..<dot]) }
-        let id = RecordID.folderSafe(stem)
+        let id = stem
 
         var p = JSONObject()
         p["ccsds:packets"] = .int(Int64(stats.packets))

@@ -66,7 +66,7 @@ public enum CMRGranuleReader {
         guard case .object = umm else { throw NormalizeError("granule is not a JSON object") }
         guard let ur = umm["GranuleUR"]?.stringValue, !ur.isEmpty else { throw .missing("GranuleUR") }
         var record = Record(
-            id: RecordID.folderSafe(ur), collection: context.collection, owner: context.owner, source: context.source)
+            id: ur, collection: context.collection, owner: context.owner, source: context.source)
 
         // Time: a single instant, or a range (STAC datetime null with start/end).
         let temporal = umm["TemporalExtent"]
@@ -277,7 +277,7 @@ public enum CMRGranuleReader {
         guard case .object = entry else { throw NormalizeError("entry is not a JSON object") }
         guard let ur = entry["title"]?.stringValue, !ur.isEmpty else { throw .missing("title") }
         var record = Record(
-            id: RecordID.folderSafe(ur), collection: context.collection, owner: context.owner, source: context.source)
+            id: ur, collection: context.collection, owner: context.owner, source: context.source)
         guard let start = entry["time_start"] else { throw .missing("time_start") }
         if let end = entry["time_end"] {
             record.startDatetime = try instant(start, "time_start")

@@ -1,0 +1,309 @@
+import Foundation
+
+/// The start of every run: whatever state the trees and the state are in, make every tree
+/// hold exactly what its viewer may see at the run's instant (CONTRACT §5).
+///
+/// The normal case costs O(changes): only records whose next change is due are looked at.
+/// Everything is looked at when the policy or the member list changed or the run's instant
+/// is earlier than the last run's (a replay, a clock stepped back). The trees themselves are
+/// read, as the audit reads them, when something says they and the state may disagree: the
+/// identity the trees keep of the state (and the state of the trees) does not match (a
+/// state lost, replaced or restored from an older copy; a shared root replaced), the layout
+/// changed, or the operator asked (`--reconcile`).
+///
+/// Every retraction comes before any publication or release, and each record's failure is
+/// its own: it is logged, counted and remembered, and the others go on.
+extension PublishStage {
+    func converge(reconcileRequested: Bool) throws {
+        // Ledger lines a killed run committed to the state but did not write.
+        try Ledger.flush(state: state, to: pipeline.ledgerPath)
+        publisher.clearTemporaryFiles()
+        try checkIdentity(requested: reconcileRequested)
+        let fingerprint = pipeline.policy.fingerprint(members: pipeline.members.map(\.id))
+        let policyChanged = try state.meta("policy") != fingerprint
+        let lastAt = try state.meta("last_at").flatMap(Double.init)
+        let clockBack = lastAt.map { at.timeIntervalSince1970 < $0 } ?? false
+        if clockBack {
+            logger.notice(
+                "this run's instant \(Timestamp.format(at)) is earlier than the last run's: every record is evaluated again")
+        }
+
+        // Retractions: trees of members that left, copies the trees hold that nothing
+        // explains, unfinished retractions, then every due record's leaving copies.
+        removeTreesOfLeftMembers()
+        var reconciled = false
+        if let reason = try state.meta("reconcile") {
+            logger.notice("reconciling the trees with the state: \(reason)")
+            try reconcileTrees()
+            try state.deleteMeta("reconcile")
+            reconciled = true
+        }
+        let unfinished = try state.unfinishedRecords()
+        var batch: [(record: StateStore.StoredRecord, copies: [StateStore.Publication])] = []
+        func retractDue(_ record: StateStore.StoredRecord) throws {
+            let copies = try state.publications(collection: record.subject.collection, id: record.subject.id)
+            let leaving = leavingCopies(record, copies, audience: audience(of: record))
+            guard !leaving.isEmpty else { return }
+            batch.append((record, leaving))
+            if batch.count >= 256 {
+                _ = retract(batch)
+                batch.removeAll()
+            }
+        }
+        for (collection, id) in unfinished {
+            if let record = try state.record(collection: collection, id: id) { try retractDue(record) }
+        }
+        let all = policyChanged || clockBack || reconciled
+        try state.forEachRecord(dueAt: all ? nil : at) { try retractDue($0) }
+        _ = retract(batch)
+        batch.removeAll()
+
+        // Publications: unfinished ones, then releases of due records.
+        for (collection, id) in unfinished {
+            if let record = try state.record(collection: collection, id: id) { release(record, finishing: true) }
+        }
+        try state.forEachRecord(dueAt: all ? nil : at) { release($0, finishing: false) }
+        try state.setMeta("policy", fingerprint)
+        try state.setMeta("last_at", String(at.timeIntervalSince1970))
+    }
+
+    /// Publishes a known record to the viewers that may now see it and lack it (all of them
+    /// when finishing an unfinished intent, whose files may be half there); keeps its next
+    /// change current.
+    func release(_ stored: StateStore.StoredRecord, finishing: Bool) {
+        var record = stored
+        let s = record.subject
+        do {
+            let copies = try state.publications(collection: s.collection, id: s.id)
+            let audience = audience(of: record)
+            record.nextChange = engine.nextChange(of: s, after: at)
+            // Copies already whole where they belong; an unfinished one is published again.
+            let whole = Set(copies.filter { $0.status == .published && $0.place == record.place }.map(\.viewer))
+            let viewers = engine.viewers.filter { audience.contains($0.folder) && !whole.contains($0.folder) }
+            guard !viewers.isEmpty else {
+                if record.nextChange != stored.nextChange {
+                    try state.setNextChange(collection: s.collection, id: s.id, record.nextChange)
+                }
+                return
+            }
+            try publishCopies(record, item: nil, to: viewers, replacing: finishing, object: nil, event: finishing ? "publish" : "release")
+        } catch {
+            failed("release", s, engine.viewers.map(\.folder), error)
+        }
+    }
+
+    // MARK: Identity
+
+    /// Compares the identity the trees keep (`SHARED/.store/identity`: which state wrote
+    /// them, at which generation) with the state's, marks a reconciliation when they
+    /// disagree, and moves both to the next generation (the state first, so a crash in
+    /// between leaves the trees behind the state, which needs nothing).
+    func checkIdentity(requested: Bool) throws {
+        let file = publisher.storeFolder.appendingPathComponent("identity")
+        let found = (try? FileBytes.read(file)).flatMap { try? JSONValue.parse($0) }
+        let foundState = found?["state"]?.stringValue
+        let foundShared = found?["shared"]?.stringValue
+        let foundGeneration = found?["generation"]?.doubleValue.flatMap { Int64(exactly: $0) } ?? 0
+        let stateId = try state.meta("state_id")
+        let generation = Int64(try state.meta("generation") ?? "0") ?? 0
+        var reasons: [String] = []
+        if requested { reasons.append("asked for (--reconcile)") }
+        if found != nil {
+            if foundState != stateId {
+                reasons.append("the trees were written from another state (the state was lost or replaced)")
+            } else if foundGeneration > generation {
+                reasons.append("the state is older than the trees (restored from an older copy)")
+            }
+            if let recorded = try state.meta("shared_id"), recorded != foundShared {
+                reasons.append("the shared root was replaced")
+            }
+        } else if !(try state.publicationViewers().isEmpty)
+            || DirectoryEntries.list(pipeline.sharedRoot.path).contains(where: { $0.isDirectory && !$0.name.hasPrefix(".") })
+        {
+            reasons.append("the shared root keeps no identity (new, replaced, or written by an earlier version)")
+        }
+        if !reasons.isEmpty {
+            let earlier = try state.meta("reconcile")
+            try state.setMeta("reconcile", ([earlier].compactMap { $0 } + reasons).joined(separator: "; "))
+        }
+        let newStateId = stateId ?? UUID().uuidString
+        let shared = foundShared ?? UUID().uuidString
+        let next = max(generation, foundGeneration) + 1
+        try state.setMeta("state_id", newStateId)
+        try state.setMeta("shared_id", shared)
+        try state.setMeta("generation", String(next))
+        let identity: JSONValue = .object([
+            "shared": .string(shared), "state": .string(newStateId), "generation": .int(next),
+        ])
+        try AtomicFile.write(identity.serialized(), to: file, temporaryFolder: publisher.temporaryFolder)
+        CrashPoint.hit("run.after-identity")
+    }
+
+    // MARK: Members that left
+
+    /// Removes, each in one rename, the trees of viewers that are no longer in the pipeline:
+    /// those the state knows copies for, and folders under SHARED that hold catalogs.
+    func removeTreesOfLeftMembers() {
+        let current = Set(engine.viewers.map(\.folder))
+        var left = Set((try? state.publicationViewers()) ?? []).subtracting(current)
+        for entry in DirectoryEntries.list(pipeline.sharedRoot.path)
+        where entry.isDirectory && !entry.name.hasPrefix(".") && !current.contains(entry.name) {
+            let folder = pipeline.sharedRoot.appendingPathComponent(entry.name)
+            let holdsCatalogs =
+                access(folder.appendingPathComponent("catalog.json").path, F_OK) == 0
+                || DirectoryEntries.list(folder.path).contains {
+                    $0.isDirectory && access(folder.appendingPathComponent($0.name).appendingPathComponent("collection.json").path, F_OK) == 0
+                }
+            if holdsCatalogs { left.insert(entry.name) }
+        }
+        for name in left.sorted() {
+            do {
+                let copies = try state.beginRemovingViewer(name)
+                try publisher.removeTree(Viewer(folder: name))
+                try state.confirmViewerRemoved(
+                    name,
+                    ledger: copies.map {
+                        ledgerEvent(
+                            "retract", EmbargoSubject(id: $0.id, collection: $0.collection, owner: $0.owner, bbox: nil, acquired: nil, processed: nil, ingested: nil),
+                            viewer: name, item: nil)
+                    })
+                counts.retracted += copies.count
+                logger.notice("removed the tree of \(name), which is no longer in the pipeline (\(copies.count) items)")
+            } catch {
+                counts.failed += 1
+                logger.error("cannot remove the tree of \(name), which is no longer in the pipeline: \(error)")
+            }
+        }
+    }
+
+    // MARK: Reconciliation
+
+    /// Reads every tree: a copy the state does not know is taken into the state when its
+    /// viewer may see it (from the state's record, or the item itself when the state lost
+    /// it), and removed when not or when it is no item of this layout; a copy the state
+    /// believes published that the tree lacks is published again. Catalogs are rewritten
+    /// from the state before anything is removed.
+    func reconcileTrees() throws {
+        var unexplained: [(viewer: Viewer, folder: URL)] = []
+        for viewer in engine.viewers {
+            let root = publisher.treeFolder(viewer)
+            for c in DirectoryEntries.list(root.path) where c.isDirectory && !c.name.hasPrefix(".") {
+                let collection = root.appendingPathComponent(c.name)
+                for day in Self.dayFolders(collection) {
+                    try state.markDirty(viewer: viewer.folder, collection: c.name, day: day)
+                    let dayFolder = collection.appendingPathComponent(day)
+                    for entry in DirectoryEntries.list(dayFolder.path) where entry.isDirectory {
+                        let place = ItemPlace(day: day, folder: entry.name)
+                        if !(try explain(viewer: viewer, collection: c.name, place: place, folder: dayFolder.appendingPathComponent(entry.name))) {
+                            unexplained.append((viewer, dayFolder.appendingPathComponent(entry.name)))
+                        }
+                    }
+                }
+                // Item folders of an earlier layout, or anything else at this level.
+                for entry in DirectoryEntries.list(collection.path)
+                where entry.isDirectory && entry.name != ItemPlace.undated && !Self.isNumber(entry.name, digits: 4) {
+                    unexplained.append((viewer, collection.appendingPathComponent(entry.name)))
+                }
+            }
+            try state.forEachPublication(viewer: viewer.folder) { collection, id, copy in
+                let json = publisher.itemFolder(viewer, collection: collection, place: copy.place)
+                    .appendingPathComponent("\(copy.place.folder).json")
+                if copy.status == .published, access(json.path, F_OK) != 0 {
+                    try state.reopen(collection: collection, id: id, viewer: viewer.folder)
+                }
+            }
+        }
+        try state.markAllDirty()
+        do {
+            try writeDirtyCatalogs()
+        } catch {
+            counts.failed += 1
+            logger.error("catalogs: \(error)")
+        }
+        for (viewer, folder) in unexplained {
+            do {
+                try publisher.removeFolder(folder, firstFile: nil)
+                counts.retracted += 1
+                logger.notice("removed \(viewer.folder)/\(folder.path.dropFirst(publisher.treeFolder(viewer).path.count + 1)), which the state does not explain")
+            } catch {
+                counts.failed += 1
+                logger.error("cannot remove \(folder.path), which the state does not explain: \(error)")
+            }
+        }
+        CrashPoint.hit("reconcile.after-retract")
+    }
+
+    /// Whether a copy found in a tree may stay, taking it into the state if it may.
+    func explain(viewer: Viewer, collection: String, place: ItemPlace, folder: URL) throws -> Bool {
+        guard let id = ItemFolderName.decode(place.folder) else { return false }
+        let copies = try state.publications(collection: collection, id: id)
+        if let copy = copies.first(where: { $0.viewer == viewer.folder }), copy.place == place { return true }
+        guard let bytes = try? FileBytes.read(folder.appendingPathComponent("\(place.folder).json")),
+            let item = try? JSONValue.parse(bytes), item["id"]?.stringValue == id
+        else { return false }
+        let known = try state.record(collection: collection, id: id)
+        guard let record = known ?? Self.record(fromItem: item, collection: collection, place: place, engine: engine, at: at),
+            record.place == place, engine.decide(record.subject, for: viewer, at: at).visible
+        else { return false }
+        // Its bytes must be in the store, for the other trees and later runs.
+        for asset in record.assets where !publisher.hasStored(sha256: asset.sha256) {
+            let file = folder.appendingPathComponent(asset.file)
+            guard (try? Digest.sha256Hex(FileBytes.read(file))) == asset.sha256 else { return false }
+            try publisher.makeFolder(publisher.storePath(sha256: asset.sha256).deletingLastPathComponent())
+            guard link(file.path, publisher.storePath(sha256: asset.sha256).path) == 0 || errno == EEXIST else { return false }
+        }
+        try state.adopt(record: known == nil ? record : nil, collection: collection, id: id, viewer: viewer.folder, place: place, at: at)
+        logger.notice("took \(viewer.folder)/\(collection)/\(id) into the state, found in the tree")
+        return true
+    }
+
+    /// A record rebuilt from a published item (for a state that lost it): the policy's
+    /// facts from the item's `consortium:` properties, as the audit reads them.
+    static func record(
+        fromItem item: JSONValue, collection: String, place: ItemPlace, engine: EmbargoEngine, at: Date
+    ) -> StateStore.StoredRecord? {
+        guard var o = item.objectValue, let id = item["id"]?.stringValue, let props = item["properties"],
+            let owner = props["consortium:owner"]?.stringValue
+        else { return nil }
+        func date(_ key: String) -> Date? { props[key]?.stringValue.flatMap(Timestamp.parse) }
+        var assets: [StateStore.StoredAsset] = []
+        for (_, a) in item["assets"]?.objectValue?.entries ?? [] {
+            guard let href = a["href"]?.stringValue, !href.contains("/"),
+                let checksum = a["file:checksum"]?.stringValue, checksum.hasPrefix("1220"),
+                let size = a["file:size"]?.doubleValue.flatMap({ Int64(exactly: $0) })
+            else { continue }
+            assets.append(StateStore.StoredAsset(file: href, sha256: String(checksum.dropFirst(4)), size: size))
+        }
+        let bbox = item["bbox"]?.arrayValue?.compactMap(\.doubleValue)
+        let subject = EmbargoSubject(
+            id: id, collection: collection, owner: owner, bbox: bbox?.count == 4 ? bbox : nil,
+            acquired: date("end_datetime") ?? date("datetime"), processed: date("consortium:processed"),
+            ingested: date("consortium:ingested"))
+        o["links"] = nil
+        let start = date("start_datetime") ?? date("datetime")
+        return StateStore.StoredRecord(
+            subject: subject, source: props["consortium:source"]?.stringValue ?? "", objectURL: "",
+            startTime: start, endTime: date("end_datetime") ?? date("datetime"),
+            item: JSONValue.object(o).serialized(pretty: false), assets: assets,
+            nextChange: engine.nextChange(of: subject, after: at), place: ItemPlace(day: ItemPlace.day(of: start), folder: place.folder))
+    }
+
+    /// The day folders of a collection folder: `YYYY/MM/DD` and `undated`.
+    static func dayFolders(_ collection: URL) -> [String] {
+        var days: [String] = []
+        if access(collection.appendingPathComponent(ItemPlace.undated).path, F_OK) == 0 { days.append(ItemPlace.undated) }
+        for y in DirectoryEntries.list(collection.path) where y.isDirectory && isNumber(y.name, digits: 4) {
+            for m in DirectoryEntries.list(collection.appendingPathComponent(y.name).path) where m.isDirectory && isNumber(m.name, digits: 2) {
+                for d in DirectoryEntries.list(collection.appendingPathComponent("\(y.name)/\(m.name)").path)
+                where d.isDirectory && isNumber(d.name, digits: 2) {
+                    days.append("\(y.name)/\(m.name)/\(d.name)")
+                }
+            }
+        }
+        return days
+    }
+
+    static func isNumber(_ name: String, digits: Int) -> Bool {
+        name.utf8.count == digits && name.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
+}
