@@ -21,7 +21,7 @@ struct CMRGranuleReaderTests {
         let output = try Self.read("cmrfetch/aerdt_granules.umm_json")
         #expect(output.records.count == 10 && output.rejected.isEmpty)
         let first = try #require(output.records.first)
-        #expect(first.id == "ASIPS_AERDT_L2_VIIRS_SNPP_NRT_1682614440")
+        #expect(first.id == "ASIPS:AERDT_L2_VIIRS_SNPP_NRT:1682614440")
         #expect(first.properties["cmr:granule_ur"] == .string("ASIPS:AERDT_L2_VIIRS_SNPP_NRT:1682614440"))
         #expect(first.startDatetime.map(Timestamp.format) == "2023-04-27T16:54:00Z")
         #expect(first.endDatetime.map(Timestamp.format) == "2023-04-27T16:59:59Z")

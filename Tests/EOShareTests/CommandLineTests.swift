@@ -62,10 +62,7 @@ import Testing
         #expect(summary["records"]?.doubleValue == 5)
         #expect(summary["quarantined"]?.doubleValue == 0)
         let shared = folder.appendingPathComponent("out/shared")
-        func items(_ viewer: String) -> Set<String> {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: shared.appendingPathComponent("\(viewer)/landsat-c2-l2").path)) ?? []
-            return Set(names.filter { $0 != "collection.json" }.map { String($0.prefix(40)) })
-        }
+        func items(_ viewer: String) -> Set<String> { Trees.ids(shared, viewer, collection: "landsat-c2-l2") }
         let publicScene = "LC08_L2SP_171146_20250610_02_T2"
         let july = "LC08_L2SP_017100_20260702_02_T1"
         let october = "LC08_L2SP_156067_20261014_02_T1"
@@ -91,9 +88,10 @@ import Testing
         #expect(audit.stdout.contains("compliant"))
 
         // Plant an embargoed item in CSA's tree: the audit must say so and exit 1.
-        try FileManager.default.copyItem(
-            at: shared.appendingPathComponent("JAXA/landsat-c2-l2/\(jaxaOnly)"),
-            to: shared.appendingPathComponent("CSA/landsat-c2-l2/\(jaxaOnly)"))
+        let jaxaCopy = try #require(Trees.item(shared, "JAXA", "landsat-c2-l2", jaxaOnly)).deletingLastPathComponent()
+        let csaCopy = URL(fileURLWithPath: jaxaCopy.path.replacingOccurrences(of: "/JAXA/", with: "/CSA/"))
+        try FileManager.default.createDirectory(at: csaCopy.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: jaxaCopy, to: csaCopy)
         let caught = try Self.run(["audit", file.path, "--at", Self.at, "--json"])
         #expect(caught.status == 1)
         let report = try JSONValue.parse(Array(caught.stdout.utf8))

@@ -97,21 +97,21 @@ import Testing
         let e = FileManager.default.enumerator(atPath: shared.path)
         while let rel = e?.nextObject() as? String {
             if rel.hasPrefix(".store") { continue }
-            let parts = rel.split(separator: "/").map(String.init)
-            if parts.last?.hasPrefix(".") == true { problems.append("hidden or temporary file \(rel)") }
-            guard parts.count == 4, parts[3] == parts[2] + ".json" else { continue }
-            let data = try Data(contentsOf: shared.appendingPathComponent(rel))
+            if rel.split(separator: "/").last?.hasPrefix(".") == true { problems.append("hidden or temporary file \(rel)") }
+        }
+        for found in Trees.items(shared) {
+            let data = try Data(contentsOf: found.url)
             guard let item = try? JSONValue.parse(data), let props = item["properties"] else {
-                problems.append("partial item \(rel)")
+                problems.append("partial item \(found.url.path)")
                 continue
             }
             let subject = EmbargoSubject(
-                id: parts[2], collection: parts[1], owner: props["consortium:owner"]?.stringValue ?? "",
+                id: found.id, collection: found.collection, owner: props["consortium:owner"]?.stringValue ?? "",
                 bbox: nil, acquired: props["datetime"]?.stringValue.flatMap(Timestamp.parse), processed: nil,
                 ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse))
-            let viewer: Viewer = parts[0] == "public" ? .public : .member(parts[0])
+            let viewer = Viewer(folder: found.viewer)
             if !engines.contains(where: { $0.0.decide(subject, for: viewer, at: $0.1).visible }) {
-                problems.append("\(parts[0]) holds \(parts[2]), which it may not see")
+                problems.append("\(found.viewer) holds \(found.id), which it may not see")
             }
         }
         return problems

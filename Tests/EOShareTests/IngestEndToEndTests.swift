@@ -76,9 +76,7 @@ import Testing
     }
 
     static func items(_ shared: URL, _ viewer: String) -> Set<String> {
-        let dir = shared.appendingPathComponent("\(viewer)/landsat-c2-l2")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        return Set(names.filter { $0 != "collection.json" })
+        Trees.ids(shared, viewer, collection: "landsat-c2-l2")
     }
 
     static let logger = Logger(label: "test")
@@ -106,7 +104,7 @@ import Testing
         #expect(first.published == 4 + 4 + 3 + 3 + 3)
 
         // Item content: contract fields and checksummed local assets, hard-linked from the store.
-        let itemURL = p.sharedRoot.appendingPathComponent("JAXA/landsat-c2-l2/\(new)/\(new).json")
+        let itemURL = try #require(Trees.item(p.sharedRoot, "JAXA", "landsat-c2-l2", new))
         let item = try JSONValue.parse(Data(contentsOf: itemURL))
         #expect(item["stac_version"]?.stringValue == "1.1.0")
         #expect(item["properties"]?["consortium:owner"]?.stringValue == "NASA")

@@ -57,28 +57,29 @@ import Testing
         let auditor = Auditor(pipeline: p)
         #expect(try auditor.audit(at: Self.at).compliant)
         let shared = p.sharedRoot
-        func items(_ v: String) throws -> [String] {
-            try FileManager.default.contentsOfDirectory(atPath: shared.appendingPathComponent("\(v)/landsat-c2-l2").path)
-                .filter { $0 != "collection.json" }.sorted()
+        func items(_ v: String) throws -> [String] { Trees.ids(shared, v, collection: "landsat-c2-l2").sorted() }
+        func folder(_ v: String, _ id: String) throws -> URL {
+            try #require(Trees.item(shared, v, "landsat-c2-l2", id)).deletingLastPathComponent()
         }
         // violation: an item NASA has and ROSCOSMOS may not see, copied into ROSCOSMOS's tree.
         let embargoed = try #require(Set(try items("NASA")).subtracting(try items("ROSCOSMOS")).sorted().first)
-        try FileManager.default.copyItem(
-            at: shared.appendingPathComponent("NASA/landsat-c2-l2/\(embargoed)"),
-            to: shared.appendingPathComponent("ROSCOSMOS/landsat-c2-l2/\(embargoed)"))
+        let source = try folder("NASA", embargoed)
+        let planted = URL(fileURLWithPath: source.path.replacingOccurrences(of: "/NASA/", with: "/ROSCOSMOS/"))
+        try FileManager.default.createDirectory(at: planted.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: source, to: planted)
         #expect(Self.kinds(try auditor.audit(at: Self.at)) == ["violation ROSCOSMOS"])
-        try FileManager.default.removeItem(at: shared.appendingPathComponent("ROSCOSMOS/landsat-c2-l2/\(embargoed)"))
+        try FileManager.default.removeItem(at: planted)
 
-        // missing: an item ESA may see, deleted.
-        let esaItem = try #require(try items("ESA").first)
+        // missing: an item ESA may see, deleted (its day catalog's link now leads nowhere too).
+        let esaItem = try folder("ESA", try #require(try items("ESA").first))
         let moved = p.stateFolder.appendingPathComponent("aside")
-        try FileManager.default.moveItem(at: shared.appendingPathComponent("ESA/landsat-c2-l2/\(esaItem)"), to: moved)
-        #expect(Self.kinds(try auditor.audit(at: Self.at)) == ["missing ESA"])
-        try FileManager.default.moveItem(at: moved, to: shared.appendingPathComponent("ESA/landsat-c2-l2/\(esaItem)"))
+        try FileManager.default.moveItem(at: esaItem, to: moved)
+        #expect(Set(Self.kinds(try auditor.audit(at: Self.at))) == ["missing ESA"])
+        try FileManager.default.moveItem(at: moved, to: esaItem)
         #expect(try auditor.audit(at: Self.at).compliant)
 
         // tampered: one flipped byte in an asset (hard-linked: every tree that holds it).
-        let folder = shared.appendingPathComponent("JAXA/landsat-c2-l2/\(try items("JAXA")[0])")
+        let folder = try folder("JAXA", try items("JAXA")[0])
         let asset = try #require(try FileManager.default.contentsOfDirectory(atPath: folder.path).first { !$0.hasSuffix("_T1.json") && !$0.hasSuffix("_T2.json") })
         let assetURL = folder.appendingPathComponent(asset)
         chmod(assetURL.path, 0o644)

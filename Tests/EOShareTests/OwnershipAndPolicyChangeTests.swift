@@ -39,9 +39,8 @@ import Testing
         let ledger = try String(contentsOf: p.ledgerPath, encoding: .utf8)
         #expect(ledger.contains("belongs to NASA; ESA may not replace it"))
         // NASA's items are untouched: still NASA's.
-        for name in try FileManager.default.contentsOfDirectory(atPath: p.sharedRoot.appendingPathComponent("NASA/landsat-c2-l2").path)
-        where name != "collection.json" {
-            let item = try JSONValue.parse(Data(contentsOf: p.sharedRoot.appendingPathComponent("NASA/landsat-c2-l2/\(name)/\(name).json")))
+        for found in Trees.items(p.sharedRoot) where found.viewer == "NASA" {
+            let item = try JSONValue.parse(Data(contentsOf: found.url))
             #expect(item["properties"]?["consortium:owner"]?.stringValue == "NASA")
         }
     }

@@ -44,8 +44,9 @@ import Testing
         let s = try await IngestRun(pipeline: p, at: Timestamp.parse("2026-11-21T00:00:00Z")!, logger: Logger(label: "test")).run()
         #expect(s.records == 2 && s.quarantined == 0 && s.published == 4)
         for id in ["S2B_T33XWJ_20220413T150756_L2A", "S2A_T01WCS_20230625T234624_L2A"] {
-            let dir = p.sharedRoot.appendingPathComponent("NASA/sentinel-2-l2a/\(id)")
-            let item = try JSONValue.parse(Data(contentsOf: dir.appendingPathComponent("\(id).json")))
+            let itemURL = try #require(Trees.item(p.sharedRoot, "NASA", "sentinel-2-l2a", id))
+            let dir = itemURL.deletingLastPathComponent()
+            let item = try JSONValue.parse(Data(contentsOf: itemURL))
             let local = (item["assets"]?.objectValue?.entries ?? []).filter { $0.value["file:checksum"] != nil }
             #expect(local.count >= 2, "\(id): metadata files travel with the item")
             for (_, asset) in local {

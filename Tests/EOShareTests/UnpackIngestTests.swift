@@ -74,12 +74,9 @@ import Testing
         #expect(summary.discovered == 4)
         #expect(summary.records == 2)
         #expect(summary.quarantined == 2)
-        let items = Set(
-            (try? FileManager.default.contentsOfDirectory(
-                atPath: pipeline.sharedRoot.appendingPathComponent("ESA/landsat-c2-l2").path
-            )) ?? []
-        )
-        #expect(items == ["collection.json", "LC08_L2SP_008059_20191201_02_T1", "LC08_L2SP_005009_20150710_02_T2"])
+        #expect(
+            Trees.ids(pipeline.sharedRoot, "ESA", collection: "landsat-c2-l2")
+                == ["LC08_L2SP_008059_20191201_02_T1", "LC08_L2SP_005009_20150710_02_T2"])
 
         let ledger = try String(contentsOf: pipeline.ledgerPath, encoding: .utf8)
         let reasons = ledger.components(separatedBy: "\n").filter { $0.contains("\"quarantine\"") }

@@ -275,8 +275,10 @@ public struct Auditor: Sendable {
             return
         }
         let acquired = (props["end_datetime"]?.stringValue ?? props["datetime"]?.stringValue).flatMap(Timestamp.parse)
+        // Judged by the id the item itself carries (a copy planted under another folder name
+        // is still the record it says it is).
         let subject = EmbargoSubject(
-            id: id, collection: collection, owner: owner, bbox: json["bbox"]?.arrayValue?.compactMap(\.doubleValue),
+            id: json["id"]?.stringValue ?? id, collection: collection, owner: owner, bbox: json["bbox"]?.arrayValue?.compactMap(\.doubleValue),
             acquired: acquired, processed: props["consortium:processed"]?.stringValue.flatMap(Timestamp.parse),
             ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse))
         let decision = engine.decide(subject, for: viewer, at: t)
@@ -486,8 +488,10 @@ extension Auditor {
             let owner = props["consortium:owner"]?.stringValue
         else { return false }
         let collection = json["collection"]?.stringValue ?? ""
+        // Judged by the id the item itself carries (a copy planted under another folder name
+        // is still the record it says it is).
         let subject = EmbargoSubject(
-            id: id, collection: collection, owner: owner, bbox: json["bbox"]?.arrayValue?.compactMap(\.doubleValue),
+            id: json["id"]?.stringValue ?? id, collection: collection, owner: owner, bbox: json["bbox"]?.arrayValue?.compactMap(\.doubleValue),
             acquired: (props["end_datetime"]?.stringValue ?? props["datetime"]?.stringValue).flatMap(Timestamp.parse),
             processed: props["consortium:processed"]?.stringValue.flatMap(Timestamp.parse),
             ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse))

@@ -135,7 +135,13 @@ extension PublishStage {
         let identity: JSONValue = .object([
             "shared": .string(shared), "state": .string(newStateId), "generation": .int(next),
         ])
-        try AtomicFile.write(identity.serialized(), to: file, temporaryFolder: publisher.temporaryFolder)
+        do {
+            try AtomicFile.write(identity.serialized(), to: file, temporaryFolder: publisher.temporaryFolder)
+        } catch {
+            // Left behind, the trees' identity is older than the state's, which needs nothing.
+            counts.failed += 1
+            logger.error("cannot record the trees' identity: \(error)")
+        }
         CrashPoint.hit("run.after-identity")
     }
 

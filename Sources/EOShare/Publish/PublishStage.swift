@@ -347,10 +347,16 @@ actor PublishStage {
     /// moment of change, so a killed run's are written by the next), a root catalog for
     /// every viewer, and the ledger's lines appended to `ledger.jsonl` and synced.
     func finish() throws {
-        try writeDirtyCatalogs()
-        for viewer in engine.viewers {
-            let catalog = publisher.treeFolder(viewer).appendingPathComponent("catalog.json")
-            if access(catalog.path, F_OK) != 0 { try writeRootCatalog(viewer) }
+        do {
+            try writeDirtyCatalogs()
+            for viewer in engine.viewers {
+                let catalog = publisher.treeFolder(viewer).appendingPathComponent("catalog.json")
+                if access(catalog.path, F_OK) != 0 { try writeRootCatalog(viewer) }
+            }
+        } catch {
+            // The state still marks them: the next run writes them.
+            counts.failed += 1
+            logger.error("catalogs: \(error)")
         }
         try Ledger.flush(state: state, to: pipeline.ledgerPath)
     }

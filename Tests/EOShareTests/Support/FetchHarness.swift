@@ -127,7 +127,7 @@ struct FetchHarness {
     /// Whether the scene's record is in the state and published to its owner.
     static func recordPublished(_ p: Pipeline) throws -> Bool {
         let records = try StateStore(path: p.statePath).records(id: recordID)
-        let item = p.sharedRoot.appendingPathComponent("NASA/landsat-c2-l2/\(recordID)/\(recordID).json")
+        guard let item = Trees.item(p.sharedRoot, "NASA", "landsat-c2-l2", recordID) else { return false }
         return records.count == 1 && FileManager.default.fileExists(atPath: item.path)
     }
 }

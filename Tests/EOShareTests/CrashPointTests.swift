@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+
+@testable import EOShare
+
+/// Every named crash point (`EOSHARE_CRASH_AT`) of publish, release, retract, catalog
+/// writing, reconciliation and the ledger, hit for real: the process kills itself with
+/// SIGKILL there. After each kill no tree holds an item its viewer may not see (under the
+/// policy before or after the run) nor a partial file; the next run converges to the tree
+/// of a run that was never killed, the audit finds nothing, and the ledger matches the trees.
+@Suite struct CrashPointTests {
+    static let t1 = "2026-06-01T00:00:00Z"
+    static let t2 = "2026-09-01T00:00:00Z"
+
+    /// Phase 1: four members. Phase 2: OLD has left, a hold hides the Landsat 9 scenes from
+    /// everyone but NASA, time moved on (releases) and new records arrived.
+    static func pipeline(_ folder: URL, phase: Int) throws -> URL {
+        let yaml = """
+            version: 1
+            state: state/crash.sqlite
+            shared: shared/
+            members: [{id: NASA}, {id: ESA}, {id: JAXA}\(phase == 1 ? ", {id: OLD}" : "")]
+            collections: [{id: landsat-c2-l2}]
+            sources: [{id: usgs, owner: NASA, collection: landsat-c2-l2, format: landsat-mtl, url: feed/}]
+            embargo:
+              rules: [{match: {owner: NASA}, clock: acquired, period: P90D, grants: {ESA: P30D}, public: P1Y}]
+            \(phase == 2 ? "  holds: [{id: review, records: [\"LC09_*\"], reason: review}]" : "")
+            """
+        let file = folder.appendingPathComponent("p\(phase).yml")
+        try Data(yaml.utf8).write(to: file)
+        return file
+    }
+
+    static func prepare(_ folder: URL) throws {
+        var g = LandsatFeedGenerator(start: Timestamp.parse("2026-01-01T00:00:00Z")!)
+        g.seed = 5
+        g.days = 240
+        let names = try g.write(count: 14, to: folder.appendingPathComponent("feed"))
+        let later = folder.appendingPathComponent("later")
+        try FileManager.default.createDirectory(at: later, withIntermediateDirectories: true)
+        for name in names.suffix(4) {
+            try FileManager.default.moveItem(
+                at: folder.appendingPathComponent("feed/\(name)"), to: later.appendingPathComponent(name))
+        }
+    }
+
+    static func startPhase2(_ folder: URL) throws {
+        let later = folder.appendingPathComponent("later")
+        for name in try FileManager.default.contentsOfDirectory(atPath: later.path) {
+            try FileManager.default.moveItem(
+                at: later.appendingPathComponent(name), to: folder.appendingPathComponent("feed/\(name)"))
+        }
+    }
+
+    /// Runs `eoshare ingest`; returns (exit status, killed by SIGKILL).
+    static func ingest(_ pipeline: URL, at: String, crashAt: String? = nil, reconcile: Bool = false) throws -> (Int32, Bool) {
+        let p = Process()
+        p.executableURL = RepoPaths.executable("eoshare")
+        p.arguments = ["ingest", pipeline.path, "--at", at] + (reconcile ? ["--reconcile"] : [])
+        var env = ProcessInfo.processInfo.environment
+        env["EOSHARE_CRASH_AT"] = crashAt
+        p.environment = env
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return (p.terminationStatus, p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL)
+    }
+
+    /// Every file of the member trees (not the store), relative path → SHA-256.
+    static func tree(_ shared: URL) throws -> [String: String] {
+        var out: [String: String] = [:]
+        let e = FileManager.default.enumerator(atPath: shared.path)
+        while let rel = e?.nextObject() as? String {
+            if rel.hasPrefix(".store") {
+                e?.skipDescendants()
+                continue
+            }
+            let url = shared.appendingPathComponent(rel)
+            var isDir: ObjCBool = false
+            FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir)
+            if !isDir.boolValue { out[rel] = try Digest.sha256Hex(ofFile: url) }
+        }
+        return out
+    }
+
+    /// Items and catalog links no viewer may see under either phase, and partial files.
+    static func problems(_ folder: URL) throws -> [String] {
+        let shared = folder.appendingPathComponent("shared")
+        let before = try TrustUnderFaultsTests.forbidden(
+            shared: shared, pipeline: try Pipeline.load(from: pipeline(folder, phase: 1)), at: Timestamp.parse(t1)!)
+        let after = try TrustUnderFaultsTests.forbidden(
+            shared: shared, pipeline: try Pipeline.load(from: pipeline(folder, phase: 2)), at: Timestamp.parse(t2)!)
+        var problems = Array(Set(before).intersection(after)).sorted()
+        for rel in try tree(shared).keys where rel.split(separator: "/").last?.hasPrefix(".") == true {
+            problems.append("temporary file \(rel) in a tree")
+        }
+        return problems
+    }
+
+    /// The last ledger event of each (member, collection, record) that put it in or took it
+    /// out of a tree: the copies the ledger says are there.
+    static func ledgerCopies(_ ledger: URL) throws -> Set<String> {
+        var there = Set<String>()
+        for line in try String(contentsOf: ledger, encoding: .utf8).split(separator: "\n") {
+            let e = try JSONValue.parse(Array(line.utf8))
+            guard let event = e["event"]?.stringValue, let member = e["member"]?.stringValue,
+                let collection = e["collection"]?.stringValue, let record = e["record"]?.stringValue
+            else { continue }
+            let key = "\(member)/\(collection)/\(record)"
+            switch event {
+            case "publish", "release": there.insert(key)
+            case "retract": there.remove(key)
+            default: break
+            }
+        }
+        return there
+    }
+
+    @Test(.timeLimit(.minutes(10)))
+    func everyCrashPointLeavesTheTreesSafeAndTheNextRunConverges() async throws {
+        // The run that is never killed.
+        let clean = RepoPaths.temporaryFolder("crash-clean")
+        try Self.prepare(clean)
+        #expect(try Self.ingest(try Self.pipeline(clean, phase: 1), at: Self.t1).0 == 0)
+        try Self.startPhase2(clean)
+        #expect(try Self.ingest(try Self.pipeline(clean, phase: 2), at: Self.t2).0 == 0)
+        let expected = try Self.tree(clean.appendingPathComponent("shared"))
+        #expect(expected.keys.contains { $0.hasPrefix("ESA/") } && !expected.keys.contains { $0.hasPrefix("OLD") })
+
+        for point in CrashPoint.all {
+            let folder = RepoPaths.temporaryFolder("crash-\(point)")
+            try Self.prepare(folder)
+            #expect(try Self.ingest(try Self.pipeline(folder, phase: 1), at: Self.t1).0 == 0)
+            try Self.startPhase2(folder)
+            let p2 = try Self.pipeline(folder, phase: 2)
+            let (_, killed) = try Self.ingest(p2, at: Self.t2, crashAt: point, reconcile: point.hasPrefix("reconcile"))
+            #expect(killed, "\(point) was never reached")
+            let afterKill = try Self.problems(folder)
+            #expect(afterKill.isEmpty, "after a crash at \(point): \(afterKill.prefix(4))")
+
+            let (status, _) = try Self.ingest(p2, at: Self.t2)
+            #expect(status == 0, "the run after a crash at \(point) exits \(status)")
+            let tree = try Self.tree(folder.appendingPathComponent("shared"))
+            let differing = Set(expected.keys).symmetricDifference(tree.keys).union(expected.keys.filter { tree[$0] != nil && tree[$0] != expected[$0] })
+            #expect(differing.isEmpty, "after a crash at \(point), \(differing.count) files differ: \(differing.sorted().prefix(4))")
+            let p = try Pipeline.load(from: p2)
+            let report = try Auditor(pipeline: p).audit(at: Timestamp.parse(Self.t2)!)
+            #expect(report.compliant, "after a crash at \(point): \(report.findings.prefix(3))")
+            let inTrees = Set(Trees.items(folder.appendingPathComponent("shared")).map { "\($0.viewer)/\($0.collection)/\($0.id)" })
+            #expect(try Self.ledgerCopies(p.ledgerPath) == inTrees, "after a crash at \(point) the ledger disagrees with the trees")
+        }
+    }
+}
