@@ -9,7 +9,7 @@ struct Eoshare: AsyncParsableCommand {
         commandName: "eoshare",
         abstract: "Move consortium members' satellite records into embargo-aware shared STAC catalogs.",
         version: EOShareVersion.current,
-        subcommands: [Ingest.self, Export.self, Audit.self, Explain.self, Status.self, Validate.self])
+        subcommands: [Ingest.self, Export.self, Audit.self, Explain.self, Status.self, LedgerCommand.self, Validate.self])
 
     /// Runs the command and maps every failure to the contract's exit codes in one place.
     static func main() async {

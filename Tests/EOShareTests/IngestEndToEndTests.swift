@@ -116,8 +116,9 @@ import Testing
         let assetName = try #require(local.first?.value["href"]?.stringValue)
         var a = stat()
         var b = stat()
-        stat(p.sharedRoot.appendingPathComponent("JAXA/landsat-c2-l2/\(new)/\(assetName)").path, &a)
-        stat(p.sharedRoot.appendingPathComponent("NASA/landsat-c2-l2/\(new)/\(assetName)").path, &b)
+        stat(itemURL.deletingLastPathComponent().appendingPathComponent(assetName).path, &a)
+        stat(try #require(Trees.item(p.sharedRoot, "NASA", "landsat-c2-l2", new)).deletingLastPathComponent()
+            .appendingPathComponent(assetName).path, &b)
         #expect(a.st_ino == b.st_ino && a.st_nlink >= 3, "one stored copy, hard-linked into each tree")
 
         // Every published catalog, collection and item validates offline.

@@ -36,6 +36,9 @@ public enum IngestMetrics {
             [("action=\"published\"", Double(s.published)), ("action=\"released\"", Double(s.released)),
              ("action=\"retracted\"", Double(s.retracted))])
         metric("eoshare_ingest_quarantined", "gauge", "Objects quarantined by the last run.", [("", Double(s.quarantined))])
+        metric(
+            "eoshare_ingest_failed", "gauge", "Publications and retractions the last run could not finish.",
+            [("", Double(s.failed))])
         return out
     }
 

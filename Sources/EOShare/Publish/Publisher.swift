@@ -154,6 +154,13 @@ public final class Publisher {
         let folder = itemFolder(viewer, collection: collection, place: place)
         madeFolders.remove(folder.path)
         try removeFolder(folder, firstFile: "\(place.folder).json")
+        // Folders above it that were left empty: their catalogs went when nothing linked
+        // them any more (an emptied day's before its last item left).
+        var parent = folder.deletingLastPathComponent()
+        for _ in 1..<place.depth where rmdir(parent.path) == 0 {
+            madeFolders.remove(parent.path)
+            parent = parent.deletingLastPathComponent()
+        }
         CrashPoint.hit("retract.after-files")
     }
 
