@@ -440,30 +440,44 @@ public final class StateStore: Sendable {
         }
     }
 
-    /// Records the intent before any file moves: the record as it will be published, the
-    /// viewers about to receive it at its place ('publishing') and the copies about to go
-    /// ('retracting', wherever they are). Their catalogs are marked for rewriting.
-    public func begin(record: StoredRecord, publishing: [String], retracting: [Publication], at: Date) throws {
-        let (c, id) = (record.subject.collection, record.subject.id)
+    /// An intent: a record as it will be published, the viewers about to receive it at its
+    /// place ('publishing') and the copies about to go ('retracting', wherever they are).
+    public struct Intent: Sendable {
+        public var record: StoredRecord
+        public var publishing: [String]
+        public var retracting: [Publication]
+    }
+
+    /// Records intents before any file moves, many records in one transaction. The day
+    /// catalogs of leaving copies are marked for rewriting (they must stop naming them).
+    public func begin(_ intents: [Intent], at: Date) throws {
         try db.write { db in
-            try Self.saveRecord(db, record, at: at)
-            for viewer in publishing {
-                try db.execute(
-                    sql: """
-                        INSERT INTO publications (collection, record_id, viewer, status, published_at, day, folder)
-                        VALUES (?, ?, ?, 'publishing', ?, ?, ?)
-                        ON CONFLICT (collection, record_id, viewer) DO UPDATE SET status = 'publishing',
-                            day = excluded.day, folder = excluded.folder
-                        """,
-                    arguments: [c, id, viewer, at.timeIntervalSince1970, record.place.day, record.place.folder])
-            }
-            for p in retracting {
-                try db.execute(
-                    sql: "UPDATE publications SET status = 'retracting' WHERE collection = ? AND record_id = ? AND viewer = ?",
-                    arguments: [c, id, p.viewer])
-                try Self.markDirty(db, viewer: p.viewer, collection: c, day: p.place.day)
+            for intent in intents {
+                let record = intent.record
+                let (c, id) = (record.subject.collection, record.subject.id)
+                try Self.saveRecord(db, record, at: at)
+                for viewer in intent.publishing {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO publications (collection, record_id, viewer, status, published_at, day, folder)
+                            VALUES (?, ?, ?, 'publishing', ?, ?, ?)
+                            ON CONFLICT (collection, record_id, viewer) DO UPDATE SET status = 'publishing',
+                                day = excluded.day, folder = excluded.folder
+                            """,
+                        arguments: [c, id, viewer, at.timeIntervalSince1970, record.place.day, record.place.folder])
+                }
+                for p in intent.retracting {
+                    try db.execute(
+                        sql: "UPDATE publications SET status = 'retracting' WHERE collection = ? AND record_id = ? AND viewer = ?",
+                        arguments: [c, id, p.viewer])
+                    try Self.markDirty(db, viewer: p.viewer, collection: c, day: p.place.day)
+                }
             }
         }
+    }
+
+    public func begin(record: StoredRecord, publishing: [String], retracting: [Publication], at: Date) throws {
+        try begin([Intent(record: record, publishing: publishing, retracting: retracting)], at: at)
     }
 
     static func markDirty(_ db: Database, viewer: String, collection: String, day: String) throws {
@@ -472,31 +486,53 @@ public final class StateStore: Sendable {
             arguments: [viewer, collection, day])
     }
 
-    /// Confirms what the files now show: publications visible (their day catalogs marked for
-    /// rewriting: a catalog names a copy only once it is confirmed), retracted copies gone,
-    /// the object that brought the record (so an unchanged object is not fetched again), and
-    /// the ledger's lines for these changes, in the same transaction.
+    /// What the files now show, for one record.
+    public struct Confirmation: Sendable {
+        public var collection: String
+        public var id: String
+        public var day: String
+        public var published: [String]
+        public var retracted: [String]
+        public var object: StoredObject?
+        public var ledger: [LedgerEvent]
+    }
+
+    /// Confirms what the files now show, many records in one transaction: publications
+    /// visible (their day catalogs marked for rewriting: a catalog names a copy only once it
+    /// is confirmed), retracted copies gone, the object that brought the record (so an
+    /// unchanged object is not fetched again), and the ledger's lines for these changes.
+    public func confirm(_ confirmations: [Confirmation], at: Date) throws {
+        try db.write { db in
+            for c in confirmations {
+                for viewer in c.published {
+                    try db.execute(
+                        sql: """
+                            UPDATE publications SET status = 'published', published_at = ?, failures = 0, error = NULL
+                            WHERE collection = ? AND record_id = ? AND viewer = ?
+                            """, arguments: [at.timeIntervalSince1970, c.collection, c.id, viewer])
+                    try Self.markDirty(db, viewer: viewer, collection: c.collection, day: c.day)
+                }
+                for viewer in c.retracted {
+                    try db.execute(
+                        sql: "DELETE FROM publications WHERE collection = ? AND record_id = ? AND viewer = ?",
+                        arguments: [c.collection, c.id, viewer])
+                }
+                if let object = c.object { try Self.saveObject(db, object, at: at) }
+                for event in c.ledger { try Self.appendLedger(db, event) }
+            }
+        }
+    }
+
     public func confirm(
         collection: String, id: String, day: String, published: [String], retracted: [String], object: StoredObject?,
         ledger events: [LedgerEvent], at: Date
     ) throws {
-        try db.write { db in
-            for viewer in published {
-                try db.execute(
-                    sql: """
-                        UPDATE publications SET status = 'published', published_at = ?, failures = 0, error = NULL
-                        WHERE collection = ? AND record_id = ? AND viewer = ?
-                        """, arguments: [at.timeIntervalSince1970, collection, id, viewer])
-                try Self.markDirty(db, viewer: viewer, collection: collection, day: day)
-            }
-            for viewer in retracted {
-                try db.execute(
-                    sql: "DELETE FROM publications WHERE collection = ? AND record_id = ? AND viewer = ?",
-                    arguments: [collection, id, viewer])
-            }
-            if let object { try Self.saveObject(db, object, at: at) }
-            for event in events { try Self.appendLedger(db, event) }
-        }
+        try confirm(
+            [
+                Confirmation(
+                    collection: collection, id: id, day: day, published: published, retracted: retracted, object: object,
+                    ledger: events)
+            ], at: at)
     }
 
     /// Remembers that finishing an intent failed, so the next run tries it after the others.
