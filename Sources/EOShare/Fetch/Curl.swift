@@ -39,10 +39,11 @@ struct ResumePoint: Sendable, Hashable {
 struct TransferRequest: Sendable {
     var url: URL
     var headers: [String] = []
-    /// `user:password` for HTTP Basic, FTP or SFTP, read from the environment just before.
+    /// `user:password` for HTTP Basic, FTP or SFTP, read from the environment (or the netrc
+    /// file) just before.
     var userPassword: String?
-    var useNetrc = false
-    var netrcFile: String?
+    /// An HTTP bearer token (`Authorization: Bearer …`), read from the environment just before.
+    var bearerToken: String?
     var caFile: URL?
     /// SFTP: private key file (public key derived by libssh2) and known_hosts file.
     var sshPrivateKey: String?
@@ -67,9 +68,7 @@ struct TransferRequest: Sendable {
             out.append(up)
             out += up.split(separator: ":", maxSplits: 1).map(String.init)
         }
-        for h in headers where h.lowercased().hasPrefix("authorization:") {
-            out += h.split(separator: " ").dropFirst().map(String.init)
-        }
+        if let bearerToken { out.append(bearerToken) }
         return out
     }
 }
@@ -182,13 +181,17 @@ final class CurlEasy {
         eoshare_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
         setString(CURLOPT_URL, request.url.absoluteString)
         if let ca = request.caFile { setString(CURLOPT_CAINFO, ca.path) }
-        if let up = request.userPassword {
-            setString(CURLOPT_USERPWD, up)
+        // Credentials as libcurl's own, never as a header of ours: then a redirect to another
+        // scheme, host or port goes without them (unrestricted auth stays off). libcurl's
+        // netrc stays off too: it would look up every host a redirect leads to.
+        setLong(CURLOPT_UNRESTRICTED_AUTH, 0)
+        setLong(CURLOPT_NETRC, Int(CURL_NETRC_IGNORED.rawValue))
+        if let up = request.userPassword { setString(CURLOPT_USERPWD, up) }
+        if let token = request.bearerToken {
+            setString(CURLOPT_XOAUTH2_BEARER, token)
+            setLong(CURLOPT_HTTPAUTH, EOSHARE_CURLAUTH_BEARER)
+        } else if request.userPassword != nil {
             setLong(CURLOPT_HTTPAUTH, EOSHARE_CURLAUTH_BASIC)
-        }
-        if request.useNetrc {
-            setLong(CURLOPT_NETRC, Int(CURL_NETRC_OPTIONAL.rawValue))
-            if let file = request.netrcFile { setString(CURLOPT_NETRC_FILE, file) }
         }
         if let key = request.sshPrivateKey {
             setString(CURLOPT_SSH_PRIVATE_KEYFILE, key)
