@@ -446,19 +446,34 @@ struct ResponseHeaders {
     static func lowercased(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b + 0x20 : b }
 }
 
-/// Strips credentials (and, for messages, query strings) before URLs reach logs, messages,
-/// the state or the ledger.
+/// Strips credentials and query strings before URLs reach logs, messages, the state or the
+/// ledger.
 enum Redact {
-    /// For messages: no userinfo, no query (tokens often travel there).
-    static func url(_ url: URL) -> String {
-        guard var c = URLComponents(url: url, resolvingAgainstBaseURL: true) else { return url.lastPathComponent }
+    /// The name of the query's stand-in in a kept URL.
+    static let queryDigestName = "query-sha256"
+
+    /// An object URL as the state, the ledger, the logs and messages know it: no userinfo, no
+    /// fragment, and instead of its query (a signature, an API key) the query's SHA-256 in
+    /// hex, so two objects that differ only in their query stay two:
+    /// `https://host/path/obj.gz?query-sha256=9f86d081…`. The real query serves the transfer
+    /// alone (`ObjectRef.transferURL`).
+    static func identity(_ url: URL) -> URL {
+        guard url.query != nil || url.fragment != nil || url.user != nil || url.password != nil,
+            var c = URLComponents(url: url, resolvingAgainstBaseURL: true)
+        else { return url }
         c.user = nil
         c.password = nil
-        if c.query != nil { c.query = nil }
-        return c.string ?? url.lastPathComponent
+        c.fragment = nil
+        if let query = c.percentEncodedQuery {
+            c.percentEncodedQuery = query.isEmpty ? nil : "\(queryDigestName)=\(Digest.sha256Hex(Array(query.utf8)))"
+        }
+        return c.url ?? URL(string: url.scheme.map { "\($0):" } ?? "about:blank")!
     }
 
-    /// For identities (state keys, ledger): the same URL without userinfo.
+    /// For messages: the URL's `identity`, as text.
+    static func url(_ url: URL) -> String { identity(url).absoluteString }
+
+    /// For transfers: the same URL without userinfo (credentials come from the source's settings).
     static func withoutCredentials(_ url: URL) -> URL {
         guard url.user != nil || url.password != nil,
             var c = URLComponents(url: url, resolvingAgainstBaseURL: true)
@@ -468,10 +483,18 @@ enum Redact {
         return c.url ?? url
     }
 
-    /// libcurl's error text may quote the URL or a credential; replace them.
+    /// libcurl's error text may quote the URL, its query or a credential; replace them.
     static func text(_ text: String, url: URL, secrets: [String]) -> String {
         var out = text.replacingOccurrences(of: url.absoluteString, with: Redact.url(url))
-        for secret in secrets + [url.password, url.user].compactMap({ $0 }) where secret.count >= 3 {
+        var hidden = secrets + [url.password, url.user].compactMap({ $0 })
+        if let query = URLComponents(url: url, resolvingAgainstBaseURL: true)?.percentEncodedQuery, !query.isEmpty {
+            hidden.append(query)
+            hidden += query.split(separator: "&").compactMap { $0.split(separator: "=", maxSplits: 1).dropFirst().first }
+                .map(String.init)
+            hidden += hidden.compactMap { $0.removingPercentEncoding }
+        }
+        // The longest first, so a part never leaves the rest of a longer secret visible.
+        for secret in hidden.sorted(by: { $0.count > $1.count }) where secret.count >= 3 {
             out = out.replacingOccurrences(of: secret, with: "***")
         }
         return out

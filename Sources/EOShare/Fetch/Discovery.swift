@@ -1,10 +1,15 @@
 import Foundation
 
 /// An object a source offers: found in a listing, named by an index, or the source URL itself.
-/// Its URL carries no credentials (they are added per transfer from the source's settings).
+/// Its URLs carry no credentials (they are added per transfer from the source's settings).
 public struct ObjectRef: Sendable, Hashable {
     public var source: String
+    /// What the object is known by in the state, the ledger, the logs and messages: its URL
+    /// with the query replaced by the query's SHA-256 (`Redact.identity`).
     public var url: URL
+    /// The URL the object is fetched from, query and all (a signed URL's signature, an API
+    /// key): used for the transfer, never stored or logged.
+    var transferURL: URL
     public var name: String
     /// The exact size a listing or an index states.
     public var size: Int64?
@@ -27,7 +32,8 @@ public struct ObjectRef: Sendable, Hashable {
         approximateSize: Int64? = nil, expectedSHA256: String? = nil
     ) {
         self.source = source
-        self.url = Redact.withoutCredentials(url)
+        self.url = Redact.identity(url)
+        transferURL = Redact.withoutCredentials(url)
         self.name = name
         self.size = size
         self.modified = modified
@@ -196,7 +202,9 @@ struct Discovery {
             // An absolute URL (the usual entry) is parsed once; only a relative one is resolved.
             let absolute = URL(string: text).flatMap { $0.scheme == nil ? nil : $0 }
             guard let url = absolute ?? URL(string: text, relativeTo: source.url)?.absoluteURL, url.scheme != nil else {
-                throw DiscoveryError(source: source.id, reason: "index entry '\(text.prefix(100))' is not a URL")
+                // Up to its query: what follows a `?` may be a key.
+                let shown = text.prefix { $0 != "?" && $0 != "#" }.prefix(100)
+                throw DiscoveryError(source: source.id, reason: "index entry '\(shown)' is not a URL")
             }
             refs.append(
                 ObjectRef(

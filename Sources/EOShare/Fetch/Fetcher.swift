@@ -117,7 +117,7 @@ struct Fetcher {
             let reason = "no \(ref.name).sha256 or \(ref.name).md5 beside it in the listing"
             return .quarantined(ref, reason: reason, evidence: nil)
         }
-        var request = Self.request(for: source, url: ref.url, settings: settings)
+        var request = Self.request(for: source, url: ref.transferURL, settings: settings)
         if let known, known.sha256 != nil {
             if request.isHTTP {
                 if let etag = known.etag { request.headers.append("If-None-Match: \(etag)") }
@@ -207,7 +207,11 @@ struct Fetcher {
     /// The sidecar the listing showed, or else `NAME.sha256` then `NAME.md5`, must name the
     /// digest of the bytes that arrived.
     func verifySidecar(_ ref: ObjectRef, digests: (sha256: String, md5: String?)) async -> String? {
-        let base = ref.url.deletingLastPathComponent()
+        // Beside the object's path; the object's query (its signature) is not the sidecar's.
+        var path = URLComponents(url: ref.transferURL, resolvingAgainstBaseURL: true)
+        path?.query = nil
+        path?.fragment = nil
+        let base = (path?.url ?? ref.transferURL).deletingLastPathComponent()
         let candidates = ref.sidecar.map { [$0] }
             ?? Sidecar.Kind.allCases.map {
                 Sidecar(kind: $0, url: base.appendingPathComponent("\(ref.name).\($0.rawValue)"))
