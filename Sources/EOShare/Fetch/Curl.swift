@@ -377,7 +377,8 @@ private func curlWriteCallback(
     let n = size * count
     if context.body == .undecided, !context.startBody() { return 0 }
     guard context.body == .data else { return n }
-    if context.sink.count + Int64(n) > context.request.maxBytes {
+    // Compared without adding: no sum can overflow, whatever max_object_bytes says.
+    if Int64(n) > context.request.maxBytes - context.sink.count {
         context.failure = .tooLarge(limit: context.request.maxBytes, announced: context.announcedTotal)
         return 0
     }

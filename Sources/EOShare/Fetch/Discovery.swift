@@ -221,7 +221,15 @@ struct Discovery {
                 if let s = entry.stringValue {
                     try add(s)
                 } else if let u = entry["url"]?.stringValue {
-                    try add(u, size: entry["size"]?.doubleValue.map { Int64($0) }, sha: entry["sha256"]?.stringValue)
+                    let size = entry["size"].flatMap(Self.byteCount)
+                    if let stated = entry["size"], stated != .null, size == nil {
+                        // Not a byte count (1e300, -1, 12.5, "big"): unknown, the transfer's
+                        // own length still checked.
+                        let shown = Redact.url(URL(string: u) ?? source.url)
+                        settings.logger.warning(
+                            "source \(source.id): index entry \(shown) states size \(Self.describe(stated)), not a byte count; ignored")
+                    }
+                    try add(u, size: size, sha: entry["sha256"]?.stringValue)
                 } else {
                     throw DiscoveryError(source: source.id, reason: "index entry is neither a URL nor {url, …}")
                 }
@@ -231,6 +239,20 @@ struct Discovery {
         }
         return refs
     }
+
+    /// A size an index states, when it is a whole number of bytes an Int64 holds; nil for
+    /// anything else (a fraction, a negative number, 1e300), which a plain conversion would
+    /// trap on.
+    static func byteCount(_ value: JSONValue) -> Int64? {
+        switch value {
+        case .int(let n): return n >= 0 ? n : nil
+        case .number(let d): return Int64(exactly: d).flatMap { $0 >= 0 ? $0 : nil }
+        default: return nil
+        }
+    }
+
+    /// A JSON value in a message, short (an index is input: it may hold anything).
+    static func describe(_ value: JSONValue) -> String { String(value.serializedString().prefix(40)) }
 
     /// The entries of a plain index: its lines without blanks at either end, skipping empty
     /// lines and `#` comments. Split and trimmed as bytes: an index lists every object of a
@@ -327,11 +349,15 @@ struct Discovery {
     static func listedSize(_ after: Substring) -> ListedSize? {
         // The size is the last token that looks like one.
         for token in text(after).split(separator: " ").reversed() {
-            if let n = Int64(token), !token.contains(":") { return .exact(n) }
+            if let n = Int64(token), !token.contains(":") { return n >= 0 ? .exact(n) : nil }
             let scales: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
             guard let unit = token.last, let scale = scales[unit], let value = Double(token.dropLast())
             else { continue }
-            return .approximate(Int64(value * Double(scale)))
+            // `infK`, `nanM`, `-3K`, `1e300G` read as numbers but are no size: unknown (a
+            // plain Int64 conversion would trap on them).
+            let bytes = (value * Double(scale)).rounded()
+            guard bytes.isFinite, bytes >= 0, let n = Int64(exactly: bytes) else { return nil }
+            return .approximate(n)
         }
         return nil
     }
@@ -354,7 +380,7 @@ enum FTPListing {
             if kv.count == 2 { facts[kv[0].lowercased()] = String(kv[1]) }
         }
         guard facts["type"]?.lowercased() == "file" else { return nil }
-        var entry = ListingEntry(name: name, size: facts["size"].flatMap { Int64($0) })
+        var entry = ListingEntry(name: name, size: facts["size"].flatMap { Int64($0) }.flatMap { $0 >= 0 ? $0 : nil })
         if let modify = facts["modify"], let seconds = unixTime(mlsd: modify) { entry.modified = String(seconds) }
         return entry
     }
@@ -367,12 +393,13 @@ enum FTPListing {
         guard fields.count == 9, let type = fields[0].first, "-dlcbps".contains(type), fields[0].count >= 10
         else { return nil }
         guard type == "-" else { return ListingEntry(name: "") }  // a folder or link: parsed, skipped below
-        return ListingEntry(name: String(fields[8]), size: Int64(fields[4]))
+        return ListingEntry(name: String(fields[8]), size: Int64(fields[4]).flatMap { $0 >= 0 ? $0 : nil })
     }
 
     static func unixTime(mlsd: String) -> Int64? {
         let digits = mlsd.prefix(14)
-        guard digits.count == 14, digits.allSatisfy(\.isNumber) else { return nil }
+        // ASCII digits only: `isNumber` admits `½` or `٣`, which Int32 cannot read.
+        guard digits.count == 14, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         var parts = tm()
         let n = digits.map { Int32(String($0))! }
         func value(_ range: Range<Int>) -> Int32 { n[range].reduce(0) { $0 * 10 + $1 } }
