@@ -25,6 +25,7 @@ static inline CURLcode eoshare_curl_msg_result(const CURLMsg *m) { return m->dat
 
 /* Bit-mask macros with casts, which Swift does not import. */
 static const long EOSHARE_CURLAUTH_BASIC = (long)CURLAUTH_BASIC;
+static const long EOSHARE_CURLAUTH_BEARER = (long)CURLAUTH_BEARER;
 static const long EOSHARE_CURLSSH_AUTH_PUBLICKEY = (long)CURLSSH_AUTH_PUBLICKEY;
 static const long EOSHARE_CURLSSH_AUTH_PASSWORD = (long)CURLSSH_AUTH_PASSWORD;
 static const long EOSHARE_CURLSSH_AUTH_KEYBOARD = (long)CURLSSH_AUTH_KEYBOARD;

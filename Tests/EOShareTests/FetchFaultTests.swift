@@ -373,18 +373,22 @@ import Testing
     /// The transfer thread sleeps in `curl_multi_poll` (up to ten seconds) when it has
     /// nothing to do: a new transfer must wake it, not wait for the poll to time out. (The
     /// bound leaves room for a loaded machine; a missed wake-up waits seconds.)
+    /// A submission wakes an idle transfer thread instead of waiting out its sleep. Proven by
+    /// what ended the sleep, not by a clock: the engine sleeps a minute when idle, and each
+    /// transfer must come from a wake-up its submission wrote, with no idle sleep having run
+    /// its course. (A lost wake-up would show as an idle timeout, however loaded the machine;
+    /// a timing bound only measured how soon the test's task was scheduled again.)
     @Test func aTransferSubmittedToAnIdleEngineStartsAtOnce() async throws {
         let file = RepoPaths.temporaryFolder("idle-engine").appendingPathComponent("x.bin")
         try Data(repeating: 7, count: 1000).write(to: file)
-        let engine = CurlMulti(maxTransfers: 2)
-        for _ in 0..<3 {
-            try await Task.sleep(for: .milliseconds(100))  // long enough for the thread to be polling
+        let engine = CurlMulti(maxTransfers: 2, idleSleep: .seconds(60))
+        for round in 1...3 {
+            // Until the thread sleeps idle: then only a wake-up can start the transfer.
+            while !engine.isSleepingIdle { try await Task.sleep(for: .milliseconds(5)) }
             let sink = MemorySink()
-            let started = ContinuousClock.now
             let result = await engine.perform(TransferRequest(url: file, maxBytes: 1 << 20), sink: sink)
-            let waited = ContinuousClock.now - started
             #expect(result.failure == nil && sink.count == 1000)
-            #expect(waited < .seconds(2), "the transfer waited \(waited) for the transfer thread")
+            #expect(engine.activity == CurlMulti.Activity(wakeUps: round, idleTimeouts: 0), "\(engine.activity)")
         }
         await engine.close()
     }

@@ -104,6 +104,9 @@ public struct SourceConfig: Sendable {
     public var index: Bool
     public var checksum: ChecksumMode
     public var auth: SourceAuth?
+    /// Other hosts an index may point at that get the source's credentials too (CONTRACT §3
+    /// `credential_hosts`); by default only the url's own scheme, host and port do.
+    public var credentialHosts: [CredentialHost] = []
     public var caFile: URL?
     public var packets: PacketTimeConfig?
 
@@ -113,6 +116,50 @@ public struct SourceConfig: Sendable {
     /// Whether a name from a listing is wanted (no `match` means everything).
     public func wants(_ name: String) -> Bool {
         match.isEmpty || match.contains { $0.matches(name) }
+    }
+
+    /// Whether this source's credentials may be sent to `url`: the url's own origin (scheme,
+    /// host and port), or a `credential_hosts` entry on the same scheme. An index may list
+    /// objects anywhere; a token for one service must not reach every host it names.
+    public func sendsCredentials(to url: URL) -> Bool {
+        guard let target = Origin(url), let own = Origin(self.url) else { return false }
+        if target == own { return true }
+        return target.scheme == own.scheme && credentialHosts.contains { $0.admits(target) }
+    }
+}
+
+/// Scheme, host and port: what credentials belong to (RFC 6454's origin). The port is the
+/// scheme's default when the URL names none, so `http://h/` and `http://h:80/` are one origin.
+public struct Origin: Sendable, Hashable {
+    public var scheme: String
+    public var host: String
+    public var port: Int
+
+    public init?(_ url: URL) {
+        guard let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased(), !host.isEmpty,
+            let port = url.port ?? Origin.defaultPort(scheme)
+        else { return nil }
+        (self.scheme, self.host, self.port) = (scheme, host, port)
+    }
+
+    static func defaultPort(_ scheme: String) -> Int? {
+        ["http": 80, "https": 443, "ftp": 21, "ftps": 990, "sftp": 22][scheme]
+    }
+}
+
+/// A `credential_hosts` entry: a host name, with a port or else the scheme's default port.
+public struct CredentialHost: Sendable, Hashable {
+    /// Lowercase; an IPv6 address without its brackets.
+    public var host: String
+    public var port: Int?
+
+    public init(host: String, port: Int? = nil) {
+        self.host = host.lowercased()
+        self.port = port
+    }
+
+    func admits(_ origin: Origin) -> Bool {
+        host == origin.host && (port ?? Origin.defaultPort(origin.scheme)) == origin.port
     }
 }
 

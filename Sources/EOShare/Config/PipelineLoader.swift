@@ -153,8 +153,8 @@ private struct PipelineLoader {
         for item in try r.list() {
             let m = try item.mapping(
                 allowed: [
-                    "id", "owner", "collection", "format", "url", "match", "index", "checksum", "auth", "ca_file",
-                    "packets",
+                    "id", "owner", "collection", "format", "url", "match", "index", "checksum", "auth",
+                    "credential_hosts", "ca_file", "packets",
                 ],
                 required: ["id", "owner", "collection", "format", "url"])
             let idNode = m.require("id")
@@ -186,6 +186,13 @@ private struct PipelineLoader {
                 checksum = mode
             }
             let auth = try m["auth"].map { r throws(ConfigError) in try loadAuth(r) }
+            var credentialHosts: [CredentialHost] = []
+            if let c = m["credential_hosts"] {
+                guard auth != nil || url.user != nil else {
+                    throw c.error("credential_hosts has no credentials to send: give auth or a user in url")
+                }
+                credentialHosts = try c.stringList().map { r throws(ConfigError) in try credentialHost(r) }
+            }
             let caFile = try m["ca_file"].map { r throws(ConfigError) in try path(r) }
             var packets: PacketTimeConfig?
             if let p = m["packets"] {
@@ -197,7 +204,8 @@ private struct PipelineLoader {
             out.append(
                 SourceConfig(
                     id: id, owner: owner, collection: collection, format: format, url: url, match: match, index: index,
-                    checksum: checksum, auth: auth, caFile: caFile, packets: packets))
+                    checksum: checksum, auth: auth, credentialHosts: credentialHosts, caFile: caFile,
+                    packets: packets))
         }
         return out
     }
@@ -235,6 +243,38 @@ private struct PipelineLoader {
         let names = try b.list()
         guard names.count == 2 else { throw b.error("expected [USER_VARIABLE, PASSWORD_VARIABLE]") }
         return .basicEnv(user: try envName(names[0]), password: try envName(names[1]))
+    }
+
+    /// `host`, `host:port` or `[v6-address]:port`: a host alone means the scheme's default port.
+    func credentialHost(_ r: YAMLNodeReader) throws(ConfigError) -> CredentialHost {
+        let text = try r.nonEmptyString()
+        let bad = "'\(text)' is not a host name or host:port (no scheme, user or path)"
+        var host = Substring(text)
+        var portText: Substring?
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { throw r.error(bad) }
+            let rest = host[host.index(after: close)...]
+            host = host[host.index(after: host.startIndex)..<close]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { throw r.error(bad) }
+                portText = rest.dropFirst()
+            }
+        } else if let colon = host.firstIndex(of: ":") {
+            portText = host[host.index(after: colon)...]
+            host = host[..<colon]
+        }
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: ".-_:"))
+        guard !host.isEmpty, host.unicodeScalars.allSatisfy({ $0.isASCII && allowed.contains($0) }) else {
+            throw r.error(bad)
+        }
+        var port: Int?
+        if let portText {
+            guard portText.allSatisfy(\.isASCII), let p = Int(portText), (1...65_535).contains(p) else {
+                throw r.error("'\(text)': the port must be a number from 1 to 65535")
+            }
+            port = p
+        }
+        return CredentialHost(host: String(host), port: port)
     }
 
     func envName(_ r: YAMLNodeReader) throws(ConfigError) -> String {

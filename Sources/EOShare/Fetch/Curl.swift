@@ -39,10 +39,11 @@ struct ResumePoint: Sendable, Hashable {
 struct TransferRequest: Sendable {
     var url: URL
     var headers: [String] = []
-    /// `user:password` for HTTP Basic, FTP or SFTP, read from the environment just before.
+    /// `user:password` for HTTP Basic, FTP or SFTP, read from the environment (or the netrc
+    /// file) just before.
     var userPassword: String?
-    var useNetrc = false
-    var netrcFile: String?
+    /// An HTTP bearer token (`Authorization: Bearer …`), read from the environment just before.
+    var bearerToken: String?
     var caFile: URL?
     /// SFTP: private key file (public key derived by libssh2) and known_hosts file.
     var sshPrivateKey: String?
@@ -67,9 +68,7 @@ struct TransferRequest: Sendable {
             out.append(up)
             out += up.split(separator: ":", maxSplits: 1).map(String.init)
         }
-        for h in headers where h.lowercased().hasPrefix("authorization:") {
-            out += h.split(separator: " ").dropFirst().map(String.init)
-        }
+        if let bearerToken { out.append(bearerToken) }
         return out
     }
 }
@@ -182,13 +181,17 @@ final class CurlEasy {
         eoshare_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
         setString(CURLOPT_URL, request.url.absoluteString)
         if let ca = request.caFile { setString(CURLOPT_CAINFO, ca.path) }
-        if let up = request.userPassword {
-            setString(CURLOPT_USERPWD, up)
+        // Credentials as libcurl's own, never as a header of ours: then a redirect to another
+        // scheme, host or port goes without them (unrestricted auth stays off). libcurl's
+        // netrc stays off too: it would look up every host a redirect leads to.
+        setLong(CURLOPT_UNRESTRICTED_AUTH, 0)
+        setLong(CURLOPT_NETRC, Int(CURL_NETRC_IGNORED.rawValue))
+        if let up = request.userPassword { setString(CURLOPT_USERPWD, up) }
+        if let token = request.bearerToken {
+            setString(CURLOPT_XOAUTH2_BEARER, token)
+            setLong(CURLOPT_HTTPAUTH, EOSHARE_CURLAUTH_BEARER)
+        } else if request.userPassword != nil {
             setLong(CURLOPT_HTTPAUTH, EOSHARE_CURLAUTH_BASIC)
-        }
-        if request.useNetrc {
-            setLong(CURLOPT_NETRC, Int(CURL_NETRC_OPTIONAL.rawValue))
-            if let file = request.netrcFile { setString(CURLOPT_NETRC_FILE, file) }
         }
         if let key = request.sshPrivateKey {
             setString(CURLOPT_SSH_PRIVATE_KEYFILE, key)
@@ -374,7 +377,8 @@ private func curlWriteCallback(
     let n = size * count
     if context.body == .undecided, !context.startBody() { return 0 }
     guard context.body == .data else { return n }
-    if context.sink.count + Int64(n) > context.request.maxBytes {
+    // Compared without adding: no sum can overflow, whatever max_object_bytes says.
+    if Int64(n) > context.request.maxBytes - context.sink.count {
         context.failure = .tooLarge(limit: context.request.maxBytes, announced: context.announcedTotal)
         return 0
     }
@@ -443,19 +447,34 @@ struct ResponseHeaders {
     static func lowercased(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b + 0x20 : b }
 }
 
-/// Strips credentials (and, for messages, query strings) before URLs reach logs, messages,
-/// the state or the ledger.
+/// Strips credentials and query strings before URLs reach logs, messages, the state or the
+/// ledger.
 enum Redact {
-    /// For messages: no userinfo, no query (tokens often travel there).
-    static func url(_ url: URL) -> String {
-        guard var c = URLComponents(url: url, resolvingAgainstBaseURL: true) else { return url.lastPathComponent }
+    /// The name of the query's stand-in in a kept URL.
+    static let queryDigestName = "query-sha256"
+
+    /// An object URL as the state, the ledger, the logs and messages know it: no userinfo, no
+    /// fragment, and instead of its query (a signature, an API key) the query's SHA-256 in
+    /// hex, so two objects that differ only in their query stay two:
+    /// `https://host/path/obj.gz?query-sha256=9f86d081…`. The real query serves the transfer
+    /// alone (`ObjectRef.transferURL`).
+    static func identity(_ url: URL) -> URL {
+        guard url.query != nil || url.fragment != nil || url.user != nil || url.password != nil,
+            var c = URLComponents(url: url, resolvingAgainstBaseURL: true)
+        else { return url }
         c.user = nil
         c.password = nil
-        if c.query != nil { c.query = nil }
-        return c.string ?? url.lastPathComponent
+        c.fragment = nil
+        if let query = c.percentEncodedQuery {
+            c.percentEncodedQuery = query.isEmpty ? nil : "\(queryDigestName)=\(Digest.sha256Hex(Array(query.utf8)))"
+        }
+        return c.url ?? URL(string: url.scheme.map { "\($0):" } ?? "about:blank")!
     }
 
-    /// For identities (state keys, ledger): the same URL without userinfo.
+    /// For messages: the URL's `identity`, as text.
+    static func url(_ url: URL) -> String { identity(url).absoluteString }
+
+    /// For transfers: the same URL without userinfo (credentials come from the source's settings).
     static func withoutCredentials(_ url: URL) -> URL {
         guard url.user != nil || url.password != nil,
             var c = URLComponents(url: url, resolvingAgainstBaseURL: true)
@@ -465,10 +484,18 @@ enum Redact {
         return c.url ?? url
     }
 
-    /// libcurl's error text may quote the URL or a credential; replace them.
+    /// libcurl's error text may quote the URL, its query or a credential; replace them.
     static func text(_ text: String, url: URL, secrets: [String]) -> String {
         var out = text.replacingOccurrences(of: url.absoluteString, with: Redact.url(url))
-        for secret in secrets + [url.password, url.user].compactMap({ $0 }) where secret.count >= 3 {
+        var hidden = secrets + [url.password, url.user].compactMap({ $0 })
+        if let query = URLComponents(url: url, resolvingAgainstBaseURL: true)?.percentEncodedQuery, !query.isEmpty {
+            hidden.append(query)
+            hidden += query.split(separator: "&").compactMap { $0.split(separator: "=", maxSplits: 1).dropFirst().first }
+                .map(String.init)
+            hidden += hidden.compactMap { $0.removingPercentEncoding }
+        }
+        // The longest first, so a part never leaves the rest of a longer secret visible.
+        for secret in hidden.sorted(by: { $0.count > $1.count }) where secret.count >= 3 {
             out = out.replacingOccurrences(of: secret, with: "***")
         }
         return out

@@ -16,11 +16,16 @@ final class CurlMulti: Sendable {
     /// Digests file bodies beside the transfer thread.
     let digester = Digester()
 
-    init(maxTransfers: Int) {
+    /// `idleSleep`: how long the thread sleeps in one poll when no transfer runs; only a
+    /// wake-up (a submission, a cancellation, `close`) ends it earlier.
+    init(maxTransfers: Int, idleSleep: Duration = .seconds(10)) {
         precondition(CurlGlobal.initialised, "curl_global_init failed")
         let multi = MultiHandle(curl_multi_init()!)
         eoshare_curl_multi_setopt_long(multi.pointer, CURLMOPT_MAXCONNECTS, max(4, maxTransfers * 2))
-        shared = Shared(multi: multi, maxTransfers: max(1, maxTransfers))
+        let milliseconds = idleSleep.components.seconds * 1000 + idleSleep.components.attoseconds / 1_000_000_000_000_000
+        shared = Shared(
+            multi: multi, maxTransfers: max(1, maxTransfers),
+            idleMilliseconds: Int32(clamping: max(1, milliseconds)))
         let thread = Thread { [shared] in
             var driver = Driver(shared)
             driver.run()
@@ -50,6 +55,19 @@ final class CurlMulti: Sendable {
         } onCancel: {
             shared.cancel(id)
         }
+    }
+
+    /// How the thread's idle sleeps ended so far: the wake-ups submitters wrote while it
+    /// polled, and the idle polls that slept their whole time.
+    var activity: Activity { shared.inbox.withLock { $0.activity } }
+
+    /// Whether the thread is idle in (or about to enter) its poll, with nobody having woken it:
+    /// a submission now must wake it.
+    var isSleepingIdle: Bool { shared.inbox.withLock { $0.polling && $0.pollingIdle } }
+
+    struct Activity: Sendable, Equatable {
+        var wakeUps = 0
+        var idleTimeouts = 0
     }
 
     /// Cancels what is left and waits until the thread has cleaned up every handle.
@@ -86,26 +104,38 @@ final class CurlMulti: Sendable {
             /// The thread is in (or about to enter) `curl_multi_poll` and nobody has woken
             /// it yet: only then does news need a wake-up. A busy thread reads the inbox
             /// before it polls again.
+            ///
+            /// No wake-up is lost: the thread sets this under the lock only after finding the
+            /// inbox empty, and a submitter appends and reads it under the same lock. So either
+            /// the thread sees the submission before it sleeps, or the submitter sees the flag
+            /// and writes the eventfd, which stays readable until the thread drains it after
+            /// its poll: written before the poll starts, it still ends the poll at once.
             var polling = false
+            /// Whether that poll is an idle one (no transfer running).
+            var pollingIdle = false
+            var activity = Activity()
 
             /// Whether a submitter must wake the thread; the first one does, for everyone.
             mutating func takeWake() -> Bool {
                 defer { polling = false }
+                if polling { activity.wakeUps += 1 }
                 return polling
             }
         }
 
         let multi: MultiHandle
         let maxTransfers: Int
+        let idleMilliseconds: Int32
         let inbox = Mutex(Inbox())
         /// An eventfd the thread polls beside libcurl's sockets. Written outside the lock
         /// (a write wakes a sleeping thread, which takes a while on a virtual machine) and
         /// open for as long as anyone can reach it.
         let wakeFD: Int32
 
-        init(multi: MultiHandle, maxTransfers: Int) {
+        init(multi: MultiHandle, maxTransfers: Int, idleMilliseconds: Int32) {
             self.multi = multi
             self.maxTransfers = maxTransfers
+            self.idleMilliseconds = idleMilliseconds
             wakeFD = eoshare_eventfd()
             precondition(wakeFD >= 0, "eventfd failed")
         }
@@ -164,17 +194,22 @@ final class CurlMulti: Sendable {
 
         /// The thread, before it polls: false when news arrived since it last read the inbox
         /// (then it must not sleep); else from here on submitters wake it.
-        func mayPoll() -> Bool {
+        func mayPoll(idle: Bool) -> Bool {
             inbox.withLock { box in
                 guard box.submissions.isEmpty, box.cancelled.isEmpty, !box.stopping else { return false }
                 box.polling = true
+                box.pollingIdle = idle
                 return true
             }
         }
 
-        /// The thread, after polling: reads the wake-up if there was one.
-        func polled(woken: Bool) {
-            inbox.withLock { $0.polling = false }
+        /// The thread, after polling: reads the wake-up if there was one. `timedOut`: nothing
+        /// ended the poll but its time.
+        func polled(woken: Bool, timedOut: Bool) {
+            inbox.withLock { box in
+                box.polling = false
+                if timedOut, box.pollingIdle { box.activity.idleTimeouts += 1 }
+            }
             if woken { eoshare_eventfd_drain(wakeFD) }
         }
     }
@@ -209,12 +244,13 @@ final class CurlMulti: Sendable {
                 curl_multi_perform(multi, &active)
                 collectFinished()
                 if running.count < shared.maxTransfers, !waiting.isEmpty { continue }
-                guard shared.mayPoll() else { continue }
+                guard shared.mayPoll(idle: running.isEmpty) else { continue }
                 var wake = curl_waitfd(fd: shared.wakeFD, events: Int16(CURL_WAIT_POLLIN), revents: 0)
                 // Idle, only a wake-up can bring work: sleep long (libcurl shortens the wait
                 // to its own timers while transfers run).
-                curl_multi_poll(multi, &wake, 1, running.isEmpty ? 10_000 : 1000, nil)
-                shared.polled(woken: wake.revents != 0)
+                var ready: Int32 = 0
+                curl_multi_poll(multi, &wake, 1, running.isEmpty ? shared.idleMilliseconds : 1000, &ready)
+                shared.polled(woken: wake.revents != 0, timedOut: ready == 0)
             }
             idle.removeAll()  // curl_easy_cleanup of each, before the multi handle goes
             curl_multi_cleanup(multi)

@@ -1,10 +1,15 @@
 import Foundation
 
 /// An object a source offers: found in a listing, named by an index, or the source URL itself.
-/// Its URL carries no credentials (they are added per transfer from the source's settings).
+/// Its URLs carry no credentials (they are added per transfer from the source's settings).
 public struct ObjectRef: Sendable, Hashable {
     public var source: String
+    /// What the object is known by in the state, the ledger, the logs and messages: its URL
+    /// with the query replaced by the query's SHA-256 (`Redact.identity`).
     public var url: URL
+    /// The URL the object is fetched from, query and all (a signed URL's signature, an API
+    /// key): used for the transfer, never stored or logged.
+    var transferURL: URL
     public var name: String
     /// The exact size a listing or an index states.
     public var size: Int64?
@@ -27,7 +32,8 @@ public struct ObjectRef: Sendable, Hashable {
         approximateSize: Int64? = nil, expectedSHA256: String? = nil
     ) {
         self.source = source
-        self.url = Redact.withoutCredentials(url)
+        self.url = Redact.identity(url)
+        transferURL = Redact.withoutCredentials(url)
         self.name = name
         self.size = size
         self.modified = modified
@@ -196,7 +202,9 @@ struct Discovery {
             // An absolute URL (the usual entry) is parsed once; only a relative one is resolved.
             let absolute = URL(string: text).flatMap { $0.scheme == nil ? nil : $0 }
             guard let url = absolute ?? URL(string: text, relativeTo: source.url)?.absoluteURL, url.scheme != nil else {
-                throw DiscoveryError(source: source.id, reason: "index entry '\(text.prefix(100))' is not a URL")
+                // Up to its query: what follows a `?` may be a key.
+                let shown = text.prefix { $0 != "?" && $0 != "#" }.prefix(100)
+                throw DiscoveryError(source: source.id, reason: "index entry '\(shown)' is not a URL")
             }
             refs.append(
                 ObjectRef(
@@ -213,7 +221,15 @@ struct Discovery {
                 if let s = entry.stringValue {
                     try add(s)
                 } else if let u = entry["url"]?.stringValue {
-                    try add(u, size: entry["size"]?.doubleValue.map { Int64($0) }, sha: entry["sha256"]?.stringValue)
+                    let size = entry["size"].flatMap(Self.byteCount)
+                    if let stated = entry["size"], stated != .null, size == nil {
+                        // Not a byte count (1e300, -1, 12.5, "big"): unknown, the transfer's
+                        // own length still checked.
+                        let shown = Redact.url(URL(string: u) ?? source.url)
+                        settings.logger.warning(
+                            "source \(source.id): index entry \(shown) states size \(Self.describe(stated)), not a byte count; ignored")
+                    }
+                    try add(u, size: size, sha: entry["sha256"]?.stringValue)
                 } else {
                     throw DiscoveryError(source: source.id, reason: "index entry is neither a URL nor {url, …}")
                 }
@@ -223,6 +239,20 @@ struct Discovery {
         }
         return refs
     }
+
+    /// A size an index states, when it is a whole number of bytes an Int64 holds; nil for
+    /// anything else (a fraction, a negative number, 1e300), which a plain conversion would
+    /// trap on.
+    static func byteCount(_ value: JSONValue) -> Int64? {
+        switch value {
+        case .int(let n): return n >= 0 ? n : nil
+        case .number(let d): return Int64(exactly: d).flatMap { $0 >= 0 ? $0 : nil }
+        default: return nil
+        }
+    }
+
+    /// A JSON value in a message, short (an index is input: it may hold anything).
+    static func describe(_ value: JSONValue) -> String { String(value.serializedString().prefix(40)) }
 
     /// The entries of a plain index: its lines without blanks at either end, skipping empty
     /// lines and `#` comments. Split and trimmed as bytes: an index lists every object of a
@@ -319,11 +349,15 @@ struct Discovery {
     static func listedSize(_ after: Substring) -> ListedSize? {
         // The size is the last token that looks like one.
         for token in text(after).split(separator: " ").reversed() {
-            if let n = Int64(token), !token.contains(":") { return .exact(n) }
+            if let n = Int64(token), !token.contains(":") { return n >= 0 ? .exact(n) : nil }
             let scales: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
             guard let unit = token.last, let scale = scales[unit], let value = Double(token.dropLast())
             else { continue }
-            return .approximate(Int64(value * Double(scale)))
+            // `infK`, `nanM`, `-3K`, `1e300G` read as numbers but are no size: unknown (a
+            // plain Int64 conversion would trap on them).
+            let bytes = (value * Double(scale)).rounded()
+            guard bytes.isFinite, bytes >= 0, let n = Int64(exactly: bytes) else { return nil }
+            return .approximate(n)
         }
         return nil
     }
@@ -346,7 +380,7 @@ enum FTPListing {
             if kv.count == 2 { facts[kv[0].lowercased()] = String(kv[1]) }
         }
         guard facts["type"]?.lowercased() == "file" else { return nil }
-        var entry = ListingEntry(name: name, size: facts["size"].flatMap { Int64($0) })
+        var entry = ListingEntry(name: name, size: facts["size"].flatMap { Int64($0) }.flatMap { $0 >= 0 ? $0 : nil })
         if let modify = facts["modify"], let seconds = unixTime(mlsd: modify) { entry.modified = String(seconds) }
         return entry
     }
@@ -359,12 +393,13 @@ enum FTPListing {
         guard fields.count == 9, let type = fields[0].first, "-dlcbps".contains(type), fields[0].count >= 10
         else { return nil }
         guard type == "-" else { return ListingEntry(name: "") }  // a folder or link: parsed, skipped below
-        return ListingEntry(name: String(fields[8]), size: Int64(fields[4]))
+        return ListingEntry(name: String(fields[8]), size: Int64(fields[4]).flatMap { $0 >= 0 ? $0 : nil })
     }
 
     static func unixTime(mlsd: String) -> Int64? {
         let digits = mlsd.prefix(14)
-        guard digits.count == 14, digits.allSatisfy(\.isNumber) else { return nil }
+        // ASCII digits only: `isNumber` admits `½` or `٣`, which Int32 cannot read.
+        guard digits.count == 14, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         var parts = tm()
         let n = digits.map { Int32(String($0))! }
         func value(_ range: Range<Int>) -> Int32 { n[range].reduce(0) { $0 * 10 + $1 } }

@@ -37,11 +37,14 @@ struct FetchSettings: Sendable {
     var limits: Limits
     var environment: [String: String]
     var logger: Logger
+    /// `$NETRC` or `~/.netrc`, read once when a source with `auth: {netrc: true}` first needs it.
+    let netrc: NetrcCache
 
     init(limits: Limits, environment: [String: String]? = nil, logger: Logger) {
         self.limits = limits
         self.environment = environment ?? ProcessInfo.processInfo.environment
         self.logger = logger
+        netrc = NetrcCache(environment: self.environment)
     }
 }
 
@@ -59,38 +62,41 @@ struct Fetcher {
     /// Numbers the work files of this process.
     private static let workFileNumber = Atomic<Int>(0)
 
-    /// A request for `url` with the source's credentials, TLS and limits. Credentials from
-    /// the source URL's userinfo go only to that same host.
+    /// A request for `url` with the source's credentials, TLS and limits. Credentials go only
+    /// to the source's own origin and its `credential_hosts`: an object an index lists on any
+    /// other host is fetched without them. They travel as libcurl credentials (never as a
+    /// header of ours), which libcurl does not send on when a redirect leaves the origin.
     static func request(for source: SourceConfig, url: URL, settings: FetchSettings) -> TransferRequest {
         let clean = Redact.withoutCredentials(url)
         var r = TransferRequest(url: clean, maxBytes: settings.limits.maxObjectBytes)
         r.caFile = source.caFile
         r.timeouts = settings.limits.timeouts
         let env = settings.environment
-        if let user = source.url.user, clean.host == source.url.host, clean.port == source.url.port,
-            clean.scheme == source.url.scheme
-        {
-            let password = source.url.password.map { ":" + ($0.removingPercentEncoding ?? $0) } ?? ""
-            r.userPassword = (user.removingPercentEncoding ?? user) + password
-        }
-        switch source.auth {
-        case .bearerTokenEnv(let name)?:
-            if let token = env[name] { r.headers.append("Authorization: Bearer \(token)") }
-        case .basicEnv(let user, let password)?:
-            if let u = env[user], let p = env[password] { r.userPassword = "\(u):\(p)" }
-        case .netrc?:
-            r.useNetrc = true
-            r.netrcFile = env["NETRC"]
-        case nil:
-            break
-        }
         if clean.scheme == "sftp" {
-            r.sshPrivateKey = env["EOSHARE_SSH_KEY"]
             r.sshKnownHosts = env["EOSHARE_SSH_KNOWN_HOSTS"]
                 ?? env["HOME"].map { $0 + "/.ssh/known_hosts" }.flatMap {
                     FileManager.default.fileExists(atPath: $0) ? $0 : nil
                 }
         }
+        guard source.sendsCredentials(to: clean) else { return r }
+        if let user = source.url.user {
+            let password = source.url.password.map { ":" + ($0.removingPercentEncoding ?? $0) } ?? ""
+            r.userPassword = (user.removingPercentEncoding ?? user) + password
+        }
+        switch source.auth {
+        case .bearerTokenEnv(let name)?:
+            if let token = env[name] { r.bearerToken = token }
+        case .basicEnv(let user, let password)?:
+            if let u = env[user], let p = env[password] { r.userPassword = "\(u):\(p)" }
+        case .netrc?:
+            // A user in the url comes first, as with libcurl's optional netrc.
+            if r.userPassword == nil, let host = clean.host, let login = settings.netrc.netrc?.login(for: host) {
+                r.userPassword = login.user + ":" + (login.password ?? "")
+            }
+        case nil:
+            break
+        }
+        if clean.scheme == "sftp" { r.sshPrivateKey = env["EOSHARE_SSH_KEY"] }
         return r
     }
 
@@ -111,7 +117,7 @@ struct Fetcher {
             let reason = "no \(ref.name).sha256 or \(ref.name).md5 beside it in the listing"
             return .quarantined(ref, reason: reason, evidence: nil)
         }
-        var request = Self.request(for: source, url: ref.url, settings: settings)
+        var request = Self.request(for: source, url: ref.transferURL, settings: settings)
         if let known, known.sha256 != nil {
             if request.isHTTP {
                 if let etag = known.etag { request.headers.append("If-None-Match: \(etag)") }
@@ -201,7 +207,11 @@ struct Fetcher {
     /// The sidecar the listing showed, or else `NAME.sha256` then `NAME.md5`, must name the
     /// digest of the bytes that arrived.
     func verifySidecar(_ ref: ObjectRef, digests: (sha256: String, md5: String?)) async -> String? {
-        let base = ref.url.deletingLastPathComponent()
+        // Beside the object's path; the object's query (its signature) is not the sidecar's.
+        var path = URLComponents(url: ref.transferURL, resolvingAgainstBaseURL: true)
+        path?.query = nil
+        path?.fragment = nil
+        let base = (path?.url ?? ref.transferURL).deletingLastPathComponent()
         let candidates = ref.sidecar.map { [$0] }
             ?? Sidecar.Kind.allCases.map {
                 Sidecar(kind: $0, url: base.appendingPathComponent("\(ref.name).\($0.rawValue)"))

@@ -165,6 +165,12 @@ final class TestHTTPServer: Sendable {
         set { core.state.withLock { $0.settings.keepAlive = newValue } }
     }
 
+    /// Answers requests for the decoded `path` with `status` and `Location: location` (an absolute URL, e.g. on
+    /// another server), before any `requiredAuthorization` check: a redirect the client follows on its own.
+    func redirect(path: String, to location: String, status: Int = 302) {
+        core.state.withLock { $0.redirects[Self.normalize(path)] = (status, location) }
+    }
+
     // MARK: - In-memory routes
 
     /// Serves `body` at the decoded `path` (taking precedence over files), with a strong ETag from a content hash
@@ -312,6 +318,7 @@ extension TestHTTPServer {
         var accepted = 0
         var faults: [String: [Fault]] = [:]
         var bodies: [String: StaticBody] = [:]
+        var redirects: [String: (status: Int, location: String)] = [:]
         var log: [Request] = []
         var settings = Settings()
     }
@@ -771,17 +778,20 @@ extension TestHTTPServer {
 
         /// Answers one request (logging it first) and says how the connection should continue.
         private func respond(to request: Parsed, connection: Int, fd: Int32) -> Ending {
-            let (fault, settings, entity): (Fault?, Settings, StaticBody?) = state.withLock { state in
+            let (fault, settings, entity, redirect) = state.withLock { state in
                 var fault: Fault?
                 if var queue = state.faults[request.path], !queue.isEmpty {
                     fault = queue.removeFirst()
                     state.faults[request.path] = queue.isEmpty ? nil : queue
                 }
-                return (fault, state.settings, state.bodies[request.path])
+                return (fault, state.settings, state.bodies[request.path], state.redirects[request.path])
             }
             let plan = Plan(fault)
             var response: Response
-            if let status = plan.status {
+            if let redirect {
+                response = Self.textResponse(redirect.status)
+                response.headers.append(("Location", redirect.location))
+            } else if let status = plan.status {
                 response = Self.textResponse(status.code)
                 if let seconds = status.retryAfter { response.headers.append(("Retry-After", String(seconds))) }
             } else if let required = settings.requiredAuthorization, request.header("Authorization") != required {
