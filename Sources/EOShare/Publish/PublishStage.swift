@@ -49,6 +49,13 @@ actor PublishStage {
     let engine: EmbargoEngine
     let publisher: Publisher
     var counts = IngestSummary()
+    /// New and changed records, checked and stored, published together: one transaction
+    /// for their intents, their files, one transaction for their confirmations.
+    var batch: [Prepared] = []
+    /// The records and folders the batch holds: a record that meets one of them waits
+    /// until the batch is published, so its checks read the state as it will be.
+    var batchKeys = Set<String>()
+    static let batchSize = 128
 
     init(pipeline: Pipeline, state: StateStore, at: Date, logger: Logger) throws {
         self.pipeline = pipeline
@@ -135,8 +142,17 @@ actor PublishStage {
 
     struct Refusal: Error { var reason: String }
 
-    /// A new or changed record: ownership and folder checks, its bytes stored, its copies
-    /// made to match its audience.
+    /// A record checked and stored, waiting in the batch.
+    struct Prepared {
+        var record: StateStore.StoredRecord
+        var item: JSONValue
+        var viewers: [Viewer]
+        var replacing: Bool
+        var object: StateStore.StoredObject
+    }
+
+    /// A new or changed record: ownership and folder checks, its bytes stored, copies that
+    /// must go retracted at once; then it joins the batch that publishes it to its audience.
     func publish(_ n: NormalizedRecord) throws {
         let r = n.record
         let objectURL = n.object.ref.url.absoluteString
@@ -146,6 +162,8 @@ actor PublishStage {
         } catch {
             throw Refusal(reason: "record \(r.id) in \(r.collection): \(error)")
         }
+        let keys = ["record \(r.collection)/\(r.id)", "folder \(r.collection)/\(place.folder)"]
+        if keys.contains(where: batchKeys.contains) { publishBatch() }
         let (existing, copies, objectOwner, folderTakenBy) = try state.lookup(
             collection: r.collection, id: r.id, folder: place.folder, objectURL: objectURL)
         if let existing, existing.subject.owner != r.owner {
@@ -181,11 +199,65 @@ actor PublishStage {
         let audience = audience(of: record)
         let leaving = leavingCopies(record, copies, audience: audience)
         if !leaving.isEmpty {
+            // Retractions do not wait: the batch goes first, then the copies leave.
+            publishBatch()
             if let failure = retract([(record, leaving)]).first { throw failure }
         }
-        let viewers = engine.viewers.filter { audience.contains($0.folder) }
-        try publishCopies(record, item: item, to: viewers, replacing: existing != nil, object: object, event: "publish")
-        logger.info("published \(r.collection)/\(r.id) to \(viewers.map(\.folder).joined(separator: ","))")
+        batch.append(
+            Prepared(
+                record: record, item: item, viewers: engine.viewers.filter { audience.contains($0.folder) },
+                replacing: existing != nil, object: object))
+        batchKeys.formUnion(keys)
+        if batch.count >= Self.batchSize { publishBatch() }
+    }
+
+    /// Publishes the batch: every intent in one transaction, then each record's files
+    /// (assets before the item), then every confirmation with its ledger lines in one
+    /// transaction. A record whose files fail is logged and counted; its intent stays for
+    /// the next run, and the others go on.
+    func publishBatch() {
+        let prepared = batch
+        batch.removeAll(keepingCapacity: true)
+        batchKeys.removeAll(keepingCapacity: true)
+        guard !prepared.isEmpty else { return }
+        do {
+            try state.begin(
+                prepared.map { StateStore.Intent(record: $0.record, publishing: $0.viewers.map(\.folder), retracting: []) },
+                at: at)
+        } catch {
+            for p in prepared { failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
+            return
+        }
+        CrashPoint.hit("publish.after-intent")
+        var confirmations: [StateStore.Confirmation] = []
+        confirmations.reserveCapacity(prepared.count)
+        for p in prepared {
+            let s = p.record.subject
+            do {
+                let sha = try publisher.publish(
+                    item: p.item, assets: p.record.assets, collection: s.collection, place: p.record.place,
+                    to: p.viewers, replacing: p.replacing)
+                confirmations.append(
+                    StateStore.Confirmation(
+                        collection: s.collection, id: s.id, day: p.record.place.day, published: p.viewers.map(\.folder),
+                        retracted: [], object: p.object,
+                        ledger: p.viewers.map { ledgerEvent("publish", s, viewer: $0.folder, item: sha) }))
+            } catch {
+                failed("publish", s, p.viewers.map(\.folder), error)
+            }
+        }
+        CrashPoint.hit("publish.after-trees")
+        do {
+            try state.confirm(confirmations, at: at)
+        } catch {
+            for p in prepared { failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
+            return
+        }
+        CrashPoint.hit("publish.after-confirm")
+        for c in confirmations {
+            counts.published += c.published.count
+            logger.info("published \(c.collection)/\(c.id) to \(c.published.joined(separator: ","))")
+        }
     }
 
     func audience(of record: StateStore.StoredRecord) -> Set<String> {
@@ -347,6 +419,7 @@ actor PublishStage {
     /// moment of change, so a killed run's are written by the next), a root catalog for
     /// every viewer, and the ledger's lines appended to `ledger.jsonl` and synced.
     func finish() throws {
+        publishBatch()
         do {
             try writeDirtyCatalogs()
             for viewer in engine.viewers {
