@@ -457,14 +457,7 @@ public final class StateStore: Sendable {
                 let (c, id) = (record.subject.collection, record.subject.id)
                 try Self.saveRecord(db, record, at: at)
                 for viewer in intent.publishing {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO publications (collection, record_id, viewer, status, published_at, day, folder)
-                            VALUES (?, ?, ?, 'publishing', ?, ?, ?)
-                            ON CONFLICT (collection, record_id, viewer) DO UPDATE SET status = 'publishing',
-                                day = excluded.day, folder = excluded.folder
-                            """,
-                        arguments: [c, id, viewer, at.timeIntervalSince1970, record.place.day, record.place.folder])
+                    try Self.setPublication(db, c, id, viewer: viewer, status: .publishing, place: record.place, at: at)
                 }
                 for p in intent.retracting {
                     try db.execute(
@@ -478,6 +471,21 @@ public final class StateStore: Sendable {
 
     public func begin(record: StoredRecord, publishing: [String], retracting: [Publication], at: Date) throws {
         try begin([Intent(record: record, publishing: publishing, retracting: retracting)], at: at)
+    }
+
+    /// A copy's row: where it is and what is known of it.
+    static func setPublication(
+        _ db: Database, _ collection: String, _ id: String, viewer: String, status: PublicationStatus, place: ItemPlace,
+        at: Date
+    ) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO publications (collection, record_id, viewer, status, published_at, day, folder)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (collection, record_id, viewer) DO UPDATE SET status = excluded.status,
+                    day = excluded.day, folder = excluded.folder
+                """,
+            arguments: [collection, id, viewer, status.rawValue, at.timeIntervalSince1970, place.day, place.folder])
     }
 
     static func markDirty(_ db: Database, viewer: String, collection: String, day: String) throws {
@@ -703,29 +711,12 @@ public final class StateStore: Sendable {
         }
     }
 
-    /// Forgets copies without touching any tree: for a tree found not to hold them.
-    public func forgetPublications(collection: String, id: String, viewers: [String]) throws {
-        try db.write { db in
-            for viewer in viewers {
-                try db.execute(
-                    sql: "DELETE FROM publications WHERE collection = ? AND record_id = ? AND viewer = ?",
-                    arguments: [collection, id, viewer])
-            }
-        }
-    }
-
     /// Takes a copy found in a tree into the state as published (a state lost or restored
     /// from an older copy): the record from the item itself when the state has none.
     public func adopt(record: StoredRecord?, collection: String, id: String, viewer: String, place: ItemPlace, at: Date) throws {
         try db.write { db in
             if let record { try Self.saveRecord(db, record, at: at) }
-            try db.execute(
-                sql: """
-                    INSERT INTO publications (collection, record_id, viewer, status, published_at, day, folder)
-                    VALUES (?, ?, ?, 'published', ?, ?, ?)
-                    ON CONFLICT (collection, record_id, viewer) DO UPDATE SET status = 'published',
-                        day = excluded.day, folder = excluded.folder
-                    """, arguments: [collection, id, viewer, at.timeIntervalSince1970, place.day, place.folder])
+            try Self.setPublication(db, collection, id, viewer: viewer, status: .published, place: place, at: at)
             try Self.markDirty(db, viewer: viewer, collection: collection, day: place.day)
         }
     }
