@@ -254,6 +254,41 @@ import Testing
         #expect(after.compliant, "\(after.findings.prefix(3))")
     }
 
+    /// Each collection.json's extent is the union of the items its tree holds, as items
+    /// arrive (kept by the state) and after some leave (recomputed).
+    @Test func collectionExtentsFollowTheItemsTheTreeHolds() async throws {
+        var hub = try Hub(records: 12)
+        func check(_ viewer: String) throws {
+            let items = Trees.items(hub.shared).filter { $0.viewer == viewer }
+            var west = 180.0, south = 90.0, east = -180.0, north = -90.0
+            var start = "9999", end = ""
+            for item in items {
+                let json = try JSONValue.parse(Data(contentsOf: item.url))
+                let b = json["bbox"]?.arrayValue?.compactMap(\.doubleValue) ?? []
+                let t = json["properties"]?["datetime"]?.stringValue ?? ""
+                #expect(b.count == 4 && !t.isEmpty)
+                guard b.count == 4 else { continue }
+                (west, south, east, north) = (min(west, b[0]), min(south, b[1]), max(east, b[2]), max(north, b[3]))
+                (start, end) = (min(start, t), max(end, t))
+            }
+            let collection = try JSONValue.parse(Data(contentsOf: hub.shared.appendingPathComponent("\(viewer)/landsat-c2-l2/collection.json")))
+            let box = collection["extent"]?["spatial"]?["bbox"]?.arrayValue?.first?.arrayValue?.compactMap(\.doubleValue)
+            #expect(box == [west, south, east, north], "\(viewer)")
+            let interval = collection["extent"]?["temporal"]?["interval"]?.arrayValue?.first?.arrayValue
+            #expect(interval?.first?.stringValue.flatMap(Timestamp.parse) == Timestamp.parse(start))
+            #expect(interval?.last?.stringValue.flatMap(Timestamp.parse) == Timestamp.parse(end))
+        }
+        try await hub.ingest(at: Timestamp.parse("2026-06-01T00:00:00Z")!)
+        try check("ESA")
+        try await hub.ingest()
+        try check("ESA")
+        let ids = Trees.ids(hub.shared, "ESA").sorted()
+        hub.embargo += "\n  holds: [{id: some, records: [\"\(ids[0])\", \"\(ids[ids.count - 1])\"], reason: review}]"
+        try await hub.ingest()
+        try check("ESA")
+        try check("NASA")
+    }
+
     // MARK: Real faults
 
     /// SHARED on a small tmpfs that is then filled: publishing fails with ENOSPC, but every

@@ -122,6 +122,16 @@ public final class StateStore: Sendable {
                         PRIMARY KEY (viewer, collection, day)
                     );
                     CREATE TABLE ledger_pending (seq INTEGER PRIMARY KEY, line BLOB NOT NULL);
+                    -- Each viewer's collection extent, grown as copies are confirmed; recomputed
+                    -- from the records only after a copy left (stale), so a run that adds ten
+                    -- records to a million does not read the million.
+                    CREATE TABLE extents (
+                        viewer TEXT NOT NULL,
+                        collection TEXT NOT NULL,
+                        west REAL, south REAL, east REAL, north REAL, start_time REAL, end_time REAL,
+                        stale INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (viewer, collection)
+                    );
                     CREATE INDEX publications_day ON publications(viewer, collection, day, status);
                     """)
             let rows = try Row.fetchAll(db, sql: "SELECT collection, id, start_time FROM records")
@@ -464,6 +474,7 @@ public final class StateStore: Sendable {
                         sql: "UPDATE publications SET status = 'retracting' WHERE collection = ? AND record_id = ? AND viewer = ?",
                         arguments: [c, id, p.viewer])
                     try Self.markDirty(db, viewer: p.viewer, collection: c, day: p.place.day)
+                    try Self.staleExtent(db, viewer: p.viewer, collection: c)
                 }
             }
         }
@@ -519,11 +530,13 @@ public final class StateStore: Sendable {
                             WHERE collection = ? AND record_id = ? AND viewer = ?
                             """, arguments: [at.timeIntervalSince1970, c.collection, c.id, viewer])
                     try Self.markDirty(db, viewer: viewer, collection: c.collection, day: c.day)
+                    try Self.growExtent(db, viewer: viewer, collection: c.collection, id: c.id)
                 }
                 for viewer in c.retracted {
                     try db.execute(
                         sql: "DELETE FROM publications WHERE collection = ? AND record_id = ? AND viewer = ?",
                         arguments: [c.collection, c.id, viewer])
+                    try Self.staleExtent(db, viewer: viewer, collection: c.collection)
                 }
                 if let object = c.object { try Self.saveObject(db, object, at: at) }
                 for event in c.ledger { try Self.appendLedger(db, event) }
@@ -656,24 +669,63 @@ public final class StateStore: Sendable {
         public var end: Date?
     }
 
+    /// The extent the state keeps, recomputed from the published copies when a copy left
+    /// since (or none is kept yet).
     public func extent(viewer: String, collection: String) throws -> Extent {
-        try db.read { db in
-            let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT min(r.west), min(r.south), max(r.east), max(r.north), min(r.start_time),
-                           max(coalesce(r.end_time, r.start_time))
-                    FROM publications p JOIN records r ON r.collection = p.collection AND r.id = p.record_id
-                    WHERE p.viewer = ? AND p.collection = ? AND p.status = 'published'
-                    """, arguments: [viewer, collection])
+        try db.write { db in
+            let kept = try Row.fetchOne(
+                db, sql: "SELECT * FROM extents WHERE viewer = ? AND collection = ? AND stale = 0",
+                arguments: [viewer, collection])
+            let row: Row?
+            if let kept {
+                row = kept
+            } else {
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO extents (viewer, collection, west, south, east, north, start_time, end_time, stale)
+                        SELECT ?, ?, min(r.west), min(r.south), max(r.east), max(r.north), min(r.start_time),
+                               max(coalesce(r.end_time, r.start_time)), 0
+                        FROM publications p JOIN records r ON r.collection = p.collection AND r.id = p.record_id
+                        WHERE p.viewer = ? AND p.collection = ? AND p.status = 'published'
+                        """, arguments: [viewer, collection, viewer, collection])
+                row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM extents WHERE viewer = ? AND collection = ?", arguments: [viewer, collection])
+            }
             var extent = Extent()
-            if let row, let w: Double = row[0], let s: Double = row[1], let e: Double = row[2], let n: Double = row[3] {
+            if let row, let w: Double = row["west"], let s: Double = row["south"], let e: Double = row["east"],
+                let n: Double = row["north"]
+            {
                 extent.bbox = [w, s, e, n]
             }
-            extent.start = (row?[4] as Double?).map(Date.init(timeIntervalSince1970:))
-            extent.end = (row?[5] as Double?).map(Date.init(timeIntervalSince1970:))
+            extent.start = (row?["start_time"] as Double?).map(Date.init(timeIntervalSince1970:))
+            extent.end = (row?["end_time"] as Double?).map(Date.init(timeIntervalSince1970:))
             return extent
         }
+    }
+
+    /// Widens a kept extent by a newly confirmed copy's record (a missing one is computed
+    /// whole when asked for).
+    static func growExtent(_ db: Database, viewer: String, collection: String, id: String) throws {
+        try db.execute(
+            sql: """
+                UPDATE extents SET
+                    west = min(coalesce(extents.west, r.w), coalesce(r.w, extents.west)),
+                    south = min(coalesce(extents.south, r.s), coalesce(r.s, extents.south)),
+                    east = max(coalesce(extents.east, r.e), coalesce(r.e, extents.east)),
+                    north = max(coalesce(extents.north, r.n), coalesce(r.n, extents.north)),
+                    start_time = min(coalesce(extents.start_time, r.t0), coalesce(r.t0, extents.start_time)),
+                    end_time = max(coalesce(extents.end_time, r.t1), coalesce(r.t1, extents.end_time))
+                FROM (
+                    SELECT west AS w, south AS s, east AS e, north AS n, start_time AS t0,
+                           coalesce(end_time, start_time) AS t1
+                    FROM records WHERE collection = ? AND id = ?) AS r
+                WHERE extents.viewer = ? AND extents.collection = ?
+                """, arguments: [collection, id, viewer, collection])
+    }
+
+    static func staleExtent(_ db: Database, viewer: String, collection: String) throws {
+        try db.execute(
+            sql: "UPDATE extents SET stale = 1 WHERE viewer = ? AND collection = ?", arguments: [viewer, collection])
     }
 
     /// Collections that hold at least one item for the viewer.
@@ -717,6 +769,7 @@ public final class StateStore: Sendable {
         try db.write { db in
             if let record { try Self.saveRecord(db, record, at: at) }
             try Self.setPublication(db, collection, id, viewer: viewer, status: .published, place: place, at: at)
+            try Self.staleExtent(db, viewer: viewer, collection: collection)
             try Self.markDirty(db, viewer: viewer, collection: collection, day: place.day)
         }
     }
@@ -769,6 +822,7 @@ public final class StateStore: Sendable {
         try db.write { db in
             try db.execute(sql: "DELETE FROM publications WHERE viewer = ?", arguments: [viewer])
             try db.execute(sql: "DELETE FROM dirty_catalogs WHERE viewer = ?", arguments: [viewer])
+            try db.execute(sql: "DELETE FROM extents WHERE viewer = ?", arguments: [viewer])
             for event in events { try Self.appendLedger(db, event) }
         }
     }
