@@ -15,8 +15,14 @@ import Foundation
 /// its own: it is logged, counted and remembered, and the others go on.
 extension PublishStage {
     func converge(reconcileRequested: Bool) throws {
-        // Ledger lines a killed run committed to the state but did not write.
-        try Ledger.flush(state: state, to: pipeline.ledgerPath)
+        // Ledger lines a killed run committed to the state but did not write. They stay in the
+        // state if the file cannot take them now; that must not hold up any retraction.
+        do {
+            try Ledger.flush(state: state, to: pipeline.ledgerPath)
+        } catch {
+            counts.failed += 1
+            logger.error("ledger: \(error)")
+        }
         publisher.clearTemporaryFiles()
         try checkIdentity(requested: reconcileRequested)
         let fingerprint = pipeline.policy.fingerprint(members: pipeline.members.map(\.id))
