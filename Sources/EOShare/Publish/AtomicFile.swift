@@ -36,7 +36,7 @@ enum AtomicFile {
     /// `*.json` skip it).
     static func temporaryName(for url: URL, in folder: URL? = nil) -> URL {
         (folder ?? url.deletingLastPathComponent()).appendingPathComponent(
-            ".\(url.lastPathComponent).\(pid).\(UInt32.random(in: 0...UInt32.max)).tmp")
+            ".\(url.lastPathComponent).\(pid).\(UInt32.random(in: 0...UInt32.max)).tmp", isDirectory: false)
     }
 
     private static let pid = getpid()

@@ -26,7 +26,7 @@ extension Publisher {
         viewer: Viewer, collection: String, changedDays: [String], items: (String) throws -> [String],
         contents: CollectionContents, title: String
     ) throws {
-        let base = treeFolder(viewer).appendingPathComponent(collection)
+        let base = treeFolder(viewer).appendingPathComponent(collection, isDirectory: false)
         let present = Set(contents.days)
         var emptied: [String] = []
         for day in changedDays {
@@ -45,7 +45,7 @@ extension Publisher {
             let name = day == ItemPlace.undated ? "undated" : day.replacingOccurrences(of: "/", with: "-")
             try writeCatalog(
                 Self.catalog(id: "\(collection)-\(name)", description: "\(title): items of \(name)", links: links),
-                to: base.appendingPathComponent(day))
+                to: base.appendingPathComponent(day, isDirectory: false))
         }
         CrashPoint.hit("catalogs.after-day")
         // Months and years above the changed days, rewritten from the days that hold items.
@@ -62,7 +62,7 @@ extension Publisher {
                 Self.catalog(
                     id: "\(collection)-\(month.replacingOccurrences(of: "/", with: "-"))",
                     description: "\(title): items of \(month)", links: links),
-                to: base.appendingPathComponent(month))
+                to: base.appendingPathComponent(month, isDirectory: false))
         }
         for year in years.sorted() {
             let monthsOfYear = Set(contents.days.filter { $0.hasPrefix(year + "/") }.map { String($0.dropFirst(5).prefix(2)) })
@@ -72,24 +72,24 @@ extension Publisher {
                 + monthsOfYear.sorted().map { Self.stacLink("child", "./\($0)/catalog.json") }
             try writeCatalog(
                 Self.catalog(id: "\(collection)-\(year)", description: "\(title): items of \(year)", links: links),
-                to: base.appendingPathComponent(year))
+                to: base.appendingPathComponent(year, isDirectory: false))
         }
         CrashPoint.hit("catalogs.after-month")
         if contents.days.isEmpty {
-            unlink(base.appendingPathComponent("collection.json").path)
+            unlink(base.appendingPathComponent("collection.json", isDirectory: false).path)
         } else {
             try writeCollectionFile(collection, viewer: viewer, contents: contents)
         }
         CrashPoint.hit("catalogs.after-collection")
         // What lost its last item goes now that nothing links it: day, then month, then year.
         for day in emptied where !present.contains(day) {
-            removeCatalogFolder(base.appendingPathComponent(day))
+            removeCatalogFolder(base.appendingPathComponent(day, isDirectory: false))
         }
         for month in months where !contents.days.contains(where: { $0.hasPrefix(month + "/") }) {
-            removeCatalogFolder(base.appendingPathComponent(month))
+            removeCatalogFolder(base.appendingPathComponent(month, isDirectory: false))
         }
         for year in years where !contents.days.contains(where: { $0.hasPrefix(year + "/") }) {
-            removeCatalogFolder(base.appendingPathComponent(year))
+            removeCatalogFolder(base.appendingPathComponent(year, isDirectory: false))
         }
         if contents.days.isEmpty { rmdir(base.path) }
     }
@@ -119,9 +119,9 @@ extension Publisher {
         c["license"] = .string(config?.license ?? "proprietary")
         c["extent"] = .object(["spatial": .object(spatial), "temporal": .object(temporal)])
         c["links"] = .array(links)
-        let folder = treeFolder(viewer).appendingPathComponent(collectionId)
+        let folder = treeFolder(viewer).appendingPathComponent(collectionId, isDirectory: false)
         try makeFolder(folder)
-        try writeIfChanged(JSONValue.object(c).serialized(), to: folder.appendingPathComponent("collection.json"))
+        try writeIfChanged(JSONValue.object(c).serialized(), to: folder.appendingPathComponent("collection.json", isDirectory: false))
     }
 
     /// Rewrites a viewer's root catalog linking its collections.
@@ -139,7 +139,7 @@ extension Publisher {
             o["title"] = .string(viewer == .public ? "Public releases" : "Records shared with \(name)")
             catalog = .object(o)
         }
-        try writeIfChanged(catalog.serialized(), to: folder.appendingPathComponent("catalog.json"))
+        try writeIfChanged(catalog.serialized(), to: folder.appendingPathComponent("catalog.json", isDirectory: false))
         CrashPoint.hit("catalogs.after-root")
     }
 
@@ -155,7 +155,7 @@ extension Publisher {
 
     func writeCatalog(_ catalog: JSONValue, to folder: URL) throws {
         try makeFolder(folder)
-        try writeIfChanged(catalog.serialized(), to: folder.appendingPathComponent("catalog.json"))
+        try writeIfChanged(catalog.serialized(), to: folder.appendingPathComponent("catalog.json", isDirectory: false))
     }
 
     /// Writes by rename unless the file already holds these bytes.
@@ -166,7 +166,7 @@ extension Publisher {
 
     /// Removes a catalog that names nothing any more, then its folder if empty.
     func removeCatalogFolder(_ folder: URL) {
-        unlink(folder.appendingPathComponent("catalog.json").path)
+        unlink(folder.appendingPathComponent("catalog.json", isDirectory: false).path)
         rmdir(folder.path)
         madeFolders.remove(folder.path)
     }
@@ -174,7 +174,7 @@ extension Publisher {
     /// Takes a catalog out of a tree when it cannot be rewritten (a full disk): removing a
     /// file needs no space, and a missing catalog names nothing.
     public func removeDayCatalog(viewer: Viewer, collection: String, day: String) {
-        unlink(treeFolder(viewer).appendingPathComponent(collection).appendingPathComponent(day)
-            .appendingPathComponent("catalog.json").path)
+        unlink(treeFolder(viewer).appendingPathComponent(collection, isDirectory: false).appendingPathComponent(day, isDirectory: false)
+            .appendingPathComponent("catalog.json", isDirectory: false).path)
     }
 }

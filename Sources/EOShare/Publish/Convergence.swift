@@ -105,7 +105,7 @@ extension PublishStage {
     /// disagree, and moves both to the next generation (the state first, so a crash in
     /// between leaves the trees behind the state, which needs nothing).
     func checkIdentity(requested: Bool) throws {
-        let file = publisher.storeFolder.appendingPathComponent("identity")
+        let file = publisher.storeFolder.appendingPathComponent("identity", isDirectory: false)
         let found = (try? FileBytes.read(file)).flatMap { try? JSONValue.parse($0) }
         let foundState = found?["state"]?.stringValue
         let foundShared = found?["shared"]?.stringValue
@@ -160,11 +160,11 @@ extension PublishStage {
         var left = Set((try? state.publicationViewers()) ?? []).subtracting(current)
         for entry in DirectoryEntries.list(pipeline.sharedRoot.path)
         where entry.isDirectory && !entry.name.hasPrefix(".") && !current.contains(entry.name) {
-            let folder = pipeline.sharedRoot.appendingPathComponent(entry.name)
+            let folder = pipeline.sharedRoot.appendingPathComponent(entry.name, isDirectory: false)
             let holdsCatalogs =
-                access(folder.appendingPathComponent("catalog.json").path, F_OK) == 0
+                access(folder.appendingPathComponent("catalog.json", isDirectory: false).path, F_OK) == 0
                 || DirectoryEntries.list(folder.path).contains {
-                    $0.isDirectory && access(folder.appendingPathComponent($0.name).appendingPathComponent("collection.json").path, F_OK) == 0
+                    $0.isDirectory && access(folder.appendingPathComponent($0.name, isDirectory: false).appendingPathComponent("collection.json", isDirectory: false).path, F_OK) == 0
                 }
             if holdsCatalogs { left.insert(entry.name) }
         }
@@ -200,26 +200,26 @@ extension PublishStage {
         for viewer in engine.viewers {
             let root = publisher.treeFolder(viewer)
             for c in DirectoryEntries.list(root.path) where c.isDirectory && !c.name.hasPrefix(".") {
-                let collection = root.appendingPathComponent(c.name)
+                let collection = root.appendingPathComponent(c.name, isDirectory: false)
                 for day in Self.dayFolders(collection) {
                     try state.markDirty(viewer: viewer.folder, collection: c.name, day: day)
-                    let dayFolder = collection.appendingPathComponent(day)
+                    let dayFolder = collection.appendingPathComponent(day, isDirectory: false)
                     for entry in DirectoryEntries.list(dayFolder.path) where entry.isDirectory {
                         let place = ItemPlace(day: day, folder: entry.name)
-                        if !(try explain(viewer: viewer, collection: c.name, place: place, folder: dayFolder.appendingPathComponent(entry.name))) {
-                            unexplained.append((viewer, dayFolder.appendingPathComponent(entry.name)))
+                        if !(try explain(viewer: viewer, collection: c.name, place: place, folder: dayFolder.appendingPathComponent(entry.name, isDirectory: false))) {
+                            unexplained.append((viewer, dayFolder.appendingPathComponent(entry.name, isDirectory: false)))
                         }
                     }
                 }
                 // Item folders of an earlier layout, or anything else at this level.
                 for entry in DirectoryEntries.list(collection.path)
                 where entry.isDirectory && entry.name != ItemPlace.undated && !Self.isNumber(entry.name, digits: 4) {
-                    unexplained.append((viewer, collection.appendingPathComponent(entry.name)))
+                    unexplained.append((viewer, collection.appendingPathComponent(entry.name, isDirectory: false)))
                 }
             }
             try state.forEachPublication(viewer: viewer.folder) { collection, id, copy in
                 let json = publisher.itemFolder(viewer, collection: collection, place: copy.place)
-                    .appendingPathComponent("\(copy.place.folder).json")
+                    .appendingPathComponent("\(copy.place.folder).json", isDirectory: false)
                 if copy.status == .published, access(json.path, F_OK) != 0 {
                     try state.reopen(collection: collection, id: id, viewer: viewer.folder)
                 }
@@ -250,7 +250,7 @@ extension PublishStage {
         guard let id = ItemFolderName.decode(place.folder) else { return false }
         let copies = try state.publications(collection: collection, id: id)
         if let copy = copies.first(where: { $0.viewer == viewer.folder }), copy.place == place { return true }
-        guard let bytes = try? FileBytes.read(folder.appendingPathComponent("\(place.folder).json")),
+        guard let bytes = try? FileBytes.read(folder.appendingPathComponent("\(place.folder).json", isDirectory: false)),
             let item = try? JSONValue.parse(bytes), item["id"]?.stringValue == id
         else { return false }
         let known = try state.record(collection: collection, id: id)
@@ -259,7 +259,7 @@ extension PublishStage {
         else { return false }
         // Its bytes must be in the store, for the other trees and later runs.
         for asset in record.assets where !publisher.hasStored(sha256: asset.sha256) {
-            let file = folder.appendingPathComponent(asset.file)
+            let file = folder.appendingPathComponent(asset.file, isDirectory: false)
             guard (try? Digest.sha256Hex(FileBytes.read(file))) == asset.sha256 else { return false }
             try publisher.makeFolder(publisher.storePath(sha256: asset.sha256).deletingLastPathComponent())
             guard link(file.path, publisher.storePath(sha256: asset.sha256).path) == 0 || errno == EEXIST else { return false }
@@ -303,10 +303,10 @@ extension PublishStage {
     /// The day folders of a collection folder: `YYYY/MM/DD` and `undated`.
     static func dayFolders(_ collection: URL) -> [String] {
         var days: [String] = []
-        if access(collection.appendingPathComponent(ItemPlace.undated).path, F_OK) == 0 { days.append(ItemPlace.undated) }
+        if access(collection.appendingPathComponent(ItemPlace.undated, isDirectory: false).path, F_OK) == 0 { days.append(ItemPlace.undated) }
         for y in DirectoryEntries.list(collection.path) where y.isDirectory && isNumber(y.name, digits: 4) {
-            for m in DirectoryEntries.list(collection.appendingPathComponent(y.name).path) where m.isDirectory && isNumber(m.name, digits: 2) {
-                for d in DirectoryEntries.list(collection.appendingPathComponent("\(y.name)/\(m.name)").path)
+            for m in DirectoryEntries.list(collection.appendingPathComponent(y.name, isDirectory: false).path) where m.isDirectory && isNumber(m.name, digits: 2) {
+                for d in DirectoryEntries.list(collection.appendingPathComponent("\(y.name)/\(m.name)", isDirectory: false).path)
                 where d.isDirectory && isNumber(d.name, digits: 2) {
                     days.append("\(y.name)/\(m.name)/\(d.name)")
                 }

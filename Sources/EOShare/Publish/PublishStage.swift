@@ -423,7 +423,7 @@ actor PublishStage {
         do {
             try writeDirtyCatalogs()
             for viewer in engine.viewers {
-                let catalog = publisher.treeFolder(viewer).appendingPathComponent("catalog.json")
+                let catalog = publisher.treeFolder(viewer).appendingPathComponent("catalog.json", isDirectory: false)
                 if access(catalog.path, F_OK) != 0 { try writeRootCatalog(viewer) }
             }
         } catch {
@@ -464,10 +464,10 @@ actor PublishStage {
             logger.error("state: cannot record the quarantine of \(object): \(error)")
         }
         if let file, FileManager.default.fileExists(atPath: file.path) {
-            let folder = pipeline.quarantineFolder.appendingPathComponent(source)
+            let folder = pipeline.quarantineFolder.appendingPathComponent(source, isDirectory: false)
             try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let stamp = Timestamp.format(at).replacingOccurrences(of: ":", with: "")
-            let dest = folder.appendingPathComponent("\(stamp)-\(file.lastPathComponent)")
+            let dest = folder.appendingPathComponent("\(stamp)-\(file.lastPathComponent)", isDirectory: false)
             try? FileManager.default.removeItem(at: dest)
             try? FileManager.default.moveItem(at: file, to: dest)
             try? AtomicFile.write(Array((line + "\n").utf8), to: dest.appendingPathExtension("reason"))

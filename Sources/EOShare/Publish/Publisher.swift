@@ -22,14 +22,14 @@ public final class Publisher {
     }
 
     /// A viewer's tree: `SHARED/<viewer>`, or the export folder.
-    func treeFolder(_ viewer: Viewer) -> URL { exportTree ?? root.appendingPathComponent(viewer.folder) }
+    func treeFolder(_ viewer: Viewer) -> URL { exportTree ?? root.appendingPathComponent(viewer.folder, isDirectory: false) }
 
-    public var storeFolder: URL { root.appendingPathComponent(".store") }
+    public var storeFolder: URL { root.appendingPathComponent(".store", isDirectory: false) }
 
     /// Where files are written before they are renamed into a tree: outside every member's
     /// folder, so no reader ever meets a partial file, even after a crash.
     var temporaryFolder: URL {
-        exportTree.map { $0.appendingPathComponent(".tmp") } ?? storeFolder.appendingPathComponent(".tmp")
+        exportTree.map { $0.appendingPathComponent(".tmp", isDirectory: false) } ?? storeFolder.appendingPathComponent(".tmp", isDirectory: false)
     }
 
     /// Creates the store, reachable by no one but the publisher, and its temporary folder.
@@ -41,17 +41,17 @@ public final class Publisher {
     /// Removes what a killed run left half written (only ever in the temporary folder).
     public func clearTemporaryFiles() {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: temporaryFolder.path)) ?? [] {
-            unlink(temporaryFolder.appendingPathComponent(name).path)
+            unlink(temporaryFolder.appendingPathComponent(name, isDirectory: false).path)
         }
     }
 
     func itemFolder(_ viewer: Viewer, collection: String, place: ItemPlace) -> URL {
-        treeFolder(viewer).appendingPathComponent(place.relativePath(collection: collection))
+        treeFolder(viewer).appendingPathComponent(place.relativePath(collection: collection), isDirectory: false)
     }
 
     /// Where the store keeps bytes with this SHA-256.
     public func storePath(sha256: String) -> URL {
-        storeFolder.appendingPathComponent(String(sha256.prefix(2))).appendingPathComponent(sha256)
+        storeFolder.appendingPathComponent(String(sha256.prefix(2)), isDirectory: false).appendingPathComponent(sha256, isDirectory: false)
     }
 
     /// Creates a folder and its parents unless this run already did.
@@ -122,10 +122,10 @@ public final class Publisher {
             let folder = itemFolder(viewer, collection: collection, place: place)
             try makeFolder(folder)
             for asset in assets {
-                try linkFromStore(sha256: asset.sha256, to: folder.appendingPathComponent(asset.file))
+                try linkFromStore(sha256: asset.sha256, to: folder.appendingPathComponent(asset.file, isDirectory: false))
             }
             CrashPoint.hit("publish.after-assets")
-            let file = folder.appendingPathComponent(name)
+            let file = folder.appendingPathComponent(name, isDirectory: false)
             if let written {
                 let tmp = AtomicFile.temporaryName(for: file, in: temporaryFolder)
                 if Glibc.link(written.path, tmp.path) != 0 {
@@ -141,7 +141,7 @@ public final class Publisher {
             guard replacing else { continue }
             let keep = Set(assets.map(\.file) + [name])
             for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where !keep.contains(name) {
-                unlink(folder.appendingPathComponent(name).path)
+                unlink(folder.appendingPathComponent(name, isDirectory: false).path)
             }
         }
         return Digest.sha256Hex(json)
@@ -175,7 +175,7 @@ public final class Publisher {
         if errno == ENOENT { return }
         let renameError = POSIXIOError(op: "rename", path: folder.path)
         guard errno == EXDEV, let firstFile else { throw renameError }
-        let json = folder.appendingPathComponent(firstFile)
+        let json = folder.appendingPathComponent(firstFile, isDirectory: false)
         if unlink(json.path) != 0, errno != ENOENT { throw POSIXIOError(op: "unlink", path: json.path) }
         CrashPoint.hit("retract.after-move")
         try FileManager.default.removeItem(at: folder)
