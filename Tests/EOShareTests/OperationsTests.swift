@@ -196,15 +196,18 @@ import Testing
         try tar.run()
         tar.waitUntilExit()
         #expect(tar.terminationStatus == 0)
+        // Everything is under one folder named after the archive.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: unpack.path) == ["esa"])
+        let top = unpack.appendingPathComponent("esa")
         let sum = Process()
         sum.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
         sum.arguments = ["-c", "--strict", "MANIFEST.sha256"]
-        sum.currentDirectoryURL = unpack
+        sum.currentDirectoryURL = top
         sum.standardOutput = FileHandle.nullDevice
         try sum.run()
         sum.waitUntilExit()
         #expect(sum.terminationStatus == 0)
-        let fc = try JSONValue.parse(Data(contentsOf: unpack.appendingPathComponent("items.geojson")))
+        let fc = try JSONValue.parse(Data(contentsOf: top.appendingPathComponent("items.geojson")))
         #expect(fc["features"]?.arrayValue?.count == archived.records)
         // Every export is in the ledger, and the chain holds.
         let ledger = try String(contentsOf: p.ledgerPath, encoding: .utf8)
@@ -215,12 +218,28 @@ import Testing
     @Test func metricsAreWrittenAtomicallyInPrometheusText() async throws {
         let p = try await Self.ingested()
         let file = p.stateFolder.appendingPathComponent("eoshare.prom")
+        // A run that failed before it counted anything, then one that went well: the counters
+        // carry on from the file, the per-run gauges are the last run's.
+        let failedAt = Timestamp.parse("2026-11-21T12:15:00Z")!
+        try IngestMetrics.write(nil, exitCode: 74, pipeline: "ops", to: file, finished: failedAt)
+        let failed = try String(contentsOf: file, encoding: .utf8)
+        #expect(failed.contains("eoshare_ingest_last_exit_code{pipeline=\"ops\"} 74"))
+        #expect(failed.contains("eoshare_ingest_failures_total{pipeline=\"ops\"} 1"))
+        #expect(failed.contains("eoshare_ingest_last_failure_timestamp_seconds{pipeline=\"ops\"} \(Int(failedAt.timeIntervalSince1970))"))
+        #expect(!failed.contains("eoshare_ingest_last_success_timestamp_seconds"))
         let again = try await IngestRun(pipeline: p, at: Self.at, logger: Self.logger).run()
-        try IngestMetrics.write(again, pipeline: p, to: file)
+        try IngestMetrics.write(again, exitCode: 0, pipeline: "ops", to: file)
         let text = try String(contentsOf: file, encoding: .utf8)
         #expect(text.contains("eoshare_ingest_runs_total{pipeline=\"ops\"} 2"))
-        #expect(text.contains("eoshare_ingest_objects{pipeline=\"ops\",state=\"unchanged\"} 61"))
+        #expect(text.contains("eoshare_ingest_failures_total{pipeline=\"ops\"} 1"))
+        #expect(text.contains("eoshare_ingest_last_exit_code{pipeline=\"ops\"} 0"))
+        #expect(text.contains("eoshare_ingest_last_failure_timestamp_seconds{pipeline=\"ops\"} \(Int(failedAt.timeIntervalSince1970))"))
+        #expect(text.contains("eoshare_ingest_last_run_objects{pipeline=\"ops\",state=\"unchanged\"} 61"))
+        #expect(text.contains("eoshare_ingest_last_run_bytes{pipeline=\"ops\"} 0"))
         #expect(text.contains("# TYPE eoshare_ingest_last_success_timestamp_seconds gauge"))
+        // Per-run gauges say so in their names; quarantined objects are counted once.
+        #expect(!text.contains("eoshare_ingest_quarantined"))
+        #expect(text.components(separatedBy: "state=\"quarantined\"").count == 2)
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             #expect(line.range(of: #"^eoshare_[a-z_]+\{pipeline="ops"(,[a-z]+="[a-z]+")?\} [0-9.e+]+$"#, options: .regularExpression) != nil, "\(line)")
         }
