@@ -138,10 +138,22 @@ import Testing
         let html = try String(contentsOf: page, encoding: .utf8)
         #expect(html.contains("NOT compliant") && html.contains("CSA/landsat-c2-l2/&lt;notes&gt;.txt is explained by no record"))
         let releases = try StatusReport.build(pipeline: p, state: StateStore(path: p.statePath), now: Self.at).releases
-        let dots = Set(releases.flatMap { r in r.viewers.map { "\($0) \(Int(r.at.timeIntervalSince(Self.at) / 86_400))" } })
+        // One dot per member and calendar day (UTC).
+        let dots = Set(releases.flatMap { r in r.viewers.map { "\($0) \(Timestamp.format(r.at).prefix(10))" } })
         #expect(!dots.isEmpty, "the fixture has releases due within 30 days")
         #expect(html.components(separatedBy: "<circle").count - 1 == dots.count)
         #expect(AuditHTMLReport.escape(#"<a href="x">&'"#) == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;")
+    }
+
+    /// The timeline counts calendar days, not 24-hour spans from the audit's instant: a
+    /// release at 11:26 the next day is on the next day's date.
+    @Test func auditTimelinePlacesReleasesOnTheirCalendarDate() {
+        let audit = Timestamp.parse("2026-12-18T12:00:00Z")!
+        let release = StatusReport.Release(
+            record: "LC08_X", collection: "c", at: Timestamp.parse("2026-12-19T11:26:00Z")!, viewers: ["ESA"])
+        let svg = AuditHTMLReport.timeline([release], from: audit, days: 30)
+        #expect(svg.contains("ESA: 1 release on 2026-12-19"), "\(svg)")
+        #expect(!svg.contains("on 2026-12-18"))
     }
 
     @Test func exportIsExactlyWhatANaiveReadingAllows() async throws {

@@ -24,6 +24,8 @@ public struct AuditReport: Sendable {
     public var files = 0
     public var findings: [AuditFinding] = []
     public var compliant: Bool { findings.isEmpty }
+    /// Item folders found in each tree audited, by member (or public).
+    public var itemsPerMember: [String: Int] = [:]
 
     public var json: JSONValue {
         .object([
@@ -183,6 +185,8 @@ public struct Auditor: Sendable {
         let cache = try loading.value()
         defer { try? cache.save() }
         progress?.total.store(folders.count, ordering: .relaxed)
+        for viewer in viewers { report.itemsPerMember[viewer.folder] = 0 }
+        for f in folders { report.itemsPerMember[f.viewer.folder, default: 0] += 1 }
         let tallies = try check(folders, at: t, cache: cache, alongside: missingAndLedger)
         var judged: [String: [String: Bool]] = [:]  // viewer → item JSON path → visible
         for tally in tallies.dropLast() {
