@@ -87,16 +87,16 @@ struct DataError: Error, CustomStringConvertible {
 
 /// Options every command shares: the pipeline file and how to log.
 struct CommonOptions: ParsableArguments {
-    @Argument(help: "The pipeline file (YAML).")
+    @Argument(help: "The pipeline file (YAML).", completion: .file(extensions: ["yml", "yaml"]))
     var pipeline: String
 
-    @Option(help: "Log format on stderr: text or json.")
+    @Option(help: "Log format on stderr: text or json (JSON lines with event, record, member, object, reason, run).")
     var logFormat: LogFormat = .text
 
     @Flag(name: .shortAndLong, help: "Log each record, not only warnings.")
     var verbose = false
 
-    enum LogFormat: String, ExpressibleByArgument { case text, json }
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     func load() throws -> Pipeline {
         try Pipeline.load(from: URL(fileURLWithPath: pipeline))

@@ -25,7 +25,7 @@ struct Ingest: AsyncParsableCommand {
     var metrics: String?
 
     func run() async throws {
-        let logger = common.logger("eoshare.ingest")
+        var logger = common.logger("eoshare.ingest")
         var summary: IngestSummary?
         do {
             let at = try instant.instant()
@@ -36,6 +36,7 @@ struct Ingest: AsyncParsableCommand {
             let progress = ProgressReporter(logger: logger) { [progress = ingest.progress] in progress.line() }
             defer { progress.stop() }
             summary = try await ingest.run()
+            logger[metadataKey: "run"] = "\(ingest.progress.run)"
         } catch {
             // A run another one holds the lock of leaves the file to that run.
             let status = ExitStatus.of(error) ?? ExitStatus.usage

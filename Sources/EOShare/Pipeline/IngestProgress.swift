@@ -10,6 +10,7 @@ public final class IngestProgress: Sendable {
     /// Objects the last stage finished with (published, unchanged or quarantined).
     let doneCount = Atomic<Int>(0)
     let bytesCount = Atomic<Int64>(0)
+    let runNumber = Atomic<Int64>(0)
     let started: Date
 
     public init(started: Date = Date()) { self.started = started }
@@ -18,6 +19,8 @@ public final class IngestProgress: Sendable {
     public var fetched: Int { fetchedCount.load(ordering: .relaxed) }
     public var done: Int { doneCount.load(ordering: .relaxed) }
     public var bytes: Int64 { bytesCount.load(ordering: .relaxed) }
+    /// The run's number in the state, once it has one (0 before).
+    public var run: Int64 { runNumber.load(ordering: .relaxed) }
 
     /// One line: objects discovered, fetched and done, MiB, rate and an ETA over the objects
     /// discovered so far (discovery streams, so the ETA grows while sources are listed).

@@ -46,6 +46,7 @@ public final class IngestRun: Sendable {
         let started = Date()
         let state = try StateStore.opening(at: pipeline.statePath)
         let runId = try state.startRun(at: at, startedAt: started)
+        progress.runNumber.store(runId, ordering: .relaxed)
         for died in try state.markDiedRuns(foundBy: runId) {
             logger.warning("run #\(died) died without finishing (killed or crashed); this run takes over", metadata: ["event": "run-died", "run": "\(died)"])
         }
