@@ -30,14 +30,6 @@ public struct RefusedBytes: Sendable {
     /// Computed as they arrived: what the state remembers of them, without the file being
     /// read again.
     public var sha256: String
-    /// The verdict rests on the bytes alone (an HTML page where the name and format expect
-    /// data): the same bytes stay refused, like content that fails to unpack, so the state
-    /// keeps them as `quarantined` with the validators they came with, and the next run
-    /// counts them unchanged instead of quarantining them again.
-    public var standsOnBytes = false
-    public var etag: String? = nil
-    public var lastModified: String? = nil
-    public var size: Int64? = nil
 }
 
 /// What every transfer of a run shares: the limits, where credentials are read, the logger.
@@ -161,26 +153,18 @@ struct Fetcher {
         let digests = sink.finish()
         let lastModified = ref.modified ?? result.lastModified
         if let problem = await verify(ref, result: result, sink: sink, digests: digests) {
-            var evidence = RefusedBytes(file: file, sha256: digests.sha256)
-            // An error page told by its bytes: the same bytes, already quarantined, are unchanged.
-            if ErrorPage.detect(name: ref.name, format: source.format, contentType: nil, head: sink.head) != nil,
-                result.announcedLength == nil || result.announcedLength == sink.count, ref.size == nil || ref.size == sink.count
+            // An error page told by its bytes alone, and the very bytes refused before: the same
+            // bad bytes count as unchanged, as content that fails to unpack does, instead of
+            // being quarantined on every run. They are still asked for in full each time (the
+            // state keeps no validators of refused bytes), so the right file in their place,
+            // even with the same size and time, is read.
+            if let known, known.outcome == "refused" || known.outcome == "quarantined", known.sha256 == digests.sha256,
+                ErrorPage.detect(name: ref.name, format: source.format, contentType: nil, head: sink.head) != nil
             {
-                if let known, known.outcome == "quarantined", known.sha256 == digests.sha256 {
-                    WorkFiles.discard(path)
-                    var updated = known
-                    updated.etag = result.etag
-                    updated.lastModified = lastModified
-                    updated.size = sink.count
-                    try? state.saveObject(updated, at: Date())
-                    return .unchanged(ref)
-                }
-                evidence.standsOnBytes = true
-                evidence.etag = result.etag
-                evidence.lastModified = lastModified
-                evidence.size = ref.size ?? sink.count
+                WorkFiles.discard(path)
+                return .unchanged(ref)
             }
-            return .quarantined(ref, reason: problem, evidence: evidence)
+            return .quarantined(ref, reason: problem, evidence: RefusedBytes(file: file, sha256: digests.sha256))
         }
         let listed = HTTPDate.settled(lastModified: result.lastModified, serverDate: result.serverDate)
             ? ref.listingEntry : nil

@@ -83,9 +83,8 @@ actor PublishStage {
                 do {
                     try state.saveObject(
                         StateStore.StoredObject(
-                            url: ref.url.absoluteString, source: ref.source, etag: evidence.etag,
-                            lastModified: evidence.lastModified, size: evidence.size, sha256: evidence.sha256,
-                            outcome: evidence.standsOnBytes ? "quarantined" : "refused", reason: reason), at: at)
+                            url: ref.url.absoluteString, source: ref.source, etag: nil, lastModified: nil,
+                            size: nil, sha256: evidence.sha256, outcome: "refused", reason: reason), at: at)
                 } catch {
                     logger.error("state: cannot remember refused object \(ref.url.absoluteString): \(error)")
                 }
