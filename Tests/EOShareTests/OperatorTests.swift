@@ -287,22 +287,29 @@ import Testing
         #expect(releases.allSatisfy { $0["run"]?.stringValue == "2" && $0["reason"]?.stringValue != nil })
     }
 
-    @Test func onATerminalIngestDrawsAProgressLine() throws {
+    @Test func onATerminalIngestAndAuditDrawAProgressLine() throws {
         let (_, file) = try CLI.demoCopy()
-        // script(1) gives the command a terminal; the last line is drawn when the run ends.
-        let command = [RepoPaths.executable("eoshare").path, "ingest", file.path, "--at", Self.at].map { "'\($0)'" }.joined(separator: " ")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        p.arguments = ["-qec", command, "/dev/null"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "\(text)")
+        // script(1) gives the command a terminal; the last line is drawn when the work ends.
+        func onTerminal(_ args: [String]) throws -> (Int32, String) {
+            let command = ([RepoPaths.executable("eoshare").path] + args).map { "'\($0)'" }.joined(separator: " ")
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+            p.arguments = ["-qec", command, "/dev/null"]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+        let (status, text) = try onTerminal(["ingest", file.path, "--at", Self.at])
+        #expect(status == 0, "\(text)")
         #expect(text.contains("\r\u{1B}[Kprogress: 5 discovered, 5 fetched, 5 done, "), "\(text)")
         #expect(text.contains("objects/s, ETA"))
+        let (auditStatus, audit) = try onTerminal(["audit", file.path, "--at", Self.at])
+        #expect(auditStatus == 0, "\(audit)")
+        #expect(audit.contains("\r\u{1B}[Kprogress: 17/17 items checked, "), "\(audit)")
     }
 
     /// Debian's chromium, headless, as root (no sandbox); `make deps` installs it.
