@@ -7,14 +7,15 @@ BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
 .PHONY: deps build demo test venv bench bench-normalize bench-unpack fuzz clean
 
-## System libraries the C modules bind: libcurl, zlib and libcrypto headers; and the tools
-## the fetch tests use: openssl (a private CA) and ssh-keygen (an SFTP client key).
+## System libraries the C modules bind: libcurl, zlib and libcrypto headers; the tools
+## the fetch tests use: openssl (a private CA) and ssh-keygen (an SFTP client key); and
+## chromium, which renders the audit's HTML report headless in a test.
 deps:
 	@if ! pkg-config --exists libcurl libcrypto 2>/dev/null || [ ! -f /usr/include/zlib.h ] \
-		|| ! command -v openssl >/dev/null || ! command -v ssh-keygen >/dev/null; then \
-		echo "installing libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client"; \
+		|| ! command -v openssl >/dev/null || ! command -v ssh-keygen >/dev/null || ! command -v chromium >/dev/null; then \
+		echo "installing libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client >/dev/null; \
+			libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium >/dev/null; \
 	fi
 
 build: deps

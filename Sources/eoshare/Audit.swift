@@ -7,19 +7,29 @@ struct Audit: AsyncParsableCommand {
         abstract: "Check the shared directories against the policy at T, from the trees themselves.")
     @OptionGroup var common: CommonOptions
     @OptionGroup var instant: InstantOption
-    @Option(help: "Audit only this member's tree (or public).") var member: String?
+    @Option(help: "Audit only this member's tree (or public).", completion: .custom(memberCompletions)) var member: String?
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(help: "Read every asset's bytes and compare checksums.") var rehash = false
-    @Option(help: "Also write the report as an HTML page, with a timeline of the releases due in the next 30 days.")
+    @Option(
+        help: ArgumentHelp(
+            "Also write the report as an HTML page (evidence: pipeline and policy checked, per-member table, ledger, findings, release timeline; prints on A4).",
+            valueName: "file"),
+        completion: .file(extensions: ["html"]))
     var html: String?
 
     func run() async throws {
         let at = try instant.instant()
         let pipeline = try common.load()
-        if let member, member != "public", pipeline.member(member) == nil {
-            throw UsageError(description: "--member '\(member)' is not a member of this pipeline")
+        if let member { try checkMember(member, of: pipeline) }
+        var auditor = Auditor(pipeline: pipeline, rehash: rehash)
+        let counters = AuditProgress()
+        auditor.progress = counters
+        let progress = ProgressReporter(logger: common.logger("eoshare.audit")) { counters.line() }
+        let report: AuditReport
+        do {
+            defer { progress.stop() }
+            report = try auditor.audit(at: at, only: member)
         }
-        let report = try Auditor(pipeline: pipeline, rehash: rehash).audit(at: at, only: member)
         if let html { try AuditHTMLReport.write(report, pipeline: pipeline, to: URL(fileURLWithPath: html)) }
         if json {
             print(report.json.serializedString())
@@ -33,4 +43,26 @@ struct Audit: AsyncParsableCommand {
         }
         if !report.compliant { throw ExitCode(ExitStatus.findings) }
     }
+}
+
+/// `--member` must name a member of the pipeline or `public`; a typo gets the nearest names.
+func checkMember(_ member: String, of pipeline: Pipeline) throws {
+    guard member != "public", pipeline.member(member) == nil else { return }
+    let known = pipeline.members.map(\.id) + ["public"]
+    throw UsageError(
+        description: "--member '\(member)' is not a member of this pipeline\(Suggestion.hint(for: member, in: known)); "
+            + "members: \(known.joined(separator: ", "))")
+}
+
+/// Shell completion of `--member`: the members of the pipeline file already on the line
+/// that start with what is typed.
+@Sendable func memberCompletions(_ words: [String], _ index: Int, _ prefix: String) -> [String] {
+    var names = ["public"]
+    for word in words.dropFirst() where word.hasSuffix(".yml") || word.hasSuffix(".yaml") {
+        if let p = try? Pipeline.load(from: URL(fileURLWithPath: word)) {
+            names = p.members.map(\.id) + ["public"]
+            break
+        }
+    }
+    return names.filter { $0.hasPrefix(prefix) }
 }

@@ -13,6 +13,10 @@ struct Eoshare: AsyncParsableCommand {
 
     /// Runs the command and maps every failure to the contract's exit codes in one place.
     static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let unknown = CommandSuggestion.unknownSubcommand(arguments, known: configuration.subcommands.map { $0._commandName }) {
+            fatal(unknown, status: ExitStatus.usage, arguments: arguments)
+        }
         do {
             var command = try parseAsRoot()
             if var async = command as? AsyncParsableCommand {
@@ -26,9 +30,23 @@ struct Eoshare: AsyncParsableCommand {
             guard let status = ExitStatus.of(error) else {
                 exit(withError: error)  // argument-parser's own: usage errors (64) and help
             }
-            FileHandle.standardError.write(Data("eoshare: \(error)\n".utf8))
-            Foundation.exit(status)
+            fatal("\(error)", status: status, arguments: arguments)
         }
+    }
+
+    /// The last words of a run on stderr, as a JSON line under `--log-format json` (a
+    /// collector reading JSON lines must not drop the one that says why it stopped).
+    static func fatal(_ message: String, status: Int32, arguments: [String]) -> Never {
+        if CommonOptions.wantsJSON(arguments) {
+            let line: JSONValue = .object([
+                "time": .string(Timestamp.format(Date())), "level": "critical", "message": .string(message),
+                "event": "fatal", "exit_code": .int(Int64(status)),
+            ])
+            FileHandle.standardError.write(Data((line.serializedString() + "\n").utf8))
+        } else {
+            FileHandle.standardError.write(Data("eoshare: \(message)\n".utf8))
+        }
+        Foundation.exit(status)
     }
 }
 
@@ -47,7 +65,8 @@ enum ExitStatus {
         case is ConfigError: return config
         case is LockBusy: return locked
         case is UsageError, is ExportError: return usage
-        case is POSIXIOError, is CocoaError: return ioError
+        case is DataError: return dataError
+        case is POSIXIOError, is CocoaError, is StateOpenError: return ioError
         default:
             // Parse errors and help belong to the argument parser; anything else is I/O
             // (the state, the shared root or the disk).
@@ -61,21 +80,36 @@ struct UsageError: Error, CustomStringConvertible {
     var description: String
 }
 
+/// A record or file named on the command line is unknown or malformed (exit 65).
+struct DataError: Error, CustomStringConvertible {
+    var description: String
+}
+
 /// Options every command shares: the pipeline file and how to log.
 struct CommonOptions: ParsableArguments {
-    @Argument(help: "The pipeline file (YAML).")
+    @Argument(help: "The pipeline file (YAML).", completion: .file(extensions: ["yml", "yaml"]))
     var pipeline: String
 
-    @Option(help: "Log format on stderr: text or json.")
+    @Option(help: "Log format on stderr: text or json (JSON lines with event, record, member, object, reason, run).")
     var logFormat: LogFormat = .text
 
     @Flag(name: .shortAndLong, help: "Log each record, not only warnings.")
     var verbose = false
 
-    enum LogFormat: String, ExpressibleByArgument { case text, json }
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     func load() throws -> Pipeline {
         try Pipeline.load(from: URL(fileURLWithPath: pipeline))
+    }
+
+    /// Whether the command line asks for JSON logs; read from the raw arguments, so errors
+    /// the parser or the loading raise come out in the same format.
+    static func wantsJSON(_ arguments: [String]) -> Bool {
+        for (i, a) in arguments.enumerated() {
+            if a == "--log-format=json" { return true }
+            if a == "--log-format", i + 1 < arguments.count, arguments[i + 1] == "json" { return true }
+        }
+        return false
     }
 
     func logger(_ label: String) -> Logger {
@@ -107,5 +141,14 @@ struct Validate: AsyncParsableCommand {
 
     func run() async throws {
         _ = try common.load()
+    }
+}
+
+enum CommandSuggestion {
+    /// The message for a first argument that names no command, or nil when it does (or is
+    /// an option, which the parser handles).
+    static func unknownSubcommand(_ arguments: [String], known: [String]) -> String? {
+        guard let first = arguments.first, !first.hasPrefix("-"), first != "help", !known.contains(first) else { return nil }
+        return "unknown command '\(first)'\(Suggestion.hint(for: first, in: known)); commands: \(known.joined(separator: ", "))"
     }
 }

@@ -6,30 +6,41 @@ struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write exactly the records a member may see at T, decided from the state and the policy.")
     @OptionGroup var common: CommonOptions
-    @Option(help: "The member (or public) to export for.") var member: String
-    @Option(help: "Output path: a folder (stac), a file (geojson, csv) or a .tar.gz (--archive).") var out: String
-    @Option(help: "stac, geojson or csv.") var format: String = "stac"
+    @Option(help: "The member (or public) to export for.", completion: .custom(memberCompletions)) var member: String
+    @Option(
+        help: "Output path: a folder (stac), a file (geojson, csv; '-' for stdout) or a .tar.gz (--archive).",
+        completion: .file())
+    var out: String
+    @Option(help: "stac, geojson or csv.", completion: .list(ExportFormat.allCases.map(\.rawValue))) var format: String = "stac"
     @Option(help: "Only this collection (repeatable).") var collection: [String] = []
-    @Option(help: "Only records whose bbox intersects W,S,E,N.") var bbox: String?
+    // Taken whatever it starts with: a western or southern bbox starts with '-'.
+    @Option(parsing: .unconditional, help: "Only records whose bbox intersects W,S,E,N (negative values as they are: --bbox -90,-20,-80,-10).")
+    var bbox: String?
     @Option(help: "Only records overlapping START/END (RFC 3339; '..' for an open end).") var datetime: String?
     @OptionGroup var instant: InstantOption
-    @Flag(help: "Write a .tar.gz holding the export and MANIFEST.sha256.") var archive = false
+    @Flag(help: "Write a .tar.gz holding the export and MANIFEST.sha256 in one folder named after it.") var archive = false
+    @Flag(help: "Replace --out if it exists.") var force = false
 
     func run() async throws {
         let at = try instant.instant()
         let pipeline = try common.load()
         guard let format = ExportFormat(rawValue: format) else {
-            throw UsageError(description: "--format must be stac, geojson or csv")
+            throw UsageError(description: "--format must be stac, geojson or csv\(Suggestion.hint(for: self.format, in: ExportFormat.allCases.map(\.rawValue)))")
         }
-        guard member == "public" || pipeline.member(member) != nil else {
-            throw UsageError(description: "--member '\(member)' is not a member of this pipeline")
-        }
+        try checkMember(member, of: pipeline)
         for c in collection where pipeline.collection(c) == nil {
-            throw UsageError(description: "--collection '\(c)' is not a collection of this pipeline")
+            throw UsageError(
+                description: "--collection '\(c)' is not a collection of this pipeline\(Suggestion.hint(for: c, in: pipeline.collections.map(\.id)))")
         }
-        var request = ExportRequest(member: Viewer(folder: member), out: URL(fileURLWithPath: out), format: format, at: at)
+        let toStdout = out == "-"
+        if toStdout, format == .stac || archive {
+            throw UsageError(description: "--out - (standard output) takes one file: --format geojson or csv, without --archive")
+        }
+        var request = ExportRequest(member: Viewer(folder: member), out: URL(fileURLWithPath: toStdout ? "stdout" : out), format: format, at: at)
         request.collections = collection
         request.archive = archive
+        request.replace = force
+        request.toStandardOutput = toStdout
         if let bbox {
             let v = bbox.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard v.count == 4, v[1] <= v[3] else { throw UsageError(description: "--bbox must be W,S,E,N in degrees") }
@@ -48,7 +59,11 @@ struct Export: AsyncParsableCommand {
         let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
         let result = try Exporter(pipeline: pipeline).run(request) { bar.show($0) }
         bar.done()
-        print("exported \(result.records) records (\(result.bytes) bytes) for \(member) as of \(Timestamp.format(at)) to \(out)")
+        var line = "exported \(result.records) record\(result.records == 1 ? "" : "s") (\(result.bytes) bytes written) for \(member) "
+            + "as of \(Timestamp.format(at)) to \(toStdout ? "standard output" : out)"
+        if format != .stac { line += "; asset hrefs are relative to the root of \(member)'s tree (\(pipeline.sharedRoot.appendingPathComponent(member).path)/)" }
+        // With the data on stdout, the summary goes to stderr.
+        if toStdout { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
     }
 }
 

@@ -6,12 +6,16 @@ struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Records per collection and member, quarantined objects, last runs, releases due in 30 days.")
     @OptionGroup var common: CommonOptions
+    @OptionGroup var instant: InstantOption
     @Flag(help: "Print the status as JSON.") var json = false
 
     func run() async throws {
+        let now = try instant.instant()
         let pipeline = try common.load()
-        let state = try StateStore(path: pipeline.statePath)
-        let report = try StatusReport.build(pipeline: pipeline, state: state, now: Date())
+        // Read-only: a pipeline never ingested has no state, and gets none from here.
+        let report = try StateStore.existing(at: pipeline.statePath).map {
+            try StatusReport.build(pipeline: pipeline, state: $0, now: now)
+        } ?? StatusReport(now: now)
         print(json ? report.json.serializedString() : report.text, terminator: json ? "\n" : "")
     }
 }

@@ -171,7 +171,7 @@ import Testing
         let r = try Self.run(["ingest", file.path, "--at", Self.at, "--metrics", metrics.path, "--log-format", "json", "-v"])
         #expect(r.status == 0)
         let prom = try String(contentsOf: metrics, encoding: .utf8)
-        #expect(prom.contains("eoshare_ingest_records{pipeline=\"demo\"} 5"))
+        #expect(prom.contains("eoshare_ingest_last_run_records{pipeline=\"demo\"} 5"))
         let logLines = r.stderr.split(separator: "\n")
         #expect(!logLines.isEmpty)
         for line in logLines {

@@ -138,10 +138,22 @@ import Testing
         let html = try String(contentsOf: page, encoding: .utf8)
         #expect(html.contains("NOT compliant") && html.contains("CSA/landsat-c2-l2/&lt;notes&gt;.txt is explained by no record"))
         let releases = try StatusReport.build(pipeline: p, state: StateStore(path: p.statePath), now: Self.at).releases
-        let dots = Set(releases.flatMap { r in r.viewers.map { "\($0) \(Int(r.at.timeIntervalSince(Self.at) / 86_400))" } })
+        // One dot per member and calendar day (UTC).
+        let dots = Set(releases.flatMap { r in r.viewers.map { "\($0) \(Timestamp.format(r.at).prefix(10))" } })
         #expect(!dots.isEmpty, "the fixture has releases due within 30 days")
         #expect(html.components(separatedBy: "<circle").count - 1 == dots.count)
         #expect(AuditHTMLReport.escape(#"<a href="x">&'"#) == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;")
+    }
+
+    /// The timeline counts calendar days, not 24-hour spans from the audit's instant: a
+    /// release at 11:26 the next day is on the next day's date.
+    @Test func auditTimelinePlacesReleasesOnTheirCalendarDate() {
+        let audit = Timestamp.parse("2026-12-18T12:00:00Z")!
+        let release = StatusReport.Release(
+            record: "LC08_X", collection: "c", at: Timestamp.parse("2026-12-19T11:26:00Z")!, viewers: ["ESA"])
+        let svg = AuditHTMLReport.timeline([release], from: audit, days: 30)
+        #expect(svg.contains("ESA: 1 release on 2026-12-19"), "\(svg)")
+        #expect(!svg.contains("on 2026-12-18"))
     }
 
     @Test func exportIsExactlyWhatANaiveReadingAllows() async throws {
@@ -196,15 +208,18 @@ import Testing
         try tar.run()
         tar.waitUntilExit()
         #expect(tar.terminationStatus == 0)
+        // Everything is under one folder named after the archive.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: unpack.path) == ["esa"])
+        let top = unpack.appendingPathComponent("esa")
         let sum = Process()
         sum.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
         sum.arguments = ["-c", "--strict", "MANIFEST.sha256"]
-        sum.currentDirectoryURL = unpack
+        sum.currentDirectoryURL = top
         sum.standardOutput = FileHandle.nullDevice
         try sum.run()
         sum.waitUntilExit()
         #expect(sum.terminationStatus == 0)
-        let fc = try JSONValue.parse(Data(contentsOf: unpack.appendingPathComponent("items.geojson")))
+        let fc = try JSONValue.parse(Data(contentsOf: top.appendingPathComponent("items.geojson")))
         #expect(fc["features"]?.arrayValue?.count == archived.records)
         // Every export is in the ledger, and the chain holds.
         let ledger = try String(contentsOf: p.ledgerPath, encoding: .utf8)
@@ -215,12 +230,28 @@ import Testing
     @Test func metricsAreWrittenAtomicallyInPrometheusText() async throws {
         let p = try await Self.ingested()
         let file = p.stateFolder.appendingPathComponent("eoshare.prom")
+        // A run that failed before it counted anything, then one that went well: the counters
+        // carry on from the file, the per-run gauges are the last run's.
+        let failedAt = Timestamp.parse("2026-11-21T12:15:00Z")!
+        try IngestMetrics.write(nil, exitCode: 74, pipeline: "ops", to: file, finished: failedAt)
+        let failed = try String(contentsOf: file, encoding: .utf8)
+        #expect(failed.contains("eoshare_ingest_last_exit_code{pipeline=\"ops\"} 74"))
+        #expect(failed.contains("eoshare_ingest_failures_total{pipeline=\"ops\"} 1"))
+        #expect(failed.contains("eoshare_ingest_last_failure_timestamp_seconds{pipeline=\"ops\"} \(Int(failedAt.timeIntervalSince1970))"))
+        #expect(!failed.contains("eoshare_ingest_last_success_timestamp_seconds"))
         let again = try await IngestRun(pipeline: p, at: Self.at, logger: Self.logger).run()
-        try IngestMetrics.write(again, pipeline: p, to: file)
+        try IngestMetrics.write(again, exitCode: 0, pipeline: "ops", to: file)
         let text = try String(contentsOf: file, encoding: .utf8)
         #expect(text.contains("eoshare_ingest_runs_total{pipeline=\"ops\"} 2"))
-        #expect(text.contains("eoshare_ingest_objects{pipeline=\"ops\",state=\"unchanged\"} 61"))
+        #expect(text.contains("eoshare_ingest_failures_total{pipeline=\"ops\"} 1"))
+        #expect(text.contains("eoshare_ingest_last_exit_code{pipeline=\"ops\"} 0"))
+        #expect(text.contains("eoshare_ingest_last_failure_timestamp_seconds{pipeline=\"ops\"} \(Int(failedAt.timeIntervalSince1970))"))
+        #expect(text.contains("eoshare_ingest_last_run_objects{pipeline=\"ops\",state=\"unchanged\"} 61"))
+        #expect(text.contains("eoshare_ingest_last_run_bytes{pipeline=\"ops\"} 0"))
         #expect(text.contains("# TYPE eoshare_ingest_last_success_timestamp_seconds gauge"))
+        // Per-run gauges say so in their names; quarantined objects are counted once.
+        #expect(!text.contains("eoshare_ingest_quarantined"))
+        #expect(text.components(separatedBy: "state=\"quarantined\"").count == 2)
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             #expect(line.range(of: #"^eoshare_[a-z_]+\{pipeline="ops"(,[a-z]+="[a-z]+")?\} [0-9.e+]+$"#, options: .regularExpression) != nil, "\(line)")
         }

@@ -24,9 +24,15 @@ final class AuditChecksumCache: @unchecked Sendable {
     private var known: [Identity: Entry] = [:]
     private var fresh: [Identity: Entry] = [:]
 
-    init(path: URL) throws {
-        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
-        db = try DatabaseQueue(path: path.path)
+    /// `path` nil keeps the cache in memory: an audit of a pipeline that has no state folder
+    /// creates none.
+    init(path: URL?) throws {
+        if let path {
+            try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+            db = try DatabaseQueue(path: path.path)
+        } else {
+            db = try DatabaseQueue()
+        }
         try db.write { db in
             try db.execute(
                 sql: """

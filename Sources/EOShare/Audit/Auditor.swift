@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One audit finding (CONTRACT §5).
 public struct AuditFinding: Sendable, Hashable {
@@ -23,6 +24,8 @@ public struct AuditReport: Sendable {
     public var files = 0
     public var findings: [AuditFinding] = []
     public var compliant: Bool { findings.isEmpty }
+    /// Item folders found in each tree audited, by member (or public).
+    public var itemsPerMember: [String: Int] = [:]
 
     public var json: JSONValue {
         .object([
@@ -46,6 +49,8 @@ public struct Auditor: Sendable {
     /// Read every asset's bytes again, even those whose size and times are unchanged since
     /// the audit last read them.
     public var rehash = false
+    /// Counters a progress display reads while the audit goes.
+    public var progress: AuditProgress?
 
     public init(pipeline: Pipeline, rehash: Bool = false) {
         self.pipeline = pipeline
@@ -81,9 +86,15 @@ public struct Auditor: Sendable {
     public func audit(at t: Date, only member: String? = nil) throws -> AuditReport {
         var report = AuditReport(at: t)
         // The checksum cache loads on another thread while this one walks the trees.
-        let cacheFile = pipeline.stateFolder.appendingPathComponent("audit-cache.sqlite")
+        let cacheFile = FileManager.default.fileExists(atPath: pipeline.stateFolder.path)
+            ? pipeline.stateFolder.appendingPathComponent("audit-cache.sqlite") : nil
         let loading = Loading { try AuditChecksumCache(path: cacheFile) }
         let root = pipeline.sharedRoot.path
+        // No shared root is no tree at all: never compliant, even with nothing to publish yet.
+        if !FileManager.default.fileExists(atPath: root) {
+            report.findings.append(
+                AuditFinding(kind: .missing, member: nil, record: nil, detail: "the shared root \(root) does not exist"))
+        }
         let viewers = engine.viewers.filter { member == nil || $0.folder == member }
         for entry in DirectoryEntries.list(root) where !entry.name.hasPrefix(".") && member == nil {
             guard !engine.viewers.contains(where: { $0.folder == entry.name }) else { continue }
@@ -173,6 +184,9 @@ public struct Auditor: Sendable {
         }
         let cache = try loading.value()
         defer { try? cache.save() }
+        progress?.total.store(folders.count, ordering: .relaxed)
+        for viewer in viewers { report.itemsPerMember[viewer.folder] = 0 }
+        for f in folders { report.itemsPerMember[f.viewer.folder, default: 0] += 1 }
         let tallies = try check(folders, at: t, cache: cache, alongside: missingAndLedger)
         var judged: [String: [String: Bool]] = [:]  // viewer → item JSON path → visible
         for tally in tallies.dropLast() {
@@ -223,6 +237,7 @@ public struct Auditor: Sendable {
             var tally = Tally()
             for folder in folders[((job - 1) * shareSize)..<min(folders.count, job * shareSize)] {
                 checkItem(folder, at: t, cache: cache, reader: reader, tally: &tally)
+                progress?.checked.add(1, ordering: .relaxed)
             }
             tallies.set(job - 1, .success(tally))
         }
@@ -580,5 +595,24 @@ public enum LedgerVerifier {
             }
         }
         return findings
+    }
+}
+
+/// Item folders found and checked so far, for a progress display (relaxed atomics: the
+/// workers only add).
+public final class AuditProgress: Sendable {
+    let total = Atomic<Int>(0)
+    let checked = Atomic<Int>(0)
+    let started = Date()
+
+    public init() {}
+
+    public func line(now: Date = Date()) -> String {
+        let (total, checked) = (total.load(ordering: .relaxed), checked.load(ordering: .relaxed))
+        let elapsed = max(now.timeIntervalSince(started), 0.001)
+        let rate = Double(checked) / elapsed
+        let eta = rate > 0 && total > 0 ? IngestProgress.duration(Double(total - checked) / rate) : "unknown"
+        return "progress: \(checked)/\(total) items checked, " + String(format: "%.0f items/s, ", rate)
+            + "ETA \(eta), elapsed \(IngestProgress.duration(elapsed))"
     }
 }

@@ -7,5 +7,6 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public var key: String
     public var message: String
 
-    public var description: String { "\(file):\(line):\(column): \(key): \(message)" }
+    /// `file:line:column: key: message`; a file that cannot be read has no position.
+    public var description: String { line > 0 ? "\(file):\(line):\(column): \(key): \(message)" : "\(file): \(message)" }
 }

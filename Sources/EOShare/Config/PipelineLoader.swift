@@ -16,9 +16,20 @@ extension Pipeline {
         } catch let e as ConfigError {
             throw e
         } catch {
-            throw ConfigError(file: name, line: 1, column: 1, key: "(file)", message: "cannot read: \(error)")
+            throw ConfigError(file: name, line: 0, column: 0, key: "(file)", message: "cannot read the pipeline file: \(Self.unreadable(file))")
         }
         return try parse(text, file: file)
+    }
+
+    /// Why a file cannot be read, in the words of the system (not Foundation's error dump).
+    static func unreadable(_ file: URL) -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isDirectory) else { return "no such file" }
+        if isDirectory.boolValue { return "is a directory" }
+        let fd = open(file.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return String(cString: strerror(errno)).lowercased() }
+        close(fd)
+        return "read failed"
     }
 
     /// Parses pipeline YAML; `file` names it in errors and anchors relative paths.

@@ -16,6 +16,10 @@ public struct ExportRequest: Sendable {
     public var interval: (start: Date?, end: Date?)?
     public var at: Date
     public var archive = false
+    /// Replace an existing `out` (`--force`).
+    public var replace = false
+    /// Write the file (geojson or csv) to standard output instead of `out` (`--out -`).
+    public var toStandardOutput = false
 
     public init(member: Viewer, out: URL, format: ExportFormat, at: Date) {
         self.member = member
@@ -34,6 +38,7 @@ public struct ExportProgress: Sendable {
 
 public struct ExportResult: Sendable {
     public var records: Int
+    /// The bytes written: the file, the archive, or every file of the catalog folder.
     public var bytes: Int64
 }
 
@@ -73,12 +78,15 @@ public struct Exporter {
 
     /// Runs the export; `progress` is called as records are written.
     public func run(_ request: ExportRequest, progress: (ExportProgress) -> Void = { _ in }) throws -> ExportResult {
-        let state = try StateStore(path: pipeline.statePath)
+        // Nothing ingested yet is nothing to export, and no state or ledger to create.
+        guard let state = try StateStore.existing(at: pipeline.statePath) else {
+            throw ExportError(description: "nothing has been ingested yet (no state at \(pipeline.statePath.path))")
+        }
         let records = try select(request, state: state)
         let totalBytes = records.reduce(Int64(0)) { $0 + $1.assets.reduce(0) { $0 + $1.size } + Int64($1.item.count) }
         let fm = FileManager.default
-        if fm.fileExists(atPath: request.out.path) {
-            throw ExportError(description: "\(request.out.path) exists; export writes a new file or folder")
+        if !request.toStandardOutput, !request.replace, fm.fileExists(atPath: request.out.path) {
+            throw ExportError(description: "\(request.out.path) exists; export writes a new file or folder (--force replaces it)")
         }
         // Everything is written under a temporary name beside PATH and renamed at the end.
         let staging = request.out.deletingLastPathComponent()
@@ -86,7 +94,10 @@ public struct Exporter {
         try? fm.removeItem(at: staging)
         defer { try? fm.removeItem(at: staging) }
         try fm.createDirectory(at: staging, withIntermediateDirectories: true)
-        let payload = request.archive ? staging.appendingPathComponent("content") : staging.appendingPathComponent("out")
+        // An archive holds one folder named after it, so unpacking it scatters nothing.
+        let payload = request.archive
+            ? staging.appendingPathComponent("content").appendingPathComponent(Self.archiveFolderName(request.out))
+            : staging.appendingPathComponent("out")
         var written = ExportProgress(records: 0, totalRecords: records.count, bytes: 0, totalBytes: totalBytes)
         progress(written)
         func advance(_ r: StateStore.StoredRecord) {
@@ -103,7 +114,7 @@ public struct Exporter {
             fileName = "items.geojson"
             var features: [JSONValue] = []
             for r in records {
-                var item = try JSONValue.parse(r.item)
+                var item = Self.hrefsFromTreeRoot(try JSONValue.parse(r.item), place: r.place, collection: r.subject.collection)
                 if case .object(var o) = item {
                     o["links"] = nil
                     item = .object(o)
@@ -111,24 +122,43 @@ public struct Exporter {
                 features.append(item)
                 advance(r)
             }
-            let fc: JSONValue = .object(["type": "FeatureCollection", "features": .array(features)])
+            let fc: JSONValue = .object([
+                "type": "FeatureCollection", "features": .array(features),
+                "description": .string("asset hrefs are relative to the root of \(request.member.folder)'s tree (SHARED/\(request.member.folder)/)"),
+            ])
             try write(fc.serialized(), named: fileName, in: payload, archive: request.archive)
         case .csv:
             fileName = "items.csv"
             var text = "id,collection,owner,datetime,bbox,cloud_cover,asset_hrefs\r\n"
             for r in records {
-                text += try Self.csvRow(r) + "\r\n"
+                text += try Self.csvRow(r, item: Self.hrefsFromTreeRoot(try JSONValue.parse(r.item), place: r.place, collection: r.subject.collection)) + "\r\n"
                 advance(r)
             }
             try write(Array(text.utf8), named: fileName, in: payload, archive: request.archive)
         }
-        if request.archive {
-            try writeArchive(from: payload, to: staging.appendingPathComponent("archive.tar.gz"), at: request.at)
-            try AtomicFile.rename(staging.appendingPathComponent("archive.tar.gz"), to: request.out)
-        } else if request.format == .stac {
-            try AtomicFile.rename(payload, to: request.out)
+        let bytes: Int64
+        if request.toStandardOutput {
+            let file = payload.appendingPathComponent(fileName)
+            let data = try Data(contentsOf: file)
+            FileHandle.standardOutput.write(data)
+            bytes = Int64(data.count)
         } else {
-            try AtomicFile.rename(payload.appendingPathComponent(fileName), to: request.out)
+            let made: URL
+            if request.archive {
+                made = staging.appendingPathComponent("archive.tar.gz")
+                try writeArchive(from: payload, to: made, at: request.at)
+            } else {
+                made = request.format == .stac ? payload : payload.appendingPathComponent(fileName)
+            }
+            bytes = Self.size(of: made)
+            if request.replace, fm.fileExists(atPath: request.out.path) {
+                // A folder cannot be renamed over: the old one goes first (a file is replaced atomically).
+                var isDirectory: ObjCBool = false
+                if fm.fileExists(atPath: request.out.path, isDirectory: &isDirectory), isDirectory.boolValue {
+                    try fm.removeItem(at: request.out)
+                }
+            }
+            try AtomicFile.rename(made, to: request.out)
         }
         // The ledger records every export (who got what, as of when).
         try state.appendLedger([
@@ -137,11 +167,51 @@ public struct Exporter {
                 fields: [
                     ("member", .string(request.member.folder)), ("as_of", .string(Timestamp.format(request.at))),
                     ("format", .string(request.format.rawValue + (request.archive ? "+archive" : ""))),
-                    ("records", .int(Int64(records.count))), ("path", .string(request.out.lastPathComponent)),
+                    ("records", .int(Int64(records.count))),
+                    ("path", .string(request.toStandardOutput ? "-" : request.out.lastPathComponent)),
                 ])
         ])
         try Ledger.flush(state: state, to: pipeline.ledgerPath)
-        return ExportResult(records: records.count, bytes: written.bytes)
+        return ExportResult(records: records.count, bytes: bytes)
+    }
+
+    /// The folder an archive holds: its name without `.tar.gz` or `.tgz`.
+    static func archiveFolderName(_ out: URL) -> String {
+        let name = out.lastPathComponent
+        for suffix in [".tar.gz", ".tgz"] where name.hasSuffix(suffix) && name.count > suffix.count {
+            return String(name.dropLast(suffix.count))
+        }
+        return name
+    }
+
+    /// Bytes of a file, or of every file under a folder.
+    static func size(of url: URL) -> Int64 {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return 0 }
+        if !isDirectory.boolValue { return (try? fm.attributesOfItem(atPath: url.path)[.size] as? Int64) ?? 0 }
+        var total: Int64 = 0
+        for case let rel as String in fm.enumerator(atPath: url.path) ?? FileManager.DirectoryEnumerator() {
+            let attributes = try? fm.attributesOfItem(atPath: url.appendingPathComponent(rel).path)
+            if attributes?[.type] as? FileAttributeType == .typeRegular { total += (attributes?[.size] as? Int64) ?? 0 }
+        }
+        return total
+    }
+
+    /// The item with its asset hrefs made relative to the member's tree root
+    /// (`collection/YYYY/MM/DD/folder/file`): a bare name in a GeoJSON or CSV file points at nothing.
+    static func hrefsFromTreeRoot(_ item: JSONValue, place: ItemPlace, collection: String) -> JSONValue {
+        guard case .object(var o) = item, case .object(var assets)? = o["assets"] else { return item }
+        let base = "\(collection)/\(place.day)/\(place.folder)/"
+        for (key, value) in assets.entries {
+            guard case .object(var asset) = value, let href = asset["href"]?.stringValue, !href.contains("://"),
+                !href.hasPrefix("/")
+            else { continue }
+            asset["href"] = .string(base + href)
+            assets[key] = .object(asset)
+        }
+        o["assets"] = .object(assets)
+        return .object(o)
     }
 
     func write(_ bytes: [UInt8], named name: String, in folder: URL, archive: Bool) throws {
@@ -188,8 +258,10 @@ public struct Exporter {
         try FileManager.default.removeItem(at: publisher.temporaryFolder)
     }
 
-    /// The folder as a `.tar.gz`, with `MANIFEST.sha256` (sha256sum -c format) last.
+    /// The folder as a `.tar.gz` holding one folder of its name, with `MANIFEST.sha256`
+    /// (sha256sum -c format, run inside that folder) last.
     func writeArchive(from folder: URL, to archive: URL, at: Date) throws {
+        let top = folder.lastPathComponent
         let tar = try TarGzWriter(path: archive, modified: at)
         var manifest = ""
         let files = (FileManager.default.enumerator(atPath: folder.path)?.compactMap { $0 as? String } ?? []).sorted()
@@ -197,16 +269,15 @@ public struct Exporter {
             var isDir: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: folder.appendingPathComponent(rel).path, isDirectory: &isDir)
             if isDir.boolValue { continue }
-            let sha = try tar.addFile(rel, from: folder.appendingPathComponent(rel))
+            let sha = try tar.addFile("\(top)/\(rel)", from: folder.appendingPathComponent(rel))
             manifest += "\(sha)  \(rel)\n"
         }
-        try tar.addData("MANIFEST.sha256", Array(manifest.utf8))
+        try tar.addData("\(top)/MANIFEST.sha256", Array(manifest.utf8))
         try tar.finish()
     }
 
     /// One RFC 4180 row: fields with commas, quotes or line breaks are quoted, quotes doubled.
-    static func csvRow(_ r: StateStore.StoredRecord) throws -> String {
-        let item = try JSONValue.parse(r.item)
+    static func csvRow(_ r: StateStore.StoredRecord, item: JSONValue) throws -> String {
         let props = item["properties"]
         let bbox = item["bbox"]?.arrayValue?.compactMap(\.doubleValue).map { JSONValue.format($0) }.joined(separator: ",") ?? ""
         let cloud = props?["eo:cloud_cover"]?.doubleValue.map { JSONValue.format($0) } ?? ""

@@ -151,10 +151,21 @@ struct Fetcher {
             return .unchanged(ref)
         }
         let digests = sink.finish()
+        let lastModified = ref.modified ?? result.lastModified
         if let problem = await verify(ref, result: result, sink: sink, digests: digests) {
+            // An error page told by its bytes alone, and the very bytes refused before: the same
+            // bad bytes count as unchanged, as content that fails to unpack does, instead of
+            // being quarantined on every run. They are still asked for in full each time (the
+            // state keeps no validators of refused bytes), so the right file in their place,
+            // even with the same size and time, is read.
+            if let known, known.outcome == "refused" || known.outcome == "quarantined", known.sha256 == digests.sha256,
+                ErrorPage.detect(name: ref.name, format: source.format, contentType: nil, head: sink.head) != nil
+            {
+                WorkFiles.discard(path)
+                return .unchanged(ref)
+            }
             return .quarantined(ref, reason: problem, evidence: RefusedBytes(file: file, sha256: digests.sha256))
         }
-        let lastModified = ref.modified ?? result.lastModified
         let listed = HTTPDate.settled(lastModified: result.lastModified, serverDate: result.serverDate)
             ? ref.listingEntry : nil
         // Same bytes as before under new headers: nothing changed (a record stays, content once

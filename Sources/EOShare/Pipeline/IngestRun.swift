@@ -16,12 +16,15 @@ public final class IngestRun: Sendable {
     /// Read every tree and mend it, whatever the state says (`--reconcile`).
     public let reconcile: Bool
     let logger: Logger
+    /// Counters a progress display reads while the run goes.
+    public let progress: IngestProgress
 
-    public init(pipeline: Pipeline, at: Date, reconcile: Bool = false, logger: Logger) {
+    public init(pipeline: Pipeline, at: Date, reconcile: Bool = false, logger: Logger, progress: IngestProgress = IngestProgress()) {
         self.pipeline = pipeline
         self.at = at
         self.reconcile = reconcile
         self.logger = logger
+        self.progress = progress
     }
 
     /// What moves between stages.
@@ -36,11 +39,46 @@ public final class IngestRun: Sendable {
         case rejected(FetchedObject, reason: String)
     }
 
+    /// Runs once; the caller holds the pipeline's lock. The run is recorded in the state as
+    /// `ok`, `quarantined` or `failed` (with its error); runs left `running` by a run that
+    /// died are marked `died` first.
     public func run() async throws -> IngestSummary {
         let started = Date()
-        let state = try StateStore(path: pipeline.statePath)
-        let sink = try PublishStage(pipeline: pipeline, state: state, at: at, logger: logger)
+        let state = try StateStore.opening(at: pipeline.statePath)
         let runId = try state.startRun(at: at, startedAt: started)
+        progress.runNumber.store(runId, ordering: .relaxed)
+        for died in try state.markDiedRuns(foundBy: runId) {
+            logger.warning("run #\(died) died without finishing (killed or crashed); this run takes over", metadata: ["event": "run-died", "run": "\(died)"])
+        }
+        var logger = self.logger
+        logger[metadataKey: "run"] = "\(runId)"
+        var sink: PublishStage?
+        do {
+            let summary = try await run(runId, state: state, started: started, logger: logger) { sink = $0 }
+            // Changes that could not be finished make the run a failure, after all else was done.
+            if summary.failed > 0 {
+                try state.failRun(
+                    runId, error: "\(summary.failed) publications or retractions could not be finished", summary: summary,
+                    finishedAt: Date())
+            } else {
+                try state.finishRun(
+                    runId, status: summary.quarantined > 0 ? "quarantined" : "ok", summary: summary.json.serializedString(),
+                    finishedAt: Date())
+            }
+            return summary
+        } catch {
+            let reached = await sink?.summary(seconds: Date().timeIntervalSince(started))
+            try? state.failRun(runId, error: "\(error)", summary: reached, finishedAt: Date())
+            throw error
+        }
+    }
+
+    func run(
+        _ runId: Int64, state: StateStore, started: Date, logger: Logger, made: (PublishStage) -> Void
+    ) async throws -> IngestSummary {
+        let sink = try PublishStage(pipeline: pipeline, state: state, at: at, logger: logger)
+        made(sink)
+        let progress = self.progress
         // Make every tree match the policy at the run's instant before anything new: what a
         // killed run left half done, members that left, a lost or older state, a clock gone
         // back, due releases; every retraction before any publication.
@@ -65,9 +103,12 @@ public final class IngestRun: Sendable {
             group.addTask {
                 for source in self.pipeline.sources {
                     do {
-                        for ref in try await fetchStage.discover(source) { await discovered.send(ref) }
+                        for ref in try await fetchStage.discover(source) {
+                            progress.discoveredCount.add(1, ordering: .relaxed)
+                            await discovered.send(ref)
+                        }
                     } catch {
-                        self.logger.error("\(error)")
+                        logger.error("\(error)", metadata: ["event": "source-failed", "object": "\(source.id)"])
                         await sink.sourceFailed(source.id, reason: "\(error)")
                     }
                 }
@@ -78,8 +119,11 @@ public final class IngestRun: Sendable {
                 await Self.pool(limits.fetchWorkers, input: discovered, output: fetched) {
                     { ref in
                         await sink.countDiscovered()
+                        defer { progress.fetchedCount.add(1, ordering: .relaxed) }
                         switch await fetchStage.fetch(ref) {
-                        case .fetched(let o): return .fetched(o)
+                        case .fetched(let o):
+                            progress.bytesCount.add(o.size, ordering: .relaxed)
+                            return .fetched(o)
                         case .unchanged(let r): return .unchanged(r)
                         case .quarantined(let r, let reason, let evidence):
                             return .quarantined(r, reason: reason, evidence: evidence)
@@ -117,18 +161,17 @@ public final class IngestRun: Sendable {
             }
             // embargo + publish: one consumer, in arrival order.
             group.addTask {
-                for await work in normalized { await sink.accept(work) }
+                for await work in normalized {
+                    await sink.accept(work)
+                    progress.doneCount.add(1, ordering: .relaxed)
+                }
             }
         }
         await fetchStage.close()
         try? FileManager.default.removeItem(at: workFolder)
 
         try await sink.finish()
-        let summary = await sink.summary(seconds: Date().timeIntervalSince(started))
-        try state.finishRun(
-            runId, status: summary.quarantined > 0 ? "quarantined" : "ok", summary: summary.json.serializedString(),
-            finishedAt: Date())
-        return summary
+        return await sink.summary(seconds: Date().timeIntervalSince(started))
     }
 
     /// Runs `count` workers that take from `input`, transform, and send to `output`;

@@ -230,6 +230,7 @@ actor PublishStage {
         }
         CrashPoint.hit("publish.after-intent")
         var confirmations: [StateStore.Confirmation] = []
+        var written: [Prepared] = []
         confirmations.reserveCapacity(prepared.count)
         for p in prepared {
             let s = p.record.subject
@@ -242,6 +243,7 @@ actor PublishStage {
                         collection: s.collection, id: s.id, day: p.record.place.day, published: p.viewers.map(\.folder),
                         retracted: [], object: p.object,
                         ledger: p.viewers.map { ledgerEvent("publish", s, viewer: $0.folder, item: sha) }))
+                written.append(p)
             } catch {
                 failed("publish", s, p.viewers.map(\.folder), error)
             }
@@ -254,9 +256,9 @@ actor PublishStage {
             return
         }
         CrashPoint.hit("publish.after-confirm")
-        for c in confirmations {
-            counts.published += c.published.count
-            logger.info("published \(c.collection)/\(c.id) to \(c.published.joined(separator: ","))")
+        for p in written {
+            counts.published += p.viewers.count
+            for viewer in p.viewers { logChange("publish", p.record.subject, viewer: viewer) }
         }
     }
 
@@ -325,7 +327,7 @@ actor PublishStage {
                     ledger: gone.map { ledgerEvent("retract", s, viewer: $0.viewer, item: nil) }, at: at)
                 counts.retracted += gone.count
                 CrashPoint.hit("retract.after-confirm")
-                logger.info("retracted \(s.collection)/\(s.id) from \(gone.map(\.viewer).joined(separator: ","))")
+                for copy in gone { logChange("retract", s, viewer: Viewer(folder: copy.viewer)) }
             } catch {
                 failures.append(failed("retract", s, gone.map(\.viewer), error))
             }
@@ -360,6 +362,18 @@ actor PublishStage {
             object: object, ledger: viewers.map { ledgerEvent(event, s, viewer: $0.folder, item: sha) }, at: at)
         CrashPoint.hit("publish.after-confirm")
         if event == "release" { counts.released += viewers.count } else { counts.published += viewers.count }
+        for viewer in viewers { logChange(event, s, viewer: viewer) }
+    }
+
+    /// One `-v` line per copy published, released or retracted, naming the member and what
+    /// decided it; under `--log-format json` its fields can be searched.
+    func logChange(_ event: String, _ s: EmbargoSubject, viewer: Viewer) {
+        guard logger.logLevel <= .info else { return }
+        let reason = engine.explanation(s, for: viewer, at: at)
+        let verb = ["publish": "published", "release": "released", "retract": "retracted"][event] ?? event
+        logger.info(
+            "\(verb) \(s.collection)/\(s.id) \(event == "retract" ? "from" : "to") \(viewer.folder): \(reason)",
+            metadata: ["event": "\(event)", "record": "\(s.id)", "member": "\(viewer.folder)", "reason": "\(reason)"])
     }
 
     /// Logs a failed change, remembers it on the copies (so the next run tries it after the
@@ -453,7 +467,7 @@ actor PublishStage {
     func quarantine(source: String, object: String, reason: String, file: URL?) {
         counts.quarantined += 1
         let line = "\(object): \(reason)"
-        logger.warning("quarantined \(line)")
+        logger.warning("quarantined \(line)", metadata: ["event": "quarantine", "object": "\(object)", "reason": "\(reason)"])
         do {
             try state.addQuarantine(
                 runId: nil, source: source, object: object, reason: reason, at: at,

@@ -20,8 +20,13 @@ public struct StatusReport: Sendable {
         public var started: Date
         public var finished: Date?
         public var at: Date
+        /// ok, quarantined, failed, died or running.
         public var status: String
         public var summary: String?
+        /// Why a failed or died run ended, kept in its summary.
+        public var error: String? {
+            summary.flatMap { try? JSONValue.parse(Array($0.utf8)) }?["error"]?.stringValue
+        }
     }
     public struct Release: Sendable {
         public var record: String
@@ -37,6 +42,9 @@ public struct StatusReport: Sendable {
     public var releases: [Release] = []
     /// Records whose rule's clock is unknown: only their owner sees them (fail closed).
     public var unknownClock: [String] = []
+
+    /// An empty report: nothing ingested yet.
+    public init(now: Date) { self.now = now }
 
     /// Reads the state; `now` anchors "the next 30 days".
     public static func build(pipeline: Pipeline, state: StateStore, now: Date) throws -> StatusReport {
@@ -106,6 +114,7 @@ public struct StatusReport: Sendable {
                         "id": .int($0.id), "started": .string(Timestamp.format($0.started)),
                         "finished": $0.finished.map { .string(Timestamp.format($0)) } ?? .null,
                         "at": .string(Timestamp.format($0.at)), "status": .string($0.status),
+                        "error": $0.error.map(JSONValue.string) ?? .null,
                         "summary": ($0.summary.flatMap { try? JSONValue.parse(Array($0.utf8)) }) ?? .null,
                     ])
                 }),
@@ -124,10 +133,14 @@ public struct StatusReport: Sendable {
         }
         if collections.isEmpty { out += "  (none yet)\n" }
         out += "Last runs:\n"
+        if runs.isEmpty { out += "  (none yet)\n" }
         for r in runs {
             out += "  #\(r.id) \(Timestamp.format(r.started)) at \(Timestamp.format(r.at)) \(r.status)"
-            if let s = r.summary.flatMap({ try? JSONValue.parse(Array($0.utf8)) }) {
-                out += " — " + (s.objectValue?.entries.map { "\($0.key)=\($0.value.serializedString())" }.joined(separator: " ") ?? "")
+            if let error = r.error { out += ": \(error)" }
+            if let s = r.summary.flatMap({ try? JSONValue.parse(Array($0.utf8)) }),
+                let counts = s.objectValue?.entries.filter({ $0.key != "error" }), !counts.isEmpty
+            {
+                out += " — " + counts.map { "\($0.key)=\($0.value.serializedString())" }.joined(separator: " ")
             }
             out += "\n"
         }
