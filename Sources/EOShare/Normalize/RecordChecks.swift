@@ -69,6 +69,13 @@ struct Normalizer {
         guard isFolderName(r.id) else { throw NormalizeError(field: "id", "'\(r.id.prefix(80))' cannot name a folder") }
         guard !r.owner.isEmpty else { throw .missing("owner") }
         guard r.datetime != nil || (r.startDatetime != nil && r.endDatetime != nil) else { throw .missing("datetime") }
+        for (field, date) in [
+            ("datetime", r.datetime), ("start_datetime", r.startDatetime), ("end_datetime", r.endDatetime),
+            ("processed", r.processed),
+        ] {
+            guard let date, !Timestamp.writable.contains(date) else { continue }
+            throw NormalizeError(field: field, "\(date.timeIntervalSince1970) s since 1970 is not a year 0000-9999 time")
+        }
         if let start = r.startDatetime, let end = r.endDatetime, start > end {
             throw NormalizeError(field: "end_datetime", "is before start_datetime")
         }
