@@ -42,8 +42,17 @@ enum ListingParser {
             if let s = entry.stringValue {
                 entries.append(IndexEntry(url: s))
             } else if let u = entry["url"]?.stringValue {
-                entries.append(
-                    IndexEntry(url: u, size: entry["size"]?.doubleValue.map { Int64($0) }, sha256: entry["sha256"]?.stringValue))
+                var size: Int64?
+                if let stated = entry["size"] {
+                    // A whole number of bytes an Int64 holds: 1e300 or -1 is no size, and the
+                    // conversion of 1e300 would trap.
+                    guard let value = stated.doubleValue, value >= 0, let bytes = Int64(exactly: value) else {
+                        throw IndexError(
+                            reason: "index entry '\(u.prefix(100))': size \(stated.serializedString().prefix(40)) is not a byte count")
+                    }
+                    size = bytes
+                }
+                entries.append(IndexEntry(url: u, size: size, sha256: entry["sha256"]?.stringValue))
             } else {
                 throw IndexError(reason: "index entry is neither a URL nor {url, …}")
             }
@@ -132,11 +141,16 @@ enum ListingParser {
     static func listedSize(_ after: Substring) -> ListedSize? {
         // The size is the last token that looks like one.
         for token in text(after).split(separator: " ").reversed() {
-            if let n = Int64(token), !token.contains(":") { return .exact(n) }
+            if let n = Int64(token), !token.contains(":") {
+                guard n >= 0 else { continue }
+                return .exact(n)
+            }
             let scales: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
             guard let unit = token.last, let scale = scales[unit], let value = Double(token.dropLast())
             else { continue }
-            return .approximate(Int64(value * Double(scale)))
+            // `1e300G`, `nanK` or `-3M` is text, not a size (and 1e300 would trap in Int64).
+            guard let bytes = Int64(exactly: (value * Double(scale)).rounded()), bytes >= 0 else { continue }
+            return .approximate(bytes)
         }
         return nil
     }
@@ -159,7 +173,7 @@ enum FTPListing {
             if kv.count == 2 { facts[kv[0].lowercased()] = String(kv[1]) }
         }
         guard facts["type"]?.lowercased() == "file" else { return nil }
-        var entry = ListingEntry(name: name, size: facts["size"].flatMap { Int64($0) })
+        var entry = ListingEntry(name: name, size: facts["size"].flatMap { Int64($0) }.flatMap { $0 >= 0 ? $0 : nil })
         if let modify = facts["modify"], let seconds = unixTime(mlsd: modify) { entry.modified = String(seconds) }
         return entry
     }
@@ -172,12 +186,13 @@ enum FTPListing {
         guard fields.count == 9, let type = fields[0].first, "-dlcbps".contains(type), fields[0].count >= 10
         else { return nil }
         guard type == "-" else { return ListingEntry(name: "") }  // a folder or link: parsed, skipped below
-        return ListingEntry(name: String(fields[8]), size: Int64(fields[4]))
+        return ListingEntry(name: String(fields[8]), size: Int64(fields[4]).flatMap { $0 >= 0 ? $0 : nil })
     }
 
     static func unixTime(mlsd: String) -> Int64? {
         let digits = mlsd.prefix(14)
-        guard digits.count == 14, digits.allSatisfy(\.isNumber) else { return nil }
+        // ASCII digits only: `isNumber` is also true of `٣` or `½`, which Int32 cannot read.
+        guard digits.count == 14, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         var parts = tm()
         let n = digits.map { Int32(String($0))! }
         func value(_ range: Range<Int>) -> Int32 { n[range].reduce(0) { $0 * 10 + $1 } }
