@@ -127,6 +127,19 @@ import Testing
         #expect(try Pipeline.parse(almostHalf, file: Self.file).policy.releases[0].bbox?[0] == 100)
     }
 
+    /// Nesting, in flow or in clocks, is refused with a position, never a stack overflow:
+    /// libyaml stops at 1,000 levels with a syntax error, so the clock walk recurses less.
+    @Test func deepNestingIsRefused() throws {
+        let flow = "version: 1\nmembers: " + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000) + "\n"
+        let e1 = #expect(throws: ConfigError.self) { try Pipeline.parse(flow, file: Self.file) }
+        #expect(e1?.key == "(syntax)" && e1?.line == 2, "\(e1?.description ?? "")")
+        let clocks = Self.valid.replacingOccurrences(
+            of: "clock: {latest: [acquired, processed]}",
+            with: "clock: " + String(repeating: "{latest: [", count: 2_000) + "acquired" + String(repeating: "]}", count: 2_000))
+        let e2 = #expect(throws: ConfigError.self) { try Pipeline.parse(clocks, file: Self.file) }
+        #expect(e2?.key == "(syntax)", "\(e2?.description ?? "")")
+    }
+
     @Test func wrongTypeAndSyntaxErrorsHavePositions() throws {
         let wrongType = Self.valid.replacingOccurrences(of: "members:\n  - {id: NASA", with: "members: NASA\nx:\n  - {id: NASA")
         let e1 = #expect(throws: ConfigError.self) { try Pipeline.parse(wrongType, file: Self.file) }
