@@ -72,9 +72,12 @@ bench-normalize: deps venv
 bench-unpack: deps
 	cd Benchmarks && $(SWIFT) run -c release unpack-bench
 
-## Ten minutes of libFuzzer on each container reader, one after the other (Tests/Fuzz/README.md).
+## libFuzzer on each container reader, metadata reader and listing parser, one after the
+## other, FUZZ_SECONDS each (ten minutes by default; Tests/Fuzz/README.md).
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := tar zip gzip mtl sentinel2 cmr-umm-g cmr-atom ccsds listing
 fuzz: deps
-	for reader in tar zip gzip; do Tests/Fuzz/run.sh $$reader 600 || exit 1; done
+	for target in $(FUZZ_TARGETS); do Tests/Fuzz/run.sh $$target $(FUZZ_SECONDS) || exit 1; done
 
 clean:
 	rm -rf .build demo-out $(VENV)

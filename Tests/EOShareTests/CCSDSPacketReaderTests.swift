@@ -172,3 +172,25 @@ struct CCSDSPacketReaderTests {
         #expect(s.end == Date(timeIntervalSince1970: 199_999))
     }
 }
+
+/// A time code that lands past year 9999 (where RFC 3339 ends) is refused with the packet,
+/// not published as an instant no one can read.
+extension CCSDSPacketReaderTests {
+    @Test func timeCodesPastYear9999AreRefused() throws {
+        // CDS P-field 0x44: 24-bit day segment; 16,777,215 days is year 47,891.
+        let cds = PacketTimeConfig(timeCode: .cds, epoch: CCSDSFixtures.epoch1958, pField: true)
+        let e1 = #expect(throws: NormalizeError.self) {
+            try Self.stats([Self.packet(1, 0, [0x44] + Self.be(0xFF_FFFF, 3) + Self.be(0, 4))], cds)
+        }
+        #expect(e1?.field == "time" && e1?.reason.contains("past year 9999") == true, "\(e1?.description ?? "")")
+        // CUC P-field 0x9E + extension 0x60: 7 coarse octets, the largest count of seconds.
+        let cuc = PacketTimeConfig(timeCode: .cuc, epoch: Self.unixEpoch, pField: true)
+        let e2 = #expect(throws: NormalizeError.self) {
+            try Self.stats([Self.packet(1, 0, [0x9C, 0x60] + [UInt8](repeating: 0xFF, count: 7))], cuc)
+        }
+        #expect(e2?.field == "time" && e2?.reason.contains("past year 9999") == true, "\(e2?.description ?? "")")
+        // The last second of year 9999 is still a time.
+        let last = try Self.stats([Self.packet(1, 0, [0x9C, 0x60] + Self.be(253_402_300_799, 7))], cuc)
+        #expect(last.end.map(Timestamp.format) == "9999-12-31T23:59:59Z")
+    }
+}

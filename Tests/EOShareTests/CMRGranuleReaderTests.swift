@@ -156,3 +156,30 @@ struct CMRGranuleReaderTests {
         #expect(crossing.bbox == [170, -5, -170, 5])
     }
 }
+
+/// Bad input yields a rejected granule or a thrown error, never a trap.
+extension CMRGranuleReaderTests {
+    static let sized = """
+        {"GranuleUR": "g", "TemporalExtent": {"SingleDateTime": "2024-01-01T00:00:00Z"},
+         "DataGranule": {"ArchiveAndDistributionInformation": [{"Name": "g.h5", "SizeInBytes": SIZE}]},
+         "RelatedUrls": [{"URL": "https://e.test/g.h5", "Type": "GET DATA"}]}
+        """
+
+    @Test(arguments: ["1e300", "-1", "1.5", "9223372036854775808"])
+    func sizesThatAreNoByteCountAreRejected(size: String) throws {
+        let output = try Self.read(text: Self.sized.replacingOccurrences(of: "SIZE", with: size))
+        #expect(output.records.isEmpty)
+        #expect(output.rejected.first?.error.field == "ArchiveAndDistributionInformation.SizeInBytes")
+    }
+
+    @Test func theLargestSizeIsKept() throws {
+        let output = try Self.read(text: Self.sized.replacingOccurrences(of: "SIZE", with: "9223372036854774784"))
+        #expect(output.records.first?.assets.first?.extra["file:size"] == .int(9_223_372_036_854_774_784))
+    }
+
+    @Test func deepNestingIsRefused() throws {
+        let deep = "{\"GranuleUR\": " + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000) + "}"
+        let error = #expect(throws: NormalizeError.self) { try Self.read(text: deep) }
+        #expect(error?.reason.contains("nesting deeper than 256") == true, "\(error?.description ?? "")")
+    }
+}

@@ -11,6 +11,9 @@ import Testing
         case parent, nestedParent, absolute, driveLetter, bareDriveLetter, backslashParent, backslashSeparator
         case controlCharacter, symbolicLinkOut, symbolicLinkIn, hardLink, characterDevice, blockDevice, fifo
         case duplicate, fileUnderFile, fileOverFolder
+        /// A combining mark after `/` joins it into one Character: checked as Characters, these
+        /// had no `/`, yet the file system splits them at the byte 0x2F.
+        case markAfterParent, markAfterNestedParent, markAfterRoot, markAfterBackslash
 
         /// The hostile entry's name, as the archive states it.
         var name: String {
@@ -31,12 +34,18 @@ import Testing
             case .duplicate: return "LC08/ok.txt"
             case .fileUnderFile: return "LC08/ok.txt/inner.txt"
             case .fileOverFolder: return "LC08"
+            case .markAfterParent: return "../\u{301}evil.txt"
+            case .markAfterNestedParent: return "LC08/../\u{301}/../\u{301}evil.txt"
+            case .markAfterRoot: return "/\u{301}etc/cron.d/evil"
+            case .markAfterBackslash: return "..\\\u{301}evil.txt"
             }
         }
 
         var cause: UnpackError.Cause {
             switch self {
-            case .parent, .nestedParent: return .parentReference
+            case .parent, .nestedParent, .markAfterParent, .markAfterNestedParent: return .parentReference
+            case .markAfterRoot: return .absolutePath
+            case .markAfterBackslash: return .backslash
             case .absolute: return .absolutePath
             case .driveLetter, .bareDriveLetter: return .driveLetter
             case .backslashParent, .backslashSeparator: return .backslash
@@ -121,6 +130,32 @@ import Testing
             link?.description
                 == "tar entry 'LC08/link': symbolic link to '/etc/passwd' refused (links may point anywhere)"
         )
+    }
+
+    /// A combining mark after the dots makes a name of its own (`..\u{301}` is not `..` to the
+    /// file system): it stays inside the folder under its bytes, as any other name.
+    @Test(arguments: ["tar", "zip"])
+    func markAfterDotsIsANameInsideTheFolder(container: String) throws {
+        let name = "..\u{301}/x.txt"
+        let bytes: [UInt8]
+        if container == "tar" {
+            var tar = TarBuilder()
+            tar.file(name, "x")
+            tar.end()
+            bytes = tar.bytes
+        } else {
+            var zip = ZipBuilder()
+            zip.add(name, "x")
+            bytes = zip.build()
+        }
+        let unpacked = try UnpackBench().unpack(bytes, name: "mark.\(container)")
+        let files = try UnpackBench.contents(unpacked)
+        #expect(files == [name: Array("x".utf8)])
+        for file in unpacked.files {
+            #expect(!file.url.path.utf8.split(separator: 0x2F).contains { $0.elementsEqual("..".utf8) }, "\(file.url.path)")
+        }
+        #expect(Array(files.keys.first?.utf8 ?? "".utf8) == [0x2E, 0x2E, 0xCC, 0x81, 0x2F, 0x78, 0x2E, 0x74, 0x78, 0x74])
+        #expect(try EntryPath.check(Array("..\u{301}".utf8))?.components == ["..\u{301}"])
     }
 
     /// `./`, `.` and doubled slashes are harmless spellings, normalised away; folders may be

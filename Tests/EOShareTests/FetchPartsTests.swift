@@ -109,12 +109,12 @@ import Testing
     @Test func indexPageSizes() {
         let apache = #"<td><a href="a.gz">a.gz</a></td><td align="right">2024-05-01 10:00  </td>"#
             + #"<td align="right">12K</td>"#
-        let links = Discovery.links(in: apache)
+        let links = ListingParser.links(in: apache)
         #expect(links.map(\.href) == ["a.gz"])
-        #expect(Discovery.listedSize(links[0].after) == .approximate(12 << 10))
+        #expect(ListingParser.listedSize(links[0].after) == .approximate(12 << 10))
         let nginx = "<a href=\"b.txt\">b.txt</a>                01-May-2024 10:00               15137\n"
-        #expect(Discovery.listedSize(Discovery.links(in: nginx)[0].after) == .exact(15137))
-        #expect(Discovery.listedSize("<td>2024-05-01 10:00</td><td>  - </td>") == nil)
+        #expect(ListingParser.listedSize(ListingParser.links(in: nginx)[0].after) == .exact(15137))
+        #expect(ListingParser.listedSize("<td>2024-05-01 10:00</td><td>  - </td>") == nil)
     }
 
     /// What a fetch remembers of an object comes back field for field, absent fields as nil,
@@ -194,9 +194,9 @@ import Testing
 
     @Test func plainIndexEntries() {
         let body = Array("# objects\r\n  a.bin\t\r\n\n\thttp://h/b.bin\r\n   \n#c.bin\nd e.bin".utf8)
-        #expect(Discovery.indexLines(body) == ["a.bin", "http://h/b.bin", "d e.bin"])
-        #expect(Discovery.indexLines([]) == [])
-        #expect(Discovery.indexLines(Array("\n\n".utf8)) == [])
+        #expect(ListingParser.indexLines(body) == ["a.bin", "http://h/b.bin", "d e.bin"])
+        #expect(ListingParser.indexLines([]) == [])
+        #expect(ListingParser.indexLines(Array("\n\n".utf8)) == [])
     }
 
     @Test func httpDatesAndSettledEntries() {
@@ -220,8 +220,8 @@ import Testing
         #expect(!HTTPDate.settled(lastModified: "Sun, 06 Nov 1994 08:50:00 GMT", serverDate: date))
         #expect(!HTTPDate.settled(lastModified: nil, serverDate: date))
         let apache = #"</a></td><td align="right">2024-05-01 10:00  </td><td align="right">12K</td><td>&nbsp;</td>"#
-        #expect(Discovery.shownEntry(apache[...]) == "2024-05-01 10:00 12K")
-        #expect(Discovery.shownEntry("</a></li>"[...]) == nil, "no time shown: nothing to compare")
+        #expect(ListingParser.shownEntry(apache[...]) == "2024-05-01 10:00 12K")
+        #expect(ListingParser.shownEntry("</a></li>"[...]) == nil, "no time shown: nothing to compare")
     }
 
     @Test func errorPages() {

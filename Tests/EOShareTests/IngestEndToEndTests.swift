@@ -225,7 +225,7 @@ import Testing
         // A changed object replaces its record.
         let name = Self.scenes[0]
         var text = try String(contentsOf: www.appendingPathComponent("landsat/\(name)"), encoding: .utf8)
-        text = text.replacingOccurrences(of: "CLOUD_COVER = ", with: "CLOUD_COVER = 1")
+        text = text.replacingOccurrences(of: "CLOUD_COVER = ", with: "CLOUD_COVER = 0")
         try Data(text.utf8).write(to: www.appendingPathComponent("landsat/\(name)"))
         let changed = try await IngestRun(pipeline: p, at: at, logger: Self.logger).run()
         #expect(changed.fetched == 1 && changed.records == 1 && changed.unchanged == 3)

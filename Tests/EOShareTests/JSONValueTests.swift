@@ -76,3 +76,20 @@ import Testing
         }
     }
 }
+
+/// Input never recurses without bound: arrays and objects nested past 256 are refused, in
+/// full parses and in selective ones that skip what they do not build.
+extension JSONValueTests {
+    @Test func nestingPastTheLimitIsRefused() throws {
+        let arrays = Array((String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000)).utf8)
+        let e1 = #expect(throws: JSONParseError.self) { try JSONValue.parse(arrays) }
+        #expect(e1?.reason == "nesting deeper than 256" && e1?.offset == 256)
+        let objects = Array(("{\"a\":" + String(repeating: "{\"a\":", count: 200_000)).utf8)
+        let e2 = #expect(throws: JSONParseError.self) {
+            try objects.withUnsafeBufferPointer { try JSONValue.parse($0, selecting: .members("b")) }
+        }
+        #expect(e2?.reason == "nesting deeper than 256")
+        let atLimit = Array((String(repeating: "[", count: 256) + String(repeating: "]", count: 256)).utf8)
+        #expect(throws: Never.self) { try JSONValue.parse(atLimit) }
+    }
+}

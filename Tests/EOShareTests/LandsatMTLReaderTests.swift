@@ -610,3 +610,32 @@ struct LandsatMTLReaderTests {
         return keys
     }
 }
+
+/// Bad input yields a `NormalizeError`, never a trap: nesting is bounded in every encoding,
+/// and numbers are checked for what they measure, not only for being finite.
+extension LandsatMTLReaderTests {
+    @Test func deepNestingIsRefusedInEveryEncoding() throws {
+        let depth = 200_000
+        let xml = String(repeating: "<LANDSAT_METADATA_FILE>", count: depth)
+            + String(repeating: "</LANDSAT_METADATA_FILE>", count: depth)
+        #expect(try Self.failure(xml).reason.contains("nested deeper than \(XMLReader.maxDepth)"))
+        let json = String(repeating: "{\"G\": ", count: depth) + "\"v\"" + String(repeating: "}", count: depth)
+        #expect(try Self.failure(json).reason.contains("nested too deeply"))
+        // ODL keeps its open groups in a list: deep is merely malformed here (no END).
+        let odl = String(repeating: "GROUP = G\n", count: depth) + String(repeating: "END_GROUP = G\n", count: depth)
+        #expect(try Self.failure(odl).reason.contains("not a Landsat Collection 2 MTL"))
+    }
+
+    @Test(arguments: [
+        ("CLOUD_COVER", "1e300"), ("CLOUD_COVER", "100.5"), ("CLOUD_COVER_LAND", "-2"), ("SUN_AZIMUTH", "1e300"),
+        ("SUN_ELEVATION", "-91"), ("GRID_CELL_SIZE_REFLECTIVE", "1e300"), ("CORNER_UL_PROJECTION_X_PRODUCT", "1.7e308"),
+        ("CORNER_UL_LAT_PRODUCT", "1e300"), ("WRS_PATH", "99999999999999999999999"),
+    ])
+    func numbersOutOfTheirRangeAreRefused(key: String, value: String) throws {
+        for fileName in [Self.odlName, Self.xmlName, Self.jsonName] {
+            let text = try Self.replacingValue(of: key, with: value, in: MTLFixtures.text(fileName))
+            let error = try Self.failure(text)
+            #expect(error.field == key, "\(fileName): \(error)")
+        }
+    }
+}

@@ -218,3 +218,33 @@ struct Sentinel2SAFEReaderTests {
         #expect(broken.reason.contains("malformed product metadata (XML), line"), "\(broken)")
     }
 }
+
+/// Numbers are checked for what they measure: a percentage over 100 or an angle of 1e300 is
+/// a malformed file, not a property to publish.
+extension Sentinel2SAFEReaderTests {
+    static let withGranule = "S2A_MSIL2A_20230625T234621_N0509_R073_T01WCS_20230626T022157.SAFE"
+
+    /// The product read with the granule metadata's first `<element>` value replaced.
+    static func readReplacing(_ element: String, with value: String) throws -> Record {
+        var input = try S2Fixtures.input(withGranule)
+        let text = String(decoding: try #require(input.granule), as: UTF8.self)
+        let open = try #require(text.range(of: "<\(element)"))
+        let start = try #require(text.range(of: ">", range: open.upperBound..<text.endIndex)).upperBound
+        let end = try #require(text.range(of: "</\(element)>", range: start..<text.endIndex)).lowerBound
+        input.granule = Array(text.replacingCharacters(in: start..<end, with: value).utf8)
+        let context = ReaderContext(
+            owner: "ESA", collection: "sentinel-2-l2a", source: "esa-s2",
+            objectURL: S2Fixtures.sourceFolder.appendingPathComponent("\(withGranule).zip"))
+        return try Sentinel2SAFEReader.read(input, context: context)
+    }
+
+    @Test(arguments: [
+        ("SNOW_ICE_PERCENTAGE", "1e300"), ("WATER_PERCENTAGE", "-0.5"), ("NODATA_PIXEL_PERCENTAGE", "100.01"),
+        ("ZENITH_ANGLE", "1e300"), ("AZIMUTH_ANGLE", "-1"),
+    ])
+    func numbersOutOfTheirRangeAreRefused(element: String, value: String) throws {
+        #expect(throws: Never.self) { try Self.readReplacing(element, with: "1") }
+        let error = #expect(throws: NormalizeError.self) { try Self.readReplacing(element, with: value) }
+        #expect(error?.field == element, "\(error?.description ?? "")")
+    }
+}

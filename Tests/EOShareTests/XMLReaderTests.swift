@@ -89,3 +89,20 @@ import Testing
         #expect(throws: POSIXIOError.self) { try FileBytes.read(folder.appendingPathComponent("absent")) }
     }
 }
+
+/// Input never recurses without bound: nesting past `XMLReader.maxDepth` is refused with an
+/// error at the element, so readers that walk the tree recursively stay shallow.
+extension XMLReaderTests {
+    static func nested(_ depth: Int) -> [UInt8] {
+        Array((String(repeating: "<a>", count: depth) + String(repeating: "</a>", count: depth)).utf8)
+    }
+
+    @Test func nestingPastTheLimitIsRefused() throws {
+        let error = #expect(throws: XMLSyntaxError.self) { try XMLReader.parse(Self.nested(200_000)) }
+        #expect(error?.detail == "elements nested deeper than \(XMLReader.maxDepth)")
+        #expect(error?.offset == 3 * XMLReader.maxDepth, "the first element too deep")
+        let deepest = try XMLReader.parse(Self.nested(XMLReader.maxDepth))
+        #expect(deepest.descendant("b") == nil, "a tree at the limit is walked recursively without trouble")
+        #expect(throws: XMLSyntaxError.self) { try XMLReader.parse(Self.nested(XMLReader.maxDepth + 1)) }
+    }
+}

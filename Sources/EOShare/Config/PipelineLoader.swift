@@ -69,7 +69,34 @@ private struct PipelineLoader {
     let root: YAMLNodeReader
     var folder: URL { file.deletingLastPathComponent() }
 
-    static let memberIdPattern = "^[A-Z][A-Z0-9_-]{1,31}$"
+    /// Whether `id` is one byte `first` accepts, then bytes `rest` accepts, `count` in all.
+    /// Checked byte by byte to the real end of the string: a regular expression's `$` also
+    /// matches before a final newline, and `NASA\n` would have passed as a member id.
+    static func isID(
+        _ id: String, count: ClosedRange<Int>, first: (UInt8) -> Bool, rest: (UInt8) -> Bool
+    ) -> Bool {
+        let bytes = id.utf8
+        guard count.contains(bytes.count), let head = bytes.first, first(head) else { return false }
+        return bytes.dropFirst().allSatisfy(rest)
+    }
+
+    static func isUpper(_ b: UInt8) -> Bool { b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") }
+    static func isLetter(_ b: UInt8) -> Bool { isUpper(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) }
+    static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+
+    /// `[A-Z][A-Z0-9_-]{1,31}`.
+    static func isMemberID(_ id: String) -> Bool {
+        isID(id, count: 2...32, first: isUpper) {
+            isUpper($0) || isDigit($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+        }
+    }
+
+    /// `[A-Za-z0-9][A-Za-z0-9._-]{0,127}` without `..`: safe as a folder name.
+    static func isPathSegmentID(_ id: String) -> Bool {
+        isID(id, count: 1...128, first: { isLetter($0) || isDigit($0) }) {
+            isLetter($0) || isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+        } && !id.contains("..")
+    }
 
     mutating func load() throws(ConfigError) -> Pipeline {
         let top = try root.mapping(
@@ -116,7 +143,7 @@ private struct PipelineLoader {
             let m = try item.mapping(allowed: ["id", "name"], required: ["id"])
             let idNode = m.require("id")
             let id = try idNode.string()
-            guard id.range(of: Self.memberIdPattern, options: .regularExpression) != nil else {
+            guard Self.isMemberID(id) else {
                 throw idNode.error("'\(id)' is not a member id (an uppercase letter, then 1 to 31 of A-Z 0-9 _ -)")
             }
             guard id.lowercased() != "public" else { throw idNode.error("'public' is reserved") }
@@ -129,9 +156,7 @@ private struct PipelineLoader {
 
     /// Ids that become folder names: no separators, no dot-dot, no hidden names.
     func checkPathSegment(_ id: String, _ node: YAMLNodeReader, what: String) throws(ConfigError) {
-        guard id.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", options: .regularExpression) != nil,
-            !id.contains("..")
-        else {
+        guard Self.isPathSegmentID(id) else {
             throw node.error("'\(id)' is not a \(what) id (a letter or digit, then letters, digits, '.', '_' or '-')")
         }
     }
@@ -290,7 +315,8 @@ private struct PipelineLoader {
 
     func envName(_ r: YAMLNodeReader) throws(ConfigError) -> String {
         let s = try r.string()
-        guard s.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil else {
+        let isNameStart = { (b: UInt8) in Self.isLetter(b) || b == UInt8(ascii: "_") }
+        guard Self.isID(s, count: 1...Int.max, first: isNameStart, rest: { isNameStart($0) || Self.isDigit($0) }) else {
             throw r.error("'\(s)' is not an environment variable name")
         }
         return s
@@ -361,6 +387,7 @@ private struct PipelineLoader {
                 let h = try item.mapping(allowed: ["id", "records", "until", "reason"], required: ["id", "records"])
                 let idNode = h.require("id")
                 let id = try idNode.nonEmptyString()
+                try checkPathSegment(id, idNode, what: "hold")
                 guard seen.insert(id).inserted else { throw idNode.error("duplicate hold id '\(id)'") }
                 let records = try h.require("records").stringList().map { g throws(ConfigError) in try g.glob() }
                 guard !records.isEmpty else { throw h.require("records").error("at least one record glob is needed") }
@@ -427,12 +454,24 @@ private struct PipelineLoader {
         let m = try r.mapping(
             allowed: ["id", "reason", "effective", "bbox", "acquired", "collections", "to"],
             required: ["id", "effective", "to"])
+        let idNode = m.require("id")
+        try checkPathSegment(try idNode.nonEmptyString(), idNode, what: "release")
         var bbox: [Double]?
         if let b = m["bbox"] {
             let values = try b.list().map { v throws(ConfigError) in try v.double() }
-            guard values.count == 4, values[1] <= values[3], (-90...90).contains(values[1]),
-                (-90...90).contains(values[3]), (-180...180).contains(values[0]), (-180...180).contains(values[2])
+            guard values.count == 4, values.allSatisfy(\.isFinite), values[1] <= values[3],
+                (-90...90).contains(values[1]), (-90...90).contains(values[3]), (-180...180).contains(values[0]),
+                (-180...180).contains(values[2])
             else { throw b.error("expected [west, south, east, north] in degrees") }
+            // West > east crosses the antimeridian: the box runs east from west past ±180°. Read
+            // so, [15, -80, 5, 80] would release 350° of longitude, almost the whole planet;
+            // a box that wide is far more likely west and east swapped than meant.
+            if values[0] > values[2], 360 - values[0] + values[2] >= 180 {
+                throw b.error(
+                    "west \(values[0]) > east \(values[2]) crosses the antimeridian and spans "
+                        + "\(360 - values[0] + values[2])° of longitude; a crossing box must span less than 180° "
+                        + "(are west and east swapped?)")
+            }
             bbox = values
         }
         var acquired: ClosedRange<Date>?
@@ -460,7 +499,7 @@ private struct PipelineLoader {
         }
         guard !audience.isEmpty else { throw toNode.error("name at least one audience") }
         return EarlyRelease(
-            id: try m.require("id").nonEmptyString(), reason: try m["reason"]?.nonEmptyString() ?? "",
+            id: try idNode.nonEmptyString(), reason: try m["reason"]?.nonEmptyString() ?? "",
             effective: try m.require("effective").instant(), bbox: bbox, acquired: acquired, collections: collections,
             to: audience)
     }

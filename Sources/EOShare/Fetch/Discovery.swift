@@ -49,16 +49,6 @@ public struct Sidecar: Sendable, Hashable {
     public var url: URL
 }
 
-/// One entry of a listing, before filtering.
-struct ListingEntry: Equatable {
-    var name: String
-    var size: Int64?
-    var approximateSize: Int64?
-    var modified: String?
-    /// An index page's text beside the link, when it shows a time.
-    var shown: String?
-}
-
 /// Finds the objects of a source: a listing (local folder, HTTP index page, FTP or SFTP
 /// folder), an index file, or one object.
 struct Discovery {
@@ -139,7 +129,7 @@ struct Discovery {
         let base = source.url.path.hasSuffix("/") ? source.url.path : source.url.path + "/"
         var seen = Set<String>()
         var out: [ListingEntry] = []
-        for (href, after) in Self.links(in: html) {
+        for (href, after) in ListingParser.links(in: html) {
             guard let url = URL(string: href, relativeTo: source.url)?.absoluteURL,
                 url.query == nil, url.fragment == nil,
                 url.scheme == source.url.scheme, url.host == source.url.host, url.port == source.url.port,
@@ -148,8 +138,8 @@ struct Discovery {
             let rest = String(url.path.dropFirst(base.count))
             guard !rest.isEmpty, !rest.contains("/"), seen.insert(rest).inserted else { continue }
             var entry = ListingEntry(name: rest)
-            entry.shown = Self.shownEntry(after)
-            switch Self.listedSize(after) {
+            entry.shown = ListingParser.shownEntry(after)
+            switch ListingParser.listedSize(after) {
             case .exact(let n)?: entry.size = n
             case .approximate(let n)?: entry.approximateSize = n
             case nil: break
@@ -211,63 +201,19 @@ struct Discovery {
                     source: source.id, url: url, name: url.lastPathComponent, size: size,
                     expectedSHA256: sha?.lowercased()))
         }
-        let firstByte = body.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
-        if firstByte == UInt8(ascii: "[") {
-            let json: JSONValue
-            do { json = try JSONValue.parse(body) } catch {
-                throw DiscoveryError(source: source.id, reason: "index: \(error)")
+        let entries: [ListingParser.IndexEntry]
+        do { entries = try ListingParser.indexEntries(body) } catch {
+            throw DiscoveryError(source: source.id, reason: error.reason)
+        }
+        for entry in entries {
+            if let stated = entry.unreadableSize {
+                let shown = URL(string: entry.url).map(Redact.url) ?? "(not a URL)"
+                settings.logger.warning(
+                    "source \(source.id): index entry \(shown) states size \(stated), not a byte count; ignored")
             }
-            for entry in json.arrayValue ?? [] {
-                if let s = entry.stringValue {
-                    try add(s)
-                } else if let u = entry["url"]?.stringValue {
-                    let size = entry["size"].flatMap(Self.byteCount)
-                    if let stated = entry["size"], stated != .null, size == nil {
-                        // Not a byte count (1e300, -1, 12.5, "big"): unknown, the transfer's
-                        // own length still checked.
-                        let shown = Redact.url(URL(string: u) ?? source.url)
-                        settings.logger.warning(
-                            "source \(source.id): index entry \(shown) states size \(Self.describe(stated)), not a byte count; ignored")
-                    }
-                    try add(u, size: size, sha: entry["sha256"]?.stringValue)
-                } else {
-                    throw DiscoveryError(source: source.id, reason: "index entry is neither a URL nor {url, …}")
-                }
-            }
-        } else {
-            for entry in Self.indexLines(body) { try add(entry) }
+            try add(entry.url, size: entry.size, sha: entry.sha256)
         }
         return refs
-    }
-
-    /// A size an index states, when it is a whole number of bytes an Int64 holds; nil for
-    /// anything else (a fraction, a negative number, 1e300), which a plain conversion would
-    /// trap on.
-    static func byteCount(_ value: JSONValue) -> Int64? {
-        switch value {
-        case .int(let n): return n >= 0 ? n : nil
-        case .number(let d): return Int64(exactly: d).flatMap { $0 >= 0 ? $0 : nil }
-        default: return nil
-        }
-    }
-
-    /// A JSON value in a message, short (an index is input: it may hold anything).
-    static func describe(_ value: JSONValue) -> String { String(value.serializedString().prefix(40)) }
-
-    /// The entries of a plain index: its lines without blanks at either end, skipping empty
-    /// lines and `#` comments. Split and trimmed as bytes: an index lists every object of a
-    /// source, and Foundation's trimming cost 5 µs an entry, a tenth of fetching a small object.
-    static func indexLines(_ body: [UInt8]) -> [String] {
-        var entries: [String] = []
-        var start = 0
-        while start < body.count {
-            let end = body[start...].firstIndex(of: 0x0A) ?? body.count
-            let line = TextBytes.trimmed(body, start, end)
-            start = end + 1
-            if line.isEmpty || body[line.lowerBound] == UInt8(ascii: "#") { continue }
-            entries.append(TextBytes.text(body[line]))
-        }
-        return entries
     }
 
     func fetchText(_ source: SourceConfig, url: URL, what: String) async throws(DiscoveryError) -> [UInt8] {
@@ -282,134 +228,6 @@ struct Discovery {
         case .failure(let error):
             throw DiscoveryError(source: source.id, reason: "\(what): \(error)", curlCode: error.curlCode)
         }
-    }
-
-    /// The href of each <a> element with the text after it up to the next link (where
-    /// index pages show the date and size).
-    static func links(in html: String) -> [(href: String, after: Substring)] {
-        var out: [(String, Substring)] = []
-        var rest = html[...]
-        while let r = rest.range(of: "href", options: .caseInsensitive) {
-            rest = rest[r.upperBound...]
-            var s = rest.drop { $0 == " " }
-            guard s.first == "=" else { continue }
-            s = s.dropFirst().drop { $0 == " " }
-            guard let q = s.first else { break }
-            let value: Substring
-            if q == "\"" || q == "'" {
-                let body = s.dropFirst()
-                guard let end = body.firstIndex(of: q) else { break }
-                value = body[..<end]
-            } else {
-                value = s.prefix { $0 != " " && $0 != ">" }
-            }
-            rest = s
-            let next = rest.range(of: "<a ", options: .caseInsensitive)?.lowerBound ?? rest.endIndex
-            var after = rest[..<next]
-            if let close = after.range(of: "</a>", options: .caseInsensitive) { after = after[close.upperBound...] }
-            after = after.prefix { $0 != "\n" }
-            out.append(
-                (value.replacingOccurrences(of: "&amp;", with: "&").replacingOccurrences(of: "&quot;", with: "\"")
-                    .replacingOccurrences(of: "&#39;", with: "'"), after))
-        }
-        return out
-    }
-
-    /// The text after a link without its tags.
-    static func text(_ after: Substring) -> String {
-        var text = ""
-        var inTag = false
-        for c in after {
-            switch c {
-            case "<": inTag = true
-            case ">":
-                inTag = false
-                text.append(" ")
-            default:
-                if !inTag { text.append(c) }
-            }
-        }
-        return text
-    }
-
-    /// What the page shows beside a link, spaces collapsed, when it includes a time (`10:00`):
-    /// `2024-05-01 10:00 12K`. Without a time it could not tell a change.
-    static func shownEntry(_ after: Substring) -> String? {
-        let tokens = text(after).split(whereSeparator: { $0 == " " || $0 == "\t" }).filter { $0 != "&nbsp;" }
-        guard tokens.contains(where: { $0.contains(":") && $0.first?.isNumber == true }) else { return nil }
-        return tokens.joined(separator: " ")
-    }
-
-    /// The size an index page shows after a link: `1234` (bytes) or `12K`, `3.4M`, `1.1G`.
-    enum ListedSize: Equatable {
-        case exact(Int64)
-        case approximate(Int64)
-    }
-
-    static func listedSize(_ after: Substring) -> ListedSize? {
-        // The size is the last token that looks like one.
-        for token in text(after).split(separator: " ").reversed() {
-            if let n = Int64(token), !token.contains(":") { return n >= 0 ? .exact(n) : nil }
-            let scales: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-            guard let unit = token.last, let scale = scales[unit], let value = Double(token.dropLast())
-            else { continue }
-            // `infK`, `nanM`, `-3K`, `1e300G` read as numbers but are no size: unknown (a
-            // plain Int64 conversion would trap on them).
-            let bytes = (value * Double(scale)).rounded()
-            guard bytes.isFinite, bytes >= 0, let n = Int64(exactly: bytes) else { return nil }
-            return .approximate(n)
-        }
-        return nil
-    }
-}
-
-/// Parsers for FTP listing lines.
-enum FTPListing {
-    /// libcurl errors no other listing command can help with: resolving, connecting, TLS,
-    /// login, a missing folder, a timeout.
-    static let fatalCodes: Set<Int> = [6, 7, 9, 28, 35, 51, 60, 67, 78]
-
-    /// `type=file;size=123;modify=20240501100000; name` (RFC 3659). The time becomes Unix
-    /// seconds, the form libcurl's file time takes.
-    static func mlsd(_ line: String) -> ListingEntry? {
-        guard let space = line.firstIndex(of: " ") else { return nil }
-        let name = String(line[line.index(after: space)...])
-        var facts: [String: String] = [:]
-        for fact in line[..<space].split(separator: ";") {
-            let kv = fact.split(separator: "=", maxSplits: 1)
-            if kv.count == 2 { facts[kv[0].lowercased()] = String(kv[1]) }
-        }
-        guard facts["type"]?.lowercased() == "file" else { return nil }
-        var entry = ListingEntry(name: name, size: facts["size"].flatMap { Int64($0) }.flatMap { $0 >= 0 ? $0 : nil })
-        if let modify = facts["modify"], let seconds = unixTime(mlsd: modify) { entry.modified = String(seconds) }
-        return entry
-    }
-
-    /// `-rw-r--r--   1 owner group   1234 May 01 10:00 name`: regular files only. The time
-    /// is minute- or day-precise, so it is not kept.
-    static func unix(_ line: String) -> ListingEntry? {
-        if line.hasPrefix("total ") { return nil }
-        let fields = line.split(separator: " ", maxSplits: 8, omittingEmptySubsequences: true)
-        guard fields.count == 9, let type = fields[0].first, "-dlcbps".contains(type), fields[0].count >= 10
-        else { return nil }
-        guard type == "-" else { return ListingEntry(name: "") }  // a folder or link: parsed, skipped below
-        return ListingEntry(name: String(fields[8]), size: Int64(fields[4]).flatMap { $0 >= 0 ? $0 : nil })
-    }
-
-    static func unixTime(mlsd: String) -> Int64? {
-        let digits = mlsd.prefix(14)
-        // ASCII digits only: `isNumber` admits `½` or `٣`, which Int32 cannot read.
-        guard digits.count == 14, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        var parts = tm()
-        let n = digits.map { Int32(String($0))! }
-        func value(_ range: Range<Int>) -> Int32 { n[range].reduce(0) { $0 * 10 + $1 } }
-        parts.tm_year = value(0..<4) - 1900
-        parts.tm_mon = value(4..<6) - 1
-        parts.tm_mday = value(6..<8)
-        parts.tm_hour = value(8..<10)
-        parts.tm_min = value(10..<12)
-        parts.tm_sec = value(12..<14)
-        return Int64(timegm(&parts))
     }
 }
 

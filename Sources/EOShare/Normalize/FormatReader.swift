@@ -39,3 +39,29 @@ public struct NormalizeError: Error, CustomStringConvertible, Equatable {
         return reason
     }
 }
+
+/// A record an object held that could not be normalized: quarantined on its own while the
+/// object's other records go on (one bad granule of a CMR response, say).
+public struct RejectedRecord: Sendable, Equatable, CustomStringConvertible {
+    /// The record's id when it has one, else its place in the object (`granule 3`).
+    public var label: String
+    public var error: NormalizeError
+
+    public init(label: String, error: NormalizeError) {
+        self.label = label
+        self.error = error
+    }
+
+    public var description: String { "record \(label): \(error)" }
+}
+
+/// What a format reader returns for one object.
+public struct ReaderOutput: Sendable {
+    public var records: [Record]
+    public var rejected: [RejectedRecord]
+
+    public init(records: [Record], rejected: [RejectedRecord] = []) {
+        self.records = records
+        self.rejected = rejected
+    }
+}

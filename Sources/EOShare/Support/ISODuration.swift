@@ -51,7 +51,11 @@ public struct ISODuration: Sendable, Hashable, CustomStringConvertible {
             order = rank
             let isFraction = number.contains(".") || number.contains(",")
             if rank == 7 {
-                guard let v = Double(number.replacingOccurrences(of: ",", with: ".")) else { throw ParseError(text) }
+                // As the other components, bounded (a thousand years and more): 400 digits of
+                // seconds would be infinite and every date plus it too.
+                guard let v = Double(number.replacingOccurrences(of: ",", with: ".")), v.isFinite, v <= 1e11 else {
+                    throw ParseError(text)
+                }
                 seconds = v
             } else {
                 guard !isFraction, let v = Int(number), v <= 1_000_000 else { throw ParseError(text) }

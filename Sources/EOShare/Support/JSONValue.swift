@@ -272,6 +272,10 @@ private struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var i = 0
 
+    /// The deepest nesting of arrays and objects read: the parser recurses per level, and
+    /// so do the readers and the serializer of what it builds. STAC and CMR nest a few deep.
+    static let maxDepth = 256
+
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }
@@ -281,7 +285,7 @@ private struct JSONParser {
     }
 
     mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
-        guard depth < 512 else { throw fail("nesting too deep") }
+        guard depth < Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth)") }
         guard i < bytes.count else { throw fail("unexpected end") }
         switch bytes[i] {
         case UInt8(ascii: "{"):
@@ -390,7 +394,7 @@ private struct JSONParser {
 
     /// Moves past one value, checking its syntax (not the UTF-8 inside skipped strings).
     mutating func skipValue(depth: Int) throws(JSONParseError) {
-        guard depth < 512 else { throw fail("nesting too deep") }
+        guard depth < Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth)") }
         guard i < bytes.count else { throw fail("unexpected end") }
         switch bytes[i] {
         case UInt8(ascii: "{"), UInt8(ascii: "["):

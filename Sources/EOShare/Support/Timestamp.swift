@@ -61,6 +61,11 @@ public enum Timestamp {
         return Date(timeIntervalSince1970: secs)
     }
 
+    /// The instants RFC 3339 can write: years 0000 to 9999. A time computed from input (a
+    /// packet's 7-byte counter of seconds) can lie far beyond; readers refuse those.
+    public static let writable: ClosedRange<Date> =
+        Date(timeIntervalSince1970: -62_167_219_200)...Date(timeIntervalSince1970: 253_402_300_799.999)
+
     /// `2026-09-02T00:00:00Z`, with milliseconds only when the instant has them.
     public static func format(_ date: Date) -> String { format(date, fractionDigits: 3) }
 

@@ -32,7 +32,8 @@ struct FetchHarness {
     /// The scene with another cloud cover: a valid record with other bytes.
     static func changedSceneBytes() throws -> [UInt8] {
         let text = String(decoding: try sceneBytes(), as: UTF8.self)
-        return Array(text.replacingOccurrences(of: "CLOUD_COVER = ", with: "CLOUD_COVER = 1").utf8)
+        // A leading zero: new bytes, and still a percentage (a leading 1 made it 154.65).
+        return Array(text.replacingOccurrences(of: "CLOUD_COVER = ", with: "CLOUD_COVER = 0").utf8)
     }
 
     /// Writes `bytes` as `feed/<name>` under the served root, modified at `modified`. The

@@ -119,8 +119,14 @@ public enum CCSDSPacketReader {
                 guard try stream.read(into: &timeBytes, count: take) == take else {
                     throw NormalizeError(field: "packets", "packet \(index) at byte \(offset) is truncated")
                 }
-                do {
-                    time = try CCSDSTimeCode.decode(timeBytes[0..<take], settings: settings)
+                do throws(CCSDSTimeCode.Failure) {
+                    let decoded = try CCSDSTimeCode.decode(timeBytes[0..<take], settings: settings)
+                    // A 7-byte CUC counter or a 24-bit CDS day count reaches far past year 9999.
+                    guard Timestamp.writable.contains(decoded) else {
+                        throw CCSDSTimeCode.Failure(detail: "time code is \(decoded.timeIntervalSince(settings.epoch)) s "
+                            + "after the epoch, past year 9999")
+                    }
+                    time = decoded
                 } catch {
                     throw NormalizeError(field: "time", "packet \(index) (APID \(apid)) at byte \(offset): \(error.detail)")
                 }

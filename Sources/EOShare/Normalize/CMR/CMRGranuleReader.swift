@@ -399,10 +399,11 @@ public enum CMRGranuleReader {
         throws(NormalizeError)
     {
         if let size = info["SizeInBytes"] {
-            guard let bytes = size.doubleValue, bytes >= 0, bytes == bytes.rounded() else {
+            // A whole number of bytes an Int64 holds: 1e300 would trap in the conversion.
+            guard let bytes = size.doubleValue, bytes >= 0, let count = Int64(exactly: bytes) else {
                 throw .unparseable("\(field).SizeInBytes", size.serializedString())
             }
-            extra["file:size"] = .int(Int64(bytes))
+            extra["file:size"] = .int(count)
         }
         if let checksum = info["Checksum"], let value = checksum["Value"]?.stringValue,
             let algorithm = checksum["Algorithm"]?.stringValue

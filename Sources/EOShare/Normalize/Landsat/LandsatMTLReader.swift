@@ -51,6 +51,7 @@ public enum LandsatMTLReader {
         properties["gsd"] = .number(sensor.gsd)
         // CLOUD_COVER is -1 when USGS could not assess it; eo:cloud_cover has no "unknown".
         if let cloud = try mtl.double(.image, "CLOUD_COVER"), cloud >= 0 {
+            guard cloud <= 100 else { throw .unparseable("CLOUD_COVER", String(cloud)) }
             properties["eo:cloud_cover"] = .number(cloud)
             extensions.append(Schema.eo)
         }
@@ -132,6 +133,7 @@ public enum LandsatMTLReader {
         var any = false
         if mtl.text(.image, "NADIR_OFFNADIR") == "OFFNADIR" {
             if let roll = try mtl.double(.image, "ROLL_ANGLE") {
+                guard abs(roll) <= 90 else { throw .unparseable("ROLL_ANGLE", String(roll)) }
                 properties["view:off_nadir"] = .number(abs(roll))
                 any = true
             }
@@ -140,10 +142,12 @@ public enum LandsatMTLReader {
             any = true
         }
         if let azimuth = try mtl.double(.image, "SUN_AZIMUTH") {
+            guard (-180...360).contains(azimuth) else { throw .unparseable("SUN_AZIMUTH", String(azimuth)) }
             properties["view:sun_azimuth"] = .number(azimuth < 0 ? azimuth + 360 : azimuth)
             any = true
         }
         if let elevation = try mtl.double(.image, "SUN_ELEVATION") {
+            guard (-90...90).contains(elevation) else { throw .unparseable("SUN_ELEVATION", String(elevation)) }
             properties["view:sun_elevation"] = .number(elevation)
             any = true
         }
@@ -197,9 +201,13 @@ public enum LandsatMTLReader {
         var xs: [Double] = []
         var ys: [Double] = []
         for corner in ["UL", "UR", "LL", "LR"] {
-            guard let x = try mtl.double(.projection, "CORNER_\(corner)_PROJECTION_X_PRODUCT"),
-                let y = try mtl.double(.projection, "CORNER_\(corner)_PROJECTION_Y_PRODUCT")
-            else { return nil }
+            let xKey = "CORNER_\(corner)_PROJECTION_X_PRODUCT"
+            let yKey = "CORNER_\(corner)_PROJECTION_Y_PRODUCT"
+            guard let x = try mtl.double(.projection, xKey), let y = try mtl.double(.projection, yKey) else { return nil }
+            // Metres from the projection's origin: UTM and polar grids stay within 10,000 km.
+            // A finite 1e308 would make the transform's differences infinite (null in the item).
+            guard abs(x) <= 1e8 else { throw .unparseable(xKey, String(x)) }
+            guard abs(y) <= 1e8 else { throw .unparseable(yKey, String(y)) }
             xs.append(x)
             ys.append(y)
         }
@@ -228,7 +236,10 @@ public enum LandsatMTLReader {
         put("landsat:collection_number", mtl.text(.product, "COLLECTION_NUMBER").map(JSONValue.string))
         put("landsat:correction", .string(level))
         put("landsat:scene_id", mtl.text(.level1, "LANDSAT_SCENE_ID").map(JSONValue.string))
-        put("landsat:cloud_cover_land", try mtl.double(.image, "CLOUD_COVER_LAND").map(JSONValue.number))
+        let land = try mtl.double(.image, "CLOUD_COVER_LAND")
+        // -1 when USGS could not assess it, as CLOUD_COVER.
+        if let land, !(-1...100).contains(land) { throw .unparseable("CLOUD_COVER_LAND", String(land)) }
+        put("landsat:cloud_cover_land", land.map(JSONValue.number))
         if count == 8 { extensions.append(Schema.landsat) }
     }
 
@@ -359,7 +370,8 @@ struct MTLFields {
         var size = try double(.projection, "GRID_CELL_SIZE_REFLECTIVE")
         if size == nil { size = try double(.level1Projection, "GRID_CELL_SIZE_REFLECTIVE") }
         guard let size else { return nil }
-        guard size > 0 else { throw .unparseable("GRID_CELL_SIZE_REFLECTIVE", String(size)) }
+        // Metres: 15 to 60 for Landsat; 1e300 would widen the footprint past the planet.
+        guard size > 0, size <= 10_000 else { throw .unparseable("GRID_CELL_SIZE_REFLECTIVE", String(size)) }
         return size
     }
 

@@ -94,7 +94,7 @@ public enum Sentinel2SAFEReader {
             guard (0...100).contains(cloud) else { throw .unparseable("CLOUDY_PIXEL_PERCENTAGE", "\(cloud)") }
             p["eo:cloud_cover"] = .number(cloud)
         }
-        if let imageQI, let snow = try number(imageQI, "SNOW_ICE_PERCENTAGE") { p["eo:snow_cover"] = .number(snow) }
+        if let imageQI, let snow = try percentage(imageQI, "SNOW_ICE_PERCENTAGE") { p["eo:snow_cover"] = .number(snow) }
         if p["eo:cloud_cover"] != nil || p["eo:snow_cover"] != nil { ext.append(Schema.eo) }
 
         if let direction = datatake.text(at: "SENSING_ORBIT_DIRECTION") {
@@ -145,11 +145,13 @@ public enum Sentinel2SAFEReader {
         let tileID = granule?.text(at: "General_Info/TILE_ID") ?? granuleNode.attribute("granuleIdentifier")
         if let tileID { p["s2:tile_id"] = .string(tileID) }
         if let u = try number(root, "General_Info/Product_Image_Characteristics/Reflectance_Conversion/U") {
+            // Earth–Sun distance correction: within a few percent of 1.
+            guard u > 0, u < 2 else { throw .unparseable("U", "\(u)") }
             p["s2:reflectance_conversion_factor"] = .number(u)
         }
         if let imageQI {
             for (key, element) in qualityFields {
-                if let value = try number(imageQI, element) { p["s2:\(key)"] = .number(value) }
+                if let value = try percentage(imageQI, element) { p["s2:\(key)"] = .number(value) }
             }
         }
         ext.append(Schema.sentinel2)
@@ -220,7 +222,8 @@ public enum Sentinel2SAFEReader {
             var azimuths: [Double] = []
             var zeniths: [Double] = []
             for v in viewing {
-                guard let a = try number(v, "AZIMUTH_ANGLE"), let z = try number(v, "ZENITH_ANGLE") else { continue }
+                guard let a = try angle(v, "AZIMUTH_ANGLE", in: 0...360), let z = try angle(v, "ZENITH_ANGLE", in: 0...90)
+                else { continue }
                 azimuths.append(a)
                 zeniths.append(z)
             }
@@ -229,10 +232,10 @@ public enum Sentinel2SAFEReader {
                 p["view:incidence_angle"] = .number(zeniths.reduce(0, +) / Double(zeniths.count))
             }
         }
-        if let azimuth = try number(angles, "Mean_Sun_Angle/AZIMUTH_ANGLE") {
+        if let azimuth = try angle(angles, "Mean_Sun_Angle/AZIMUTH_ANGLE", in: 0...360) {
             p["view:sun_azimuth"] = .number(azimuth)
         }
-        if let zenith = try number(angles, "Mean_Sun_Angle/ZENITH_ANGLE") {
+        if let zenith = try angle(angles, "Mean_Sun_Angle/ZENITH_ANGLE", in: 0...180) {
             p["view:sun_elevation"] = .number(90 - zenith)
         }
     }
@@ -399,6 +402,22 @@ public enum Sentinel2SAFEReader {
         guard let value = TextBytes.decimal(text) else {
             throw .unparseable(String(path.split(separator: "/").last!), text)
         }
+        return value
+    }
+
+    /// A percentage of the tile: 0 to 100, or the item would state what cannot be.
+    private static func percentage(_ element: XMLElement, _ path: String) throws(NormalizeError) -> Double? {
+        guard let value = try number(element, path) else { return nil }
+        guard (0...100).contains(value) else { throw .unparseable(String(path.split(separator: "/").last!), "\(value)") }
+        return value
+    }
+
+    /// An angle in degrees within `range` (a finite 1e300 is a number, not an angle).
+    private static func angle(
+        _ element: XMLElement, _ path: String, in range: ClosedRange<Double>
+    ) throws(NormalizeError) -> Double? {
+        guard let value = try number(element, path) else { return nil }
+        guard range.contains(value) else { throw .unparseable(String(path.split(separator: "/").last!), "\(value)") }
         return value
     }
 

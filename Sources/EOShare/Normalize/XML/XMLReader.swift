@@ -20,6 +20,12 @@ public struct XMLReader {
     /// in the tree, empty; its content is not checked.
     let skipping: [[UInt8]]
 
+    /// The deepest nesting of elements read. The reader itself keeps its open elements on a
+    /// heap stack, but readers of the tree walk it recursively (`descendant`, the MTL's
+    /// groups): 200,000 nested elements would overflow their stack. Agency metadata nests a
+    /// dozen deep.
+    public static let maxDepth = 256
+
     /// The document so far: elements in document order, their attributes, decoded texts.
     private var nodes: [XMLDocument.Node] = []
     private var attributes: [XMLDocument.AttributeNode] = []
@@ -170,6 +176,9 @@ public struct XMLReader {
                 if !selfClosing, isSkipped(localStart..<nameBytes.upperBound) {
                     try skipContent(of: nameBytes, tagStart: tagStart)
                 } else if !selfClosing {
+                    guard stack.count < Self.maxDepth else {
+                        throw fail(tagStart, "elements nested deeper than \(Self.maxDepth)")
+                    }
                     stack.append(Frame(node: node))
                 }
             }
