@@ -162,6 +162,29 @@ import Testing
         #expect(report.findings.filter { $0.kind != .ledger }.isEmpty, "\(report.findings.prefix(3))")
     }
 
+    /// A reconciliation believes only items the ledger says this pipeline published: one
+    /// planted with forged facts (its owner rewritten to the tree's member) is removed, and
+    /// opens nothing to anyone.
+    @Test func aForgedItemIsNeverTakenIntoTheState() async throws {
+        let hub = try Hub()
+        try await hub.ingest(at: Timestamp.parse("2026-03-01T00:00:00Z")!)
+        let hidden = try #require(Trees.ids(hub.shared, "NASA").subtracting(Trees.ids(hub.shared, "JAXA")).sorted().first)
+        let source = try #require(Trees.item(hub.shared, "NASA", "landsat-c2-l2", hidden)).deletingLastPathComponent()
+        let planted = URL(fileURLWithPath: source.path.replacingOccurrences(of: "/NASA/", with: "/JAXA/"))
+        try FileManager.default.createDirectory(at: planted.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: source, to: planted)
+        let json = planted.appendingPathComponent("\(planted.lastPathComponent).json")
+        let forged = try String(contentsOf: json, encoding: .utf8)
+            .replacingOccurrences(of: "\"consortium:owner\":\"NASA\"", with: "\"consortium:owner\":\"JAXA\"")
+            .replacingOccurrences(of: "\"consortium:owner\": \"NASA\"", with: "\"consortium:owner\": \"JAXA\"")
+        try Data(forged.utf8).write(to: json)
+        try hub.removeState()
+        try await hub.ingest(at: Timestamp.parse("2026-03-01T00:00:00Z")!)
+        #expect(!Trees.ids(hub.shared, "JAXA").contains(hidden))
+        #expect(!Trees.ids(hub.shared, "ESA").contains(hidden))
+        #expect(try hub.forbidden(at: Timestamp.parse("2026-03-01T00:00:00Z")!).isEmpty)
+    }
+
     @Test func aStateRestoredFromAnOlderCopyIsReconciledWithTheTrees() async throws {
         var hub = try Hub(records: 10)
         // The feed's first half, and a backup of the state after it.
@@ -348,7 +371,7 @@ import Testing
         #expect(try state.unfinishedRecords().map(\.id) == [ids[0]])
         _ = Self.run("/usr/bin/chattr", ["-i", stuck.path])
         let again = try await hub.ingest()
-        #expect(again.failed == 0 && again.retracted == 1)
+        #expect(again.failed == 0 && again.retracted == 1, "\(again.line)")
         #expect(try hub.forbidden().isEmpty)
         #expect(try hub.audit().compliant)
     }
@@ -361,7 +384,10 @@ import Testing
         let folder = RepoPaths.temporaryFolder()
         let feed = folder.appendingPathComponent("feed")
         try FileManager.default.createDirectory(at: feed, withIntermediateDirectories: true)
-        let ids = ["PROV:A:1", "PROV_A_1", "collection.json", "catalog.json", "..", ".hidden", "PROV:SECRET:9", "a/b"]
+        let ids = [
+            "PROV:A:1", "PROV_A_1", "collection.json", "catalog.json", "..", ".hidden", "PROV:SECRET:9", "a/b",
+            "PROV:SECRET:" + String(repeating: "L", count: 230),  // a folder name of 246 bytes
+        ]
         for (n, id) in ids.enumerated() {
             let granule = """
                 {"GranuleUR": \(JSONValue.string(id).serializedString()),
@@ -388,7 +414,7 @@ import Testing
         }
         let shared = folder.appendingPathComponent("shared")
         #expect(Trees.ids(shared, "NASA") == Set(ids))
-        #expect(Trees.ids(shared, "ESA") == Set(ids).subtracting(["PROV:SECRET:9"]))
+        #expect(Trees.ids(shared, "ESA") == Set(ids.filter { !$0.hasPrefix("PROV:SECRET:") }))
         for item in Trees.items(shared) {
             let json = try JSONValue.parse(Data(contentsOf: item.url))
             #expect(json["id"]?.stringValue == item.id)

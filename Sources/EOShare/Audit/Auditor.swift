@@ -315,8 +315,8 @@ public struct Auditor: Sendable {
                 finding(.tampered, "asset \(key) file \(href) is gone")
                 continue
             }
-            if let size = asset["file:size"]?.doubleValue, Int64(size) != Int64(st.st_size) {
-                finding(.tampered, "asset \(key) is \(st.st_size) bytes, published \(Int64(size))")
+            if let size = asset["file:size"]?.doubleValue, Int64(exactly: size) != Int64(st.st_size) {
+                finding(.tampered, "asset \(key) is \(st.st_size) bytes, published \(JSONValue.format(size))")
                 continue
             }
             guard let checksum = asset["file:checksum"]?.stringValue else { continue }
@@ -454,9 +454,14 @@ extension Auditor {
             }
             let base = catalog.split(separator: "/").dropLast().map(String.init)
             for link in json["links"]?.arrayValue ?? [] {
-                guard let rel = link["rel"]?.stringValue, rel == "child" || rel == "item",
-                    let href = link["href"]?.stringValue
-                else { continue }
+                guard let rel = link["rel"]?.stringValue, let href = link["href"]?.stringValue else { continue }
+                // Every link of a member's catalog stays in the member's tree, whatever its rel.
+                guard rel == "child" || rel == "item" else {
+                    if Self.resolve(href, from: base) == nil {
+                        finding(.violation, nil, "\(viewer.folder)/\(catalog) links \(href) (\(rel)), outside \(viewer.folder)'s tree")
+                    }
+                    continue
+                }
                 guard let target = Self.resolve(href, from: base) else {
                     finding(.violation, nil, "\(viewer.folder)/\(catalog) links \(href), outside \(viewer.folder)'s tree")
                     continue
@@ -470,7 +475,9 @@ extension Auditor {
                     if seen.insert(target).inserted { queue.append(target) }
                     continue
                 }
-                let visible = judged[target] ?? judgeItem(at: "\(vroot)/\(target)", for: viewer, at: t)
+                let visible =
+                    judged[target]
+                    ?? judgeItem(at: "\(vroot)/\(target)", collection: String(target.prefix { $0 != "/" }), for: viewer, at: t)
                 if !visible {
                     finding(.violation, record, "\(viewer.folder)/\(catalog) names \(target), which \(viewer.folder) may not see")
                 }
@@ -497,7 +504,7 @@ extension Auditor {
     }
 
     /// Whether the viewer may see the item in this file, judged from the item alone.
-    func judgeItem(at path: String, for viewer: Viewer, at t: Date) -> Bool {
+    func judgeItem(at path: String, collection: String, for viewer: Viewer, at t: Date) -> Bool {
         guard let bytes = try? FileBytes.read(URL(fileURLWithPath: path)), let json = try? JSONValue.parse(bytes),
             let id = json["id"]?.stringValue, let props = json["properties"],
             let owner = props["consortium:owner"]?.stringValue

@@ -34,9 +34,12 @@ enum AtomicFile {
     /// Hidden, unique, in the same folder or the given one on the same filesystem (so rename
     /// is atomic); the `.tmp` ending marks it partial (collectors that read `*.prom` or
     /// `*.json` skip it).
+    /// At most 40 bytes of the name are kept: a folder name may be as long as the file system
+    /// allows, and its temporary name must still fit.
     static func temporaryName(for url: URL, in folder: URL? = nil) -> URL {
-        (folder ?? url.deletingLastPathComponent()).appendingPathComponent(
-            ".\(url.lastPathComponent).\(pid).\(UInt32.random(in: 0...UInt32.max)).tmp", isDirectory: false)
+        let name = String(decoding: url.lastPathComponent.utf8.prefix(40), as: UTF8.self)
+        return (folder ?? url.deletingLastPathComponent()).appendingPathComponent(
+            ".\(name).\(pid).\(UInt32.random(in: 0...UInt32.max)).tmp", isDirectory: false)
     }
 
     private static let pid = getpid()

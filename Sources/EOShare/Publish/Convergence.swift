@@ -40,8 +40,8 @@ extension PublishStage {
         var reconciled = false
         if let reason = try state.meta("reconcile") {
             logger.notice("reconciling the trees with the state: \(reason)")
-            try reconcileTrees()
-            try state.deleteMeta("reconcile")
+            // Kept when anything could not be mended, so the next run reads the trees again.
+            if try reconcileTrees() { try state.deleteMeta("reconcile") }
             reconciled = true
         }
         let unfinished = try state.unfinishedRecords()
@@ -60,7 +60,11 @@ extension PublishStage {
             if let record = try state.record(collection: collection, id: id) { try retractDue(record) }
         }
         let all = policyChanged || clockBack || reconciled
-        try state.forEachRecord(dueAt: all ? nil : at) { try retractDue($0) }
+        // An unfinished record may be due as well: it was looked at already.
+        let finishing = Set(unfinished.map { "\($0.collection)/\($0.id)" })
+        try state.forEachRecord(dueAt: all ? nil : at) {
+            if !finishing.contains("\($0.subject.collection)/\($0.subject.id)") { try retractDue($0) }
+        }
         _ = retract(batch)
         batch.removeAll()
 
@@ -68,7 +72,9 @@ extension PublishStage {
         for (collection, id) in unfinished {
             if let record = try state.record(collection: collection, id: id) { release(record, finishing: true) }
         }
-        try state.forEachRecord(dueAt: all ? nil : at) { release($0, finishing: false) }
+        try state.forEachRecord(dueAt: all ? nil : at) {
+            if !finishing.contains("\($0.subject.collection)/\($0.subject.id)") { release($0, finishing: false) }
+        }
         try state.setMeta("policy", fingerprint)
         try state.setMeta("last_at", String(at.timeIntervalSince1970))
     }
@@ -85,7 +91,13 @@ extension PublishStage {
             record.nextChange = engine.nextChange(of: s, after: at)
             // Copies already whole where they belong; an unfinished one is published again.
             let whole = Set(copies.filter { $0.status == .published && $0.place == record.place }.map(\.viewer))
-            let viewers = engine.viewers.filter { audience.contains($0.folder) && !whole.contains($0.folder) }
+            // A copy still leaving (its retraction failed) keeps its row until it is gone: the
+            // viewer gets the record again only then, and the record stays due.
+            let leaving = leavingCopies(record, copies, audience: audience)
+            if !leaving.isEmpty { record.nextChange = at }
+            let viewers = engine.viewers.filter { v in
+                audience.contains(v.folder) && !whole.contains(v.folder) && !leaving.contains { $0.viewer == v.folder }
+            }
             guard !viewers.isEmpty else {
                 if record.nextChange != stored.nextChange {
                     try state.setNextChange(collection: s.collection, id: s.id, record.nextChange)
@@ -138,17 +150,32 @@ extension PublishStage {
         try state.setMeta("state_id", newStateId)
         try state.setMeta("shared_id", shared)
         try state.setMeta("generation", String(next))
+        writeIdentity(shared: shared, state: newStateId, generation: next)
+        CrashPoint.hit("run.after-identity")
+    }
+
+    /// Moves the identity on once more at the end of a run, so a backup of the state taken
+    /// during the run, restored later, is seen to be older than the trees.
+    func advanceIdentity() throws {
+        guard let stateId = try state.meta("state_id"), let shared = try state.meta("shared_id") else { return }
+        let next = (Int64(try state.meta("generation") ?? "0") ?? 0) + 1
+        try state.setMeta("generation", String(next))
+        writeIdentity(shared: shared, state: stateId, generation: next)
+    }
+
+    func writeIdentity(shared: String, state stateId: String, generation: Int64) {
         let identity: JSONValue = .object([
-            "shared": .string(shared), "state": .string(newStateId), "generation": .int(next),
+            "shared": .string(shared), "state": .string(stateId), "generation": .int(generation),
         ])
         do {
-            try AtomicFile.write(identity.serialized(), to: file, temporaryFolder: publisher.temporaryFolder)
+            try AtomicFile.write(
+                identity.serialized(), to: publisher.storeFolder.appendingPathComponent("identity", isDirectory: false),
+                temporaryFolder: publisher.temporaryFolder)
         } catch {
             // Left behind, the trees' identity is older than the state's, which needs nothing.
             counts.failed += 1
             logger.error("cannot record the trees' identity: \(error)")
         }
-        CrashPoint.hit("run.after-identity")
     }
 
     // MARK: Members that left
@@ -195,7 +222,9 @@ extension PublishStage {
     /// it), and removed when not or when it is no item of this layout; a copy the state
     /// believes published that the tree lacks is published again. Catalogs are rewritten
     /// from the state before anything is removed.
-    func reconcileTrees() throws {
+    @discardableResult
+    func reconcileTrees() throws -> Bool {
+        var mended = true
         var unexplained: [(viewer: Viewer, folder: URL)] = []
         for viewer in engine.viewers {
             let root = publisher.treeFolder(viewer)
@@ -206,8 +235,16 @@ extension PublishStage {
                     let dayFolder = collection.appendingPathComponent(day, isDirectory: false)
                     for entry in DirectoryEntries.list(dayFolder.path) where entry.isDirectory {
                         let place = ItemPlace(day: day, folder: entry.name)
-                        if !(try explain(viewer: viewer, collection: c.name, place: place, folder: dayFolder.appendingPathComponent(entry.name, isDirectory: false))) {
-                            unexplained.append((viewer, dayFolder.appendingPathComponent(entry.name, isDirectory: false)))
+                        let folder = dayFolder.appendingPathComponent(entry.name, isDirectory: false)
+                        do {
+                            if !(try explain(viewer: viewer, collection: c.name, place: place, folder: folder)) {
+                                unexplained.append((viewer, folder))
+                            }
+                        } catch {
+                            // Kept (the viewer may see it) and tried again next run.
+                            mended = false
+                            counts.failed += 1
+                            logger.error("cannot take \(folder.path) into the state: \(error)")
                         }
                     }
                 }
@@ -238,11 +275,13 @@ extension PublishStage {
                 counts.retracted += 1
                 logger.notice("removed \(viewer.folder)/\(folder.path.dropFirst(publisher.treeFolder(viewer).path.count + 1)), which the state does not explain")
             } catch {
+                mended = false
                 counts.failed += 1
                 logger.error("cannot remove \(folder.path), which the state does not explain: \(error)")
             }
         }
         CrashPoint.hit("reconcile.after-retract")
+        return mended
     }
 
     /// Whether a copy found in a tree may stay, taking it into the state if it may.
@@ -254,19 +293,41 @@ extension PublishStage {
             let item = try? JSONValue.parse(bytes), item["id"]?.stringValue == id
         else { return false }
         let known = try state.record(collection: collection, id: id)
+        // An item the state does not know is believed only if this pipeline's ledger says it
+        // published these very bytes: a planted item's facts must never open anything.
+        if known == nil, !(try ledgerItemHashes().contains(Digest.sha256Hex(bytes))) { return false }
         guard let record = known ?? Self.record(fromItem: item, collection: collection, place: place, engine: engine, at: at),
             record.place == place, engine.decide(record.subject, for: viewer, at: at).visible
         else { return false }
-        // Its bytes must be in the store, for the other trees and later runs.
-        for asset in record.assets where !publisher.hasStored(sha256: asset.sha256) {
+        // Its files must be the bytes it names; they go to the store, for the other trees and
+        // later runs.
+        for asset in record.assets {
             let file = folder.appendingPathComponent(asset.file, isDirectory: false)
+            if known == nil, (try? Digest.sha256Hex(FileBytes.read(file))) != asset.sha256 { return false }
+            guard !publisher.hasStored(sha256: asset.sha256) else { continue }
             guard (try? Digest.sha256Hex(FileBytes.read(file))) == asset.sha256 else { return false }
             try publisher.makeFolder(publisher.storePath(sha256: asset.sha256).deletingLastPathComponent())
-            guard link(file.path, publisher.storePath(sha256: asset.sha256).path) == 0 || errno == EEXIST else { return false }
+            guard link(file.path, publisher.storePath(sha256: asset.sha256).path) == 0 || errno == EEXIST else {
+                throw POSIXIOError(op: "link", path: publisher.storePath(sha256: asset.sha256).path)
+            }
         }
         try state.adopt(record: known == nil ? record : nil, collection: collection, id: id, viewer: viewer.folder, place: place, at: at)
         logger.notice("took \(viewer.folder)/\(collection)/\(id) into the state, found in the tree")
         return true
+    }
+
+    /// The SHA-256 of every item JSON the ledger says was published or released, read once.
+    func ledgerItemHashes() throws -> Set<String> {
+        if let known = publishedItemHashes { return known }
+        var hashes = Set<String>()
+        var lines = ((try? FileBytes.read(pipeline.ledgerPath)) ?? []).split(separator: 0x0A).map(Array.init)
+        lines += try state.pendingLedgerLines().map(\.line)
+        for line in lines {
+            guard let e = try? JSONValue.parse(line), let sha = e["item_sha256"]?.stringValue else { continue }
+            hashes.insert(sha)
+        }
+        publishedItemHashes = hashes
+        return hashes
     }
 
     /// A record rebuilt from a published item (for a state that lost it): the policy's

@@ -56,6 +56,8 @@ actor PublishStage {
     /// until the batch is published, so its checks read the state as it will be.
     var batchKeys = Set<String>()
     static let batchSize = 128
+    /// Item hashes the ledger names, read when a reconciliation first needs them.
+    var publishedItemHashes: Set<String>?
 
     init(pipeline: Pipeline, state: StateStore, at: Date, logger: Logger) throws {
         self.pipeline = pipeline
@@ -446,6 +448,7 @@ actor PublishStage {
             logger.error("catalogs: \(error)")
         }
         try Ledger.flush(state: state, to: pipeline.ledgerPath)
+        try advanceIdentity()
     }
 
     func summary(seconds: Double) -> IngestSummary {

@@ -41,7 +41,8 @@ public final class Publisher {
     /// Removes what a killed run left half written (only ever in the temporary folder).
     public func clearTemporaryFiles() {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: temporaryFolder.path)) ?? [] {
-            unlink(temporaryFolder.appendingPathComponent(name, isDirectory: false).path)
+            // Files half written, and folders moved out of a tree but not yet removed.
+            try? FileManager.default.removeItem(at: temporaryFolder.appendingPathComponent(name, isDirectory: false))
         }
     }
 
@@ -173,10 +174,11 @@ public final class Publisher {
             return
         }
         if errno == ENOENT { return }
-        let renameError = POSIXIOError(op: "rename", path: folder.path)
-        guard errno == EXDEV, let firstFile else { throw renameError }
-        let json = folder.appendingPathComponent(firstFile, isDirectory: false)
-        if unlink(json.path) != 0, errno != ENOENT { throw POSIXIOError(op: "unlink", path: json.path) }
+        // It cannot be moved (another file system, say): emptied where it is, its JSON first.
+        if let firstFile {
+            let json = folder.appendingPathComponent(firstFile, isDirectory: false)
+            if unlink(json.path) != 0, errno != ENOENT { throw POSIXIOError(op: "unlink", path: json.path) }
+        }
         CrashPoint.hit("retract.after-move")
         try FileManager.default.removeItem(at: folder)
     }

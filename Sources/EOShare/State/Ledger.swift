@@ -38,8 +38,10 @@ public enum Ledger {
                 offset = nl + 1
                 skip += 1
             }
-            if !tail[offset...].contains(0x0A) && offset < tail.count {
-                size = anchor.fileBytes + Int64(offset)
+            // Whatever follows the last whole line is a torn one: cut, never chained onto.
+            let whole = (tail[offset...].lastIndex(of: 0x0A)).map { $0 + 1 } ?? offset
+            if whole < tail.count {
+                size = anchor.fileBytes + Int64(whole)
                 guard ftruncate(fd, off_t(size)) == 0 else { throw POSIXIOError(op: "truncate", path: url.path) }
             }
         }
