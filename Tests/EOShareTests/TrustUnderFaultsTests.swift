@@ -265,7 +265,16 @@ import Testing
         let planted = esaItem.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("planted")
         try FileManager.default.createDirectory(at: planted, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: nasaItem, to: planted.appendingPathComponent("planted.json"))
+        // And a day catalog no link reaches, naming NASA's copy.
+        let lone = hub.shared.appendingPathComponent("ESA/landsat-c2-l2/2020/01/01")
+        try FileManager.default.createDirectory(at: lone, withIntermediateDirectories: true)
+        let loneCatalog = JSONValue.object([
+            "type": "Catalog", "id": "lone", "stac_version": "1.1.0", "description": "planted",
+            "links": .array([Publisher.stacLink("item", "../../../../../" + relToNASA.dropFirst(18))]),
+        ])
+        try Data(loneCatalog.serialized()).write(to: lone.appendingPathComponent("catalog.json"))
         let findings = try hub.audit().findings
+        #expect(findings.contains { $0.kind == .violation && $0.detail.contains("2020/01/01/catalog.json") })
         #expect(findings.contains { $0.kind == .violation && $0.detail.contains("outside ESA's tree") })
         #expect(findings.contains { $0.kind == .missing && $0.detail.contains("NOPE") })
         #expect(findings.contains { $0.kind == .violation && $0.detail.contains("planted") })

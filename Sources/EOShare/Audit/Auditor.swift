@@ -442,10 +442,19 @@ extension Auditor {
         func finding(_ kind: AuditFinding.Kind, _ record: String?, _ detail: String) {
             findings.append(AuditFinding(kind: kind, member: viewer.folder, record: record, detail: detail))
         }
-        guard access("\(vroot)/catalog.json", F_OK) == 0 else { return [] }
-        var queue = ["catalog.json"]
-        var seen: Set<String> = ["catalog.json"]
-        while let catalog = queue.popLast() {
+        var queue = access("\(vroot)/catalog.json", F_OK) == 0 ? ["catalog.json"] : []
+        var seen = Set(queue)
+        // Catalog files of the layout that no link reaches are read too (one planted beside
+        // the others is seen in a folder listing): after the links, whatever is left.
+        var unreached = Self.layoutCatalogs(vroot)
+        func next() -> String? {
+            if let linked = queue.popLast() { return linked }
+            while let file = unreached.popLast() {
+                if seen.insert(file).inserted { return file }
+            }
+            return nil
+        }
+        while let catalog = next() {
             guard let bytes = try? FileBytes.read(URL(fileURLWithPath: "\(vroot)/\(catalog)")),
                 let json = try? JSONValue.parse(bytes)
             else {
@@ -484,6 +493,26 @@ extension Auditor {
             }
         }
         return findings
+    }
+
+    /// The catalog files the layout puts in a viewer's tree, relative to it: the root, each
+    /// collection.json, and the catalogs of its years, months, days and `undated`.
+    static func layoutCatalogs(_ vroot: String) -> [String] {
+        var out: [String] = []
+        if access("\(vroot)/catalog.json", F_OK) == 0 { out.append("catalog.json") }
+        for c in DirectoryEntries.list(vroot) where c.isDirectory && !c.name.hasPrefix(".") {
+            var folders = Set<String>()
+            for day in PublishStage.dayFolders(URL(fileURLWithPath: "\(vroot)/\(c.name)")) {
+                folders.insert(day)
+                if day != ItemPlace.undated {
+                    folders.insert(String(day.prefix(7)))
+                    folders.insert(String(day.prefix(4)))
+                }
+            }
+            let files = ["\(c.name)/collection.json"] + folders.sorted().map { "\(c.name)/\($0)/catalog.json" }
+            out += files.filter { access("\(vroot)/\($0)", F_OK) == 0 }
+        }
+        return out
     }
 
     /// A relative href resolved against a catalog's folder, within the tree; nil when it is
