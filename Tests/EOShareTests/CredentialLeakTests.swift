@@ -87,14 +87,7 @@ import Testing
 
         // Where a secret could land: the state (with its WAL), the ledger, quarantine, logs.
         var haystacks: [(String, [UInt8])] = [("log", Array(capture.text.utf8)), ("summary", Array(summary.line.utf8))]
-        let stateFolder = p.stateFolder.path
-        for path in FileManager.default.enumerator(atPath: stateFolder)?.compactMap({ $0 as? String }) ?? [] {
-            var isDirectory: ObjCBool = false
-            let full = stateFolder + "/" + path
-            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue
-            else { continue }
-            haystacks.append((path, [UInt8](try Data(contentsOf: URL(fileURLWithPath: full)))))
-        }
+        haystacks += try CredentialLeakTests.files(under: p.stateFolder)
         #expect(haystacks.contains { $0.0.hasSuffix("test.sqlite") })
         #expect(haystacks.contains { $0.0.hasSuffix("ledger.jsonl") })
         #expect(capture.text.contains("HTTP 401"), "the failures were logged")
@@ -106,6 +99,20 @@ import Testing
                 }
             }
         }
+    }
+
+    /// Every file under a folder (the state with its WAL, the ledger, the quarantine), by
+    /// path relative to it, with its bytes: where a secret could land.
+    static func files(under folder: URL) throws -> [(String, [UInt8])] {
+        var out: [(String, [UInt8])] = []
+        for path in FileManager.default.enumerator(atPath: folder.path)?.compactMap({ $0 as? String }) ?? [] {
+            var isDirectory: ObjCBool = false
+            let full = folder.path + "/" + path
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue
+            else { continue }
+            out.append((path, [UInt8](try Data(contentsOf: URL(fileURLWithPath: full)))))
+        }
+        return out
     }
 
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {

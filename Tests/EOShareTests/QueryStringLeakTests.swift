@@ -45,14 +45,7 @@ import Testing
 
         // …and no secret is anywhere.
         var haystacks: [(String, [UInt8])] = [("log", Array(capture.text.utf8))]
-        let stateFolder = p.stateFolder.path
-        for path in FileManager.default.enumerator(atPath: stateFolder)?.compactMap({ $0 as? String }) ?? [] {
-            var isDirectory: ObjCBool = false
-            let full = stateFolder + "/" + path
-            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue
-            else { continue }
-            haystacks.append((path, [UInt8](try Data(contentsOf: URL(fileURLWithPath: full)))))
-        }
+        haystacks += try CredentialLeakTests.files(under: p.stateFolder)
         #expect(haystacks.contains { $0.0.hasSuffix("test.sqlite") } && haystacks.contains { $0.0.hasSuffix("ledger.jsonl") })
         let leaked = haystacks.filter { CredentialLeakTests.contains($0.1, Array("SECRET".utf8)) }.map(\.0)
         #expect(leaked.isEmpty, "a query leaked into \(leaked)")

@@ -127,14 +127,14 @@ public struct Auditor: Sendable {
                 for y in DirectoryEntries.list(cpath) where y.name != "collection.json" {
                     if y.isDirectory && y.name == ItemPlace.undated {
                         days.append(y.name)
-                    } else if y.isDirectory && PublishStage.isNumber(y.name, digits: 4) {
+                    } else if y.isDirectory && Publisher.isNumber(y.name, digits: 4) {
                         for m in DirectoryEntries.list("\(cpath)/\(y.name)") where m.name != "catalog.json" {
-                            guard m.isDirectory, PublishStage.isNumber(m.name, digits: 2) else {
+                            guard m.isDirectory, Publisher.isNumber(m.name, digits: 2) else {
                                 report.findings.append(orphan(viewer, "\(cname)/\(y.name)/\(m.name)"))
                                 continue
                             }
                             for d in DirectoryEntries.list("\(cpath)/\(y.name)/\(m.name)") where d.name != "catalog.json" {
-                                guard d.isDirectory, PublishStage.isNumber(d.name, digits: 2) else {
+                                guard d.isDirectory, Publisher.isNumber(d.name, digits: 2) else {
                                     report.findings.append(orphan(viewer, "\(cname)/\(y.name)/\(m.name)/\(d.name)"))
                                     continue
                                 }
@@ -502,7 +502,7 @@ extension Auditor {
         if access("\(vroot)/catalog.json", F_OK) == 0 { out.append("catalog.json") }
         for c in DirectoryEntries.list(vroot) where c.isDirectory && !c.name.hasPrefix(".") {
             var folders = Set<String>()
-            for day in PublishStage.dayFolders(URL(fileURLWithPath: "\(vroot)/\(c.name)")) {
+            for day in Publisher.dayFolders(URL(fileURLWithPath: "\(vroot)/\(c.name)")) {
                 folders.insert(day)
                 if day != ItemPlace.undated {
                     folders.insert(String(day.prefix(7)))

@@ -177,4 +177,23 @@ extension Publisher {
         unlink(treeFolder(viewer).appendingPathComponent(collection, isDirectory: false).appendingPathComponent(day, isDirectory: false)
             .appendingPathComponent("catalog.json", isDirectory: false).path)
     }
+
+    /// The day folders of a collection folder: `YYYY/MM/DD` and `undated`.
+    static func dayFolders(_ collection: URL) -> [String] {
+        var days: [String] = []
+        if access(collection.appendingPathComponent(ItemPlace.undated, isDirectory: false).path, F_OK) == 0 { days.append(ItemPlace.undated) }
+        for y in DirectoryEntries.list(collection.path) where y.isDirectory && isNumber(y.name, digits: 4) {
+            for m in DirectoryEntries.list(collection.appendingPathComponent(y.name, isDirectory: false).path) where m.isDirectory && isNumber(m.name, digits: 2) {
+                for d in DirectoryEntries.list(collection.appendingPathComponent("\(y.name)/\(m.name)", isDirectory: false).path)
+                where d.isDirectory && isNumber(d.name, digits: 2) {
+                    days.append("\(y.name)/\(m.name)/\(d.name)")
+                }
+            }
+        }
+        return days
+    }
+
+    static func isNumber(_ name: String, digits: Int) -> Bool {
+        name.utf8.count == digits && name.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
 }

@@ -230,7 +230,7 @@ extension PublishStage {
             let root = publisher.treeFolder(viewer)
             for c in DirectoryEntries.list(root.path) where c.isDirectory && !c.name.hasPrefix(".") {
                 let collection = root.appendingPathComponent(c.name, isDirectory: false)
-                for day in Self.dayFolders(collection) {
+                for day in Publisher.dayFolders(collection) {
                     try state.markDirty(viewer: viewer.folder, collection: c.name, day: day)
                     let dayFolder = collection.appendingPathComponent(day, isDirectory: false)
                     for entry in DirectoryEntries.list(dayFolder.path) where entry.isDirectory {
@@ -250,7 +250,7 @@ extension PublishStage {
                 }
                 // Item folders of an earlier layout, or anything else at this level.
                 for entry in DirectoryEntries.list(collection.path)
-                where entry.isDirectory && entry.name != ItemPlace.undated && !Self.isNumber(entry.name, digits: 4) {
+                where entry.isDirectory && entry.name != ItemPlace.undated && !Publisher.isNumber(entry.name, digits: 4) {
                     unexplained.append((viewer, collection.appendingPathComponent(entry.name, isDirectory: false)))
                 }
             }
@@ -359,24 +359,5 @@ extension PublishStage {
             startTime: start, endTime: date("end_datetime") ?? date("datetime"),
             item: JSONValue.object(o).serialized(pretty: false), assets: assets,
             nextChange: engine.nextChange(of: subject, after: at), place: ItemPlace(day: ItemPlace.day(of: start), folder: place.folder))
-    }
-
-    /// The day folders of a collection folder: `YYYY/MM/DD` and `undated`.
-    static func dayFolders(_ collection: URL) -> [String] {
-        var days: [String] = []
-        if access(collection.appendingPathComponent(ItemPlace.undated, isDirectory: false).path, F_OK) == 0 { days.append(ItemPlace.undated) }
-        for y in DirectoryEntries.list(collection.path) where y.isDirectory && isNumber(y.name, digits: 4) {
-            for m in DirectoryEntries.list(collection.appendingPathComponent(y.name, isDirectory: false).path) where m.isDirectory && isNumber(m.name, digits: 2) {
-                for d in DirectoryEntries.list(collection.appendingPathComponent("\(y.name)/\(m.name)", isDirectory: false).path)
-                where d.isDirectory && isNumber(d.name, digits: 2) {
-                    days.append("\(y.name)/\(m.name)/\(d.name)")
-                }
-            }
-        }
-        return days
-    }
-
-    static func isNumber(_ name: String, digits: Int) -> Bool {
-        name.utf8.count == digits && name.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
     }
 }
