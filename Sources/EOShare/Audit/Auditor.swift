@@ -586,10 +586,18 @@ public enum LedgerVerifier {
             }
             return []
         }
+        return verify(bytes: [UInt8](data), anchor: anchor)
+    }
+
+    /// Checks the ledger's lines as one text (a file's bytes, or a PostgreSQL ledger table's
+    /// lines each followed by a newline).
+    public static func verify(bytes: [UInt8], anchor: Anchor? = nil) -> [AuditFinding] {
+        func finding(_ detail: String, record: String? = nil) -> AuditFinding {
+            AuditFinding(kind: .ledger, member: nil, record: record, detail: detail)
+        }
         var findings: [AuditFinding] = []
         var previous = Ledger.genesis
         var hashAtAnchor: String? = anchor?.lines == 0 ? Ledger.genesis : nil
-        let bytes = [UInt8](data)
         if !bytes.isEmpty, bytes.last != 0x0A {
             findings.append(finding("last line is truncated"))
         }
