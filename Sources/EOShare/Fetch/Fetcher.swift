@@ -280,22 +280,6 @@ enum ErrorPage {
     }
 }
 
-/// The work files of one object: the fetched bytes and what unpacking made beside them.
-enum WorkFiles {
-    /// Where the unpacked form of a fetched file goes (same folder, so renames stay cheap):
-    /// one file for a single compressed stream, a folder of entries for an archive.
-    static func unpacked(_ fetched: URL) -> URL { URL(fileURLWithPath: unpacked(fetched.path)) }
-
-    static func unpacked(_ path: String) -> String { path + ".out" }
-
-    static func discard(_ fetched: URL) { discard(fetched.path) }
-
-    static func discard(_ path: String) {
-        unlink(path)
-        removeOutput(unpacked(path))
-    }
-}
-
 /// HTTP dates (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, what servers send).
 enum HTTPDate {
     /// Unix seconds, or nil for any other form. Read from the bytes (every fetched object

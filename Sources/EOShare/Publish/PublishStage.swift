@@ -43,7 +43,7 @@ public struct IngestSummary: Sendable {
 /// remembered, and the run goes on with the others.
 actor PublishStage {
     let pipeline: Pipeline
-    let state: StateStore
+    let state: any StateStore
     let at: Date
     let logger: Logger
     let engine: EmbargoEngine
@@ -61,7 +61,11 @@ actor PublishStage {
     /// Records whose copies the convergence found must leave, retracted together.
     var retractionQueue: [(record: StoredRecord, copies: [Publication])] = []
 
-    init(pipeline: Pipeline, state: StateStore, at: Date, logger: Logger) throws {
+    /// The run's number in the state (its quarantine rows carry it).
+    let runId: Int64
+
+    init(pipeline: Pipeline, state: any StateStore, at: Date, runId: Int64, logger: Logger) throws {
+        self.runId = runId
         self.pipeline = pipeline
         self.state = state
         self.at = at
@@ -82,9 +86,9 @@ actor PublishStage {
         await quarantine(source: source, object: source, reason: reason, file: nil)
     }
 
-    func accept(_ work: IngestRun.Work) async {
-        switch work {
-        case .unchanged(let ref, let remember):
+    func accept(_ input: PublishInput) async {
+        switch input {
+        case .settled(.unchanged(let ref, let remember)):
             counts.unchanged += 1
             // New validators for the same bytes, kept so the next run asks conditionally.
             if let remember {
@@ -94,7 +98,7 @@ actor PublishStage {
                     logger.error("state: cannot remember unchanged object \(ref.url.absoluteString): \(error)")
                 }
             }
-        case .quarantined(let ref, let reason, let evidence):
+        case .settled(.refused(let ref, let reason, let evidence)):
             // Remember the bad bytes, and only them: the next run fetches the object again in
             // full (what failed may have been the transfer, which deserves another chance) and
             // judges it again (the sidecar or the index may have been put right meanwhile).
@@ -110,7 +114,8 @@ actor PublishStage {
             }
             await quarantine(source: ref.source, object: ref.url.absoluteString, reason: reason, file: evidence?.file)
             if let evidence { WorkFiles.discard(evidence.file) }
-        case .rejected(let object, let reason):
+        case .settled(.rejected(let object, let rejection)):
+            let reason = rejection.description
             // The transfer was sound, so its validators hold: while the object is unchanged,
             // the next run's conditional request gets a 304 and nothing is quarantined again.
             do {
@@ -126,7 +131,7 @@ actor PublishStage {
             }
             await quarantine(source: object.ref.source, object: object.ref.url.absoluteString, reason: reason, file: object.file)
             WorkFiles.discard(object.file)
-        case .normalized(let normalized):
+        case .records(let normalized):
             counts.fetched += 1
             counts.bytes += normalized.object.size
             let url = normalized.object.ref.url.absoluteString
@@ -147,8 +152,6 @@ actor PublishStage {
                 }
             }
             WorkFiles.discard(normalized.object.file)
-        case .fetched, .unpacked:
-            preconditionFailure("the stage chain hands only normalized, unchanged or quarantined work to publish")
         }
     }
 
@@ -497,11 +500,13 @@ actor PublishStage {
         logger.warning("quarantined \(line)", metadata: ["event": "quarantine", "object": "\(object)", "reason": "\(reason)"])
         do {
             try await state.addQuarantine(
-                runId: nil, source: source, object: object, reason: reason, at: at,
+                runId: runId, source: source, object: object, reason: reason, at: at,
                 ledger: LedgerEvent(
                     event: "quarantine", at: at,
                     fields: [("source", .string(source)), ("object", .string(object)), ("reason", .string(reason))]))
         } catch {
+            // Not recorded is not quarantined as far as anyone can tell later: the run fails.
+            counts.failed += 1
             logger.error("state: cannot record the quarantine of \(object): \(error)")
         }
         if let file, FileManager.default.fileExists(atPath: file.path) {
