@@ -161,7 +161,8 @@ public struct Exporter {
             try AtomicFile.rename(made, to: request.out)
         }
         // The ledger records every export (who got what, as of when).
-        try await state.appendLedger([
+        try await Ledger.record(
+            [
             LedgerEvent(
                 event: "export", at: Date(),
                 fields: [
@@ -170,8 +171,7 @@ public struct Exporter {
                     ("records", .int(Int64(records.count))),
                     ("path", .string(request.toStandardOutput ? "-" : request.out.lastPathComponent)),
                 ])
-        ])
-        try await Ledger.flush(state: state, to: pipeline.ledgerPath)
+            ], state: state, file: pipeline.ledgerPath)
         return ExportResult(records: records.count, bytes: bytes)
     }
 

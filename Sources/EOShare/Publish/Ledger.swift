@@ -12,6 +12,13 @@ public enum Ledger {
     /// The chain's anchor: what the first line's `prev` holds.
     public static let genesis = String(repeating: "0", count: 64)
 
+    /// Records events that change nothing else (an export: who got what, as of when):
+    /// committed in the state, then appended to the file.
+    public static func record(_ events: [LedgerEvent], state: any StateStore, file url: URL) async throws {
+        try await state.appendLedger(events)
+        try await flush(state: state, to: url)
+    }
+
     /// Appends every committed line the file does not hold yet, then fsyncs. Several
     /// processes may flush at once (an export during an ingest): the file's lock orders them.
     public static func flush(state: any StateStore, to url: URL) async throws {
