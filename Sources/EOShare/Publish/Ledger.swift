@@ -12,17 +12,24 @@ public enum Ledger {
     /// The chain's anchor: what the first line's `prev` holds.
     public static let genesis = String(repeating: "0", count: 64)
 
+    /// Records events that change nothing else (an export: who got what, as of when):
+    /// committed in the state, then appended to the file.
+    public static func record(_ events: [LedgerEvent], state: any StateStore, file url: URL) async throws {
+        try await state.appendLedger(events)
+        try await flush(state: state, to: url)
+    }
+
     /// Appends every committed line the file does not hold yet, then fsyncs. Several
     /// processes may flush at once (an export during an ingest): the file's lock orders them.
-    public static func flush(state: StateStore, to url: URL) throws {
+    public static func flush(state: any StateStore, to url: URL) async throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let fd = open(url.path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw POSIXIOError(op: "open", path: url.path) }
         defer { close(fd) }
         guard flock(fd, LOCK_EX) == 0 else { throw POSIXIOError(op: "flock", path: url.path) }
-        let pending = try state.pendingLedgerLines()
+        let pending = try await state.pendingLedgerLines()
         guard let last = pending.last else { return }
-        let anchor = try state.ledgerAnchor()
+        let anchor = try await state.ledgerAnchor()
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw POSIXIOError(op: "fstat", path: url.path) }
         var size = Int64(st.st_size)
@@ -67,7 +74,7 @@ public enum Ledger {
         }
         guard fsync(fd) == 0 else { throw POSIXIOError(op: "fsync", path: url.path) }
         CrashPoint.hit("ledger.after-append")
-        try state.ledgerAppended(through: last.seq, fileBytes: size + Int64(bytes.count))
+        try await state.ledgerAppended(through: last.seq, fileBytes: size + Int64(bytes.count))
     }
 
     static func readTail(_ fd: Int32, from start: Int64, to end: Int64, path: String) throws -> [UInt8] {
