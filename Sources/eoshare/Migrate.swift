@@ -25,7 +25,7 @@ struct Migrate: AsyncParsableCommand {
         }
         let lock = try PipelineLock(pipeline: pipeline, wait: false)
         defer { lock.release() }
-        guard let sqlite = try StateStore.existing(at: pipeline.statePath) else {
+        guard let sqlite = try SQLiteStateStore.existing(at: pipeline.statePath) else {
             throw UsageError(description: "no state at \(pipeline.statePath.path): nothing has been ingested yet")
         }
         let store = try await PostgresStateStore.open(target, relativeTo: pipeline.file.deletingLastPathComponent())

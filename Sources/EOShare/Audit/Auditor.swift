@@ -168,7 +168,7 @@ public struct Auditor: Sendable {
         }
         // The items, and beside them what needs no item: the state (for `missing`) and the
         // ledger. Tallies come back in a fixed order, so the report reads the same every time.
-        let state = try existingState(pipeline)
+        let state = try await existingState(pipeline)
         let stateSide = Task { [folders] in
             var tally = Tally()
             if let state {
@@ -177,9 +177,7 @@ public struct Auditor: Sendable {
                 tally.findings = try await missing(from: state, seen: seen, viewers: viewers, at: t)
             }
             if member == nil {
-                var anchor: LedgerVerifier.Anchor?
-                if let state { anchor = try await LedgerVerifier.Anchor(state) }
-                tally.findings += LedgerVerifier.verify(pipeline.ledgerPath, anchor: anchor)
+                tally.findings += try await LedgerSource.verify(pipeline, state: state)
             }
             return tally
         }

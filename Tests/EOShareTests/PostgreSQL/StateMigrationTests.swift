@@ -18,11 +18,11 @@ import Testing
         let t2 = Timestamp.parse("2022-05-01T00:00:00Z")!
         _ = try await IngestRun(pipeline: p, at: t1, logger: IngestEndToEndTests.logger).run()
         _ = try await IngestRun(pipeline: p, at: t2, logger: IngestEndToEndTests.logger).run()
-        let before = try Auditor(pipeline: p, rehash: true).audit(at: t2)
+        let before = try await Auditor(pipeline: p, rehash: true).audit(at: t2)
         #expect(before.compliant, "\(before.findings)")
 
-        let sqlite = try StateStore(path: p.statePath)
-        let anchor = try sqlite.ledgerAnchor()
+        let sqlite = try SQLiteStateStore(path: p.statePath)
+        let anchor = try await sqlite.ledgerAnchor()
         #expect(anchor.lines == 17 + 2)  // 17 publications, 2 releases
         let url = try await TestPostgres.freshDatabase("migrate")
         let store = try await PostgresStateStore.open(url, environment: TestPostgres.passwordEnvironment)
@@ -46,12 +46,12 @@ import Testing
         }
         #expect(copied.tables["records"] == 4)
         var records: [String] = []
-        try sqlite.forEachRecord { records.append($0.subject.id + String(decoding: $0.item, as: UTF8.self)) }
+        try await sqlite.forEachRecord { records.append($0.subject.id + String(decoding: $0.item, as: UTF8.self)) }
         var copiedRecords: [String] = []
         try await store.forEachRecord { copiedRecords.append($0.subject.id + String(decoding: $0.item, as: UTF8.self)) }
         #expect(records == copiedRecords)
         #expect(try await store.publications(collection: "landsat-c2-l2", id: "LC09_L2SP_010065_20220129_02_T1")
-            == (try sqlite.publications(collection: "landsat-c2-l2", id: "LC09_L2SP_010065_20220129_02_T1")))
+            == (try await sqlite.publications(collection: "landsat-c2-l2", id: "LC09_L2SP_010065_20220129_02_T1")))
         // A run started after the copy takes the next id.
         let next = try await store.startRun(at: t2, startedAt: Date())
         #expect(next == Int64(copied.tables["runs"]! + 1))
@@ -77,7 +77,7 @@ import Testing
         let url = try await TestPostgres.freshDatabase("broken")
         let store = try await PostgresStateStore.open(url, environment: TestPostgres.passwordEnvironment)
         await #expect(throws: StateMigration.BrokenLedger.self) {
-            _ = try await StateMigration.copy(from: try StateStore(path: p.statePath), ledgerFile: p.ledgerPath, to: store)
+            _ = try await StateMigration.copy(from: try SQLiteStateStore(path: p.statePath), ledgerFile: p.ledgerPath, to: store)
         }
         #expect(try await store.ledgerAnchor().lines == 0)
         await store.close()

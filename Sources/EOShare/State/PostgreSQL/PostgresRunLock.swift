@@ -24,7 +24,7 @@ public final class PostgresRunLock: Sendable {
             if wait {
                 try await session.execute("SELECT pg_advisory_lock(\(key))")
             } else if try await session.one("SELECT pg_try_advisory_lock(\(key)) AS locked")?.bool("locked") != true {
-                throw LockBusy(path: "advisory lock \(key) of \(url)")
+                throw LockBusy(path: "of \(url) (an advisory lock)")
             }
         } catch {
             try? await connection.close()
@@ -39,7 +39,30 @@ public final class PostgresRunLock: Sendable {
     }
 
     /// Closing the connection releases the lock.
-    public func release() async {
-        try? await connection.close()
+    public func release() {
+        let closing: EventLoopFuture<Void> = connection.close()
+        _ = closing
+    }
+}
+
+/// The lock an ingest holds for its whole run: the flock beside a SQLite state, the
+/// advisory lock of a PostgreSQL one.
+public enum IngestLock: Sendable {
+    case file(PipelineLock)
+    case database(PostgresRunLock)
+
+    public static func acquire(_ pipeline: Pipeline, wait: Bool) async throws -> IngestLock {
+        if let url = pipeline.postgres {
+            return .database(
+                try await PostgresRunLock.acquire(url, wait: wait, relativeTo: pipeline.file.deletingLastPathComponent()))
+        }
+        return .file(try PipelineLock(pipeline: pipeline, wait: wait))
+    }
+
+    public func release() {
+        switch self {
+        case .file(let lock): lock.release()
+        case .database(let lock): lock.release()
+        }
     }
 }

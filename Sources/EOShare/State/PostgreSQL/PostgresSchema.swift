@@ -6,7 +6,7 @@ import PostgresNIO
 /// its own transaction, recorded in `schema_migrations`, under a transaction-scoped advisory
 /// lock, so two workers starting at once neither both migrate nor see half a schema.
 ///
-/// It mirrors the SQLite schema after its migrations v1–v3 (`StateStore.migrator`), with the
+/// It mirrors the SQLite schema after its migrations v1–v3 (`SQLiteStateStore.migrator`), with the
 /// same columns and meanings, instants as seconds since 1970 (`double precision`) like
 /// SQLite's REAL, and key columns in the "C" collation so that rows sort by their bytes as in
 /// SQLite (keyset pagination and every listing come out in the same order). The ledger is a

@@ -8,18 +8,7 @@ import PostgresNIO
 /// Where SQLite's writer is alone (one transaction at a time per file), PostgreSQL's are
 /// not: each method is one transaction, and what must stay ordered across workers (the
 /// ledger's chain) is ordered by an advisory lock taken inside the transaction.
-public final class PostgresStateStore: Sendable {
-    public typealias StoredObject = StateStore.StoredObject
-    public typealias StoredRecord = StateStore.StoredRecord
-    public typealias StoredAsset = StateStore.StoredAsset
-    public typealias Publication = StateStore.Publication
-    public typealias PublicationStatus = StateStore.PublicationStatus
-    public typealias Intent = StateStore.Intent
-    public typealias Confirmation = StateStore.Confirmation
-    public typealias LedgerEvent = StateStore.LedgerEvent
-    public typealias LedgerAnchor = StateStore.LedgerAnchor
-    public typealias Extent = StateStore.Extent
-
+public final class PostgresStateStore: StateStore {
     public let database: PostgresDatabase
 
     public init(database: PostgresDatabase) {
@@ -34,6 +23,25 @@ public final class PostgresStateStore: Sendable {
         PostgresStateStore(database: try await .open(url, environment: environment, relativeTo: folder))
     }
 
+    /// The state of a read-only command: nil when the database holds no eoshare schema yet
+    /// (reading must not create it).
+    public static func existing(
+        _ url: PostgresStateURL, environment: [String: String] = ProcessInfo.processInfo.environment,
+        relativeTo folder: URL? = nil
+    ) async throws -> PostgresStateStore? {
+        let connection = try await PostgresDatabase.connect(url, environment: environment, relativeTo: folder)
+        let version: Int?
+        do {
+            version = try await PostgresSchema.appliedVersion(connection)
+            try? await connection.close()
+        } catch {
+            try? await connection.close()
+            throw PostgresStateError(url: url, error)
+        }
+        guard version != nil else { return nil }
+        return try await open(url, environment: environment, relativeTo: folder)
+    }
+
     public func close() async { await database.close() }
 
     // MARK: Objects
@@ -45,7 +53,7 @@ public final class PostgresStateStore: Sendable {
         StoredObject(
             url: try r.string("url"), source: try r.string("source"), etag: try r.optionalString("etag"),
             lastModified: try r.optionalString("last_modified"), size: try r.optionalInt64("size"),
-            sha256: try r.optionalString("sha256"), outcome: try r.string("outcome"),
+            sha256: try r.optionalString("sha256"), outcome: ObjectOutcome(rawValue: try r.string("outcome")) ?? .refused,
             reason: try r.optionalString("reason"), recordCollection: try r.optionalString("record_collection"),
             recordId: try r.optionalString("record_id"), listed: try r.optionalString("listed"))
     }
@@ -82,7 +90,7 @@ public final class PostgresStateStore: Sendable {
             INSERT INTO objects
             (url, source, etag, last_modified, size, sha256, outcome, reason, record_collection, record_id,
              fetched_at, listed)
-            VALUES (\(o.url), \(o.source), \(o.etag), \(o.lastModified), \(o.size), \(o.sha256), \(o.outcome),
+            VALUES (\(o.url), \(o.source), \(o.etag), \(o.lastModified), \(o.size), \(o.sha256), \(o.outcome.rawValue),
                     \(o.reason), \(o.recordCollection), \(o.recordId), \(at.timeIntervalSince1970), \(o.listed))
             ON CONFLICT (url) DO UPDATE SET
                 source = excluded.source, etag = excluded.etag, last_modified = excluded.last_modified,
@@ -136,60 +144,46 @@ public final class PostgresStateStore: Sendable {
         }
     }
 
-    /// Visits records page by page (keyset pagination), all of them or those due at `dueAt`.
-    public func forEachRecord(
-        dueAt: Date? = nil, pageSize: Int = 500, _ body: (StoredRecord) async throws -> Void
-    ) async throws {
-        var after = ("", "")
-        while true {
-            let (c, i) = after
-            let page = try await database.read { s in
-                if let dueAt {
-                    return try await s.execute(
-                        """
-                        SELECT * FROM records WHERE (collection, id) > (\(c), \(i))
-                        AND next_change IS NOT NULL AND next_change <= \(dueAt.timeIntervalSince1970)
-                        ORDER BY collection, id LIMIT \(pageSize)
-                        """
-                    ).map(Self.storedRecord)
-                }
+    /// Records page by page (keyset pagination): all of them, or those due at `dueAt`.
+    public func recordPage(dueAt: Date?, after: RecordKey?, limit: Int) async throws -> [StoredRecord] {
+        let (c, i) = (after?.collection ?? "", after?.id ?? "")
+        return try await database.read { s in
+            if let dueAt {
                 return try await s.execute(
-                    "SELECT * FROM records WHERE (collection, id) > (\(c), \(i)) ORDER BY collection, id LIMIT \(pageSize)"
+                    """
+                    SELECT * FROM records WHERE (collection, id) > (\(c), \(i))
+                    AND next_change IS NOT NULL AND next_change <= \(dueAt.timeIntervalSince1970)
+                    ORDER BY collection, id LIMIT \(limit)
+                    """
                 ).map(Self.storedRecord)
             }
-            for record in page { try await body(record) }
-            guard let last = page.last, page.count == pageSize else { return }
-            after = (last.subject.collection, last.subject.id)
+            return try await s.execute(
+                "SELECT * FROM records WHERE (collection, id) > (\(c), \(i)) ORDER BY collection, id LIMIT \(limit)"
+            ).map(Self.storedRecord)
         }
     }
 
-    /// Every record's policy facts only, page by page.
-    public func forEachSubject(_ body: (EmbargoSubject) async throws -> Void) async throws {
-        var after = ("", "")
-        while true {
-            let (c, i) = after
-            let page = try await database.read { s in
-                try await s.execute(
-                    """
-                    SELECT id, collection, owner, west, south, east, north, acquired, processed, ingested
-                    FROM records WHERE (collection, id) > (\(c), \(i)) ORDER BY collection, id LIMIT 5000
-                    """
-                ).map { r in
-                    var bbox: [Double]?
-                    if let w = try r.double("west"), let s = try r.double("south"), let e = try r.double("east"),
-                        let n = try r.double("north")
-                    {
-                        bbox = [w, s, e, n]
-                    }
-                    return EmbargoSubject(
-                        id: try r.string("id"), collection: try r.string("collection"), owner: try r.string("owner"),
-                        bbox: bbox, acquired: try r.date("acquired"), processed: try r.date("processed"),
-                        ingested: try r.date("ingested"))
+    /// The policy facts of records page by page (no item, no assets).
+    public func subjectPage(after: RecordKey?, limit: Int) async throws -> [EmbargoSubject] {
+        let (c, i) = (after?.collection ?? "", after?.id ?? "")
+        return try await database.read { s in
+            try await s.execute(
+                """
+                SELECT id, collection, owner, west, south, east, north, acquired, processed, ingested
+                FROM records WHERE (collection, id) > (\(c), \(i)) ORDER BY collection, id LIMIT \(limit)
+                """
+            ).map { r in
+                var bbox: [Double]?
+                if let w = try r.double("west"), let s = try r.double("south"), let e = try r.double("east"),
+                    let n = try r.double("north")
+                {
+                    bbox = [w, s, e, n]
                 }
+                return EmbargoSubject(
+                    id: try r.string("id"), collection: try r.string("collection"), owner: try r.string("owner"),
+                    bbox: bbox, acquired: try r.date("acquired"), processed: try r.date("processed"),
+                    ingested: try r.date("ingested"))
             }
-            for subject in page { try await body(subject) }
-            guard let last = page.last, page.count == 5000 else { return }
-            after = (last.collection, last.id)
         }
     }
 
@@ -331,35 +325,28 @@ public final class PostgresStateStore: Sendable {
         }
     }
 
-    public func markDirty(viewer: String, collection: String, day: String) async throws {
-        try await database.write { s in try await Self.markDirty(s, viewer: viewer, collection: collection, day: day) }
+    public func markDirty(_ catalog: CatalogKey) async throws {
+        try await database.write { s in
+            try await Self.markDirty(s, viewer: catalog.viewer, collection: catalog.collection, day: catalog.day)
+        }
     }
 
     /// Records with an unfinished intent, those that failed least often first.
-    public func unfinishedRecords() async throws -> [(collection: String, id: String)] {
-        let rows = try await database.read { s in
+    public func unfinishedRecords() async throws -> [RecordKey] {
+        try await database.read { s in
             try await s.execute(
                 """
                 SELECT collection, record_id, max(failures) AS f FROM publications WHERE status != 'published'
                 GROUP BY collection, record_id ORDER BY f, collection, record_id
                 """
-            ).map { [try $0.string("collection"), try $0.string("record_id")] }
+            ).map { RecordKey(collection: try $0.string("collection"), id: try $0.string("record_id")) }
         }
-        return rows.map { (collection: $0[0], id: $0[1]) }
     }
 
     /// What the publisher needs to know before publishing a record, in one read.
-    public func lookup(collection: String, id: String, folder: String, objectURL: String) async throws -> (
-        existing: StoredRecord?, publications: [Publication], objectOwner: String?, folderTakenBy: String?
-    ) {
-        struct Found: Sendable {
-            var existing: StoredRecord?
-            var publications: [Publication]
-            var objectOwner: String?
-            var taken: String?
-        }
-        let found = try await database.read { s in
-            Found(
+    public func lookup(collection: String, id: String, folder: String, objectURL: String) async throws -> PublishLookup {
+        try await database.read { s in
+            PublishLookup(
                 existing: try await s.one("SELECT * FROM records WHERE collection = \(collection) AND id = \(id)")
                     .map(Self.storedRecord),
                 publications: try await s.execute(
@@ -372,26 +359,27 @@ public final class PostgresStateStore: Sendable {
                     WHERE o.url = \(objectURL)
                     """
                 )?.string("owner"),
-                taken: try await s.one(
+                folderTakenBy: try await s.one(
                     """
                     SELECT id FROM records WHERE collection = \(collection) AND folder = \(folder) AND id != \(id)
                     """
                 )?.string("id"))
         }
-        return (found.existing, found.publications, found.objectOwner, found.taken)
     }
 
     // MARK: Catalogs
 
-    public func dirtyCatalogs() async throws -> [(viewer: String, collection: String, day: String)] {
+    public func dirtyCatalogs() async throws -> [CatalogKey] {
         try await database.read { s in
             try await s.execute("SELECT viewer, collection, day FROM dirty_catalogs ORDER BY viewer, collection, day")
-                .map { [try $0.string("viewer"), try $0.string("collection"), try $0.string("day")] }
-        }.map { (viewer: $0[0], collection: $0[1], day: $0[2]) }
+                .map {
+                    CatalogKey(viewer: try $0.string("viewer"), collection: try $0.string("collection"), day: try $0.string("day"))
+                }
+        }
     }
 
-    public func clearDirtyCatalogs(_ entries: [(viewer: String, collection: String, day: String)]) async throws {
-        let (viewers, collections, days) = (entries.map(\.viewer), entries.map(\.collection), entries.map(\.day))
+    public func clearDirtyCatalogs(_ catalogs: [CatalogKey]) async throws {
+        let (viewers, collections, days) = (catalogs.map(\.viewer), catalogs.map(\.collection), catalogs.map(\.day))
         try await database.write { s in
             try await s.execute(
                 """
@@ -402,16 +390,17 @@ public final class PostgresStateStore: Sendable {
         }
     }
 
-    public func catalogItems(viewer: String, collection: String, day: String) async throws -> [(folder: String, id: String)] {
+    public func catalogItems(_ catalog: CatalogKey) async throws -> [CatalogEntry] {
         try await database.read { s in
             try await s.execute(
                 """
                 SELECT folder, record_id FROM publications
-                WHERE viewer = \(viewer) AND collection = \(collection) AND day = \(day) AND status = 'published'
+                WHERE viewer = \(catalog.viewer) AND collection = \(catalog.collection) AND day = \(catalog.day)
+                    AND status = 'published'
                 ORDER BY folder
                 """
-            ).map { [try $0.string("folder"), try $0.string("record_id")] }
-        }.map { (folder: $0[0], id: $0[1]) }
+            ).map { CatalogEntry(folder: try $0.string("folder"), id: try $0.string("record_id")) }
+        }
     }
 
     public func catalogDays(viewer: String, collection: String) async throws -> [String] {
@@ -496,33 +485,25 @@ public final class PostgresStateStore: Sendable {
         }
     }
 
-    /// Every copy the state believes a viewer's tree holds, page by page.
-    public func forEachPublication(
-        viewer: String, _ body: (_ collection: String, _ id: String, Publication) async throws -> Void
-    ) async throws {
+    /// A viewer's copies page by page, in (collection, id) order.
+    public func publicationPage(viewer: String, after: RecordKey?, limit: Int) async throws -> [(RecordKey, Publication)] {
         struct Row: Sendable {
-            var collection: String
-            var id: String
+            var key: RecordKey
             var publication: Publication
         }
-        var after = ("", "")
-        while true {
-            let (c, i) = after
-            let page = try await database.read { s in
-                try await s.execute(
-                    """
-                    SELECT * FROM publications WHERE viewer = \(viewer) AND (collection, record_id) > (\(c), \(i))
-                    ORDER BY collection, record_id LIMIT 1000
-                    """
-                ).map {
-                    Row(collection: try $0.string("collection"), id: try $0.string("record_id"),
-                        publication: try Self.publication($0))
-                }
+        let (c, i) = (after?.collection ?? "", after?.id ?? "")
+        return try await database.read { s in
+            try await s.execute(
+                """
+                SELECT * FROM publications WHERE viewer = \(viewer) AND (collection, record_id) > (\(c), \(i))
+                ORDER BY collection, record_id LIMIT \(limit)
+                """
+            ).map {
+                Row(
+                    key: RecordKey(collection: try $0.string("collection"), id: try $0.string("record_id")),
+                    publication: try Self.publication($0))
             }
-            for row in page { try await body(row.collection, row.id, row.publication) }
-            guard let last = page.last, page.count == 1000 else { return }
-            after = (last.collection, last.id)
-        }
+        }.map { ($0.key, $0.publication) }
     }
 
     /// Takes a copy found in a tree into the state as published.
@@ -558,7 +539,7 @@ public final class PostgresStateStore: Sendable {
         }
     }
 
-    public func beginRemovingViewer(_ viewer: String) async throws -> [(collection: String, id: String, owner: String)] {
+    public func beginRemovingViewer(_ viewer: String) async throws -> [LeavingCopy] {
         try await database.write { s in
             try await s.execute("UPDATE publications SET status = 'retracting' WHERE viewer = \(viewer)")
             return try await s.execute(
@@ -567,8 +548,10 @@ public final class PostgresStateStore: Sendable {
                 LEFT JOIN records r ON r.collection = p.collection AND r.id = p.record_id
                 WHERE p.viewer = \(viewer) ORDER BY p.collection, p.record_id
                 """
-            ).map { [try $0.string("collection"), try $0.string("record_id"), try $0.string("owner")] }
-        }.map { (collection: $0[0], id: $0[1], owner: $0[2]) }
+            ).map {
+                LeavingCopy(collection: try $0.string("collection"), id: try $0.string("record_id"), owner: try $0.string("owner"))
+            }
+        }
     }
 
     public func confirmViewerRemoved(_ viewer: String, ledger events: [LedgerEvent]) async throws {
@@ -600,12 +583,18 @@ public final class PostgresStateStore: Sendable {
         }
     }
 
+    /// None: with the ledger a table, a line is in the ledger once its transaction commits.
+    public func pendingLedgerLines() async throws -> [LedgerLine] { [] }
+
+    /// Nothing to record: there is no file behind a table.
+    public func ledgerAppended(through seq: Int64, fileBytes: Int64) async throws {}
+
     /// The ledger's lines from `seq` on (1-based), a page at a time, in order.
-    public func ledgerLines(from seq: Int64, limit: Int = 10_000) async throws -> [(seq: Int64, line: [UInt8])] {
+    public func ledgerLines(from seq: Int64, limit: Int = 10_000) async throws -> [LedgerLine] {
         try await database.read { s in
             try await s.execute("SELECT seq, line FROM ledger WHERE seq >= \(seq) ORDER BY seq LIMIT \(limit)")
-                .map { PostgresLedgerLine(seq: try $0.int64("seq"), line: try $0.bytes("line")) }
-        }.map { (seq: $0.seq, line: $0.line) }
+                .map { LedgerLine(seq: try $0.int64("seq"), line: try $0.bytes("line")) }
+        }
     }
 
     /// Every line, in order, page by page.
@@ -613,7 +602,7 @@ public final class PostgresStateStore: Sendable {
         var next: Int64 = 1
         while true {
             let page = try await ledgerLines(from: next)
-            for (seq, line) in page { try await body(seq, line) }
+            for line in page { try await body(line.seq, line.line) }
             guard let last = page.last, page.count == 10_000 else { return }
             next = last.seq + 1
         }
@@ -632,20 +621,14 @@ public final class PostgresStateStore: Sendable {
         }
     }
 
-    public func finishRun(_ id: Int64, status: String, summary: String, finishedAt: Date) async throws {
+    public func finishRun(_ id: Int64, status: RunStatus, summary: String, finishedAt: Date) async throws {
         try await database.write { s in
             try await s.execute(
                 """
-                UPDATE runs SET finished_at = \(finishedAt.timeIntervalSince1970), status = \(status),
+                UPDATE runs SET finished_at = \(finishedAt.timeIntervalSince1970), status = \(status.rawValue),
                     summary = \(summary) WHERE id = \(id)
                 """)
         }
-    }
-
-    public func failRun(_ id: Int64, error: String, summary: IngestSummary?, finishedAt: Date) async throws {
-        var o = summary?.json.objectValue ?? JSONObject()
-        o["error"] = .string(error)
-        try await finishRun(id, status: "failed", summary: JSONValue.object(o).serializedString(), finishedAt: finishedAt)
     }
 
     /// Runs still marked `running` that no live process owns. With the run lock held
@@ -699,7 +682,7 @@ public final class PostgresStateStore: Sendable {
         }
     }
 
-    public func runTotals() async throws -> (finished: Int, lastSuccess: Date?) {
+    public func runTotals() async throws -> RunTotals {
         let (n, last) = try await database.read { s in
             let row = try await s.one(
                 """
@@ -708,13 +691,59 @@ public final class PostgresStateStore: Sendable {
                 """)
             return (try row?.int64("n") ?? 0, try row?.date("last"))
         }
-        return (Int(n), last)
+        return RunTotals(finished: Int(n), lastSuccess: last)
     }
-}
 
-struct PostgresLedgerLine: Sendable {
-    var seq: Int64
-    var line: [UInt8]
+    public func recentRuns(limit: Int) async throws -> [StatusReport.Run] {
+        try await database.read { s in
+            try await s.execute("SELECT * FROM runs ORDER BY id DESC LIMIT \(limit)").map {
+                StatusReport.Run(
+                    id: try $0.int64("id"), started: try $0.date("started_at") ?? Date(timeIntervalSince1970: 0),
+                    finished: try $0.date("finished_at"), at: try $0.date("at") ?? Date(timeIntervalSince1970: 0),
+                    status: try $0.string("status"), summary: try $0.optionalString("summary"))
+            }
+        }
+    }
+
+    public func recentQuarantine(limit: Int) async throws -> [StatusReport.Quarantined] {
+        try await database.read { s in
+            try await s.execute("SELECT * FROM quarantine ORDER BY id DESC LIMIT \(limit)").map {
+                StatusReport.Quarantined(
+                    source: try $0.string("source"), object: try $0.string("object"), reason: try $0.string("reason"),
+                    at: try $0.date("at") ?? Date(timeIntervalSince1970: 0))
+            }
+        }
+    }
+
+    public func collectionCounts() async throws -> [StatusReport.CollectionCount] {
+        struct Count: Sendable {
+            var collection: String
+            var viewer: String?
+            var n: Int64
+        }
+        let rows = try await database.read { s in
+            try await s.execute(
+                """
+                SELECT collection, NULL::text AS viewer, count(*) AS n FROM records GROUP BY collection
+                UNION ALL
+                SELECT collection, viewer, count(*) AS n FROM publications WHERE status = 'published'
+                GROUP BY collection, viewer
+                ORDER BY 1, 2 NULLS FIRST
+                """
+            ).map { Count(collection: try $0.string("collection"), viewer: try $0.optionalString("viewer"), n: try $0.int64("n")) }
+        }
+        var counts: [StatusReport.CollectionCount] = []
+        for row in rows {
+            if let viewer = row.viewer {
+                if counts.last?.collection == row.collection {
+                    counts[counts.count - 1].perViewer.append((viewer: viewer, items: Int(row.n)))
+                }
+            } else {
+                counts.append(StatusReport.CollectionCount(collection: row.collection, records: Int(row.n), perViewer: []))
+            }
+        }
+        return counts
+    }
 }
 
 /// Chains ledger lines onto the table inside the caller's transaction. The first line takes
@@ -736,7 +765,7 @@ struct PostgresLedgerAppender {
         return (lines, try row?.optionalString("head") ?? Ledger.genesis)
     }
 
-    mutating func append(_ s: PostgresSession, _ e: StateStore.LedgerEvent) async throws {
+    mutating func append(_ s: PostgresSession, _ e: LedgerEvent) async throws {
         if head == nil {
             try await s.execute("SELECT pg_advisory_xact_lock(\(Self.lock))")
             head = try await Self.anchor(s)

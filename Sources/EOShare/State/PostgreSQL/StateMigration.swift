@@ -56,11 +56,11 @@ public enum StateMigration {
     /// Copies the SQLite state at `sqlite` (its ledger file at `ledgerFile`) into the empty
     /// database `target`. The caller holds the pipeline's lock, so nothing writes meanwhile.
     public static func copy(
-        from sqlite: StateStore, ledgerFile: URL, to target: PostgresStateStore
+        from sqlite: SQLiteStateStore, ledgerFile: URL, to target: PostgresStateStore
     ) async throws -> Copied {
         // Every committed line into the file first: then the file is the whole chain.
-        try Ledger.flush(state: sqlite, to: ledgerFile)
-        let anchor = try sqlite.ledgerAnchor()
+        try await Ledger.flush(state: sqlite, to: ledgerFile)
+        let anchor = try await sqlite.ledgerAnchor()
         let lines = try ledgerLines(ledgerFile, anchor: anchor)
         let url = target.database.url
         return try await target.database.write { s in
@@ -118,7 +118,7 @@ public enum StateMigration {
 
     /// The ledger file's lines, checked: a whole chain from genesis that ends where the state
     /// anchored it (a broken ledger is refused, not carried into a state that would vouch for it).
-    static func ledgerLines(_ file: URL, anchor: StateStore.LedgerAnchor) throws -> [[UInt8]] {
+    static func ledgerLines(_ file: URL, anchor: LedgerAnchor) throws -> [[UInt8]] {
         let bytes = (try? FileBytes.read(file)) ?? []
         let findings = LedgerVerifier.verify(
             bytes: bytes, anchor: LedgerVerifier.Anchor(lines: anchor.lines, hash: anchor.head))
@@ -130,7 +130,7 @@ public enum StateMigration {
 
     /// One table, a page of 500 rows per statement.
     static func copyTable(
-        _ name: String, columns: [String], from sqlite: StateStore, to s: PostgresSession
+        _ name: String, columns: [String], from sqlite: SQLiteStateStore, to s: PostgresSession
     ) async throws -> Int {
         let list = columns.joined(separator: ", ")
         var total = 0
@@ -164,7 +164,7 @@ public enum StateMigration {
 
     /// A page of a SQLite table's rows, as SQLite stores their values (read outside any task:
     /// GRDB's synchronous access).
-    static func rows(_ sqlite: StateStore, table: String, columns: [String], offset: Int) throws
+    static func rows(_ sqlite: SQLiteStateStore, table: String, columns: [String], offset: Int) throws
         -> [[DatabaseValue.Storage]]
     {
         try sqlite.db.read { db in
@@ -177,7 +177,7 @@ public enum StateMigration {
 
     /// `meta` but the ledger's anchor: rebuilt from the lines copied (and the file's
     /// bookkeeping has no meaning where the ledger is a table).
-    static func metaRows(_ sqlite: StateStore) throws -> [[String]] {
+    static func metaRows(_ sqlite: SQLiteStateStore) throws -> [[String]] {
         try sqlite.db.read { db in
             try Row.fetchAll(
                 db,
