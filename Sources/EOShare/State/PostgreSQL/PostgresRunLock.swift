@@ -38,10 +38,12 @@ public final class PostgresRunLock: Sendable {
         self.url = url
     }
 
-    /// Closing the connection releases the lock.
+    /// Closing the connection releases the lock. The connection is kept until it has
+    /// closed (postgres-nio requires a connection be closed before it is freed).
     public func release() {
+        let connection = self.connection
         let closing: EventLoopFuture<Void> = connection.close()
-        _ = closing
+        closing.whenComplete { _ in withExtendedLifetime(connection) {} }
     }
 }
 
