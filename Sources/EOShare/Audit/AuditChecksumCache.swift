@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// The audit's own memory of files it has hashed: (device, inode) → size, mtime, ctime,
 /// SHA-256. An asset whose size and times are unchanged since it was last read is not read
@@ -7,7 +8,7 @@ import GRDB
 /// is there because no one can set it: bytes edited and the mtime put back still miss. Kept apart from
 /// the publisher's state, in `audit-cache.sqlite` beside it. Safe to share between the
 /// audit's workers.
-final class AuditChecksumCache: @unchecked Sendable {
+final class AuditChecksumCache: Sendable {
     struct Identity: Hashable {
         var device: UInt64
         var inode: UInt64
@@ -20,9 +21,12 @@ final class AuditChecksumCache: @unchecked Sendable {
     }
 
     private let db: DatabaseQueue
-    private let lock = NSLock()
-    private var known: [Identity: Entry] = [:]
-    private var fresh: [Identity: Entry] = [:]
+    /// What is known of each file, and what this audit learned (to be saved).
+    private struct Memory {
+        var known: [Identity: Entry] = [:]
+        var fresh: [Identity: Entry] = [:]
+    }
+    private let memory = Mutex(Memory())
 
     /// `path` nil keeps the cache in memory: an audit of a pipeline that has no state folder
     /// creates none.
@@ -42,13 +46,16 @@ final class AuditChecksumCache: @unchecked Sendable {
                         mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (device, inode))
                     """)
         }
-        try db.read { db in
+        let known = try db.read { db in
+            var known: [Identity: Entry] = [:]
             let rows = try Row.fetchCursor(db, sql: "SELECT device, inode, size, mtime_ns, ctime_ns, sha256 FROM files")
             while let row = try rows.next() {
                 let id = Identity(device: UInt64(bitPattern: row[0]), inode: UInt64(bitPattern: row[1]))
                 known[id] = Entry(size: row[2], mtimeNanoseconds: row[3], ctimeNanoseconds: row[4], sha256: row[5])
             }
+            return known
         }
+        memory.withLock { $0.known = known }
     }
 
     static func describe(_ st: stat) -> (Identity, Entry) {
@@ -65,9 +72,7 @@ final class AuditChecksumCache: @unchecked Sendable {
     func sha256(stat st: stat, reread: Bool, read: () throws -> String) rethrows -> String {
         var (id, entry) = Self.describe(st)
         if !reread {
-            lock.lock()
-            let old = known[id]
-            lock.unlock()
+            let old = memory.withLock { $0.known[id] }
             if let old, old.size == entry.size, old.mtimeNanoseconds == entry.mtimeNanoseconds,
                 old.ctimeNanoseconds == entry.ctimeNanoseconds
             {
@@ -75,14 +80,15 @@ final class AuditChecksumCache: @unchecked Sendable {
             }
         }
         entry.sha256 = try read()
-        lock.lock()
-        known[id] = entry
-        fresh[id] = entry
-        lock.unlock()
+        memory.withLock {
+            $0.known[id] = entry
+            $0.fresh[id] = entry
+        }
         return entry.sha256
     }
 
     func save() throws {
+        let fresh = memory.withLock { $0.fresh }
         guard !fresh.isEmpty else { return }
         try db.write { db in
             let insert = try db.makeStatement(
@@ -93,6 +99,6 @@ final class AuditChecksumCache: @unchecked Sendable {
                 ])
             }
         }
-        fresh.removeAll()
+        memory.withLock { $0.fresh.removeAll() }
     }
 }

@@ -88,7 +88,10 @@ public struct Auditor: Sendable {
         // The checksum cache loads on another thread while this one walks the trees.
         let cacheFile = FileManager.default.fileExists(atPath: pipeline.stateFolder.path)
             ? pipeline.stateFolder.appendingPathComponent("audit-cache.sqlite") : nil
-        let loading = Loading { try AuditChecksumCache(path: cacheFile) }
+        // Reading the trees and hashing files blocks threads: they get threads of their own.
+        let threads = WorkerThreads(name: "eoshare-audit")
+        defer { threads.shutdown() }
+        let loading = Task(executorPreference: threads) { try AuditChecksumCache(path: cacheFile) }
         let root = pipeline.sharedRoot.path
         // No shared root is no tree at all: never compliant, even with nothing to publish yet.
         if !FileManager.default.fileExists(atPath: root) {
@@ -181,12 +184,12 @@ public struct Auditor: Sendable {
             }
             return tally
         }
-        let cache = try loading.value()
+        let cache = try await loading.value
         defer { try? cache.save() }
         progress?.total.store(folders.count, ordering: .relaxed)
         for viewer in viewers { report.itemsPerMember[viewer.folder] = 0 }
         for f in folders { report.itemsPerMember[f.viewer.folder, default: 0] += 1 }
-        let tallies = try check(folders, at: t, cache: cache)
+        let tallies = await check(folders, at: t, cache: cache, on: threads)
         var judged: [String: [String: Bool]] = [:]  // viewer → item JSON path → visible
         for tally in tallies {
             report.items += tally.items
@@ -220,20 +223,25 @@ public struct Auditor: Sendable {
     }
 
     /// Checks the folders in shares on every core; returns the shares' tallies in folder order.
-    func check(_ folders: [ItemFolder], at t: Date, cache: AuditChecksumCache) throws -> [Tally] {
+    func check(_ folders: [ItemFolder], at t: Date, cache: AuditChecksumCache, on threads: WorkerThreads) async -> [Tally] {
         let shareSize = 512
         let shares = (folders.count + shareSize - 1) / shareSize
-        let tallies = TallySlots(count: shares)
-        DispatchQueue.concurrentPerform(iterations: shares) { job in
-            let reader = ItemReader()
-            var tally = Tally()
-            for folder in folders[(job * shareSize)..<min(folders.count, (job + 1) * shareSize)] {
-                checkItem(folder, at: t, cache: cache, reader: reader, tally: &tally)
-                progress?.checked.add(1, ordering: .relaxed)
+        return await withTaskGroup(of: (Int, Tally).self) { group in
+            for job in 0..<shares {
+                group.addTask(executorPreference: threads) {
+                    let reader = ItemReader()
+                    var tally = Tally()
+                    for folder in folders[(job * shareSize)..<min(folders.count, (job + 1) * shareSize)] {
+                        checkItem(folder, at: t, cache: cache, reader: reader, tally: &tally)
+                        progress?.checked.add(1, ordering: .relaxed)
+                    }
+                    return (job, tally)
+                }
             }
-            tallies.set(job, .success(tally))
+            var tallies = Array(repeating: Tally(), count: shares)
+            for await (job, tally) in group { tallies[job] = tally }
+            return tallies
         }
-        return try tallies.all
     }
 
     func orphan(_ viewer: Viewer, _ path: String) -> AuditFinding {
@@ -378,40 +386,6 @@ final class ItemReader {
         try FileChunks.read(fd: fd, buffer: block, path: path()) { d.update($0) }
         return d.finalizeHex()
     }
-}
-
-/// A value made on a thread of its own, waited for when needed. `@unchecked Sendable` is
-/// sound: `result` is written once before the semaphore is signalled and read only after.
-private final class Loading<T>: @unchecked Sendable {
-    private var result: Result<T, any Error>?
-    private let done = DispatchSemaphore(value: 0)
-
-    init(_ make: @escaping @Sendable () throws -> T) {
-        Thread.detachNewThread { [self] in
-            result = Result { try make() }
-            done.signal()
-        }
-    }
-
-    /// The value (or the error making it threw); waits until it is made.
-    func value() throws -> T {
-        done.wait()
-        done.signal()
-        return try result!.get()
-    }
-}
-
-/// One slot per job, filled as jobs finish on any thread.
-private final class TallySlots: @unchecked Sendable {
-    private var slots: [Result<Auditor.Tally, any Error>?]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ tally: Result<Auditor.Tally, any Error>) {
-        lock.lock()
-        slots[i] = tally
-        lock.unlock()
-    }
-    var all: [Auditor.Tally] { get throws { try slots.compactMap { try $0?.get() } } }
 }
 
 extension Auditor {

@@ -22,6 +22,10 @@ final class CurlMulti: Sendable {
         precondition(CurlGlobal.initialised, "curl_global_init failed")
         let multi = MultiHandle(curl_multi_init()!)
         eoshare_curl_multi_setopt_long(multi.pointer, CURLMOPT_MAXCONNECTS, max(4, maxTransfers * 2))
+        // At most `fetch_workers` connections to one member's host: a transfer that starts
+        // while a finished one's connection is still being handed back waits for it (libcurl
+        // queues it) instead of opening one more.
+        eoshare_curl_multi_setopt_long(multi.pointer, CURLMOPT_MAX_HOST_CONNECTIONS, max(1, maxTransfers))
         let milliseconds = idleSleep.components.seconds * 1000 + idleSleep.components.attoseconds / 1_000_000_000_000_000
         shared = Shared(
             multi: multi, maxTransfers: max(1, maxTransfers),

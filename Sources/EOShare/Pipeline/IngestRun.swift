@@ -63,7 +63,10 @@ public final class IngestRun: Sendable {
         let sources = Dictionary(uniqueKeysWithValues: pipeline.sources.map { ($0.id, $0) })
         let limits = pipeline.limits
         let workFolder = pipeline.workFolder.appendingPathComponent("run-\(runId)")
-        let cpuWorkers = max(2, ProcessInfo.processInfo.activeProcessorCount)
+        let cpuWorkers = ProcessInfo.processInfo.activeProcessorCount
+        // Unpack and normalize block their thread (CPU, file I/O): they get threads of their own.
+        let cpuThreads = WorkerThreads(count: cpuWorkers, name: "eoshare-cpu")
+        defer { cpuThreads.shutdown() }
         try FileManager.default.createDirectory(at: workFolder, withIntermediateDirectories: true)
 
         // One libcurl multi handle on a thread of its own carries every transfer of the run:
@@ -107,7 +110,9 @@ public final class IngestRun: Sendable {
                     }
                     // unpack: gzip, zlib, tar and zip, told by their magic bytes, streamed through fixed buffers.
                     stages.addTask {
-                        await Self.pool(cpuWorkers, input: fetched, output: unpacked, settled: settled) {
+                        await Self.pool(
+                            cpuWorkers, on: cpuThreads, input: fetched, output: unpacked, settled: settled
+                        ) {
                             let unpacker = Unpacker(limits: limits)
                             return { object in
                                 do {
@@ -120,7 +125,9 @@ public final class IngestRun: Sendable {
                     }
                     // normalize: the source format's reader, then the checks every record must pass.
                     stages.addTask {
-                        await Self.pool(cpuWorkers, input: unpacked, output: normalized, settled: settled) {
+                        await Self.pool(
+                            cpuWorkers, on: cpuThreads, input: unpacked, output: normalized, settled: settled
+                        ) {
                             let normalizer = Normalizer()
                             return { object in
                                 do {
@@ -158,12 +165,12 @@ public final class IngestRun: Sendable {
     /// Runs `count` workers that take from `input`, transform, and send to `output` (or to
     /// `settled`); `output` finishes when every worker is done.
     static func pool<In: Sendable, Out: Sendable>(
-        _ count: Int, input: AsyncChannel<In>, output: AsyncChannel<Out>, settled: AsyncChannel<Settled>,
-        makeWorker: @escaping @Sendable () -> @Sendable (In) async -> StageResult<Out>
+        _ count: Int, on threads: WorkerThreads? = nil, input: AsyncChannel<In>, output: AsyncChannel<Out>,
+        settled: AsyncChannel<Settled>, makeWorker: @escaping @Sendable () -> @Sendable (In) async -> StageResult<Out>
     ) async {
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<count {
-                group.addTask {
+                group.addTask(executorPreference: threads) {
                     let work = makeWorker()
                     for await item in input {
                         switch await work(item) {
