@@ -18,7 +18,7 @@ import Testing
         #expect(
             tables.map { try! $0.decode(String.self) } == [
                 "dirty_catalogs", "extents", "ledger", "meta", "objects", "publications", "quarantine", "records",
-                "runs", "schema_migrations",
+                "runs", "schema_migrations", "sources_listed", "work", "workers",
             ])
     }
 

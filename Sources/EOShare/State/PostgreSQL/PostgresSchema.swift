@@ -132,6 +132,44 @@ enum PostgresSchema {
                 )
                 """,
             ]),
+        // Work shared between workers (CONTRACT §7, `WorkQueue`): the live workers with their
+        // heartbeats, the sources' last listing, and one row per object to be done, claimed
+        // under a lease with an attempt number that fences a late worker out. Instants are
+        // the database's clock (`now()`), so hosts' clocks need not agree.
+        Migration(
+            version: 2, name: "work-sharing",
+            statements: [
+                """
+                CREATE TABLE workers (
+                    id UUID PRIMARY KEY,
+                    host TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                    heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                )
+                """,
+                """
+                CREATE TABLE sources_listed (
+                    source TEXT COLLATE "C" PRIMARY KEY,
+                    listed_at TIMESTAMPTZ NOT NULL,
+                    listed_by UUID NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE work (
+                    source TEXT COLLATE "C" NOT NULL,
+                    url TEXT COLLATE "C" NOT NULL,
+                    enqueued_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                    claimed_by UUID,
+                    attempt INTEGER NOT NULL DEFAULT 0,
+                    lease_until TIMESTAMPTZ,
+                    done_at TIMESTAMPTZ,
+                    PRIMARY KEY (source, url)
+                )
+                """,
+                "CREATE INDEX work_open ON work (enqueued_at) WHERE done_at IS NULL",
+                "CREATE INDEX work_claimed ON work (claimed_by) WHERE done_at IS NULL",
+            ]),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }
