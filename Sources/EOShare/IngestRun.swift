@@ -41,25 +41,25 @@ public final class IngestRun: Sendable {
     public func run() async throws -> IngestSummary {
         let started = Date()
         let state = try openState(pipeline)
-        let sink = try await PublishStage.startRun(pipeline: pipeline, state: state, at: at, started: started, logger: logger)
-        progress.runNumber.store(sink.runId, ordering: .relaxed)
+        let publish = try await PublishStage.startRun(pipeline: pipeline, state: state, at: at, started: started, logger: logger)
+        progress.runNumber.store(publish.runId, ordering: .relaxed)
         do {
-            let summary = try await run(sink, state: state, started: started, logger: sink.logger)
-            try await sink.finishRun(summary)
+            let summary = try await run(publish, state: state, started: started, logger: publish.logger)
+            try await publish.finishRun(summary)
             return summary
         } catch {
-            await sink.failRun(error, seconds: Date().timeIntervalSince(started))
+            await publish.failRun(error, seconds: Date().timeIntervalSince(started))
             throw error
         }
     }
 
-    package func run(_ sink: PublishStage, state: any StateStore, started: Date, logger: Logger) async throws -> IngestSummary {
-        let runId = sink.runId
+    package func run(_ publish: PublishStage, state: any StateStore, started: Date, logger: Logger) async throws -> IngestSummary {
+        let runId = publish.runId
         let progress = self.progress
         // Make every tree match the policy at the run's instant before anything new: what a
         // killed run left half done, members that left, a lost or older state, a clock gone
         // back, due releases; every retraction before any publication.
-        try await sink.converge(reconcileRequested: reconcile)
+        try await publish.converge(reconcileRequested: reconcile)
 
         // One channel per stage boundary, each of its own type; what leaves the chain early
         // goes straight to publish on `settled`.
@@ -92,7 +92,7 @@ public final class IngestRun: Sendable {
                         }
                     } catch {
                         logger.error("\(error)", metadata: ["event": "source-failed", "object": "\(source.id)"])
-                        await sink.sourceFailed(source.id, reason: "\(error)")
+                        await publish.sourceFailed(source.id, reason: "\(error)")
                     }
                 }
                 discovered.finish()
@@ -103,7 +103,7 @@ public final class IngestRun: Sendable {
                     stages.addTask {
                         await Self.pool(limits.fetchWorkers, input: discovered, output: fetched, settled: settled) {
                             { ref in
-                                await sink.countDiscovered()
+                                await publish.countDiscovered()
                                 defer { progress.fetchedCount.add(1, ordering: .relaxed) }
                                 switch await fetchStage.fetch(ref) {
                                 case .fetched(let o):
@@ -152,7 +152,7 @@ public final class IngestRun: Sendable {
             // embargo + publish: one consumer, in arrival order.
             group.addTask {
                 for await input in merge(normalized.map(PublishInput.records), settled.map(PublishInput.settled)) {
-                    await sink.accept(input)
+                    await publish.accept(input)
                     progress.doneCount.add(1, ordering: .relaxed)
                 }
             }
@@ -160,8 +160,8 @@ public final class IngestRun: Sendable {
         await fetchStage.close()
         try? FileManager.default.removeItem(at: workFolder)
 
-        try await sink.finish()
-        return await sink.summary(seconds: Date().timeIntervalSince(started))
+        try await publish.finish()
+        return await publish.summary(seconds: Date().timeIntervalSince(started))
     }
 
     /// What a stage's worker makes of one input: the next stage's input, or an outcome.

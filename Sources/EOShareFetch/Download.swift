@@ -131,7 +131,7 @@ package struct DownloadMachine {
 /// Runs transfers to their end through a `CurlMulti`: retries with back-off, resumption
 /// with `Range` where allowed, and a log line per retry (URLs redacted).
 package struct Downloader: Sendable {
-    package let engine: CurlMulti
+    package let transfers: CurlMulti
     package let limits: Limits
     package let logger: Logger
 
@@ -144,7 +144,7 @@ package struct Downloader: Sendable {
         while true {
             var attempt = request
             attempt.resume = machine.resumePoint
-            var result = await engine.perform(attempt, sink: sink)
+            var result = await transfers.perform(attempt, sink: sink)
             if !sink.complete(), result.failure == nil {
                 result.failure = .sinkFailed("the bytes could not be written to the work file")
             }

@@ -8,7 +8,7 @@ import EOShareState
 /// every transfer through one libcurl multi handle on its own thread, `fetch_workers` at
 /// once. The ingest run drives it; the benchmarks use it alone.
 public final class FetchStage: Sendable {
-    private let engine: CurlMulti
+    private let transfers: CurlMulti
     private let settings: FetchSettings
     private let downloader: Downloader
     private let sources: [String: SourceConfig]
@@ -21,9 +21,9 @@ public final class FetchStage: Sendable {
 
     /// `workFolder` receives the fetched files; the next stage takes them from there.
     public init(pipeline: Pipeline, state: any StateStore, workFolder: URL, logger: Logger) {
-        engine = CurlMulti(maxTransfers: pipeline.limits.fetchWorkers)
+        transfers = CurlMulti(maxTransfers: pipeline.limits.fetchWorkers)
         settings = FetchSettings(limits: pipeline.limits, environment: pipeline.environment, logger: logger)
-        downloader = Downloader(engine: engine, limits: pipeline.limits, logger: logger)
+        downloader = Downloader(transfers: transfers, limits: pipeline.limits, logger: logger)
         sources = Dictionary(uniqueKeysWithValues: pipeline.sources.map { ($0.id, $0) })
         self.state = state
         self.workPath = workFolder.path
@@ -54,5 +54,5 @@ public final class FetchStage: Sendable {
     }
 
     /// Ends the transfer thread after cleaning up every libcurl handle.
-    public func close() async { await engine.close() }
+    public func close() async { await transfers.close() }
 }

@@ -149,7 +149,7 @@ package struct Fetcher {
         // MD5 only when a .md5 sidecar is, or may be, the checksum to match.
         let wantsMD5 = source.checksum == .sidecar && (ref.sidecar == nil || ref.sidecar?.kind == .md5)
         let sink: FileSink
-        do { sink = try FileSink(path: path, md5: wantsMD5, digester: downloader.engine.digester) } catch {
+        do { sink = try FileSink(path: path, md5: wantsMD5, digester: downloader.transfers.digester) } catch {
             return .quarantined(ref, reason: "fetch: \(error)", evidence: nil)
         }
         let result: TransferResult
