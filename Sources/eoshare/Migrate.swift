@@ -30,7 +30,9 @@ struct Migrate: AsyncParsableCommand {
         }
         let store = try await PostgresStateStore.open(target, relativeTo: pipeline.file.deletingLastPathComponent())
         do {
-            let copied = try await StateMigration.copy(from: sqlite, ledgerFile: pipeline.ledgerPath, to: store)
+            let copied = try await StateMigration.copy(from: sqlite, ledgerFile: pipeline.ledgerPath, to: store) {
+                try await Ledger.flush(state: sqlite, to: pipeline.ledgerPath)
+            }
             await store.close()
             print("migrated to \(target): \(copied.summary)")
         } catch {

@@ -3,6 +3,9 @@ import PostgresNIO
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOSharePublish
+@testable import EOShareState
 
 /// Connecting to a real PostgreSQL 15 (the test cluster): the password from `PGPASSWORD` or a
 /// password file, TLS as the URL asks, the schema migrated once however many workers start.

@@ -2,6 +2,9 @@ import Foundation
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOSharePublish
+@testable import EOShareState
 
 /// Every command on a PostgreSQL state, through the built `eoshare` as an operator runs it
 /// (the password in `PGPASSWORD`): the same trees, ledger and answers as on SQLite.

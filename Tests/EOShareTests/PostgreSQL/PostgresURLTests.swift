@@ -2,6 +2,9 @@ import Foundation
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOSharePublish
+@testable import EOShareState
 
 /// `state: postgresql://…` as libpq reads it, with the password refused; `.pgpass` as libpq
 /// matches it; `spool:` required beside a PostgreSQL state.

@@ -4,6 +4,9 @@ import Logging
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOSharePublish
+@testable import EOShareState
 
 /// `eoshare migrate`: a SQLite state after real ingests, copied into an empty PostgreSQL
 /// database; the ledger's chain carried whole (same lines, same head, verified), every row
@@ -26,7 +29,9 @@ import Testing
         #expect(anchor.lines == 17 + 2)  // 17 publications, 2 releases
         let url = try await TestPostgres.freshDatabase("migrate")
         let store = try await PostgresStateStore.open(url, environment: TestPostgres.passwordEnvironment)
-        let copied = try await StateMigration.copy(from: sqlite, ledgerFile: p.ledgerPath, to: store)
+        let copied = try await StateMigration.copy(from: sqlite, ledgerFile: p.ledgerPath, to: store) {
+            try await Ledger.flush(state: sqlite, to: p.ledgerPath)
+        }
 
         #expect(copied.ledgerLines == anchor.lines)
         #expect(copied.ledgerHead == anchor.head)
@@ -58,7 +63,7 @@ import Testing
 
         // Once is enough: a database that holds anything is refused, and left as it was.
         await #expect(throws: StateMigration.NotEmpty.self) {
-            _ = try await StateMigration.copy(from: sqlite, ledgerFile: p.ledgerPath, to: store)
+            _ = try await StateMigration.copy(from: sqlite, ledgerFile: p.ledgerPath, to: store) {}
         }
         #expect(try await store.ledgerAnchor().lines == anchor.lines)
         await store.close()
@@ -77,7 +82,7 @@ import Testing
         let url = try await TestPostgres.freshDatabase("broken")
         let store = try await PostgresStateStore.open(url, environment: TestPostgres.passwordEnvironment)
         await #expect(throws: StateMigration.BrokenLedger.self) {
-            _ = try await StateMigration.copy(from: try SQLiteStateStore(path: p.statePath), ledgerFile: p.ledgerPath, to: store)
+            _ = try await StateMigration.copy(from: try SQLiteStateStore(path: p.statePath), ledgerFile: p.ledgerPath, to: store) {}
         }
         #expect(try await store.ledgerAnchor().lines == 0)
         await store.close()

@@ -2,6 +2,9 @@ import Foundation
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOSharePublish
+@testable import EOShareState
 
 /// Both states by one test body: the StateStore protocol's meaning, method by method, as
 /// SQLite (the embedded default) and PostgreSQL (the test cluster) keep it.

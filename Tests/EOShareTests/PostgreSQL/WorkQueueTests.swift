@@ -2,6 +2,9 @@ import Foundation
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOSharePublish
+@testable import EOShareState
 
 /// The claims of CONTRACT §7 against a real PostgreSQL: disjoint batches under SKIP LOCKED,
 /// leases that return work, fencing by attempt number, one lister per source, live workers.
