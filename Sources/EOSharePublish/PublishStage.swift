@@ -32,6 +32,8 @@ package actor PublishStage {
     package var publishedItemHashes: Set<String>?
     /// Records whose copies the convergence found must leave, retracted together.
     package var retractionQueue: [(record: StoredRecord, copies: [Publication])] = []
+    /// Ledger lines committed in the state since the file last took them.
+    package var unflushedLedgerLines = 0
 
     /// The run's number in the state (its quarantine rows carry it).
     nonisolated package let runId: Int64
@@ -245,9 +247,25 @@ package actor PublishStage {
             return
         }
         CrashPoint.hit("publish.after-confirm")
+        await ledgerLinesCommitted(confirmations.reduce(0) { $0 + $1.ledger.count })
         for p in written {
             counts.published += p.viewers.count
             for viewer in p.viewers { logChange("publish", p.record.subject, viewer: viewer) }
+        }
+    }
+
+    /// Hands committed ledger lines to the file every thousand or so: the state keeps them
+    /// until then, and a run of a million records must not hold a million lines.
+    package func ledgerLinesCommitted(_ count: Int) async {
+        unflushedLedgerLines += count
+        guard unflushedLedgerLines >= 1024 else { return }
+        do {
+            try await Ledger.flush(state: state, to: pipeline.ledgerPath)
+            unflushedLedgerLines = 0
+        } catch {
+            // The lines stay committed in the state; the run's last flush tries again and
+            // fails the run if the file still cannot take them.
+            logger.error("ledger: \(error)")
         }
     }
 
@@ -319,6 +337,7 @@ package actor PublishStage {
                     ], at: at)
                 counts.retracted += gone.count
                 CrashPoint.hit("retract.after-confirm")
+                await ledgerLinesCommitted(gone.count)
                 for copy in gone { logChange("retract", s, viewer: Viewer(folder: copy.viewer)) }
             } catch {
                 await failures.append(failed("retract", s, gone.map(\.viewer), error))
@@ -357,6 +376,7 @@ package actor PublishStage {
                     ledger: viewers.map { ledgerEvent(event, s, viewer: $0.folder, item: sha) })
             ], at: at)
         CrashPoint.hit("publish.after-confirm")
+        await ledgerLinesCommitted(viewers.count)
         if event == "release" { counts.released += viewers.count } else { counts.published += viewers.count }
         for viewer in viewers { logChange(event, s, viewer: viewer) }
     }
