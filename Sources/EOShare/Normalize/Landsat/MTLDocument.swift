@@ -380,7 +380,7 @@ private struct XMLTreeParser {
     var position: Int
 
     mutating func parse(into table: inout MTLTable) throws(NormalizeError) {
-        let root: XMLElement
+        let root: MarkupElement
         do {
             root = try XMLReader.parse(bytes, from: position)
         } catch {
@@ -394,7 +394,7 @@ private struct XMLTreeParser {
 
     /// Files a group's leaf children as its values and reads its nested groups. The
     /// document's ranges are ranges of these same bytes, so they become spans as they are.
-    private func group(_ element: XMLElement, into table: inout MTLTable) throws(NormalizeError) {
+    private func group(_ element: MarkupElement, into table: inout MTLTable) throws(NormalizeError) {
         if element.hasText { throw fail(element.offset, "<\(element.name)> mixes text and child elements") }
         let group = table.group(named: element.name)
         let document = element.document
