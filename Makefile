@@ -35,7 +35,7 @@ demo: build
 ## our items with theirs), ccsdspy (the CCSDS statistics are checked against its decoding),
 ## pyftpdlib and asyncssh (the FTP and SFTP servers of the fetch tests). The stamp names the
 ## packages, so adding one reinstalls.
-VENV_PACKAGES := stac-validator stactools-landsat stactools-sentinel2 pystac ccsdspy pyftpdlib asyncssh
+VENV_PACKAGES := stac-validator stactools-landsat stactools-sentinel2 stactools-sentinel1 stactools-modis pystac ccsdspy pyftpdlib asyncssh
 VENV_STAMP := $(VENV)/.installed-$(shell echo $(VENV_PACKAGES) | tr ' ' '+')
 venv: $(VENV_STAMP)
 $(VENV_STAMP):

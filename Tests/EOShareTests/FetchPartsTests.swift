@@ -226,14 +226,14 @@ import Testing
 
     @Test func errorPages() {
         let html = Array("<!DOCTYPE html><html><body>Service Unavailable</body></html>".utf8)
-        #expect(ErrorPage.detect(name: "a_MTL.txt", format: .landsatMTL, contentType: "text/plain", head: html) != nil)
-        #expect(ErrorPage.detect(name: "index.html", format: .landsatMTL, contentType: "text/html", head: html) == nil)
+        #expect(ErrorPage.detect(name: "a_MTL.txt", format: SourceFormat(name: "landsat-mtl"), contentType: "text/plain", head: html) != nil)
+        #expect(ErrorPage.detect(name: "index.html", format: SourceFormat(name: "landsat-mtl"), contentType: "text/html", head: html) == nil)
         let json = Array(#"{"error": "quota"}"#.utf8)
-        #expect(ErrorPage.detect(name: "a_MTL.txt", format: .landsatMTL, contentType: "application/json", head: json)
+        #expect(ErrorPage.detect(name: "a_MTL.txt", format: SourceFormat(name: "landsat-mtl"), contentType: "application/json", head: json)
             != nil)
-        #expect(ErrorPage.detect(name: "a_MTL.json", format: .landsatMTL, contentType: "application/json", head: json)
+        #expect(ErrorPage.detect(name: "a_MTL.json", format: SourceFormat(name: "landsat-mtl"), contentType: "application/json", head: json)
             == nil)
-        #expect(ErrorPage.detect(name: "granule", format: .cmrUMMG, contentType: "application/json", head: json) == nil)
+        #expect(ErrorPage.detect(name: "granule", format: SourceFormat(name: "cmr-umm-g", objectMediaType: "application/json"), contentType: "application/json", head: json) == nil)
     }
 
     @Test func redaction() {

@@ -20,7 +20,8 @@ seconds=${2:-600}
 shift $(( $# >= 2 ? 2 : 1 ))
 
 unpack_sources="$(ls Sources/EOShare/Unpack/*.swift | grep -v '/Unpacker.swift$') Sources/EOShare/Support/Digest.swift"
-reader_sources="$(find Sources/EOShare/Normalize -name '*.swift' ! -name Normalizer.swift | sort)
+reader_sources="$(find Sources/EOShare/Normalize -name '*.swift' ! -name Normalizer.swift ! -name FormatReader.swift \
+    ! -name FormatRegistry.swift ! -name '*Format.swift' | sort)
     Sources/EOShare/Records/Record.swift Sources/EOShare/Config/PacketTimeConfig.swift
     Sources/EOShare/Support/JSONValue.swift Sources/EOShare/Support/Timestamp.swift
     Sources/EOShare/Support/ISODuration.swift Sources/EOShare/Support/UTF8Bytes.swift

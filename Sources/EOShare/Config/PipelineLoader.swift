@@ -207,10 +207,9 @@ private struct PipelineLoader {
             }
             let formatNode = m.require("format")
             let formatText = try formatNode.string()
-            guard let format = SourceFormat(rawValue: formatText) else {
+            guard let format = FormatRegistry.format(named: formatText) else {
                 throw formatNode.error(
-                    "unknown format '\(formatText)' (one of \(SourceFormat.allCases.map(\.rawValue).joined(separator: ", ")))"
-                )
+                    "unknown format '\(formatText)' (one of \(FormatRegistry.names.joined(separator: ", ")))")
             }
             let url = try sourceURL(m.require("url"))
             let match = try m["match"].map { r throws(ConfigError) in try r.stringList().map { g throws(ConfigError) in try g.glob() } } ?? []
@@ -232,10 +231,13 @@ private struct PipelineLoader {
             let caFile = try m["ca_file"].map { r throws(ConfigError) in try path(r) }
             var packets: PacketTimeConfig?
             if let p = m["packets"] {
-                guard format == .ccsdsPackets else { throw p.error("packets settings apply only to ccsds-packets sources") }
+                guard format.settingsKey == "packets" else {
+                    let users = FormatRegistry.readers.filter { $0.settingsKey == "packets" }.map(\.name)
+                    throw p.error("packets settings apply only to \(users.joined(separator: ", ")) sources")
+                }
                 packets = try loadPackets(p)
-            } else if format == .ccsdsPackets {
-                throw item.error("ccsds-packets sources need 'packets' (time_code and epoch)", key: "\(item.path).packets")
+            } else if format.settingsKey == "packets" {
+                throw item.error("\(format.name) sources need 'packets' (time_code and epoch)", key: "\(item.path).packets")
             }
             out.append(
                 SourceConfig(

@@ -1,6 +1,7 @@
 import Foundation
 
-/// What a format reader knows about the object it reads, besides the bytes.
+/// What a format reader knows about the object it reads, besides the bytes. (These types
+/// need none of the pipeline's: the fuzz targets compile the readers with them alone.)
 public struct ReaderContext: Sendable {
     public var owner: String
     public var collection: String
