@@ -123,10 +123,10 @@ public enum Sentinel1SAFEReader {
         p["sar:product_type"] = .string(productType)
         let resolutionClass = String(nameParts[2].suffix(1))
         if !isSLC, let figures = grdFigures["\(mode)-\(resolutionClass)"] {
-            p["sar:resolution_range"] = .number(figures.resolution.range)
-            p["sar:resolution_azimuth"] = .number(figures.resolution.azimuth)
-            p["sar:pixel_spacing_range"] = .number(figures.spacing.range)
-            p["sar:pixel_spacing_azimuth"] = .number(figures.spacing.azimuth)
+            p["sar:resolution_range"] = whole(figures.resolution.range)
+            p["sar:resolution_azimuth"] = whole(figures.resolution.azimuth)
+            p["sar:pixel_spacing_range"] = whole(figures.spacing.range)
+            p["sar:pixel_spacing_azimuth"] = whole(figures.spacing.azimuth)
             p["sar:looks_range"] = .int(Int64(figures.looks.range))
             p["sar:looks_azimuth"] = .int(Int64(figures.looks.azimuth))
             p["sar:looks_equivalent_number"] = .number(figures.equivalentLooks)
@@ -178,8 +178,9 @@ public enum Sentinel1SAFEReader {
         if let shape {
             p["proj:shape"] = .array(shape.map { .int(Int64($0)) })
             let b = footprint.bbox
+            // As stactools' transform_from_bbox, which reads the shape as [rows, columns].
             p["proj:transform"] = .array(
-                [(b[2] - b[0]) / Double(shape[0]), 0, b[0], 0, (b[1] - b[3]) / Double(shape[1]), b[3]].map(
+                [(b[2] - b[0]) / Double(shape[1]), 0, b[0], 0, (b[1] - b[3]) / Double(shape[0]), b[3]].map(
                     JSONValue.number))
         }
         p["proj:centroid"] = .object([
@@ -230,6 +231,11 @@ public enum Sentinel1SAFEReader {
     }
 
     // MARK: Parts
+
+    /// A figure as JSON: whole numbers as integers, as the product definition writes them.
+    private static func whole(_ value: Double) -> JSONValue {
+        value == value.rounded() && abs(value) < 1e15 ? .int(Int64(value)) : .number(value)
+    }
 
     private static func time(_ period: MarkupElement, _ field: String) throws(NormalizeError) -> Date {
         let text = try MetadataXML.required(period, field)
