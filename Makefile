@@ -75,7 +75,7 @@ bench-unpack: deps
 ## libFuzzer on each container reader, metadata reader and listing parser, one after the
 ## other, FUZZ_SECONDS each (ten minutes by default; Tests/Fuzz/README.md).
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS := tar zip gzip mtl sentinel2 cmr-umm-g cmr-atom ccsds listing
+FUZZ_TARGETS := tar zip gzip mtl sentinel2 sentinel1 modis cmr-umm-g cmr-atom ccsds listing json
 fuzz: deps
 	for target in $(FUZZ_TARGETS); do Tests/Fuzz/run.sh $$target $(FUZZ_SECONDS) || exit 1; done
 

@@ -1,6 +1,8 @@
-import EOShare
 import Foundation
+import Logging
 import Testing
+
+@testable import EOShare
 
 /// The MODIS ECS fixtures (`*.hdf.xml`), the stactools-modis reference items (made by the
 /// stactools-modis of the fixtures' snapshot) and a fresh run of the stactools-modis release
@@ -164,5 +166,36 @@ struct MODISECSReaderTests {
                 of: "ScienceGranuleMetadata.dtd\">", with: "ScienceGranuleMetadata.dtd\" [<!ENTITY x \"y\">]>")
         }
         #expect(error.reason.contains("DOCTYPE with an internal subset"), "\(error)")
+    }
+
+    /// End to end: a local folder of `.hdf.xml` files publishes one item per granule into each
+    /// member's tree, with the metadata file beside it; the HDF (not in the folder) is left
+    /// out rather than published as a path of this machine.
+    @Test func aLocalFolderSourcePublishes() async throws {
+        let folder = RepoPaths.temporaryFolder()
+        let file = folder.appendingPathComponent("p.yml")
+        try Data(
+            """
+            version: 1
+            members: [{id: NASA}, {id: ESA}]
+            collections: [{id: modis}]
+            sources: [{id: lpdaac, owner: NASA, collection: modis, format: modis-ecs, match: ["*.hdf.xml"],
+                       url: \(SharedFixtures.url(MODISFixtures.folder).path)/}]
+            embargo:
+              rules: [{clock: acquired, period: P30D}]
+            """.utf8
+        ).write(to: file)
+        let p = try Pipeline.load(from: file)
+        let s = try await IngestRun(pipeline: p, at: Timestamp.parse("2026-11-21T00:00:00Z")!, logger: Logger(label: "test"))
+            .run()
+        #expect(s.records == 6 && s.quarantined == 0 && s.published == 12)
+        let itemURL = try #require(Trees.item(p.sharedRoot, "ESA", "modis", "MOD09A1.A2022033.h19v10.061"))
+        let item = try JSONValue.parse(Data(contentsOf: itemURL))
+        #expect(item["properties"]?["start_datetime"] == "2022-02-02T00:00:00Z")
+        let metadata = try #require(item["assets"]?["metadata"]?["href"]?.stringValue)
+        #expect(FileManager.default.fileExists(atPath: itemURL.deletingLastPathComponent().appendingPathComponent(metadata).path))
+        #expect(item["assets"]?["hdf"] == nil)
+        let failures = try STACValidator.validateRecursively(p.sharedRoot.appendingPathComponent("ESA/catalog.json"))
+        #expect(failures.isEmpty, "\(failures)")
     }
 }

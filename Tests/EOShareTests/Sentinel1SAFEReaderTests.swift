@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 
 @testable import EOShare
@@ -245,5 +246,56 @@ struct Sentinel1SAFEReaderTests {
         #expect(try failure { $0.replacingOccurrences(of: ">ASCENDING<", with: ">SIDEWAYS<") }.field == "pass")
         let broken = try failure { $0.replacingOccurrences(of: "</safe:platform>", with: "</safe:platforms>") }
         #expect(broken.reason.contains("malformed manifest.safe (XML), line"), "\(broken)")
+    }
+
+    /// End to end: a local folder holding a GRD and an SLC product as `.tar.gz` (manifests
+    /// only, as the fixtures are) publishes one item each into each member's tree, the
+    /// manifest beside the item and the other files as hrefs at the source.
+    @Test func aLocalFolderSourcePublishes() async throws {
+        let folder = RepoPaths.temporaryFolder()
+        let feed = folder.appendingPathComponent("feed")
+        try FileManager.default.createDirectory(at: feed, withIntermediateDirectories: true)
+        for product in [
+            "S1A_IW_GRDH_1SDV_20210809T173953_20210809T174018_039156_049F13_6FF8.SAFE",
+            "S1A_IW_SL1__1_SH_20141031T095929_20141031T100002_003072_003842_91FC.SAFE",
+        ] {
+            let tar = Process()
+            tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+            tar.arguments = [
+                "czf", feed.appendingPathComponent("\(product).tar.gz").path, "-C",
+                SharedFixtures.url(S1Fixtures.folder).path, product,
+            ]
+            try tar.run()
+            tar.waitUntilExit()
+            #expect(tar.terminationStatus == 0)
+        }
+        let file = folder.appendingPathComponent("p.yml")
+        try Data(
+            """
+            version: 1
+            members: [{id: ESA}, {id: NASA}]
+            collections: [{id: sentinel-1}]
+            sources: [{id: s1, owner: ESA, collection: sentinel-1, format: sentinel1-safe, url: feed/}]
+            embargo:
+              rules: [{clock: acquired, period: P30D}]
+            """.utf8
+        ).write(to: file)
+        let p = try Pipeline.load(from: file)
+        let s = try await IngestRun(pipeline: p, at: Timestamp.parse("2026-11-21T00:00:00Z")!, logger: Logger(label: "test"))
+            .run()
+        #expect(s.records == 2 && s.quarantined == 0 && s.published == 4)
+        for id in [
+            "S1A_IW_GRDH_1SDV_20210809T173953_20210809T174018_039156_049F13",
+            "S1A_IW_SL1__1_SH_20141031T095929_20141031T100002_003072_003842",
+        ] {
+            let itemURL = try #require(Trees.item(p.sharedRoot, "NASA", "sentinel-1", id))
+            let item = try JSONValue.parse(Data(contentsOf: itemURL))
+            #expect(item["properties"]?["sar:instrument_mode"] == "IW")
+            #expect(item["assets"]?["safe-manifest"]?["href"] == "manifest.safe")
+            let manifest = itemURL.deletingLastPathComponent().appendingPathComponent("manifest.safe")
+            #expect(FileManager.default.fileExists(atPath: manifest.path))
+        }
+        let failures = try STACValidator.validateRecursively(p.sharedRoot.appendingPathComponent("NASA/catalog.json"))
+        #expect(failures.isEmpty, "\(failures)")
     }
 }

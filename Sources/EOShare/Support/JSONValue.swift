@@ -268,7 +268,9 @@ public indirect enum JSONSelection: Sendable {
 
 /// A recursive-descent parser over borrowed bytes. Strings without escapes, and integers,
 /// are made straight from the input (the common case in STAC items), without a scratch copy.
-private struct JSONParser {
+/// Its lexing (`skipSpace`, `plainString`, `string`, `scanNumber`) is also the Landsat MTL
+/// reader's, which keeps its own structure: the project has one JSON lexer.
+struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var i = 0
 
@@ -433,13 +435,7 @@ private struct JSONParser {
         case UInt8(ascii: "f"): _ = try literal("false", .null)
         case UInt8(ascii: "n"): _ = try literal("null", .null)
         default:
-            let start = i
-            while i < bytes.count, (48...57).contains(bytes[i]) || bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+")
-                || bytes[i] == UInt8(ascii: ".") || bytes[i] | 0x20 == UInt8(ascii: "e")
-            {
-                i += 1
-            }
-            guard i > start else { throw fail("unexpected character") }
+            _ = try scanNumber()
         }
     }
 
@@ -458,14 +454,14 @@ private struct JSONParser {
                 case UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "r"), UInt8(ascii: "b"), UInt8(ascii: "f"),
                     UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: "\""):
                     i += 1
-                default: throw fail("bad escape")
+                default: throw fail("invalid escape in string")
                 }
             } else if c < 0x20 {
                 i -= 1
                 throw fail("control character in string")
             }
         }
-        throw fail("unterminated string")
+        throw fail("unterminated string: file truncated?")
     }
 
     mutating func literal(_ word: StaticString, _ v: JSONValue) throws(JSONParseError) -> JSONValue {
@@ -477,24 +473,41 @@ private struct JSONParser {
         return v
     }
 
+    /// Moves past a number as RFC 8259 §6 writes it: an optional minus, then `0` or a
+    /// digit 1–9 and more digits, then optionally `.` and digits, then optionally `e`/`E`,
+    /// a sign and digits. `01`, `+1`, `.5`, `1.` and `1.e5` are not numbers. Returns
+    /// whether it is an integer (neither fraction nor exponent).
+    mutating func scanNumber() throws(JSONParseError) -> Bool {
+        func isDigit(_ at: Int) -> Bool { at < bytes.count && bytes[at] >= 48 && bytes[at] <= 57 }
+        let start = i
+        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
+        guard isDigit(i) else { throw fail(i == start ? "unexpected character" : "digit expected after '-'") }
+        if bytes[i] == UInt8(ascii: "0") {
+            i += 1
+            if isDigit(i) { throw fail("leading zero in a number") }
+        } else {
+            while isDigit(i) { i += 1 }
+        }
+        var isInt = true
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            guard isDigit(i) else { throw fail("digit expected after '.'") }
+            while isDigit(i) { i += 1 }
+            isInt = false
+        }
+        if i < bytes.count, bytes[i] | 0x20 == UInt8(ascii: "e") {
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            guard isDigit(i) else { throw fail("digit expected in exponent") }
+            while isDigit(i) { i += 1 }
+            isInt = false
+        }
+        return isInt
+    }
+
     mutating func number() throws(JSONParseError) -> JSONValue {
         let start = i
-        var isInt = true
-        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
-        while i < bytes.count {
-            let c = bytes[i]
-            if c >= 48 && c <= 57 {
-                i += 1
-            } else if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") || c == UInt8(ascii: "+")
-                || c == UInt8(ascii: "-")
-            {
-                isInt = false
-                i += 1
-            } else {
-                break
-            }
-        }
-        guard i > start else { throw fail("unexpected character") }
+        let isInt = try scanNumber()
         if isInt, i - start <= 18 {
             var v: Int64 = 0
             var k = bytes[start] == UInt8(ascii: "-") ? start + 1 : start
@@ -567,7 +580,7 @@ private struct JSONParser {
                     }
                     guard let u = Unicode.Scalar(scalar) else { throw fail("bad \\u escape") }
                     out.append(contentsOf: Array(String(Character(u)).utf8))
-                default: throw fail("bad escape")
+                default: throw fail("invalid escape in string")
                 }
                 continue
             }
@@ -575,7 +588,7 @@ private struct JSONParser {
             out.append(c)
             i += 1
         }
-        throw fail("unterminated string")
+        throw fail("unterminated string: file truncated?")
     }
 
     mutating func hex4() throws(JSONParseError) -> UInt32 {
