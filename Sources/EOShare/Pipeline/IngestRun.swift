@@ -27,67 +27,39 @@ public final class IngestRun: Sendable {
         self.progress = progress
     }
 
-    /// What moves between stages.
-    enum Work: Sendable {
-        case fetched(FetchedObject)
-        case unpacked(UnpackedObject)
-        /// An object's records, and the ones it held that were rejected (quarantined one by one).
-        case normalized(NormalizedObject)
-        case unchanged(ObjectRef)
-        case quarantined(ObjectRef, reason: String, evidence: RefusedBytes?)
-        /// An object that arrived whole and verified but could not be unpacked or normalized.
-        case rejected(FetchedObject, reason: String)
-    }
-
     /// Runs once; the caller holds the pipeline's lock. The run is recorded in the state as
     /// `ok`, `quarantined` or `failed` (with its error); runs left `running` by a run that
     /// died are marked `died` first.
     public func run() async throws -> IngestSummary {
         let started = Date()
-        let state = try StateStore.opening(at: pipeline.statePath)
-        let runId = try state.startRun(at: at, startedAt: started)
-        progress.runNumber.store(runId, ordering: .relaxed)
-        for died in try state.markDiedRuns(foundBy: runId) {
-            logger.warning("run #\(died) died without finishing (killed or crashed); this run takes over", metadata: ["event": "run-died", "run": "\(died)"])
-        }
-        var logger = self.logger
-        logger[metadataKey: "run"] = "\(runId)"
-        var sink: PublishStage?
+        let state = try openState(pipeline)
+        let sink = try await PublishStage.startRun(pipeline: pipeline, state: state, at: at, started: started, logger: logger)
+        progress.runNumber.store(sink.runId, ordering: .relaxed)
         do {
-            let summary = try await run(runId, state: state, started: started, logger: logger) { sink = $0 }
-            // Changes that could not be finished make the run a failure, after all else was done.
-            if summary.failed > 0 {
-                try state.failRun(
-                    runId, error: "\(summary.failed) publications or retractions could not be finished", summary: summary,
-                    finishedAt: Date())
-            } else {
-                try state.finishRun(
-                    runId, status: summary.quarantined > 0 ? "quarantined" : "ok", summary: summary.json.serializedString(),
-                    finishedAt: Date())
-            }
+            let summary = try await run(sink, state: state, started: started, logger: sink.logger)
+            try await sink.finishRun(summary)
             return summary
         } catch {
-            let reached = await sink?.summary(seconds: Date().timeIntervalSince(started))
-            try? state.failRun(runId, error: "\(error)", summary: reached, finishedAt: Date())
+            await sink.failRun(error, seconds: Date().timeIntervalSince(started))
             throw error
         }
     }
 
-    func run(
-        _ runId: Int64, state: StateStore, started: Date, logger: Logger, made: (PublishStage) -> Void
-    ) async throws -> IngestSummary {
-        let sink = try PublishStage(pipeline: pipeline, state: state, at: at, logger: logger)
-        made(sink)
+    func run(_ sink: PublishStage, state: any StateStore, started: Date, logger: Logger) async throws -> IngestSummary {
+        let runId = sink.runId
         let progress = self.progress
         // Make every tree match the policy at the run's instant before anything new: what a
         // killed run left half done, members that left, a lost or older state, a clock gone
         // back, due releases; every retraction before any publication.
         try await sink.converge(reconcileRequested: reconcile)
 
+        // One channel per stage boundary, each of its own type; what leaves the chain early
+        // goes straight to publish on `settled`.
         let discovered = AsyncChannel<ObjectRef>()
-        let fetched = AsyncChannel<Work>()
-        let unpacked = AsyncChannel<Work>()
-        let normalized = AsyncChannel<Work>()
+        let fetched = AsyncChannel<FetchedObject>()
+        let unpacked = AsyncChannel<UnpackedObject>()
+        let normalized = AsyncChannel<NormalizedObject>()
+        let settled = AsyncChannel<Settled>()
         let sources = Dictionary(uniqueKeysWithValues: pipeline.sources.map { ($0.id, $0) })
         let limits = pipeline.limits
         let workFolder = pipeline.workFolder.appendingPathComponent("run-\(runId)")
@@ -114,55 +86,58 @@ public final class IngestRun: Sendable {
                 }
                 discovered.finish()
             }
-            // fetch: `fetch_workers` objects at once, each verified before it moves on.
             group.addTask {
-                await Self.pool(limits.fetchWorkers, input: discovered, output: fetched) {
-                    { ref in
-                        await sink.countDiscovered()
-                        defer { progress.fetchedCount.add(1, ordering: .relaxed) }
-                        switch await fetchStage.fetch(ref) {
-                        case .fetched(let o):
-                            progress.bytesCount.add(o.size, ordering: .relaxed)
-                            return .fetched(o)
-                        case .unchanged(let r): return .unchanged(r)
-                        case .quarantined(let r, let reason, let evidence):
-                            return .quarantined(r, reason: reason, evidence: evidence)
+                await withTaskGroup(of: Void.self) { stages in
+                    // fetch: `fetch_workers` objects at once, each verified before it moves on.
+                    stages.addTask {
+                        await Self.pool(limits.fetchWorkers, input: discovered, output: fetched, settled: settled) {
+                            { ref in
+                                await sink.countDiscovered()
+                                defer { progress.fetchedCount.add(1, ordering: .relaxed) }
+                                switch await fetchStage.fetch(ref) {
+                                case .fetched(let o):
+                                    progress.bytesCount.add(o.size, ordering: .relaxed)
+                                    return .next(o)
+                                case .unchanged(let r, let remember): return .settled(.unchanged(r, remember: remember))
+                                case .quarantined(let r, let reason, let evidence):
+                                    return .settled(.refused(r, reason: reason, evidence: evidence))
+                                }
+                            }
+                        }
+                    }
+                    // unpack: gzip, zlib, tar and zip, told by their magic bytes, streamed through fixed buffers.
+                    stages.addTask {
+                        await Self.pool(cpuWorkers, input: fetched, output: unpacked, settled: settled) {
+                            let unpacker = Unpacker(limits: limits)
+                            return { object in
+                                do {
+                                    return .next(try unpacker.unpack(object))
+                                } catch {
+                                    return .settled(.rejected(object, Rejection(.unpack, error)))
+                                }
+                            }
+                        }
+                    }
+                    // normalize: the source format's reader, then the checks every record must pass.
+                    stages.addTask {
+                        await Self.pool(cpuWorkers, input: unpacked, output: normalized, settled: settled) {
+                            let normalizer = Normalizer()
+                            return { object in
+                                do {
+                                    return .next(try normalizer.normalize(object, source: sources[object.fetched.ref.source]!))
+                                } catch {
+                                    return .settled(.rejected(object.fetched, Rejection(.normalize, error)))
+                                }
+                            }
                         }
                     }
                 }
-            }
-            // unpack: gzip, zlib, tar and zip, told by their magic bytes, streamed through fixed buffers.
-            group.addTask {
-                await Self.pool(cpuWorkers, input: fetched, output: unpacked) {
-                    let unpacker = Unpacker(limits: limits)
-                    return { work in
-                        guard case .fetched(let object) = work else { return work }
-                        do {
-                            return .unpacked(try unpacker.unpack(object))
-                        } catch {
-                            return .rejected(object, reason: "unpack: \(error)")
-                        }
-                    }
-                }
-            }
-            // normalize: the source format's reader, then the checks every record must pass.
-            group.addTask {
-                await Self.pool(cpuWorkers, input: unpacked, output: normalized) {
-                    let normalizer = Normalizer()
-                    return { work in
-                        guard case .unpacked(let object) = work else { return work }
-                        do {
-                            return .normalized(try normalizer.normalize(object, source: sources[object.fetched.ref.source]!))
-                        } catch {
-                            return .rejected(object.fetched, reason: "normalize: \(error)")
-                        }
-                    }
-                }
+                settled.finish()
             }
             // embargo + publish: one consumer, in arrival order.
             group.addTask {
-                for await work in normalized {
-                    await sink.accept(work)
+                for await input in merge(normalized.map(PublishInput.records), settled.map(PublishInput.settled)) {
+                    await sink.accept(input)
                     progress.doneCount.add(1, ordering: .relaxed)
                 }
             }
@@ -174,17 +149,28 @@ public final class IngestRun: Sendable {
         return await sink.summary(seconds: Date().timeIntervalSince(started))
     }
 
-    /// Runs `count` workers that take from `input`, transform, and send to `output`;
-    /// `output` finishes when every worker is done.
+    /// What a stage's worker makes of one input: the next stage's input, or an outcome.
+    enum StageResult<Out: Sendable>: Sendable {
+        case next(Out)
+        case settled(Settled)
+    }
+
+    /// Runs `count` workers that take from `input`, transform, and send to `output` (or to
+    /// `settled`); `output` finishes when every worker is done.
     static func pool<In: Sendable, Out: Sendable>(
-        _ count: Int, input: AsyncChannel<In>, output: AsyncChannel<Out>,
-        makeWorker: @escaping @Sendable () -> @Sendable (In) async -> Out
+        _ count: Int, input: AsyncChannel<In>, output: AsyncChannel<Out>, settled: AsyncChannel<Settled>,
+        makeWorker: @escaping @Sendable () -> @Sendable (In) async -> StageResult<Out>
     ) async {
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<count {
                 group.addTask {
                     let work = makeWorker()
-                    for await item in input { await output.send(await work(item)) }
+                    for await item in input {
+                        switch await work(item) {
+                        case .next(let out): await output.send(out)
+                        case .settled(let outcome): await settled.send(outcome)
+                        }
+                    }
                 }
             }
         }
