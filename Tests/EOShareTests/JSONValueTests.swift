@@ -100,6 +100,29 @@ extension JSONValueTests {
         }
     }
 
+    /// Skipped members are refused for what a full parse refuses in them: a lone surrogate
+    /// escape, invalid UTF-8 in a string or a key, a number beyond a Double (found by the json
+    /// fuzz target).
+    static let skippedButBad: [[UInt8]] = {
+        let texts = [
+            #"{"kept":1,"skipped":"\ude80"}"#, #"{"kept":1,"skipped":"a\ud83dz"}"#, #"{"kept":1,"skipped":1e3082}"#,
+            #"{"kept":1,"skipped":[-1E+400]}"#,
+        ]
+        let badUTF8: [[UInt8]] = [
+            Array(#"{"kept":1,"skipped":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8),
+            Array(#"{"kept":1,""#.utf8) + [0xFF] + Array(#"":2}"#.utf8),
+        ]
+        return texts.map { Array($0.utf8) } + badUTF8
+    }()
+
+    @Test(arguments: Self.skippedButBad)
+    func skippedMembersAreCheckedAsReadOnes(_ bytes: [UInt8]) throws {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(bytes) }
+        #expect(throws: JSONParseError.self) {
+            try bytes.withUnsafeBufferPointer { try JSONValue.parse($0, selecting: .members("kept")) }
+        }
+    }
+
     @Test(arguments: [
         ("0", JSONValue.int(0)), ("-0", .int(0)), ("10", .int(10)), ("0.5", .number(0.5)), ("-0.0", .number(-0.0)),
         ("1e5", .number(100_000)), ("1E+2", .number(100)), ("2.5e-1", .number(0.25)), ("0e0", .number(0)),

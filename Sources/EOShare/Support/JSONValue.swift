@@ -344,6 +344,10 @@ struct JSONParser {
             case .only(let wanted):
                 if let raw = plainString() {
                     let name = UnsafeBufferPointer(rebasing: bytes[raw])
+                    // Checked as a full parse checks it, though only compared as bytes.
+                    if name.contains(where: { $0 >= 0x80 }), String(validating: name, as: UTF8.self) == nil {
+                        throw JSONParseError(offset: raw.lowerBound, reason: "invalid UTF-8 in string")
+                    }
                     member = wanted.first { $0.0.utf8Equals(name) }
                 } else {
                     let key = try string()
@@ -435,22 +439,42 @@ struct JSONParser {
         case UInt8(ascii: "f"): _ = try literal("false", .null)
         case UInt8(ascii: "n"): _ = try literal("null", .null)
         default:
+            // Checked for range as a full parse checks it: only an exponent or 309 digits can
+            // leave a Double's range, so the common skipped coordinate is not converted.
+            let start = i
             _ = try scanNumber()
+            let text = UnsafeBufferPointer(rebasing: bytes[start..<i])
+            if i - start > 308 || text.contains(where: { $0 | 0x20 == UInt8(ascii: "e") }) {
+                guard let d = Double(String(decoding: text, as: UTF8.self)), d.isFinite else {
+                    throw JSONParseError(offset: start, reason: "bad number '\(String(decoding: text.prefix(40), as: UTF8.self))'")
+                }
+            }
         }
     }
 
+    /// Moves past a string, refusing exactly what `string()` refuses (escapes, surrogates,
+    /// control characters, invalid UTF-8) without building it: a selective parse accepts the
+    /// same documents as a full one.
     mutating func skipString() throws(JSONParseError) {
         i += 1
+        let start = i
+        var ascii = true
         while i < bytes.count {
             let c = bytes[i]
             i += 1
-            if c == UInt8(ascii: "\"") { return }
+            if c >= 0x80 { ascii = false }
+            if c == UInt8(ascii: "\"") {
+                if !ascii, String(validating: UnsafeBufferPointer(rebasing: bytes[start..<(i - 1)]), as: UTF8.self) == nil {
+                    throw fail("invalid UTF-8 in string")
+                }
+                return
+            }
             if c == UInt8(ascii: "\\") {
                 guard i < bytes.count else { break }
                 switch bytes[i] {
                 case UInt8(ascii: "u"):
                     i += 1
-                    _ = try hex4()
+                    _ = try unicodeEscape()
                 case UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "r"), UInt8(ascii: "b"), UInt8(ascii: "f"),
                     UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: "\""):
                     i += 1
@@ -569,17 +593,7 @@ struct JSONParser {
                 case UInt8(ascii: "f"): out.append(0x0C)
                 case UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: "\""): out.append(e)
                 case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar), i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
-                        bytes[i + 1] == UInt8(ascii: "u")
-                    {
-                        i += 2
-                        let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw fail("bad surrogate pair") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let u = Unicode.Scalar(scalar) else { throw fail("bad \\u escape") }
-                    out.append(contentsOf: Array(String(Character(u)).utf8))
+                    out.append(contentsOf: Array(String(Character(try unicodeEscape())).utf8))
                 default: throw fail("invalid escape in string")
                 }
                 continue
@@ -589,6 +603,22 @@ struct JSONParser {
             i += 1
         }
         throw fail("unterminated string: file truncated?")
+    }
+
+    /// The scalar of a `\\uXXXX` escape (after the `u`), joining a surrogate pair; a lone
+    /// surrogate is refused (a Swift string cannot hold it).
+    mutating func unicodeEscape() throws(JSONParseError) -> Unicode.Scalar {
+        var scalar = try hex4()
+        if (0xD800..<0xDC00).contains(scalar), i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
+            bytes[i + 1] == UInt8(ascii: "u")
+        {
+            i += 2
+            let low = try hex4()
+            guard (0xDC00..<0xE000).contains(low) else { throw fail("bad surrogate pair") }
+            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+        }
+        guard let u = Unicode.Scalar(scalar) else { throw fail("bad \\u escape") }
+        return u
     }
 
     mutating func hex4() throws(JSONParseError) -> UInt32 {
