@@ -22,6 +22,7 @@ let package = Package(
             dependencies: [
                 "BenchSupport",
                 .product(name: "EOShare", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -30,6 +31,7 @@ let package = Package(
             dependencies: [
                 "BenchSupport",
                 .product(name: "EOShare", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -37,6 +39,7 @@ let package = Package(
             name: "policy-bench",
             dependencies: [
                 .product(name: "EOShare", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -45,13 +48,17 @@ let package = Package(
             dependencies: [
                 "BenchSupport",
                 .product(name: "EOShare", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Normalize + write items from the Landsat and Sentinel-2 fixtures vs stactools.
         .executableTarget(
             name: "normalize-bench",
-            dependencies: ["BenchSupport", .product(name: "EOShare", package: eoshare)]
+            dependencies: [
+                "BenchSupport", .product(name: "EOShare", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
+            ]
         ),
         // The unpack stage against gzip -dc and tar xzf, and its memory on a 4 GiB stream.
         .executableTarget(
@@ -59,6 +66,7 @@ let package = Package(
             dependencies: [
                 "BenchSupport",
                 .product(name: "EOShare", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
             ]
         ),
     ],
