@@ -318,7 +318,8 @@ package enum HTTPDate {
                 let month = months.firstIndex(of: monthName).map({ Int64($0) + 1 }),
                 (1...31).contains(day), hour < 24, minute < 60, second <= 60
             else { return nil }
-            return Int64(UTCCalendar.daysFromCivil(Int(year), Int(month), Int(day))) * 86_400 + hour * 3_600 + minute * 60 + second
+            let days = Int64(UTCCalendar.daysFromCivil(Int(year), Int(month), Int(day)))
+            return days * 86_400 + hour * 3_600 + minute * 60 + second
         }
     }
 

@@ -1,7 +1,7 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
 import EOShareUnpack
+import Foundation
 
 /// A metadata format as a plug-in. The normalize stage knows formats only through this
 /// protocol and `FormatRegistry`; each format's folder holds its conformance

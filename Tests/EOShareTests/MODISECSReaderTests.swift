@@ -58,7 +58,8 @@ struct MODISECSReaderTests {
         let theirRing = try #require(theirs["geometry"]?["coordinates"]?.arrayValue?.first?.arrayValue)
         #expect(theirRing.count >= 5)
         for key in [
-            "platform", "instruments", "modis:horizontal-tile", "modis:vertical-tile", "modis:tile-id", "eo:cloud_cover",
+            "platform", "instruments", "modis:horizontal-tile", "modis:vertical-tile", "modis:tile-id",
+            "eo:cloud_cover",
         ] {
             #expect(record.properties[key] == tp[key], "\(key): \(String(describing: record.properties[key]))")
         }
@@ -91,7 +92,8 @@ struct MODISECSReaderTests {
 
     static func compareTimes(_ record: Record, _ tp: JSONValue) throws {
         for (ours, key) in [
-            (record.startDatetime, "start_datetime"), (record.endDatetime, "end_datetime"), (record.datetime, "datetime"),
+            (record.startDatetime, "start_datetime"), (record.endDatetime, "end_datetime"),
+            (record.datetime, "datetime"),
         ] {
             let theirs = tp[key]?.stringValue.flatMap(Timestamp.parse)
             #expect((ours == nil) == (theirs == nil), "\(key)")
@@ -154,7 +156,9 @@ struct MODISECSReaderTests {
                 with: "<PSAName>HORIZONTALTILENUMBER</PSAName>\n                <PSAValue>99")
         }
         #expect(tile.field == "HORIZONTALTILENUMBER")
-        let date = try Self.failure { $0.replacingOccurrences(of: "2022-02-09</RangeEndingDate>", with: "2022-02-30</RangeEndingDate>") }
+        let date = try Self.failure {
+            $0.replacingOccurrences(of: "2022-02-09</RangeEndingDate>", with: "2022-02-30</RangeEndingDate>")
+        }
         #expect(date.field == "RangeEndingDate")
     }
 
@@ -186,14 +190,18 @@ struct MODISECSReaderTests {
             """.utf8
         ).write(to: file)
         let p = try Pipeline.load(from: file)
-        let s = try await IngestRun(pipeline: p, at: Timestamp.parse("2026-11-21T00:00:00Z")!, logger: Logger(label: "test"))
-            .run()
+        let s = try await IngestRun(
+            pipeline: p, at: Timestamp.parse("2026-11-21T00:00:00Z")!, logger: Logger(label: "test")
+        )
+        .run()
         #expect(s.records == 6 && s.quarantined == 0 && s.published == 12)
         let itemURL = try #require(Trees.item(p.sharedRoot, "ESA", "modis", "MOD09A1.A2022033.h19v10.061"))
         let item = try JSONValue.parse(Data(contentsOf: itemURL))
         #expect(item["properties"]?["start_datetime"] == "2022-02-02T00:00:00Z")
         let metadata = try #require(item["assets"]?["metadata"]?["href"]?.stringValue)
-        #expect(FileManager.default.fileExists(atPath: itemURL.deletingLastPathComponent().appendingPathComponent(metadata).path))
+        #expect(
+            FileManager.default.fileExists(
+                atPath: itemURL.deletingLastPathComponent().appendingPathComponent(metadata).path))
         #expect(item["assets"]?["hdf"] == nil)
         let failures = try STACValidator.validateRecursively(p.sharedRoot.appendingPathComponent("ESA/catalog.json"))
         #expect(failures.isEmpty, "\(failures)")

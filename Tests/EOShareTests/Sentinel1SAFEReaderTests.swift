@@ -34,7 +34,8 @@ enum S1Fixtures {
         let name = String(product.split(separator: "/").last!)
         return Sentinel1SAFEReader.Input(
             productName: name.hasSuffix(".SAFE") ? String(name.dropLast(5)) : name,
-            manifestName: "\(name)/manifest.safe", manifest: try SharedFixtures.bytes("\(folder)/\(product)/manifest.safe"),
+            manifestName: "\(name)/manifest.safe",
+            manifest: try SharedFixtures.bytes("\(folder)/\(product)/manifest.safe"),
             annotation: annotation)
     }
 
@@ -62,7 +63,8 @@ enum S1Fixtures {
     }
 
     static func annotation(_ shape: [Int]) -> [UInt8] {
-        Array("""
+        Array(
+            """
             <?xml version="1.0" encoding="UTF-8"?>
             <product><imageAnnotation><imageInformation><numberOfSamples>\(shape[0])</numberOfSamples>\
             <numberOfLines>\(shape[1])</numberOfLines></imageInformation></imageAnnotation></product>
@@ -130,7 +132,8 @@ struct Sentinel1SAFEReaderTests {
         let ours = record.properties
         #expect(record.id == theirs["id"]?.stringValue)
         for (date, key) in [
-            (record.datetime, "datetime"), (record.startDatetime, "start_datetime"), (record.endDatetime, "end_datetime"),
+            (record.datetime, "datetime"), (record.startDatetime, "start_datetime"),
+            (record.endDatetime, "end_datetime"),
         ] {
             let a = try #require(date, "\(key)")
             let b = try #require(tp[key]?.stringValue.flatMap(Timestamp.parse), "\(key)")
@@ -156,7 +159,9 @@ struct Sentinel1SAFEReaderTests {
                 let b = tp[key]?.arrayValue?.compactMap(\.doubleValue) ?? []
                 #expect(a.count == 6 && zip(a, b).allSatisfy { abs($0 - $1) < 1e-9 }, "\(key) \(a) vs \(b)")
             } else {
-                #expect(ours[key] == tp[key], "\(key): ours \(String(describing: ours[key])), theirs \(String(describing: tp[key]))")
+                #expect(
+                    ours[key] == tp[key],
+                    "\(key): ours \(String(describing: ours[key])), theirs \(String(describing: tp[key]))")
             }
         }
         let extra = Set(ours.keys.filter { $0.contains(":") }).subtracting(tp.objectValue?.keys ?? [])
@@ -240,9 +245,14 @@ struct Sentinel1SAFEReaderTests {
             }
             return try #require(error)
         }
-        #expect(try failure { $0.replacingOccurrences(of: "gml:coordinates", with: "gml:coords") }.field == "gml:coordinates")
-        #expect(try failure { $0.replacingOccurrences(of: "46.033890,1.512143", with: "146.0,1.5") }.field == "gml:coordinates")
-        #expect(try failure { $0.replacingOccurrences(of: "safe:startTime", with: "safe:beginTime") }.field == "startTime")
+        #expect(
+            try failure { $0.replacingOccurrences(of: "gml:coordinates", with: "gml:coords") }.field
+                == "gml:coordinates")
+        #expect(
+            try failure { $0.replacingOccurrences(of: "46.033890,1.512143", with: "146.0,1.5") }.field
+                == "gml:coordinates")
+        #expect(
+            try failure { $0.replacingOccurrences(of: "safe:startTime", with: "safe:beginTime") }.field == "startTime")
         #expect(try failure { $0.replacingOccurrences(of: ">ASCENDING<", with: ">SIDEWAYS<") }.field == "pass")
         let broken = try failure { $0.replacingOccurrences(of: "</safe:platform>", with: "</safe:platforms>") }
         #expect(broken.reason.contains("malformed manifest.safe (XML), line"), "\(broken)")
@@ -281,8 +291,10 @@ struct Sentinel1SAFEReaderTests {
             """.utf8
         ).write(to: file)
         let p = try Pipeline.load(from: file)
-        let s = try await IngestRun(pipeline: p, at: Timestamp.parse("2026-11-21T00:00:00Z")!, logger: Logger(label: "test"))
-            .run()
+        let s = try await IngestRun(
+            pipeline: p, at: Timestamp.parse("2026-11-21T00:00:00Z")!, logger: Logger(label: "test")
+        )
+        .run()
         #expect(s.records == 2 && s.quarantined == 0 && s.published == 4)
         for id in [
             "S1A_IW_GRDH_1SDV_20210809T173953_20210809T174018_039156_049F13",

@@ -67,7 +67,9 @@ func fuzz(_ bytes: [UInt8]) {
 #elseif FUZZ_JSON
 func fuzz(_ bytes: [UInt8]) {
     let full = try? JSONValue.parse(bytes)
-    let selected = try? bytes.withUnsafeBufferPointer { try JSONValue.parse($0, selecting: .members("id", "properties")) }
+    let selected = try? bytes.withUnsafeBufferPointer {
+        try JSONValue.parse($0, selecting: .members("id", "properties"))
+    }
     // A selective parse checks the skipped members too: it accepts exactly the objects a full parse does.
     if case .object? = full { precondition(selected != nil, "a full parse accepted what a selective one refused") }
     if selected != nil { precondition(full != nil, "a selective parse accepted what a full one refused") }
@@ -133,7 +135,7 @@ func fuzz(_ bytes: [UInt8]) {
     }
 }
 #else
-#error("compile with -D FUZZ_MTL, FUZZ_SENTINEL2, FUZZ_SENTINEL1, FUZZ_MODIS, FUZZ_CMR_UMMG, FUZZ_CMR_ATOM, FUZZ_CCSDS, FUZZ_LISTING or FUZZ_JSON")
+#error("compile with one of the -D FUZZ_… flags listed at the top of this file")
 #endif
 
 @_cdecl("LLVMFuzzerTestOneInput")

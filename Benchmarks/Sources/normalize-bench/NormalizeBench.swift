@@ -108,8 +108,8 @@ struct NormalizeBench {
     /// bytes already in memory. Measures the JSON lexer the MTL reader shares with `JSONValue`.
     static func mtlJSONParse(fixtures: URL, count: Int) throws {
         let folder = fixtures.appendingPathComponent("landsat-c2-mtl")
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix("_MTL.json") }
-            .sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            .filter { $0.hasSuffix("_MTL.json") }.sorted()
         let documents = try files.map { [UInt8](try Data(contentsOf: folder.appendingPathComponent($0))) }
         guard !documents.isEmpty else { return }
         var keys = 0

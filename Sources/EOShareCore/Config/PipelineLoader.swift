@@ -242,7 +242,8 @@ private struct PipelineLoader {
                 }
                 packets = try loadPackets(p)
             } else if format.settingsKey == "packets" {
-                throw item.error("\(format.name) sources need 'packets' (time_code and epoch)", key: "\(item.path).packets")
+                throw item.error(
+                    "\(format.name) sources need 'packets' (time_code and epoch)", key: "\(item.path).packets")
             }
             out.append(
                 SourceConfig(

@@ -446,7 +446,8 @@ package struct JSONParser {
             let text = UnsafeBufferPointer(rebasing: bytes[start..<i])
             if i - start > 308 || text.contains(where: { $0 | 0x20 == UInt8(ascii: "e") }) {
                 guard let d = Double(String(decoding: text, as: UTF8.self)), d.isFinite else {
-                    throw JSONParseError(offset: start, reason: "bad number '\(String(decoding: text.prefix(40), as: UTF8.self))'")
+                    let shown = String(decoding: text.prefix(40), as: UTF8.self)
+                    throw JSONParseError(offset: start, reason: "bad number '\(shown)'")
                 }
             }
         }
@@ -464,7 +465,8 @@ package struct JSONParser {
             i += 1
             if c >= 0x80 { ascii = false }
             if c == UInt8(ascii: "\"") {
-                if !ascii, String(validating: UnsafeBufferPointer(rebasing: bytes[start..<(i - 1)]), as: UTF8.self) == nil {
+                let run = UnsafeBufferPointer(rebasing: bytes[start..<(i - 1)])
+                if !ascii, String(validating: run, as: UTF8.self) == nil {
                     throw fail("invalid UTF-8 in string")
                 }
                 return

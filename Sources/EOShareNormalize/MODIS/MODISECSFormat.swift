@@ -13,6 +13,8 @@ struct MODISECSFormat: FormatReader {
     }
 
     func read(_ file: UnpackedFile, context: ReaderContext) throws(NormalizeError) -> ReaderOutput {
-        ReaderOutput(records: [try MODISECSReader.read(try Normalizer.bytes(of: file), name: file.name, context: context)])
+        ReaderOutput(records: [
+            try MODISECSReader.read(try Normalizer.bytes(of: file), name: file.name, context: context)
+        ])
     }
 }

@@ -50,7 +50,9 @@ public enum MODISECSReader {
         let created = try granule.text(at: "ECSDataGranule/ProductionDateTime").map {
             t throws(NormalizeError) in try ecsTime("ProductionDateTime", t)
         }
-        let updated = try granule.text(at: "LastUpdate").map { t throws(NormalizeError) in try ecsTime("LastUpdate", t) }
+        let updated = try granule.text(at: "LastUpdate").map {
+            t throws(NormalizeError) in try ecsTime("LastUpdate", t)
+        }
 
         var horizontal: Int?
         var vertical: Int?
@@ -101,7 +103,8 @@ public enum MODISECSReader {
         }
 
         let footprint = tileFootprint(horizontal: horizontal, vertical: vertical)
-        let datetime = midpointProducts.contains(product) ? start.addingTimeInterval(end.timeIntervalSince(start) / 2) : nil
+        let datetime =
+            midpointProducts.contains(product) ? start.addingTimeInterval(end.timeIntervalSince(start) / 2) : nil
 
         // The HDF granule beside the metadata; the metadata file itself.
         let hdfName = granule.text(at: "DataFiles/DataFileContainer/DistributedFileName") ?? localID
@@ -159,7 +162,9 @@ public enum MODISECSReader {
     // MARK: Fields
 
     /// ECS dates and times: `2022-02-02` with `00:00:00.000000` (UTC).
-    private static func dateTime(_ granule: MarkupElement, _ date: String, _ time: String) throws(NormalizeError) -> Date {
+    private static func dateTime(_ granule: MarkupElement, _ date: String, _ time: String) throws(NormalizeError)
+        -> Date
+    {
         let d = try MetadataXML.required(granule, "RangeDateTime/\(date)")
         let t = try MetadataXML.required(granule, "RangeDateTime/\(time)")
         guard let value = Timestamp.parse("\(d)T\(t)Z") else { throw .unparseable(date, "\(d) \(t)") }
@@ -172,7 +177,9 @@ public enum MODISECSReader {
         return value
     }
 
-    private static func tileNumber(_ field: String, _ text: String, in range: ClosedRange<Int>) throws(NormalizeError) -> Int {
+    private static func tileNumber(_ field: String, _ text: String, in range: ClosedRange<Int>) throws(NormalizeError)
+        -> Int
+    {
         guard let n = Int(text), range.contains(n) else { throw .unparseable(field, text) }
         return n
     }

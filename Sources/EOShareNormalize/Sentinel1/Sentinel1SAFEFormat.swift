@@ -20,7 +20,8 @@ struct Sentinel1SAFEFormat: FormatReader {
         }
         let product = Normalizer.baseName(String(folder.dropLast()))
         return Sentinel1SAFEReader.Input(
-            productName: product.isEmpty ? nil : product, manifestName: manifest.name, manifest: try Normalizer.bytes(of: manifest),
+            productName: product.isEmpty ? nil : product, manifestName: manifest.name,
+            manifest: try Normalizer.bytes(of: manifest),
             manifestFile: manifest.url,
             annotation: try annotation.map { f throws(NormalizeError) in try Normalizer.bytes(of: f) })
     }

@@ -294,7 +294,10 @@ public enum Sentinel1SAFEReader {
     private static func shape(_ bytes: [UInt8]) throws(NormalizeError) -> [Int] {
         let root = try MetadataXML.parse(
             bytes, file: "product annotation",
-            skipping: ["geolocationGrid", "dopplerCentroid", "antennaPattern", "orbitList", "attitudeList", "coordinateConversion"])
+            skipping: [
+                "geolocationGrid", "dopplerCentroid", "antennaPattern", "orbitList", "attitudeList",
+                "coordinateConversion",
+            ])
         guard let image = root.find("imageAnnotation/imageInformation") else { throw .missing("imageInformation") }
         let samples = try MetadataXML.required(image, "numberOfSamples")
         let lines = try MetadataXML.required(image, "numberOfLines")
@@ -345,7 +348,8 @@ public enum Sentinel1SAFEReader {
             else { throw NormalizeError(field: "fileLocation", "path '\(path.prefix(80))' leaves the product") }
             let plain = Normalizer.baseName(clean)
             if let local = context.localFiles[plain] {
-                assets.append(Asset(key: key, href: plain, title: title, mediaType: type, roles: [role], localFile: local))
+                assets.append(
+                    Asset(key: key, href: plain, title: title, mediaType: type, roles: [role], localFile: local))
                 return
             }
             guard let base, let href = Normalizer.href(clean, besideFolder: folder, objectURL: base) else {
@@ -379,7 +383,9 @@ public enum Sentinel1SAFEReader {
             }
         }
         for (band, href, pol) in product {
-            try add("schema-product-\(band)", href, title: "\(pol) Product Schema", type: "application/xml", role: "metadata")
+            try add(
+                "schema-product-\(band)", href, title: "\(pol) Product Schema", type: "application/xml",
+                role: "metadata")
         }
         for (band, href, pol) in calibration {
             try add(
@@ -387,7 +393,8 @@ public enum Sentinel1SAFEReader {
                 role: "metadata")
         }
         for (band, href, pol) in noise {
-            try add("schema-noise-\(band)", href, title: "\(pol) Noise Schema", type: "application/xml", role: "metadata")
+            try add(
+                "schema-noise-\(band)", href, title: "\(pol) Noise Schema", type: "application/xml", role: "metadata")
         }
         try add("thumbnail", "preview/quick-look.png", title: "Preview Image", type: "image/png", role: "thumbnail")
         for (band, href, pol) in measurement {

@@ -244,7 +244,9 @@ public enum Sentinel2SAFEReader {
     }
 
     /// The product footprint: `EXT_POS_LIST` as lat/lon pairs (or lat/lon/height triples).
-    private static func footprint(_ root: MarkupElement) throws(NormalizeError) -> (geometry: JSONValue, bbox: [Double]) {
+    private static func footprint(
+        _ root: MarkupElement
+    ) throws(NormalizeError) -> (geometry: JSONValue, bbox: [Double]) {
         let field = "EXT_POS_LIST"
         guard let text = root.text(at: "Geometric_Info/Product_Footprint/Product_Footprint/Global_Footprint/\(field)")
         else { throw .missing(field) }
@@ -283,7 +285,8 @@ public enum Sentinel2SAFEReader {
     // MARK: Assets
 
     private static func makeAssets(
-        input: Input, granuleNode: MarkupElement, manifest: MarkupElement?, granule: MarkupElement?, context: ReaderContext
+        input: Input, granuleNode: MarkupElement, manifest: MarkupElement?, granule: MarkupElement?,
+        context: ReaderContext
     ) throws(NormalizeError) -> [Asset] {
         let cog = granuleNode.attribute("imageFormat") == "GeoTIFF"
         let fileExtension = cog ? ".tif" : ".jp2"
