@@ -15,13 +15,16 @@ import Foundation
 ///   `proj:transform` and `s1:shape` are omitted rather than guessed;
 /// - an SLC product gets one asset per swath and polarisation (`iw1-hh`, `iw2-hh`, …):
 ///   stactools keys its images by polarisation first and keeps only the last swath's;
+/// - projection v2.0.0 (`proj:code` `EPSG:4326`), as stactools writes with pystac ≥ 1.12 and
+///   our other readers do; the example items of stactools-sentinel1 are STAC 1.0 with
+///   projection v1.1.0 (`proj:epsg` 4326);
 /// - measurement assets carry no `eo:bands` (the `sar:polarizations` say the same) and the
 ///   item no `eo` extension; SLC assets carry no per-swath `sar:*` resolutions.
 public enum Sentinel1SAFEReader {
     public enum Schema {
         public static let sar = "https://stac-extensions.github.io/sar/v1.0.0/schema.json"
         public static let sat = "https://stac-extensions.github.io/sat/v1.0.0/schema.json"
-        public static let projection = "https://stac-extensions.github.io/projection/v1.1.0/schema.json"
+        public static let projection = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
         public static let processing = "https://stac-extensions.github.io/processing/v1.1.0/schema.json"
     }
 
@@ -173,7 +176,7 @@ public enum Sentinel1SAFEReader {
 
         let footprint = try self.footprint(wrapped("measurementFrameSet"))
         ext.append(Schema.projection)
-        p["proj:epsg"] = .int(4326)
+        p["proj:code"] = "EPSG:4326"
         p["proj:bbox"] = .array(footprint.bbox.map(JSONValue.number))
         let shape = try input.annotation.map { b throws(NormalizeError) in try self.shape(b) }
         if let shape {
