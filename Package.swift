@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries behind project-prefixed system-library targets (module names are global).
@@ -50,6 +51,7 @@ let package = Package(
                 "EOShareCore", "EOShareEmbargo",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .target(
@@ -100,7 +102,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EOShareTests",
-            dependencies: ["EOShare", "EOShareFeedGeneration"]
+            dependencies: ["EOShare", "EOShareFeedGeneration", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

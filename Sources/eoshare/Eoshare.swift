@@ -9,7 +9,9 @@ struct Eoshare: AsyncParsableCommand {
         commandName: "eoshare",
         abstract: "Move consortium members' satellite records into embargo-aware shared STAC catalogs.",
         version: EOShareVersion.current,
-        subcommands: [Ingest.self, Export.self, Audit.self, Explain.self, Status.self, LedgerCommand.self, Validate.self])
+        subcommands: [
+            Ingest.self, Export.self, Audit.self, Explain.self, Status.self, LedgerCommand.self, Validate.self, Migrate.self,
+        ])
 
     /// Runs the command and maps every failure to the contract's exit codes in one place.
     static func main() async {
@@ -64,7 +66,7 @@ enum ExitStatus {
         switch error {
         case is ConfigError: return config
         case is LockBusy: return locked
-        case is UsageError, is ExportError: return usage
+        case is UsageError, is ExportError, is StateMigration.NotEmpty: return usage
         case is DataError: return dataError
         case is POSIXIOError, is CocoaError, is StateOpenError: return ioError
         default:
