@@ -34,16 +34,20 @@ demo: build
 	@cd demo-out/shared && find . -path ./.store -prune -o -print | sort | sed 's|^\./||; s|[^/]*/|  |g'
 
 ## The Python tools in a virtualenv: stac-validator (tests validate every published file with
-## it, offline), stactools-landsat / stactools-sentinel2 / pystac (the normalize tests compare
+## it, offline), stactools-landsat / -sentinel2 / -sentinel1 / -modis, pystac (the normalize tests compare
 ## our items with theirs), ccsdspy (the CCSDS statistics are checked against its decoding),
 ## pyftpdlib and asyncssh (the FTP and SFTP servers of the fetch tests). The stamp names the
 ## packages, so adding one reinstalls.
-VENV_PACKAGES := stac-validator stactools-landsat stactools-sentinel2 pystac ccsdspy pyftpdlib asyncssh
+VENV_PACKAGES := stac-validator stactools-landsat stactools-sentinel2 stactools-sentinel1 stactools-modis pystac ccsdspy pyftpdlib asyncssh
+## stactools-sentinel1 pins pystac~=1.9, which would take every peer back to STAC 1.0: it is
+## installed without its pins and runs on the pystac the other peers bring.
+VENV_NO_DEPS := stactools-sentinel1
 VENV_STAMP := $(VENV)/.installed-$(shell echo $(VENV_PACKAGES) | tr ' ' '+')
 venv: $(VENV_STAMP)
 $(VENV_STAMP):
 	test -x $(VENV)/bin/pip || python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check $(VENV_PACKAGES)
+	$(VENV)/bin/pip install -q --disable-pip-version-check $(filter-out $(VENV_NO_DEPS),$(VENV_PACKAGES))
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps $(VENV_NO_DEPS)
 	rm -f $(VENV)/.installed-* $(VENV)/.peers-installed && touch $@
 
 ## The tests run beside a throwaway PostgreSQL cluster (its URL and password exported), stopped
@@ -82,7 +86,7 @@ bench-unpack: deps
 ## libFuzzer on each container reader, metadata reader and listing parser, one after the
 ## other, FUZZ_SECONDS each (ten minutes by default; Tests/Fuzz/README.md).
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS := tar zip gzip mtl sentinel2 cmr-umm-g cmr-atom ccsds listing
+FUZZ_TARGETS := tar zip gzip mtl sentinel2 sentinel1 modis cmr-umm-g cmr-atom ccsds listing json
 fuzz: deps
 	for target in $(FUZZ_TARGETS); do Tests/Fuzz/run.sh $$target $(FUZZ_SECONDS) || exit 1; done
 

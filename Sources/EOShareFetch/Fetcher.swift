@@ -276,7 +276,7 @@ package enum ErrorPage {
         if !expectsHTML, type.hasPrefix("text/html") || type.hasPrefix("application/xhtml") || looksHTML {
             return "an HTML page"
         }
-        let expectsJSON = lower.containsUTF8(".json") || format == .cmrUMMG
+        let expectsJSON = lower.containsUTF8(".json") || format.servesJSON
         if !expectsJSON, type.containsUTF8("json"), body.first == UInt8(ascii: "{") || body.first == UInt8(ascii: "[") {
             return "a JSON document (\(type))"
         }
@@ -318,24 +318,14 @@ package enum HTTPDate {
                 let month = months.firstIndex(of: monthName).map({ Int64($0) + 1 }),
                 (1...31).contains(day), hour < 24, minute < 60, second <= 60
             else { return nil }
-            return daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
+            let days = Int64(UTCCalendar.daysFromCivil(Int(year), Int(month), Int(day)))
+            return days * 86_400 + hour * 3_600 + minute * 60 + second
         }
     }
 
     /// "Jan" … "Dec" as three bytes in one number.
     private static let months: [UInt32] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         .map { name in name.utf8.reduce(0) { $0 << 8 | UInt32($1) } }
-
-    /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (the civil-from-days
-    /// inverse of Howard Hinnant's date algorithms).
-    package static func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
 
     /// Whether the server answered in a later minute than the one the object last changed
     /// in, both by the server's clock. Then a later change would show a later minute on an

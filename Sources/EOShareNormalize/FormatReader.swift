@@ -1,70 +1,56 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
 import EOShareUnpack
+import Foundation
 
-/// What a format reader knows about the object it reads, besides the bytes.
-public struct ReaderContext: Sendable {
-    public var owner: String
-    public var collection: String
-    public var source: String
-    /// The object's URL at the source: hrefs of files that are not in the bundle resolve against it.
-    public var objectURL: URL
-    /// Payload files present with the metadata (unpacked bundle or the object itself), by file name.
-    public var localFiles: [String: URL]
+/// A metadata format as a plug-in. The normalize stage knows formats only through this
+/// protocol and `FormatRegistry`; each format's folder holds its conformance
+/// (`<Folder>/*Format.swift`): which files of an unpacked object it reads, and how.
+///
+/// The conformances, this file and the registry use the pipeline's types (`UnpackedFile`,
+/// `SourceConfig`); the readers they call do not, so the fuzz targets compile the readers
+/// without them (Tests/Fuzz/run.sh leaves these files out).
+public protocol FormatReader: Sendable {
+    /// What `pick` hands to `read`: the format's files found among the object's.
+    associatedtype Selection
 
-    public init(owner: String, collection: String, source: String, objectURL: URL, localFiles: [String: URL] = [:]) {
-        self.owner = owner
-        self.collection = collection
-        self.source = source
-        self.objectURL = objectURL
-        self.localFiles = localFiles
+    /// The pipeline's `format:` value.
+    var name: String { get }
+
+    /// Where the format's field mapping is documented: a section of `Docs/`.
+    var mappingDoc: String { get }
+
+    /// The media type of the format's objects whatever their names say, when the format fixes
+    /// it (a CMR UMM-G answer is JSON at any URL). The fetch stage reads it through the
+    /// source's `SourceFormat` to tell an error page from data, so fetch knows no format.
+    var objectMediaType: String? { get }
+
+    /// The key of the source settings block the format needs (`packets`), or nil.
+    var settingsKey: String? { get }
+
+    /// Finds the files the format reads among the object's (names may be paths inside an
+    /// archive); throws naming what is missing.
+    func pick(_ files: [UnpackedFile], source: SourceConfig) throws(NormalizeError) -> Selection
+
+    /// Reads the picked files into records.
+    func read(_ selection: Selection, context: ReaderContext) throws(NormalizeError) -> ReaderOutput
+}
+
+extension FormatReader {
+    public var objectMediaType: String? { nil }
+    public var settingsKey: String? { nil }
+
+    /// Picks and reads in one step (opens the existential for the normalizer).
+    func normalize(
+        _ files: [UnpackedFile], source: SourceConfig, context: ReaderContext
+    ) throws(NormalizeError) -> ReaderOutput {
+        try read(try pick(files, source: source), context: context)
     }
 }
 
-/// Why a record could not be normalized: names the field and the cause, in one line.
-public struct NormalizeError: Error, CustomStringConvertible, Equatable {
-    public var field: String?
-    public var reason: String
-
-    public init(field: String? = nil, _ reason: String) {
-        self.field = field
-        self.reason = reason
-    }
-
-    public static func missing(_ field: String) -> NormalizeError { NormalizeError(field: field, "required field is missing") }
-    public static func unparseable(_ field: String, _ value: String) -> NormalizeError {
-        NormalizeError(field: field, "cannot parse '\(value.prefix(80))'")
-    }
-
-    public var description: String {
-        if let field { return "\(field): \(reason)" }
-        return reason
-    }
-}
-
-/// A record an object held that could not be normalized: quarantined on its own while the
-/// object's other records go on (one bad granule of a CMR response, say).
-public struct RejectedRecord: Sendable, Equatable, CustomStringConvertible {
-    /// The record's id when it has one, else its place in the object (`granule 3`).
-    public var label: String
-    public var error: NormalizeError
-
-    public init(label: String, error: NormalizeError) {
-        self.label = label
-        self.error = error
-    }
-
-    public var description: String { "record \(label): \(error)" }
-}
-
-/// What a format reader returns for one object.
-public struct ReaderOutput: Sendable {
-    public var records: [Record]
-    public var rejected: [RejectedRecord]
-
-    public init(records: [Record], rejected: [RejectedRecord] = []) {
-        self.records = records
-        self.rejected = rejected
+extension SourceFormat {
+    /// The format as the other stages see it: its name and what it declares for them.
+    public init(_ reader: any FormatReader) {
+        self.init(name: reader.name, objectMediaType: reader.objectMediaType, settingsKey: reader.settingsKey)
     }
 }

@@ -77,6 +77,65 @@ import Testing
     }
 }
 
+/// Numbers exactly as RFC 8259 §6 writes them, in full parses and in the members a
+/// selective parse skips: no leading zeros, no plus sign, digits on both sides of a point,
+/// digits in an exponent.
+extension JSONValueTests {
+    @Test(arguments: [
+        ("01", "leading zero"), ("-01", "leading zero"), ("+1", "unexpected character"), (".5", "unexpected character"),
+        ("1.", "digit expected after '.'"), ("1.e5", "digit expected after '.'"), ("1e", "digit expected in exponent"),
+        ("1e+", "digit expected in exponent"), ("-", "digit expected after '-'"), ("--1", "digit expected after '-'"),
+        ("1.5.2", "expected ',' or ']'"), ("0x10", "expected ',' or ']'"), ("1e5e5", "expected ',' or ']'"),
+        ("Infinity", "unexpected character"), ("-.5", "digit expected after '-'"),
+    ])
+    func numbersOutsideTheGrammarAreRefused(_ number: String, _ reason: String) throws {
+        for text in ["[\(number)]", #"{"skipped":[\#(number)],"kept":1}"#] {
+            let bytes = Array(text.utf8)
+            let full = #expect(throws: JSONParseError.self) { try JSONValue.parse(bytes) }
+            #expect(full?.reason.contains(reason) == true, "\(text): \(String(describing: full))")
+            let selective = #expect(throws: JSONParseError.self) {
+                try bytes.withUnsafeBufferPointer { try JSONValue.parse($0, selecting: .members("kept")) }
+            }
+            if text.hasPrefix("{") { #expect(selective?.reason.contains(reason) == true, "\(text) skipped") }
+        }
+    }
+
+    /// Skipped members are refused for what a full parse refuses in them: a lone surrogate
+    /// escape, invalid UTF-8 in a string or a key, a number beyond a Double (found by the json
+    /// fuzz target).
+    static let skippedButBad: [[UInt8]] = {
+        let texts = [
+            #"{"kept":1,"skipped":"\ude80"}"#, #"{"kept":1,"skipped":"a\ud83dz"}"#, #"{"kept":1,"skipped":1e3082}"#,
+            #"{"kept":1,"skipped":[-1E+400]}"#,
+        ]
+        let badUTF8: [[UInt8]] = [
+            Array(#"{"kept":1,"skipped":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8),
+            Array(#"{"kept":1,""#.utf8) + [0xFF] + Array(#"":2}"#.utf8),
+        ]
+        return texts.map { Array($0.utf8) } + badUTF8
+    }()
+
+    @Test(arguments: Self.skippedButBad)
+    func skippedMembersAreCheckedAsReadOnes(_ bytes: [UInt8]) throws {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(bytes) }
+        #expect(throws: JSONParseError.self) {
+            try bytes.withUnsafeBufferPointer { try JSONValue.parse($0, selecting: .members("kept")) }
+        }
+    }
+
+    @Test(arguments: [
+        ("0", JSONValue.int(0)), ("-0", .int(0)), ("10", .int(10)), ("0.5", .number(0.5)), ("-0.0", .number(-0.0)),
+        ("1e5", .number(100_000)), ("1E+2", .number(100)), ("2.5e-1", .number(0.25)), ("0e0", .number(0)),
+    ])
+    func numbersInTheGrammarAreRead(_ number: String, _ value: JSONValue) throws {
+        #expect(try JSONValue.parse(Array("[\(number)]".utf8)) == .array([value]))
+        let selected = try Array(#"{"skipped":\#(number),"kept":\#(number)}"#.utf8).withUnsafeBufferPointer {
+            try JSONValue.parse($0, selecting: .members("kept"))
+        }
+        #expect(selected["kept"] == value)
+    }
+}
+
 /// Input never recurses without bound: arrays and objects nested past 256 are refused, in
 /// full parses and in selective ones that skip what they do not build.
 extension JSONValueTests {

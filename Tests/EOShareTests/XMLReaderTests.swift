@@ -114,4 +114,37 @@ extension XMLReaderTests {
         #expect(deepest.descendant("b") == nil, "a tree at the limit is walked recursively without trouble")
         #expect(throws: XMLSyntaxError.self) { try XMLReader.parse(Self.nested(XMLReader.maxDepth + 1)) }
     }
+
+    // MARK: DOCTYPE
+
+    /// A DOCTYPE naming an external DTD is accepted (MODIS ECS metadata has one) and the DTD
+    /// is never read: nothing in it could define an entity.
+    @Test(arguments: [
+        "<?xml version=\"1.0\"?><!DOCTYPE Root SYSTEM \"http://example.test/x.dtd\">\n<Root>a &amp; b</Root>",
+        "<!DOCTYPE Root PUBLIC \"-//X//DTD Y//EN\" 'x.dtd'><Root>a &amp; b</Root>",
+        "<!DOCTYPE Root   SYSTEM 'x.dtd'  ><!-- c --><Root>a &amp; b</Root>",
+        "<!DOCTYPE Root><Root>a &amp; b</Root>",
+    ])
+    func anExternalDTDReferenceIsAccepted(_ text: String) throws {
+        let root = try XMLReader.parse(Array(text.utf8))
+        #expect(root.name == "Root" && root.text == "a & b")
+    }
+
+    /// Internal subsets, where entities are declared, are refused whatever they hold; an
+    /// undeclared entity stays an error; a DOCTYPE after the root or a second one is refused.
+    @Test(arguments: [
+        ("<!DOCTYPE Root [<!ENTITY a \"b\">]><Root>&a;</Root>", "internal subset"),
+        ("<!DOCTYPE Root SYSTEM \"x.dtd\" [<!ENTITY a \"b\">]><Root/>", "internal subset"),
+        ("<!DOCTYPE Root [\n]><Root/>", "internal subset"),
+        ("<!DOCTYPE Root SYSTEM \"x.dtd\"><Root>&lol;</Root>", "unknown entity &lol;"),
+        ("<!DOCTYPE Root SYSTEM \"x.dtd\"><!DOCTYPE Root><Root/>", "DOCTYPE after the document began"),
+        ("<Root><!DOCTYPE Root></Root>", "DOCTYPE after the document began"),
+        ("<!DOCTYPE Root SYSTEM x.dtd><Root/>", "expected a quoted identifier"),
+        ("<!DOCTYPE Root SYSTEM \"x.dtd", "unterminated DOCTYPE"),
+        ("<!DOCTYPEX><Root/>", "malformed DOCTYPE"),
+    ])
+    func internalSubsetsAndEntityDeclarationsAreRefused(_ text: String, _ detail: String) throws {
+        let error = #expect(throws: XMLSyntaxError.self) { try XMLReader.parse(Array(text.utf8)) }
+        #expect(error?.detail.contains(detail) == true, "\(String(describing: error))")
+    }
 }

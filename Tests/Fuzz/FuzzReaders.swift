@@ -8,12 +8,16 @@ import Foundation
 //   -D FUZZ_CMR_UMMG   CMR UMM-G JSON (a granule or a search response)
 //   -D FUZZ_CMR_ATOM   CMR Atom JSON (`feed.entry`); the same reader, found by the document's shape
 //   -D FUZZ_CCSDS      CCSDS space packets; the first byte picks one of the time settings below
+//   -D FUZZ_SENTINEL1  Sentinel-1 SAFE: manifest.safe, then the product annotation after a NUL byte
+//   -D FUZZ_MODIS      MODIS ECS metadata (*.hdf.xml, with or without its DOCTYPE)
 //   -D FUZZ_LISTING    HTTP index page, index file (lines or JSON) and FTP listing lines
+//   -D FUZZ_JSON       the JSON parser every stage shares: a full parse, a selective one and a
+//                      round trip (what parses must serialize to text that parses to the same)
 // A thrown error is a normal outcome; a crash, a precondition failure, an address-sanitizer
 // report, a leak or a hang is a finding. What the readers accept must also pass the checks
 // of publication and come out as an item that reads back. See Tests/Fuzz/README.md.
 
-#if !FUZZ_LISTING
+#if !FUZZ_LISTING && !FUZZ_JSON
 let context = ReaderContext(
     owner: "NASA", collection: "fuzz", source: "fuzz", objectURL: URL(string: "https://example.org/data/object.bin")!)
 
@@ -45,6 +49,36 @@ func fuzz(_ bytes: [UInt8]) {
         granuleName: parts.count > 1 ? "S2.SAFE/GRANULE/L2A_T01/MTD_TL.xml" : nil,
         granule: parts.count > 1 ? parts[1] : nil)
     if let record = try? Sentinel2SAFEReader.read(input, context: context) { publish(record) }
+}
+#elseif FUZZ_SENTINEL1
+func fuzz(_ bytes: [UInt8]) {
+    let parts = bytes.split(separator: 0, maxSplits: 1, omittingEmptySubsequences: false).map(Array.init)
+    let input = Sentinel1SAFEReader.Input(
+        productName: "S1A_IW_GRDH_1SDV_20210809T173953_20210809T174018_039156_049F13_6FF8",
+        manifestName: "S1.SAFE/manifest.safe", manifest: parts[0], annotation: parts.count > 1 ? parts[1] : nil)
+    if let record = try? Sentinel1SAFEReader.read(input, context: context) { publish(record) }
+}
+#elseif FUZZ_MODIS
+func fuzz(_ bytes: [UInt8]) {
+    if let record = try? MODISECSReader.read(bytes, name: "MOD09A1.A2022033.h19v10.061.1.hdf.xml", context: context) {
+        publish(record)
+    }
+}
+#elseif FUZZ_JSON
+func fuzz(_ bytes: [UInt8]) {
+    let full = try? JSONValue.parse(bytes)
+    let selected = try? bytes.withUnsafeBufferPointer {
+        try JSONValue.parse($0, selecting: .members("id", "properties"))
+    }
+    // A selective parse checks the skipped members too: it accepts exactly the objects a full parse does.
+    if case .object? = full { precondition(selected != nil, "a full parse accepted what a selective one refused") }
+    if selected != nil { precondition(full != nil, "a selective parse accepted what a full one refused") }
+    guard let full else { return }
+    for pretty in [false, true] {
+        let text = full.serialized(pretty: pretty)
+        guard let again = try? JSONValue.parse(text) else { preconditionFailure("what was written does not parse") }
+        precondition(again.serialized(pretty: pretty) == text, "the round trip changed the value")
+    }
 }
 #elseif FUZZ_CMR_UMMG || FUZZ_CMR_ATOM
 func fuzz(_ bytes: [UInt8]) {
@@ -101,7 +135,7 @@ func fuzz(_ bytes: [UInt8]) {
     }
 }
 #else
-#error("compile with -D FUZZ_MTL, FUZZ_SENTINEL2, FUZZ_CMR_UMMG, FUZZ_CMR_ATOM, FUZZ_CCSDS or FUZZ_LISTING")
+#error("compile with one of the -D FUZZ_… flags listed at the top of this file")
 #endif
 
 @_cdecl("LLVMFuzzerTestOneInput")

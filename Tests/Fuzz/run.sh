@@ -3,7 +3,7 @@
 # reader of the normalize stage, or the fetch stage's listing parsers.
 #
 #   Tests/Fuzz/run.sh TARGET [seconds] [extra libFuzzer flags…]
-#   TARGET: tar zip gzip | mtl sentinel2 cmr-umm-g cmr-atom ccsds | listing
+#   TARGET: tar zip gzip | mtl sentinel2 sentinel1 modis cmr-umm-g cmr-atom ccsds | listing | json
 #
 # A target is the sources it reads with (the container readers: Sources/EOShareUnpack minus
 # the pipeline glue in Unpacker.swift; the metadata readers: Sources/EOShareNormalize minus
@@ -15,25 +15,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-reader=${1:?usage: run.sh tar|zip|gzip|mtl|sentinel2|cmr-umm-g|cmr-atom|ccsds|listing [seconds] [libFuzzer flags...]}
+reader=${1:?usage: run.sh tar|zip|gzip|mtl|sentinel2|sentinel1|modis|cmr-umm-g|cmr-atom|ccsds|listing|json [seconds] [libFuzzer flags...]}
 seconds=${2:-600}
 shift $(( $# >= 2 ? 2 : 1 ))
 
 core=Sources/EOShareCore
 unpack_sources="$(ls Sources/EOShareUnpack/*.swift | grep -v '/Unpacker.swift$') $core/Support/Digest.swift"
-reader_sources="$(find Sources/EOShareNormalize -name '*.swift' ! -name Normalizer.swift | sort)
+reader_sources="$(find Sources/EOShareNormalize -name '*.swift' ! -name Normalizer.swift ! -name FormatReader.swift \
+    ! -name FormatRegistry.swift ! -name '*Format.swift' | sort)
     $core/Records/Record.swift $core/Config/PacketTimeConfig.swift
     $core/Support/JSONValue.swift $core/Support/Timestamp.swift
     $core/Support/ISODuration.swift $core/Support/UTF8Bytes.swift $core/Support/TextBytes.swift
     $core/Support/Digest.swift $core/Records/TreeLayout.swift"
 listing_sources="Sources/EOShareFetch/ListingParser.swift $core/Support/JSONValue.swift
     $core/Support/UTF8Bytes.swift $core/Support/TextBytes.swift"
+json_sources="$core/Support/JSONValue.swift $core/Support/UTF8Bytes.swift"
 case "$reader" in
     tar) flag=FUZZ_TAR sources=$unpack_sources harness=FuzzTarget.swift dict=unpack.dict ;;
     zip) flag=FUZZ_ZIP sources=$unpack_sources harness=FuzzTarget.swift dict=unpack.dict ;;
     gzip) flag=FUZZ_GZIP sources=$unpack_sources harness=FuzzTarget.swift dict=unpack.dict ;;
     mtl) flag=FUZZ_MTL sources=$reader_sources harness=FuzzReaders.swift dict=mtl.dict ;;
     sentinel2) flag=FUZZ_SENTINEL2 sources=$reader_sources harness=FuzzReaders.swift dict=xml.dict ;;
+    sentinel1) flag=FUZZ_SENTINEL1 sources=$reader_sources harness=FuzzReaders.swift dict=xml.dict ;;
+    modis) flag=FUZZ_MODIS sources=$reader_sources harness=FuzzReaders.swift dict=xml.dict ;;
+    json) flag=FUZZ_JSON sources=$json_sources harness=FuzzReaders.swift dict=json.dict ;;
     cmr-umm-g) flag=FUZZ_CMR_UMMG sources=$reader_sources harness=FuzzReaders.swift dict=cmr.dict ;;
     cmr-atom) flag=FUZZ_CMR_ATOM sources=$reader_sources harness=FuzzReaders.swift dict=cmr.dict ;;
     ccsds) flag=FUZZ_CCSDS sources=$reader_sources harness=FuzzReaders.swift dict= ;;

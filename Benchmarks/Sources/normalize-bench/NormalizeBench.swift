@@ -30,6 +30,7 @@ struct NormalizeBench {
         let root = base.appendingPathComponent("eoshare-normalize-bench-\(getpid())")
         defer { try? FileManager.default.removeItem(at: root) }
 
+        try mtlJSONParse(fixtures: fixtures, count: count)
         let inputs = try Input.all(fixtures: fixtures, staging: root.appendingPathComponent("inputs"))
         let landsat = inputs.filter { if case .landsat = $0 { return true } else { return false } }.count
         print("normalize benchmark: \(count) records round-robin over \(inputs.count) inputs "
@@ -100,6 +101,28 @@ struct NormalizeBench {
         } else {
             print("  stactools: not run (no venv python at \(python); run `make venv`)")
         }
+    }
+
+    /// The MTL JSON encoding alone (stactools reads .txt and .xml, so the run below has no
+    /// JSON MTL): `MTLDocument(parsing:)` over the JSON fixtures, round-robin, `count` times,
+    /// bytes already in memory. Measures the JSON lexer the MTL reader shares with `JSONValue`.
+    static func mtlJSONParse(fixtures: URL, count: Int) throws {
+        let folder = fixtures.appendingPathComponent("landsat-c2-mtl")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            .filter { $0.hasSuffix("_MTL.json") }.sorted()
+        let documents = try files.map { [UInt8](try Data(contentsOf: folder.appendingPathComponent($0))) }
+        guard !documents.isEmpty else { return }
+        var keys = 0
+        let t0 = Date()
+        for i in 0..<count {
+            let document = try MTLDocument(parsing: documents[i % documents.count])
+            keys += document.values(in: "PRODUCT_CONTENTS").count
+        }
+        let seconds = Date().timeIntervalSince(t0)
+        let bytes = documents.map(\.count).reduce(0, +) * count / documents.count
+        print(String(
+            format: "MTL JSON parse: %d documents (%d files) in %.3f s, %.0f documents/s, %.1f MiB/s (%d keys read)",
+            count, documents.count, seconds, Double(count) / seconds, Double(bytes) / seconds / 1_048_576, keys))
     }
 
     /// Writes a file as pystac's `save_object` does: open, write, close, no fsync (Foundation's

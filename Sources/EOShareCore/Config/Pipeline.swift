@@ -47,11 +47,25 @@ public struct CollectionConfig: Sendable, Hashable {
     public var description: String?
 }
 
-public enum SourceFormat: String, Sendable, CaseIterable {
-    case landsatMTL = "landsat-mtl"
-    case sentinel2SAFE = "sentinel2-safe"
-    case cmrUMMG = "cmr-umm-g"
-    case ccsdsPackets = "ccsds-packets"
+/// A source's `format:`: the name of a registered reader (`FormatRegistry`) and what the
+/// reader declares for the stages before normalize, which know no format by name.
+public struct SourceFormat: Sendable, Hashable, CustomStringConvertible {
+    public var name: String
+    /// The media type the format's objects have whatever their names (`FormatReader`).
+    public var objectMediaType: String?
+    /// The source settings block the format needs (`packets`), or nil.
+    public var settingsKey: String?
+
+    public init(name: String, objectMediaType: String? = nil, settingsKey: String? = nil) {
+        self.name = name
+        self.objectMediaType = objectMediaType
+        self.settingsKey = settingsKey
+    }
+
+    /// Whether the format's objects are JSON even where their names do not say so.
+    public var servesJSON: Bool { objectMediaType?.hasSuffix("json") == true }
+
+    public var description: String { name }
 }
 
 public enum ChecksumMode: String, Sendable {

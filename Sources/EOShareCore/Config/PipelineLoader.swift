@@ -3,8 +3,10 @@ import Yams
 
 extension Pipeline {
     /// Loads and fully validates a pipeline file (CONTRACT §3 and §4). Every problem is a
-    /// `ConfigError` naming file:line:column and the key.
-    public static func load(from file: URL) throws(ConfigError) -> Pipeline {
+    /// `ConfigError` naming file:line:column and the key. `formats` are the registered
+    /// readers' (`FormatRegistry.formats`; `Pipeline.load(from:)` of EOShareNormalize passes
+    /// them): this target knows no format by name.
+    public static func load(from file: URL, formats: [SourceFormat]) throws(ConfigError) -> Pipeline {
         let name = file.path
         let text: String
         do {
@@ -18,7 +20,7 @@ extension Pipeline {
         } catch {
             throw ConfigError(file: name, line: 0, column: 0, key: "(file)", message: "cannot read the pipeline file: \(Self.unreadable(file))")
         }
-        return try parse(text, file: file)
+        return try parse(text, file: file, formats: formats)
     }
 
     /// Why a file cannot be read, in the words of the system (not Foundation's error dump).
@@ -33,7 +35,7 @@ extension Pipeline {
     }
 
     /// Parses pipeline YAML; `file` names it in errors and anchors relative paths.
-    public static func parse(_ text: String, file: URL) throws(ConfigError) -> Pipeline {
+    public static func parse(_ text: String, file: URL, formats: [SourceFormat]) throws(ConfigError) -> Pipeline {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
@@ -47,7 +49,8 @@ extension Pipeline {
         } catch {
             throw ConfigError(file: file.path, line: 1, column: 1, key: "(top)", message: "\(error)")
         }
-        var loader = PipelineLoader(file: file, root: YAMLNodeReader(file: file.path, node: root, path: ""))
+        var loader = PipelineLoader(
+            file: file, root: YAMLNodeReader(file: file.path, node: root, path: ""), formats: formats)
         return try loader.load()
     }
 
@@ -67,6 +70,8 @@ extension Pipeline {
 private struct PipelineLoader {
     package let file: URL
     package let root: YAMLNodeReader
+    /// The `format:` values there are readers for, with what each declares.
+    package let formats: [SourceFormat]
     package var folder: URL { file.deletingLastPathComponent() }
 
     /// Whether `id` is one byte `first` accepts, then bytes `rest` accepts, `count` in all.
@@ -227,10 +232,9 @@ private struct PipelineLoader {
             }
             let formatNode = m.require("format")
             let formatText = try formatNode.string()
-            guard let format = SourceFormat(rawValue: formatText) else {
+            guard let format = formats.first(where: { $0.name == formatText }) else {
                 throw formatNode.error(
-                    "unknown format '\(formatText)' (one of \(SourceFormat.allCases.map(\.rawValue).joined(separator: ", ")))"
-                )
+                    "unknown format '\(formatText)' (one of \(formats.map(\.name).joined(separator: ", ")))")
             }
             let url = try sourceURL(m.require("url"))
             let match = try m["match"].map { r throws(ConfigError) in try r.stringList().map { g throws(ConfigError) in try g.glob() } } ?? []
@@ -252,10 +256,14 @@ private struct PipelineLoader {
             let caFile = try m["ca_file"].map { r throws(ConfigError) in try path(r) }
             var packets: PacketTimeConfig?
             if let p = m["packets"] {
-                guard format == .ccsdsPackets else { throw p.error("packets settings apply only to ccsds-packets sources") }
+                guard format.settingsKey == "packets" else {
+                    let users = formats.filter { $0.settingsKey == "packets" }.map(\.name)
+                    throw p.error("packets settings apply only to \(users.joined(separator: ", ")) sources")
+                }
                 packets = try loadPackets(p)
-            } else if format == .ccsdsPackets {
-                throw item.error("ccsds-packets sources need 'packets' (time_code and epoch)", key: "\(item.path).packets")
+            } else if format.settingsKey == "packets" {
+                throw item.error(
+                    "\(format.name) sources need 'packets' (time_code and epoch)", key: "\(item.path).packets")
             }
             out.append(
                 SourceConfig(

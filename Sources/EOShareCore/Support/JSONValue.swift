@@ -268,7 +268,9 @@ public indirect enum JSONSelection: Sendable {
 
 /// A recursive-descent parser over borrowed bytes. Strings without escapes, and integers,
 /// are made straight from the input (the common case in STAC items), without a scratch copy.
-private struct JSONParser {
+/// Its lexing (`skipSpace`, `plainString`, `string`, `scanNumber`) is also the Landsat MTL
+/// reader's, which keeps its own structure: the project has one JSON lexer.
+package struct JSONParser {
     package let bytes: UnsafeBufferPointer<UInt8>
     package var i = 0
 
@@ -342,6 +344,10 @@ private struct JSONParser {
             case .only(let wanted):
                 if let raw = plainString() {
                     let name = UnsafeBufferPointer(rebasing: bytes[raw])
+                    // Checked as a full parse checks it, though only compared as bytes.
+                    if name.contains(where: { $0 >= 0x80 }), String(validating: name, as: UTF8.self) == nil {
+                        throw JSONParseError(offset: raw.lowerBound, reason: "invalid UTF-8 in string")
+                    }
                     member = wanted.first { $0.0.utf8Equals(name) }
                 } else {
                     let key = try string()
@@ -433,39 +439,55 @@ private struct JSONParser {
         case UInt8(ascii: "f"): _ = try literal("false", .null)
         case UInt8(ascii: "n"): _ = try literal("null", .null)
         default:
+            // Checked for range as a full parse checks it: only an exponent or 309 digits can
+            // leave a Double's range, so the common skipped coordinate is not converted.
             let start = i
-            while i < bytes.count, (48...57).contains(bytes[i]) || bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+")
-                || bytes[i] == UInt8(ascii: ".") || bytes[i] | 0x20 == UInt8(ascii: "e")
-            {
-                i += 1
+            _ = try scanNumber()
+            let text = UnsafeBufferPointer(rebasing: bytes[start..<i])
+            if i - start > 308 || text.contains(where: { $0 | 0x20 == UInt8(ascii: "e") }) {
+                guard let d = Double(String(decoding: text, as: UTF8.self)), d.isFinite else {
+                    let shown = String(decoding: text.prefix(40), as: UTF8.self)
+                    throw JSONParseError(offset: start, reason: "bad number '\(shown)'")
+                }
             }
-            guard i > start else { throw fail("unexpected character") }
         }
     }
 
+    /// Moves past a string, refusing exactly what `string()` refuses (escapes, surrogates,
+    /// control characters, invalid UTF-8) without building it: a selective parse accepts the
+    /// same documents as a full one.
     package mutating func skipString() throws(JSONParseError) {
         i += 1
+        let start = i
+        var ascii = true
         while i < bytes.count {
             let c = bytes[i]
             i += 1
-            if c == UInt8(ascii: "\"") { return }
+            if c >= 0x80 { ascii = false }
+            if c == UInt8(ascii: "\"") {
+                let run = UnsafeBufferPointer(rebasing: bytes[start..<(i - 1)])
+                if !ascii, String(validating: run, as: UTF8.self) == nil {
+                    throw fail("invalid UTF-8 in string")
+                }
+                return
+            }
             if c == UInt8(ascii: "\\") {
                 guard i < bytes.count else { break }
                 switch bytes[i] {
                 case UInt8(ascii: "u"):
                     i += 1
-                    _ = try hex4()
+                    _ = try unicodeEscape()
                 case UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "r"), UInt8(ascii: "b"), UInt8(ascii: "f"),
                     UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: "\""):
                     i += 1
-                default: throw fail("bad escape")
+                default: throw fail("invalid escape in string")
                 }
             } else if c < 0x20 {
                 i -= 1
                 throw fail("control character in string")
             }
         }
-        throw fail("unterminated string")
+        throw fail("unterminated string: file truncated?")
     }
 
     package mutating func literal(_ word: StaticString, _ v: JSONValue) throws(JSONParseError) -> JSONValue {
@@ -477,24 +499,41 @@ private struct JSONParser {
         return v
     }
 
+    /// Moves past a number as RFC 8259 §6 writes it: an optional minus, then `0` or a
+    /// digit 1–9 and more digits, then optionally `.` and digits, then optionally `e`/`E`,
+    /// a sign and digits. `01`, `+1`, `.5`, `1.` and `1.e5` are not numbers. Returns
+    /// whether it is an integer (neither fraction nor exponent).
+    package mutating func scanNumber() throws(JSONParseError) -> Bool {
+        func isDigit(_ at: Int) -> Bool { at < bytes.count && bytes[at] >= 48 && bytes[at] <= 57 }
+        let start = i
+        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
+        guard isDigit(i) else { throw fail(i == start ? "unexpected character" : "digit expected after '-'") }
+        if bytes[i] == UInt8(ascii: "0") {
+            i += 1
+            if isDigit(i) { throw fail("leading zero in a number") }
+        } else {
+            while isDigit(i) { i += 1 }
+        }
+        var isInt = true
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            guard isDigit(i) else { throw fail("digit expected after '.'") }
+            while isDigit(i) { i += 1 }
+            isInt = false
+        }
+        if i < bytes.count, bytes[i] | 0x20 == UInt8(ascii: "e") {
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            guard isDigit(i) else { throw fail("digit expected in exponent") }
+            while isDigit(i) { i += 1 }
+            isInt = false
+        }
+        return isInt
+    }
+
     package mutating func number() throws(JSONParseError) -> JSONValue {
         let start = i
-        var isInt = true
-        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
-        while i < bytes.count {
-            let c = bytes[i]
-            if c >= 48 && c <= 57 {
-                i += 1
-            } else if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") || c == UInt8(ascii: "+")
-                || c == UInt8(ascii: "-")
-            {
-                isInt = false
-                i += 1
-            } else {
-                break
-            }
-        }
-        guard i > start else { throw fail("unexpected character") }
+        let isInt = try scanNumber()
         if isInt, i - start <= 18 {
             var v: Int64 = 0
             var k = bytes[start] == UInt8(ascii: "-") ? start + 1 : start
@@ -556,18 +595,8 @@ private struct JSONParser {
                 case UInt8(ascii: "f"): out.append(0x0C)
                 case UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: "\""): out.append(e)
                 case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar), i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
-                        bytes[i + 1] == UInt8(ascii: "u")
-                    {
-                        i += 2
-                        let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw fail("bad surrogate pair") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let u = Unicode.Scalar(scalar) else { throw fail("bad \\u escape") }
-                    out.append(contentsOf: Array(String(Character(u)).utf8))
-                default: throw fail("bad escape")
+                    out.append(contentsOf: Array(String(Character(try unicodeEscape())).utf8))
+                default: throw fail("invalid escape in string")
                 }
                 continue
             }
@@ -575,7 +604,23 @@ private struct JSONParser {
             out.append(c)
             i += 1
         }
-        throw fail("unterminated string")
+        throw fail("unterminated string: file truncated?")
+    }
+
+    /// The scalar of a `\\uXXXX` escape (after the `u`), joining a surrogate pair; a lone
+    /// surrogate is refused (a Swift string cannot hold it).
+    package mutating func unicodeEscape() throws(JSONParseError) -> Unicode.Scalar {
+        var scalar = try hex4()
+        if (0xD800..<0xDC00).contains(scalar), i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
+            bytes[i + 1] == UInt8(ascii: "u")
+        {
+            i += 2
+            let low = try hex4()
+            guard (0xDC00..<0xE000).contains(low) else { throw fail("bad surrogate pair") }
+            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+        }
+        guard let u = Unicode.Scalar(scalar) else { throw fail("bad \\u escape") }
+        return u
     }
 
     package mutating func hex4() throws(JSONParseError) -> UInt32 {

@@ -92,3 +92,52 @@ public enum Timestamp {
         return out + "Z"
     }
 }
+
+/// Proleptic Gregorian arithmetic in UTC without Foundation's Calendar (fast, and exact
+/// about month-end clamping): the one civil-date routine, used by timestamps, durations and
+/// HTTP dates alike.
+package enum UTCCalendar {
+    /// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).
+    package static func daysFromCivil(_ y: Int, _ m: Int, _ d: Int) -> Int {
+        let y = m <= 2 ? y - 1 : y
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (m + 9) % 12
+        let doy = (153 * mp + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    package static func civilFromDays(_ z: Int) -> (year: Int, month: Int, day: Int) {
+        let z = z + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+
+    package static func daysInMonth(_ y: Int, _ m: Int) -> Int {
+        switch m {
+        case 2: return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    package static func addingMonths(_ months: Int, to date: Date) -> Date {
+        let t = date.timeIntervalSince1970
+        let dayIndex = Int((t / 86_400).rounded(.down))
+        let timeOfDay = t - Double(dayIndex) * 86_400
+        let (y, m, d) = civilFromDays(dayIndex)
+        let total = y * 12 + (m - 1) + months
+        let ny = total >= 0 ? total / 12 : (total - 11) / 12
+        let nm = total - ny * 12 + 1
+        let nd = min(d, daysInMonth(ny, nm))
+        return Date(timeIntervalSince1970: Double(daysFromCivil(ny, nm, nd)) * 86_400 + timeOfDay)
+    }
+}

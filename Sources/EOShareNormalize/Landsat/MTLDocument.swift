@@ -52,8 +52,7 @@ public struct MTLDocument: Sendable {
         switch encoding {
         case .odl: try ODLParser(bytes: bytes, start: first).parse(into: &table)
         case .json:
-            var parser = JSONTreeParser(bytes: bytes, position: first)
-            try parser.parse(into: &table)
+            try JSONTreeParser.parse(bytes, from: first, into: &table)
         case .xml:
             var parser = XMLTreeParser(bytes: bytes, position: first)
             try parser.parse(into: &table)
@@ -383,7 +382,7 @@ private struct XMLTreeParser {
     package var position: Int
 
     package mutating func parse(into table: inout MTLTable) throws(NormalizeError) {
-        let root: XMLElement
+        let root: MarkupElement
         do {
             root = try XMLReader.parse(bytes, from: position)
         } catch {
@@ -397,7 +396,7 @@ private struct XMLTreeParser {
 
     /// Files a group's leaf children as its values and reads its nested groups. The
     /// document's ranges are ranges of these same bytes, so they become spans as they are.
-    private func group(_ element: XMLElement, into table: inout MTLTable) throws(NormalizeError) {
+    private func group(_ element: MarkupElement, into table: inout MTLTable) throws(NormalizeError) {
         if element.hasText { throw fail(element.offset, "<\(element.name)> mixes text and child elements") }
         let group = table.group(named: element.name)
         let document = element.document
@@ -420,13 +419,24 @@ private struct XMLTreeParser {
 
 /// Reads the JSON form, keeping it to the MTL's shape: objects are groups, strings (and bare
 /// numbers, kept as written) are values. Arrays, booleans and null have no place in an MTL.
+/// The lexing (blanks, strings and their escapes, numbers by RFC 8259) is `JSONValue`'s
+/// parser; this keeps the MTL's structure, its positions (for lines in errors and a group
+/// given twice) and values as ranges of the input while they need no decoding.
 private struct JSONTreeParser {
-    package let bytes: [UInt8]
-    package var position: Int
+    var lexer: JSONParser
+    let bytes: [UInt8]
 
     private static let maxDepth = 16
 
-    package mutating func parse(into table: inout MTLTable) throws(NormalizeError) {
+    static func parse(_ bytes: [UInt8], from start: Int, into table: inout MTLTable) throws(NormalizeError) {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(NormalizeError) in
+            var parser = JSONTreeParser(lexer: JSONParser(bytes: buffer), bytes: bytes)
+            parser.lexer.i = start
+            try parser.document(into: &table)
+        }
+    }
+
+    private mutating func document(into table: inout MTLTable) throws(NormalizeError) {
         try expect(UInt8(ascii: "{"))
         try members(&table) { (parser: inout JSONTreeParser, table: inout MTLTable, key, keyOffset) throws(NormalizeError) in
             let name = table.string(key)
@@ -435,13 +445,13 @@ private struct JSONTreeParser {
             }
             try parser.group(named: name, depth: 1, into: &table)
         }
-        skipSpaces()
-        guard position == bytes.count else { throw fail(position, "content after the top-level object") }
+        lexer.skipSpace()
+        guard lexer.i == bytes.count else { throw fail(lexer.i, "content after the top-level object") }
     }
 
     /// Reads an object whose members are values of `name` or nested groups.
     private mutating func group(named name: String, depth: Int, into table: inout MTLTable) throws(NormalizeError) {
-        guard depth <= Self.maxDepth else { throw fail(position, "groups nested too deeply") }
+        guard depth <= Self.maxDepth else { throw fail(lexer.i, "groups nested too deeply") }
         let group = table.group(named: name)
         try expect(UInt8(ascii: "{"))
         try members(&table) { (parser: inout JSONTreeParser, table: inout MTLTable, key, keyOffset) throws(NormalizeError) in
@@ -452,10 +462,11 @@ private struct JSONTreeParser {
                 let value = try parser.string(trimmed: true, into: &table)
                 table.add(group: group, key: key, value: value, offset: keyOffset)
             case let b? where b == UInt8(ascii: "-") || (b >= 0x30 && b <= 0x39):
-                let value = try parser.number()
-                table.add(group: group, key: key, value: table.span(value), offset: keyOffset)
+                let start = parser.lexer.i
+                _ = try parser.lexed { (lexer) throws(JSONParseError) in try lexer.scanNumber() }
+                table.add(group: group, key: key, value: table.span(start..<parser.lexer.i), offset: keyOffset)
             default:
-                throw parser.fail(parser.position, "\"\(table.string(key))\" must be a string or a group")
+                throw parser.fail(parser.lexer.i, "\"\(table.string(key))\" must be a string or a group")
             }
         }
     }
@@ -466,27 +477,27 @@ private struct JSONTreeParser {
         _ table: inout MTLTable,
         _ body: (inout JSONTreeParser, inout MTLTable, MTLTable.Span, Int) throws(NormalizeError) -> Void
     ) throws(NormalizeError) {
-        skipSpaces()
+        lexer.skipSpace()
         if peek() == UInt8(ascii: "}") {
-            position += 1
+            lexer.i += 1
             return
         }
         while true {
-            skipSpaces()
-            let keyOffset = position
-            guard peek() == UInt8(ascii: "\"") else { throw fail(position, "expected a member name") }
+            lexer.skipSpace()
+            let keyOffset = lexer.i
+            guard peek() == UInt8(ascii: "\"") else { throw fail(lexer.i, "expected a member name") }
             let key = try string(trimmed: false, into: &table)
             try expect(UInt8(ascii: ":"))
-            skipSpaces()
+            lexer.skipSpace()
             try body(&self, &table, key, keyOffset)
-            skipSpaces()
+            lexer.skipSpace()
             switch peek() {
-            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: ","): lexer.i += 1
             case UInt8(ascii: "}"):
-                position += 1
+                lexer.i += 1
                 return
-            case nil: throw fail(position, "end of file inside an object: file truncated?")
-            default: throw fail(position, "expected ',' or '}'")
+            case nil: throw fail(lexer.i, "end of file inside an object: file truncated?")
+            default: throw fail(lexer.i, "expected ',' or '}'")
             }
         }
     }
@@ -494,129 +505,31 @@ private struct JSONTreeParser {
     /// A string's contents: a range of the input while it has no escapes (the usual case),
     /// else decoded; `trimmed` drops blanks at either end, as values are kept.
     private mutating func string(trimmed: Bool, into table: inout MTLTable) throws(NormalizeError) -> MTLTable.Span {
-        let start = position
-        position += 1
-        let n = bytes.count
-        while position < n, bytes[position] != UInt8(ascii: "\""), bytes[position] != UInt8(ascii: "\\"),
-            bytes[position] >= 0x20
-        {
-            position += 1
+        if let raw = lexer.plainString() {
+            return table.span(trimmed ? MTLBytes.trimmed(bytes, raw.lowerBound, raw.upperBound) : raw)
         }
-        if position < n, bytes[position] == UInt8(ascii: "\"") {
-            position += 1
-            let inner = (start + 1)..<(position - 1)
-            return table.span(trimmed ? MTLBytes.trimmed(bytes, inner.lowerBound, inner.upperBound) : inner)
-        }
-        var out = Array(bytes[(start + 1)..<position])
-        while position < n {
-            let b = bytes[position]
-            switch b {
-            case UInt8(ascii: "\""):
-                position += 1
-                let text = String(decoding: out, as: UTF8.self)
-                return table.span(decoded: trimmed ? MTLBytes.trimmed(text) : text)
-            case UInt8(ascii: "\\"):
-                guard position + 1 < n else { throw fail(start, "unterminated string: file truncated?") }
-                let e = bytes[position + 1]
-                position += 2
-                switch e {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    let scalar = try unicodeEscape()
-                    out.append(contentsOf: Array(String(Character(scalar)).utf8))
-                default: throw fail(position - 2, "invalid escape in string")
-                }
-            case 0..<0x20:
-                throw fail(position, "control character in string")
-            default:
-                out.append(b)
-                position += 1
-            }
-        }
-        throw fail(start, "unterminated string: file truncated?")
+        let text = try lexed { (lexer) throws(JSONParseError) in try lexer.string() }
+        return table.span(decoded: trimmed ? MTLBytes.trimmed(text) : text)
     }
 
-    /// The scalar of a `\uXXXX` escape (after the `u`), joining surrogate pairs.
-    private mutating func unicodeEscape() throws(NormalizeError) -> Unicode.Scalar {
-        let at = position - 2
-        guard let high = hex4() else { throw fail(at, "invalid \\u escape") }
-        if (0xD800...0xDBFF).contains(high) {
-            guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
-                bytes[position + 1] == UInt8(ascii: "u")
-            else { throw fail(at, "unpaired surrogate in \\u escape") }
-            position += 2
-            guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else {
-                throw fail(at, "unpaired surrogate in \\u escape")
-            }
-            let value = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
-            guard let scalar = Unicode.Scalar(value) else { throw fail(at, "invalid \\u escape") }
-            return scalar
+    /// Runs the lexer, its errors made the MTL's (with the line).
+    private mutating func lexed<T>(_ body: (inout JSONParser) throws(JSONParseError) -> T) throws(NormalizeError) -> T {
+        do {
+            return try body(&lexer)
+        } catch {
+            throw fail(error.offset, error.reason)
         }
-        guard let scalar = Unicode.Scalar(high), high != 0 else { throw fail(at, "invalid \\u escape") }
-        return scalar
     }
 
-    private mutating func hex4() -> UInt32? {
-        guard position + 4 <= bytes.count else { return nil }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let b = bytes[position]
-            let d: UInt8
-            switch b {
-            case 0x30...0x39: d = b - 0x30
-            case 0x41...0x46: d = b - 0x41 + 10
-            case 0x61...0x66: d = b - 0x61 + 10
-            default: return nil
-            }
-            v = v << 4 | UInt32(d)
-            position += 1
-        }
-        return v
-    }
-
-    /// A JSON number, as written.
-    private mutating func number() throws(NormalizeError) -> Range<Int> {
-        let start = position
-        let n = bytes.count
-        func digits(_ p: inout Int) -> Int {
-            let s = p
-            while p < n, bytes[p] >= 0x30, bytes[p] <= 0x39 { p += 1 }
-            return p - s
-        }
-        var p = position
-        if bytes[p] == UInt8(ascii: "-") { p += 1 }
-        guard digits(&p) > 0 else { throw fail(start, "invalid number") }
-        if p < n, bytes[p] == UInt8(ascii: ".") {
-            p += 1
-            guard digits(&p) > 0 else { throw fail(start, "invalid number") }
-        }
-        if p < n, bytes[p] == UInt8(ascii: "e") || bytes[p] == UInt8(ascii: "E") {
-            p += 1
-            if p < n, bytes[p] == UInt8(ascii: "+") || bytes[p] == UInt8(ascii: "-") { p += 1 }
-            guard digits(&p) > 0 else { throw fail(start, "invalid number") }
-        }
-        position = p
-        return start..<p
-    }
-
-    private func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
-
-    private mutating func skipSpaces() {
-        while position < bytes.count, MTLBytes.isSpace(bytes[position]) { position += 1 }
-    }
+    private func peek() -> UInt8? { lexer.i < bytes.count ? bytes[lexer.i] : nil }
 
     private mutating func expect(_ b: UInt8) throws(NormalizeError) {
-        skipSpaces()
-        guard position < bytes.count else { throw fail(position, "end of file: file truncated?") }
-        guard bytes[position] == b else {
-            throw fail(position, "expected '\(Character(Unicode.Scalar(b)))'")
+        lexer.skipSpace()
+        guard lexer.i < bytes.count else { throw fail(lexer.i, "end of file: file truncated?") }
+        guard bytes[lexer.i] == b else {
+            throw fail(lexer.i, "expected '\(Character(Unicode.Scalar(b)))'")
         }
-        position += 1
+        lexer.i += 1
     }
 
     package func fail(_ offset: Int, _ detail: String) -> NormalizeError {

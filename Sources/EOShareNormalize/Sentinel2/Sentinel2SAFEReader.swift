@@ -219,7 +219,7 @@ public enum Sentinel2SAFEReader {
 
     /// view:* from the tile-mean angles: sun azimuth, sun elevation = 90° − zenith, and the
     /// mean over the bands of the viewing incidence azimuth and zenith (stactools' choice).
-    private static func addView(_ angles: XMLElement, to p: inout JSONObject) throws(NormalizeError) {
+    private static func addView(_ angles: MarkupElement, to p: inout JSONObject) throws(NormalizeError) {
         let viewing = angles.findAll("Mean_Viewing_Incidence_Angle_List/Mean_Viewing_Incidence_Angle")
         if !viewing.isEmpty {
             var azimuths: [Double] = []
@@ -244,7 +244,9 @@ public enum Sentinel2SAFEReader {
     }
 
     /// The product footprint: `EXT_POS_LIST` as lat/lon pairs (or lat/lon/height triples).
-    private static func footprint(_ root: XMLElement) throws(NormalizeError) -> (geometry: JSONValue, bbox: [Double]) {
+    private static func footprint(
+        _ root: MarkupElement
+    ) throws(NormalizeError) -> (geometry: JSONValue, bbox: [Double]) {
         let field = "EXT_POS_LIST"
         guard let text = root.text(at: "Geometric_Info/Product_Footprint/Product_Footprint/Global_Footprint/\(field)")
         else { throw .missing(field) }
@@ -283,7 +285,8 @@ public enum Sentinel2SAFEReader {
     // MARK: Assets
 
     private static func makeAssets(
-        input: Input, granuleNode: XMLElement, manifest: XMLElement?, granule: XMLElement?, context: ReaderContext
+        input: Input, granuleNode: MarkupElement, manifest: MarkupElement?, granule: MarkupElement?,
+        context: ReaderContext
     ) throws(NormalizeError) -> [Asset] {
         let cog = granuleNode.attribute("imageFormat") == "GeoTIFF"
         let fileExtension = cog ? ".tif" : ".jp2"
@@ -377,7 +380,7 @@ public enum Sentinel2SAFEReader {
 
     private static func parse(
         _ bytes: [UInt8], file: String, skipping: Set<String> = []
-    ) throws(NormalizeError) -> XMLElement {
+    ) throws(NormalizeError) -> MarkupElement {
         let start = TextBytes.afterBOM(bytes)
         if let bad = TextBytes.firstInvalidText(bytes, from: start) {
             throw NormalizeError("malformed \(file), line \(TextBytes.line(of: bad.offset, in: bytes)): \(bad.reason)")
@@ -390,17 +393,17 @@ public enum Sentinel2SAFEReader {
         }
     }
 
-    private static func required(_ element: XMLElement, _ path: String) throws(NormalizeError) -> String {
+    private static func required(_ element: MarkupElement, _ path: String) throws(NormalizeError) -> String {
         guard let value = element.text(at: path) else { throw .missing(String(path.split(separator: "/").last!)) }
         return value
     }
 
-    private static func requiredAttribute(_ element: XMLElement, _ name: String) throws(NormalizeError) -> String {
+    private static func requiredAttribute(_ element: MarkupElement, _ name: String) throws(NormalizeError) -> String {
         guard let value = element.attribute(name), !value.isEmpty else { throw .missing(name) }
         return value
     }
 
-    private static func number(_ element: XMLElement, _ path: String) throws(NormalizeError) -> Double? {
+    private static func number(_ element: MarkupElement, _ path: String) throws(NormalizeError) -> Double? {
         guard let text = element.text(at: path) else { return nil }
         guard let value = TextBytes.decimal(text) else {
             throw .unparseable(String(path.split(separator: "/").last!), text)
@@ -409,7 +412,7 @@ public enum Sentinel2SAFEReader {
     }
 
     /// A percentage of the tile: 0 to 100, or the item would state what cannot be.
-    private static func percentage(_ element: XMLElement, _ path: String) throws(NormalizeError) -> Double? {
+    private static func percentage(_ element: MarkupElement, _ path: String) throws(NormalizeError) -> Double? {
         guard let value = try number(element, path) else { return nil }
         guard (0...100).contains(value) else { throw .unparseable(String(path.split(separator: "/").last!), "\(value)") }
         return value
@@ -417,14 +420,14 @@ public enum Sentinel2SAFEReader {
 
     /// An angle in degrees within `range` (a finite 1e300 is a number, not an angle).
     private static func angle(
-        _ element: XMLElement, _ path: String, in range: ClosedRange<Double>
+        _ element: MarkupElement, _ path: String, in range: ClosedRange<Double>
     ) throws(NormalizeError) -> Double? {
         guard let value = try number(element, path) else { return nil }
         guard range.contains(value) else { throw .unparseable(String(path.split(separator: "/").last!), "\(value)") }
         return value
     }
 
-    private static func date(_ element: XMLElement, _ path: String, required: Bool) throws(NormalizeError) -> Date? {
+    private static func date(_ element: MarkupElement, _ path: String, required: Bool) throws(NormalizeError) -> Date? {
         guard let text = element.text(at: path) else {
             if required { throw .missing(path) }
             return nil

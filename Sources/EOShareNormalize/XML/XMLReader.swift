@@ -6,9 +6,12 @@ import EOShareUnpack
 
 /// A small byte-level XML reader for agency metadata: an optional `<?xml …?>` prolog,
 /// comments, processing instructions, CDATA, attributes, the five predefined entities and
-/// character references. DOCTYPE (and with it entity definitions, so no entity expansion
-/// attacks) is refused. Produces an `XMLDocument` (flat nodes over the input) and returns
-/// its root `XMLElement`; errors carry the byte offset.
+/// character references. A DOCTYPE that only names an external DTD (`<!DOCTYPE x SYSTEM
+/// "…">` or `PUBLIC "…" "…"`, as MODIS ECS metadata declares) is accepted and its DTD never
+/// fetched nor read; an internal subset (`[ … ]`), and with it any entity declaration, is
+/// refused: no entity is ever expanded beyond the five predefined ones. Produces a
+/// `MarkupDocument` (flat nodes over the input) and returns its root `MarkupElement`;
+/// errors carry the byte offset.
 ///
 /// The caller checks UTF-8 first (`TextBytes.firstInvalidText`): this reader walks bytes,
 /// and names and texts become `String`s only when a reader asks for them.
@@ -30,8 +33,8 @@ public struct XMLReader {
     public static let maxDepth = 256
 
     /// The document so far: elements in document order, their attributes, decoded texts.
-    private var nodes: [XMLDocument.Node] = []
-    private var attributes: [XMLDocument.AttributeNode] = []
+    private var nodes: [MarkupDocument.Node] = []
+    private var attributes: [MarkupDocument.AttributeNode] = []
     private var decoded: [String] = []
 
     private init(bytes: UnsafeBufferPointer<UInt8>, position: Int, skipping: Set<String>) {
@@ -43,7 +46,7 @@ public struct XMLReader {
     /// Parses the document in `bytes` starting at `start` (after any byte order mark).
     public static func parse(
         _ bytes: [UInt8], from start: Int = 0, skipping: Set<String> = []
-    ) throws(XMLSyntaxError) -> XMLElement {
+    ) throws(XMLSyntaxError) -> MarkupElement {
         guard bytes.count < Int32.max else { throw XMLSyntaxError(offset: nil, detail: "document over 2 GiB") }
         // The reader holds the pointer: it stays inside the closure, only what it built leaves.
         let (nodes, attributes, decoded, root) = try bytes.withUnsafeBufferPointer { (buffer) throws(XMLSyntaxError) in
@@ -51,8 +54,8 @@ public struct XMLReader {
             let root = try reader.document()
             return (reader.nodes, reader.attributes, reader.decoded, root)
         }
-        let document = XMLDocument(bytes: bytes, nodes: nodes, attributes: attributes, decoded: decoded)
-        return XMLElement(document: document, index: root)
+        let document = MarkupDocument(bytes: bytes, nodes: nodes, attributes: attributes, decoded: decoded)
+        return MarkupElement(document: document, index: root)
     }
 
     /// An element being read: its node, its last child so far, and its text so far. Text is
@@ -109,6 +112,7 @@ public struct XMLReader {
     private mutating func document() throws(XMLSyntaxError) -> Int {
         var stack: [Frame] = []
         var root: Int?
+        var seenDoctype = false
         let n = bytes.count
         while position < n {
             guard bytes[position] == UInt8(ascii: "<") else {
@@ -140,7 +144,9 @@ public struct XMLReader {
             } else if special, starts(with: "<?") {
                 try skip(past: "?>", from: position + 2, what: "processing instruction")
             } else if special, starts(with: "<!DOCTYPE") {
-                throw fail(tagStart, "DOCTYPE is not supported")
+                guard root == nil, !seenDoctype else { throw fail(tagStart, "DOCTYPE after the document began") }
+                try skipExternalDoctype(tagStart)
+                seenDoctype = true
             } else if special, starts(with: "<!") {
                 throw fail(tagStart, "unsupported markup")
             } else if second == UInt8(ascii: "/") {
@@ -172,7 +178,7 @@ public struct XMLReader {
                     throw fail(tagStart, "second root element <\(text(bytes[nameBytes]))>")
                 }
                 let node = nodes.count
-                nodes.append(XMLDocument.Node(
+                nodes.append(MarkupDocument.Node(
                     name: nameBytes, localStart: localStart, attributes: firstAttribute..<attributes.count))
                 link(node, under: &stack)
                 if stack.isEmpty { root = node }
@@ -399,6 +405,43 @@ public struct XMLReader {
             throw fail(from, "expected an element name")
         }
         return from..<position
+    }
+
+    /// Moves past `<!DOCTYPE name SYSTEM "uri">` or `<!DOCTYPE name PUBLIC "id" "uri">` (or
+    /// a bare `<!DOCTYPE name>`). Anything else — an internal subset `[`, which is where
+    /// entity declarations live — is refused: the DTD is never read, so no entity expands.
+    private mutating func skipExternalDoctype(_ tagStart: Int) throws(XMLSyntaxError) {
+        position = tagStart + 9
+        guard position < bytes.count, TextBytes.isSpace(bytes[position]) else {
+            throw fail(tagStart, "malformed DOCTYPE")
+        }
+        skipSpaces()
+        _ = try readName()
+        skipSpaces()
+        var literals = 0
+        if starts(with: "SYSTEM") {
+            position += 6
+            literals = 1
+        } else if starts(with: "PUBLIC") {
+            position += 6
+            literals = 2
+        }
+        for _ in 0..<literals {
+            skipSpaces()
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") || bytes[position] == UInt8(ascii: "'")
+            else { throw fail(tagStart, "malformed DOCTYPE: expected a quoted identifier") }
+            let quote = bytes[position]
+            let close = next(quote, from: position + 1)
+            guard close < bytes.count else { throw fail(tagStart, "unterminated DOCTYPE") }
+            position = close + 1
+        }
+        skipSpaces()
+        guard position < bytes.count else { throw fail(tagStart, "unterminated DOCTYPE") }
+        if bytes[position] == UInt8(ascii: "[") {
+            throw fail(tagStart, "DOCTYPE with an internal subset (entity declarations) is not supported")
+        }
+        guard bytes[position] == UInt8(ascii: ">") else { throw fail(tagStart, "malformed DOCTYPE") }
+        position += 1
     }
 
     /// Whether two ranges of the input hold the same bytes.

@@ -8,7 +8,7 @@ import EOShareUnpack
 /// stay ranges of the input until a reader asks for them, so a document costs a few
 /// arrays, not an object and a string per element (the Sentinel-2 metadata has thousands
 /// of elements and a reader looks at a few dozen).
-package final class XMLDocument: Sendable {
+package final class MarkupDocument: Sendable {
     package let bytes: [UInt8]
     package let nodes: [Node]
     package let attributes: [AttributeNode]
@@ -94,11 +94,11 @@ package final class XMLDocument: Sendable {
 ///
 /// Names keep their prefix as written (`n1:General_Info`); lookups compare local names
 /// (the part after `:`), since agencies change prefixes between processing baselines.
-public struct XMLElement: Sendable {
-    package let document: XMLDocument
+public struct MarkupElement: Sendable {
+    package let document: MarkupDocument
     package let index: Int
 
-    private var node: XMLDocument.Node { document.nodes[index] }
+    private var node: MarkupDocument.Node { document.nodes[index] }
 
     /// The qualified name as written.
     public var name: String { document.string(node.name) }
@@ -117,8 +117,8 @@ public struct XMLElement: Sendable {
     }
 
     /// The child elements in document order.
-    public var children: [XMLElement] {
-        var result: [XMLElement] = []
+    public var children: [MarkupElement] {
+        var result: [MarkupElement] = []
         forEachChild { result.append($0) }
         return result
     }
@@ -132,10 +132,10 @@ public struct XMLElement: Sendable {
     }
 
     /// Calls `body` with each child element in document order.
-    package func forEachChild<E: Error>(_ body: (XMLElement) throws(E) -> Void) throws(E) {
+    package func forEachChild<E: Error>(_ body: (MarkupElement) throws(E) -> Void) throws(E) {
         var child = node.firstChild
         while child >= 0 {
-            try body(XMLElement(document: document, index: Int(child)))
+            try body(MarkupElement(document: document, index: Int(child)))
             child = document.nodes[Int(child)].nextSibling
         }
     }
@@ -150,15 +150,15 @@ public struct XMLElement: Sendable {
         return nil
     }
 
-    private func value(of a: XMLDocument.AttributeNode) -> String {
+    private func value(of a: MarkupDocument.AttributeNode) -> String {
         a.decodedValue >= 0 ? document.decoded[Int(a.decodedValue)] : document.string(a.value)
     }
 
     /// The first child with this local name.
-    public func child(_ localName: some StringProtocol) -> XMLElement? {
+    public func child(_ localName: some StringProtocol) -> MarkupElement? {
         var child = node.firstChild
         while child >= 0 {
-            let element = XMLElement(document: document, index: Int(child))
+            let element = MarkupElement(document: document, index: Int(child))
             if element.hasLocalName(localName) { return element }
             child = document.nodes[Int(child)].nextSibling
         }
@@ -166,14 +166,14 @@ public struct XMLElement: Sendable {
     }
 
     /// Every child with this local name, in document order.
-    public func children(_ localName: String) -> [XMLElement] {
-        var result: [XMLElement] = []
+    public func children(_ localName: String) -> [MarkupElement] {
+        var result: [MarkupElement] = []
         forEachChild { if $0.hasLocalName(localName) { result.append($0) } }
         return result
     }
 
     /// The first element down a `/`-separated path of local names (`Product_Info/Datatake`).
-    public func find(_ path: String) -> XMLElement? {
+    public func find(_ path: String) -> MarkupElement? {
         var current = self
         var rest = path[...]
         while !rest.isEmpty {
@@ -186,18 +186,18 @@ public struct XMLElement: Sendable {
     }
 
     /// Every element at the end of a path (all branches of the last step).
-    public func findAll(_ path: String) -> [XMLElement] {
+    public func findAll(_ path: String) -> [MarkupElement] {
         var steps = path.split(separator: "/")
         guard let last = steps.popLast() else { return [] }
         var level = [self]
         for step in steps {
             level = level.flatMap { parent in
-                var matches: [XMLElement] = []
+                var matches: [MarkupElement] = []
                 parent.forEachChild { if $0.hasLocalName(step) { matches.append($0) } }
                 return matches
             }
         }
-        var result: [XMLElement] = []
+        var result: [MarkupElement] = []
         for parent in level { parent.forEachChild { if $0.hasLocalName(last) { result.append($0) } } }
         return result
     }
@@ -210,10 +210,10 @@ public struct XMLElement: Sendable {
     }
 
     /// The first element anywhere below (depth first) with this local name.
-    public func descendant(_ localName: String) -> XMLElement? {
+    public func descendant(_ localName: String) -> MarkupElement? {
         var child = node.firstChild
         while child >= 0 {
-            let element = XMLElement(document: document, index: Int(child))
+            let element = MarkupElement(document: document, index: Int(child))
             if element.hasLocalName(localName) { return element }
             if let found = element.descendant(localName) { return found }
             child = document.nodes[Int(child)].nextSibling
