@@ -33,9 +33,11 @@ demo: build
 ## The Python tools in a virtualenv: stac-validator (tests validate every published file with
 ## it, offline), stactools-landsat / stactools-sentinel2 / pystac (the normalize tests compare
 ## our items with theirs), ccsdspy (the CCSDS statistics are checked against its decoding),
-## pyftpdlib and asyncssh (the FTP and SFTP servers of the fetch tests). The stamp names the
-## packages, so adding one reinstalls.
-VENV_PACKAGES := stac-validator stactools-landsat stactools-sentinel2 pystac ccsdspy pyftpdlib asyncssh
+## pyftpdlib and asyncssh (the FTP and SFTP servers of the fetch tests), stac-api-validator and
+## pystac-client (the serve tests check the STAC API with them, as a member's client would).
+## The stamp names the packages, so adding one reinstalls.
+VENV_PACKAGES := stac-validator stactools-landsat stactools-sentinel2 pystac ccsdspy pyftpdlib asyncssh \
+	stac-api-validator pystac-client
 VENV_STAMP := $(VENV)/.installed-$(shell echo $(VENV_PACKAGES) | tr ' ' '+')
 venv: $(VENV_STAMP)
 $(VENV_STAMP):

@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C libraries behind project-prefixed system-library targets (module names are global).
@@ -45,10 +48,22 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // The read-only STAC API per member (`eoshare serve`), on Hummingbird.
+        .target(
+            name: "EOShareServe",
+            dependencies: [
+                "EOShare",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "eoshare",
             dependencies: [
-                "EOShare",
+                "EOShare", "EOShareServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -62,7 +77,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EOShareTests",
-            dependencies: ["EOShare"]
+            dependencies: ["EOShare", "EOShareServe"]
         ),
     ],
     swiftLanguageModes: [.v6]

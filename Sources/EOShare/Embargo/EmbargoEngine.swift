@@ -213,10 +213,10 @@ public struct EmbargoEngine: Sendable {
     }
 }
 
-enum BBox {
+public enum BBox {
     /// Whether two [w, s, e, n] boxes intersect (touching counts); a box with w > e crosses
     /// the antimeridian and is split in two.
-    static func intersects(_ a: [Double], _ b: [Double]) -> Bool {
+    public static func intersects(_ a: [Double], _ b: [Double]) -> Bool {
         func parts(_ x: [Double]) -> [(Double, Double)] {
             x[0] <= x[2] ? [(x[0], x[2])] : [(x[0], 180), (-180, x[2])]
         }

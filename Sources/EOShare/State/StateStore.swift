@@ -166,6 +166,7 @@ public final class StateStore: Sendable {
             }
             try db.execute(sql: "CREATE UNIQUE INDEX records_folder ON records(collection, folder)")
         }
+        SearchIndex.register(&m)
         return m
     }
 
