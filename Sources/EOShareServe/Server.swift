@@ -26,8 +26,18 @@ public enum STACServer {
     /// Bodies above this size are refused (a search body is a few kilobytes).
     static let maximumBody = 1 << 20
 
-    /// The application, ready to run; `onRunning` gets the bound port (useful with port 0).
-    public static func application(
+    /// Serves until SIGTERM or SIGINT (`handleSignals`) or until the task is cancelled;
+    /// `onRunning` gets the bound port (useful with port 0).
+    public static func run(
+        served: ServedPipeline, options: Options, accessLog: @escaping @Sendable (String) -> Void,
+        handleSignals: Bool = true, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
+        let app = try application(served: served, options: options, accessLog: accessLog, onRunning: onRunning)
+        try await app.runService(gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [])
+    }
+
+    /// The application, ready to run.
+    static func application(
         served: ServedPipeline, options: Options, accessLog: @escaping @Sendable (String) -> Void,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
@@ -50,7 +60,9 @@ public enum STACServer {
             return response
         }
         var logger = Logger(label: "eoshare.serve")
-        logger.logLevel = .warning
+        // Hummingbird's own messages (a cancelled connection at shutdown is an "error" there);
+        // failures to bind are thrown, and every request is in the access log.
+        logger.logLevel = .critical
         return Application(
             responder: responder,
             server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),

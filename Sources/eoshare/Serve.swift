@@ -37,13 +37,12 @@ struct Serve: AsyncParsableCommand {
         hangup.setEventHandler { served.requestReload() }
         hangup.resume()
         let secure = (try? served.snapshot().get().pipeline.serve?.certificate) != nil
-        let app = try STACServer.application(
+        try await STACServer.run(
             served: served, options: .init(host: host, port: port, at: instant), accessLog: log,
             onRunning: { bound in
                 let shown = host.contains(":") ? "[\(host)]" : host
                 log("eoshare serve: listening on \(secure ? "https" : "http")://\(shown):\(bound)/")
             })
-        try await app.runService()
         hangup.cancel()
     }
 }
