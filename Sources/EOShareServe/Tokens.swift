@@ -90,12 +90,12 @@ public struct TokenFile: Sendable {
     /// Compares every byte whatever differs, so the time taken tells nothing of where two
     /// inputs part. Unequal lengths are unequal (for hashes they never differ).
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        var difference = UInt(bitPattern: a.count ^ b.count)
         let n = max(a.count, b.count)
         for i in 0..<n {
             let x = i < a.count ? a[i] : 0
             let y = i < b.count ? b[i] : 0
-            difference |= x ^ y
+            difference |= UInt(x ^ y)
         }
         return difference == 0
     }
