@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "EOShare", targets: ["EOShare"]),
+        .library(name: "EOShareServe", targets: ["EOShareServe"]),
         .executable(name: "eoshare", targets: ["eoshare"]),
         .executable(name: "eoshare-feedgen", targets: ["eoshare-feedgen"]),
     ],
