@@ -5,7 +5,7 @@ VENV := .venv
 DEMO_AT ?= 2026-11-21T12:00:00Z
 BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
-.PHONY: deps build demo test venv bench bench-normalize bench-unpack fuzz clean
+.PHONY: deps build demo test venv bench bench-normalize bench-unpack bench-serve fuzz clean
 
 ## System libraries the C modules bind: libcurl, zlib and libcrypto headers; the tools
 ## the fetch tests use: openssl (a private CA) and ssh-keygen (an SFTP client key); and
@@ -63,6 +63,17 @@ bench: deps venv
 	cd Benchmarks && EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python .build/release/normalize-bench
 	cd Benchmarks && .build/release/fetch-bench
 	cd Benchmarks && .build/release/unpack-bench
+
+## Item Search over 100,000 records with wrk: eoshare serve per viewer, then stac-fastapi-pgstac
+## (PostgreSQL 15 + PostGIS, a private cluster the benchmark starts and stops) on the same items.
+BENCH_VENV := .venv-bench
+bench-serve: deps
+	@command -v wrk >/dev/null && [ -x /usr/lib/postgresql/15/bin/initdb ] || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk postgresql-15-postgis-3 >/dev/null)
+	test -x $(BENCH_VENV)/bin/uvicorn || (python3 -m venv $(BENCH_VENV) && \
+		$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check stac-fastapi-pgstac "pypgstac[psycopg]" uvicorn)
+	cd Benchmarks && $(SWIFT) build -c release --product serve-bench
+	cd Benchmarks && EOSHARE_BENCH_PEER_PYTHON=$(CURDIR)/$(BENCH_VENV)/bin/python .build/release/serve-bench
 
 ## Normalize + write items from the Landsat and Sentinel-2 fixtures, 10,000 records, against
 ## stactools (create_item + save_object) on the same inputs in the same run.
