@@ -5,7 +5,7 @@ import Foundation
 /// was found visible to the viewer.
 enum Assets {
     static func response(
-        for asset: StateStore.StoredAsset, store path: URL, range: String?, head: Bool
+        for asset: StoredAsset, store path: URL, range: String?, head: Bool
     ) throws -> APIResponse {
         var s = stat()
         guard stat(path.path, &s) == 0 else {

@@ -12,7 +12,7 @@ enum Paging {
         var prev: PageToken?
     }
 
-    static func page(_ c: STACAPI.Context, _ p: SearchParameters) throws -> Page {
+    static func page(_ c: STACAPI.Context, _ p: SearchParameters) async throws -> Page {
         guard let state = c.state else { return Page() }
         var q = RecordSearch()
         q.collections = p.collections
@@ -36,7 +36,7 @@ enum Paging {
         var chunk = min(p.limit + 1, 1000)
         reading: while true {
             q.limit = chunk
-            let batch = try state.searchRecords(q)
+            let batch = try await state.searchRecords(q)
             for candidate in batch {
                 guard c.visible(candidate.subject), let item = try matches(candidate, p) else { continue }
                 if page.items.count == p.limit {

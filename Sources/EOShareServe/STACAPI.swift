@@ -85,12 +85,12 @@ public final class STACAPI: Sendable {
 
     /// Answers a request; `member` is the viewer whose prefix the path names, already
     /// authenticated by the caller.
-    public func respond(_ request: APIRequest, snapshot: ServedPipeline.Snapshot, viewer: Viewer) -> APIResponse {
+    public func respond(_ request: APIRequest, snapshot: ServedPipeline.Snapshot, viewer: Viewer) async -> APIResponse {
         let at = fixedInstant ?? Date()
         let root = "\(request.base)/\(viewer.folder)"
         let rest = Array(request.segments.dropFirst())
         let context = Context(
-            snapshot: snapshot, viewer: viewer, at: at, root: root, state: states.open(snapshot.pipeline.statePath))
+            snapshot: snapshot, viewer: viewer, at: at, root: root, state: states.open(snapshot.pipeline))
         do {
             switch (request.method, rest.count) {
             case ("GET", 0): return .json(landing(context))
@@ -100,18 +100,18 @@ public final class STACAPI: Sendable {
                 return .json(OpenAPI.document(root: root), type: "application/vnd.oai.openapi+json;version=3.0")
             case ("GET", 1) where rest[0] == "queryables":
                 return .json(Queryables.schema(id: "\(root)/queryables"), type: "application/schema+json")
-            case ("GET", 1) where rest[0] == "collections": return .json(try collections(context))
+            case ("GET", 1) where rest[0] == "collections": return .json(try await collections(context))
             case ("GET", 1) where rest[0] == "search":
-                return try search(context, SearchParameters(query: request.query), url: "\(root)/search", method: "GET")
+                return try await search(context, SearchParameters(query: request.query), url: "\(root)/search", method: "GET")
             case ("POST", 1) where rest[0] == "search":
                 guard let body = try? JSONValue.parse(request.body) else {
                     throw BadRequest(description: "the search body is not JSON")
                 }
-                return try search(context, SearchParameters(body: body), url: "\(root)/search", method: "POST")
+                return try await search(context, SearchParameters(body: body), url: "\(root)/search", method: "POST")
             case (_, 1) where rest[0] == "search":
                 return .error(405, "MethodNotAllowed", "search takes GET or POST")
             case ("GET", _) where rest[0] == "collections":
-                return try collectionRoute(context, Array(rest.dropFirst()), request)
+                return try await collectionRoute(context, Array(rest.dropFirst()), request)
             case ("GET", _): return .error(404, "NotFound", "no such resource")
             default: return .error(405, "MethodNotAllowed", "this API is read-only")
             }
@@ -127,7 +127,7 @@ public final class STACAPI: Sendable {
         var viewer: Viewer
         var at: Date
         var root: String
-        var state: StateStore?
+        var state: (any StateStore)?
         var pipeline: Pipeline { snapshot.pipeline }
 
         func visible(_ subject: EmbargoSubject) -> Bool {
@@ -160,8 +160,8 @@ public final class STACAPI: Sendable {
         ])
     }
 
-    func collections(_ c: Context) throws -> JSONValue {
-        let extents = try self.extents(c)
+    func collections(_ c: Context) async throws -> JSONValue {
+        let extents = try await self.extents(c)
         return .object([
             "collections": .array(c.pipeline.collections.map { collection($0, c, extent: extents[$0.id]) }),
             "links": .array([
@@ -199,9 +199,20 @@ public final class STACAPI: Sendable {
     }
 
     /// The extent of what the viewer sees now in each collection.
-    func extents(_ c: Context) throws -> [String: ViewerExtent] {
+    func extents(_ c: Context) async throws -> [String: ViewerExtent] {
         var out: [String: ViewerExtent] = [:]
-        try c.state?.forEachSearchSubject { s, start, end in
+        guard let state = c.state else { return out }
+        var after: RecordKey?
+        while true {
+            let page = try await state.timedSubjectPage(after: after, limit: 5000)
+            for timed in page { add(timed) }
+            guard let last = page.last, page.count == 5000 else { break }
+            after = RecordKey(collection: last.subject.collection, id: last.subject.id)
+        }
+        return out
+
+        func add(_ timed: TimedSubject) {
+            let (s, start, end) = (timed.subject, timed.start, timed.end)
             guard c.visible(s) else { return }
             var e = out[s.collection] ?? ViewerExtent()
             if let b = s.bbox, b.count == 4 {
@@ -212,17 +223,16 @@ public final class STACAPI: Sendable {
             if let end = end ?? start { e.end = max(e.end ?? end, end) }
             out[s.collection] = e
         }
-        return out
     }
 
-    func collectionRoute(_ c: Context, _ rest: [String], _ request: APIRequest) throws -> APIResponse {
+    func collectionRoute(_ c: Context, _ rest: [String], _ request: APIRequest) async throws -> APIResponse {
         guard let config = c.pipeline.collection(rest[0]) else {
             return .error(404, "NotFound", "no collection '\(rest[0])'")
         }
         let url = "\(c.root)/collections/\(Self.escape(config.id))"
         switch rest.count {
         case 1:
-            let extent = try extents(c)[config.id]
+            let extent = try await extents(c)[config.id]
             return .json(collection(config, c, extent: extent))
         case 2 where rest[1] == "queryables":
             return .json(Queryables.schema(id: "\(url)/queryables"), type: "application/schema+json")
@@ -232,14 +242,14 @@ public final class STACAPI: Sendable {
                 throw BadRequest(description: "collections cannot be given here: the path names \(config.id)")
             }
             parameters.collections = [config.id]
-            return try search(c, parameters, url: "\(url)/items", method: "GET", collectionPath: true)
+            return try await search(c, parameters, url: "\(url)/items", method: "GET", collectionPath: true)
         case 3 where rest[1] == "items":
-            guard let item = try visibleRecord(c, collection: config.id, id: rest[2]) else {
+            guard let item = try await visibleRecord(c, collection: config.id, id: rest[2]) else {
                 return .error(404, "NotFound", "no item '\(rest[2])' in \(config.id)")
             }
             return .json(self.item(item, c), type: "application/geo+json")
         case 5 where rest[1] == "items" && rest[3] == "assets":
-            guard let record = try visibleRecord(c, collection: config.id, id: rest[2]),
+            guard let record = try await visibleRecord(c, collection: config.id, id: rest[2]),
                 let asset = record.assets.first(where: { $0.file == rest[4] })
             else { return .error(404, "NotFound", "no asset '\(rest[4])' of item '\(rest[2])'") }
             return try Assets.response(
@@ -252,13 +262,13 @@ public final class STACAPI: Sendable {
 
     /// The record, when it exists and the viewer may see it now; nil otherwise, so an id the
     /// viewer may not see reads exactly like one that does not exist.
-    func visibleRecord(_ c: Context, collection: String, id: String) throws -> SearchCandidate? {
+    func visibleRecord(_ c: Context, collection: String, id: String) async throws -> SearchCandidate? {
         guard let state = c.state else { return nil }
         var q = RecordSearch()
         q.collections = [collection]
         q.ids = [id]
         q.limit = 1
-        guard let record = try state.searchRecords(q).first, c.visible(record.subject) else { return nil }
+        guard let record = try await state.searchRecords(q).first, c.visible(record.subject) else { return nil }
         return record
     }
 
@@ -266,13 +276,13 @@ public final class STACAPI: Sendable {
 
     func search(
         _ c: Context, _ p: SearchParameters, url: String, method: String, collectionPath: Bool = false
-    ) throws -> APIResponse {
+    ) async throws -> APIResponse {
         if let asked = p.collections {
             for id in asked where c.pipeline.collection(id) == nil && collectionPath {
                 throw BadRequest(description: "no collection '\(id)'")
             }
         }
-        let page = try Paging.page(c, p)
+        let page = try await Paging.page(c, p)
         var links: [JSONValue] = [
             link("self", selfURL(url, p, method: method), "application/geo+json"),
             link("root", "\(c.root)/", "application/json"),
@@ -380,14 +390,14 @@ struct ViewerExtent {
 /// The state, opened once it exists (a server may start before the first ingest).
 final class StateHandle: @unchecked Sendable {
     private let lock = NSLock()
-    private var opened: (path: URL, store: StateStore)?
+    private var opened: (path: URL, store: any StateStore)?
 
-    func open(_ path: URL) -> StateStore? {
+    func open(_ pipeline: Pipeline) -> (any StateStore)? {
         lock.lock()
         defer { lock.unlock() }
-        if let opened, opened.path == path { return opened.store }
-        guard let store = try? StateStore.existing(at: path) else { return nil }
-        opened = (path, store)
+        if let opened, opened.path == pipeline.statePath { return opened.store }
+        guard let store = try? existingState(pipeline) else { return nil }
+        opened = (pipeline.statePath, store)
         return store
     }
 }

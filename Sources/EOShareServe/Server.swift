@@ -125,7 +125,7 @@ public enum STACServer {
             method: head ? "GET" : request.method.rawValue, segments: segments, query: query(request.uri.query),
             headers: request.headers.map { ($0.name.canonicalName, $0.value) }, body: body,
             base: base(request, secure: secure))
-        var answer = api.respond(apiRequest, snapshot: snapshot, viewer: viewer)
+        var answer = await api.respond(apiRequest, snapshot: snapshot, viewer: viewer)
         if head {
             if answer.file == nil, !answer.headers.contains(where: { $0.0 == "Content-Length" }) {
                 answer.headers.append(("Content-Length", String(answer.body.count)))

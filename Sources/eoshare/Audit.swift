@@ -28,9 +28,9 @@ struct Audit: AsyncParsableCommand {
         let report: AuditReport
         do {
             defer { progress.stop() }
-            report = try auditor.audit(at: at, only: member)
+            report = try await auditor.audit(at: at, only: member)
         }
-        if let html { try AuditHTMLReport.write(report, pipeline: pipeline, to: URL(fileURLWithPath: html)) }
+        if let html { try await AuditHTMLReport.write(report, pipeline: pipeline, to: URL(fileURLWithPath: html)) }
         if json {
             print(report.json.serializedString())
         } else {

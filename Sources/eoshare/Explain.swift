@@ -13,15 +13,15 @@ struct Explain: AsyncParsableCommand {
         let at = try instant.instant()
         let pipeline = try common.load()
         // Read-only: no state means nothing was ingested, not a state to create.
-        guard let state = try StateStore.existing(at: pipeline.statePath) else {
+        guard let state = try existingState(pipeline) else {
             try unknown("no record '\(recordId)' is known: nothing has been ingested yet (no state at \(pipeline.statePath.path))")
         }
-        var matches = try state.records(id: recordId)
+        var matches = try await state.records(id: recordId)
         if matches.isEmpty {
             // A product id names its processing date too: LC08_L2SP_171146_20250610_20250620_02_T2
             // is the product of record LC08_L2SP_171146_20250610_02_T2.
             for candidate in Self.recordIds(ofProduct: recordId) {
-                matches = try state.records(id: candidate)
+                matches = try await state.records(id: candidate)
                 if !matches.isEmpty {
                     print("\(recordId) is a product of record \(candidate)")
                     break
@@ -30,7 +30,7 @@ struct Explain: AsyncParsableCommand {
         }
         guard !matches.isEmpty else {
             var ids: [String] = []
-            try state.forEachSubject { ids.append($0.id) }
+            try await state.forEachSubject { ids.append($0.id) }
             try unknown("no record '\(recordId)' is known\(Suggestion.hint(for: recordId, in: ids))")
         }
         let engine = EmbargoEngine(policy: pipeline.policy, members: pipeline.members.map(\.id))

@@ -57,7 +57,7 @@ struct Export: AsyncParsableCommand {
             request.interval = parts.count == 2 ? (try end(parts[0]), try end(parts[1])) : (try end(parts[0]), try end(parts[0]))
         }
         let bar = ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
-        let result = try Exporter(pipeline: pipeline).run(request) { bar.show($0) }
+        let result = try await Exporter(pipeline: pipeline).run(request) { bar.show($0) }
         bar.done()
         var line = "exported \(result.records) record\(result.records == 1 ? "" : "s") (\(result.bytes) bytes written) for \(member) "
             + "as of \(Timestamp.format(at)) to \(toStdout ? "standard output" : out)"

@@ -13,10 +13,11 @@ struct LedgerCommand: AsyncParsableCommand {
     func run() async throws {
         let pipeline = try common.load()
         // Read-only: an absent state is no state, not one to create.
-        let state = FileManager.default.fileExists(atPath: pipeline.statePath.path)
-            ? try StateStore(path: pipeline.statePath) : nil
+        let state = try existingState(pipeline)
         if verify {
-            let findings = LedgerVerifier.verify(pipeline.ledgerPath, anchor: try state.map(LedgerVerifier.Anchor.init))
+            var anchor: LedgerVerifier.Anchor?
+            if let state { anchor = try await LedgerVerifier.Anchor(state) }
+            let findings = LedgerVerifier.verify(pipeline.ledgerPath, anchor: anchor)
             for f in findings { print("ledger \(f.record ?? "-"): \(f.detail)") }
             print(findings.isEmpty ? "ledger intact" : "ledger broken: \(findings.count) findings")
             if !findings.isEmpty { throw ExitCode(ExitStatus.findings) }
@@ -27,7 +28,7 @@ struct LedgerCommand: AsyncParsableCommand {
         // Lines committed with their changes but not yet appended to the file (a run killed
         // before it wrote them; the next run does).
         let inFile = Int64(data.count(where: { $0 == 0x0A }))
-        for line in try state?.pendingLedgerLines() ?? [] where line.seq > inFile {
+        for line in try await state?.pendingLedgerLines() ?? [] where line.seq > inFile {
             FileHandle.standardOutput.write(Data(line.line + [0x0A]))
         }
     }

@@ -13,9 +13,10 @@ struct Status: AsyncParsableCommand {
         let now = try instant.instant()
         let pipeline = try common.load()
         // Read-only: a pipeline never ingested has no state, and gets none from here.
-        let report = try StateStore.existing(at: pipeline.statePath).map {
-            try StatusReport.build(pipeline: pipeline, state: $0, now: now)
-        } ?? StatusReport(now: now)
+        var report = StatusReport(now: now)
+        if let state = try existingState(pipeline) {
+            report = try await StatusReport.build(pipeline: pipeline, state: state, now: now)
+        }
         print(json ? report.json.serializedString() : report.text, terminator: json ? "\n" : "")
     }
 }

@@ -145,7 +145,7 @@ import Testing
             let differing = Set(expected.keys).symmetricDifference(tree.keys).union(expected.keys.filter { tree[$0] != nil && tree[$0] != expected[$0] })
             #expect(differing.isEmpty, "after a crash at \(point), \(differing.count) files differ: \(differing.sorted().prefix(4))")
             let p = try Pipeline.load(from: p2)
-            let report = try Auditor(pipeline: p).audit(at: Timestamp.parse(Self.t2)!)
+            let report = try await Auditor(pipeline: p).audit(at: Timestamp.parse(Self.t2)!)
             #expect(report.compliant, "after a crash at \(point): \(report.findings.prefix(3))")
             let inTrees = Set(Trees.items(folder.appendingPathComponent("shared")).map { "\($0.viewer)/\($0.collection)/\($0.id)" })
             #expect(try Self.ledgerCopies(p.ledgerPath) == inTrees, "after a crash at \(point) the ledger disagrees with the trees")

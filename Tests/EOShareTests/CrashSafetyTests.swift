@@ -181,7 +181,7 @@ import Testing
         #expect(differing.isEmpty, "\(differing.count) files differ, e.g. \(differing.prefix(5))")
         #expect(Set(crashedTree.keys).subtracting(cleanTree.keys).isEmpty)
         // And the audit agrees with the final tree.
-        let report = try Auditor(pipeline: after, rehash: false).audit(at: Timestamp.parse(Self.t2)!)
+        let report = try await Auditor(pipeline: after, rehash: false).audit(at: Timestamp.parse(Self.t2)!)
         #expect(report.findings.filter { $0.kind != .ledger }.isEmpty, "\(report.findings.prefix(5))")
     }
 }

@@ -28,7 +28,7 @@ import Testing
         #expect(first.discovered == 1 && first.records == 1 && first.quarantined == 0,
                 "\(FetchHarness.quarantineReasons(p))")
         let url = URL(string: "ftp://127.0.0.1:\(server.port)/feed/\(FetchHarness.scene)")!
-        #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(bytes))
+        await #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(bytes))
         let commands = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(commands.contains(mlsd ? "MLSD" : "LIST"), "\(commands)")
         #expect(commands.contains("RETR \(FetchHarness.scene)"))
@@ -60,7 +60,7 @@ import Testing
         let summary = try await FetchHarness.ingest(p)
         #expect(summary.records == 1 && summary.quarantined == 0, "\(FetchHarness.quarantineReasons(p))")
         let url = URL(string: "ftp://127.0.0.1:\(server.port)/feed/\(FetchHarness.scene)")!
-        #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(bytes))
+        await #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(bytes))
         let commands = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(commands.contains("RETR index.txt") && commands.contains("RETR \(FetchHarness.scene)"))
     }

@@ -48,10 +48,10 @@ import Testing
 
         let summary = try await FetchHarness.ingest(p)
         #expect(summary.records == 1 && summary.quarantined == 0, "\(FetchHarness.quarantineReasons(p))")
-        #expect(try FetchHarness.recordPublished(p))
-        let stored = try #require(try FetchHarness.object(p, url: server.url(path)))
+        await #expect(try FetchHarness.recordPublished(p))
+        let stored = try await #require(try FetchHarness.object(p, url: server.url(path)))
         #expect(stored.sha256 == Digest.sha256Hex(bytes), "the record holds exactly the server's bytes")
-        #expect(stored.outcome == "record")
+        #expect(stored.outcome == .record)
         let requests = server.requests().filter { $0.path == path }
         #expect(requests.count == fault.faults.count + 1)
         let second = try #require(requests.dropFirst().first)
@@ -92,7 +92,7 @@ import Testing
         let work = h.folder.appendingPathComponent("work")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let stage = FetchStage(
-            pipeline: p, state: try StateStore(path: p.statePath), workFolder: work, logger: FetchHarness.logger)
+            pipeline: p, state: try SQLiteStateStore(path: p.statePath), workFolder: work, logger: FetchHarness.logger)
         let outcome = await stage.fetch(ObjectRef(source: "src", url: server.url(path), name: "large.bin"))
         await stage.close()
         guard case .fetched(let object) = outcome else {
@@ -146,7 +146,7 @@ import Testing
         #expect(requests.count == 2)
         #expect(requests[1].header("Range") == "bytes=6000-" && requests[1].header("If-Range") != nil)
         #expect(requests[1].status == 200, "the old ETag no longer holds: the whole new object")
-        let stored = try #require(try FetchHarness.object(p, url: server.url(path)))
+        let stored = try await #require(try FetchHarness.object(p, url: server.url(path)))
         #expect(stored.sha256 == Digest.sha256Hex(new), "no mix of old prefix and new tail")
     }
 
@@ -186,7 +186,7 @@ import Testing
         let reasons = FetchHarness.quarantineReasons(p)
         #expect(reasons.count == 1 && reasons[0].contains(fault.reason), "\(reasons)")
         #expect(server.requestCount(path: path) == fault.requests)
-        #expect(try !FetchHarness.recordPublished(p))
+        await #expect(try !FetchHarness.recordPublished(p))
     }
 
     @Test func jsonErrorPageWhereTextIsExpected() async throws {
@@ -280,12 +280,12 @@ import Testing
         let path = "/feed/\(FetchHarness.scene)"
         let p = try h.pipeline(url: server.url(path).absoluteString)
         #expect(try await FetchHarness.ingest(p).records == 1)
-        let published = try #require(try FetchHarness.object(p, url: server.url(path)))
-        #expect(published.outcome == "record" && published.recordId != nil)
+        let published = try await #require(try FetchHarness.object(p, url: server.url(path)))
+        #expect(published.outcome == .record && published.recordId != nil)
         server.inject(path: path, faults: [.htmlErrorPage])
         #expect(try await FetchHarness.ingest(p).quarantined == 1)
-        let refused = try #require(try FetchHarness.object(p, url: server.url(path)))
-        #expect(refused.outcome == "refused")
+        let refused = try await #require(try FetchHarness.object(p, url: server.url(path)))
+        #expect(refused.outcome == .refused)
         #expect(refused.recordCollection == published.recordCollection && refused.recordId == published.recordId)
     }
 
@@ -339,7 +339,7 @@ import Testing
         try h.serve(FetchHarness.scene, changed)
         let third = try await FetchHarness.ingest(p)
         #expect(third.fetched == 1 && third.records == 1, "\(FetchHarness.quarantineReasons(p))")
-        let stored = try #require(try FetchHarness.object(p, url: server.url("/feed/\(FetchHarness.scene)")))
+        let stored = try await #require(try FetchHarness.object(p, url: server.url("/feed/\(FetchHarness.scene)")))
         #expect(stored.sha256 == Digest.sha256Hex(changed))
     }
 
@@ -356,7 +356,7 @@ import Testing
         let first = try await FetchHarness.ingest(p)
         #expect(first.records == 1)
         let url = server.url("/feed/\(FetchHarness.scene)")
-        #expect(try FetchHarness.object(p, url: url)?.listed?.hasPrefix("2024-05-01 10:00") == true)
+        await #expect(try FetchHarness.object(p, url: url)?.listed?.hasPrefix("2024-05-01 10:00") == true)
 
         server.resetLog()
         let second = try await FetchHarness.ingest(p)
@@ -367,7 +367,7 @@ import Testing
         try h.serve(FetchHarness.scene, changed, modified: Date())
         let third = try await FetchHarness.ingest(p)
         #expect(third.fetched == 1 && third.records == 1)
-        #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(changed))
+        await #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(changed))
     }
 
     /// The transfer thread sleeps in `curl_multi_poll` (up to ten seconds) when it has

@@ -119,24 +119,24 @@ import Testing
 
     /// What a fetch remembers of an object comes back field for field, absent fields as nil,
     /// and an object never seen as nil (the lookup reads the row with SQLite's own calls).
-    @Test func rememberedObjectsRoundTrip() throws {
+    @Test func rememberedObjectsRoundTrip() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("eoshare-state-\(UUID())")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let state = try StateStore(path: folder.appendingPathComponent("state.sqlite"))
-        let full = StateStore.StoredObject(
+        let state = try SQLiteStateStore(path: folder.appendingPathComponent("state.sqlite"))
+        let full = StoredObject(
             url: "https://feed.example.test/a.tar", source: "src", etag: "\"v1\"",
             lastModified: "Sun, 06 Nov 1994 08:49:37 GMT", size: 20_480, sha256: String(repeating: "ab", count: 32),
-            outcome: "fetched", reason: nil, recordCollection: "c", recordId: "r1", listed: "01-May-2024 10:00 15137")
-        let bare = StateStore.StoredObject(
+            outcome: .record, reason: nil, recordCollection: "c", recordId: "r1", listed: "01-May-2024 10:00 15137")
+        let bare = StoredObject(
             url: "https://feed.example.test/b.tar", source: "src", etag: nil, lastModified: nil, size: nil,
-            sha256: nil, outcome: "quarantined", reason: "an HTML page", recordCollection: nil, recordId: nil)
-        try state.saveObject(full, at: Date())
-        try state.saveObject(bare, at: Date())
-        #expect(try state.object(url: full.url) == full)
-        #expect(try state.object(url: bare.url) == bare)
-        #expect(try state.object(url: "https://feed.example.test/none") == nil)
-        #expect(try state.object(url: full.url) == full, "the statement is reset after each lookup")
-        let both = try state.objects(urls: [bare.url, "https://feed.example.test/none", full.url])
+            sha256: nil, outcome: .quarantined, reason: "an HTML page", recordCollection: nil, recordId: nil)
+        try await state.saveObject(full, at: Date())
+        try await state.saveObject(bare, at: Date())
+        await #expect(try state.object(url: full.url) == full)
+        await #expect(try state.object(url: bare.url) == bare)
+        await #expect(try state.object(url: "https://feed.example.test/none") == nil)
+        await #expect(try state.object(url: full.url) == full, "the statement is reset after each lookup")
+        let both = try await state.objects(urls: [bare.url, "https://feed.example.test/none", full.url])
         #expect(both == [full.url: full, bare.url: bare], "read in one go, the unknown one left out")
     }
 

@@ -44,7 +44,7 @@ import Testing
         let first = try await FetchHarness.ingest(p)
         #expect(first.records == 1 && first.quarantined == 0, "\(FetchHarness.quarantineReasons(p))")
         let url = URL(string: "https://127.0.0.1:\(server.port)/feed/\(FetchHarness.scene)")!
-        #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(bytes))
+        await #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(bytes))
         // http.server knows If-Modified-Since: the second run gets a 304.
         let second = try await FetchHarness.ingest(p)
         #expect(second.fetched == 0 && second.unchanged == 1)

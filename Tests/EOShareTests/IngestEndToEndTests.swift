@@ -145,7 +145,7 @@ import Testing
         #expect(Self.items(p.sharedRoot, "CSA").contains(new))
         #expect(!Self.items(p.sharedRoot, "public").contains(new))
 
-        let report = try Auditor(pipeline: p, rehash: true).audit(at: t2)
+        let report = try await Auditor(pipeline: p, rehash: true).audit(at: t2)
         #expect(report.compliant, "\(report.findings)")
         #expect(report.items == 4 + 4 + 4 + 4 + 3)
     }
@@ -253,9 +253,9 @@ import Testing
         let first = try await IngestRun(pipeline: p, at: at, logger: Self.logger).run()
         #expect(first.records == 3 && first.quarantined == 1)
         // Remembered by the digest of the bytes that arrived, not by the listing's size.
-        let remembered = try StateStore(path: p.statePath).object(url: URL(fileURLWithPath: path).absoluteString)
+        let remembered = try await SQLiteStateStore(path: p.statePath).object(url: URL(fileURLWithPath: path).absoluteString)
         #expect(remembered?.sha256 == Digest.sha256Hex([UInt8](page)) && remembered?.size == nil)
-        #expect(remembered?.outcome == "refused")
+        #expect(remembered?.outcome == .refused)
         try good.write(to: URL(fileURLWithPath: path))
         try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: path)
         let second = try await IngestRun(pipeline: p, at: at, logger: Self.logger).run()

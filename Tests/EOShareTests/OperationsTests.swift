@@ -55,7 +55,7 @@ import Testing
     @Test func auditReportsACorrectTreeCompliantAndCatchesEveryPlantedFinding() async throws {
         let p = try await Self.ingested()
         let auditor = Auditor(pipeline: p)
-        #expect(try auditor.audit(at: Self.at).compliant)
+        await #expect(try auditor.audit(at: Self.at).compliant)
         let shared = p.sharedRoot
         func items(_ v: String) throws -> [String] { Trees.ids(shared, v, collection: "landsat-c2-l2").sorted() }
         func folder(_ v: String, _ id: String) throws -> URL {
@@ -67,16 +67,16 @@ import Testing
         let planted = URL(fileURLWithPath: source.path.replacingOccurrences(of: "/NASA/", with: "/ROSCOSMOS/"))
         try FileManager.default.createDirectory(at: planted.deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: source, to: planted)
-        #expect(Self.kinds(try auditor.audit(at: Self.at)) == ["violation ROSCOSMOS"])
+        await #expect(Self.kinds(try auditor.audit(at: Self.at)) == ["violation ROSCOSMOS"])
         try FileManager.default.removeItem(at: planted)
 
         // missing: an item ESA may see, deleted (its day catalog's link now leads nowhere too).
         let esaItem = try folder("ESA", try #require(try items("ESA").first))
         let moved = p.stateFolder.appendingPathComponent("aside")
         try FileManager.default.moveItem(at: esaItem, to: moved)
-        #expect(Set(Self.kinds(try auditor.audit(at: Self.at))) == ["missing ESA"])
+        await #expect(Set(Self.kinds(try auditor.audit(at: Self.at))) == ["missing ESA"])
         try FileManager.default.moveItem(at: moved, to: esaItem)
-        #expect(try auditor.audit(at: Self.at).compliant)
+        await #expect(try auditor.audit(at: Self.at).compliant)
 
         // tampered: one flipped byte in an asset (hard-linked: every tree that holds it).
         let folder = try folder("JAXA", try items("JAXA")[0])
@@ -93,17 +93,17 @@ import Testing
         // The size is the same and the mtime is put back: only the ctime tells the cache.
         var times = [published.st_atim, published.st_mtim]
         utimensat(AT_FDCWD, assetURL.path, &times, 0)
-        let tampered = try auditor.audit(at: Self.at)
+        let tampered = try await auditor.audit(at: Self.at)
         #expect(!tampered.findings.isEmpty && tampered.findings.allSatisfy { $0.kind == .tampered })
         bytes[10] ^= 0x01
         let h2 = try FileHandle(forWritingTo: assetURL)
         try h2.write(contentsOf: Data(bytes))
         try h2.close()
-        #expect(try auditor.audit(at: Self.at).compliant)
+        await #expect(try auditor.audit(at: Self.at).compliant)
 
         // orphan: a stray file in a member's tree.
         try Data("x".utf8).write(to: shared.appendingPathComponent("CSA/landsat-c2-l2/notes.txt"))
-        #expect(Self.kinds(try auditor.audit(at: Self.at)) == ["orphan CSA"])
+        await #expect(Self.kinds(try auditor.audit(at: Self.at)) == ["orphan CSA"])
         try FileManager.default.removeItem(at: shared.appendingPathComponent("CSA/landsat-c2-l2/notes.txt"))
 
         // ledger: an edited line, then a truncated one.
@@ -111,19 +111,19 @@ import Testing
         var text = String(decoding: original, as: UTF8.self)
         text = text.replacingOccurrences(of: "\"member\":\"ESA\"", with: "\"member\":\"CSA\"")
         try Data(text.utf8).write(to: p.ledgerPath)
-        #expect(Self.kinds(try auditor.audit(at: Self.at)).contains("ledger -"))
+        await #expect(Self.kinds(try auditor.audit(at: Self.at)).contains("ledger -"))
         try original.dropLast(20).write(to: p.ledgerPath)
-        #expect(Self.kinds(try auditor.audit(at: Self.at)).contains("ledger -"))
+        await #expect(Self.kinds(try auditor.audit(at: Self.at)).contains("ledger -"))
         try original.write(to: p.ledgerPath)
-        #expect(try auditor.audit(at: Self.at).compliant)
+        await #expect(try auditor.audit(at: Self.at).compliant)
     }
 
     @Test func auditNamesRecordsWhoseClockIsUnknown() async throws {
         let p = try await Self.ingested(processedClock: true)
-        let report = try Auditor(pipeline: p).audit(at: Self.at)
+        let report = try await Auditor(pipeline: p).audit(at: Self.at)
         #expect(Self.kinds(report) == ["undeterminable NASA"])
         #expect(report.findings.first?.record == "LC08_L2SP_008059_20191201_02_T1")
-        let status = try StatusReport.build(pipeline: p, state: try StateStore(path: p.statePath), now: Self.at)
+        let status = try await StatusReport.build(pipeline: p, state: try SQLiteStateStore(path: p.statePath), now: Self.at)
         #expect(status.unknownClock == ["landsat-c2-l2/LC08_L2SP_008059_20191201_02_T1"])
     }
 
@@ -132,12 +132,12 @@ import Testing
     @Test func auditHTMLReportShowsFindingsAndTheReleaseTimeline() async throws {
         let p = try await Self.ingested()
         try Data("x".utf8).write(to: p.sharedRoot.appendingPathComponent("CSA/landsat-c2-l2/<notes>.txt"))
-        let report = try Auditor(pipeline: p).audit(at: Self.at)
+        let report = try await Auditor(pipeline: p).audit(at: Self.at)
         let page = p.stateFolder.appendingPathComponent("audit.html")
-        try AuditHTMLReport.write(report, pipeline: p, to: page)
+        try await AuditHTMLReport.write(report, pipeline: p, to: page)
         let html = try String(contentsOf: page, encoding: .utf8)
         #expect(html.contains("NOT compliant") && html.contains("CSA/landsat-c2-l2/&lt;notes&gt;.txt is explained by no record"))
-        let releases = try StatusReport.build(pipeline: p, state: StateStore(path: p.statePath), now: Self.at).releases
+        let releases = try await StatusReport.build(pipeline: p, state: SQLiteStateStore(path: p.statePath), now: Self.at).releases
         // One dot per member and calendar day (UTC).
         let dots = Set(releases.flatMap { r in r.viewers.map { "\($0) \(Timestamp.format(r.at).prefix(10))" } })
         #expect(!dots.isEmpty, "the fixture has releases due within 30 days")
@@ -158,10 +158,10 @@ import Testing
 
     @Test func exportIsExactlyWhatANaiveReadingAllows() async throws {
         let p = try await Self.ingested()
-        let state = try StateStore(path: p.statePath)
+        let state = try SQLiteStateStore(path: p.statePath)
         let exporter = Exporter(pipeline: p)
         var all: [EmbargoSubject] = []
-        try state.forEachRecord { all.append($0.subject) }
+        try await state.forEachRecord { all.append($0.subject) }
         for member in ["ESA", "JAXA", "CSA", "public"] {
             for at in ["2026-01-01T00:00:00Z", "2026-09-02T00:00:00Z", "2026-11-21T12:00:00Z", "2027-12-01T00:00:00Z"] {
                 let t = Timestamp.parse(at)!
@@ -169,7 +169,7 @@ import Testing
                     EmbargoPropertyTests.naiveVisible(p.policy, $0, member: member == "public" ? nil : member, at: t)
                 }.map(\.id))
                 let request = ExportRequest(member: Viewer(folder: member), out: URL(fileURLWithPath: "/unused"), format: .geojson, at: t)
-                let got = Set(try exporter.select(request, state: state).map(\.subject.id))
+                let got = await Set(try exporter.select(request, state: state).map(\.subject.id))
                 #expect(got == expected, "\(member) at \(at)")
             }
         }
@@ -180,7 +180,7 @@ import Testing
         let out = RepoPaths.temporaryFolder("export")
         let exporter = Exporter(pipeline: p)
         var request = ExportRequest(member: .member("ESA"), out: out.appendingPathComponent("esa"), format: .stac, at: Self.at)
-        let stac = try exporter.run(request)
+        let stac = try await exporter.run(request)
         #expect(stac.records > 0)
         let failures = try STACValidator.validateRecursively(out.appendingPathComponent("esa/catalog.json"))
         #expect(failures.isEmpty, "\(failures)")
@@ -188,7 +188,7 @@ import Testing
         request.format = .csv
         request.out = out.appendingPathComponent("esa.csv")
         request.bbox = [-180, -90, 0, 90]
-        let csv = try exporter.run(request)
+        let csv = try await exporter.run(request)
         let lines = try String(contentsOf: request.out, encoding: .utf8).components(separatedBy: "\r\n").filter { !$0.isEmpty }
         #expect(lines.first == "id,collection,owner,datetime,bbox,cloud_cover,asset_hrefs")
         #expect(lines.count == csv.records + 1)
@@ -199,7 +199,7 @@ import Testing
         request.interval = (Timestamp.parse("2026-01-01T00:00:00Z"), nil)
         request.archive = true
         request.out = out.appendingPathComponent("esa.tar.gz")
-        let archived = try exporter.run(request)
+        let archived = try await exporter.run(request)
         let unpack = out.appendingPathComponent("unpacked")
         try FileManager.default.createDirectory(at: unpack, withIntermediateDirectories: true)
         let tar = Process()

@@ -332,7 +332,7 @@ import Testing
     /// The audit page as a compliance officer files it: rendered by a real browser, its text
     /// names what was checked, by what, when, per member, the ledger, the findings and the
     /// releases with their record ids; and it prints on A4.
-    @Test func theAuditReportStandsAsEvidenceInARealBrowser() throws {
+    @Test func theAuditReportStandsAsEvidenceInARealBrowser() async throws {
         let (folder, file) = try CLI.demoCopy()
         #expect(try Self.run(["ingest", file.path, "--at", Self.at]).status == 0)
         let page = folder.appendingPathComponent("audit.html")
@@ -362,8 +362,9 @@ import Testing
         ] {
             #expect(text.contains(expected), "\(expected)")
         }
-        let state = try StateStore(path: try Pipeline.load(from: file).statePath)
-        #expect(text.contains(try state.ledgerAnchor().head))
+        let state = try SQLiteStateStore(path: try Pipeline.load(from: file).statePath)
+        let head = try await state.ledgerAnchor().head
+        #expect(text.contains(head))
 
         // Printed, it is A4 (595 × 842 points).
         let pdf = folder.appendingPathComponent("audit.pdf")

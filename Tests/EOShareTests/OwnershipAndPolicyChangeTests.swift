@@ -86,6 +86,6 @@ import Testing
         #expect(second.retracted == 10 && second.fetched == 0)
         let esa = p2.sharedRoot.appendingPathComponent("ESA/landsat-c2-l2")
         #expect(!FileManager.default.fileExists(atPath: esa.path), "ESA's collection is gone with its last item")
-        #expect(try Auditor(pipeline: p2).audit(at: Self.at).compliant)
+        await #expect(try Auditor(pipeline: p2).audit(at: Self.at).compliant)
     }
 }

@@ -37,7 +37,7 @@ import Testing
         #expect(server.requests().contains { $0.path == "/feed/index.txt" && $0.query == "api_key=SECRET-index-key-0c1d" })
         // …the state knows the object by its URL with the query's digest…
         let known = server.url("/feed/\(FetchHarness.scene)?query-sha256=\(Digest.sha256Hex(Array(signed.utf8)))")
-        #expect(try FetchHarness.object(p, url: known)?.sha256 == Digest.sha256Hex(bytes))
+        await #expect(try FetchHarness.object(p, url: known)?.sha256 == Digest.sha256Hex(bytes))
         #expect(FetchHarness.quarantineReasons(p).contains { $0.contains("HTTP 404") && $0.contains("query-sha256=") })
         #expect(capture.text.contains("retrying"), "the retries were logged")
         let evidence = try FileManager.default.subpathsOfDirectory(atPath: p.quarantineFolder.path)

@@ -50,7 +50,7 @@ import Testing
         let summary = try await FetchHarness.ingest(p)
         #expect(summary.records == 1 && summary.quarantined == 0, "\(FetchHarness.quarantineReasons(p))")
         let url = URL(string: "sftp://127.0.0.1:\(port)/feed/\(FetchHarness.scene)")!
-        #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(bytes))
+        await #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(bytes))
     }
 
     @Test func unknownHostKeyIsRefused() async throws {

@@ -128,7 +128,7 @@ import Testing
     @Test func aRecordAMemberMayNotSeeIsNotFoundAnywhere() async throws {
         let folder = try await ServeHarness.ingested.value
         let at = ServeHarness.ingestAt
-        let subjects = try ServeHarness.subjects(folder)
+        let subjects = try await ServeHarness.subjects(folder)
         let hidden = subjects.filter { !ServeEmbargoTests.oracle($0, "ESA", at: at) }
         let seen = subjects.filter { ServeEmbargoTests.oracle($0, "ESA", at: at) }
         let secret = try #require(hidden.first)
@@ -204,7 +204,7 @@ import Testing
         try FileManager.default.removeItem(at: folder)
         try FileManager.default.copyItem(at: source, to: folder)
         let at = ServeHarness.ingestAt
-        let subjects = try ServeHarness.subjects(folder)
+        let subjects = try await ServeHarness.subjects(folder)
         let target = try #require(subjects.first { ServeEmbargoTests.oracle($0, "JAXA", at: at) })
         let server = try await ServeHarness.start(folder, at: at)
         defer { Task { await server.stop() } }

@@ -76,7 +76,7 @@ import Testing
         }
         try write(ServeHarness.policy())
         let at = ServeHarness.ingestAt
-        let subjects = try ServeHarness.subjects(folder)
+        let subjects = try await ServeHarness.subjects(folder)
         let target = try #require(subjects.first { ServeEmbargoTests.oracle($0, "JAXA", at: at) })
         let (process, base, _) = try await Self.start(pipeline, ["--at", Timestamp.format(at)])
         defer {

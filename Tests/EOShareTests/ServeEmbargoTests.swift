@@ -56,7 +56,7 @@ import Testing
 
     @Test func pystacClientSearchesGetExactlyWhatThePolicySaysAtEachBoundary() async throws {
         let folder = try await ServeHarness.ingested.value
-        let subjects = try ServeHarness.subjects(folder)
+        let subjects = try await ServeHarness.subjects(folder)
         #expect(subjects.count == 60)
         let instants = try Self.instants(subjects)
         // The boundaries matter: each one changes what someone sees.
@@ -105,7 +105,7 @@ import Testing
     /// above is the server's, not a disagreement about the policy).
     @Test func theOracleAgreesWithTheEngine() async throws {
         let folder = try await ServeHarness.ingested.value
-        let subjects = try ServeHarness.subjects(folder)
+        let subjects = try await ServeHarness.subjects(folder)
         let p = try Pipeline.load(from: folder.appendingPathComponent("serve.yml"))
         let engine = EmbargoEngine(policy: p.policy, members: p.members.map(\.id))
         for (_, t) in try Self.instants(subjects) {

@@ -118,11 +118,11 @@ enum ServeHarness {
     static func json(_ bytes: [UInt8]) throws -> JSONValue { try JSONValue.parse(bytes) }
 
     /// Every record of the state, with the facts the oracle needs.
-    static func subjects(_ folder: URL) throws -> [EmbargoSubject] {
+    static func subjects(_ folder: URL) async throws -> [EmbargoSubject] {
         let p = try Pipeline.load(from: folder.appendingPathComponent("serve.yml"))
-        guard let state = try StateStore.existing(at: p.statePath) else { return [] }
+        guard let state = try existingState(p) else { return [] }
         var out: [EmbargoSubject] = []
-        try state.forEachSubject { out.append($0) }
+        try await state.forEachSubject { out.append($0) }
         return out
     }
 

@@ -51,8 +51,8 @@ import Testing
             try await IngestRun(pipeline: try pipeline(), at: at, reconcile: reconcile, logger: TrustUnderFaultsTests.logger).run()
         }
 
-        func audit(at: Date = TrustUnderFaultsTests.at) throws -> AuditReport {
-            try Auditor(pipeline: try pipeline(), rehash: true).audit(at: at)
+        func audit(at: Date = TrustUnderFaultsTests.at) async throws -> AuditReport {
+            try await Auditor(pipeline: try pipeline(), rehash: true).audit(at: at)
         }
 
         /// Items and catalog links a viewer may not see at `at`, judged by the test itself
@@ -122,14 +122,14 @@ import Testing
         #expect(s.retracted == esa.count && s.failed == 0)
         #expect(!FileManager.default.fileExists(atPath: hub.shared.appendingPathComponent("ESA").path))
         #expect(try hub.forbidden().isEmpty)
-        let report = try hub.audit()
+        let report = try await hub.audit()
         #expect(report.compliant, "\(report.findings.prefix(3))")
         let ledger = try String(contentsOf: try hub.pipeline().ledgerPath, encoding: .utf8)
         #expect(ledger.split(separator: "\n").filter { $0.contains("\"retract\"") && $0.contains("\"member\":\"ESA\"") }.count == esa.count)
         // A folder the audit finds for no member, holding items, is a violation.
         try FileManager.default.createDirectory(at: hub.shared.appendingPathComponent("GONE/x"), withIntermediateDirectories: true)
         try Data("{}".utf8).write(to: hub.shared.appendingPathComponent("GONE/x/x.json"))
-        #expect(try hub.audit().findings.contains { $0.kind == .violation && $0.member == "GONE" })
+        await #expect(try hub.audit().findings.contains { $0.kind == .violation && $0.member == "GONE" })
     }
 
     @Test func anEarlierInstantThanTheLastRunReevaluatesEveryRecord() async throws {
@@ -141,7 +141,7 @@ import Testing
         let now = Trees.ids(hub.shared, "ESA")
         #expect(now.count < later.count && s.retracted >= later.count - now.count)
         #expect(try hub.forbidden(at: early).isEmpty)
-        #expect(try hub.audit(at: early).findings.filter { $0.kind != .orphan }.isEmpty)
+        await #expect(try hub.audit(at: early).findings.filter { $0.kind != .orphan }.isEmpty)
         // Forward again: released once more.
         try await hub.ingest()
         #expect(Trees.ids(hub.shared, "ESA") == later)
@@ -158,7 +158,7 @@ import Testing
         #expect(!Trees.ids(hub.shared, "ESA").contains(held) && !Trees.ids(hub.shared, "JAXA").contains(held))
         #expect(Trees.ids(hub.shared, "NASA").contains(held))
         #expect(try hub.forbidden().isEmpty)
-        let report = try hub.audit()
+        let report = try await hub.audit()
         #expect(report.findings.filter { $0.kind != .ledger }.isEmpty, "\(report.findings.prefix(3))")
     }
 
@@ -219,9 +219,9 @@ import Testing
         let early = Timestamp.parse("2026-03-01T00:00:00Z")!
         try await hub.ingest(at: early)
         let p = try hub.pipeline()
-        let state = try StateStore(path: p.statePath)
-        var waiting: [StateStore.StoredRecord] = []
-        try state.forEachRecord { r in
+        let state = try SQLiteStateStore(path: p.statePath)
+        var waiting: [StoredRecord] = []
+        try await state.forEachRecord { r in
             if !Trees.ids(hub.shared, "ESA").contains(r.subject.id) { waiting.append(r) }
         }
         #expect(waiting.count >= 2)
@@ -234,7 +234,7 @@ import Testing
         for r in waiting.dropFirst() { #expect(Trees.ids(hub.shared, "ESA").contains(r.subject.id)) }
         // Its object was fetched again in the same run, and the record published after all.
         #expect(Trees.ids(hub.shared, "ESA").contains(broken.subject.id))
-        #expect(try hub.audit().compliant)
+        await #expect(try hub.audit().compliant)
     }
 
     // MARK: Catalogs
@@ -273,7 +273,7 @@ import Testing
             "links": .array([Publisher.stacLink("item", "../../../../../" + relToNASA.dropFirst(18))]),
         ])
         try Data(loneCatalog.serialized()).write(to: lone.appendingPathComponent("catalog.json"))
-        let findings = try hub.audit().findings
+        let findings = try await hub.audit().findings
         #expect(findings.contains { $0.kind == .violation && $0.detail.contains("2020/01/01/catalog.json") })
         #expect(findings.contains { $0.kind == .violation && $0.detail.contains("outside ESA's tree") })
         #expect(findings.contains { $0.kind == .missing && $0.detail.contains("NOPE") })
@@ -282,7 +282,7 @@ import Testing
         let s = try await hub.ingest(reconcile: true)
         #expect(s.failed == 0)
         #expect(try hub.forbidden().isEmpty)
-        let after = try hub.audit()
+        let after = try await hub.audit()
         #expect(after.compliant, "\(after.findings.prefix(3))")
     }
 
@@ -349,7 +349,7 @@ import Testing
         try FileManager.default.removeItem(atPath: "\(hub.shared.path)/.store/filler")
         let again = try await hub.ingest()
         #expect(again.failed == 0)
-        let report = try hub.audit()
+        let report = try await hub.audit()
         #expect(report.compliant, "\(report.findings.prefix(3))")
     }
 
@@ -376,13 +376,13 @@ import Testing
             let text = try String(contentsOf: hub.shared.appendingPathComponent(catalog), encoding: .utf8)
             #expect(!text.contains(ids[0]))
         }
-        let state = try StateStore(path: try hub.pipeline().statePath)
-        #expect(try state.unfinishedRecords().map(\.id) == [ids[0]])
+        let state = try SQLiteStateStore(path: try hub.pipeline().statePath)
+        await #expect(try state.unfinishedRecords().map(\.id) == [ids[0]])
         _ = Self.run("/usr/bin/chattr", ["-i", stuck.path])
         let again = try await hub.ingest()
         #expect(again.failed == 0 && again.retracted == 1, "\(again.line)")
         #expect(try hub.forbidden().isEmpty)
-        #expect(try hub.audit().compliant)
+        await #expect(try hub.audit().compliant)
     }
 
     // MARK: Ids
@@ -431,7 +431,7 @@ import Testing
         // The layout's own files are still what they are.
         let collection = try JSONValue.parse(Data(contentsOf: shared.appendingPathComponent("ESA/granules/collection.json")))
         #expect(collection["type"]?.stringValue == "Collection")
-        #expect(try Auditor(pipeline: p).audit(at: Self.at).compliant)
+        await #expect(try Auditor(pipeline: p).audit(at: Self.at).compliant)
         #expect(try Self.forbidden(shared: shared, pipeline: p, at: Self.at).isEmpty)
     }
 
@@ -441,23 +441,23 @@ import Testing
         let hub = try Hub(records: 4)
         try await hub.ingest()
         let ledger = try hub.pipeline().ledgerPath
-        #expect(try hub.audit().compliant)
+        await #expect(try hub.audit().compliant)
         let original = try Data(contentsOf: ledger)
         let lines = original.split(separator: 0x0A)
         // The last line cut off.
         try Data(lines.dropLast().joined(separator: [0x0A]) + [0x0A]).write(to: ledger)
-        #expect(try hub.audit().findings.contains { $0.kind == .ledger && $0.detail.contains("truncated") })
+        await #expect(try hub.audit().findings.contains { $0.kind == .ledger && $0.detail.contains("truncated") })
         // Blank lines appended.
         try (original + Data([0x0A, 0x0A])).write(to: ledger)
-        #expect(try hub.audit().findings.contains { $0.kind == .ledger && $0.detail.contains("blank") })
+        await #expect(try hub.audit().findings.contains { $0.kind == .ledger && $0.detail.contains("blank") })
         // Gone.
         try FileManager.default.removeItem(at: ledger)
-        #expect(try hub.audit().findings.contains { $0.kind == .ledger && $0.detail.contains("gone") })
+        await #expect(try hub.audit().findings.contains { $0.kind == .ledger && $0.detail.contains("gone") })
         // The last line replaced by a well-chained forgery is not the anchored one.
         var forged = lines.dropLast().map { Data($0) }
         forged.append(Data(String(decoding: lines.last!, as: UTF8.self).replacingOccurrences(of: "NASA", with: "ESA").utf8))
         try Data(forged.joined(separator: [0x0A]) + [0x0A]).write(to: ledger)
-        #expect(try hub.audit().findings.contains { $0.kind == .ledger && $0.detail.contains("anchored") })
+        await #expect(try hub.audit().findings.contains { $0.kind == .ledger && $0.detail.contains("anchored") })
     }
 
     static func run(_ tool: String, _ args: [String]) -> Int32 {

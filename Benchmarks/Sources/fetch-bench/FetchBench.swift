@@ -195,7 +195,7 @@ struct Stage {
         self.work = work
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         stage = FetchStage(
-            pipeline: pipeline, state: try StateStore(path: pipeline.statePath), workFolder: work, logger: logger)
+            pipeline: pipeline, state: try SQLiteStateStore(path: pipeline.statePath), workFolder: work, logger: logger)
         workers = fetchWorkers
     }
 

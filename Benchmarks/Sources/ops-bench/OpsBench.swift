@@ -37,23 +37,23 @@ struct OpsBench {
         let ingest = try await IngestRun(pipeline: p, at: at, logger: logger).run()
         print(String(format: "setup: ingested %d records (%d items) in %.1f s", ingest.records, ingest.published, Date().timeIntervalSince(t0)))
 
-        func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
+        func timed<T>(_ body: () async throws -> T) async rethrows -> (T, Double) {
             let s = Date()
-            let v = try body()
+            let v = try await body()
             return (v, Date().timeIntervalSince(s))
         }
         // The setup's writes reach the disk before anything is measured.
         sync()
         /// Best of `rounds` (the machine's other work only ever adds time), and every run.
-        func best(_ rounds: Int, _ body: () throws -> AuditReport) rethrows -> (AuditReport, Double, [Double]) {
+        func best(_ rounds: Int, _ body: () async throws -> AuditReport) async rethrows -> (AuditReport, Double, [Double]) {
             var runs: [(AuditReport, Double)] = []
-            for _ in 0..<rounds { runs.append(try timed(body)) }
+            for _ in 0..<rounds { runs.append(try await timed(body)) }
             let fastest = runs.min { $0.1 < $1.1 }!
             return (fastest.0, fastest.1, runs.map(\.1))
         }
-        let (cold, coldSeconds) = try timed { try Auditor(pipeline: p).audit(at: at) }
-        let (warm, warmSeconds, warmRuns) = try best(3) { try Auditor(pipeline: p).audit(at: at) }
-        let (full, fullSeconds, fullRuns) = try best(3) { try Auditor(pipeline: p, rehash: true).audit(at: at) }
+        let (cold, coldSeconds) = try await timed { try await Auditor(pipeline: p).audit(at: at) }
+        let (warm, warmSeconds, warmRuns) = try await best(3) { try await Auditor(pipeline: p).audit(at: at) }
+        let (full, fullSeconds, fullRuns) = try await best(3) { try await Auditor(pipeline: p, rehash: true).audit(at: at) }
         let assetBytes = try FileManager.default.enumerator(atPath: p.sharedRoot.appendingPathComponent(".store").path)!
             .compactMap { $0 as? String }.reduce(Int64(0)) { total, rel in
                 let attrs = try FileManager.default.attributesOfItem(atPath: p.sharedRoot.appendingPathComponent(".store/\(rel)").path)
@@ -75,7 +75,7 @@ struct OpsBench {
         for format in ExportFormat.allCases {
             var request = ExportRequest(member: .member("NASA"), out: root.appendingPathComponent("export-\(format.rawValue)"), format: format, at: at)
             request.archive = false
-            let (result, seconds) = try timed { try Exporter(pipeline: p).run(request) }
+            let (result, seconds) = try await timed { try await Exporter(pipeline: p).run(request) }
             print(String(format: "export %@: %d records in %.2f s = %.0f records/s", format.rawValue, result.records, seconds, Double(result.records) / seconds))
         }
     }

@@ -51,20 +51,22 @@ public enum AuditHTMLReport {
     }
 
     /// Gathers the evidence (reading the state only if there is one) and writes the page atomically.
-    public static func write(_ report: AuditReport, pipeline: Pipeline, to url: URL) throws {
-        try AtomicFile.write(Array(render(report, evidence: try evidence(for: report, pipeline: pipeline)).utf8), to: url)
+    public static func write(_ report: AuditReport, pipeline: Pipeline, to url: URL) async throws {
+        let evidence = try await evidence(for: report, pipeline: pipeline)
+        try AtomicFile.write(Array(render(report, evidence: evidence).utf8), to: url)
     }
 
-    public static func evidence(for report: AuditReport, pipeline: Pipeline, generated: Date = Date()) throws -> Evidence {
+    public static func evidence(for report: AuditReport, pipeline: Pipeline, generated: Date = Date()) async throws -> Evidence {
         let engine = EmbargoEngine(policy: pipeline.policy, members: pipeline.members.map(\.id))
-        let state = try StateStore.existing(at: pipeline.statePath)
+        let state = try existingState(pipeline)
         let fileBytes = (try? FileBytes.read(pipeline.file)) ?? []
-        let anchor = try state.map(LedgerVerifier.Anchor.init)
+        var anchor: LedgerVerifier.Anchor?
+        if let state { anchor = try await LedgerVerifier.Anchor(state) }
         let problems = LedgerVerifier.verify(pipeline.ledgerPath, anchor: anchor)
         var lines: Int64 = 0
         var head = Ledger.genesis
         if let state {
-            let a = try state.ledgerAnchor()
+            let a = try await state.ledgerAnchor()
             (lines, head) = (a.lines, a.head)
         } else if let bytes = try? FileBytes.read(pipeline.ledgerPath) {
             let all = bytes.split(separator: 0x0A)
@@ -78,8 +80,8 @@ public enum AuditHTMLReport {
                 path: pipeline.ledgerPath.path, lines: lines, head: head, verified: problems.isEmpty, problems: problems.count))
         e.viewers = engine.viewers.map(\.folder)
         if let state {
-            e.releases = try StatusReport.build(pipeline: pipeline, state: state, now: report.at).releases
-            try state.forEachSubject { s in
+            e.releases = try await StatusReport.build(pipeline: pipeline, state: state, now: report.at).releases
+            try await state.forEachSubject { s in
                 for viewer in engine.viewers {
                     if case .hold = engine.decide(s, for: viewer, at: report.at).reason {
                         e.holdsActive[viewer.folder, default: 0] += 1

@@ -83,7 +83,7 @@ public struct Auditor: Sendable {
         var judged: [(String, String, Bool)] = []
     }
 
-    public func audit(at t: Date, only member: String? = nil) throws -> AuditReport {
+    public func audit(at t: Date, only member: String? = nil) async throws -> AuditReport {
         var report = AuditReport(at: t)
         // The checksum cache loads on another thread while this one walks the trees.
         let cacheFile = FileManager.default.fileExists(atPath: pipeline.stateFolder.path)
@@ -168,16 +168,17 @@ public struct Auditor: Sendable {
         }
         // The items, and beside them what needs no item: the state (for `missing`) and the
         // ledger. Tallies come back in a fixed order, so the report reads the same every time.
-        let missingAndLedger: @Sendable () throws -> Tally = { [folders] in
+        let state = try existingState(pipeline)
+        let stateSide = Task { [folders] in
             var tally = Tally()
-            if FileManager.default.fileExists(atPath: pipeline.statePath.path) {
+            if let state {
                 var seen: [String: [String: Set<String>]] = [:]  // viewer → collection → ids
                 for f in folders { seen[f.viewer.folder, default: [:]][f.collection, default: []].insert(f.id) }
-                tally.findings = try missing(from: StateStore(path: pipeline.statePath), seen: seen, viewers: viewers, at: t)
+                tally.findings = try await missing(from: state, seen: seen, viewers: viewers, at: t)
             }
             if member == nil {
-                let anchor = FileManager.default.fileExists(atPath: pipeline.statePath.path)
-                    ? try LedgerVerifier.Anchor(StateStore(path: pipeline.statePath)) : nil
+                var anchor: LedgerVerifier.Anchor?
+                if let state { anchor = try await LedgerVerifier.Anchor(state) }
                 tally.findings += LedgerVerifier.verify(pipeline.ledgerPath, anchor: anchor)
             }
             return tally
@@ -187,9 +188,9 @@ public struct Auditor: Sendable {
         progress?.total.store(folders.count, ordering: .relaxed)
         for viewer in viewers { report.itemsPerMember[viewer.folder] = 0 }
         for f in folders { report.itemsPerMember[f.viewer.folder, default: 0] += 1 }
-        let tallies = try check(folders, at: t, cache: cache, alongside: missingAndLedger)
+        let tallies = try check(folders, at: t, cache: cache)
         var judged: [String: [String: Bool]] = [:]  // viewer → item JSON path → visible
-        for tally in tallies.dropLast() {
+        for tally in tallies {
             report.items += tally.items
             report.files += tally.files
             report.findings += tally.findings
@@ -200,16 +201,16 @@ public struct Auditor: Sendable {
             report.findings += checkCatalogs(of: viewer, judged: judged[viewer.folder] ?? [:], at: t)
         }
         report.findings.sort { ($0.member ?? "", $0.record ?? "", $0.detail) < ($1.member ?? "", $1.record ?? "", $1.detail) }
-        report.findings += tallies.last?.findings ?? []
+        report.findings += try await stateSide.value.findings
         return report
     }
 
     /// Records a viewer may see that its tree does not hold.
     func missing(
-        from state: StateStore, seen: [String: [String: Set<String>]], viewers: [Viewer], at t: Date
-    ) throws -> [AuditFinding] {
+        from state: any StateStore, seen: [String: [String: Set<String>]], viewers: [Viewer], at t: Date
+    ) async throws -> [AuditFinding] {
         var findings: [AuditFinding] = []
-        try state.forEachSubject { s in
+        try await state.forEachSubject { s in
             for viewer in viewers where engine.decide(s, for: viewer, at: t).visible {
                 if !(seen[viewer.folder]?[s.collection]?.contains(s.id) ?? false) {
                     findings.append(
@@ -220,26 +221,19 @@ public struct Auditor: Sendable {
         return findings
     }
 
-    /// Checks the folders in shares on every core, with `other` run as one more job among
-    /// them; returns the shares' tallies in folder order, then `other`'s.
-    func check(
-        _ folders: [ItemFolder], at t: Date, cache: AuditChecksumCache, alongside other: @Sendable () throws -> Tally
-    ) throws -> [Tally] {
+    /// Checks the folders in shares on every core; returns the shares' tallies in folder order.
+    func check(_ folders: [ItemFolder], at t: Date, cache: AuditChecksumCache) throws -> [Tally] {
         let shareSize = 512
         let shares = (folders.count + shareSize - 1) / shareSize
-        let tallies = TallySlots(count: shares + 1)
-        DispatchQueue.concurrentPerform(iterations: shares + 1) { job in
-            if job == 0 {
-                tallies.set(shares, Result { try other() })
-                return
-            }
+        let tallies = TallySlots(count: shares)
+        DispatchQueue.concurrentPerform(iterations: shares) { job in
             let reader = ItemReader()
             var tally = Tally()
-            for folder in folders[((job - 1) * shareSize)..<min(folders.count, job * shareSize)] {
+            for folder in folders[(job * shareSize)..<min(folders.count, (job + 1) * shareSize)] {
                 checkItem(folder, at: t, cache: cache, reader: reader, tally: &tally)
                 progress?.checked.add(1, ordering: .relaxed)
             }
-            tallies.set(job - 1, .success(tally))
+            tallies.set(job, .success(tally))
         }
         return try tallies.all
     }
@@ -568,9 +562,9 @@ public enum LedgerVerifier {
 
         /// The state's anchor: lines not yet appended to the file start from the hash the
         /// file's last line must have.
-        public init(_ state: StateStore) throws {
-            let anchor = try state.ledgerAnchor()
-            let firstPending = try state.pendingLedgerLines().first
+        public init(_ state: any StateStore) async throws {
+            let anchor = try await state.ledgerAnchor()
+            let firstPending = try await state.pendingLedgerLines().first
             let prev = firstPending.flatMap { try? JSONValue.parse($0.line)["prev"]?.stringValue } ?? nil
             self.init(lines: anchor.fileLines, hash: prev ?? anchor.head)
         }

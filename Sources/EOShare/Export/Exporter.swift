@@ -58,9 +58,9 @@ public struct Exporter {
     }
 
     /// The records the request selects, in id order.
-    public func select(_ request: ExportRequest, state: StateStore) throws -> [StateStore.StoredRecord] {
-        var out: [StateStore.StoredRecord] = []
-        try state.forEachRecord { r in
+    public func select(_ request: ExportRequest, state: any StateStore) async throws -> [StoredRecord] {
+        var out: [StoredRecord] = []
+        try await state.forEachRecord { r in
             let s = r.subject
             if !request.collections.isEmpty && !request.collections.contains(s.collection) { return }
             if let box = request.bbox {
@@ -77,12 +77,12 @@ public struct Exporter {
     }
 
     /// Runs the export; `progress` is called as records are written.
-    public func run(_ request: ExportRequest, progress: (ExportProgress) -> Void = { _ in }) throws -> ExportResult {
+    public func run(_ request: ExportRequest, progress: (ExportProgress) -> Void = { _ in }) async throws -> ExportResult {
         // Nothing ingested yet is nothing to export, and no state or ledger to create.
-        guard let state = try StateStore.existing(at: pipeline.statePath) else {
+        guard let state = try existingState(pipeline) else {
             throw ExportError(description: "nothing has been ingested yet (no state at \(pipeline.statePath.path))")
         }
-        let records = try select(request, state: state)
+        let records = try await select(request, state: state)
         let totalBytes = records.reduce(Int64(0)) { $0 + $1.assets.reduce(0) { $0 + $1.size } + Int64($1.item.count) }
         let fm = FileManager.default
         if !request.toStandardOutput, !request.replace, fm.fileExists(atPath: request.out.path) {
@@ -100,7 +100,7 @@ public struct Exporter {
             : staging.appendingPathComponent("out")
         var written = ExportProgress(records: 0, totalRecords: records.count, bytes: 0, totalBytes: totalBytes)
         progress(written)
-        func advance(_ r: StateStore.StoredRecord) {
+        func advance(_ r: StoredRecord) {
             written.records += 1
             written.bytes += r.assets.reduce(0) { $0 + $1.size } + Int64(r.item.count)
             progress(written)
@@ -161,8 +161,8 @@ public struct Exporter {
             try AtomicFile.rename(made, to: request.out)
         }
         // The ledger records every export (who got what, as of when).
-        try state.appendLedger([
-            StateStore.LedgerEvent(
+        try await state.appendLedger([
+            LedgerEvent(
                 event: "export", at: Date(),
                 fields: [
                     ("member", .string(request.member.folder)), ("as_of", .string(Timestamp.format(request.at))),
@@ -171,7 +171,7 @@ public struct Exporter {
                     ("path", .string(request.toStandardOutput ? "-" : request.out.lastPathComponent)),
                 ])
         ])
-        try Ledger.flush(state: state, to: pipeline.ledgerPath)
+        try await Ledger.flush(state: state, to: pipeline.ledgerPath)
         return ExportResult(records: records.count, bytes: bytes)
     }
 
@@ -221,21 +221,21 @@ public struct Exporter {
 
     /// A self-contained catalog in the layout of CONTRACT §6, its assets copied.
     func writeSTAC(
-        _ records: [StateStore.StoredRecord], request: ExportRequest, to folder: URL,
-        advance: (StateStore.StoredRecord) -> Void
+        _ records: [StoredRecord], request: ExportRequest, to folder: URL,
+        advance: (StoredRecord) -> Void
     ) throws {
         let publisher = Publisher(root: pipeline.sharedRoot, collections: pipeline.collections, exportTree: folder)
         try publisher.makeFolder(publisher.temporaryFolder)
         // Each day's item folders, and per collection its days and extent, as the catalogs need them.
         var days: [String: [String: [String]]] = [:]
-        var extents: [String: StateStore.Extent] = [:]
+        var extents: [String: Extent] = [:]
         for r in records {
             let c = r.subject.collection
             try publisher.publish(
                 item: try JSONValue.parse(r.item), assets: r.assets, collection: c, place: r.place,
                 to: [request.member], replacing: false)
             days[c, default: [:]][r.place.day, default: []].append(r.place.folder)
-            var e = extents[c] ?? StateStore.Extent()
+            var e = extents[c] ?? Extent()
             if let b = r.subject.bbox, b.count == 4 {
                 let old = e.bbox ?? b
                 e.bbox = [min(old[0], b[0]), min(old[1], b[1]), max(old[2], b[2]), max(old[3], b[3])]
@@ -248,9 +248,8 @@ public struct Exporter {
         for (collection, byDay) in days {
             let title = pipeline.collections.first { $0.id == collection }?.title ?? collection
             try publisher.writeCatalogs(
-                viewer: request.member, collection: collection, changedDays: byDay.keys.sorted(),
-                items: { byDay[$0]?.sorted() ?? [] },
-                contents: Publisher.CollectionContents(days: byDay.keys.sorted(), extent: extents[collection] ?? StateStore.Extent()),
+                viewer: request.member, collection: collection, changedDays: byDay.mapValues { $0.sorted() },
+                contents: Publisher.CollectionContents(days: byDay.keys.sorted(), extent: extents[collection] ?? Extent()),
                 title: title)
         }
         let name = request.member == .public ? "the public" : pipeline.member(request.member.folder)?.name ?? request.member.folder
@@ -277,7 +276,7 @@ public struct Exporter {
     }
 
     /// One RFC 4180 row: fields with commas, quotes or line breaks are quoted, quotes doubled.
-    static func csvRow(_ r: StateStore.StoredRecord, item: JSONValue) throws -> String {
+    static func csvRow(_ r: StoredRecord, item: JSONValue) throws -> String {
         let props = item["properties"]
         let bbox = item["bbox"]?.arrayValue?.compactMap(\.doubleValue).map { JSONValue.format($0) }.joined(separator: ",") ?? ""
         let cloud = props?["eo:cloud_cover"]?.doubleValue.map { JSONValue.format($0) } ?? ""

@@ -10,15 +10,15 @@ public final class FetchStage: Sendable {
     private let settings: FetchSettings
     private let downloader: Downloader
     private let sources: [String: SourceConfig]
-    private let state: StateStore
+    private let state: any StateStore
     /// The work folder's path, joined as text to each work file's name.
     private let workPath: String
     /// What the state remembers of each object discovered and not yet fetched (nil: nothing),
     /// read once per source.
-    private let remembered = Mutex<[String: StateStore.StoredObject?]>([:])
+    private let remembered = Mutex<[String: StoredObject?]>([:])
 
     /// `workFolder` receives the fetched files; the next stage takes them from there.
-    public init(pipeline: Pipeline, state: StateStore, workFolder: URL, logger: Logger) {
+    public init(pipeline: Pipeline, state: any StateStore, workFolder: URL, logger: Logger) {
         engine = CurlMulti(maxTransfers: pipeline.limits.fetchWorkers)
         settings = FetchSettings(limits: pipeline.limits, environment: pipeline.environment, logger: logger)
         downloader = Downloader(engine: engine, limits: pipeline.limits, logger: logger)
@@ -31,7 +31,7 @@ public final class FetchStage: Sendable {
     public func discover(_ source: SourceConfig) async throws(DiscoveryError) -> [ObjectRef] {
         let refs = try await Discovery(downloader: downloader, settings: settings).discover(source)
         let urls = refs.map(\.url.absoluteString)
-        if let known = try? state.objects(urls: urls) {
+        if let known = try? await state.objects(urls: urls) {
             remembered.withLock { remembered in
                 for url in urls { remembered[url] = .some(known[url]) }
             }
@@ -45,10 +45,10 @@ public final class FetchStage: Sendable {
             return .quarantined(ref, reason: "no source '\(ref.source)' in the pipeline", evidence: nil)
         }
         let url = ref.url.absoluteString
-        let known = remembered.withLock { $0.removeValue(forKey: url) } ?? (try? state.object(url: url))
-        let fetcher = Fetcher(
-            downloader: downloader, source: source, settings: settings, state: state, workPath: workPath)
-        return await fetcher.fetch(ref, known: known)
+        var known = remembered.withLock { $0.removeValue(forKey: url) }
+        if known == nil { known = .some(try? await state.object(url: url)) }
+        let fetcher = Fetcher(downloader: downloader, source: source, settings: settings, workPath: workPath)
+        return await fetcher.fetch(ref, known: known ?? nil)
     }
 
     /// Ends the transfer thread after cleaning up every libcurl handle.

@@ -17,8 +17,10 @@ public struct FetchedObject: Sendable {
 
 public enum FetchOutcome: Sendable {
     case fetched(FetchedObject)
-    /// Not modified since the last run (304, same listing size and time, or same bytes).
-    case unchanged(ObjectRef)
+    /// Not modified since the last run (304, same listing size and time, or same bytes);
+    /// `remember` is what the state should keep of it now (new validators for the same
+    /// bytes), written by the publish stage with the run's instant.
+    case unchanged(ObjectRef, remember: StoredObject? = nil)
     /// A bad object, with the bytes that arrived when they are the evidence (an error page, a
     /// checksum or size mismatch); nil when the transfer itself failed.
     case quarantined(ObjectRef, reason: String, evidence: RefusedBytes?)
@@ -56,7 +58,6 @@ struct Fetcher {
     let downloader: Downloader
     let source: SourceConfig
     let settings: FetchSettings
-    let state: StateStore
     let workPath: String
 
     /// Numbers the work files of this process.
@@ -101,7 +102,7 @@ struct Fetcher {
     }
 
     /// Fetches `ref`; `known` is what the state remembers of it.
-    func fetch(_ ref: ObjectRef, known: StateStore.StoredObject?) async -> FetchOutcome {
+    func fetch(_ ref: ObjectRef, known: StoredObject?) async -> FetchOutcome {
         // A precise listing tells size and time: nothing to transfer when both are unchanged.
         if let known, known.sha256 != nil, let size = ref.size, let modified = ref.modified, known.size == size,
             known.lastModified == modified
@@ -158,7 +159,7 @@ struct Fetcher {
             // being quarantined on every run. They are still asked for in full each time (the
             // state keeps no validators of refused bytes), so the right file in their place,
             // even with the same size and time, is read.
-            if let known, known.outcome == "refused" || known.outcome == "quarantined", known.sha256 == digests.sha256,
+            if let known, known.outcome == .refused || known.outcome == .quarantined, known.sha256 == digests.sha256,
                 ErrorPage.detect(name: ref.name, format: source.format, contentType: nil, head: sink.head) != nil
             {
                 WorkFiles.discard(path)
@@ -171,15 +172,14 @@ struct Fetcher {
         // Same bytes as before under new headers: nothing changed (a record stays, content once
         // refused stays quarantined once). Bytes refused while fetching passed this time, so
         // what refused them has changed: they go on.
-        if let known, known.sha256 == digests.sha256, known.outcome != "refused" {
+        if let known, known.sha256 == digests.sha256, known.outcome != .refused {
             WorkFiles.discard(path)
             var updated = known
             updated.etag = result.etag
             updated.lastModified = lastModified
             updated.size = sink.count
             updated.listed = listed
-            try? state.saveObject(updated, at: Date())
-            return .unchanged(ref)
+            return .unchanged(ref, remember: updated)
         }
         return .fetched(
             FetchedObject(

@@ -33,7 +33,7 @@ public final class IngestRun: Sendable {
         case unpacked(UnpackedObject)
         /// An object's records, and the ones it held that were rejected (quarantined one by one).
         case normalized(NormalizedObject)
-        case unchanged(ObjectRef)
+        case unchanged(ObjectRef, remember: StoredObject?)
         case quarantined(ObjectRef, reason: String, evidence: RefusedBytes?)
         /// An object that arrived whole and verified but could not be unpacked or normalized.
         case rejected(FetchedObject, reason: String)
@@ -44,10 +44,10 @@ public final class IngestRun: Sendable {
     /// died are marked `died` first.
     public func run() async throws -> IngestSummary {
         let started = Date()
-        let state = try StateStore.opening(at: pipeline.statePath)
-        let runId = try state.startRun(at: at, startedAt: started)
+        let state = try openState(pipeline)
+        let runId = try await state.startRun(at: at, startedAt: started)
         progress.runNumber.store(runId, ordering: .relaxed)
-        for died in try state.markDiedRuns(foundBy: runId) {
+        for died in try await state.markDiedRuns(foundBy: runId) {
             logger.warning("run #\(died) died without finishing (killed or crashed); this run takes over", metadata: ["event": "run-died", "run": "\(died)"])
         }
         var logger = self.logger
@@ -57,18 +57,18 @@ public final class IngestRun: Sendable {
             let summary = try await run(runId, state: state, started: started, logger: logger) { sink = $0 }
             // Changes that could not be finished make the run a failure, after all else was done.
             if summary.failed > 0 {
-                try state.failRun(
+                try await state.failRun(
                     runId, error: "\(summary.failed) publications or retractions could not be finished", summary: summary,
                     finishedAt: Date())
             } else {
-                try state.finishRun(
-                    runId, status: summary.quarantined > 0 ? "quarantined" : "ok", summary: summary.json.serializedString(),
+                try await state.finishRun(
+                    runId, status: summary.quarantined > 0 ? .quarantined : .ok, summary: summary.json.serializedString(),
                     finishedAt: Date())
             }
             return summary
         } catch {
             let reached = await sink?.summary(seconds: Date().timeIntervalSince(started))
-            try? state.failRun(runId, error: "\(error)", summary: reached, finishedAt: Date())
+            try? await state.failRun(runId, error: "\(error)", summary: reached, finishedAt: Date())
             throw error
         }
     }
@@ -124,7 +124,7 @@ public final class IngestRun: Sendable {
                         case .fetched(let o):
                             progress.bytesCount.add(o.size, ordering: .relaxed)
                             return .fetched(o)
-                        case .unchanged(let r): return .unchanged(r)
+                        case .unchanged(let r, let remember): return .unchanged(r, remember: remember)
                         case .quarantined(let r, let reason, let evidence):
                             return .quarantined(r, reason: reason, evidence: evidence)
                         }

@@ -11,26 +11,25 @@ extension Publisher {
     public struct CollectionContents: Sendable {
         /// Day folders (`YYYY/MM/DD`, `undated`) holding at least one item, sorted.
         public var days: [String]
-        public var extent: StateStore.Extent
+        public var extent: Extent
 
-        public init(days: [String], extent: StateStore.Extent) {
+        public init(days: [String], extent: Extent) {
             self.days = days
             self.extent = extent
         }
     }
 
     /// Rewrites the catalogs of one viewer's collection after the items of `changedDays`
-    /// changed: those days' catalogs (`items(day)` gives each day's item folders), the
+    /// changed: those days' catalogs (with each day's item folders), the
     /// months and years above them, and `collection.json` (its extent from `contents`).
     public func writeCatalogs(
-        viewer: Viewer, collection: String, changedDays: [String], items: (String) throws -> [String],
+        viewer: Viewer, collection: String, changedDays: [String: [String]],
         contents: CollectionContents, title: String
     ) throws {
         let base = treeFolder(viewer).appendingPathComponent(collection, isDirectory: false)
         let present = Set(contents.days)
         var emptied: [String] = []
-        for day in changedDays {
-            let folders = try items(day)
+        for (day, folders) in changedDays.sorted(by: { $0.key < $1.key }) {
             guard !folders.isEmpty else {
                 emptied.append(day)
                 continue
@@ -49,7 +48,7 @@ extension Publisher {
         }
         CrashPoint.hit("catalogs.after-day")
         // Months and years above the changed days, rewritten from the days that hold items.
-        let dated = changedDays.filter { $0 != ItemPlace.undated }
+        let dated = changedDays.keys.filter { $0 != ItemPlace.undated }
         let months = Set(dated.map { String($0.prefix(7)) })
         let years = Set(months.map { String($0.prefix(4)) })
         for month in months.sorted() {

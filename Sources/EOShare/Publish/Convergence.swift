@@ -14,20 +14,20 @@ import Foundation
 /// Every retraction comes before any publication or release, and each record's failure is
 /// its own: it is logged, counted and remembered, and the others go on.
 extension PublishStage {
-    func converge(reconcileRequested: Bool) throws {
+    func converge(reconcileRequested: Bool) async throws {
         // Ledger lines a killed run committed to the state but did not write. They stay in the
         // state if the file cannot take them now; that must not hold up any retraction.
         do {
-            try Ledger.flush(state: state, to: pipeline.ledgerPath)
+            try await Ledger.flush(state: state, to: pipeline.ledgerPath)
         } catch {
             counts.failed += 1
             logger.error("ledger: \(error)")
         }
         publisher.clearTemporaryFiles()
-        try checkIdentity(requested: reconcileRequested)
+        try await checkIdentity(requested: reconcileRequested)
         let fingerprint = pipeline.policy.fingerprint(members: pipeline.members.map(\.id))
-        let policyChanged = try state.meta("policy") != fingerprint
-        let lastAt = try state.meta("last_at").flatMap(Double.init)
+        let policyChanged = try await state.meta("policy") != fingerprint
+        let lastAt = try await state.meta("last_at").flatMap(Double.init)
         let clockBack = lastAt.map { at.timeIntervalSince1970 < $0 } ?? false
         if clockBack {
             logger.notice(
@@ -36,57 +36,64 @@ extension PublishStage {
 
         // Retractions: trees of members that left, copies the trees hold that nothing
         // explains, unfinished retractions, then every due record's leaving copies.
-        removeTreesOfLeftMembers()
+        await removeTreesOfLeftMembers()
         var reconciled = false
-        if let reason = try state.meta("reconcile") {
+        if let reason = try await state.meta("reconcile") {
             logger.notice("reconciling the trees with the state: \(reason)")
             // Kept when anything could not be mended, so the next run reads the trees again.
-            if try reconcileTrees() { try state.deleteMeta("reconcile") }
+            if try await reconcileTrees() { try await state.deleteMeta("reconcile") }
             reconciled = true
         }
-        let unfinished = try state.unfinishedRecords()
-        var batch: [(record: StateStore.StoredRecord, copies: [StateStore.Publication])] = []
-        func retractDue(_ record: StateStore.StoredRecord) throws {
-            let copies = try state.publications(collection: record.subject.collection, id: record.subject.id)
-            let leaving = leavingCopies(record, copies, audience: audience(of: record))
-            guard !leaving.isEmpty else { return }
-            batch.append((record, leaving))
-            if batch.count >= 256 {
-                _ = retract(batch)
-                batch.removeAll()
+        let unfinished = try await state.unfinishedRecords()
+        for key in unfinished {
+            if let record = try await state.record(collection: key.collection, id: key.id) {
+                try await queueRetraction(record)
             }
-        }
-        for (collection, id) in unfinished {
-            if let record = try state.record(collection: collection, id: id) { try retractDue(record) }
         }
         let all = policyChanged || clockBack || reconciled
         // An unfinished record may be due as well: it was looked at already.
         let finishing = Set(unfinished.map { "\($0.collection)/\($0.id)" })
-        try state.forEachRecord(dueAt: all ? nil : at) {
-            if !finishing.contains("\($0.subject.collection)/\($0.subject.id)") { try retractDue($0) }
+        try await state.forEachRecord(dueAt: all ? nil : at) {
+            if !finishing.contains("\($0.subject.collection)/\($0.subject.id)") { try await queueRetraction($0) }
         }
-        _ = retract(batch)
-        batch.removeAll()
+        await retractQueued()
 
         // Publications: unfinished ones, then releases of due records.
-        for (collection, id) in unfinished {
-            if let record = try state.record(collection: collection, id: id) { release(record, finishing: true) }
+        for key in unfinished {
+            if let record = try await state.record(collection: key.collection, id: key.id) {
+                await release(record, finishing: true)
+            }
         }
-        try state.forEachRecord(dueAt: all ? nil : at) {
-            if !finishing.contains("\($0.subject.collection)/\($0.subject.id)") { release($0, finishing: false) }
+        try await state.forEachRecord(dueAt: all ? nil : at) {
+            if !finishing.contains("\($0.subject.collection)/\($0.subject.id)") { await release($0, finishing: false) }
         }
-        try state.setMeta("policy", fingerprint)
-        try state.setMeta("last_at", String(at.timeIntervalSince1970))
+        try await state.setMeta("policy", fingerprint)
+        try await state.setMeta("last_at", String(at.timeIntervalSince1970))
+    }
+
+    /// Queues a record's copies that must leave; retracts them 256 records at a time.
+    func queueRetraction(_ record: StoredRecord) async throws {
+        let copies = try await state.publications(collection: record.subject.collection, id: record.subject.id)
+        let leaving = leavingCopies(record, copies, audience: audience(of: record))
+        guard !leaving.isEmpty else { return }
+        retractionQueue.append((record, leaving))
+        if retractionQueue.count >= 256 { await retractQueued() }
+    }
+
+    func retractQueued() async {
+        let queued = retractionQueue
+        retractionQueue.removeAll()
+        _ = await retract(queued)
     }
 
     /// Publishes a known record to the viewers that may now see it and lack it (all of them
     /// when finishing an unfinished intent, whose files may be half there); keeps its next
     /// change current.
-    func release(_ stored: StateStore.StoredRecord, finishing: Bool) {
+    func release(_ stored: StoredRecord, finishing: Bool) async {
         var record = stored
         let s = record.subject
         do {
-            let copies = try state.publications(collection: s.collection, id: s.id)
+            let copies = try await state.publications(collection: s.collection, id: s.id)
             let audience = audience(of: record)
             record.nextChange = engine.nextChange(of: s, after: at)
             // Copies already whole where they belong; an unfinished one is published again.
@@ -100,13 +107,13 @@ extension PublishStage {
             }
             guard !viewers.isEmpty else {
                 if record.nextChange != stored.nextChange {
-                    try state.setNextChange(collection: s.collection, id: s.id, record.nextChange)
+                    try await state.setNextChange(collection: s.collection, id: s.id, record.nextChange)
                 }
                 return
             }
-            try publishCopies(record, item: nil, to: viewers, replacing: finishing, object: nil, event: finishing ? "publish" : "release")
+            try await publishCopies(record, item: nil, to: viewers, replacing: finishing, object: nil, event: finishing ? "publish" : "release")
         } catch {
-            failed("release", s, engine.viewers.map(\.folder), error)
+            await failed("release", s, engine.viewers.map(\.folder), error)
         }
     }
 
@@ -116,14 +123,14 @@ extension PublishStage {
     /// them, at which generation) with the state's, marks a reconciliation when they
     /// disagree, and moves both to the next generation (the state first, so a crash in
     /// between leaves the trees behind the state, which needs nothing).
-    func checkIdentity(requested: Bool) throws {
+    func checkIdentity(requested: Bool) async throws {
         let file = publisher.storeFolder.appendingPathComponent("identity", isDirectory: false)
         let found = (try? FileBytes.read(file)).flatMap { try? JSONValue.parse($0) }
         let foundState = found?["state"]?.stringValue
         let foundShared = found?["shared"]?.stringValue
         let foundGeneration = found?["generation"]?.doubleValue.flatMap { Int64(exactly: $0) } ?? 0
-        let stateId = try state.meta("state_id")
-        let generation = Int64(try state.meta("generation") ?? "0") ?? 0
+        let stateId = try await state.meta("state_id")
+        let generation = Int64(try await state.meta("generation") ?? "0") ?? 0
         var reasons: [String] = []
         if requested { reasons.append("asked for (--reconcile)") }
         if found != nil {
@@ -132,34 +139,34 @@ extension PublishStage {
             } else if foundGeneration > generation {
                 reasons.append("the state is older than the trees (restored from an older copy)")
             }
-            if let recorded = try state.meta("shared_id"), recorded != foundShared {
+            if let recorded = try await state.meta("shared_id"), recorded != foundShared {
                 reasons.append("the shared root was replaced")
             }
-        } else if !(try state.publicationViewers().isEmpty)
+        } else if !(try await state.publicationViewers().isEmpty)
             || DirectoryEntries.list(pipeline.sharedRoot.path).contains(where: { $0.isDirectory && !$0.name.hasPrefix(".") })
         {
             reasons.append("the shared root keeps no identity (new, replaced, or written by an earlier version)")
         }
         if !reasons.isEmpty {
-            let earlier = try state.meta("reconcile")
-            try state.setMeta("reconcile", ([earlier].compactMap { $0 } + reasons).joined(separator: "; "))
+            let earlier = try await state.meta("reconcile")
+            try await state.setMeta("reconcile", ([earlier].compactMap { $0 } + reasons).joined(separator: "; "))
         }
         let newStateId = stateId ?? UUID().uuidString
         let shared = foundShared ?? UUID().uuidString
         let next = max(generation, foundGeneration) + 1
-        try state.setMeta("state_id", newStateId)
-        try state.setMeta("shared_id", shared)
-        try state.setMeta("generation", String(next))
+        try await state.setMeta("state_id", newStateId)
+        try await state.setMeta("shared_id", shared)
+        try await state.setMeta("generation", String(next))
         writeIdentity(shared: shared, state: newStateId, generation: next)
         CrashPoint.hit("run.after-identity")
     }
 
     /// Moves the identity on once more at the end of a run, so a backup of the state taken
     /// during the run, restored later, is seen to be older than the trees.
-    func advanceIdentity() throws {
-        guard let stateId = try state.meta("state_id"), let shared = try state.meta("shared_id") else { return }
-        let next = (Int64(try state.meta("generation") ?? "0") ?? 0) + 1
-        try state.setMeta("generation", String(next))
+    func advanceIdentity() async throws {
+        guard let stateId = try await state.meta("state_id"), let shared = try await state.meta("shared_id") else { return }
+        let next = (Int64(try await state.meta("generation") ?? "0") ?? 0) + 1
+        try await state.setMeta("generation", String(next))
         writeIdentity(shared: shared, state: stateId, generation: next)
     }
 
@@ -182,9 +189,9 @@ extension PublishStage {
 
     /// Removes, each in one rename, the trees of viewers that are no longer in the pipeline:
     /// those the state knows copies for, and folders under SHARED that hold catalogs.
-    func removeTreesOfLeftMembers() {
+    func removeTreesOfLeftMembers() async {
         let current = Set(engine.viewers.map(\.folder))
-        var left = Set((try? state.publicationViewers()) ?? []).subtracting(current)
+        var left = Set((try? await state.publicationViewers()) ?? []).subtracting(current)
         for entry in DirectoryEntries.list(pipeline.sharedRoot.path)
         where entry.isDirectory && !entry.name.hasPrefix(".") && !current.contains(entry.name) {
             let folder = pipeline.sharedRoot.appendingPathComponent(entry.name, isDirectory: false)
@@ -197,9 +204,9 @@ extension PublishStage {
         }
         for name in left.sorted() {
             do {
-                let copies = try state.beginRemovingViewer(name)
+                let copies = try await state.beginRemovingViewer(name)
                 try publisher.removeTree(Viewer(folder: name))
-                try state.confirmViewerRemoved(
+                try await state.confirmViewerRemoved(
                     name,
                     ledger: copies.map {
                         ledgerEvent(
@@ -223,7 +230,7 @@ extension PublishStage {
     /// believes published that the tree lacks is published again. Catalogs are rewritten
     /// from the state before anything is removed.
     @discardableResult
-    func reconcileTrees() throws -> Bool {
+    func reconcileTrees() async throws -> Bool {
         var mended = true
         var unexplained: [(viewer: Viewer, folder: URL)] = []
         for viewer in engine.viewers {
@@ -231,13 +238,13 @@ extension PublishStage {
             for c in DirectoryEntries.list(root.path) where c.isDirectory && !c.name.hasPrefix(".") {
                 let collection = root.appendingPathComponent(c.name, isDirectory: false)
                 for day in Publisher.dayFolders(collection) {
-                    try state.markDirty(viewer: viewer.folder, collection: c.name, day: day)
+                    try await state.markDirty(CatalogKey(viewer: viewer.folder, collection: c.name, day: day))
                     let dayFolder = collection.appendingPathComponent(day, isDirectory: false)
                     for entry in DirectoryEntries.list(dayFolder.path) where entry.isDirectory {
                         let place = ItemPlace(day: day, folder: entry.name)
                         let folder = dayFolder.appendingPathComponent(entry.name, isDirectory: false)
                         do {
-                            if !(try explain(viewer: viewer, collection: c.name, place: place, folder: folder)) {
+                            if await !(try explain(viewer: viewer, collection: c.name, place: place, folder: folder)) {
                                 unexplained.append((viewer, folder))
                             }
                         } catch {
@@ -254,17 +261,17 @@ extension PublishStage {
                     unexplained.append((viewer, collection.appendingPathComponent(entry.name, isDirectory: false)))
                 }
             }
-            try state.forEachPublication(viewer: viewer.folder) { collection, id, copy in
-                let json = publisher.itemFolder(viewer, collection: collection, place: copy.place)
+            try await state.forEachPublication(viewer: viewer.folder) { key, copy in
+                let json = publisher.itemFolder(viewer, collection: key.collection, place: copy.place)
                     .appendingPathComponent("\(copy.place.folder).json", isDirectory: false)
                 if copy.status == .published, access(json.path, F_OK) != 0 {
-                    try state.reopen(collection: collection, id: id, viewer: viewer.folder)
+                    try await state.reopen(collection: key.collection, id: key.id, viewer: viewer.folder)
                 }
             }
         }
-        try state.markAllDirty()
+        try await state.markAllDirty()
         do {
-            try writeDirtyCatalogs()
+            try await writeDirtyCatalogs()
         } catch {
             counts.failed += 1
             logger.error("catalogs: \(error)")
@@ -285,17 +292,17 @@ extension PublishStage {
     }
 
     /// Whether a copy found in a tree may stay, taking it into the state if it may.
-    func explain(viewer: Viewer, collection: String, place: ItemPlace, folder: URL) throws -> Bool {
+    func explain(viewer: Viewer, collection: String, place: ItemPlace, folder: URL) async throws -> Bool {
         guard let id = ItemFolderName.decode(place.folder) else { return false }
-        let copies = try state.publications(collection: collection, id: id)
+        let copies = try await state.publications(collection: collection, id: id)
         if let copy = copies.first(where: { $0.viewer == viewer.folder }), copy.place == place { return true }
         guard let bytes = try? FileBytes.read(folder.appendingPathComponent("\(place.folder).json", isDirectory: false)),
             let item = try? JSONValue.parse(bytes), item["id"]?.stringValue == id
         else { return false }
-        let known = try state.record(collection: collection, id: id)
+        let known = try await state.record(collection: collection, id: id)
         // An item the state does not know is believed only if this pipeline's ledger says it
         // published these very bytes: a planted item's facts must never open anything.
-        if known == nil, !(try ledgerItemHashes().contains(Digest.sha256Hex(bytes))) { return false }
+        if known == nil, await !(try ledgerItemHashes().contains(Digest.sha256Hex(bytes))) { return false }
         guard let record = known ?? Self.record(fromItem: item, collection: collection, place: place, engine: engine, at: at),
             record.place == place, engine.decide(record.subject, for: viewer, at: at).visible
         else { return false }
@@ -311,17 +318,17 @@ extension PublishStage {
                 throw POSIXIOError(op: "link", path: publisher.storePath(sha256: asset.sha256).path)
             }
         }
-        try state.adopt(record: known == nil ? record : nil, collection: collection, id: id, viewer: viewer.folder, place: place, at: at)
+        try await state.adopt(record: known == nil ? record : nil, collection: collection, id: id, viewer: viewer.folder, place: place, at: at)
         logger.notice("took \(viewer.folder)/\(collection)/\(id) into the state, found in the tree")
         return true
     }
 
     /// The SHA-256 of every item JSON the ledger says was published or released, read once.
-    func ledgerItemHashes() throws -> Set<String> {
+    func ledgerItemHashes() async throws -> Set<String> {
         if let known = publishedItemHashes { return known }
         var hashes = Set<String>()
         var lines = ((try? FileBytes.read(pipeline.ledgerPath)) ?? []).split(separator: 0x0A).map(Array.init)
-        lines += try state.pendingLedgerLines().map(\.line)
+        lines += try await state.pendingLedgerLines().map(\.line)
         for line in lines {
             guard let e = try? JSONValue.parse(line), let sha = e["item_sha256"]?.stringValue else { continue }
             hashes.insert(sha)
@@ -334,18 +341,18 @@ extension PublishStage {
     /// facts from the item's `consortium:` properties, as the audit reads them.
     static func record(
         fromItem item: JSONValue, collection: String, place: ItemPlace, engine: EmbargoEngine, at: Date
-    ) -> StateStore.StoredRecord? {
+    ) -> StoredRecord? {
         guard var o = item.objectValue, let id = item["id"]?.stringValue, let props = item["properties"],
             let owner = props["consortium:owner"]?.stringValue
         else { return nil }
         func date(_ key: String) -> Date? { props[key]?.stringValue.flatMap(Timestamp.parse) }
-        var assets: [StateStore.StoredAsset] = []
+        var assets: [StoredAsset] = []
         for (_, a) in item["assets"]?.objectValue?.entries ?? [] {
             guard let href = a["href"]?.stringValue, !href.contains("/"),
                 let checksum = a["file:checksum"]?.stringValue, checksum.hasPrefix("1220"),
                 let size = a["file:size"]?.doubleValue.flatMap({ Int64(exactly: $0) })
             else { continue }
-            assets.append(StateStore.StoredAsset(file: href, sha256: String(checksum.dropFirst(4)), size: size))
+            assets.append(StoredAsset(file: href, sha256: String(checksum.dropFirst(4)), size: size))
         }
         let bbox = item["bbox"]?.arrayValue?.compactMap(\.doubleValue)
         let subject = EmbargoSubject(
@@ -354,7 +361,7 @@ extension PublishStage {
             ingested: date("consortium:ingested"))
         o["links"] = nil
         let start = date("start_datetime") ?? date("datetime")
-        return StateStore.StoredRecord(
+        return StoredRecord(
             subject: subject, source: props["consortium:source"]?.stringValue ?? "", objectURL: "",
             startTime: start, endTime: date("end_datetime") ?? date("datetime"),
             item: JSONValue.object(o).serialized(pretty: false), assets: assets,

@@ -58,6 +58,8 @@ actor PublishStage {
     static let batchSize = 128
     /// Item hashes the ledger names, read when a reconciliation first needs them.
     var publishedItemHashes: Set<String>?
+    /// Records whose copies the convergence found must leave, retracted together.
+    var retractionQueue: [(record: StoredRecord, copies: [Publication])] = []
 
     init(pipeline: Pipeline, state: StateStore, at: Date, logger: Logger) throws {
         self.pipeline = pipeline
@@ -76,45 +78,53 @@ actor PublishStage {
 
     func countDiscovered() { counts.discovered += 1 }
 
-    func sourceFailed(_ source: String, reason: String) {
-        quarantine(source: source, object: source, reason: reason, file: nil)
+    func sourceFailed(_ source: String, reason: String) async {
+        await quarantine(source: source, object: source, reason: reason, file: nil)
     }
 
-    func accept(_ work: IngestRun.Work) {
+    func accept(_ work: IngestRun.Work) async {
         switch work {
-        case .unchanged:
+        case .unchanged(let ref, let remember):
             counts.unchanged += 1
+            // New validators for the same bytes, kept so the next run asks conditionally.
+            if let remember {
+                do {
+                    try await state.saveObject(remember, at: at)
+                } catch {
+                    logger.error("state: cannot remember unchanged object \(ref.url.absoluteString): \(error)")
+                }
+            }
         case .quarantined(let ref, let reason, let evidence):
             // Remember the bad bytes, and only them: the next run fetches the object again in
             // full (what failed may have been the transfer, which deserves another chance) and
             // judges it again (the sidecar or the index may have been put right meanwhile).
             if let evidence {
                 do {
-                    try state.saveObject(
-                        StateStore.StoredObject(
+                    try await state.saveObject(
+                        StoredObject(
                             url: ref.url.absoluteString, source: ref.source, etag: nil, lastModified: nil,
-                            size: nil, sha256: evidence.sha256, outcome: "refused", reason: reason), at: at)
+                            size: nil, sha256: evidence.sha256, outcome: .refused, reason: reason), at: at)
                 } catch {
                     logger.error("state: cannot remember refused object \(ref.url.absoluteString): \(error)")
                 }
             }
-            quarantine(source: ref.source, object: ref.url.absoluteString, reason: reason, file: evidence?.file)
+            await quarantine(source: ref.source, object: ref.url.absoluteString, reason: reason, file: evidence?.file)
             if let evidence { WorkFiles.discard(evidence.file) }
         case .rejected(let object, let reason):
             // The transfer was sound, so its validators hold: while the object is unchanged,
             // the next run's conditional request gets a 304 and nothing is quarantined again.
             do {
-                try state.saveObject(
-                    StateStore.StoredObject(
+                try await state.saveObject(
+                    StoredObject(
                         url: object.ref.url.absoluteString, source: object.ref.source, etag: object.etag,
                         lastModified: object.lastModified, size: object.ref.size ?? object.size, sha256: object.sha256,
-                        outcome: "quarantined", reason: reason, recordCollection: nil, recordId: nil,
+                        outcome: .quarantined, reason: reason, recordCollection: nil, recordId: nil,
                         listed: object.listed),
                     at: at)
             } catch {
                 logger.error("state: cannot remember rejected object \(object.ref.url.absoluteString): \(error)")
             }
-            quarantine(source: object.ref.source, object: object.ref.url.absoluteString, reason: reason, file: object.file)
+            await quarantine(source: object.ref.source, object: object.ref.url.absoluteString, reason: reason, file: object.file)
             WorkFiles.discard(object.file)
         case .normalized(let normalized):
             counts.fetched += 1
@@ -123,17 +133,17 @@ actor PublishStage {
             // A record the object held but that could not be normalized: quarantined alone,
             // named by its id (or place) and the field, while the object's others publish.
             for rejected in normalized.rejected {
-                quarantine(
+                await quarantine(
                     source: normalized.object.ref.source, object: "\(url) record \(rejected.label)",
                     reason: "normalize: \(rejected.error)", file: nil)
             }
             for n in normalized.normalizedRecords {
                 do {
-                    try publish(n)
+                    try await publish(n)
                 } catch let e as Refusal {
-                    quarantine(source: n.record.source, object: url, reason: e.reason, file: n.object.file)
+                    await quarantine(source: n.record.source, object: url, reason: e.reason, file: n.object.file)
                 } catch {
-                    quarantine(source: n.record.source, object: url, reason: "publish: \(error)", file: n.object.file)
+                    await quarantine(source: n.record.source, object: url, reason: "publish: \(error)", file: n.object.file)
                 }
             }
             WorkFiles.discard(normalized.object.file)
@@ -146,16 +156,16 @@ actor PublishStage {
 
     /// A record checked and stored, waiting in the batch.
     struct Prepared {
-        var record: StateStore.StoredRecord
+        var record: StoredRecord
         var item: JSONValue
         var viewers: [Viewer]
         var replacing: Bool
-        var object: StateStore.StoredObject
+        var object: StoredObject
     }
 
     /// A new or changed record: ownership and folder checks, its bytes stored, copies that
     /// must go retracted at once; then it joins the batch that publishes it to its audience.
-    func publish(_ n: NormalizedRecord) throws {
+    func publish(_ n: NormalizedRecord) async throws {
         let r = n.record
         let objectURL = n.object.ref.url.absoluteString
         let place: ItemPlace
@@ -165,9 +175,11 @@ actor PublishStage {
             throw Refusal(reason: "record \(r.id) in \(r.collection): \(error)")
         }
         let keys = ["record \(r.collection)/\(r.id)", "folder \(r.collection)/\(place.folder)"]
-        if keys.contains(where: batchKeys.contains) { publishBatch() }
-        let (existing, copies, objectOwner, folderTakenBy) = try state.lookup(
-            collection: r.collection, id: r.id, folder: place.folder, objectURL: objectURL)
+        if keys.contains(where: batchKeys.contains) { await publishBatch() }
+        let known = try await state.lookup(collection: r.collection, id: r.id, folder: place.folder, objectURL: objectURL)
+        let (existing, copies, objectOwner, folderTakenBy) = (
+            known.existing, known.publications, known.objectOwner, known.folderTakenBy
+        )
         if let existing, existing.subject.owner != r.owner {
             throw Refusal(
                 reason: "record \(r.id) in \(r.collection) belongs to \(existing.subject.owner); \(r.owner) may not replace it")
@@ -179,59 +191,59 @@ actor PublishStage {
             throw Refusal(reason: "records \(r.id) and \(other) in \(r.collection) would share the folder \(place.folder)")
         }
         let ingested = existing?.subject.ingested ?? at
-        var stored: [StateStore.StoredAsset] = []
+        var stored: [StoredAsset] = []
         for a in r.assets {
             guard let file = a.localFile, let sha = a.sha256, let size = a.size else { continue }
             try publisher.store(file: file, sha256: sha)
-            stored.append(StateStore.StoredAsset(file: a.href, sha256: sha, size: size))
+            stored.append(StoredAsset(file: a.href, sha256: sha, size: size))
         }
         let item = STACItemWriter.item(for: r, ingested: ingested)
         let subject = EmbargoSubject(
             id: r.id, collection: r.collection, owner: r.owner, bbox: r.bbox, acquired: r.acquired,
             processed: r.processed, ingested: ingested)
-        let record = StateStore.StoredRecord(
+        let record = StoredRecord(
             subject: subject, source: r.source, objectURL: objectURL, startTime: r.startDatetime ?? r.datetime,
             endTime: r.endDatetime ?? r.datetime, item: item.serialized(pretty: false), assets: stored,
             nextChange: engine.nextChange(of: subject, after: at), place: place)
         counts.records += 1
-        let object = StateStore.StoredObject(
+        let object = StoredObject(
             url: objectURL, source: r.source, etag: n.object.etag, lastModified: n.object.lastModified,
-            size: n.object.ref.size ?? n.object.size, sha256: n.object.sha256, outcome: "record", reason: nil,
+            size: n.object.ref.size ?? n.object.size, sha256: n.object.sha256, outcome: .record, reason: nil,
             recordCollection: r.collection, recordId: r.id, listed: n.object.listed)
         let audience = audience(of: record)
         let leaving = leavingCopies(record, copies, audience: audience)
         if !leaving.isEmpty {
             // Retractions do not wait: the batch goes first, then the copies leave.
-            publishBatch()
-            if let failure = retract([(record, leaving)]).first { throw failure }
+            await publishBatch()
+            if let failure = await retract([(record, leaving)]).first { throw failure }
         }
         batch.append(
             Prepared(
                 record: record, item: item, viewers: engine.viewers.filter { audience.contains($0.folder) },
                 replacing: existing != nil, object: object))
         batchKeys.formUnion(keys)
-        if batch.count >= Self.batchSize { publishBatch() }
+        if batch.count >= Self.batchSize { await publishBatch() }
     }
 
     /// Publishes the batch: every intent in one transaction, then each record's files
     /// (assets before the item), then every confirmation with its ledger lines in one
     /// transaction. A record whose files fail is logged and counted; its intent stays for
     /// the next run, and the others go on.
-    func publishBatch() {
+    func publishBatch() async {
         let prepared = batch
         batch.removeAll(keepingCapacity: true)
         batchKeys.removeAll(keepingCapacity: true)
         guard !prepared.isEmpty else { return }
         do {
-            try state.begin(
-                prepared.map { StateStore.Intent(record: $0.record, publishing: $0.viewers.map(\.folder), retracting: []) },
+            try await state.begin(
+                prepared.map { Intent(record: $0.record, publishing: $0.viewers.map(\.folder), retracting: []) },
                 at: at)
         } catch {
-            for p in prepared { failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
+            for p in prepared { await failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
             return
         }
         CrashPoint.hit("publish.after-intent")
-        var confirmations: [StateStore.Confirmation] = []
+        var confirmations: [Confirmation] = []
         var written: [Prepared] = []
         confirmations.reserveCapacity(prepared.count)
         for p in prepared {
@@ -241,20 +253,20 @@ actor PublishStage {
                     item: p.item, assets: p.record.assets, collection: s.collection, place: p.record.place,
                     to: p.viewers, replacing: p.replacing)
                 confirmations.append(
-                    StateStore.Confirmation(
+                    Confirmation(
                         collection: s.collection, id: s.id, day: p.record.place.day, published: p.viewers.map(\.folder),
                         retracted: [], object: p.object,
                         ledger: p.viewers.map { ledgerEvent("publish", s, viewer: $0.folder, item: sha) }))
                 written.append(p)
             } catch {
-                failed("publish", s, p.viewers.map(\.folder), error)
+                await failed("publish", s, p.viewers.map(\.folder), error)
             }
         }
         CrashPoint.hit("publish.after-trees")
         do {
-            try state.confirm(confirmations, at: at)
+            try await state.confirm(confirmations, at: at)
         } catch {
-            for p in prepared { failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
+            for p in prepared { await failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
             return
         }
         CrashPoint.hit("publish.after-confirm")
@@ -264,15 +276,15 @@ actor PublishStage {
         }
     }
 
-    func audience(of record: StateStore.StoredRecord) -> Set<String> {
+    func audience(of record: StoredRecord) -> Set<String> {
         Set(engine.audience(of: record.subject, at: at).map(\.folder))
     }
 
     /// Copies that must go: the viewer may not see the record (or left the pipeline), the
     /// copy is an unfinished retraction, or it lies where the record no longer is.
     func leavingCopies(
-        _ record: StateStore.StoredRecord, _ copies: [StateStore.Publication], audience: Set<String>
-    ) -> [StateStore.Publication] {
+        _ record: StoredRecord, _ copies: [Publication], audience: Set<String>
+    ) -> [Publication] {
         copies.filter { !audience.contains($0.viewer) || $0.status == .retracting || $0.place != record.place }
     }
 
@@ -282,21 +294,21 @@ actor PublishStage {
     /// named them (or, when a catalog cannot be written, its removal), then each copy's
     /// folder, then each record's confirmation with its ledger lines. Returns the failures,
     /// each already logged and remembered; none stops the others.
-    func retract(_ batch: [(record: StateStore.StoredRecord, copies: [StateStore.Publication])]) -> [any Error] {
+    func retract(_ batch: [(record: StoredRecord, copies: [Publication])]) async -> [any Error] {
         var failures: [any Error] = []
-        var begun: [(record: StateStore.StoredRecord, copies: [StateStore.Publication])] = []
+        var begun: [(record: StoredRecord, copies: [Publication])] = []
         for (record, copies) in batch where !copies.isEmpty {
             do {
-                try state.begin(record: record, publishing: [], retracting: copies, at: at)
+                try await state.begin([Intent(record: record, publishing: [], retracting: copies)], at: at)
                 begun.append((record, copies))
             } catch {
-                failures.append(failed("retract", record.subject, copies.map(\.viewer), error))
+                await failures.append(failed("retract", record.subject, copies.map(\.viewer), error))
             }
         }
         guard !begun.isEmpty else { return failures }
         CrashPoint.hit("retract.after-intent")
         do {
-            try writeDirtyCatalogs()
+            try await writeDirtyCatalogs()
         } catch {
             // A catalog that cannot be rewritten (a full disk) is removed instead: a removed
             // file names nothing, and the next run writes it again.
@@ -312,26 +324,29 @@ actor PublishStage {
         CrashPoint.hit("retract.after-catalog")
         for (record, copies) in begun {
             let s = record.subject
-            var gone: [StateStore.Publication] = []
+            var gone: [Publication] = []
             for copy in copies {
                 do {
                     try publisher.retract(collection: s.collection, place: copy.place, from: Viewer(folder: copy.viewer))
                     gone.append(copy)
                 } catch {
-                    failures.append(failed("retract", s, [copy.viewer], error))
+                    await failures.append(failed("retract", s, [copy.viewer], error))
                 }
             }
             guard !gone.isEmpty else { continue }
             do {
-                try state.confirm(
-                    collection: s.collection, id: s.id, day: record.place.day, published: [],
-                    retracted: gone.map(\.viewer), object: nil,
-                    ledger: gone.map { ledgerEvent("retract", s, viewer: $0.viewer, item: nil) }, at: at)
+                try await state.confirm(
+                    [
+                        Confirmation(
+                            collection: s.collection, id: s.id, day: record.place.day, published: [],
+                            retracted: gone.map(\.viewer), object: nil,
+                            ledger: gone.map { ledgerEvent("retract", s, viewer: $0.viewer, item: nil) })
+                    ], at: at)
                 counts.retracted += gone.count
                 CrashPoint.hit("retract.after-confirm")
                 for copy in gone { logChange("retract", s, viewer: Viewer(folder: copy.viewer)) }
             } catch {
-                failures.append(failed("retract", s, gone.map(\.viewer), error))
+                await failures.append(failed("retract", s, gone.map(\.viewer), error))
             }
         }
         return failures
@@ -341,17 +356,17 @@ actor PublishStage {
     /// confirmation with the ledger lines; the catalogs name the copies from the next
     /// catalog write on. With no viewers it still records the record and its object.
     func publishCopies(
-        _ record: StateStore.StoredRecord, item: JSONValue?, to viewers: [Viewer], replacing: Bool,
-        object: StateStore.StoredObject?, event: String
-    ) throws {
+        _ record: StoredRecord, item: JSONValue?, to viewers: [Viewer], replacing: Bool,
+        object: StoredObject?, event: String
+    ) async throws {
         let s = record.subject
-        try state.begin(record: record, publishing: viewers.map(\.folder), retracting: [], at: at)
+        try await state.begin([Intent(record: record, publishing: viewers.map(\.folder), retracting: [])], at: at)
         CrashPoint.hit("publish.after-intent")
         var sha: String?
         if !viewers.isEmpty {
             if let lost = record.assets.first(where: { !publisher.hasStored(sha256: $0.sha256) }) {
                 // The store lost these bytes: forget the object, so this run's fetch takes it again.
-                try? state.forgetObject(url: record.objectURL)
+                try? await state.forgetObject(url: record.objectURL)
                 throw POSIXIOError(op: "store file \(lost.sha256) of asset \(lost.file) is gone;", path: record.objectURL, code: ENOENT)
             }
             sha = try publisher.publish(
@@ -359,9 +374,13 @@ actor PublishStage {
                 place: record.place, to: viewers, replacing: replacing)
         }
         CrashPoint.hit("publish.after-trees")
-        try state.confirm(
-            collection: s.collection, id: s.id, day: record.place.day, published: viewers.map(\.folder), retracted: [],
-            object: object, ledger: viewers.map { ledgerEvent(event, s, viewer: $0.folder, item: sha) }, at: at)
+        try await state.confirm(
+            [
+                Confirmation(
+                    collection: s.collection, id: s.id, day: record.place.day, published: viewers.map(\.folder),
+                    retracted: [], object: object,
+                    ledger: viewers.map { ledgerEvent(event, s, viewer: $0.folder, item: sha) })
+            ], at: at)
         CrashPoint.hit("publish.after-confirm")
         if event == "release" { counts.released += viewers.count } else { counts.published += viewers.count }
         for viewer in viewers { logChange(event, s, viewer: viewer) }
@@ -381,12 +400,12 @@ actor PublishStage {
     /// Logs a failed change, remembers it on the copies (so the next run tries it after the
     /// others) and counts it; returns the error for the caller.
     @discardableResult
-    func failed(_ what: String, _ s: EmbargoSubject, _ viewers: [String], _ error: any Error) -> any Error {
+    func failed(_ what: String, _ s: EmbargoSubject, _ viewers: [String], _ error: any Error) async -> any Error {
         counts.failed += 1
         let line = "\(what) \(s.collection)/\(s.id) (\(viewers.joined(separator: ","))): \(error)"
         logger.error("\(line)")
         do {
-            try state.recordFailure(collection: s.collection, id: s.id, viewers: viewers, error: "\(error)")
+            try await state.recordFailure(collection: s.collection, id: s.id, viewers: viewers, error: "\(error)")
         } catch {
             logger.error("state: cannot remember the failure of \(s.collection)/\(s.id): \(error)")
         }
@@ -397,58 +416,63 @@ actor PublishStage {
 
     /// Rewrites the catalogs of every (viewer, collection, day) the state marked, from the
     /// state's published copies, then the viewers' root catalogs.
-    func writeDirtyCatalogs() throws {
-        let dirty = try state.dirtyCatalogs()
+    func writeDirtyCatalogs() async throws {
+        let dirty = try await state.dirtyCatalogs()
         guard !dirty.isEmpty else { return }
         let current = Set(engine.viewers.map(\.folder))
         var days: [String: [String: [String]]] = [:]  // viewer → collection → days
-        for (viewer, collection, day) in dirty where current.contains(viewer) {
-            days[viewer, default: [:]][collection, default: []].append(day)
+        for c in dirty where current.contains(c.viewer) {
+            days[c.viewer, default: [:]][c.collection, default: []].append(c.day)
         }
         for (viewer, collections) in days.sorted(by: { $0.key < $1.key }) {
             for (collection, changed) in collections.sorted(by: { $0.key < $1.key }) {
                 let contents = Publisher.CollectionContents(
-                    days: try state.catalogDays(viewer: viewer, collection: collection),
-                    extent: try state.extent(viewer: viewer, collection: collection))
+                    days: try await state.catalogDays(viewer: viewer, collection: collection),
+                    extent: try await state.extent(viewer: viewer, collection: collection))
                 let title = pipeline.collections.first { $0.id == collection }?.title ?? collection
+                var changedDays: [String: [String]] = [:]
+                for day in changed {
+                    changedDays[day] = try await state.catalogItems(
+                        CatalogKey(viewer: viewer, collection: collection, day: day)
+                    ).map(\.folder)
+                }
                 try publisher.writeCatalogs(
-                    viewer: Viewer(folder: viewer), collection: collection, changedDays: changed,
-                    items: { try self.state.catalogItems(viewer: viewer, collection: collection, day: $0).map(\.folder) },
+                    viewer: Viewer(folder: viewer), collection: collection, changedDays: changedDays,
                     contents: contents, title: title)
             }
-            try writeRootCatalog(Viewer(folder: viewer))
+            try await writeRootCatalog(Viewer(folder: viewer))
         }
-        try state.clearDirtyCatalogs(dirty)
+        try await state.clearDirtyCatalogs(dirty)
     }
 
-    func writeRootCatalog(_ viewer: Viewer) throws {
+    func writeRootCatalog(_ viewer: Viewer) async throws {
         let name: String
         switch viewer {
         case .member(let id): name = pipeline.member(id)?.name ?? id
         case .public: name = "the public"
         }
         try publisher.writeRootCatalog(
-            for: viewer, name: name, collections: try state.publishedCollections(viewer: viewer.folder))
+            for: viewer, name: name, collections: try await state.publishedCollections(viewer: viewer.folder))
     }
 
     /// The run's last step: catalogs of what changed (the state remembers them from the
     /// moment of change, so a killed run's are written by the next), a root catalog for
     /// every viewer, and the ledger's lines appended to `ledger.jsonl` and synced.
-    func finish() throws {
-        publishBatch()
+    func finish() async throws {
+        await publishBatch()
         do {
-            try writeDirtyCatalogs()
+            try await writeDirtyCatalogs()
             for viewer in engine.viewers {
                 let catalog = publisher.treeFolder(viewer).appendingPathComponent("catalog.json", isDirectory: false)
-                if access(catalog.path, F_OK) != 0 { try writeRootCatalog(viewer) }
+                if access(catalog.path, F_OK) != 0 { try await writeRootCatalog(viewer) }
             }
         } catch {
             // The state still marks them: the next run writes them.
             counts.failed += 1
             logger.error("catalogs: \(error)")
         }
-        try Ledger.flush(state: state, to: pipeline.ledgerPath)
-        try advanceIdentity()
+        try await Ledger.flush(state: state, to: pipeline.ledgerPath)
+        try await advanceIdentity()
     }
 
     func summary(seconds: Double) -> IngestSummary {
@@ -457,24 +481,24 @@ actor PublishStage {
         return s
     }
 
-    func ledgerEvent(_ event: String, _ s: EmbargoSubject, viewer: String, item sha: String?) -> StateStore.LedgerEvent {
+    func ledgerEvent(_ event: String, _ s: EmbargoSubject, viewer: String, item sha: String?) -> LedgerEvent {
         var fields: [(String, JSONValue)] = [
             ("record", .string(s.id)), ("collection", .string(s.collection)), ("owner", .string(s.owner)),
             ("member", .string(viewer)),
         ]
         if let sha { fields.append(("item_sha256", .string(sha))) }
-        return StateStore.LedgerEvent(event: event, at: at, fields: fields)
+        return LedgerEvent(event: event, at: at, fields: fields)
     }
 
     /// Moves the object's bytes aside with a one-line reason naming the object and the cause.
-    func quarantine(source: String, object: String, reason: String, file: URL?) {
+    func quarantine(source: String, object: String, reason: String, file: URL?) async {
         counts.quarantined += 1
         let line = "\(object): \(reason)"
         logger.warning("quarantined \(line)", metadata: ["event": "quarantine", "object": "\(object)", "reason": "\(reason)"])
         do {
-            try state.addQuarantine(
+            try await state.addQuarantine(
                 runId: nil, source: source, object: object, reason: reason, at: at,
-                ledger: StateStore.LedgerEvent(
+                ledger: LedgerEvent(
                     event: "quarantine", at: at,
                     fields: [("source", .string(source)), ("object", .string(object)), ("reason", .string(reason))]))
         } catch {

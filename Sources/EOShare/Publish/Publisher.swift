@@ -112,7 +112,7 @@ public final class Publisher {
     /// SHA-256 of the item JSON, for the ledger.
     @discardableResult
     public func publish(
-        item: JSONValue, assets: [StateStore.StoredAsset], collection: String, place: ItemPlace, to viewers: [Viewer],
+        item: JSONValue, assets: [StoredAsset], collection: String, place: ItemPlace, to viewers: [Viewer],
         replacing: Bool
     ) throws -> String {
         let json = Self.itemJSON(item, collection: collection, place: place)

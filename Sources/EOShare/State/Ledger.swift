@@ -14,15 +14,15 @@ public enum Ledger {
 
     /// Appends every committed line the file does not hold yet, then fsyncs. Several
     /// processes may flush at once (an export during an ingest): the file's lock orders them.
-    public static func flush(state: StateStore, to url: URL) throws {
+    public static func flush(state: any StateStore, to url: URL) async throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let fd = open(url.path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw POSIXIOError(op: "open", path: url.path) }
         defer { close(fd) }
         guard flock(fd, LOCK_EX) == 0 else { throw POSIXIOError(op: "flock", path: url.path) }
-        let pending = try state.pendingLedgerLines()
+        let pending = try await state.pendingLedgerLines()
         guard let last = pending.last else { return }
-        let anchor = try state.ledgerAnchor()
+        let anchor = try await state.ledgerAnchor()
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw POSIXIOError(op: "fstat", path: url.path) }
         var size = Int64(st.st_size)
@@ -67,7 +67,7 @@ public enum Ledger {
         }
         guard fsync(fd) == 0 else { throw POSIXIOError(op: "fsync", path: url.path) }
         CrashPoint.hit("ledger.after-append")
-        try state.ledgerAppended(through: last.seq, fileBytes: size + Int64(bytes.count))
+        try await state.ledgerAppended(through: last.seq, fileBytes: size + Int64(bytes.count))
     }
 
     static func readTail(_ fd: Int32, from start: Int64, to end: Int64, path: String) throws -> [UInt8] {

@@ -73,16 +73,23 @@ public struct SearchCandidate: Sendable {
     public var endTime: Date?
     /// Compact JSON of the STAC item without links.
     public var item: [UInt8]
-    public var assets: [StateStore.StoredAsset]
+    public var assets: [StoredAsset]
     public var place: ItemPlace
     public var key: [RecordSearch.KeyValue]
 }
 
-extension StateStore {
-    /// The next `limit` candidates of a search, in its order. A missing key sorts as the
-    /// lowest value (SQLite's order of NULL), so a page token can always name where a page stopped.
-    public func searchRecords(_ q: RecordSearch) throws -> [SearchCandidate] {
-        try db.read { db in try Self.searchRecords(db, q) }
+/// A record's policy facts and its time span.
+public struct TimedSubject: Sendable {
+    public var subject: EmbargoSubject
+    public var start: Date?
+    public var end: Date?
+}
+
+extension SQLiteStateStore {
+    /// A missing key sorts as the lowest value (SQLite's order of NULL), so a page token can
+    /// always name where a page stopped.
+    public func searchRecords(_ q: RecordSearch) async throws -> [SearchCandidate] {
+        try await db.read { db in try Self.searchRecords(db, q) }
     }
 
     /// The SQL for a key: plain columns where an index can give the order.
@@ -212,29 +219,27 @@ extension RecordSearch.KeyValue {
     }
 }
 
-extension StateStore {
-    /// Every record's policy facts with its time span, in one read and without the item
-    /// blobs: what a collection's extent as one viewer sees it needs.
-    public func forEachSearchSubject(_ body: (EmbargoSubject, _ start: Date?, _ end: Date?) throws -> Void) throws {
-        try db.read { db in
-            let rows = try Row.fetchCursor(
+extension SQLiteStateStore {
+    public func timedSubjectPage(after: RecordKey?, limit: Int) async throws -> [TimedSubject] {
+        try await db.read { db in
+            let rows = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT id, collection, owner, west, south, east, north, acquired, processed, ingested,
                            start_time, end_time
-                    FROM records ORDER BY collection, id
-                    """)
+                    FROM records WHERE (collection, id) > (?, ?) ORDER BY collection, id LIMIT ?
+                    """, arguments: [after?.collection ?? "", after?.id ?? "", limit])
             func date(_ v: Double?) -> Date? { v.map(Date.init(timeIntervalSince1970:)) }
-            while let row = try rows.next() {
+            return rows.map { row in
                 var bbox: [Double]?
                 if let w: Double = row[3], let s: Double = row[4], let e: Double = row[5], let n: Double = row[6] {
                     bbox = [w, s, e, n]
                 }
-                try body(
-                    EmbargoSubject(
+                return TimedSubject(
+                    subject: EmbargoSubject(
                         id: row[0], collection: row[1], owner: row[2], bbox: bbox, acquired: date(row[7]),
                         processed: date(row[8]), ingested: date(row[9])),
-                    date(row[10]), date(row[11]))
+                    start: date(row[10]), end: date(row[11]))
             }
         }
     }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What `eoshare status` tells an operator: how much each member sees, what was
 /// quarantined and why, how the last runs went, and what opens up in the next 30 days.
@@ -47,36 +46,14 @@ public struct StatusReport: Sendable {
     public init(now: Date) { self.now = now }
 
     /// Reads the state; `now` anchors "the next 30 days".
-    public static func build(pipeline: Pipeline, state: StateStore, now: Date) throws -> StatusReport {
+    public static func build(pipeline: Pipeline, state: any StateStore, now: Date) async throws -> StatusReport {
         var report = StatusReport(now: now)
         let engine = EmbargoEngine(policy: pipeline.policy, members: pipeline.members.map(\.id))
         let horizon = now.addingTimeInterval(30 * 86_400)
-        try state.db.read { db in
-            let totals = try Row.fetchAll(db, sql: "SELECT collection, count(*) AS n FROM records GROUP BY collection ORDER BY collection")
-            for t in totals {
-                let c: String = t["collection"]
-                let per = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT viewer, count(*) AS n FROM publications WHERE collection = ? AND status = 'published'
-                        GROUP BY viewer ORDER BY viewer
-                        """, arguments: [c]
-                ).map { (viewer: $0["viewer"] as String, items: $0["n"] as Int) }
-                report.collections.append(CollectionCount(collection: c, records: t["n"], perViewer: per))
-            }
-            report.quarantined = try Row.fetchAll(db, sql: "SELECT * FROM quarantine ORDER BY id DESC LIMIT 50").map {
-                Quarantined(
-                    source: $0["source"], object: $0["object"], reason: $0["reason"],
-                    at: Date(timeIntervalSince1970: $0["at"]))
-            }
-            report.runs = try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT 5").map {
-                Run(
-                    id: $0["id"], started: Date(timeIntervalSince1970: $0["started_at"]),
-                    finished: ($0["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                    at: Date(timeIntervalSince1970: $0["at"]), status: $0["status"], summary: $0["summary"])
-            }
-        }
-        try state.forEachSubject { s in
+        report.collections = try await state.collectionCounts()
+        report.quarantined = try await state.recentQuarantine(limit: 50)
+        report.runs = try await state.recentRuns(limit: 5)
+        try await state.forEachSubject { s in
             if let rule = engine.firstRule(for: s), engine.clock(rule.clock, s) == nil {
                 report.unknownClock.append("\(s.collection)/\(s.id)")
             }

@@ -121,13 +121,13 @@ struct FetchHarness {
     }
 
     /// The object's row in the state, by URL.
-    static func object(_ p: Pipeline, url: URL) throws -> StateStore.StoredObject? {
-        try StateStore(path: p.statePath).object(url: url.absoluteString)
+    static func object(_ p: Pipeline, url: URL) async throws -> StoredObject? {
+        try await SQLiteStateStore(path: p.statePath).object(url: url.absoluteString)
     }
 
     /// Whether the scene's record is in the state and published to its owner.
-    static func recordPublished(_ p: Pipeline) throws -> Bool {
-        let records = try StateStore(path: p.statePath).records(id: recordID)
+    static func recordPublished(_ p: Pipeline) async throws -> Bool {
+        let records = try await SQLiteStateStore(path: p.statePath).records(id: recordID)
         guard let item = Trees.item(p.sharedRoot, "NASA", "landsat-c2-l2", recordID) else { return false }
         return records.count == 1 && FileManager.default.fileExists(atPath: item.path)
     }
