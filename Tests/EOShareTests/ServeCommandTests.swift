@@ -15,7 +15,7 @@ import Testing
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         let reader = err.fileHandleForReading
-        let url = await Task.detached { () -> String? in
+        let url = try await ServeHarness.blocking { () -> String? in
             var text = ""
             while true {
                 let data = reader.availableData
@@ -26,7 +26,7 @@ import Testing
                     if let end = rest.firstIndex(of: "\n") { return String(rest[..<end]) }
                 }
             }
-        }.value
+        }
         guard let url else {
             p.terminate()
             throw ServeHarness.ServeTestError(description: "eoshare serve did not start")
@@ -34,7 +34,11 @@ import Testing
         return (p, url, reader)
     }
 
-    static func curl(_ arguments: [String]) throws -> (status: Int, body: String) {
+    static func curl(_ arguments: [String]) async throws -> (status: Int, body: String) {
+        try await ServeHarness.blocking { try curlNow(arguments) }
+    }
+
+    static func curlNow(_ arguments: [String]) throws -> (status: Int, body: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         p.arguments = ["-s", "-w", "\n%{http_code}"] + arguments
@@ -64,7 +68,7 @@ import Testing
         openssl.standardOutput = FileHandle.nullDevice
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
-        openssl.waitUntilExit()
+        try await ServeHarness.blocking { openssl.waitUntilExit() }
         #expect(openssl.terminationStatus == 0)
         let tls = "serve: {tokens: api-tokens, certificate: cert.pem, key: key.pem}"
         let pipeline = folder.appendingPathComponent("serve.yml")
@@ -86,10 +90,10 @@ import Testing
         let cacert = ["--cacert", folder.appendingPathComponent("cert.pem").path]
         let item = "\(base)JAXA/collections/landsat-c2-l2/items/\(target.id)"
         let auth = ["-H", "Authorization: Bearer \(ServeHarness.tokens["JAXA"]!)"]
-        #expect(try Self.curl(cacert + auth + [item]).status == 200)
-        #expect(try Self.curl(cacert + [item]).status == 401)
+        #expect(try await Self.curl(cacert + auth + [item]).status == 200)
+        #expect(try await Self.curl(cacert + [item]).status == 401)
         // Plain HTTP on the TLS port gets no answer.
-        #expect(try Self.curl([item.replacingOccurrences(of: "https://", with: "http://")]).status != 200)
+        #expect(try await Self.curl([item.replacingOccurrences(of: "https://", with: "http://")]).status != 200)
 
         // A hold on the record's prefix, written in place with the file's old size and times, so
         // only SIGHUP tells the server to re-read.
@@ -104,17 +108,17 @@ import Testing
         try handle.close()
         var stamps = [times.st_atim, times.st_mtim]
         utimensat(AT_FDCWD, pipeline.path, &stamps, 0)
-        #expect(try Self.curl(cacert + auth + [item]).status == 200, "re-read without being asked")
+        #expect(try await Self.curl(cacert + auth + [item]).status == 200, "re-read without being asked")
         kill(process.processIdentifier, SIGHUP)
         var status = 0
         for _ in 0..<20 {
-            status = try Self.curl(cacert + auth + [item]).status
+            status = try await Self.curl(cacert + auth + [item]).status
             if status == 404 { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(status == 404)
         process.terminate()
-        process.waitUntilExit()
+        try await ServeHarness.blocking { process.waitUntilExit() }
         #expect(process.terminationReason == .exit)
     }
 }

@@ -83,7 +83,7 @@ import Testing
                 expected.append(("\(v) at \(name)", Set(subjects.filter { Self.oracle($0, v, at: t) }.map(\.id))))
             }
         }
-        let answers = ServeHarness.peer("pystac_search.py", [JSONValue.array(jobs).serializedString()])
+        let answers = await ServeHarness.peer("pystac_search.py", [JSONValue.array(jobs).serializedString()])
         for server in servers { await server.stop() }
         #expect(answers.count == jobs.count)
         for answer in answers {

@@ -127,7 +127,18 @@ enum ServeHarness {
     }
 
     /// Runs a peer script from the venv with its arguments; its stdout lines as JSON.
-    static func peer(_ script: String, _ arguments: [String]) -> [JSONValue] {
-        PeerTools.run(script, arguments)
+    static func peer(_ script: String, _ arguments: [String]) async -> [JSONValue] {
+        (try? await blocking { PeerTools.run(script, arguments) }) ?? []
+    }
+
+    /// Runs blocking work (waiting for a process) on a thread of its own: the in-process
+    /// server answers on Swift's cooperative pool, which on two cores has two threads, and a
+    /// test that blocked them while waiting for a client of that server would wait forever.
+    static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+            }
+        }
     }
 }

@@ -39,7 +39,7 @@ import Testing
         p.standardOutput = handle
         p.standardError = handle
         try p.run()
-        await Task.detached { p.waitUntilExit() }.value
+        try await ServeHarness.blocking { p.waitUntilExit() }
         try handle.close()
         let report = try String(contentsOf: output, encoding: .utf8)
         let summary = report.components(separatedBy: "\n").filter { !$0.hasPrefix("INFO") && !$0.contains("Warning") }
