@@ -9,13 +9,15 @@ BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
 ## System libraries the C modules bind: libcurl, zlib and libcrypto headers; the tools
 ## the fetch tests use: openssl (a private CA) and ssh-keygen (an SFTP client key); and
-## chromium, which renders the audit's HTML report headless in a test.
+## chromium, which renders the audit's HTML report headless in a test; curl, the client of the
+## serve tests' TLS server.
 deps:
 	@if ! pkg-config --exists libcurl libcrypto 2>/dev/null || [ ! -f /usr/include/zlib.h ] \
-		|| ! command -v openssl >/dev/null || ! command -v ssh-keygen >/dev/null || ! command -v chromium >/dev/null; then \
-		echo "installing libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium"; \
+		|| ! command -v openssl >/dev/null || ! command -v ssh-keygen >/dev/null || ! command -v chromium >/dev/null \
+		|| ! command -v curl >/dev/null; then \
+		echo "installing libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium curl"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium >/dev/null; \
+			libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium curl >/dev/null; \
 	fi
 
 build: deps
