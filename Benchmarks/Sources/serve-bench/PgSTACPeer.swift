@@ -68,7 +68,7 @@ enum PgSTACPeer {
         let uvicorn = Process()
         uvicorn.executableURL = URL(fileURLWithPath: python)
         uvicorn.arguments = [
-            "-m", "uvicorn", "stac_fastapi.pgstac.app:app", "--host", "127.0.0.1", "--port", String(apiPort),
+            "-m", "uvicorn", "stac_fastapi.pgstac.app:create_app", "--factory", "--host", "127.0.0.1", "--port", String(apiPort),
             "--workers", "2", "--log-level", "warning", "--no-access-log",
         ]
         uvicorn.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
