@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "EOShare", targets: ["EOShare"]),
         .library(name: "EOShareServe", targets: ["EOShareServe"]),
+        .library(name: "EOShareFeedGeneration", targets: ["EOShareFeedGeneration"]),
         .executable(name: "eoshare", targets: ["eoshare"]),
         .executable(name: "eoshare-feedgen", targets: ["eoshare-feedgen"]),
     ],
@@ -38,15 +39,52 @@ let package = Package(
         ),
         // System calls Swift's Glibc module lacks (getdents64); a header only.
         .systemLibrary(name: "CEOShareSystem"),
+        // One target per stage, so the compiler holds the chain's direction (README, "The house").
+        .target(
+            name: "EOShareCore",
+            dependencies: [
+                "CEOShareCrypto", "CEOShareSystem", .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "EOShareEmbargo", dependencies: ["EOShareCore"]),
+        .target(
+            name: "EOShareState",
+            dependencies: [
+                "EOShareCore", "EOShareEmbargo",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
+        .target(
+            name: "EOShareFetch",
+            dependencies: ["EOShareCore", "EOShareState", "CEOShareCurl", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "EOShareUnpack", dependencies: ["EOShareCore", "EOShareFetch", "CEOShareZlib"]),
+        .target(name: "EOShareNormalize", dependencies: ["EOShareCore", "EOShareFetch", "EOShareUnpack"]),
+        .target(
+            name: "EOSharePublish",
+            dependencies: [
+                "EOShareCore", "EOShareEmbargo", "EOShareState", "EOShareFetch", "EOShareNormalize",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "EOShareOperations",
+            dependencies: [
+                "EOShareCore", "EOShareEmbargo", "EOShareState", "EOShareUnpack", "EOSharePublish",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .target(name: "EOShareFeedGeneration", dependencies: ["EOShareCore", "EOShareUnpack"]),
+        // The stage chain (IngestRun) and the product's face: re-exports every stage.
         .target(
             name: "EOShare",
             dependencies: [
-                "CEOShareCurl", "CEOShareZlib", "CEOShareCrypto", "CEOShareSystem",
+                "EOShareCore", "EOShareEmbargo", "EOShareState", "EOShareFetch", "EOShareUnpack", "EOShareNormalize",
+                "EOSharePublish", "EOShareOperations",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         // The read-only STAC API per member (`eoshare serve`), on Hummingbird.
@@ -72,13 +110,13 @@ let package = Package(
         .executableTarget(
             name: "eoshare-feedgen",
             dependencies: [
-                "EOShare",
+                "EOShareFeedGeneration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "EOShareTests",
-            dependencies: ["EOShare", "EOShareServe"]
+            dependencies: ["EOShare", "EOShareFeedGeneration", "EOShareServe"]
         ),
     ],
     swiftLanguageModes: [.v6]

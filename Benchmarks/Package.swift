@@ -22,6 +22,7 @@ let package = Package(
             dependencies: [
                 "BenchSupport",
                 .product(name: "EOShare", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -30,6 +31,7 @@ let package = Package(
             dependencies: [
                 "BenchSupport",
                 .product(name: "EOShare", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -37,6 +39,7 @@ let package = Package(
             name: "policy-bench",
             dependencies: [
                 .product(name: "EOShare", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -45,13 +48,17 @@ let package = Package(
             dependencies: [
                 "BenchSupport",
                 .product(name: "EOShare", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Normalize + write items from the Landsat and Sentinel-2 fixtures vs stactools.
         .executableTarget(
             name: "normalize-bench",
-            dependencies: ["BenchSupport", .product(name: "EOShare", package: eoshare)]
+            dependencies: [
+                "BenchSupport", .product(name: "EOShare", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
+            ]
         ),
         // Item Search with wrk: eoshare serve per viewer, and stac-fastapi-pgstac on the same items.
         .executableTarget(
@@ -60,6 +67,7 @@ let package = Package(
                 "BenchSupport",
                 .product(name: "EOShare", package: eoshare),
                 .product(name: "EOShareServe", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -69,6 +77,7 @@ let package = Package(
             dependencies: [
                 "BenchSupport",
                 .product(name: "EOShare", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
             ]
         ),
     ],

@@ -1,5 +1,6 @@
 import ArgumentParser
-import EOShare
+import EOShareCore
+import EOShareFeedGeneration
 import Foundation
 
 /// The feed generator's command line: see `LandsatFeedGenerator`.

@@ -2,17 +2,19 @@ import Dispatch
 import EOShare
 import Foundation
 import Logging
+import Synchronization
 
 /// Shows a long command's progress off its hot path: a timer reads the counters and, on a
 /// terminal, redraws one stderr line; otherwise (cron, a log file) logs the line every 10
 /// seconds (`EOSHARE_PROGRESS_SECONDS` changes the interval).
-final class ProgressReporter: @unchecked Sendable {
+final class ProgressReporter: Sendable {
     let terminal: Bool
     let line: @Sendable () -> String
     let logger: Logger
-    let timer: DispatchSourceTimer
-    let lock = NSLock()
-    var stopped = false
+    /// `nonisolated(unsafe)`: a Dispatch source is thread-safe, though not marked Sendable.
+    nonisolated(unsafe) let timer: DispatchSourceTimer
+    /// Whether `stop` ran; held while a line is drawn, so no tick draws after the last line.
+    let stopped = Mutex(false)
 
     init(logger: Logger, line: @escaping @Sendable () -> String) {
         self.terminal = isatty(STDERR_FILENO) == 1
@@ -27,23 +29,23 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     func tick() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !stopped else { return }
-        if terminal {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(line())".utf8))
-        } else {
-            logger.notice("\(line())", metadata: ["event": "progress"])
+        stopped.withLock { stopped in
+            guard !stopped else { return }
+            if terminal {
+                FileHandle.standardError.write(Data("\r\u{1B}[K\(line())".utf8))
+            } else {
+                logger.notice("\(line())", metadata: ["event": "progress"])
+            }
         }
     }
 
     /// Stops the timer; on a terminal the line is drawn a last time and ended.
     func stop() {
         timer.cancel()
-        lock.lock()
-        defer { lock.unlock() }
-        guard !stopped else { return }
-        stopped = true
-        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K\(line())\n".utf8)) }
+        stopped.withLock { stopped in
+            guard !stopped else { return }
+            stopped = true
+            if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K\(line())\n".utf8)) }
+        }
     }
 }

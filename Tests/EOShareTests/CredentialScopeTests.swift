@@ -2,6 +2,15 @@ import Foundation
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOShareEmbargo
+@testable import EOShareFeedGeneration
+@testable import EOShareFetch
+@testable import EOShareNormalize
+@testable import EOShareOperations
+@testable import EOSharePublish
+@testable import EOShareState
+@testable import EOShareUnpack
 
 /// A source's credentials go to its own origin (scheme, host, port) and the hosts it names in
 /// `credential_hosts`, nowhere else: not to the other hosts an index lists, not across a

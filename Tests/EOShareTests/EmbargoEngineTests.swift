@@ -2,6 +2,15 @@ import Foundation
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOShareEmbargo
+@testable import EOShareFeedGeneration
+@testable import EOShareFetch
+@testable import EOShareNormalize
+@testable import EOShareOperations
+@testable import EOSharePublish
+@testable import EOShareState
+@testable import EOShareUnpack
 
 /// CONTRACT §4 decisions at and around their boundaries.
 @Suite struct EmbargoEngineTests {

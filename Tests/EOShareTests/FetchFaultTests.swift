@@ -2,6 +2,15 @@ import Foundation
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOShareEmbargo
+@testable import EOShareFeedGeneration
+@testable import EOShareFetch
+@testable import EOShareNormalize
+@testable import EOShareOperations
+@testable import EOSharePublish
+@testable import EOShareState
+@testable import EOShareUnpack
 
 /// Every fault the fetch stage meets ends in either a verified record (the object's SHA-256 in
 /// the state is that of the bytes the server holds) or a quarantined object with a precise

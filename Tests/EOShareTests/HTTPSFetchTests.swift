@@ -2,6 +2,15 @@ import Foundation
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOShareEmbargo
+@testable import EOShareFeedGeneration
+@testable import EOShareFetch
+@testable import EOShareNormalize
+@testable import EOShareOperations
+@testable import EOSharePublish
+@testable import EOShareState
+@testable import EOShareUnpack
 
 /// HTTPS with certificate verification against a private CA (`ca_file`), served by Python's
 /// http.server behind TLS on 127.0.0.1 with a certificate the test signs with openssl.

@@ -3,6 +3,15 @@ import Logging
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOShareEmbargo
+@testable import EOShareFeedGeneration
+@testable import EOShareFetch
+@testable import EOShareNormalize
+@testable import EOShareOperations
+@testable import EOSharePublish
+@testable import EOShareState
+@testable import EOShareUnpack
 
 /// `eoshare ingest` end to end over a real HTTP server on 127.0.0.1, with the real Landsat
 /// MTL files of ../shared/fixtures, real SQLite and real files.

@@ -3,6 +3,15 @@ import Logging
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOShareEmbargo
+@testable import EOShareFeedGeneration
+@testable import EOShareFetch
+@testable import EOShareNormalize
+@testable import EOShareOperations
+@testable import EOSharePublish
+@testable import EOShareState
+@testable import EOShareUnpack
 
 /// The operator's, the member state's and the compliance officer's uses: audit findings,
 /// exports, the lock, metrics and status.

@@ -1,4 +1,5 @@
 import EOShare
+import EOShareFeedGeneration
 import EOShareServe
 import Foundation
 import Logging

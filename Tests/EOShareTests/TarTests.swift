@@ -2,6 +2,15 @@ import Foundation
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOShareEmbargo
+@testable import EOShareFeedGeneration
+@testable import EOShareFetch
+@testable import EOShareNormalize
+@testable import EOShareOperations
+@testable import EOSharePublish
+@testable import EOShareState
+@testable import EOShareUnpack
 
 /// tar as a pure stream: ustar (with its name prefix), pax extended headers, GNU long names,
 /// the formats system tar writes, and every way a tar can end too early or lie.

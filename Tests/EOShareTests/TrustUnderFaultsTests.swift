@@ -3,6 +3,15 @@ import Logging
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOShareEmbargo
+@testable import EOShareFeedGeneration
+@testable import EOShareFetch
+@testable import EOShareNormalize
+@testable import EOShareOperations
+@testable import EOSharePublish
+@testable import EOShareState
+@testable import EOShareUnpack
 
 /// CONTRACT §5 under the faults an attacker or a tired operator brings: a member removed,
 /// the clock going back, the state lost or restored from an older copy, a store file gone,

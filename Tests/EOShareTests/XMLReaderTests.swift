@@ -1,5 +1,14 @@
 import Foundation
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOShareEmbargo
+@testable import EOShareFeedGeneration
+@testable import EOShareFetch
+@testable import EOShareNormalize
+@testable import EOShareOperations
+@testable import EOSharePublish
+@testable import EOShareState
+@testable import EOShareUnpack
 import Testing
 
 /// The shared byte-level XML reader: attributes, namespaces, lookups by local name, and the

@@ -5,8 +5,8 @@
 #   Tests/Fuzz/run.sh TARGET [seconds] [extra libFuzzer flags…]
 #   TARGET: tar zip gzip | mtl sentinel2 cmr-umm-g cmr-atom ccsds | listing
 #
-# A target is the sources it reads with (the container readers: Sources/EOShare/Unpack minus
-# the pipeline glue in Unpacker.swift; the metadata readers: Sources/EOShare/Normalize minus
+# A target is the sources it reads with (the container readers: Sources/EOShareUnpack minus
+# the pipeline glue in Unpacker.swift; the metadata readers: Sources/EOShareNormalize minus
 # the stage in Normalizer.swift, with the records and support types they use; the listing
 # parsers: Fetch/ListingParser.swift) and its harness, compiled with -sanitize=fuzzer,address
 # against the C shims' module maps. It runs on a copy of the seed corpus
@@ -19,14 +19,15 @@ reader=${1:?usage: run.sh tar|zip|gzip|mtl|sentinel2|cmr-umm-g|cmr-atom|ccsds|li
 seconds=${2:-600}
 shift $(( $# >= 2 ? 2 : 1 ))
 
-unpack_sources="$(ls Sources/EOShare/Unpack/*.swift | grep -v '/Unpacker.swift$') Sources/EOShare/Support/Digest.swift"
-reader_sources="$(find Sources/EOShare/Normalize -name '*.swift' ! -name Normalizer.swift | sort)
-    Sources/EOShare/Records/Record.swift Sources/EOShare/Config/PacketTimeConfig.swift
-    Sources/EOShare/Support/JSONValue.swift Sources/EOShare/Support/Timestamp.swift
-    Sources/EOShare/Support/ISODuration.swift Sources/EOShare/Support/UTF8Bytes.swift
-    Sources/EOShare/Support/Digest.swift Sources/EOShare/Publish/TreeLayout.swift"
-listing_sources="Sources/EOShare/Fetch/ListingParser.swift Sources/EOShare/Support/JSONValue.swift
-    Sources/EOShare/Support/UTF8Bytes.swift Sources/EOShare/Normalize/TextBytes.swift"
+core=Sources/EOShareCore
+unpack_sources="$(ls Sources/EOShareUnpack/*.swift | grep -v '/Unpacker.swift$') $core/Support/Digest.swift"
+reader_sources="$(find Sources/EOShareNormalize -name '*.swift' ! -name Normalizer.swift | sort)
+    $core/Records/Record.swift $core/Config/PacketTimeConfig.swift
+    $core/Support/JSONValue.swift $core/Support/Timestamp.swift
+    $core/Support/ISODuration.swift $core/Support/UTF8Bytes.swift $core/Support/TextBytes.swift
+    $core/Support/Digest.swift $core/Records/TreeLayout.swift"
+listing_sources="Sources/EOShareFetch/ListingParser.swift $core/Support/JSONValue.swift
+    $core/Support/UTF8Bytes.swift $core/Support/TextBytes.swift"
 case "$reader" in
     tar) flag=FUZZ_TAR sources=$unpack_sources harness=FuzzTarget.swift dict=unpack.dict ;;
     zip) flag=FUZZ_ZIP sources=$unpack_sources harness=FuzzTarget.swift dict=unpack.dict ;;
@@ -45,9 +46,18 @@ export SWIFT_BACKTRACE=enable=no
 
 out=.build/fuzz/$reader
 mkdir -p "$out/corpus" "$out/artifacts"
+# One module here: the sources' imports of the product's other targets go.
+rm -rf "$out/src" && mkdir -p "$out/src"
+copied=""
+for f in $sources; do
+    dest="$out/src/$(echo "$f" | tr / _)"
+    sed '/^import EOShare/d' "$f" > "$dest"
+    copied="$copied $dest"
+done
+sources=$copied
 # shellcheck disable=SC2086  # the source lists are meant to split
 swiftc -O -g -parse-as-library -swift-version 6 -sanitize=fuzzer,address -D "$flag" \
-    -module-name EOShareFuzz \
+    -module-name EOShareFuzz -package-name eoshare \
     -I Sources/CEOShareZlib -I Sources/CEOShareCrypto -I Sources/CEOShareSystem \
     $sources "Tests/Fuzz/$harness" \
     -lz -lcrypto -o "$out/fuzz-$reader"

@@ -1,5 +1,6 @@
 import BenchSupport
 import EOShare
+import EOShareFeedGeneration
 import Foundation
 import Logging
 

@@ -1,4 +1,5 @@
 import EOShare
+import EOShareFeedGeneration
 import Foundation
 import Logging
 
@@ -60,7 +61,7 @@ struct OpsBench {
                 return total + ((attrs[.type] as? FileAttributeType) == .typeRegular ? Int64((attrs[.size] as? Int) ?? 0) : 0)
             }
         // Reference: sha256sum over the same asset bytes, one process.
-        let (_, shaSeconds) = try timed {
+        let (_, shaSeconds) = try await timed {
             let sh = Process()
             sh.executableURL = URL(fileURLWithPath: "/bin/sh")
             sh.arguments = ["-c", "cd '\(p.sharedRoot.path)/.store' && find . -type f -not -path './.tmp/*' -print0 | xargs -0 sha256sum > /dev/null"]

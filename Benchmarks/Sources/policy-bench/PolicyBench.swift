@@ -1,4 +1,5 @@
 import EOShare
+import EOShareFeedGeneration
 import Foundation
 import Logging
 

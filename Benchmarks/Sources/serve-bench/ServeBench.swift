@@ -1,5 +1,6 @@
 import BenchSupport
 import EOShare
+import EOShareFeedGeneration
 import EOShareServe
 import Foundation
 import Logging

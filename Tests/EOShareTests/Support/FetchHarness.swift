@@ -3,6 +3,15 @@ import Logging
 import Testing
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOShareEmbargo
+@testable import EOShareFeedGeneration
+@testable import EOShareFetch
+@testable import EOShareNormalize
+@testable import EOShareOperations
+@testable import EOSharePublish
+@testable import EOShareState
+@testable import EOShareUnpack
 
 /// A temporary pipeline around one source, for the fetch tests: real SQLite, real files, a
 /// real server. Retries are paced in milliseconds and stalls cut after a second, so faults

@@ -1,6 +1,15 @@
 import Foundation
 
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOShareEmbargo
+@testable import EOShareFeedGeneration
+@testable import EOShareFetch
+@testable import EOShareNormalize
+@testable import EOShareOperations
+@testable import EOSharePublish
+@testable import EOShareState
+@testable import EOShareUnpack
 
 /// Reads published trees in the layout of CONTRACT §6, as a test needs them.
 enum Trees {

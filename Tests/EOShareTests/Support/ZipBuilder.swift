@@ -1,4 +1,13 @@
 @testable import EOShare
+@testable import EOShareCore
+@testable import EOShareEmbargo
+@testable import EOShareFeedGeneration
+@testable import EOShareFetch
+@testable import EOShareNormalize
+@testable import EOShareOperations
+@testable import EOSharePublish
+@testable import EOShareState
+@testable import EOShareUnpack
 
 /// Writes zip archives field by field: stored and deflate entries, data descriptors (with
 /// or without their signature), zip64 records, Unix modes, and deliberate lies (a CRC, a

@@ -1,0 +1,58 @@
+import Foundation
+import Logging
+import Synchronization
+import EOShareCore
+import EOShareState
+
+/// The fetch stage of one run: discovery and verified fetching of a pipeline's sources,
+/// every transfer through one libcurl multi handle on its own thread, `fetch_workers` at
+/// once. The ingest run drives it; the benchmarks use it alone.
+public final class FetchStage: Sendable {
+    private let transfers: CurlMulti
+    private let settings: FetchSettings
+    private let downloader: Downloader
+    private let sources: [String: SourceConfig]
+    private let state: any StateStore
+    /// The work folder's path, joined as text to each work file's name.
+    private let workPath: String
+    /// What the state remembers of each object discovered and not yet fetched (nil: nothing),
+    /// read once per source.
+    private let remembered = Mutex<[String: StoredObject?]>([:])
+
+    /// `workFolder` receives the fetched files; the next stage takes them from there.
+    public init(pipeline: Pipeline, state: any StateStore, workFolder: URL, logger: Logger) {
+        transfers = CurlMulti(maxTransfers: pipeline.limits.fetchWorkers)
+        settings = FetchSettings(limits: pipeline.limits, environment: pipeline.environment, logger: logger)
+        downloader = Downloader(transfers: transfers, limits: pipeline.limits, logger: logger)
+        sources = Dictionary(uniqueKeysWithValues: pipeline.sources.map { ($0.id, $0) })
+        self.state = state
+        self.workPath = workFolder.path
+    }
+
+    /// The objects `source` offers (listing, index or the one object), filtered by `match`.
+    public func discover(_ source: SourceConfig) async throws(DiscoveryError) -> [ObjectRef] {
+        let refs = try await Discovery(downloader: downloader, settings: settings).discover(source)
+        let urls = refs.map(\.url.absoluteString)
+        if let known = try? await state.objects(urls: urls) {
+            remembered.withLock { remembered in
+                for url in urls { remembered[url] = .some(known[url]) }
+            }
+        }
+        return refs
+    }
+
+    /// Fetches and verifies one object of a source of this pipeline.
+    public func fetch(_ ref: ObjectRef) async -> FetchOutcome {
+        guard let source = sources[ref.source] else {
+            return .quarantined(ref, reason: "no source '\(ref.source)' in the pipeline", evidence: nil)
+        }
+        let url = ref.url.absoluteString
+        var known = remembered.withLock { $0.removeValue(forKey: url) }
+        if known == nil { known = .some(try? await state.object(url: url)) }
+        let fetcher = Fetcher(downloader: downloader, source: source, settings: settings, workPath: workPath)
+        return await fetcher.fetch(ref, known: known ?? nil)
+    }
+
+    /// Ends the transfer thread after cleaning up every libcurl handle.
+    public func close() async { await transfers.close() }
+}
