@@ -17,6 +17,7 @@ struct ServeBench {
     static let connections = 16
 
     static func main() async throws {
+        setvbuf(stdout, nil, _IOLBF, 0)  // one line at a time, also into a file
         let count = Int(ProcessInfo.processInfo.environment["EOSHARE_BENCH_RECORDS"] ?? "") ?? 100_000
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("serve-bench-\(getpid())")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -49,10 +50,16 @@ struct ServeBench {
 
         let served = try ServedPipeline(file: file)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let server = Task {
-            try await STACServer.run(
-                served: served, options: .init(host: "127.0.0.1", port: 0, at: at), accessLog: { _ in },
-                handleSignals: false, onRunning: { continuation.yield($0) })
+        print("starting the server")
+        let server = Task.detached {
+            do {
+                try await STACServer.run(
+                    served: served, options: .init(host: "127.0.0.1", port: 0, at: at), accessLog: { _ in },
+                    handleSignals: false, onRunning: { continuation.yield($0) })
+            } catch {
+                FileHandle.standardError.write(Data("the server stopped: \(error)\n".utf8))
+            }
+            continuation.finish()
         }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { fatalError("the server did not start") }
