@@ -17,7 +17,7 @@ struct ServeBench {
     static let connections = 16
 
     static func main() async throws {
-        setvbuf(stdout, nil, _IOLBF, 0)  // one line at a time, also into a file
+        setvbuf(fdopen(1, "w"), nil, _IOLBF, 0)  // one line at a time, also into a file
         let count = Int(ProcessInfo.processInfo.environment["EOSHARE_BENCH_RECORDS"] ?? "") ?? 100_000
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("serve-bench-\(getpid())")
         defer { try? FileManager.default.removeItem(at: root) }
