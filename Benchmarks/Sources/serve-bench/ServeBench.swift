@@ -18,6 +18,15 @@ struct ServeBench {
 
     static func main() async throws {
         setvbuf(fdopen(1, "w"), nil, _IOLBF, 0)  // one line at a time, also into a file
+        // `serve-bench serve FOLDER PORT`: only the server, on a folder an earlier run ingested.
+        let args = CommandLine.arguments
+        if args.count == 4, args[1] == "serve", let port = Int(args[3]) {
+            let served = try ServedPipeline(file: URL(fileURLWithPath: args[2]).appendingPathComponent("serve.yml"))
+            try await STACServer.run(
+                served: served, options: .init(host: "127.0.0.1", port: port, at: Timestamp.parse("2026-11-21T00:00:00Z")!),
+                accessLog: { _ in }, onRunning: { print("listening on \($0)") })
+            return
+        }
         let count = Int(ProcessInfo.processInfo.environment["EOSHARE_BENCH_RECORDS"] ?? "") ?? 100_000
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("serve-bench-\(getpid())")
         defer { try? FileManager.default.removeItem(at: root) }
