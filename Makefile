@@ -9,15 +9,17 @@ BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
 ## System libraries the C modules bind: libcurl, zlib and libcrypto headers; the tools
 ## the fetch tests use: openssl (a private CA) and ssh-keygen (an SFTP client key); and
-## chromium, which renders the audit's HTML report headless in a test; curl, the client of the
-## serve tests' TLS server.
+## chromium, which renders the audit's HTML report headless in a test; PostgreSQL 15, whose
+## throwaway cluster the PostgreSQL state's tests use (Tests/Support/postgres-cluster.sh); curl, the
+## client of the serve tests' TLS server.
+PGBIN := /usr/lib/postgresql/15/bin
 deps:
 	@if ! pkg-config --exists libcurl libcrypto 2>/dev/null || [ ! -f /usr/include/zlib.h ] \
 		|| ! command -v openssl >/dev/null || ! command -v ssh-keygen >/dev/null || ! command -v chromium >/dev/null \
-		|| ! command -v curl >/dev/null; then \
-		echo "installing libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium curl"; \
+		|| [ ! -x $(PGBIN)/initdb ] || ! command -v curl >/dev/null; then \
+		echo "installing libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium postgresql curl"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium curl >/dev/null; \
+			libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium postgresql curl >/dev/null; \
 	fi
 
 build: deps
@@ -47,9 +49,13 @@ $(VENV_STAMP):
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(VENV_PACKAGES)
 	rm -f $(VENV)/.installed-* $(VENV)/.peers-installed && touch $@
 
+## The tests run beside a throwaway PostgreSQL cluster (its URL and password exported), stopped
+## and removed when they end, pass or fail.
 test: deps venv
 	$(SWIFT) build --build-tests
-	EOSHARE_STAC_VALIDATOR=$(CURDIR)/$(VENV)/bin/stac-validator EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python \
+	@cluster=$$(Tests/Support/postgres-cluster.sh start) && trap 'Tests/Support/postgres-cluster.sh stop '"$$cluster" EXIT \
+		&& . "$$cluster/env" && echo "PostgreSQL for the tests: $$EOSHARE_TEST_POSTGRES" \
+		&& EOSHARE_STAC_VALIDATOR=$(CURDIR)/$(VENV)/bin/stac-validator EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python \
 		$(SWIFT) test --skip-build --parallel --num-workers 2
 
 ## Benchmarks report numbers next to a reference tool run in the same program; they

@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries behind project-prefixed system-library targets (module names are global).
@@ -54,6 +55,7 @@ let package = Package(
                 "EOShareCore", "EOShareEmbargo",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .target(
@@ -116,7 +118,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EOShareTests",
-            dependencies: ["EOShare", "EOShareFeedGeneration", "EOShareServe"]
+            dependencies: ["EOShare", "EOShareFeedGeneration", "EOShareServe", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

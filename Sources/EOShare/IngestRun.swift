@@ -40,7 +40,7 @@ public final class IngestRun: Sendable {
     /// died are marked `died` first.
     public func run() async throws -> IngestSummary {
         let started = Date()
-        let state = try openState(pipeline)
+        let state = try await openState(pipeline)
         let publish = try await PublishStage.startRun(pipeline: pipeline, state: state, at: at, started: started, logger: logger)
         progress.runNumber.store(publish.runId, ordering: .relaxed)
         do {

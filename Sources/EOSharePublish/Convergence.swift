@@ -332,7 +332,7 @@ extension PublishStage {
     package func ledgerItemHashes() async throws -> Set<String> {
         if let known = publishedItemHashes { return known }
         var hashes = Set<String>()
-        var lines = ((try? FileBytes.read(pipeline.ledgerPath)) ?? []).split(separator: 0x0A).map(Array.init)
+        var lines = (try await LedgerSource.bytes(pipeline, state: state) ?? []).split(separator: 0x0A).map(Array.init)
         lines += try await state.pendingLedgerLines().map(\.line)
         for line in lines {
             guard let e = try? JSONValue.parse(line), let sha = e["item_sha256"]?.stringValue else { continue }

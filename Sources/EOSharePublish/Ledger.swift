@@ -27,6 +27,8 @@ public enum Ledger {
     /// Appends every committed line the file does not hold yet, then fsyncs. Several
     /// processes may flush at once (an export during an ingest): the file's lock orders them.
     public static func flush(state: any StateStore, to url: URL) async throws {
+        // A PostgreSQL state's ledger is its table: there is no file to append to.
+        if state is PostgresStateStore { return }
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let fd = open(url.path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw POSIXIOError(op: "open", path: url.path) }

@@ -90,7 +90,7 @@ public final class STACAPI: Sendable {
         let root = "\(request.base)/\(viewer.folder)"
         let rest = Array(request.segments.dropFirst())
         let context = Context(
-            snapshot: snapshot, viewer: viewer, at: at, root: root, state: states.open(snapshot.pipeline))
+            snapshot: snapshot, viewer: viewer, at: at, root: root, state: await states.open(snapshot.pipeline))
         do {
             switch (request.method, rest.count) {
             case ("GET", 0): return .json(landing(context))
@@ -392,12 +392,14 @@ final class StateHandle: @unchecked Sendable {
     private let lock = NSLock()
     private var opened: (path: URL, store: any StateStore)?
 
-    func open(_ pipeline: Pipeline) -> (any StateStore)? {
-        lock.lock()
-        defer { lock.unlock() }
-        if let opened, opened.path == pipeline.statePath { return opened.store }
-        guard let store = try? existingState(pipeline) else { return nil }
-        opened = (pipeline.statePath, store)
+    func open(_ pipeline: Pipeline) async -> (any StateStore)? {
+        let cached: (any StateStore)? = lock.withLock {
+            if let opened, opened.path == pipeline.statePath { return opened.store }
+            return nil
+        }
+        if let cached { return cached }
+        guard let store = try? await existingState(pipeline) else { return nil }
+        lock.withLock { opened = (pipeline.statePath, store) }
         return store
     }
 }

@@ -156,13 +156,20 @@ extension StateStore {
     }
 }
 
-/// Opens the pipeline's state, creating it: the store its `state:` names.
-public func openState(_ pipeline: Pipeline) throws -> any StateStore {
-    try SQLiteStateStore.opening(at: pipeline.statePath)
+/// Opens the pipeline's state, creating it: the store its `state:` names (a SQLite file, or
+/// a PostgreSQL database whose schema is created or migrated on the way).
+public func openState(_ pipeline: Pipeline) async throws -> any StateStore {
+    if let url = pipeline.postgres {
+        return try await PostgresStateStore.open(url, relativeTo: pipeline.file.deletingLastPathComponent())
+    }
+    return try SQLiteStateStore.opening(at: pipeline.statePath)
 }
 
 /// Opens the state of a read-only command: nil when there is none (a command that only
 /// reads must not create it).
-public func existingState(_ pipeline: Pipeline) throws -> (any StateStore)? {
-    try SQLiteStateStore.existing(at: pipeline.statePath)
+public func existingState(_ pipeline: Pipeline) async throws -> (any StateStore)? {
+    if let url = pipeline.postgres {
+        return try await PostgresStateStore.existing(url, relativeTo: pipeline.file.deletingLastPathComponent())
+    }
+    return try SQLiteStateStore.existing(at: pipeline.statePath)
 }

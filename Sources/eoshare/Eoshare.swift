@@ -11,7 +11,7 @@ struct Eoshare: AsyncParsableCommand {
         version: EOShareVersion.current,
         subcommands: [
             Ingest.self, Export.self, Audit.self, Explain.self, Status.self, LedgerCommand.self, Serve.self,
-            Validate.self,
+            Validate.self, Migrate.self,
         ])
 
     /// Runs the command and maps every failure to the contract's exit codes in one place.
@@ -67,7 +67,7 @@ enum ExitStatus {
         switch error {
         case is ConfigError, is ConfigFileError: return config
         case is LockBusy: return locked
-        case is UsageError, is ExportError: return usage
+        case is UsageError, is ExportError, is StateMigration.NotEmpty: return usage
         case is DataError: return dataError
         case is POSIXIOError, is CocoaError, is StateOpenError: return ioError
         default:

@@ -13,7 +13,7 @@ struct Explain: AsyncParsableCommand {
         let at = try instant.instant()
         let pipeline = try common.load()
         // Read-only: no state means nothing was ingested, not a state to create.
-        guard let state = try existingState(pipeline) else {
+        guard let state = try await existingState(pipeline) else {
             try unknown("no record '\(recordId)' is known: nothing has been ingested yet (no state at \(pipeline.statePath.path))")
         }
         var matches = try await state.records(id: recordId)

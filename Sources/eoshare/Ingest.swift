@@ -30,7 +30,7 @@ struct Ingest: AsyncParsableCommand {
         do {
             let at = try instant.instant()
             let pipeline = try common.load()
-            let lock = try PipelineLock(pipeline: pipeline, wait: wait)
+            let lock = try await IngestLock.acquire(pipeline, wait: wait)
             defer { lock.release() }
             let ingest = IngestRun(pipeline: pipeline, at: at, reconcile: reconcile, logger: logger)
             let progress = ProgressReporter(logger: logger) { [progress = ingest.progress] in progress.line() }

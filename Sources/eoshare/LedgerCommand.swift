@@ -13,14 +13,16 @@ struct LedgerCommand: AsyncParsableCommand {
     func run() async throws {
         let pipeline = try common.load()
         // Read-only: an absent state is no state, not one to create.
-        let state = try existingState(pipeline)
+        let state = try await existingState(pipeline)
         if verify {
-            var anchor: LedgerVerifier.Anchor?
-            if let state { anchor = try await LedgerVerifier.Anchor(state) }
-            let findings = LedgerVerifier.verify(pipeline.ledgerPath, anchor: anchor)
+            let findings = try await LedgerSource.verify(pipeline, state: state)
             for f in findings { print("ledger \(f.record ?? "-"): \(f.detail)") }
             print(findings.isEmpty ? "ledger intact" : "ledger broken: \(findings.count) findings")
             if !findings.isEmpty { throw ExitCode(ExitStatus.findings) }
+            return
+        }
+        if pipeline.postgres != nil {
+            FileHandle.standardOutput.write(Data(try await LedgerSource.bytes(pipeline, state: state) ?? []))
             return
         }
         let data = FileManager.default.contents(atPath: pipeline.ledgerPath.path) ?? Data()

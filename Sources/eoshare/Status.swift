@@ -14,7 +14,7 @@ struct Status: AsyncParsableCommand {
         let pipeline = try common.load()
         // Read-only: a pipeline never ingested has no state, and gets none from here.
         var report = StatusReport(now: now)
-        if let state = try existingState(pipeline) {
+        if let state = try await existingState(pipeline) {
             report = try await StatusReport.build(pipeline: pipeline, state: state, now: now)
         }
         print(json ? report.json.serializedString() : report.text, terminator: json ? "\n" : "")

@@ -121,7 +121,7 @@ enum ServeHarness {
     /// Every record of the state, with the facts the oracle needs.
     static func subjects(_ folder: URL) async throws -> [EmbargoSubject] {
         let p = try Pipeline.load(from: folder.appendingPathComponent("serve.yml"))
-        guard let state = try existingState(p) else { return [] }
+        guard let state = try await existingState(p) else { return [] }
         var out: [EmbargoSubject] = []
         try await state.forEachSubject { out.append($0) }
         return out

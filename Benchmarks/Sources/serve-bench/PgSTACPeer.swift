@@ -15,7 +15,7 @@ enum PgSTACPeer {
         let itemsFile = folder.appendingPathComponent("items.ndjson")
         FileManager.default.createFile(atPath: itemsFile.path, contents: nil)
         let out = try FileHandle(forWritingTo: itemsFile)
-        guard let store = try existingState(p) else { throw Shell.Failure(description: "no state") }
+        guard let store = try await existingState(p) else { throw Shell.Failure(description: "no state") }
         var written = 0
         try await store.forEachRecord { r in
             guard case .object(var o) = try JSONValue.parse(r.item) else { return }

@@ -5,8 +5,13 @@ import Foundation
 public struct Pipeline: Sendable {
     public var file: URL
     public var version: Int
-    /// The SQLite state; the lock, ledger, quarantine and work folders live beside it.
+    /// The SQLite state; the lock and ledger live beside it (and the quarantine and work
+    /// folders, unless `spool` is given).
     public var statePath: URL
+    /// A PostgreSQL state (CONTRACT §7), when `state:` names one; nil: SQLite at `statePath`.
+    public var postgres: PostgresStateURL? = nil
+    /// `spool:`, where work files and quarantine evidence go (required with PostgreSQL).
+    public var spool: URL? = nil
     public var sharedRoot: URL
     public var members: [Member]
     public var collections: [CollectionConfig]
@@ -22,8 +27,10 @@ public struct Pipeline: Sendable {
     public var stateFolder: URL { statePath.deletingLastPathComponent() }
     public var ledgerPath: URL { stateFolder.appendingPathComponent("ledger.jsonl") }
     public var lockPath: URL { stateFolder.appendingPathComponent(statePath.lastPathComponent + ".lock") }
-    public var quarantineFolder: URL { stateFolder.appendingPathComponent("quarantine") }
-    public var workFolder: URL { stateFolder.appendingPathComponent("work") }
+    /// The spool: `spool:`, by default the state's folder.
+    public var spoolFolder: URL { spool ?? stateFolder }
+    public var quarantineFolder: URL { spoolFolder.appendingPathComponent("quarantine") }
+    public var workFolder: URL { spoolFolder.appendingPathComponent("work") }
 
     public func member(_ id: String) -> Member? { members.first { $0.id == id } }
     public func collection(_ id: String) -> CollectionConfig? { collections.first { $0.id == id } }

@@ -100,13 +100,32 @@ private struct PipelineLoader {
 
     package mutating func load() throws(ConfigError) -> Pipeline {
         let top = try root.mapping(
-            allowed: ["version", "state", "shared", "members", "collections", "sources", "limits", "embargo", "serve"],
+            allowed: ["version", "state", "spool", "shared", "members", "collections", "sources", "limits", "embargo", "serve"],
             required: ["version", "members", "collections", "sources"])
         let versionNode = top.require("version")
         guard try versionNode.int(in: 0...Int.max) == 1 else { throw versionNode.error("only version 1 is known") }
 
         let defaultState = "state/" + file.deletingPathExtension().lastPathComponent + ".sqlite"
-        let statePath = try top["state"].map { r throws(ConfigError) in try path(r) } ?? resolve(defaultState)
+        var statePath = resolve(defaultState)
+        var postgres: PostgresStateURL?
+        if let stateNode = top["state"] {
+            let value = try stateNode.nonEmptyString()
+            if PostgresStateURL.isPostgres(value) {
+                do { postgres = try PostgresStateURL.parse(value) } catch { throw stateNode.error(error.description) }
+            } else {
+                statePath = resolve(value)
+            }
+        }
+        let spool = try top["spool"].map { r throws(ConfigError) in try path(r) }
+        if postgres != nil {
+            // CONTRACT §3: each host keeps its work files and evidence in a local folder of its own.
+            guard let spool else {
+                throw top.require("state").error(
+                    "a postgresql state needs 'spool:' (a local folder per host for work files and quarantine evidence)")
+            }
+            // Nothing opens this path: the SQLite-side files (lock, audit cache) land in the spool.
+            statePath = spool.appendingPathComponent("postgresql-state")
+        }
         let sharedRoot = try top["shared"].map { r throws(ConfigError) in try path(r) } ?? resolve("shared/")
 
         let members = try loadMembers(top.require("members"))
@@ -121,7 +140,8 @@ private struct PipelineLoader {
             } ?? EmbargoPolicy()
         let serve = try top["serve"].map { r throws(ConfigError) in try loadServe(r) }
         return Pipeline(
-            file: file, version: 1, statePath: statePath, sharedRoot: sharedRoot, members: members,
+            file: file, version: 1, statePath: statePath, postgres: postgres, spool: spool,
+            sharedRoot: sharedRoot, members: members,
             collections: collections, sources: sources, limits: limits, policy: policy, serve: serve)
     }
 

@@ -63,11 +63,9 @@ public enum AuditHTMLReport {
 
     public static func evidence(for report: AuditReport, pipeline: Pipeline, generated: Date = Date()) async throws -> Evidence {
         let engine = EmbargoEngine(policy: pipeline.policy, members: pipeline.members.map(\.id))
-        let state = try existingState(pipeline)
+        let state = try await existingState(pipeline)
         let fileBytes = (try? FileBytes.read(pipeline.file)) ?? []
-        var anchor: LedgerVerifier.Anchor?
-        if let state { anchor = try await LedgerVerifier.Anchor(state) }
-        let problems = LedgerVerifier.verify(pipeline.ledgerPath, anchor: anchor)
+        let problems = try await LedgerSource.verify(pipeline, state: state)
         var lines: Int64 = 0
         var head = Ledger.genesis
         if let state {
@@ -82,7 +80,7 @@ public enum AuditHTMLReport {
             pipelinePath: pipeline.file.path, pipelineSHA256: Digest.sha256Hex(fileBytes), version: EOShareVersion.current,
             generated: generated,
             ledger: LedgerState(
-                path: pipeline.ledgerPath.path, lines: lines, head: head, verified: problems.isEmpty, problems: problems.count))
+                path: LedgerSource.name(pipeline), lines: lines, head: head, verified: problems.isEmpty, problems: problems.count))
         e.viewers = engine.viewers.map(\.folder)
         if let state {
             e.releases = try await StatusReport.build(pipeline: pipeline, state: state, now: report.at).releases

@@ -176,7 +176,7 @@ public struct Auditor: Sendable {
         }
         // The items, and beside them what needs no item: the state (for `missing`) and the
         // ledger. Tallies come back in a fixed order, so the report reads the same every time.
-        let state = try existingState(pipeline)
+        let state = try await existingState(pipeline)
         let stateSide = Task { [folders] in
             var tally = Tally()
             if let state {
@@ -185,9 +185,7 @@ public struct Auditor: Sendable {
                 tally.findings = try await missing(from: state, seen: seen, viewers: viewers, at: t)
             }
             if member == nil {
-                var anchor: LedgerVerifier.Anchor?
-                if let state { anchor = try await LedgerVerifier.Anchor(state) }
-                tally.findings += LedgerVerifier.verify(pipeline.ledgerPath, anchor: anchor)
+                tally.findings += try await LedgerSource.verify(pipeline, state: state)
             }
             return tally
         }
@@ -559,10 +557,18 @@ public enum LedgerVerifier {
             }
             return []
         }
+        return verify(bytes: [UInt8](data), anchor: anchor)
+    }
+
+    /// Checks the ledger's lines as one text (a file's bytes, or a PostgreSQL ledger table's
+    /// lines each followed by a newline).
+    public static func verify(bytes: [UInt8], anchor: Anchor? = nil) -> [AuditFinding] {
+        func finding(_ detail: String, record: String? = nil) -> AuditFinding {
+            AuditFinding(kind: .ledger, member: nil, record: record, detail: detail)
+        }
         var findings: [AuditFinding] = []
         var previous = Ledger.genesis
         var hashAtAnchor: String? = anchor?.lines == 0 ? Ledger.genesis : nil
-        let bytes = [UInt8](data)
         if !bytes.isEmpty, bytes.last != 0x0A {
             findings.append(finding("last line is truncated"))
         }

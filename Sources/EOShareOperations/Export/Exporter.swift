@@ -84,7 +84,7 @@ public struct Exporter {
     /// Runs the export; `progress` is called as records are written.
     public func run(_ request: ExportRequest, progress: (ExportProgress) -> Void = { _ in }) async throws -> ExportResult {
         // Nothing ingested yet is nothing to export, and no state or ledger to create.
-        guard let state = try existingState(pipeline) else {
+        guard let state = try await existingState(pipeline) else {
             throw ExportError(description: "nothing has been ingested yet (no state at \(pipeline.statePath.path))")
         }
         let records = try await select(request, state: state)

@@ -1,0 +1,68 @@
+import EOShareCore
+import EOShareEmbargo
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Reading and writing through one leased connection: statements with their bindings, rows
+/// read by column name, errors turned into `PostgresStateError` naming the database.
+struct PostgresSession {
+    let connection: PostgresConnection
+    let url: PostgresStateURL
+
+    @discardableResult
+    func execute(_ query: PostgresQuery) async throws -> [PostgresColumns] {
+        do {
+            return try await connection.query(query, logger: PostgresDatabase.logger).collect().map(PostgresColumns.init)
+        } catch let error as PSQLError {
+            throw PostgresStateError(url: url, error)
+        }
+    }
+
+    func one(_ query: PostgresQuery) async throws -> PostgresColumns? { try await execute(query).first }
+}
+
+/// One row, its cells read by column name.
+struct PostgresColumns: Sendable {
+    let row: PostgresRandomAccessRow
+
+    init(_ row: PostgresRow) { self.row = row.makeRandomAccess() }
+
+    func string(_ column: String) throws -> String { try row[column].decode(String.self) }
+    func optionalString(_ column: String) throws -> String? { try row[column].decode(String?.self) }
+    func int64(_ column: String) throws -> Int64 { try row[column].decode(Int64.self) }
+    func optionalInt64(_ column: String) throws -> Int64? { try row[column].decode(Int64?.self) }
+    func int(_ column: String) throws -> Int { try row[column].decode(Int.self) }
+    func double(_ column: String) throws -> Double? { try row[column].decode(Double?.self) }
+    func date(_ column: String) throws -> Date? { try double(column).map(Date.init(timeIntervalSince1970:)) }
+    func bytes(_ column: String) throws -> [UInt8] { [UInt8](try row[column].decode(Data.self)) }
+    func bool(_ column: String) throws -> Bool { try row[column].decode(Bool.self) }
+}
+
+extension PostgresDatabase {
+    /// Statements on one connection of the pool, outside a transaction.
+    @discardableResult
+    func read<R: Sendable>(_ body: (PostgresSession) async throws -> R) async throws -> R {
+        do {
+            return try await client.withConnection { connection in
+                try await body(PostgresSession(connection: connection, url: url))
+            }
+        } catch let error as PSQLError {
+            throw PostgresStateError(url: url, error)
+        }
+    }
+
+    /// Statements in one transaction: all committed, or none.
+    @discardableResult
+    func write<R: Sendable>(_ body: (PostgresSession) async throws -> R) async throws -> R {
+        do {
+            return try await client.withConnection { connection in
+                try await PostgresTransaction.run(connection) { c in
+                    try await body(PostgresSession(connection: c, url: url))
+                }
+            }
+        } catch let error as PSQLError {
+            throw PostgresStateError(url: url, error)
+        }
+    }
+}

@@ -1,0 +1,249 @@
+import EOShareCore
+import EOShareEmbargo
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL state's schema, created and migrated by eoshare itself: each migration in
+/// its own transaction, recorded in `schema_migrations`, under a transaction-scoped advisory
+/// lock, so two workers starting at once neither both migrate nor see half a schema.
+///
+/// It mirrors the SQLite schema after its migrations v1–v3 (`SQLiteStateStore.migrator`), with the
+/// same columns and meanings, instants as seconds since 1970 (`double precision`) like
+/// SQLite's REAL, and key columns in the "C" collation so that rows sort by their bytes as in
+/// SQLite (keyset pagination and every listing come out in the same order). The ledger is a
+/// table here (CONTRACT §5): its lines are the same hash-chained JSON, and `meta` keeps the
+/// same anchor (`ledger_lines`, `ledger_head`).
+enum PostgresSchema {
+    struct Migration {
+        var version: Int
+        var name: String
+        var statements: [String]
+    }
+
+    /// The advisory lock key of migrations (any 64-bit constant other locks do not use).
+    static let migrationLock: Int64 = 0x656F_7368_6172_6501  // "eoshare" 01
+
+    static let migrations: [Migration] = [
+        Migration(
+            version: 1, name: "state",
+            statements: [
+                """
+                CREATE TABLE objects (
+                    url TEXT COLLATE "C" PRIMARY KEY,
+                    source TEXT NOT NULL,
+                    etag TEXT,
+                    last_modified TEXT,
+                    size BIGINT,
+                    sha256 TEXT,
+                    outcome TEXT NOT NULL,
+                    reason TEXT,
+                    record_collection TEXT COLLATE "C",
+                    record_id TEXT COLLATE "C",
+                    fetched_at DOUBLE PRECISION NOT NULL,
+                    listed TEXT
+                )
+                """,
+                """
+                CREATE TABLE records (
+                    collection TEXT COLLATE "C" NOT NULL,
+                    id TEXT COLLATE "C" NOT NULL,
+                    owner TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    object_url TEXT NOT NULL,
+                    start_time DOUBLE PRECISION,
+                    end_time DOUBLE PRECISION,
+                    acquired DOUBLE PRECISION,
+                    processed DOUBLE PRECISION,
+                    ingested DOUBLE PRECISION,
+                    west DOUBLE PRECISION, south DOUBLE PRECISION, east DOUBLE PRECISION, north DOUBLE PRECISION,
+                    item BYTEA NOT NULL,
+                    assets TEXT NOT NULL,
+                    next_change DOUBLE PRECISION,
+                    updated_at DOUBLE PRECISION NOT NULL,
+                    day TEXT COLLATE "C" NOT NULL DEFAULT 'undated',
+                    folder TEXT COLLATE "C" NOT NULL DEFAULT '',
+                    PRIMARY KEY (collection, id)
+                )
+                """,
+                "CREATE INDEX records_next_change ON records(next_change)",
+                "CREATE INDEX records_id ON records(id)",
+                "CREATE UNIQUE INDEX records_folder ON records(collection, folder)",
+                """
+                CREATE TABLE publications (
+                    collection TEXT COLLATE "C" NOT NULL,
+                    record_id TEXT COLLATE "C" NOT NULL,
+                    viewer TEXT COLLATE "C" NOT NULL,
+                    status TEXT NOT NULL,
+                    published_at DOUBLE PRECISION NOT NULL,
+                    day TEXT COLLATE "C" NOT NULL DEFAULT 'undated',
+                    folder TEXT COLLATE "C" NOT NULL DEFAULT '',
+                    failures INTEGER NOT NULL DEFAULT 0,
+                    error TEXT,
+                    PRIMARY KEY (collection, record_id, viewer)
+                )
+                """,
+                "CREATE INDEX publications_viewer ON publications(viewer, collection)",
+                "CREATE INDEX publications_day ON publications(viewer, collection, day, status)",
+                """
+                CREATE TABLE dirty_catalogs (
+                    viewer TEXT COLLATE "C" NOT NULL,
+                    collection TEXT COLLATE "C" NOT NULL,
+                    day TEXT COLLATE "C" NOT NULL,
+                    PRIMARY KEY (viewer, collection, day)
+                )
+                """,
+                """
+                CREATE TABLE extents (
+                    viewer TEXT COLLATE "C" NOT NULL,
+                    collection TEXT COLLATE "C" NOT NULL,
+                    west DOUBLE PRECISION, south DOUBLE PRECISION, east DOUBLE PRECISION, north DOUBLE PRECISION,
+                    start_time DOUBLE PRECISION, end_time DOUBLE PRECISION,
+                    stale INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (viewer, collection)
+                )
+                """,
+                """
+                CREATE TABLE runs (
+                    id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                    started_at DOUBLE PRECISION NOT NULL,
+                    finished_at DOUBLE PRECISION,
+                    at DOUBLE PRECISION NOT NULL,
+                    status TEXT NOT NULL,
+                    summary TEXT
+                )
+                """,
+                """
+                CREATE TABLE quarantine (
+                    id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                    run_id BIGINT,
+                    source TEXT NOT NULL,
+                    object TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    at DOUBLE PRECISION NOT NULL
+                )
+                """,
+                #"CREATE TABLE meta (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL)"#,
+                // The ledger itself (no file beside a shared database): line n holds the
+                // SHA-256 of line n-1; `hash` is this line's, kept so the head is one read.
+                """
+                CREATE TABLE ledger (
+                    seq BIGINT PRIMARY KEY,
+                    line BYTEA NOT NULL,
+                    hash TEXT NOT NULL
+                )
+                """,
+            ]),
+        // Work shared between workers (CONTRACT §7, `WorkQueue`): the live workers with their
+        // heartbeats, the sources' last listing, and one row per object to be done, claimed
+        // under a lease with an attempt number that fences a late worker out. Instants are
+        // the database's clock (`now()`), so hosts' clocks need not agree.
+        Migration(
+            version: 2, name: "work-sharing",
+            statements: [
+                """
+                CREATE TABLE workers (
+                    id UUID PRIMARY KEY,
+                    host TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                    heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                )
+                """,
+                """
+                CREATE TABLE sources_listed (
+                    source TEXT COLLATE "C" PRIMARY KEY,
+                    listed_at TIMESTAMPTZ NOT NULL,
+                    listed_by UUID NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE work (
+                    source TEXT COLLATE "C" NOT NULL,
+                    url TEXT COLLATE "C" NOT NULL,
+                    enqueued_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                    claimed_by UUID,
+                    attempt INTEGER NOT NULL DEFAULT 0,
+                    lease_until TIMESTAMPTZ,
+                    done_at TIMESTAMPTZ,
+                    PRIMARY KEY (source, url)
+                )
+                """,
+                "CREATE INDEX work_open ON work (enqueued_at) WHERE done_at IS NULL",
+                "CREATE INDEX work_claimed ON work (claimed_by) WHERE done_at IS NULL",
+            ]),
+    ]
+
+    static var latest: Int { migrations.map(\.version).max() ?? 0 }
+
+    /// Brings the database to the latest schema; a database migrated by a newer eoshare is
+    /// refused rather than written with an older idea of it.
+    static func migrate(_ connection: PostgresConnection) async throws {
+        let logger = PostgresDatabase.logger
+        if let current = try await appliedVersion(connection), current >= latest {
+            guard current == latest else { throw NewerSchema(version: current, known: latest) }
+            return
+        }
+        for migration in migrations {
+            try await PostgresTransaction.run(connection) { c in
+                try await c.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+                try await c.query(
+                    """
+                    CREATE TABLE IF NOT EXISTS schema_migrations (
+                        version INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                    )
+                    """, logger: logger)
+                let current = try await appliedVersion(connection) ?? 0
+                guard current <= latest else { throw NewerSchema(version: current, known: latest) }
+                guard migration.version > current else { return }
+                for statement in migration.statements {
+                    try await c.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await c.query(
+                    "INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
+                    logger: logger)
+            }
+        }
+    }
+
+    /// The highest migration applied, or nil when the database has none yet.
+    static func appliedVersion(_ connection: PostgresConnection) async throws -> Int? {
+        let logger = PostgresDatabase.logger
+        let exists = try await connection.query(
+            "SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger
+        ).collect().first?.decode(Bool.self) ?? false
+        guard exists else { return nil }
+        return try await connection.query("SELECT max(version) FROM schema_migrations", logger: logger)
+            .collect().first?.decode(Int?.self) ?? nil
+    }
+
+    struct NewerSchema: Error, CustomStringConvertible {
+        var version: Int
+        var known: Int
+        var description: String {
+            "the database's schema is at version \(version), this eoshare knows up to \(known): upgrade eoshare"
+        }
+    }
+}
+
+/// A transaction on one connection, with the caller's own errors passing through unchanged
+/// (postgres-nio's `withTransaction` wraps them).
+enum PostgresTransaction {
+    static func run<R: Sendable>(
+        _ connection: PostgresConnection, isolation: isolated (any Actor)? = #isolation,
+        _ body: (PostgresConnection) async throws -> R
+    ) async throws -> R {
+        let logger = PostgresDatabase.logger
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            let value = try await body(connection)
+            try await connection.query("COMMIT", logger: logger)
+            return value
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+}

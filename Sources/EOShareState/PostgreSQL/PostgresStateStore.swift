@@ -1,0 +1,796 @@
+import EOShareCore
+import EOShareEmbargo
+import Foundation
+import PostgresNIO
+
+/// The pipeline's memory in PostgreSQL (CONTRACT §7): the same tables, rows and meanings as
+/// the SQLite state (`StateStore`), method for method, each a statement or a transaction on
+/// the shared database, so that many workers on many hosts can keep one state.
+///
+/// Where SQLite's writer is alone (one transaction at a time per file), PostgreSQL's are
+/// not: each method is one transaction, and what must stay ordered across workers (the
+/// ledger's chain) is ordered by an advisory lock taken inside the transaction.
+public final class PostgresStateStore: StateStore {
+    public let database: PostgresDatabase
+
+    public init(database: PostgresDatabase) {
+        self.database = database
+    }
+
+    /// Connects (password from `PGPASSWORD` or `~/.pgpass`), migrates the schema, opens the pool.
+    public static func open(
+        _ url: PostgresStateURL, environment: [String: String] = ProcessInfo.processInfo.environment,
+        relativeTo folder: URL? = nil
+    ) async throws -> PostgresStateStore {
+        PostgresStateStore(database: try await .open(url, environment: environment, relativeTo: folder))
+    }
+
+    /// The state of a read-only command: nil when the database holds no eoshare schema yet
+    /// (reading must not create it).
+    public static func existing(
+        _ url: PostgresStateURL, environment: [String: String] = ProcessInfo.processInfo.environment,
+        relativeTo folder: URL? = nil
+    ) async throws -> PostgresStateStore? {
+        let connection = try await PostgresDatabase.connect(url, environment: environment, relativeTo: folder)
+        let version: Int?
+        do {
+            version = try await PostgresSchema.appliedVersion(connection)
+            try? await connection.close()
+        } catch {
+            try? await connection.close()
+            throw PostgresStateError(url: url, error)
+        }
+        guard version != nil else { return nil }
+        return try await open(url, environment: environment, relativeTo: folder)
+    }
+
+    public func close() async { await database.close() }
+
+    // MARK: Objects
+
+    static let objectColumns =
+        "url, source, etag, last_modified, size, sha256, outcome, reason, record_collection, record_id, listed"
+
+    static func storedObject(_ r: PostgresColumns) throws -> StoredObject {
+        StoredObject(
+            url: try r.string("url"), source: try r.string("source"), etag: try r.optionalString("etag"),
+            lastModified: try r.optionalString("last_modified"), size: try r.optionalInt64("size"),
+            sha256: try r.optionalString("sha256"), outcome: ObjectOutcome(rawValue: try r.string("outcome")) ?? .refused,
+            reason: try r.optionalString("reason"), recordCollection: try r.optionalString("record_collection"),
+            recordId: try r.optionalString("record_id"), listed: try r.optionalString("listed"))
+    }
+
+    public func object(url: String) async throws -> StoredObject? {
+        try await database.read { s in
+            try await s.one("SELECT \(unescaped: Self.objectColumns) FROM objects WHERE url = \(url)")
+                .map(Self.storedObject)
+        }
+    }
+
+    /// The remembered objects among `urls`, in one statement.
+    public func objects(urls: [String]) async throws -> [String: StoredObject] {
+        try await database.read { s in
+            var found: [String: StoredObject] = [:]
+            for row in try await s.execute(
+                "SELECT \(unescaped: Self.objectColumns) FROM objects WHERE url = ANY(\(urls))")
+            {
+                let object = try Self.storedObject(row)
+                found[object.url] = object
+            }
+            return found
+        }
+    }
+
+    public func saveObject(_ o: StoredObject, at: Date) async throws {
+        try await database.write { s in try await Self.saveObject(s, o, at: at) }
+    }
+
+    /// As SQLite's: a row without a record keeps the record the object published before.
+    static func saveObject(_ s: PostgresSession, _ o: StoredObject, at: Date) async throws {
+        try await s.execute(
+            """
+            INSERT INTO objects
+            (url, source, etag, last_modified, size, sha256, outcome, reason, record_collection, record_id,
+             fetched_at, listed)
+            VALUES (\(o.url), \(o.source), \(o.etag), \(o.lastModified), \(o.size), \(o.sha256), \(o.outcome.rawValue),
+                    \(o.reason), \(o.recordCollection), \(o.recordId), \(at.timeIntervalSince1970), \(o.listed))
+            ON CONFLICT (url) DO UPDATE SET
+                source = excluded.source, etag = excluded.etag, last_modified = excluded.last_modified,
+                size = excluded.size, sha256 = excluded.sha256, outcome = excluded.outcome,
+                reason = excluded.reason, fetched_at = excluded.fetched_at, listed = excluded.listed,
+                record_collection = COALESCE(excluded.record_collection, objects.record_collection),
+                record_id = CASE WHEN excluded.record_collection IS NULL THEN objects.record_id
+                                 ELSE excluded.record_id END
+            """)
+    }
+
+    public func forgetObject(url: String) async throws {
+        try await database.write { s in try await s.execute("DELETE FROM objects WHERE url = \(url)") }
+    }
+
+    // MARK: Records
+
+    static func storedRecord(_ r: PostgresColumns) throws -> StoredRecord {
+        var bbox: [Double]?
+        if let w = try r.double("west"), let s = try r.double("south"), let e = try r.double("east"),
+            let n = try r.double("north")
+        {
+            bbox = [w, s, e, n]
+        }
+        let assets: [StoredAsset] =
+            ((try? JSONValue.parse(Array(try r.string("assets").utf8)))?.arrayValue ?? []).compactMap { a in
+                guard let f = a["file"]?.stringValue, let h = a["sha256"]?.stringValue, let s = a["size"]?.doubleValue
+                else { return nil }
+                return StoredAsset(file: f, sha256: h, size: Int64(s))
+            }
+        return StoredRecord(
+            subject: EmbargoSubject(
+                id: try r.string("id"), collection: try r.string("collection"), owner: try r.string("owner"),
+                bbox: bbox, acquired: try r.date("acquired"), processed: try r.date("processed"),
+                ingested: try r.date("ingested")),
+            source: try r.string("source"), objectURL: try r.string("object_url"), startTime: try r.date("start_time"),
+            endTime: try r.date("end_time"), item: try r.bytes("item"), assets: assets,
+            nextChange: try r.date("next_change"), place: ItemPlace(day: try r.string("day"), folder: try r.string("folder")))
+    }
+
+    public func record(collection: String, id: String) async throws -> StoredRecord? {
+        try await database.read { s in
+            try await s.one("SELECT * FROM records WHERE collection = \(collection) AND id = \(id)")
+                .map(Self.storedRecord)
+        }
+    }
+
+    public func records(id: String) async throws -> [StoredRecord] {
+        try await database.read { s in
+            try await s.execute("SELECT * FROM records WHERE id = \(id) ORDER BY collection").map(Self.storedRecord)
+        }
+    }
+
+    /// Records page by page (keyset pagination): all of them, or those due at `dueAt`.
+    public func recordPage(dueAt: Date?, after: RecordKey?, limit: Int) async throws -> [StoredRecord] {
+        let (c, i) = (after?.collection ?? "", after?.id ?? "")
+        return try await database.read { s in
+            if let dueAt {
+                return try await s.execute(
+                    """
+                    SELECT * FROM records WHERE (collection, id) > (\(c), \(i))
+                    AND next_change IS NOT NULL AND next_change <= \(dueAt.timeIntervalSince1970)
+                    ORDER BY collection, id LIMIT \(limit)
+                    """
+                ).map(Self.storedRecord)
+            }
+            return try await s.execute(
+                "SELECT * FROM records WHERE (collection, id) > (\(c), \(i)) ORDER BY collection, id LIMIT \(limit)"
+            ).map(Self.storedRecord)
+        }
+    }
+
+    /// The policy facts of records page by page (no item, no assets).
+    public func subjectPage(after: RecordKey?, limit: Int) async throws -> [EmbargoSubject] {
+        let (c, i) = (after?.collection ?? "", after?.id ?? "")
+        return try await database.read { s in
+            try await s.execute(
+                """
+                SELECT id, collection, owner, west, south, east, north, acquired, processed, ingested
+                FROM records WHERE (collection, id) > (\(c), \(i)) ORDER BY collection, id LIMIT \(limit)
+                """
+            ).map { r in
+                var bbox: [Double]?
+                if let w = try r.double("west"), let s = try r.double("south"), let e = try r.double("east"),
+                    let n = try r.double("north")
+                {
+                    bbox = [w, s, e, n]
+                }
+                return EmbargoSubject(
+                    id: try r.string("id"), collection: try r.string("collection"), owner: try r.string("owner"),
+                    bbox: bbox, acquired: try r.date("acquired"), processed: try r.date("processed"),
+                    ingested: try r.date("ingested"))
+            }
+        }
+    }
+
+    static func saveRecord(_ s: PostgresSession, _ r: StoredRecord, at: Date) async throws {
+        let assets = JSONValue.array(
+            r.assets.map { .object(["file": .string($0.file), "sha256": .string($0.sha256), "size": .int($0.size)]) }
+        ).serializedString()
+        let sub = r.subject
+        try await s.execute(
+            """
+            INSERT INTO records
+            (collection, id, owner, source, object_url, start_time, end_time, acquired, processed, ingested,
+             west, south, east, north, item, assets, next_change, updated_at, day, folder)
+            VALUES (\(sub.collection), \(sub.id), \(sub.owner), \(r.source), \(r.objectURL),
+                    \(r.startTime?.timeIntervalSince1970), \(r.endTime?.timeIntervalSince1970),
+                    \(sub.acquired?.timeIntervalSince1970), \(sub.processed?.timeIntervalSince1970),
+                    \(sub.ingested?.timeIntervalSince1970), \(sub.bbox?[0]), \(sub.bbox?[1]), \(sub.bbox?[2]),
+                    \(sub.bbox?[3]), \(Data(r.item)), \(assets), \(r.nextChange?.timeIntervalSince1970),
+                    \(at.timeIntervalSince1970), \(r.place.day), \(r.place.folder))
+            ON CONFLICT (collection, id) DO UPDATE SET
+                owner = excluded.owner, source = excluded.source, object_url = excluded.object_url,
+                start_time = excluded.start_time, end_time = excluded.end_time,
+                acquired = excluded.acquired, processed = excluded.processed, ingested = excluded.ingested,
+                west = excluded.west, south = excluded.south, east = excluded.east, north = excluded.north,
+                item = excluded.item, assets = excluded.assets, next_change = excluded.next_change,
+                updated_at = excluded.updated_at, day = excluded.day, folder = excluded.folder
+            """)
+    }
+
+    public func setNextChange(collection: String, id: String, _ next: Date?) async throws {
+        try await database.write { s in
+            try await s.execute(
+                """
+                UPDATE records SET next_change = \(next?.timeIntervalSince1970)
+                WHERE collection = \(collection) AND id = \(id)
+                """)
+        }
+    }
+
+    // MARK: Publications
+
+    static func publication(_ r: PostgresColumns) throws -> Publication {
+        Publication(
+            viewer: try r.string("viewer"), place: ItemPlace(day: try r.string("day"), folder: try r.string("folder")),
+            status: PublicationStatus(rawValue: try r.string("status")) ?? .retracting, failures: try r.int("failures"))
+    }
+
+    public func publications(collection: String, id: String) async throws -> [Publication] {
+        try await database.read { s in
+            try await s.execute(
+                "SELECT * FROM publications WHERE collection = \(collection) AND record_id = \(id) ORDER BY viewer"
+            ).map(Self.publication)
+        }
+    }
+
+    /// Records intents before any file moves, many records in one transaction.
+    public func begin(_ intents: [Intent], at: Date) async throws {
+        try await database.write { s in
+            for intent in intents {
+                let record = intent.record
+                let (c, id) = (record.subject.collection, record.subject.id)
+                try await Self.saveRecord(s, record, at: at)
+                for viewer in intent.publishing {
+                    try await Self.setPublication(s, c, id, viewer: viewer, status: .publishing, place: record.place, at: at)
+                }
+                for p in intent.retracting {
+                    try await s.execute(
+                        """
+                        UPDATE publications SET status = 'retracting'
+                        WHERE collection = \(c) AND record_id = \(id) AND viewer = \(p.viewer)
+                        """)
+                    try await Self.markDirty(s, viewer: p.viewer, collection: c, day: p.place.day)
+                    try await Self.staleExtent(s, viewer: p.viewer, collection: c)
+                }
+            }
+        }
+    }
+
+    static func setPublication(
+        _ s: PostgresSession, _ collection: String, _ id: String, viewer: String, status: PublicationStatus,
+        place: ItemPlace, at: Date
+    ) async throws {
+        try await s.execute(
+            """
+            INSERT INTO publications (collection, record_id, viewer, status, published_at, day, folder)
+            VALUES (\(collection), \(id), \(viewer), \(status.rawValue), \(at.timeIntervalSince1970), \(place.day),
+                    \(place.folder))
+            ON CONFLICT (collection, record_id, viewer) DO UPDATE SET status = excluded.status,
+                day = excluded.day, folder = excluded.folder
+            """)
+    }
+
+    static func markDirty(_ s: PostgresSession, viewer: String, collection: String, day: String) async throws {
+        try await s.execute(
+            """
+            INSERT INTO dirty_catalogs (viewer, collection, day) VALUES (\(viewer), \(collection), \(day))
+            ON CONFLICT DO NOTHING
+            """)
+    }
+
+    /// Confirms what the files now show, many records in one transaction, with their ledger lines.
+    public func confirm(_ confirmations: [Confirmation], at: Date) async throws {
+        try await database.write { s in
+            var ledger = PostgresLedgerAppender()
+            for c in confirmations {
+                for viewer in c.published {
+                    try await s.execute(
+                        """
+                        UPDATE publications SET status = 'published', published_at = \(at.timeIntervalSince1970),
+                            failures = 0, error = NULL
+                        WHERE collection = \(c.collection) AND record_id = \(c.id) AND viewer = \(viewer)
+                        """)
+                    try await Self.markDirty(s, viewer: viewer, collection: c.collection, day: c.day)
+                    try await Self.growExtent(s, viewer: viewer, collection: c.collection, id: c.id)
+                }
+                for viewer in c.retracted {
+                    try await s.execute(
+                        """
+                        DELETE FROM publications
+                        WHERE collection = \(c.collection) AND record_id = \(c.id) AND viewer = \(viewer)
+                        """)
+                    try await Self.staleExtent(s, viewer: viewer, collection: c.collection)
+                }
+                if let object = c.object { try await Self.saveObject(s, object, at: at) }
+                for event in c.ledger { try await ledger.append(s, event) }
+            }
+            try await ledger.finish(s)
+        }
+    }
+
+    public func recordFailure(collection: String, id: String, viewers: [String], error: String) async throws {
+        try await database.write { s in
+            try await s.execute(
+                """
+                UPDATE publications SET failures = failures + 1, error = \(error)
+                WHERE collection = \(collection) AND record_id = \(id) AND viewer = ANY(\(viewers))
+                    AND status != 'published'
+                """)
+        }
+    }
+
+    public func markDirty(_ catalog: CatalogKey) async throws {
+        try await database.write { s in
+            try await Self.markDirty(s, viewer: catalog.viewer, collection: catalog.collection, day: catalog.day)
+        }
+    }
+
+    /// Records with an unfinished intent, those that failed least often first.
+    public func unfinishedRecords() async throws -> [RecordKey] {
+        try await database.read { s in
+            try await s.execute(
+                """
+                SELECT collection, record_id, max(failures) AS f FROM publications WHERE status != 'published'
+                GROUP BY collection, record_id ORDER BY f, collection, record_id
+                """
+            ).map { RecordKey(collection: try $0.string("collection"), id: try $0.string("record_id")) }
+        }
+    }
+
+    /// What the publisher needs to know before publishing a record, in one read.
+    public func lookup(collection: String, id: String, folder: String, objectURL: String) async throws -> PublishLookup {
+        try await database.read { s in
+            PublishLookup(
+                existing: try await s.one("SELECT * FROM records WHERE collection = \(collection) AND id = \(id)")
+                    .map(Self.storedRecord),
+                publications: try await s.execute(
+                    "SELECT * FROM publications WHERE collection = \(collection) AND record_id = \(id) ORDER BY viewer"
+                ).map(Self.publication),
+                objectOwner: try await s.one(
+                    """
+                    SELECT r.owner FROM objects o
+                    JOIN records r ON r.collection = o.record_collection AND r.id = o.record_id
+                    WHERE o.url = \(objectURL)
+                    """
+                )?.string("owner"),
+                folderTakenBy: try await s.one(
+                    """
+                    SELECT id FROM records WHERE collection = \(collection) AND folder = \(folder) AND id != \(id)
+                    """
+                )?.string("id"))
+        }
+    }
+
+    // MARK: Catalogs
+
+    public func dirtyCatalogs() async throws -> [CatalogKey] {
+        try await database.read { s in
+            try await s.execute("SELECT viewer, collection, day FROM dirty_catalogs ORDER BY viewer, collection, day")
+                .map {
+                    CatalogKey(viewer: try $0.string("viewer"), collection: try $0.string("collection"), day: try $0.string("day"))
+                }
+        }
+    }
+
+    public func clearDirtyCatalogs(_ catalogs: [CatalogKey]) async throws {
+        let (viewers, collections, days) = (catalogs.map(\.viewer), catalogs.map(\.collection), catalogs.map(\.day))
+        try await database.write { s in
+            try await s.execute(
+                """
+                DELETE FROM dirty_catalogs d USING unnest(\(viewers)::text[], \(collections)::text[], \(days)::text[])
+                    AS e(viewer, collection, day)
+                WHERE d.viewer = e.viewer AND d.collection = e.collection AND d.day = e.day
+                """)
+        }
+    }
+
+    public func catalogItems(_ catalog: CatalogKey) async throws -> [CatalogEntry] {
+        try await database.read { s in
+            try await s.execute(
+                """
+                SELECT folder, record_id FROM publications
+                WHERE viewer = \(catalog.viewer) AND collection = \(catalog.collection) AND day = \(catalog.day)
+                    AND status = 'published'
+                ORDER BY folder
+                """
+            ).map { CatalogEntry(folder: try $0.string("folder"), id: try $0.string("record_id")) }
+        }
+    }
+
+    public func catalogDays(viewer: String, collection: String) async throws -> [String] {
+        try await database.read { s in
+            try await s.execute(
+                """
+                SELECT DISTINCT day FROM publications
+                WHERE viewer = \(viewer) AND collection = \(collection) AND status = 'published' ORDER BY day
+                """
+            ).map { try $0.string("day") }
+        }
+    }
+
+    /// The extent the state keeps, recomputed from the published copies when stale or absent.
+    public func extent(viewer: String, collection: String) async throws -> Extent {
+        try await database.write { s in
+            var row = try await s.one(
+                "SELECT * FROM extents WHERE viewer = \(viewer) AND collection = \(collection) AND stale = 0")
+            if row == nil {
+                row = try await s.one(
+                    """
+                    INSERT INTO extents (viewer, collection, west, south, east, north, start_time, end_time, stale)
+                    SELECT \(viewer), \(collection), min(r.west), min(r.south), max(r.east), max(r.north),
+                           min(r.start_time), max(coalesce(r.end_time, r.start_time)), 0
+                    FROM publications p JOIN records r ON r.collection = p.collection AND r.id = p.record_id
+                    WHERE p.viewer = \(viewer) AND p.collection = \(collection) AND p.status = 'published'
+                    ON CONFLICT (viewer, collection) DO UPDATE SET
+                        west = excluded.west, south = excluded.south, east = excluded.east, north = excluded.north,
+                        start_time = excluded.start_time, end_time = excluded.end_time, stale = 0
+                    RETURNING *
+                    """)
+            }
+            var extent = Extent()
+            if let row, let w = try row.double("west"), let so = try row.double("south"), let e = try row.double("east"),
+                let n = try row.double("north")
+            {
+                extent.bbox = [w, so, e, n]
+            }
+            extent.start = try row?.date("start_time")
+            extent.end = try row?.date("end_time")
+            return extent
+        }
+    }
+
+    /// Widens a kept extent by a newly confirmed copy's record.
+    static func growExtent(_ s: PostgresSession, viewer: String, collection: String, id: String) async throws {
+        try await s.execute(
+            """
+            UPDATE extents SET
+                west = least(coalesce(extents.west, r.w), coalesce(r.w, extents.west)),
+                south = least(coalesce(extents.south, r.s), coalesce(r.s, extents.south)),
+                east = greatest(coalesce(extents.east, r.e), coalesce(r.e, extents.east)),
+                north = greatest(coalesce(extents.north, r.n), coalesce(r.n, extents.north)),
+                start_time = least(coalesce(extents.start_time, r.t0), coalesce(r.t0, extents.start_time)),
+                end_time = greatest(coalesce(extents.end_time, r.t1), coalesce(r.t1, extents.end_time))
+            FROM (
+                SELECT west AS w, south AS s, east AS e, north AS n, start_time AS t0,
+                       coalesce(end_time, start_time) AS t1
+                FROM records WHERE collection = \(collection) AND id = \(id)) AS r
+            WHERE extents.viewer = \(viewer) AND extents.collection = \(collection)
+            """)
+    }
+
+    static func staleExtent(_ s: PostgresSession, viewer: String, collection: String) async throws {
+        try await s.execute("UPDATE extents SET stale = 1 WHERE viewer = \(viewer) AND collection = \(collection)")
+    }
+
+    public func publishedCollections(viewer: String) async throws -> [String] {
+        try await database.read { s in
+            try await s.execute(
+                """
+                SELECT DISTINCT collection FROM publications WHERE viewer = \(viewer) AND status = 'published'
+                ORDER BY collection
+                """
+            ).map { try $0.string("collection") }
+        }
+    }
+
+    public func publicationViewers() async throws -> [String] {
+        try await database.read { s in
+            try await s.execute("SELECT DISTINCT viewer FROM publications ORDER BY viewer").map { try $0.string("viewer") }
+        }
+    }
+
+    /// A viewer's copies page by page, in (collection, id) order.
+    public func publicationPage(viewer: String, after: RecordKey?, limit: Int) async throws -> [(RecordKey, Publication)] {
+        struct Row: Sendable {
+            var key: RecordKey
+            var publication: Publication
+        }
+        let (c, i) = (after?.collection ?? "", after?.id ?? "")
+        return try await database.read { s in
+            try await s.execute(
+                """
+                SELECT * FROM publications WHERE viewer = \(viewer) AND (collection, record_id) > (\(c), \(i))
+                ORDER BY collection, record_id LIMIT \(limit)
+                """
+            ).map {
+                Row(
+                    key: RecordKey(collection: try $0.string("collection"), id: try $0.string("record_id")),
+                    publication: try Self.publication($0))
+            }
+        }.map { ($0.key, $0.publication) }
+    }
+
+    /// Takes a copy found in a tree into the state as published.
+    public func adopt(
+        record: StoredRecord?, collection: String, id: String, viewer: String, place: ItemPlace, at: Date
+    ) async throws {
+        try await database.write { s in
+            if let record { try await Self.saveRecord(s, record, at: at) }
+            try await Self.setPublication(s, collection, id, viewer: viewer, status: .published, place: place, at: at)
+            try await Self.staleExtent(s, viewer: viewer, collection: collection)
+            try await Self.markDirty(s, viewer: viewer, collection: collection, day: place.day)
+        }
+    }
+
+    public func markAllDirty() async throws {
+        try await database.write { s in
+            try await s.execute(
+                """
+                INSERT INTO dirty_catalogs (viewer, collection, day)
+                SELECT DISTINCT viewer, collection, day FROM publications
+                ON CONFLICT DO NOTHING
+                """)
+        }
+    }
+
+    public func reopen(collection: String, id: String, viewer: String) async throws {
+        try await database.write { s in
+            try await s.execute(
+                """
+                UPDATE publications SET status = 'publishing'
+                WHERE collection = \(collection) AND record_id = \(id) AND viewer = \(viewer)
+                """)
+        }
+    }
+
+    public func beginRemovingViewer(_ viewer: String) async throws -> [LeavingCopy] {
+        try await database.write { s in
+            try await s.execute("UPDATE publications SET status = 'retracting' WHERE viewer = \(viewer)")
+            return try await s.execute(
+                """
+                SELECT p.collection, p.record_id, coalesce(r.owner, '') AS owner FROM publications p
+                LEFT JOIN records r ON r.collection = p.collection AND r.id = p.record_id
+                WHERE p.viewer = \(viewer) ORDER BY p.collection, p.record_id
+                """
+            ).map {
+                LeavingCopy(collection: try $0.string("collection"), id: try $0.string("record_id"), owner: try $0.string("owner"))
+            }
+        }
+    }
+
+    public func confirmViewerRemoved(_ viewer: String, ledger events: [LedgerEvent]) async throws {
+        try await database.write { s in
+            try await s.execute("DELETE FROM publications WHERE viewer = \(viewer)")
+            try await s.execute("DELETE FROM dirty_catalogs WHERE viewer = \(viewer)")
+            try await s.execute("DELETE FROM extents WHERE viewer = \(viewer)")
+            var ledger = PostgresLedgerAppender()
+            for event in events { try await ledger.append(s, event) }
+            try await ledger.finish(s)
+        }
+    }
+
+    // MARK: Ledger
+
+    /// The anchor: with the ledger a table, every committed line is "in the file".
+    public func ledgerAnchor() async throws -> LedgerAnchor {
+        try await database.read { s in
+            let (lines, head) = try await PostgresLedgerAppender.anchor(s)
+            return LedgerAnchor(lines: lines, head: head, fileLines: lines, fileBytes: 0)
+        }
+    }
+
+    public func appendLedger(_ events: [LedgerEvent]) async throws {
+        try await database.write { s in
+            var ledger = PostgresLedgerAppender()
+            for event in events { try await ledger.append(s, event) }
+            try await ledger.finish(s)
+        }
+    }
+
+    /// None: with the ledger a table, a line is in the ledger once its transaction commits.
+    public func pendingLedgerLines() async throws -> [LedgerLine] { [] }
+
+    /// Nothing to record: there is no file behind a table.
+    public func ledgerAppended(through seq: Int64, fileBytes: Int64) async throws {}
+
+    /// The ledger's lines from `seq` on (1-based), a page at a time, in order.
+    public func ledgerLines(from seq: Int64, limit: Int = 10_000) async throws -> [LedgerLine] {
+        try await database.read { s in
+            try await s.execute("SELECT seq, line FROM ledger WHERE seq >= \(seq) ORDER BY seq LIMIT \(limit)")
+                .map { LedgerLine(seq: try $0.int64("seq"), line: try $0.bytes("line")) }
+        }
+    }
+
+    /// Every line, in order, page by page.
+    public func forEachLedgerLine(_ body: (Int64, [UInt8]) async throws -> Void) async throws {
+        var next: Int64 = 1
+        while true {
+            let page = try await ledgerLines(from: next)
+            for line in page { try await body(line.seq, line.line) }
+            guard let last = page.last, page.count == 10_000 else { return }
+            next = last.seq + 1
+        }
+    }
+
+    // MARK: Runs, quarantine, meta
+
+    public func startRun(at: Date, startedAt: Date) async throws -> Int64 {
+        try await database.write { s in
+            try await s.one(
+                """
+                INSERT INTO runs (started_at, at, status)
+                VALUES (\(startedAt.timeIntervalSince1970), \(at.timeIntervalSince1970), 'running') RETURNING id
+                """
+            )!.int64("id")
+        }
+    }
+
+    public func finishRun(_ id: Int64, status: RunStatus, summary: String, finishedAt: Date) async throws {
+        try await database.write { s in
+            try await s.execute(
+                """
+                UPDATE runs SET finished_at = \(finishedAt.timeIntervalSince1970), status = \(status.rawValue),
+                    summary = \(summary) WHERE id = \(id)
+                """)
+        }
+    }
+
+    /// Runs still marked `running` that no live process owns. With the run lock held
+    /// (`PostgresRunLock`), no other run of the pipeline can still be going.
+    @discardableResult
+    public func markDiedRuns(foundBy run: Int64?) async throws -> [Int64] {
+        let error =
+            "ended without finishing (killed or crashed)"
+            + (run.map { "; run #\($0) found its lock released" } ?? "; its lock was found released")
+        let summary = JSONValue.object(["error": .string(error)]).serializedString()
+        return try await database.write { s in
+            try await s.execute(
+                """
+                UPDATE runs SET status = 'died', summary = \(summary)
+                WHERE status = 'running' AND id IS DISTINCT FROM \(run) RETURNING id
+                """
+            ).map { try $0.int64("id") }.sorted()
+        }
+    }
+
+    public func addQuarantine(
+        runId: Int64?, source: String, object: String, reason: String, at: Date, ledger event: LedgerEvent
+    ) async throws {
+        try await database.write { s in
+            try await s.execute(
+                """
+                INSERT INTO quarantine (run_id, source, object, reason, at)
+                VALUES (\(runId), \(source), \(object), \(reason), \(at.timeIntervalSince1970))
+                """)
+            var ledger = PostgresLedgerAppender()
+            try await ledger.append(s, event)
+            try await ledger.finish(s)
+        }
+    }
+
+    public func meta(_ key: String) async throws -> String? {
+        try await database.read { s in try await s.one("SELECT value FROM meta WHERE key = \(key)")?.string("value") }
+    }
+
+    public func deleteMeta(_ key: String) async throws {
+        try await database.write { s in try await s.execute("DELETE FROM meta WHERE key = \(key)") }
+    }
+
+    public func setMeta(_ key: String, _ value: String) async throws {
+        try await database.write { s in
+            try await s.execute(
+                """
+                INSERT INTO meta (key, value) VALUES (\(key), \(value))
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                """)
+        }
+    }
+
+    public func runTotals() async throws -> RunTotals {
+        let (n, last) = try await database.read { s in
+            let row = try await s.one(
+                """
+                SELECT (SELECT count(*) FROM runs WHERE finished_at IS NOT NULL) AS n,
+                       (SELECT max(finished_at) FROM runs WHERE status = 'ok') AS last
+                """)
+            return (try row?.int64("n") ?? 0, try row?.date("last"))
+        }
+        return RunTotals(finished: Int(n), lastSuccess: last)
+    }
+
+    public func recentRuns(limit: Int) async throws -> [StatusReport.Run] {
+        try await database.read { s in
+            try await s.execute("SELECT * FROM runs ORDER BY id DESC LIMIT \(limit)").map {
+                StatusReport.Run(
+                    id: try $0.int64("id"), started: try $0.date("started_at") ?? Date(timeIntervalSince1970: 0),
+                    finished: try $0.date("finished_at"), at: try $0.date("at") ?? Date(timeIntervalSince1970: 0),
+                    status: try $0.string("status"), summary: try $0.optionalString("summary"))
+            }
+        }
+    }
+
+    public func recentQuarantine(limit: Int) async throws -> [StatusReport.Quarantined] {
+        try await database.read { s in
+            try await s.execute("SELECT * FROM quarantine ORDER BY id DESC LIMIT \(limit)").map {
+                StatusReport.Quarantined(
+                    source: try $0.string("source"), object: try $0.string("object"), reason: try $0.string("reason"),
+                    at: try $0.date("at") ?? Date(timeIntervalSince1970: 0))
+            }
+        }
+    }
+
+    public func collectionCounts() async throws -> [StatusReport.CollectionCount] {
+        struct Count: Sendable {
+            var collection: String
+            var viewer: String?
+            var n: Int64
+        }
+        let rows = try await database.read { s in
+            try await s.execute(
+                """
+                SELECT collection, NULL::text AS viewer, count(*) AS n FROM records GROUP BY collection
+                UNION ALL
+                SELECT collection, viewer, count(*) AS n FROM publications WHERE status = 'published'
+                GROUP BY collection, viewer
+                ORDER BY 1, 2 NULLS FIRST
+                """
+            ).map { Count(collection: try $0.string("collection"), viewer: try $0.optionalString("viewer"), n: try $0.int64("n")) }
+        }
+        var counts: [StatusReport.CollectionCount] = []
+        for row in rows {
+            if let viewer = row.viewer {
+                if counts.last?.collection == row.collection {
+                    counts[counts.count - 1].perViewer.append((viewer: viewer, items: Int(row.n)))
+                }
+            } else {
+                counts.append(StatusReport.CollectionCount(collection: row.collection, records: Int(row.n), perViewer: []))
+            }
+        }
+        return counts
+    }
+}
+
+/// Chains ledger lines onto the table inside the caller's transaction. The first line takes
+/// a transaction-scoped advisory lock and reads the head; the lock orders every writer's
+/// lines into one chain and is released by their commit or rollback, so a line exists
+/// exactly when the change it records does.
+struct PostgresLedgerAppender {
+    static let lock: Int64 = 0x656F_7368_6172_6502  // "eoshare" 02
+
+    private var head: (lines: Int64, hash: String)?
+
+    static func anchor(_ s: PostgresSession) async throws -> (Int64, String) {
+        let row = try await s.one(
+            """
+            SELECT (SELECT value FROM meta WHERE key = 'ledger_lines') AS lines,
+                   (SELECT value FROM meta WHERE key = 'ledger_head') AS head
+            """)
+        let lines = Int64(try row?.optionalString("lines") ?? "0") ?? 0
+        return (lines, try row?.optionalString("head") ?? LedgerAnchor.genesis)
+    }
+
+    mutating func append(_ s: PostgresSession, _ e: LedgerEvent) async throws {
+        if head == nil {
+            try await s.execute("SELECT pg_advisory_xact_lock(\(Self.lock))")
+            head = try await Self.anchor(s)
+        }
+        var o = JSONObject()
+        o["at"] = .string(Timestamp.format(e.at))
+        o["event"] = .string(e.event)
+        for (k, v) in e.fields { o[k] = v }
+        o["prev"] = .string(head!.hash)
+        let line = JSONValue.object(o).serialized(pretty: false)
+        let seq = head!.lines + 1
+        let hash = Digest.sha256Hex(line)
+        try await s.execute("INSERT INTO ledger (seq, line, hash) VALUES (\(seq), \(Data(line)), \(hash))")
+        head = (seq, hash)
+    }
+
+    /// Moves the anchor to the last line appended (nothing when none was).
+    func finish(_ s: PostgresSession) async throws {
+        guard let head else { return }
+        try await s.execute(
+            """
+            INSERT INTO meta (key, value) VALUES ('ledger_lines', \(String(head.lines))), ('ledger_head', \(head.hash))
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value
+            """)
+    }
+}
