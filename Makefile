@@ -5,20 +5,21 @@ VENV := .venv
 DEMO_AT ?= 2026-11-21T12:00:00Z
 BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
-.PHONY: deps build demo test venv bench bench-normalize bench-unpack fuzz clean
+.PHONY: deps build demo test venv bench bench-normalize bench-unpack bench-serve fuzz clean
 
 ## System libraries the C modules bind: libcurl, zlib and libcrypto headers; the tools
 ## the fetch tests use: openssl (a private CA) and ssh-keygen (an SFTP client key); and
 ## chromium, which renders the audit's HTML report headless in a test; PostgreSQL 15, whose
-## throwaway cluster the PostgreSQL state's tests use (Tests/Support/postgres-cluster.sh).
+## throwaway cluster the PostgreSQL state's tests use (Tests/Support/postgres-cluster.sh); curl, the
+## client of the serve tests' TLS server.
 PGBIN := /usr/lib/postgresql/15/bin
 deps:
 	@if ! pkg-config --exists libcurl libcrypto 2>/dev/null || [ ! -f /usr/include/zlib.h ] \
 		|| ! command -v openssl >/dev/null || ! command -v ssh-keygen >/dev/null || ! command -v chromium >/dev/null \
-		|| [ ! -x $(PGBIN)/initdb ]; then \
-		echo "installing libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium postgresql"; \
+		|| [ ! -x $(PGBIN)/initdb ] || ! command -v curl >/dev/null; then \
+		echo "installing libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium postgresql curl"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium postgresql >/dev/null; \
+			libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium postgresql curl >/dev/null; \
 	fi
 
 build: deps
@@ -36,9 +37,11 @@ demo: build
 ## The Python tools in a virtualenv: stac-validator (tests validate every published file with
 ## it, offline), stactools-landsat / -sentinel2 / -sentinel1 / -modis, pystac (the normalize tests compare
 ## our items with theirs), ccsdspy (the CCSDS statistics are checked against its decoding),
-## pyftpdlib and asyncssh (the FTP and SFTP servers of the fetch tests). The stamp names the
-## packages, so adding one reinstalls.
-VENV_PACKAGES := stac-validator stactools-landsat stactools-sentinel2 stactools-sentinel1 stactools-modis pystac ccsdspy pyftpdlib asyncssh
+## pyftpdlib and asyncssh (the FTP and SFTP servers of the fetch tests), stac-api-validator and
+## pystac-client (the serve tests check the STAC API with them, as a member's client would).
+## The stamp names the packages, so adding one reinstalls.
+VENV_PACKAGES := stac-validator stactools-landsat stactools-sentinel2 stactools-sentinel1 stactools-modis pystac \
+	ccsdspy pyftpdlib asyncssh stac-api-validator pystac-client
 ## stactools-sentinel1 pins pystac~=1.9, which would take every peer back to STAC 1.0: it is
 ## installed without its pins and runs on the pystac the other peers bring.
 VENV_NO_DEPS := stactools-sentinel1
@@ -72,6 +75,17 @@ bench: deps venv
 	cd Benchmarks && EOSHARE_PEER_PYTHON=$(CURDIR)/$(VENV)/bin/python .build/release/normalize-bench
 	cd Benchmarks && .build/release/fetch-bench
 	cd Benchmarks && .build/release/unpack-bench
+
+## Item Search over 100,000 records with wrk: eoshare serve per viewer, then stac-fastapi-pgstac
+## (PostgreSQL 15 + PostGIS, a private cluster the benchmark starts and stops) on the same items.
+BENCH_VENV := .venv-bench
+bench-serve: deps
+	@command -v wrk >/dev/null && [ -x /usr/lib/postgresql/15/bin/initdb ] || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk postgresql-15-postgis-3 >/dev/null)
+	test -x $(BENCH_VENV)/bin/uvicorn || (python3 -m venv $(BENCH_VENV) && \
+		$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check stac-fastapi-pgstac "pypgstac[psycopg]" uvicorn)
+	cd Benchmarks && $(SWIFT) build -c release --product serve-bench
+	cd Benchmarks && EOSHARE_BENCH_PEER_PYTHON=$(CURDIR)/$(BENCH_VENV)/bin/python .build/release/serve-bench
 
 ## Normalize + write items from the Landsat and Sentinel-2 fixtures, 10,000 records, against
 ## stactools (create_item + save_object) on the same inputs in the same run.

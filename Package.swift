@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "EOShare", targets: ["EOShare"]),
+        .library(name: "EOShareServe", targets: ["EOShareServe"]),
         .library(name: "EOShareFeedGeneration", targets: ["EOShareFeedGeneration"]),
         .executable(name: "eoshare", targets: ["eoshare"]),
         .executable(name: "eoshare-feedgen", targets: ["eoshare-feedgen"]),
@@ -16,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
@@ -85,10 +89,22 @@ let package = Package(
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]
         ),
+        // The read-only STAC API per member (`eoshare serve`), on Hummingbird.
+        .target(
+            name: "EOShareServe",
+            dependencies: [
+                "EOShare",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "eoshare",
             dependencies: [
-                "EOShare",
+                "EOShare", "EOShareServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -102,7 +118,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EOShareTests",
-            dependencies: ["EOShare", "EOShareFeedGeneration", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: ["EOShare", "EOShareFeedGeneration", "EOShareServe", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -60,6 +60,17 @@ let package = Package(
                 .product(name: "EOShareFeedGeneration", package: eoshare),
             ]
         ),
+        // Item Search with wrk: eoshare serve per viewer, and stac-fastapi-pgstac on the same items.
+        .executableTarget(
+            name: "serve-bench",
+            dependencies: [
+                "BenchSupport",
+                .product(name: "EOShare", package: eoshare),
+                .product(name: "EOShareServe", package: eoshare),
+                .product(name: "EOShareFeedGeneration", package: eoshare),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The unpack stage against gzip -dc and tar xzf, and its memory on a 4 GiB stream.
         .executableTarget(
             name: "unpack-bench",

@@ -168,6 +168,7 @@ public final class SQLiteStateStore: StateStore {
             }
             try db.execute(sql: "CREATE UNIQUE INDEX records_folder ON records(collection, folder)")
         }
+        SearchIndex.register(&m)
         return m
     }
 

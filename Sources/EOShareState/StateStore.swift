@@ -93,6 +93,15 @@ public protocol StateStore: Sendable {
     func meta(_ key: String) async throws -> String?
     func setMeta(_ key: String, _ value: String) async throws
     func deleteMeta(_ key: String) async throws
+
+    // MARK: Search (the STAC API, `eoshare serve`)
+    /// The next `search.limit` candidates of a search, in its total order, resumed after
+    /// `search.after`; the caller decides each one's visibility (an index answers the box and
+    /// the time span, so a search does not scan).
+    func searchRecords(_ search: RecordSearch) async throws -> [SearchCandidate]
+    /// Policy facts with time spans, page by page in (collection, id) order: a collection's
+    /// extent as one viewer sees it now.
+    func timedSubjectPage(after: RecordKey?, limit: Int) async throws -> [TimedSubject]
 }
 
 extension StateStore {

@@ -10,7 +10,8 @@ struct Eoshare: AsyncParsableCommand {
         abstract: "Move consortium members' satellite records into embargo-aware shared STAC catalogs.",
         version: EOShareVersion.current,
         subcommands: [
-            Ingest.self, Export.self, Audit.self, Explain.self, Status.self, LedgerCommand.self, Validate.self, Migrate.self,
+            Ingest.self, Export.self, Audit.self, Explain.self, Status.self, LedgerCommand.self, Serve.self,
+            Validate.self, Migrate.self,
         ])
 
     /// Runs the command and maps every failure to the contract's exit codes in one place.
@@ -64,7 +65,7 @@ enum ExitStatus {
     /// The exit status for one of our errors; nil for the argument parser's own.
     static func of(_ error: Error) -> Int32? {
         switch error {
-        case is ConfigError: return config
+        case is ConfigError, is ConfigFileError: return config
         case is LockBusy: return locked
         case is UsageError, is ExportError, is StateMigration.NotEmpty: return usage
         case is DataError: return dataError

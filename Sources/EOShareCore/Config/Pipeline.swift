@@ -18,6 +18,8 @@ public struct Pipeline: Sendable {
     public var sources: [SourceConfig]
     public var limits: Limits
     public var policy: EmbargoPolicy
+    /// The STAC API's settings (CONTRACT §8); nil when the file has no `serve:` block.
+    public var serve: ServeSettings? = nil
     /// Where credentials named by `auth` are read; nil means the process environment.
     /// Tests give their own, so secrets never pass through `setenv`.
     package var environment: [String: String]?
@@ -33,6 +35,20 @@ public struct Pipeline: Sendable {
     public func member(_ id: String) -> Member? { members.first { $0.id == id } }
     public func collection(_ id: String) -> CollectionConfig? { collections.first { $0.id == id } }
     public func source(_ id: String) -> SourceConfig? { sources.first { $0.id == id } }
+}
+
+/// `serve: {tokens: FILE, certificate: PEM, key: PEM}`: where the members' hashed bearer
+/// tokens are kept, and the TLS certificate chain and private key when the API speaks TLS.
+public struct ServeSettings: Sendable, Hashable {
+    public var tokens: URL?
+    public var certificate: URL?
+    public var key: URL?
+
+    public init(tokens: URL? = nil, certificate: URL? = nil, key: URL? = nil) {
+        self.tokens = tokens
+        self.certificate = certificate
+        self.key = key
+    }
 }
 
 public struct Member: Sendable, Hashable {

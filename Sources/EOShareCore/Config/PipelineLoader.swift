@@ -105,7 +105,7 @@ private struct PipelineLoader {
 
     package mutating func load() throws(ConfigError) -> Pipeline {
         let top = try root.mapping(
-            allowed: ["version", "state", "spool", "shared", "members", "collections", "sources", "limits", "embargo"],
+            allowed: ["version", "state", "spool", "shared", "members", "collections", "sources", "limits", "embargo", "serve"],
             required: ["version", "members", "collections", "sources"])
         let versionNode = top.require("version")
         guard try versionNode.int(in: 0...Int.max) == 1 else { throw versionNode.error("only version 1 is known") }
@@ -143,10 +143,25 @@ private struct PipelineLoader {
             try top["embargo"].map { r throws(ConfigError) in
                 try loadPolicy(r, members: memberIds, collections: collectionIds)
             } ?? EmbargoPolicy()
+        let serve = try top["serve"].map { r throws(ConfigError) in try loadServe(r) }
         return Pipeline(
             file: file, version: 1, statePath: statePath, postgres: postgres, spool: spool,
             sharedRoot: sharedRoot, members: members,
-            collections: collections, sources: sources, limits: limits, policy: policy)
+            collections: collections, sources: sources, limits: limits, policy: policy, serve: serve)
+    }
+
+    /// The STAC API's block: paths only (the token file is read, and its lines checked, by
+    /// `serve`, which re-reads it while running).
+    func loadServe(_ r: YAMLNodeReader) throws(ConfigError) -> ServeSettings {
+        let m = try r.mapping(allowed: ["tokens", "certificate", "key"])
+        let settings = ServeSettings(
+            tokens: try m["tokens"].map { r throws(ConfigError) in try path(r) },
+            certificate: try m["certificate"].map { r throws(ConfigError) in try path(r) },
+            key: try m["key"].map { r throws(ConfigError) in try path(r) })
+        if (settings.certificate == nil) != (settings.key == nil) {
+            throw r.error("TLS needs both certificate and key")
+        }
+        return settings
     }
 
     package func resolve(_ p: String) -> URL {
