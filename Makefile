@@ -5,7 +5,7 @@ VENV := .venv
 DEMO_AT ?= 2026-11-21T12:00:00Z
 BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
-.PHONY: deps build demo test venv bench bench-normalize bench-unpack bench-serve fuzz clean
+.PHONY: deps build demo test lint venv bench bench-normalize bench-unpack bench-serve fuzz clean
 
 ## System libraries the C modules bind: libcurl, zlib and libcrypto headers; the tools
 ## the fetch tests use: openssl (a private CA) and ssh-keygen (an SFTP client key); and
@@ -53,9 +53,14 @@ $(VENV_STAMP):
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps $(VENV_NO_DEPS)
 	rm -f $(VENV)/.installed-* $(VENV)/.peers-installed && touch $@
 
+## The house style (swift-nio's .swift-format: 4 spaces, 120 columns), checked strictly;
+## `swift format -i -r Sources Tests Benchmarks/Sources` puts it right.
+lint:
+	$(SWIFT) format lint --strict -r --parallel Sources Tests Benchmarks/Sources Package.swift Benchmarks/Package.swift
+
 ## The tests run beside a throwaway PostgreSQL cluster (its URL and password exported), stopped
 ## and removed when they end, pass or fail.
-test: deps venv
+test: deps venv lint
 	$(SWIFT) build --build-tests
 	@cluster=$$(Tests/Support/postgres-cluster.sh start) && trap 'Tests/Support/postgres-cluster.sh stop '"$$cluster" EXIT \
 		&& . "$$cluster/env" && echo "PostgreSQL for the tests: $$EOSHARE_TEST_POSTGRES" \

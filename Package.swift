@@ -60,7 +60,9 @@ let package = Package(
         ),
         .target(
             name: "EOShareFetch",
-            dependencies: ["EOShareCore", "EOShareState", "CEOShareCurl", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "EOShareCore", "EOShareState", "CEOShareCurl", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(name: "EOShareUnpack", dependencies: ["EOShareCore", "EOShareFetch", "CEOShareZlib"]),
         .target(name: "EOShareNormalize", dependencies: ["EOShareCore", "EOShareFetch", "EOShareUnpack"]),
@@ -118,7 +120,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EOShareTests",
-            dependencies: ["EOShare", "EOShareFeedGeneration", "EOShareServe", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "EOShare", "EOShareFeedGeneration", "EOShareServe",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

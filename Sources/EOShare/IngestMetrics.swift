@@ -1,12 +1,12 @@
-import Foundation
 import EOShareCore
 import EOShareEmbargo
-import EOShareState
 import EOShareFetch
-import EOShareUnpack
 import EOShareNormalize
-import EOSharePublish
 import EOShareOperations
+import EOSharePublish
+import EOShareState
+import EOShareUnpack
+import Foundation
 
 /// The ingest's numbers in Prometheus text format, for node_exporter's textfile collector:
 /// written whole under a temporary name and renamed, so the collector never reads half.
@@ -58,10 +58,17 @@ public enum IngestMetrics {
     }
 
     /// `summary` is nil for a run that failed before it could count anything.
-    public static func text(_ s: IngestSummary?, pipeline: String, exitCode: Int32, counters: Counters, finished: Date)
+    public static func text(
+        _ s: IngestSummary?,
+        pipeline: String,
+        exitCode: Int32,
+        counters: Counters,
+        finished: Date
+    )
         -> String
     {
-        let label = "pipeline=\"\(pipeline.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
+        let label =
+            "pipeline=\"\(pipeline.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Double)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -71,48 +78,96 @@ public enum IngestMetrics {
             }
         }
         func seconds(_ d: Date) -> Double { d.timeIntervalSince1970.rounded() }
-        metric("eoshare_ingest_runs_total", "counter", "Ingest runs that ended, whatever their exit code.", [("", Double(counters.runs))])
         metric(
-            "eoshare_ingest_failures_total", "counter", "Ingest runs that failed (exit code other than 0 and 1).",
-            [("", Double(counters.failures))])
+            "eoshare_ingest_runs_total",
+            "counter",
+            "Ingest runs that ended, whatever their exit code.",
+            [("", Double(counters.runs))]
+        )
         metric(
-            "eoshare_ingest_last_exit_code", "gauge",
+            "eoshare_ingest_failures_total",
+            "counter",
+            "Ingest runs that failed (exit code other than 0 and 1).",
+            [("", Double(counters.failures))]
+        )
+        metric(
+            "eoshare_ingest_last_exit_code",
+            "gauge",
             "Exit code of the last run: 0 ok, 1 objects quarantined, 74 I/O failure, 78 invalid pipeline file.",
-            [("", Double(exitCode))])
-        metric("eoshare_ingest_last_run_timestamp_seconds", "gauge", "When the last ingest run ended.", [("", seconds(finished))])
+            [("", Double(exitCode))]
+        )
+        metric(
+            "eoshare_ingest_last_run_timestamp_seconds",
+            "gauge",
+            "When the last ingest run ended.",
+            [("", seconds(finished))]
+        )
         if let lastSuccess = counters.lastSuccess {
             metric(
-                "eoshare_ingest_last_success_timestamp_seconds", "gauge", "When the last run that exited 0 ended.",
-                [("", seconds(lastSuccess))])
+                "eoshare_ingest_last_success_timestamp_seconds",
+                "gauge",
+                "When the last run that exited 0 ended.",
+                [("", seconds(lastSuccess))]
+            )
         }
         if let lastFailure = counters.lastFailure {
             metric(
-                "eoshare_ingest_last_failure_timestamp_seconds", "gauge", "When the last failed run ended.",
-                [("", seconds(lastFailure))])
+                "eoshare_ingest_last_failure_timestamp_seconds",
+                "gauge",
+                "When the last failed run ended.",
+                [("", seconds(lastFailure))]
+            )
         }
         guard let s else { return out }
         metric(
-            "eoshare_ingest_last_run_duration_seconds", "gauge", "Duration of the last run.",
-            [("", (s.seconds * 1000).rounded() / 1000)])
+            "eoshare_ingest_last_run_duration_seconds",
+            "gauge",
+            "Duration of the last run.",
+            [("", (s.seconds * 1000).rounded() / 1000)]
+        )
         metric(
-            "eoshare_ingest_last_run_objects", "gauge", "Objects of the last run by outcome.",
-            [("state=\"discovered\"", Double(s.discovered)), ("state=\"fetched\"", Double(s.fetched)),
-             ("state=\"unchanged\"", Double(s.unchanged)), ("state=\"quarantined\"", Double(s.quarantined))])
+            "eoshare_ingest_last_run_objects",
+            "gauge",
+            "Objects of the last run by outcome.",
+            [
+                ("state=\"discovered\"", Double(s.discovered)), ("state=\"fetched\"", Double(s.fetched)),
+                ("state=\"unchanged\"", Double(s.unchanged)), ("state=\"quarantined\"", Double(s.quarantined)),
+            ]
+        )
         metric("eoshare_ingest_last_run_bytes", "gauge", "Bytes fetched by the last run.", [("", Double(s.bytes))])
-        metric("eoshare_ingest_last_run_records", "gauge", "Records normalized by the last run.", [("", Double(s.records))])
         metric(
-            "eoshare_ingest_last_run_items", "gauge", "Item publications of the last run by action.",
-            [("action=\"published\"", Double(s.published)), ("action=\"released\"", Double(s.released)),
-             ("action=\"retracted\"", Double(s.retracted))])
+            "eoshare_ingest_last_run_records",
+            "gauge",
+            "Records normalized by the last run.",
+            [("", Double(s.records))]
+        )
         metric(
-            "eoshare_ingest_last_run_failed", "gauge", "Publications and retractions the last run could not finish.",
-            [("", Double(s.failed))])
+            "eoshare_ingest_last_run_items",
+            "gauge",
+            "Item publications of the last run by action.",
+            [
+                ("action=\"published\"", Double(s.published)), ("action=\"released\"", Double(s.released)),
+                ("action=\"retracted\"", Double(s.retracted)),
+            ]
+        )
+        metric(
+            "eoshare_ingest_last_run_failed",
+            "gauge",
+            "Publications and retractions the last run could not finish.",
+            [("", Double(s.failed))]
+        )
         return out
     }
 
     /// Writes the file for a run that ended with `exitCode`; `pipeline` is the pipeline
     /// file's name without its extension (the `pipeline` label).
-    public static func write(_ s: IngestSummary?, exitCode: Int32, pipeline: String, to file: URL, finished: Date = Date()) throws {
+    public static func write(
+        _ s: IngestSummary?,
+        exitCode: Int32,
+        pipeline: String,
+        to file: URL,
+        finished: Date = Date()
+    ) throws {
         let previous = try? String(contentsOf: file, encoding: .utf8)
         let counters = Counters(previous: previous).after(exitCode: exitCode, finished: finished)
         let text = text(s, pipeline: pipeline, exitCode: exitCode, counters: counters, finished: finished)

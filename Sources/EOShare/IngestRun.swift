@@ -1,14 +1,14 @@
 import AsyncAlgorithms
-import Foundation
-import Logging
 import EOShareCore
 import EOShareEmbargo
-import EOShareState
 import EOShareFetch
-import EOShareUnpack
 import EOShareNormalize
-import EOSharePublish
 import EOShareOperations
+import EOSharePublish
+import EOShareState
+import EOShareUnpack
+import Foundation
+import Logging
 
 /// One `eoshare ingest` run: the re-evaluation of every known record whose visibility may
 /// have changed by the run's instant, then the stage chain of CONTRACT §1.
@@ -27,7 +27,13 @@ public final class IngestRun: Sendable {
     /// Counters a progress display reads while the run goes.
     public let progress: IngestProgress
 
-    public init(pipeline: Pipeline, at: Date, reconcile: Bool = false, logger: Logger, progress: IngestProgress = IngestProgress()) {
+    public init(
+        pipeline: Pipeline,
+        at: Date,
+        reconcile: Bool = false,
+        logger: Logger,
+        progress: IngestProgress = IngestProgress()
+    ) {
         self.pipeline = pipeline
         self.at = at
         self.reconcile = reconcile
@@ -41,7 +47,13 @@ public final class IngestRun: Sendable {
     public func run() async throws -> IngestSummary {
         let started = Date()
         let state = try await openState(pipeline)
-        let publish = try await PublishStage.startRun(pipeline: pipeline, state: state, at: at, started: started, logger: logger)
+        let publish = try await PublishStage.startRun(
+            pipeline: pipeline,
+            state: state,
+            at: at,
+            started: started,
+            logger: logger
+        )
         progress.runNumber.store(publish.runId, ordering: .relaxed)
         do {
             let summary = try await run(publish, state: state, started: started, logger: publish.logger)
@@ -53,7 +65,12 @@ public final class IngestRun: Sendable {
         }
     }
 
-    package func run(_ publish: PublishStage, state: any StateStore, started: Date, logger: Logger) async throws -> IngestSummary {
+    package func run(
+        _ publish: PublishStage,
+        state: any StateStore,
+        started: Date,
+        logger: Logger
+    ) async throws -> IngestSummary {
         let runId = publish.runId
         let progress = self.progress
         // Make every tree match the policy at the run's instant before anything new: what a
@@ -119,7 +136,11 @@ public final class IngestRun: Sendable {
                     // unpack: gzip, zlib, tar and zip, told by their magic bytes, streamed through fixed buffers.
                     stages.addTask {
                         await Self.pool(
-                            cpuWorkers, on: cpuThreads, input: fetched, output: unpacked, settled: settled
+                            cpuWorkers,
+                            on: cpuThreads,
+                            input: fetched,
+                            output: unpacked,
+                            settled: settled
                         ) {
                             let unpacker = Unpacker(limits: limits)
                             return { object in
@@ -134,12 +155,18 @@ public final class IngestRun: Sendable {
                     // normalize: the source format's reader, then the checks every record must pass.
                     stages.addTask {
                         await Self.pool(
-                            cpuWorkers, on: cpuThreads, input: unpacked, output: normalized, settled: settled
+                            cpuWorkers,
+                            on: cpuThreads,
+                            input: unpacked,
+                            output: normalized,
+                            settled: settled
                         ) {
                             let normalizer = Normalizer()
                             return { object in
                                 do {
-                                    return .next(try normalizer.normalize(object, source: sources[object.fetched.ref.source]!))
+                                    return .next(
+                                        try normalizer.normalize(object, source: sources[object.fetched.ref.source]!)
+                                    )
                                 } catch {
                                     return .settled(.rejected(object.fetched, Rejection(.normalize, error)))
                                 }
@@ -173,8 +200,12 @@ public final class IngestRun: Sendable {
     /// Runs `count` workers that take from `input`, transform, and send to `output` (or to
     /// `settled`); `output` finishes when every worker is done.
     package static func pool<In: Sendable, Out: Sendable>(
-        _ count: Int, on threads: WorkerThreads? = nil, input: AsyncChannel<In>, output: AsyncChannel<Out>,
-        settled: AsyncChannel<Settled>, makeWorker: @escaping @Sendable () -> @Sendable (In) async -> StageResult<Out>
+        _ count: Int,
+        on threads: WorkerThreads? = nil,
+        input: AsyncChannel<In>,
+        output: AsyncChannel<Out>,
+        settled: AsyncChannel<Settled>,
+        makeWorker: @escaping @Sendable () -> @Sendable (In) async -> StageResult<Out>
     ) async {
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<count {

@@ -1,5 +1,5 @@
-import Foundation
 import EOShareCore
+import Foundation
 
 /// Who looks at the shared directories: a member, or the public tree.
 public enum Viewer: Sendable, Hashable, CustomStringConvertible {
@@ -35,7 +35,12 @@ public struct EmbargoSubject: Sendable, Hashable {
     public var ingested: Date?
 
     public init(
-        id: String, collection: String, owner: String, bbox: [Double]?, acquired: Date?, processed: Date?,
+        id: String,
+        collection: String,
+        owner: String,
+        bbox: [Double]?,
+        acquired: Date?,
+        processed: Date?,
         ingested: Date?
     ) {
         self.id = id

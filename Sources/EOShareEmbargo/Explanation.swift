@@ -1,5 +1,5 @@
-import Foundation
 import EOShareCore
+import Foundation
 
 extension EmbargoEngine {
     /// What decided a viewer's access at `t`, in words that name the clock and its value

@@ -1,6 +1,6 @@
-import Foundation
 import EOShareCore
 import EOShareUnpack
+import Foundation
 
 /// Writes realistic, distinct Landsat Collection 2 Level-2 MTL files (ODL text, JSON or
 /// XML, optionally gzip-compressed) as a member's feed folder, for tests at scale, the demo
@@ -45,7 +45,9 @@ public struct LandsatFeedGenerator {
             }
             try Data(bytes).write(to: folder.appendingPathComponent(name))
             if sidecars {
-                try Data("\(Digest.sha256Hex(bytes))  \(name)\n".utf8).write(to: folder.appendingPathComponent(name + ".sha256"))
+                try Data("\(Digest.sha256Hex(bytes))  \(name)\n".utf8).write(
+                    to: folder.appendingPathComponent(name + ".sha256")
+                )
             }
             names.append(name)
         }
@@ -87,19 +89,23 @@ package struct LandsatScene {
         let lat = Double.random(in: -56...70, using: &rng)
         // Footprints stay within ±180° (up to ±2.8° wide at 70° latitude).
         let lon = Double.random(in: -176...176, using: &rng)
-        let offset = Double(Int.random(in: 0..<max(days, 1), using: &rng)) * 86_400 + Double.random(in: 36_000...60_000, using: &rng)
+        let offset =
+            Double(Int.random(in: 0..<max(days, 1), using: &rng)) * 86_400
+            + Double.random(in: 36_000...60_000, using: &rng)
         return LandsatScene(
             spacecraft: Bool.random(using: &rng) ? 8 : 9,
             path: Int((180 - lon) / 360 * 233) % 233 + 1,
             row: max(1, min(248, Int((90 - lat) / 180 * 248))),
             acquired: start.addingTimeInterval(offset.rounded()),
             processedDays: Int.random(in: 1...max(1, processedWithin), using: &rng),
-            centerLat: lat, centerLon: lon,
+            centerLat: lat,
+            centerLon: lon,
             cloud: (Double.random(in: 0...100, using: &rng) * 100).rounded() / 100,
             sunAzimuth: Double.random(in: 20...160, using: &rng),
             sunElevation: Double.random(in: 10...70, using: &rng),
             roll: (Double.random(in: -0.02...0.02, using: &rng) * 1000).rounded() / 1000,
-            category: Int.random(in: 0..<5, using: &rng) == 0 ? "T2" : "T1")
+            category: Int.random(in: 0..<5, using: &rng) == 0 ? "T2" : "T1"
+        )
     }
 
     package var processed: Date { acquired.addingTimeInterval(Double(processedDays) * 86_400) }
@@ -134,7 +140,8 @@ package struct LandsatScene {
         let sceneId = String(format: "LC%d%03d%03d%@LGN00", spacecraft, path, row, dayOfYear(acquired))
         let easting = 500_000.0 + (centerLon - Double(zone * 6 - 183)) * 111_320 * cos(centerLat * .pi / 180)
         let northing = centerLat * 110_574 + (centerLat < 0 ? 10_000_000 : 0)
-        let ulx = (easting - 114_000).rounded() , uly = (northing + 114_000).rounded()
+        let ulx = (easting - 114_000).rounded()
+        let uly = (northing + 114_000).rounded()
         return MTLDocumentWriter(groups: [
             (
                 "PRODUCT_CONTENTS",
@@ -155,7 +162,8 @@ package struct LandsatScene {
                     ("SCENE_CENTER_TIME", .string(centerTime)), ("STATION_ID", .string("LGN")),
                     ("CLOUD_COVER", f(cloud, 2)), ("CLOUD_COVER_LAND", f(min(100, cloud * 1.1), 2)),
                     ("IMAGE_QUALITY_OLI", .number("9")), ("IMAGE_QUALITY_TIRS", .number("9")),
-                    ("ROLL_ANGLE", f(roll, 3)), ("SUN_AZIMUTH", f(sunAzimuth, 8)), ("SUN_ELEVATION", f(sunElevation, 8)),
+                    ("ROLL_ANGLE", f(roll, 3)), ("SUN_AZIMUTH", f(sunAzimuth, 8)),
+                    ("SUN_ELEVATION", f(sunElevation, 8)),
                     ("EARTH_SUN_DISTANCE", .number("0.9849984")),
                 ]
             ),
@@ -167,13 +175,19 @@ package struct LandsatScene {
                     ("GRID_CELL_SIZE_THERMAL", .number("30.00")), ("REFLECTIVE_LINES", .number("7601")),
                     ("REFLECTIVE_SAMPLES", .number("7601")), ("THERMAL_LINES", .number("7601")),
                     ("THERMAL_SAMPLES", .number("7601")), ("ORIENTATION", .string("NORTH_UP")),
-                    ("CORNER_UL_LAT_PRODUCT", f(centerLat + dLat, 5)), ("CORNER_UL_LON_PRODUCT", f(centerLon - dLon, 5)),
-                    ("CORNER_UR_LAT_PRODUCT", f(centerLat + dLat, 5)), ("CORNER_UR_LON_PRODUCT", f(centerLon + dLon, 5)),
-                    ("CORNER_LL_LAT_PRODUCT", f(centerLat - dLat, 5)), ("CORNER_LL_LON_PRODUCT", f(centerLon - dLon, 5)),
-                    ("CORNER_LR_LAT_PRODUCT", f(centerLat - dLat, 5)), ("CORNER_LR_LON_PRODUCT", f(centerLon + dLon, 5)),
+                    ("CORNER_UL_LAT_PRODUCT", f(centerLat + dLat, 5)),
+                    ("CORNER_UL_LON_PRODUCT", f(centerLon - dLon, 5)),
+                    ("CORNER_UR_LAT_PRODUCT", f(centerLat + dLat, 5)),
+                    ("CORNER_UR_LON_PRODUCT", f(centerLon + dLon, 5)),
+                    ("CORNER_LL_LAT_PRODUCT", f(centerLat - dLat, 5)),
+                    ("CORNER_LL_LON_PRODUCT", f(centerLon - dLon, 5)),
+                    ("CORNER_LR_LAT_PRODUCT", f(centerLat - dLat, 5)),
+                    ("CORNER_LR_LON_PRODUCT", f(centerLon + dLon, 5)),
                     ("CORNER_UL_PROJECTION_X_PRODUCT", f(ulx, 3)), ("CORNER_UL_PROJECTION_Y_PRODUCT", f(uly, 3)),
-                    ("CORNER_UR_PROJECTION_X_PRODUCT", f(ulx + 228_000, 3)), ("CORNER_UR_PROJECTION_Y_PRODUCT", f(uly, 3)),
-                    ("CORNER_LL_PROJECTION_X_PRODUCT", f(ulx, 3)), ("CORNER_LL_PROJECTION_Y_PRODUCT", f(uly - 228_000, 3)),
+                    ("CORNER_UR_PROJECTION_X_PRODUCT", f(ulx + 228_000, 3)),
+                    ("CORNER_UR_PROJECTION_Y_PRODUCT", f(uly, 3)),
+                    ("CORNER_LL_PROJECTION_X_PRODUCT", f(ulx, 3)),
+                    ("CORNER_LL_PROJECTION_Y_PRODUCT", f(uly - 228_000, 3)),
                     ("CORNER_LR_PROJECTION_X_PRODUCT", f(ulx + 228_000, 3)),
                     ("CORNER_LR_PROJECTION_Y_PRODUCT", f(uly - 228_000, 3)),
                 ]
@@ -183,7 +197,8 @@ package struct LandsatScene {
                 [
                     ("ORIGIN", .string("Image courtesy of the U.S. Geological Survey")),
                     ("LANDSAT_PRODUCT_ID", .string(id)), ("PROCESSING_LEVEL", .string("L2SP")),
-                    ("OUTPUT_FORMAT", .string("GEOTIFF")), ("DATE_PRODUCT_GENERATED", .string(Timestamp.format(processed))),
+                    ("OUTPUT_FORMAT", .string("GEOTIFF")),
+                    ("DATE_PRODUCT_GENERATED", .string(Timestamp.format(processed))),
                     ("PROCESSING_SOFTWARE_VERSION", .string("LPGS_16.3.0")),
                     ("ALGORITHM_SOURCE_SURFACE_REFLECTANCE", .string("LaSRC_1.6.0")),
                 ]

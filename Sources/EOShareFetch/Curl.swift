@@ -1,7 +1,7 @@
 import CEOShareCurl
-import Foundation
 import EOShareCore
 import EOShareState
+import Foundation
 
 /// libcurl's global state, initialised exactly once before the first handle.
 package enum CurlGlobal {
@@ -70,7 +70,19 @@ package struct TransferRequest: Sendable {
         return out
     }
 
-    public init(url: URL, headers: [String] = [], userPassword: String? = nil, bearerToken: String? = nil, caFile: URL? = nil, sshPrivateKey: String? = nil, sshKnownHosts: String? = nil, maxBytes: Int64, customRequest: String? = nil, modifiedSince: Int64? = nil, resume: ResumePoint? = nil) {
+    public init(
+        url: URL,
+        headers: [String] = [],
+        userPassword: String? = nil,
+        bearerToken: String? = nil,
+        caFile: URL? = nil,
+        sshPrivateKey: String? = nil,
+        sshKnownHosts: String? = nil,
+        maxBytes: Int64,
+        customRequest: String? = nil,
+        modifiedSince: Int64? = nil,
+        resume: ResumePoint? = nil
+    ) {
         self.url = url
         self.headers = headers
         self.userPassword = userPassword
@@ -130,7 +142,16 @@ package struct TransferResult: Sendable {
 
     package var httpStatusIsTransient: Bool { status == 408 || status == 429 || (500...599).contains(status) }
 
-    public init(status: Int = 0, etag: String? = nil, lastModified: String? = nil, serverDate: String? = nil, contentType: String? = nil, announcedLength: Int64? = nil, retryAfter: Double? = nil, failure: TransferFailure? = nil) {
+    public init(
+        status: Int = 0,
+        etag: String? = nil,
+        lastModified: String? = nil,
+        serverDate: String? = nil,
+        contentType: String? = nil,
+        announcedLength: Int64? = nil,
+        retryAfter: Double? = nil,
+        failure: TransferFailure? = nil
+    ) {
         self.status = status
         self.etag = etag
         self.lastModified = lastModified
@@ -181,7 +202,10 @@ package final class CurlEasy {
 
     /// Sets every option of `request` on a freshly reset handle; callbacks reach `context`.
     /// Returns the header list, which must live until the transfer ends.
-    package func configure(_ request: TransferRequest, context: UnsafeMutableRawPointer) -> UnsafeMutablePointer<curl_slist>? {
+    package func configure(
+        _ request: TransferRequest,
+        context: UnsafeMutableRawPointer
+    ) -> UnsafeMutablePointer<curl_slist>? {
         curl_easy_reset(handle)
         errorBuffer[0] = 0
         setLong(CURLOPT_NOSIGNAL, 1)
@@ -318,7 +342,8 @@ package final class TransferContext {
             else {
                 let expected = request.resume.map { "from byte \($0.offset) of \($0.total)" } ?? "no range"
                 failure = .rangeMismatch(
-                    "206 with Content-Range '\(headers.contentRange ?? "none")' where \(expected) was asked")
+                    "206 with Content-Range '\(headers.contentRange ?? "none")' where \(expected) was asked"
+                )
                 return false
             }
             offset = resume.offset
@@ -368,8 +393,10 @@ package final class TransferContext {
                 detail += " (the server's host key is not in EOSHARE_SSH_KNOWN_HOSTS or ~/.ssh/known_hosts)"
             }
             result.failure = .curl(
-                code: Int(code.rawValue), message: Redact.text(detail, url: request.url, secrets: request.secrets),
-                transient: CurlEasy.isTransient(code))
+                code: Int(code.rawValue),
+                message: Redact.text(detail, url: request.url, secrets: request.secrets),
+                transient: CurlEasy.isTransient(code)
+            )
         }
         return result
     }
@@ -394,7 +421,10 @@ package struct ContentRange: Equatable {
 }
 
 private func curlWriteCallback(
-    _ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ user: UnsafeMutableRawPointer?
+    _ ptr: UnsafeMutablePointer<CChar>?,
+    _ size: Int,
+    _ count: Int,
+    _ user: UnsafeMutableRawPointer?
 ) -> Int {
     let context = Unmanaged<TransferContext>.fromOpaque(user!).takeUnretainedValue()
     let n = size * count
@@ -413,7 +443,10 @@ private func curlWriteCallback(
 }
 
 private func curlHeaderCallback(
-    _ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ user: UnsafeMutableRawPointer?
+    _ ptr: UnsafeMutablePointer<CChar>?,
+    _ size: Int,
+    _ count: Int,
+    _ user: UnsafeMutableRawPointer?
 ) -> Int {
     let context = Unmanaged<TransferContext>.fromOpaque(user!).takeUnretainedValue()
     let n = size * count
@@ -513,8 +546,10 @@ package enum Redact {
         var hidden = secrets + [url.password, url.user].compactMap({ $0 })
         if let query = URLComponents(url: url, resolvingAgainstBaseURL: true)?.percentEncodedQuery, !query.isEmpty {
             hidden.append(query)
-            hidden += query.split(separator: "&").compactMap { $0.split(separator: "=", maxSplits: 1).dropFirst().first }
-                .map(String.init)
+            hidden += query.split(separator: "&").compactMap {
+                $0.split(separator: "=", maxSplits: 1).dropFirst().first
+            }
+            .map(String.init)
             hidden += hidden.compactMap { $0.removingPercentEncoding }
         }
         // The longest first, so a part never leaves the rest of a longer secret visible.
@@ -524,4 +559,3 @@ package enum Redact {
         return out
     }
 }
-

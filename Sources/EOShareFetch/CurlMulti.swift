@@ -1,9 +1,9 @@
 import CEOShareCurl
 import CEOShareSystem
-import Foundation
-import Synchronization
 import EOShareCore
 import EOShareState
+import Foundation
+import Synchronization
 
 /// Runs libcurl transfers through one multi handle on a thread of its own, never on the
 /// Swift concurrency pool: async callers submit a transfer and await its result while the
@@ -28,10 +28,13 @@ package final class CurlMulti: Sendable {
         // while a finished one's connection is still being handed back waits for it (libcurl
         // queues it) instead of opening one more.
         eoshare_curl_multi_setopt_long(multi.pointer, CURLMOPT_MAX_HOST_CONNECTIONS, max(1, maxTransfers))
-        let milliseconds = idleSleep.components.seconds * 1000 + idleSleep.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds =
+            idleSleep.components.seconds * 1000 + idleSleep.components.attoseconds / 1_000_000_000_000_000
         shared = Shared(
-            multi: multi, maxTransfers: max(1, maxTransfers),
-            idleMilliseconds: Int32(clamping: max(1, milliseconds)))
+            multi: multi,
+            maxTransfers: max(1, maxTransfers),
+            idleMilliseconds: Int32(clamping: max(1, milliseconds))
+        )
         let thread = Thread { [shared] in
             var driver = Driver(shared)
             driver.run()
@@ -269,7 +272,9 @@ package final class CurlMulti: Sendable {
             // The context lives in `running` until the transfer is removed, so the pointer
             // handed to the callbacks stays valid for as long as libcurl may use it.
             context.headerList = easy.configure(
-                submission.request, context: Unmanaged.passUnretained(context).toOpaque())
+                submission.request,
+                context: Unmanaged.passUnretained(context).toOpaque()
+            )
             running[easy.handle] = (submission, context)
             curl_multi_add_handle(multi, easy.handle)
         }

@@ -1,6 +1,6 @@
-import Foundation
 import EOShareCore
 import EOShareState
+import Foundation
 
 /// Digests work files on a thread of its own, right behind the transfer thread's writes.
 /// SHA-256 costs about as much CPU as receiving and writing together, so the transfer

@@ -1,6 +1,6 @@
-import Foundation
 import EOShareCore
 import EOShareState
+import Foundation
 
 /// An object a source offers: found in a listing, named by an index, or the source URL itself.
 /// Its URLs carry no credentials (they are added per transfer from the source's settings).
@@ -30,8 +30,13 @@ public struct ObjectRef: Sendable, Hashable {
     public var listingEntry: String?
 
     public init(
-        source: String, url: URL, name: String, size: Int64? = nil, modified: String? = nil,
-        approximateSize: Int64? = nil, expectedSHA256: String? = nil
+        source: String,
+        url: URL,
+        name: String,
+        size: Int64? = nil,
+        modified: String? = nil,
+        approximateSize: Int64? = nil,
+        expectedSHA256: String? = nil
     ) {
         self.source = source
         self.url = Redact.identity(url)
@@ -91,8 +96,13 @@ package struct Discovery {
         let base = Redact.withoutCredentials(source.url)
         return entries.sorted { $0.name < $1.name }.map { entry in
             var ref = ObjectRef(
-                source: source.id, url: base.appendingPathComponent(entry.name), name: entry.name, size: entry.size,
-                modified: entry.modified, approximateSize: entry.approximateSize)
+                source: source.id,
+                url: base.appendingPathComponent(entry.name),
+                name: entry.name,
+                size: entry.size,
+                modified: entry.modified,
+                approximateSize: entry.approximateSize
+            )
             ref.listed = true
             ref.listingEntry = entry.shown
             if let kind = Sidecar.Kind.allCases.first(where: { names.contains(entry.name + ".\($0.rawValue)") }) {
@@ -118,7 +128,11 @@ package struct Discovery {
             guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
             out.append(
                 ListingEntry(
-                    name: name, size: Int64(st.st_size), modified: "\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"))
+                    name: name,
+                    size: Int64(st.st_size),
+                    modified: "\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+                )
+            )
         }
         return out
     }
@@ -200,8 +214,13 @@ package struct Discovery {
             }
             refs.append(
                 ObjectRef(
-                    source: source.id, url: url, name: url.lastPathComponent, size: size,
-                    expectedSHA256: sha?.lowercased()))
+                    source: source.id,
+                    url: url,
+                    name: url.lastPathComponent,
+                    size: size,
+                    expectedSHA256: sha?.lowercased()
+                )
+            )
         }
         let entries: [ListingParser.IndexEntry]
         do { entries = try ListingParser.indexEntries(body) } catch {
@@ -211,7 +230,8 @@ package struct Discovery {
             if let stated = entry.unreadableSize {
                 let shown = URL(string: entry.url).map(Redact.url) ?? "(not a URL)"
                 settings.logger.warning(
-                    "source \(source.id): index entry \(shown) states size \(stated), not a byte count; ignored")
+                    "source \(source.id): index entry \(shown) states size \(stated), not a byte count; ignored"
+                )
             }
             try add(entry.url, size: entry.size, sha: entry.sha256)
         }
@@ -222,7 +242,11 @@ package struct Discovery {
         try await small(Fetcher.request(for: source, url: url, settings: settings), source: source, what: what)
     }
 
-    private func small(_ request: TransferRequest, source: SourceConfig, what: String) async throws(DiscoveryError)
+    private func small(
+        _ request: TransferRequest,
+        source: SourceConfig,
+        what: String
+    ) async throws(DiscoveryError)
         -> [UInt8]
     {
         switch await downloader.fetchSmall(request, limit: 64 << 20) {

@@ -1,7 +1,7 @@
-import Foundation
-import Logging
 import EOShareCore
 import EOShareState
+import Foundation
+import Logging
 
 /// Why fetching an object (or a listing) failed, in one line that names no credential.
 package struct FetchError: Error, CustomStringConvertible, Equatable {
@@ -136,11 +136,19 @@ package struct Downloader: Sendable {
     package let logger: Logger
 
     /// Transfers `request` into `sink` until it completes or fails for good.
-    package func run(_ request: TransferRequest, into sink: any TransferSink, resumable: Bool) async
+    package func run(
+        _ request: TransferRequest,
+        into sink: any TransferSink,
+        resumable: Bool
+    ) async
         -> Result<TransferResult, FetchError>
     {
         var machine = DownloadMachine(
-            retries: limits.retries, resumable: resumable && request.isHTTP, backoff: limits.backoff, url: request.url)
+            retries: limits.retries,
+            resumable: resumable && request.isHTTP,
+            backoff: limits.backoff,
+            url: request.url
+        )
         while true {
             var attempt = request
             attempt.resume = machine.resumePoint
@@ -157,7 +165,8 @@ package struct Downloader: Sendable {
                 let resume = machine.resumePoint.map { " from byte \($0.offset)" } ?? ""
                 let what = Redact.url(request.url)
                 logger.info(
-                    "retrying \(what) in \(String(format: "%.2f", delay)) s\(resume) (attempt \(machine.attempts + 1))")
+                    "retrying \(what) in \(String(format: "%.2f", delay)) s\(resume) (attempt \(machine.attempts + 1))"
+                )
                 do {
                     try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
                 } catch {
@@ -168,7 +177,10 @@ package struct Downloader: Sendable {
     }
 
     /// A small body (listing, index, sidecar) in memory, capped at `limit` bytes.
-    package func fetchSmall(_ request: TransferRequest, limit: Int64) async -> Result<(TransferResult, [UInt8]), FetchError> {
+    package func fetchSmall(
+        _ request: TransferRequest,
+        limit: Int64
+    ) async -> Result<(TransferResult, [UInt8]), FetchError> {
         var small = request
         small.maxBytes = limit
         let sink = MemorySink()

@@ -1,8 +1,8 @@
+import EOShareCore
+import EOShareState
 import Foundation
 import Logging
 import Synchronization
-import EOShareCore
-import EOShareState
 
 /// The fetch stage of one run: discovery and verified fetching of a pipeline's sources,
 /// every transfer through one libcurl multi handle on its own thread, `fetch_workers` at

@@ -1,8 +1,8 @@
+import EOShareCore
+import EOShareState
 import Foundation
 import Logging
 import Synchronization
-import EOShareCore
-import EOShareState
 
 /// A verified object in the work folder, ready to unpack.
 public struct FetchedObject: Sendable {
@@ -16,7 +16,15 @@ public struct FetchedObject: Sendable {
     /// it stays the same (the object was fetched at least a minute after it last changed).
     public var listed: String?
 
-    public init(ref: ObjectRef, file: URL, size: Int64, sha256: String, etag: String? = nil, lastModified: String? = nil, listed: String? = nil) {
+    public init(
+        ref: ObjectRef,
+        file: URL,
+        size: Int64,
+        sha256: String,
+        etag: String? = nil,
+        lastModified: String? = nil,
+        listed: String? = nil
+    ) {
         self.ref = ref
         self.file = file
         self.size = size
@@ -86,7 +94,8 @@ package struct Fetcher {
         r.timeouts = settings.limits.timeouts
         let env = settings.environment
         if clean.scheme == "sftp" {
-            r.sshKnownHosts = env["EOSHARE_SSH_KNOWN_HOSTS"]
+            r.sshKnownHosts =
+                env["EOSHARE_SSH_KNOWN_HOSTS"]
                 ?? env["HOME"].map { $0 + "/.ssh/known_hosts" }.flatMap {
                     FileManager.default.fileExists(atPath: $0) ? $0 : nil
                 }
@@ -179,7 +188,8 @@ package struct Fetcher {
             }
             return .quarantined(ref, reason: problem, evidence: RefusedBytes(file: file, sha256: digests.sha256))
         }
-        let listed = HTTPDate.settled(lastModified: result.lastModified, serverDate: result.serverDate)
+        let listed =
+            HTTPDate.settled(lastModified: result.lastModified, serverDate: result.serverDate)
             ? ref.listingEntry : nil
         // Same bytes as before under new headers: nothing changed (a record stays, content once
         // refused stays quarantined once). Bytes refused while fetching passed this time, so
@@ -195,12 +205,24 @@ package struct Fetcher {
         }
         return .fetched(
             FetchedObject(
-                ref: ref, file: file, size: sink.count, sha256: digests.sha256, etag: result.etag,
-                lastModified: lastModified, listed: listed))
+                ref: ref,
+                file: file,
+                size: sink.count,
+                sha256: digests.sha256,
+                etag: result.etag,
+                lastModified: lastModified,
+                listed: listed
+            )
+        )
     }
 
     /// Everything that must hold of a complete body, in order; the first failure's reason.
-    package func verify(_ ref: ObjectRef, result: TransferResult, sink: FileSink, digests: (sha256: String, md5: String?))
+    package func verify(
+        _ ref: ObjectRef,
+        result: TransferResult,
+        sink: FileSink,
+        digests: (sha256: String, md5: String?)
+    )
         async -> String?
     {
         let bytes = sink.count
@@ -211,8 +233,11 @@ package struct Fetcher {
             return "size \(bytes) bytes differs from the \(size) bytes the \(ref.listed ? "listing" : "index") states"
         }
         if let page = ErrorPage.detect(
-            name: ref.name, format: source.format, contentType: result.contentType, head: sink.head)
-        {
+            name: ref.name,
+            format: source.format,
+            contentType: result.contentType,
+            head: sink.head
+        ) {
             return "\(page) was served with status \(result.status) instead of the object (error page?)"
         }
         if let approximate = ref.approximateSize, approximate >= 1024, bytes * 2 < approximate {
@@ -235,7 +260,8 @@ package struct Fetcher {
         path?.query = nil
         path?.fragment = nil
         let base = (path?.url ?? ref.transferURL).deletingLastPathComponent()
-        let candidates = ref.sidecar.map { [$0] }
+        let candidates =
+            ref.sidecar.map { [$0] }
             ?? Sidecar.Kind.allCases.map {
                 Sidecar(kind: $0, url: base.appendingPathComponent("\(ref.name).\($0.rawValue)"))
             }
@@ -270,7 +296,9 @@ package enum ErrorPage {
         let lower = String(decoding: name.utf8.map(ResponseHeaders.lowercased), as: UTF8.self)
         let type = String(decoding: (contentType ?? "").utf8.map(ResponseHeaders.lowercased), as: UTF8.self)
         // Leading white space and a UTF-8 byte order mark.
-        let body = head.drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0xEF || $0 == 0xBB || $0 == 0xBF }
+        let body = head.drop {
+            $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0xEF || $0 == 0xBB || $0 == 0xBF
+        }
         let expectsHTML = lower.hasSuffix(".html") || lower.hasSuffix(".htm")
         let looksHTML = startsCaseInsensitive(body, "<!doctype html") || startsCaseInsensitive(body, "<html")
         if !expectsHTML, type.hasPrefix("text/html") || type.hasPrefix("application/xhtml") || looksHTML {
@@ -324,8 +352,10 @@ package enum HTTPDate {
     }
 
     /// "Jan" … "Dec" as three bytes in one number.
-    private static let months: [UInt32] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .map { name in name.utf8.reduce(0) { $0 << 8 | UInt32($1) } }
+    private static let months: [UInt32] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .map { name in name.utf8.reduce(0) { $0 << 8 | UInt32($1) } }
 
     /// Whether the server answered in a later minute than the one the object last changed
     /// in, both by the server's clock. Then a later change would show a later minute on an

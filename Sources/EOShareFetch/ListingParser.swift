@@ -1,6 +1,6 @@
-import Foundation
 import EOShareCore
 import EOShareState
+import Foundation
 
 /// One entry of a listing, before filtering.
 package struct ListingEntry: Equatable {
@@ -11,7 +11,13 @@ package struct ListingEntry: Equatable {
     /// An index page's text beside the link, when it shows a time.
     package var shown: String?
 
-    public init(name: String, size: Int64? = nil, approximateSize: Int64? = nil, modified: String? = nil, shown: String? = nil) {
+    public init(
+        name: String,
+        size: Int64? = nil,
+        approximateSize: Int64? = nil,
+        modified: String? = nil,
+        shown: String? = nil
+    ) {
         self.name = name
         self.size = size
         self.approximateSize = approximateSize
@@ -125,8 +131,11 @@ package enum ListingParser {
             if let close = after.range(of: "</a>", options: .caseInsensitive) { after = after[close.upperBound...] }
             after = after.prefix { $0 != "\n" }
             out.append(
-                (value.replacingOccurrences(of: "&amp;", with: "&").replacingOccurrences(of: "&quot;", with: "\"")
-                    .replacingOccurrences(of: "&#39;", with: "'"), after))
+                (
+                    value.replacingOccurrences(of: "&amp;", with: "&").replacingOccurrences(of: "&quot;", with: "\"")
+                        .replacingOccurrences(of: "&#39;", with: "'"), after
+                )
+            )
         }
         return out
     }

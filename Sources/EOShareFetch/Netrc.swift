@@ -1,7 +1,7 @@
-import Foundation
-import Synchronization
 import EOShareCore
 import EOShareState
+import Foundation
+import Synchronization
 
 /// A `.netrc` file's logins, read by eoshare rather than by libcurl: libcurl looks the file
 /// up again for every host a redirect leads to (by host name alone, whatever the port), so
@@ -30,7 +30,11 @@ package struct Netrc: Sendable, Equatable {
     /// one with spaces), `machine NAME` or `default` starts an entry, `login` and `password`
     /// fill it, `macdef` skips its macro up to the next empty line.
     package init(parsing text: String) {
-        enum Entry { case none, machine(String), fallback }
+        enum Entry {
+            case none
+            case machine(String)
+            case fallback
+        }
         var entry = Entry.none
         var user: String?
         var password: String?

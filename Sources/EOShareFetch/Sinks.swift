@@ -1,6 +1,6 @@
-import Foundation
 import EOShareCore
 import EOShareState
+import Foundation
 
 /// Writes a transfer's body to a work file and digests it on the way (SHA-256 always, MD5
 /// only when a `.md5` sidecar may need it), so no file is read again once it is complete.

@@ -42,7 +42,9 @@ extension FormatReader {
 
     /// Picks and reads in one step (opens the existential for the normalizer).
     func normalize(
-        _ files: [UnpackedFile], source: SourceConfig, context: ReaderContext
+        _ files: [UnpackedFile],
+        source: SourceConfig,
+        context: ReaderContext
     ) throws(NormalizeError) -> ReaderOutput {
         try read(try pick(files, source: source), context: context)
     }

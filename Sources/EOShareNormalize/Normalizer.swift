@@ -1,7 +1,7 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
 import EOShareUnpack
+import Foundation
 
 /// A record ready for the embargo and the publisher, with the object it came from.
 public struct NormalizedRecord: Sendable {
@@ -28,15 +28,20 @@ extension Normalizer {
 
     /// Throws when the object as a whole cannot be read (or none of its records can);
     /// otherwise returns its good records and its rejected ones.
-    package func normalize(_ unpacked: UnpackedObject, source: SourceConfig) throws(NormalizeError) -> NormalizedObject {
+    package func normalize(_ unpacked: UnpackedObject, source: SourceConfig) throws(NormalizeError) -> NormalizedObject
+    {
         let files = unpacked.files
         var localFiles: [String: URL] = [:]
         for file in files where localFiles[Self.baseName(file.name)] == nil {
             localFiles[Self.baseName(file.name)] = file.url
         }
         let context = ReaderContext(
-            owner: source.owner, collection: source.collection, source: source.id, objectURL: unpacked.fetched.ref.url,
-            localFiles: localFiles)
+            owner: source.owner,
+            collection: source.collection,
+            source: source.id,
+            objectURL: unpacked.fetched.ref.url,
+            localFiles: localFiles
+        )
         guard let reader = FormatRegistry.reader(named: source.format.name) else {
             throw NormalizeError("no reader for format '\(source.format.name)'")
         }
@@ -65,7 +70,9 @@ extension Normalizer {
                 try Self.check(record)
                 records.append(record)
             } catch {
-                rejected.append(RejectedRecord(label: record.id.isEmpty ? "#\(records.count)" : record.id, error: error))
+                rejected.append(
+                    RejectedRecord(label: record.id.isEmpty ? "#\(records.count)" : record.id, error: error)
+                )
             }
         }
         if records.isEmpty {
@@ -80,7 +87,9 @@ extension Normalizer {
 
     /// The file whose name fits, or the only file of the object.
     static func pick(
-        _ files: [UnpackedFile], _ what: String, _ fits: (String) -> Bool
+        _ files: [UnpackedFile],
+        _ what: String,
+        _ fits: (String) -> Bool
     ) throws(NormalizeError) -> UnpackedFile {
         guard let file = files.first(where: { fits($0.name) }) ?? (files.count == 1 ? files.first : nil) else {
             throw NormalizeError("no \(what) in the object")

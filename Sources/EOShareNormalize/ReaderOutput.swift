@@ -31,7 +31,9 @@ public struct NormalizeError: Error, CustomStringConvertible, Equatable {
         self.reason = reason
     }
 
-    public static func missing(_ field: String) -> NormalizeError { NormalizeError(field: field, "required field is missing") }
+    public static func missing(_ field: String) -> NormalizeError {
+        NormalizeError(field: field, "required field is missing")
+    }
     public static func unparseable(_ field: String, _ value: String) -> NormalizeError {
         NormalizeError(field: field, "cannot parse '\(value.prefix(80))'")
     }

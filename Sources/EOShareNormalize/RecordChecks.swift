@@ -1,7 +1,7 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
 import EOShareUnpack
+import Foundation
 
 /// What the normalize stage does beside the readers, free of the pipeline's types so the
 /// readers compile on their own (the fuzz targets in Tests/Fuzz): hrefs of files beside an
@@ -83,7 +83,10 @@ package struct Normalizer {
             ("processed", r.processed),
         ] {
             guard let date, !Timestamp.writable.contains(date) else { continue }
-            throw NormalizeError(field: field, "\(date.timeIntervalSince1970) s since 1970 is not a year 0000-9999 time")
+            throw NormalizeError(
+                field: field,
+                "\(date.timeIntervalSince1970) s since 1970 is not a year 0000-9999 time"
+            )
         }
         if let start = r.startDatetime, let end = r.endDatetime, start > end {
             throw NormalizeError(field: "end_datetime", "is before start_datetime")

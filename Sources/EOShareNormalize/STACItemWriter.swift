@@ -1,7 +1,7 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
 import EOShareUnpack
+import Foundation
 
 /// Turns a normalized `Record` into a STAC 1.1.0 Item (without links: each published
 /// tree adds its own relative links).

@@ -1,9 +1,9 @@
-import Foundation
 import EOShareCore
 import EOShareEmbargo
-import EOShareState
 import EOShareFetch
 import EOShareNormalize
+import EOShareState
+import Foundation
 
 /// Writes that no reader can see half-done: a temporary name in the same folder, then rename.
 package enum AtomicFile {
@@ -44,7 +44,9 @@ package enum AtomicFile {
     package static func temporaryName(for url: URL, in folder: URL? = nil) -> URL {
         let name = String(decoding: url.lastPathComponent.utf8.prefix(40), as: UTF8.self)
         return (folder ?? url.deletingLastPathComponent()).appendingPathComponent(
-            ".\(name).\(pid).\(UInt32.random(in: 0...UInt32.max)).tmp", isDirectory: false)
+            ".\(name).\(pid).\(UInt32.random(in: 0...UInt32.max)).tmp",
+            isDirectory: false
+        )
     }
 
     private static let pid = getpid()

@@ -1,9 +1,9 @@
-import Foundation
 import EOShareCore
 import EOShareEmbargo
-import EOShareState
 import EOShareFetch
 import EOShareNormalize
+import EOShareState
+import Foundation
 
 /// The catalogs of CONTRACT §6 above the items: per viewer a root catalog, per collection a
 /// `collection.json` linking its years, a catalog per year, month and day, and `undated/`.
@@ -28,8 +28,11 @@ extension Publisher {
     /// changed: those days' catalogs (with each day's item folders), the
     /// months and years above them, and `collection.json` (its extent from `contents`).
     public func writeCatalogs(
-        viewer: Viewer, collection: String, changedDays: [String: [String]],
-        contents: CollectionContents, title: String
+        viewer: Viewer,
+        collection: String,
+        changedDays: [String: [String]],
+        contents: CollectionContents,
+        title: String
     ) throws {
         let base = treeFolder(viewer).appendingPathComponent(collection, isDirectory: false)
         let present = Set(contents.days)
@@ -40,7 +43,10 @@ extension Publisher {
                 continue
             }
             var links = [
-                Self.stacLink("root", String(repeating: "../", count: day == ItemPlace.undated ? 2 : 4) + "catalog.json"),
+                Self.stacLink(
+                    "root",
+                    String(repeating: "../", count: day == ItemPlace.undated ? 2 : 4) + "catalog.json"
+                ),
                 Self.stacLink("parent", day == ItemPlace.undated ? "../collection.json" : "../catalog.json"),
             ]
             for folder in folders {
@@ -49,7 +55,8 @@ extension Publisher {
             let name = day == ItemPlace.undated ? "undated" : day.replacingOccurrences(of: "/", with: "-")
             try writeCatalog(
                 Self.catalog(id: "\(collection)-\(name)", description: "\(title): items of \(name)", links: links),
-                to: base.appendingPathComponent(day, isDirectory: false))
+                to: base.appendingPathComponent(day, isDirectory: false)
+            )
         }
         CrashPoint.hit("catalogs.after-day")
         // Months and years above the changed days, rewritten from the days that hold items.
@@ -65,18 +72,24 @@ extension Publisher {
             try writeCatalog(
                 Self.catalog(
                     id: "\(collection)-\(month.replacingOccurrences(of: "/", with: "-"))",
-                    description: "\(title): items of \(month)", links: links),
-                to: base.appendingPathComponent(month, isDirectory: false))
+                    description: "\(title): items of \(month)",
+                    links: links
+                ),
+                to: base.appendingPathComponent(month, isDirectory: false)
+            )
         }
         for year in years.sorted() {
-            let monthsOfYear = Set(contents.days.filter { $0.hasPrefix(year + "/") }.map { String($0.dropFirst(5).prefix(2)) })
+            let monthsOfYear = Set(
+                contents.days.filter { $0.hasPrefix(year + "/") }.map { String($0.dropFirst(5).prefix(2)) }
+            )
             guard !monthsOfYear.isEmpty else { continue }
             let links =
                 [Self.stacLink("root", "../../catalog.json"), Self.stacLink("parent", "../collection.json")]
                 + monthsOfYear.sorted().map { Self.stacLink("child", "./\($0)/catalog.json") }
             try writeCatalog(
                 Self.catalog(id: "\(collection)-\(year)", description: "\(title): items of \(year)", links: links),
-                to: base.appendingPathComponent(year, isDirectory: false))
+                to: base.appendingPathComponent(year, isDirectory: false)
+            )
         }
         CrashPoint.hit("catalogs.after-month")
         if contents.days.isEmpty {
@@ -125,7 +138,10 @@ extension Publisher {
         c["links"] = .array(links)
         let folder = treeFolder(viewer).appendingPathComponent(collectionId, isDirectory: false)
         try makeFolder(folder)
-        try writeIfChanged(JSONValue.object(c).serialized(), to: folder.appendingPathComponent("collection.json", isDirectory: false))
+        try writeIfChanged(
+            JSONValue.object(c).serialized(),
+            to: folder.appendingPathComponent("collection.json", isDirectory: false)
+        )
     }
 
     /// Rewrites a viewer's root catalog linking its collections.
@@ -138,7 +154,8 @@ extension Publisher {
             id: "eoshare-\(viewer.folder)",
             description: viewer == .public
                 ? "Consortium records released to the public." : "Consortium records that \(name) may see.",
-            links: links)
+            links: links
+        )
         if case .object(var o) = catalog {
             o["title"] = .string(viewer == .public ? "Public releases" : "Records shared with \(name)")
             catalog = .object(o)
@@ -178,17 +195,27 @@ extension Publisher {
     /// Takes a catalog out of a tree when it cannot be rewritten (a full disk): removing a
     /// file needs no space, and a missing catalog names nothing.
     public func removeDayCatalog(viewer: Viewer, collection: String, day: String) {
-        unlink(treeFolder(viewer).appendingPathComponent(collection, isDirectory: false).appendingPathComponent(day, isDirectory: false)
-            .appendingPathComponent("catalog.json", isDirectory: false).path)
+        unlink(
+            treeFolder(viewer).appendingPathComponent(collection, isDirectory: false).appendingPathComponent(
+                day,
+                isDirectory: false
+            )
+            .appendingPathComponent("catalog.json", isDirectory: false).path
+        )
     }
 
     /// The day folders of a collection folder: `YYYY/MM/DD` and `undated`.
     package static func dayFolders(_ collection: URL) -> [String] {
         var days: [String] = []
-        if access(collection.appendingPathComponent(ItemPlace.undated, isDirectory: false).path, F_OK) == 0 { days.append(ItemPlace.undated) }
+        if access(collection.appendingPathComponent(ItemPlace.undated, isDirectory: false).path, F_OK) == 0 {
+            days.append(ItemPlace.undated)
+        }
         for y in DirectoryEntries.list(collection.path) where y.isDirectory && isNumber(y.name, digits: 4) {
-            for m in DirectoryEntries.list(collection.appendingPathComponent(y.name, isDirectory: false).path) where m.isDirectory && isNumber(m.name, digits: 2) {
-                for d in DirectoryEntries.list(collection.appendingPathComponent("\(y.name)/\(m.name)", isDirectory: false).path)
+            for m in DirectoryEntries.list(collection.appendingPathComponent(y.name, isDirectory: false).path)
+            where m.isDirectory && isNumber(m.name, digits: 2) {
+                for d in DirectoryEntries.list(
+                    collection.appendingPathComponent("\(y.name)/\(m.name)", isDirectory: false).path
+                )
                 where d.isDirectory && isNumber(d.name, digits: 2) {
                     days.append("\(y.name)/\(m.name)/\(d.name)")
                 }

@@ -1,9 +1,9 @@
-import Foundation
 import EOShareCore
 import EOShareEmbargo
-import EOShareState
 import EOShareFetch
 import EOShareNormalize
+import EOShareState
+import Foundation
 
 /// The start of every run: whatever state the trees and the state are in, make every tree
 /// hold exactly what its viewer may see at the run's instant (CONTRACT §5).
@@ -36,7 +36,8 @@ extension PublishStage {
         let clockBack = lastAt.map { at.timeIntervalSince1970 < $0 } ?? false
         if clockBack {
             logger.notice(
-                "this run's instant \(Timestamp.format(at)) is earlier than the last run's: every record is evaluated again")
+                "this run's instant \(Timestamp.format(at)) is earlier than the last run's: every record is evaluated again"
+            )
         }
 
         // Retractions: trees of members that left, copies the trees hold that nothing
@@ -116,7 +117,14 @@ extension PublishStage {
                 }
                 return
             }
-            try await publishCopies(record, item: nil, to: viewers, replacing: finishing, object: nil, event: finishing ? "publish" : "release")
+            try await publishCopies(
+                record,
+                item: nil,
+                to: viewers,
+                replacing: finishing,
+                object: nil,
+                event: finishing ? "publish" : "release"
+            )
         } catch {
             await failed("release", s, engine.viewers.map(\.folder), error)
         }
@@ -148,7 +156,9 @@ extension PublishStage {
                 reasons.append("the shared root was replaced")
             }
         } else if !(try await state.publicationViewers().isEmpty)
-            || DirectoryEntries.list(pipeline.sharedRoot.path).contains(where: { $0.isDirectory && !$0.name.hasPrefix(".") })
+            || DirectoryEntries.list(pipeline.sharedRoot.path).contains(where: {
+                $0.isDirectory && !$0.name.hasPrefix(".")
+            })
         {
             reasons.append("the shared root keeps no identity (new, replaced, or written by an earlier version)")
         }
@@ -169,7 +179,9 @@ extension PublishStage {
     /// Moves the identity on once more at the end of a run, so a backup of the state taken
     /// during the run, restored later, is seen to be older than the trees.
     package func advanceIdentity() async throws {
-        guard let stateId = try await state.meta("state_id"), let shared = try await state.meta("shared_id") else { return }
+        guard let stateId = try await state.meta("state_id"), let shared = try await state.meta("shared_id") else {
+            return
+        }
         let next = (Int64(try await state.meta("generation") ?? "0") ?? 0) + 1
         try await state.setMeta("generation", String(next))
         writeIdentity(shared: shared, state: stateId, generation: next)
@@ -181,8 +193,10 @@ extension PublishStage {
         ])
         do {
             try AtomicFile.write(
-                identity.serialized(), to: publisher.storeFolder.appendingPathComponent("identity", isDirectory: false),
-                temporaryFolder: publisher.temporaryFolder)
+                identity.serialized(),
+                to: publisher.storeFolder.appendingPathComponent("identity", isDirectory: false),
+                temporaryFolder: publisher.temporaryFolder
+            )
         } catch {
             // Left behind, the trees' identity is older than the state's, which needs nothing.
             counts.failed += 1
@@ -203,7 +217,14 @@ extension PublishStage {
             let holdsCatalogs =
                 access(folder.appendingPathComponent("catalog.json", isDirectory: false).path, F_OK) == 0
                 || DirectoryEntries.list(folder.path).contains {
-                    $0.isDirectory && access(folder.appendingPathComponent($0.name, isDirectory: false).appendingPathComponent("collection.json", isDirectory: false).path, F_OK) == 0
+                    $0.isDirectory
+                        && access(
+                            folder.appendingPathComponent($0.name, isDirectory: false).appendingPathComponent(
+                                "collection.json",
+                                isDirectory: false
+                            ).path,
+                            F_OK
+                        ) == 0
                 }
             if holdsCatalogs { left.insert(entry.name) }
         }
@@ -215,9 +236,21 @@ extension PublishStage {
                     name,
                     ledger: copies.map {
                         ledgerEvent(
-                            "retract", EmbargoSubject(id: $0.id, collection: $0.collection, owner: $0.owner, bbox: nil, acquired: nil, processed: nil, ingested: nil),
-                            viewer: name, item: nil)
-                    })
+                            "retract",
+                            EmbargoSubject(
+                                id: $0.id,
+                                collection: $0.collection,
+                                owner: $0.owner,
+                                bbox: nil,
+                                acquired: nil,
+                                processed: nil,
+                                ingested: nil
+                            ),
+                            viewer: name,
+                            item: nil
+                        )
+                    }
+                )
                 counts.retracted += copies.count
                 logger.notice("removed the tree of \(name), which is no longer in the pipeline (\(copies.count) items)")
             } catch {
@@ -262,7 +295,8 @@ extension PublishStage {
                 }
                 // Item folders of an earlier layout, or anything else at this level.
                 for entry in DirectoryEntries.list(collection.path)
-                where entry.isDirectory && entry.name != ItemPlace.undated && !Publisher.isNumber(entry.name, digits: 4) {
+                where entry.isDirectory && entry.name != ItemPlace.undated && !Publisher.isNumber(entry.name, digits: 4)
+                {
                     unexplained.append((viewer, collection.appendingPathComponent(entry.name, isDirectory: false)))
                 }
             }
@@ -285,7 +319,9 @@ extension PublishStage {
             do {
                 try publisher.removeFolder(folder, firstFile: nil)
                 counts.retracted += 1
-                logger.notice("removed \(viewer.folder)/\(folder.path.dropFirst(publisher.treeFolder(viewer).path.count + 1)), which the state does not explain")
+                logger.notice(
+                    "removed \(viewer.folder)/\(folder.path.dropFirst(publisher.treeFolder(viewer).path.count + 1)), which the state does not explain"
+                )
             } catch {
                 mended = false
                 counts.failed += 1
@@ -301,14 +337,17 @@ extension PublishStage {
         guard let id = ItemFolderName.decode(place.folder) else { return false }
         let copies = try await state.publications(collection: collection, id: id)
         if let copy = copies.first(where: { $0.viewer == viewer.folder }), copy.place == place { return true }
-        guard let bytes = try? FileBytes.read(folder.appendingPathComponent("\(place.folder).json", isDirectory: false)),
+        guard
+            let bytes = try? FileBytes.read(folder.appendingPathComponent("\(place.folder).json", isDirectory: false)),
             let item = try? JSONValue.parse(bytes), item["id"]?.stringValue == id
         else { return false }
         let known = try await state.record(collection: collection, id: id)
         // An item the state does not know is believed only if this pipeline's ledger says it
         // published these very bytes: a planted item's facts must never open anything.
         if known == nil, await !(try ledgerItemHashes().contains(Digest.sha256Hex(bytes))) { return false }
-        guard let record = known ?? Self.record(fromItem: item, collection: collection, place: place, engine: engine, at: at),
+        guard
+            let record = known
+                ?? Self.record(fromItem: item, collection: collection, place: place, engine: engine, at: at),
             record.place == place, engine.decide(record.subject, for: viewer, at: at).visible
         else { return false }
         // Its files must be the bytes it names; they go to the store, for the other trees and
@@ -323,7 +362,14 @@ extension PublishStage {
                 throw POSIXIOError(op: "link", path: publisher.storePath(sha256: asset.sha256).path)
             }
         }
-        try await state.adopt(record: known == nil ? record : nil, collection: collection, id: id, viewer: viewer.folder, place: place, at: at)
+        try await state.adopt(
+            record: known == nil ? record : nil,
+            collection: collection,
+            id: id,
+            viewer: viewer.folder,
+            place: place,
+            at: at
+        )
         logger.notice("took \(viewer.folder)/\(collection)/\(id) into the state, found in the tree")
         return true
     }
@@ -345,7 +391,11 @@ extension PublishStage {
     /// A record rebuilt from a published item (for a state that lost it): the policy's
     /// facts from the item's `consortium:` properties, as the audit reads them.
     package static func record(
-        fromItem item: JSONValue, collection: String, place: ItemPlace, engine: EmbargoEngine, at: Date
+        fromItem item: JSONValue,
+        collection: String,
+        place: ItemPlace,
+        engine: EmbargoEngine,
+        at: Date
     ) -> StoredRecord? {
         guard var o = item.objectValue, let id = item["id"]?.stringValue, let props = item["properties"],
             let owner = props["consortium:owner"]?.stringValue
@@ -361,15 +411,26 @@ extension PublishStage {
         }
         let bbox = item["bbox"]?.arrayValue?.compactMap(\.doubleValue)
         let subject = EmbargoSubject(
-            id: id, collection: collection, owner: owner, bbox: bbox?.count == 4 ? bbox : nil,
-            acquired: date("end_datetime") ?? date("datetime"), processed: date("consortium:processed"),
-            ingested: date("consortium:ingested"))
+            id: id,
+            collection: collection,
+            owner: owner,
+            bbox: bbox?.count == 4 ? bbox : nil,
+            acquired: date("end_datetime") ?? date("datetime"),
+            processed: date("consortium:processed"),
+            ingested: date("consortium:ingested")
+        )
         o["links"] = nil
         let start = date("start_datetime") ?? date("datetime")
         return StoredRecord(
-            subject: subject, source: props["consortium:source"]?.stringValue ?? "", objectURL: "",
-            startTime: start, endTime: date("end_datetime") ?? date("datetime"),
-            item: JSONValue.object(o).serialized(pretty: false), assets: assets,
-            nextChange: engine.nextChange(of: subject, after: at), place: ItemPlace(day: ItemPlace.day(of: start), folder: place.folder))
+            subject: subject,
+            source: props["consortium:source"]?.stringValue ?? "",
+            objectURL: "",
+            startTime: start,
+            endTime: date("end_datetime") ?? date("datetime"),
+            item: JSONValue.object(o).serialized(pretty: false),
+            assets: assets,
+            nextChange: engine.nextChange(of: subject, after: at),
+            place: ItemPlace(day: ItemPlace.day(of: start), folder: place.folder)
+        )
     }
 }

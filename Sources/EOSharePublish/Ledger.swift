@@ -1,9 +1,9 @@
-import Foundation
 import EOShareCore
 import EOShareEmbargo
-import EOShareState
 import EOShareFetch
 import EOShareNormalize
+import EOShareState
+import Foundation
 
 /// The append-only ledger of CONTRACT §5, as `ledger.jsonl`: one JSON object a line, each
 /// carrying the SHA-256 of the line before it (`prev`).
@@ -88,7 +88,9 @@ public enum Ledger {
         var out = [UInt8](repeating: 0, count: Int(end - start))
         var done = 0
         while done < out.count {
-            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(start) + off_t(done)) }
+            let n = out.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, $0.count - done, off_t(start) + off_t(done))
+            }
             if n < 0, errno == EINTR { continue }
             guard n > 0 else { throw POSIXIOError(op: "read", path: path) }
             done += n

@@ -1,9 +1,9 @@
-import Foundation
 import EOShareCore
 import EOShareEmbargo
-import EOShareState
 import EOShareFetch
 import EOShareNormalize
+import EOShareState
+import Foundation
 
 /// What the publish stage takes: an object's records, or an object that left the chain
 /// before it had any.

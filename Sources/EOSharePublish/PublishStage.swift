@@ -1,10 +1,10 @@
-import Foundation
-import Logging
 import EOShareCore
 import EOShareEmbargo
-import EOShareState
 import EOShareFetch
 import EOShareNormalize
+import EOShareState
+import Foundation
+import Logging
 
 /// The embargo and publish stage: the only writer of the state, the ledger and the shared
 /// tree during a run. Decides each record's audience at the run's instant and makes the
@@ -80,8 +80,17 @@ package actor PublishStage {
                 do {
                     try await state.saveObject(
                         StoredObject(
-                            url: ref.url.absoluteString, source: ref.source, etag: nil, lastModified: nil,
-                            size: nil, sha256: evidence.sha256, outcome: .refused, reason: reason), at: at)
+                            url: ref.url.absoluteString,
+                            source: ref.source,
+                            etag: nil,
+                            lastModified: nil,
+                            size: nil,
+                            sha256: evidence.sha256,
+                            outcome: .refused,
+                            reason: reason
+                        ),
+                        at: at
+                    )
                 } catch {
                     logger.error("state: cannot remember refused object \(ref.url.absoluteString): \(error)")
                 }
@@ -95,15 +104,29 @@ package actor PublishStage {
             do {
                 try await state.saveObject(
                     StoredObject(
-                        url: object.ref.url.absoluteString, source: object.ref.source, etag: object.etag,
-                        lastModified: object.lastModified, size: object.ref.size ?? object.size, sha256: object.sha256,
-                        outcome: .quarantined, reason: reason, recordCollection: nil, recordId: nil,
-                        listed: object.listed),
-                    at: at)
+                        url: object.ref.url.absoluteString,
+                        source: object.ref.source,
+                        etag: object.etag,
+                        lastModified: object.lastModified,
+                        size: object.ref.size ?? object.size,
+                        sha256: object.sha256,
+                        outcome: .quarantined,
+                        reason: reason,
+                        recordCollection: nil,
+                        recordId: nil,
+                        listed: object.listed
+                    ),
+                    at: at
+                )
             } catch {
                 logger.error("state: cannot remember rejected object \(object.ref.url.absoluteString): \(error)")
             }
-            await quarantine(source: object.ref.source, object: object.ref.url.absoluteString, reason: reason, file: object.file)
+            await quarantine(
+                source: object.ref.source,
+                object: object.ref.url.absoluteString,
+                reason: reason,
+                file: object.file
+            )
             WorkFiles.discard(object.file)
         case .records(let normalized):
             counts.fetched += 1
@@ -113,8 +136,11 @@ package actor PublishStage {
             // named by its id (or place) and the field, while the object's others publish.
             for rejected in normalized.rejected {
                 await quarantine(
-                    source: normalized.object.ref.source, object: "\(url) record \(rejected.label)",
-                    reason: "normalize: \(rejected.error)", file: nil)
+                    source: normalized.object.ref.source,
+                    object: "\(url) record \(rejected.label)",
+                    reason: "normalize: \(rejected.error)",
+                    file: nil
+                )
             }
             for n in normalized.normalizedRecords {
                 do {
@@ -122,7 +148,12 @@ package actor PublishStage {
                 } catch let e as Refusal {
                     await quarantine(source: n.record.source, object: url, reason: e.reason, file: n.object.file)
                 } catch {
-                    await quarantine(source: n.record.source, object: url, reason: "publish: \(error)", file: n.object.file)
+                    await quarantine(
+                        source: n.record.source,
+                        object: url,
+                        reason: "publish: \(error)",
+                        file: n.object.file
+                    )
                 }
             }
             WorkFiles.discard(normalized.object.file)
@@ -153,19 +184,28 @@ package actor PublishStage {
         }
         let keys = ["record \(r.collection)/\(r.id)", "folder \(r.collection)/\(place.folder)"]
         if keys.contains(where: batchKeys.contains) { await publishBatch() }
-        let known = try await state.lookup(collection: r.collection, id: r.id, folder: place.folder, objectURL: objectURL)
+        let known = try await state.lookup(
+            collection: r.collection,
+            id: r.id,
+            folder: place.folder,
+            objectURL: objectURL
+        )
         let (existing, copies, objectOwner, folderTakenBy) = (
             known.existing, known.publications, known.objectOwner, known.folderTakenBy
         )
         if let existing, existing.subject.owner != r.owner {
             throw Refusal(
-                reason: "record \(r.id) in \(r.collection) belongs to \(existing.subject.owner); \(r.owner) may not replace it")
+                reason:
+                    "record \(r.id) in \(r.collection) belongs to \(existing.subject.owner); \(r.owner) may not replace it"
+            )
         }
         if let objectOwner, objectOwner != r.owner {
             throw Refusal(reason: "object changed owner from \(objectOwner) to \(r.owner)")
         }
         if let other = folderTakenBy {
-            throw Refusal(reason: "records \(r.id) and \(other) in \(r.collection) would share the folder \(place.folder)")
+            throw Refusal(
+                reason: "records \(r.id) and \(other) in \(r.collection) would share the folder \(place.folder)"
+            )
         }
         let ingested = existing?.subject.ingested ?? at
         var stored: [StoredAsset] = []
@@ -176,17 +216,39 @@ package actor PublishStage {
         }
         let item = STACItemWriter.item(for: r, ingested: ingested)
         let subject = EmbargoSubject(
-            id: r.id, collection: r.collection, owner: r.owner, bbox: r.bbox, acquired: r.acquired,
-            processed: r.processed, ingested: ingested)
+            id: r.id,
+            collection: r.collection,
+            owner: r.owner,
+            bbox: r.bbox,
+            acquired: r.acquired,
+            processed: r.processed,
+            ingested: ingested
+        )
         let record = StoredRecord(
-            subject: subject, source: r.source, objectURL: objectURL, startTime: r.startDatetime ?? r.datetime,
-            endTime: r.endDatetime ?? r.datetime, item: item.serialized(pretty: false), assets: stored,
-            nextChange: engine.nextChange(of: subject, after: at), place: place)
+            subject: subject,
+            source: r.source,
+            objectURL: objectURL,
+            startTime: r.startDatetime ?? r.datetime,
+            endTime: r.endDatetime ?? r.datetime,
+            item: item.serialized(pretty: false),
+            assets: stored,
+            nextChange: engine.nextChange(of: subject, after: at),
+            place: place
+        )
         counts.records += 1
         let object = StoredObject(
-            url: objectURL, source: r.source, etag: n.object.etag, lastModified: n.object.lastModified,
-            size: n.object.ref.size ?? n.object.size, sha256: n.object.sha256, outcome: .record, reason: nil,
-            recordCollection: r.collection, recordId: r.id, listed: n.object.listed)
+            url: objectURL,
+            source: r.source,
+            etag: n.object.etag,
+            lastModified: n.object.lastModified,
+            size: n.object.ref.size ?? n.object.size,
+            sha256: n.object.sha256,
+            outcome: .record,
+            reason: nil,
+            recordCollection: r.collection,
+            recordId: r.id,
+            listed: n.object.listed
+        )
         let audience = audience(of: record)
         let leaving = leavingCopies(record, copies, audience: audience)
         if !leaving.isEmpty {
@@ -196,8 +258,13 @@ package actor PublishStage {
         }
         batch.append(
             Prepared(
-                record: record, item: item, viewers: engine.viewers.filter { audience.contains($0.folder) },
-                replacing: existing != nil, object: object))
+                record: record,
+                item: item,
+                viewers: engine.viewers.filter { audience.contains($0.folder) },
+                replacing: existing != nil,
+                object: object
+            )
+        )
         batchKeys.formUnion(keys)
         if batch.count >= Self.batchSize { await publishBatch() }
     }
@@ -214,7 +281,8 @@ package actor PublishStage {
         do {
             try await state.begin(
                 prepared.map { Intent(record: $0.record, publishing: $0.viewers.map(\.folder), retracting: []) },
-                at: at)
+                at: at
+            )
         } catch {
             for p in prepared { await failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
             return
@@ -227,13 +295,24 @@ package actor PublishStage {
             let s = p.record.subject
             do {
                 let sha = try publisher.publish(
-                    item: p.item, assets: p.record.assets, collection: s.collection, place: p.record.place,
-                    to: p.viewers, replacing: p.replacing)
+                    item: p.item,
+                    assets: p.record.assets,
+                    collection: s.collection,
+                    place: p.record.place,
+                    to: p.viewers,
+                    replacing: p.replacing
+                )
                 confirmations.append(
                     Confirmation(
-                        collection: s.collection, id: s.id, day: p.record.place.day, published: p.viewers.map(\.folder),
-                        retracted: [], object: p.object,
-                        ledger: p.viewers.map { ledgerEvent("publish", s, viewer: $0.folder, item: sha) }))
+                        collection: s.collection,
+                        id: s.id,
+                        day: p.record.place.day,
+                        published: p.viewers.map(\.folder),
+                        retracted: [],
+                        object: p.object,
+                        ledger: p.viewers.map { ledgerEvent("publish", s, viewer: $0.folder, item: sha) }
+                    )
+                )
                 written.append(p)
             } catch {
                 await failed("publish", s, p.viewers.map(\.folder), error)
@@ -276,7 +355,9 @@ package actor PublishStage {
     /// Copies that must go: the viewer may not see the record (or left the pipeline), the
     /// copy is an unfinished retraction, or it lies where the record no longer is.
     package func leavingCopies(
-        _ record: StoredRecord, _ copies: [Publication], audience: Set<String>
+        _ record: StoredRecord,
+        _ copies: [Publication],
+        audience: Set<String>
     ) -> [Publication] {
         copies.filter { !audience.contains($0.viewer) || $0.status == .retracting || $0.place != record.place }
     }
@@ -310,7 +391,10 @@ package actor PublishStage {
             for (record, copies) in begun {
                 for copy in copies {
                     publisher.removeDayCatalog(
-                        viewer: Viewer(folder: copy.viewer), collection: record.subject.collection, day: copy.place.day)
+                        viewer: Viewer(folder: copy.viewer),
+                        collection: record.subject.collection,
+                        day: copy.place.day
+                    )
                 }
             }
         }
@@ -320,7 +404,11 @@ package actor PublishStage {
             var gone: [Publication] = []
             for copy in copies {
                 do {
-                    try publisher.retract(collection: s.collection, place: copy.place, from: Viewer(folder: copy.viewer))
+                    try publisher.retract(
+                        collection: s.collection,
+                        place: copy.place,
+                        from: Viewer(folder: copy.viewer)
+                    )
                     gone.append(copy)
                 } catch {
                     await failures.append(failed("retract", s, [copy.viewer], error))
@@ -331,10 +419,17 @@ package actor PublishStage {
                 try await state.confirm(
                     [
                         Confirmation(
-                            collection: s.collection, id: s.id, day: record.place.day, published: [],
-                            retracted: gone.map(\.viewer), object: nil,
-                            ledger: gone.map { ledgerEvent("retract", s, viewer: $0.viewer, item: nil) })
-                    ], at: at)
+                            collection: s.collection,
+                            id: s.id,
+                            day: record.place.day,
+                            published: [],
+                            retracted: gone.map(\.viewer),
+                            object: nil,
+                            ledger: gone.map { ledgerEvent("retract", s, viewer: $0.viewer, item: nil) }
+                        )
+                    ],
+                    at: at
+                )
                 counts.retracted += gone.count
                 CrashPoint.hit("retract.after-confirm")
                 await ledgerLinesCommitted(gone.count)
@@ -350,8 +445,12 @@ package actor PublishStage {
     /// confirmation with the ledger lines; the catalogs name the copies from the next
     /// catalog write on. With no viewers it still records the record and its object.
     package func publishCopies(
-        _ record: StoredRecord, item: JSONValue?, to viewers: [Viewer], replacing: Bool,
-        object: StoredObject?, event: String
+        _ record: StoredRecord,
+        item: JSONValue?,
+        to viewers: [Viewer],
+        replacing: Bool,
+        object: StoredObject?,
+        event: String
     ) async throws {
         let s = record.subject
         try await state.begin([Intent(record: record, publishing: viewers.map(\.folder), retracting: [])], at: at)
@@ -361,20 +460,36 @@ package actor PublishStage {
             if let lost = record.assets.first(where: { !publisher.hasStored(sha256: $0.sha256) }) {
                 // The store lost these bytes: forget the object, so this run's fetch takes it again.
                 try? await state.forgetObject(url: record.objectURL)
-                throw POSIXIOError(op: "store file \(lost.sha256) of asset \(lost.file) is gone;", path: record.objectURL, code: ENOENT)
+                throw POSIXIOError(
+                    op: "store file \(lost.sha256) of asset \(lost.file) is gone;",
+                    path: record.objectURL,
+                    code: ENOENT
+                )
             }
             sha = try publisher.publish(
-                item: try item ?? JSONValue.parse(record.item), assets: record.assets, collection: s.collection,
-                place: record.place, to: viewers, replacing: replacing)
+                item: try item ?? JSONValue.parse(record.item),
+                assets: record.assets,
+                collection: s.collection,
+                place: record.place,
+                to: viewers,
+                replacing: replacing
+            )
         }
         CrashPoint.hit("publish.after-trees")
         try await state.confirm(
             [
                 Confirmation(
-                    collection: s.collection, id: s.id, day: record.place.day, published: viewers.map(\.folder),
-                    retracted: [], object: object,
-                    ledger: viewers.map { ledgerEvent(event, s, viewer: $0.folder, item: sha) })
-            ], at: at)
+                    collection: s.collection,
+                    id: s.id,
+                    day: record.place.day,
+                    published: viewers.map(\.folder),
+                    retracted: [],
+                    object: object,
+                    ledger: viewers.map { ledgerEvent(event, s, viewer: $0.folder, item: sha) }
+                )
+            ],
+            at: at
+        )
         CrashPoint.hit("publish.after-confirm")
         await ledgerLinesCommitted(viewers.count)
         if event == "release" { counts.released += viewers.count } else { counts.published += viewers.count }
@@ -389,13 +504,15 @@ package actor PublishStage {
         let verb = ["publish": "published", "release": "released", "retract": "retracted"][event] ?? event
         logger.info(
             "\(verb) \(s.collection)/\(s.id) \(event == "retract" ? "from" : "to") \(viewer.folder): \(reason)",
-            metadata: ["event": "\(event)", "record": "\(s.id)", "member": "\(viewer.folder)", "reason": "\(reason)"])
+            metadata: ["event": "\(event)", "record": "\(s.id)", "member": "\(viewer.folder)", "reason": "\(reason)"]
+        )
     }
 
     /// Logs a failed change, remembers it on the copies (so the next run tries it after the
     /// others) and counts it; returns the error for the caller.
     @discardableResult
-    package func failed(_ what: String, _ s: EmbargoSubject, _ viewers: [String], _ error: any Error) async -> any Error {
+    package func failed(_ what: String, _ s: EmbargoSubject, _ viewers: [String], _ error: any Error) async -> any Error
+    {
         counts.failed += 1
         let line = "\(what) \(s.collection)/\(s.id) (\(viewers.joined(separator: ","))): \(error)"
         logger.error("\(line)")
@@ -423,7 +540,8 @@ package actor PublishStage {
             for (collection, changed) in collections.sorted(by: { $0.key < $1.key }) {
                 let contents = Publisher.CollectionContents(
                     days: try await state.catalogDays(viewer: viewer, collection: collection),
-                    extent: try await state.extent(viewer: viewer, collection: collection))
+                    extent: try await state.extent(viewer: viewer, collection: collection)
+                )
                 let title = pipeline.collections.first { $0.id == collection }?.title ?? collection
                 var changedDays: [String: [String]] = [:]
                 for day in changed {
@@ -432,8 +550,12 @@ package actor PublishStage {
                     ).map(\.folder)
                 }
                 try publisher.writeCatalogs(
-                    viewer: Viewer(folder: viewer), collection: collection, changedDays: changedDays,
-                    contents: contents, title: title)
+                    viewer: Viewer(folder: viewer),
+                    collection: collection,
+                    changedDays: changedDays,
+                    contents: contents,
+                    title: title
+                )
             }
             try await writeRootCatalog(Viewer(folder: viewer))
         }
@@ -447,7 +569,10 @@ package actor PublishStage {
         case .public: name = "the public"
         }
         try publisher.writeRootCatalog(
-            for: viewer, name: name, collections: try await state.publishedCollections(viewer: viewer.folder))
+            for: viewer,
+            name: name,
+            collections: try await state.publishedCollections(viewer: viewer.folder)
+        )
     }
 
     /// The run's last step: catalogs of what changed (the state remembers them from the
@@ -489,13 +614,23 @@ package actor PublishStage {
     package func quarantine(source: String, object: String, reason: String, file: URL?) async {
         counts.quarantined += 1
         let line = "\(object): \(reason)"
-        logger.warning("quarantined \(line)", metadata: ["event": "quarantine", "object": "\(object)", "reason": "\(reason)"])
+        logger.warning(
+            "quarantined \(line)",
+            metadata: ["event": "quarantine", "object": "\(object)", "reason": "\(reason)"]
+        )
         do {
             try await state.addQuarantine(
-                runId: runId, source: source, object: object, reason: reason, at: at,
+                runId: runId,
+                source: source,
+                object: object,
+                reason: reason,
+                at: at,
                 ledger: LedgerEvent(
-                    event: "quarantine", at: at,
-                    fields: [("source", .string(source)), ("object", .string(object)), ("reason", .string(reason))]))
+                    event: "quarantine",
+                    at: at,
+                    fields: [("source", .string(source)), ("object", .string(object)), ("reason", .string(reason))]
+                )
+            )
         } catch {
             // Not recorded is not quarantined as far as anyone can tell later: the run fails.
             counts.failed += 1

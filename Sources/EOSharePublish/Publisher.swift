@@ -1,9 +1,9 @@
-import Foundation
 import EOShareCore
 import EOShareEmbargo
-import EOShareState
 import EOShareFetch
 import EOShareNormalize
+import EOShareState
+import Foundation
 
 /// Writes the shared directories of CONTRACT §6: per-viewer static STAC catalogs with
 /// relative links, asset bytes stored once in `SHARED/.store` and hard-linked into each tree.
@@ -27,14 +27,17 @@ public final class Publisher {
     }
 
     /// A viewer's tree: `SHARED/<viewer>`, or the export folder.
-    package func treeFolder(_ viewer: Viewer) -> URL { exportTree ?? root.appendingPathComponent(viewer.folder, isDirectory: false) }
+    package func treeFolder(_ viewer: Viewer) -> URL {
+        exportTree ?? root.appendingPathComponent(viewer.folder, isDirectory: false)
+    }
 
     public var storeFolder: URL { root.appendingPathComponent(".store", isDirectory: false) }
 
     /// Where files are written before they are renamed into a tree: outside every member's
     /// folder, so no reader ever meets a partial file, even after a crash.
     package var temporaryFolder: URL {
-        exportTree.map { $0.appendingPathComponent(".tmp", isDirectory: false) } ?? storeFolder.appendingPathComponent(".tmp", isDirectory: false)
+        exportTree.map { $0.appendingPathComponent(".tmp", isDirectory: false) }
+            ?? storeFolder.appendingPathComponent(".tmp", isDirectory: false)
     }
 
     /// Creates the store, reachable by no one but the publisher, and its temporary folder.
@@ -57,7 +60,10 @@ public final class Publisher {
 
     /// Where the store keeps bytes with this SHA-256.
     public func storePath(sha256: String) -> URL {
-        storeFolder.appendingPathComponent(String(sha256.prefix(2)), isDirectory: false).appendingPathComponent(sha256, isDirectory: false)
+        storeFolder.appendingPathComponent(String(sha256.prefix(2)), isDirectory: false).appendingPathComponent(
+            sha256,
+            isDirectory: false
+        )
     }
 
     /// Creates a folder and its parents unless this run already did.
@@ -68,7 +74,9 @@ public final class Publisher {
             case EEXIST: break
             case ENOENT:
                 try makeFolder(url.deletingLastPathComponent())
-                guard mkdir(url.path, 0o755) == 0 || errno == EEXIST else { throw POSIXIOError(op: "mkdir", path: url.path) }
+                guard mkdir(url.path, 0o755) == 0 || errno == EEXIST else {
+                    throw POSIXIOError(op: "mkdir", path: url.path)
+                }
             default: throw POSIXIOError(op: "mkdir", path: url.path)
             }
         }
@@ -117,7 +125,11 @@ public final class Publisher {
     /// SHA-256 of the item JSON, for the ledger.
     @discardableResult
     public func publish(
-        item: JSONValue, assets: [StoredAsset], collection: String, place: ItemPlace, to viewers: [Viewer],
+        item: JSONValue,
+        assets: [StoredAsset],
+        collection: String,
+        place: ItemPlace,
+        to viewers: [Viewer],
         replacing: Bool
     ) throws -> String {
         let json = Self.itemJSON(item, collection: collection, place: place)
@@ -128,7 +140,10 @@ public final class Publisher {
             let folder = itemFolder(viewer, collection: collection, place: place)
             try makeFolder(folder)
             for asset in assets {
-                try linkFromStore(sha256: asset.sha256, to: folder.appendingPathComponent(asset.file, isDirectory: false))
+                try linkFromStore(
+                    sha256: asset.sha256,
+                    to: folder.appendingPathComponent(asset.file, isDirectory: false)
+                )
             }
             CrashPoint.hit("publish.after-assets")
             let file = folder.appendingPathComponent(name, isDirectory: false)
@@ -146,7 +161,8 @@ public final class Publisher {
             CrashPoint.hit("publish.after-item")
             guard replacing else { continue }
             let keep = Set(assets.map(\.file) + [name])
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where !keep.contains(name) {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            where !keep.contains(name) {
                 unlink(folder.appendingPathComponent(name, isDirectory: false).path)
             }
         }

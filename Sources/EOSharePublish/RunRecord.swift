@@ -1,10 +1,10 @@
-import Foundation
-import Logging
 import EOShareCore
 import EOShareEmbargo
-import EOShareState
 import EOShareFetch
 import EOShareNormalize
+import EOShareState
+import Foundation
+import Logging
 
 /// How a run begins and ends in the state, written by the publish stage like every other
 /// change of an ingest run.
@@ -12,13 +12,18 @@ extension PublishStage {
     /// Records a new run (and marks runs left `running` by a run that died as `died`: the
     /// caller holds the pipeline's lock, so none of them can still be going).
     package static func startRun(
-        pipeline: Pipeline, state: any StateStore, at: Date, started: Date, logger: Logger
+        pipeline: Pipeline,
+        state: any StateStore,
+        at: Date,
+        started: Date,
+        logger: Logger
     ) async throws -> PublishStage {
         let runId = try await state.startRun(at: at, startedAt: started)
         for died in try await state.markDiedRuns(foundBy: runId) {
             logger.warning(
                 "run #\(died) died without finishing (killed or crashed); this run takes over",
-                metadata: ["event": "run-died", "run": "\(died)"])
+                metadata: ["event": "run-died", "run": "\(died)"]
+            )
         }
         var logger = logger
         logger[metadataKey: "run"] = "\(runId)"
@@ -35,12 +40,18 @@ extension PublishStage {
     package func finishRun(_ summary: IngestSummary) async throws {
         if summary.failed > 0 {
             try await state.failRun(
-                runId, error: "\(summary.failed) publications, retractions or quarantines could not be finished",
-                summary: summary, finishedAt: Date())
+                runId,
+                error: "\(summary.failed) publications, retractions or quarantines could not be finished",
+                summary: summary,
+                finishedAt: Date()
+            )
         } else {
             try await state.finishRun(
-                runId, status: summary.quarantined > 0 ? .quarantined : .ok, summary: summary.json.serializedString(),
-                finishedAt: Date())
+                runId,
+                status: summary.quarantined > 0 ? .quarantined : .ok,
+                summary: summary.json.serializedString(),
+                finishedAt: Date()
+            )
         }
     }
 

@@ -5,7 +5,10 @@ import Foundation
 /// was found visible to the viewer.
 enum Assets {
     static func response(
-        for asset: StoredAsset, store path: URL, range: String?, head: Bool
+        for asset: StoredAsset,
+        store path: URL,
+        range: String?,
+        head: Bool
     ) throws -> APIResponse {
         var s = stat()
         guard stat(path.path, &s) == 0 else {
@@ -22,9 +25,11 @@ enum Assets {
         }
         guard let r = parse(range, size: size) else {
             return APIResponse(
-                status: 416, headers: [("Content-Range", "bytes */\(size)"), ("Content-Type", "application/json")],
+                status: 416,
+                headers: [("Content-Range", "bytes */\(size)"), ("Content-Type", "application/json")],
                 body: JSONValue.object(["code": "RangeNotSatisfiable", "description": .string("range '\(range)'")])
-                    .serialized(pretty: false))
+                    .serialized(pretty: false)
+            )
         }
         headers.append(("Content-Range", "bytes \(r.lowerBound)-\(r.upperBound)/\(size)"))
         headers.append(("Content-Length", String(r.upperBound - r.lowerBound + 1)))

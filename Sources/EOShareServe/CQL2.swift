@@ -94,7 +94,9 @@ indirect enum CQL2: Sendable {
         case .object(let o):
             if let p = o["property"]?.stringValue { return .property(p) }
             if let t = o["timestamp"]?.stringValue {
-                guard let d = Timestamp.parse(t) else { throw Invalid(description: "'\(t)' is not an RFC 3339 timestamp") }
+                guard let d = Timestamp.parse(t) else {
+                    throw Invalid(description: "'\(t)' is not an RFC 3339 timestamp")
+                }
                 return .instant(d)
             }
             if let t = o["date"]?.stringValue { return .instant(try date(t)) }
@@ -110,7 +112,9 @@ indirect enum CQL2: Sendable {
                 return .geometry(Geometry.box(v))
             }
             if o["type"] != nil {
-                do { return .geometry(try Geometry.parse(json, what: "the filter's geometry")) } catch let e as Geometry.Invalid {
+                do { return .geometry(try Geometry.parse(json, what: "the filter's geometry")) } catch let e
+                    as Geometry.Invalid
+                {
                     throw Invalid(description: e.description)
                 }
             }
@@ -269,7 +273,10 @@ indirect enum CQL2: Sendable {
     /// SQL LIKE: `%` any run, `_` one character, `\` escapes; the greedy walk with one
     /// back-track point, so no pattern takes more than length × length steps.
     static func like(_ s: String, _ pattern: String) -> Bool {
-        enum Token: Equatable { case any, one, char(Character) }
+        enum Token: Equatable {
+            case any, one
+            case char(Character)
+        }
         var tokens: [Token] = []
         var escaped = false
         for c in pattern {

@@ -4,11 +4,11 @@ import Foundation
 /// The CQL2 text encoding, read by recursive descent into the same tree as the JSON one.
 struct CQL2TextParser {
     enum Token: Equatable {
-        case word(String)        // identifiers and keywords (keywords compared case-insensitively)
-        case quoted(String)      // "property name"
-        case string(String)      // 'literal'
+        case word(String)  // identifiers and keywords (keywords compared case-insensitively)
+        case quoted(String)  // "property name"
+        case string(String)  // 'literal'
         case number(Double)
-        case symbol(String)      // ( ) , = <> < <= > >=
+        case symbol(String)  // ( ) , = <> < <= > >=
     }
 
     var tokens: [Token] = []
@@ -19,7 +19,9 @@ struct CQL2TextParser {
     static func parse(_ text: String) throws -> CQL2 {
         var p = CQL2TextParser(tokens: try tokenize(text))
         let e = try p.expression()
-        guard p.at == p.tokens.count else { throw Invalid(description: "unexpected \(p.describe(p.tokens[p.at])) in the filter") }
+        guard p.at == p.tokens.count else {
+            throw Invalid(description: "unexpected \(p.describe(p.tokens[p.at])) in the filter")
+        }
         return e
     }
 
@@ -59,7 +61,8 @@ struct CQL2TextParser {
                 i += 1
             } else if "<>=".unicodeScalars.contains(s) {
                 var op = String(s)
-                if i + 1 < c.count, (s == "<" && (c[i + 1] == "=" || c[i + 1] == ">")) || (s == ">" && c[i + 1] == "=") {
+                if i + 1 < c.count, (s == "<" && (c[i + 1] == "=" || c[i + 1] == ">")) || (s == ">" && c[i + 1] == "=")
+                {
                     op.unicodeScalars.append(c[i + 1])
                     i += 1
                 }
@@ -67,13 +70,16 @@ struct CQL2TextParser {
                 i += 1
             } else if s == "-" || s == "+" || CharacterSet.decimalDigits.contains(s) {
                 var j = i + 1
-                while j < c.count, CharacterSet.decimalDigits.contains(c[j]) || c[j] == "." || c[j] == "e" || c[j] == "E"
-                    || ((c[j] == "-" || c[j] == "+") && (c[j - 1] == "e" || c[j - 1] == "E"))
+                while j < c.count,
+                    CharacterSet.decimalDigits.contains(c[j]) || c[j] == "." || c[j] == "e" || c[j] == "E"
+                        || ((c[j] == "-" || c[j] == "+") && (c[j - 1] == "e" || c[j - 1] == "E"))
                 {
                     j += 1
                 }
                 let literal = String(String.UnicodeScalarView(c[i..<j]))
-                guard let n = Double(literal), n.isFinite else { throw Invalid(description: "'\(literal)' is not a number") }
+                guard let n = Double(literal), n.isFinite else {
+                    throw Invalid(description: "'\(literal)' is not a number")
+                }
                 out.append(.number(n))
                 i = j
             } else if isWord(s) {
@@ -115,7 +121,9 @@ struct CQL2TextParser {
 
     mutating func expect(symbol: String) throws {
         guard peek == .symbol(symbol) else {
-            throw Invalid(description: "expected '\(symbol)'" + (peek.map { " before \(describe($0))" } ?? " at the end"))
+            throw Invalid(
+                description: "expected '\(symbol)'" + (peek.map { " before \(describe($0))" } ?? " at the end")
+            )
         }
         at += 1
     }
@@ -144,7 +152,8 @@ struct CQL2TextParser {
             try expect(symbol: ")")
             return e
         }
-        for name in ["S_INTERSECTS", "T_INTERSECTS"] where isKeyword(name) && tokens.count > at + 1
+        for name in ["S_INTERSECTS", "T_INTERSECTS"]
+        where isKeyword(name) && tokens.count > at + 1
             && tokens[at + 1] == .symbol("(")
         {
             at += 2
@@ -190,7 +199,9 @@ struct CQL2TextParser {
             try expect(symbol: ")")
             e = .isIn(left, list)
         } else {
-            throw Invalid(description: "expected a comparison" + (peek.map { " before \(describe($0))" } ?? " at the end"))
+            throw Invalid(
+                description: "expected a comparison" + (peek.map { " before \(describe($0))" } ?? " at the end")
+            )
         }
         return negated ? .not(e) : e
     }
@@ -209,7 +220,8 @@ struct CQL2TextParser {
             case "TRUE": return .bool(true)
             case "FALSE": return .bool(false)
             case "NULL": return .null
-            case "TIMESTAMP", "DATE", "INTERVAL", "BBOX", "POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING",
+            case "TIMESTAMP", "DATE", "INTERVAL", "BBOX", "POINT", "LINESTRING", "POLYGON", "MULTIPOINT",
+                "MULTILINESTRING",
                 "MULTIPOLYGON", "GEOMETRYCOLLECTION":
                 guard peek == .symbol("(") else { return .property(w) }
                 return try literal(upper)
@@ -256,7 +268,9 @@ struct CQL2TextParser {
             return .geometry(Geometry.box(v))
         default:
             let json = try wkt(kind)
-            do { return .geometry(try Geometry.parse(json, what: "the filter's geometry")) } catch let e as Geometry.Invalid {
+            do { return .geometry(try Geometry.parse(json, what: "the filter's geometry")) } catch let e
+                as Geometry.Invalid
+            {
                 throw Invalid(description: e.description)
             }
         }
@@ -308,7 +322,8 @@ struct CQL2TextParser {
                         return p
                     }
                     return try position()
-                })
+                }
+            )
         case "MULTILINESTRING": coordinates = .array(try list { .array(try list(position)) })
         case "MULTIPOLYGON": coordinates = .array(try list { .array(try list { .array(try list(position)) }) })
         default:

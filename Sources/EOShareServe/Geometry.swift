@@ -37,9 +37,11 @@ struct Geometry: Sendable {
         let (w, s, e, n) = b.count == 6 ? (b[0], b[1], b[3], b[4]) : (b[0], b[1], b[2], b[3])
         var g = Geometry()
         for (x0, x1) in w <= e ? [(w, e)] : [(w, 180), (-180, e)] {
-            g.addPolygon([[
-                Point(x: x0, y: s), Point(x: x1, y: s), Point(x: x1, y: n), Point(x: x0, y: n), Point(x: x0, y: s),
-            ]])
+            g.addPolygon([
+                [
+                    Point(x: x0, y: s), Point(x: x1, y: s), Point(x: x1, y: n), Point(x: x0, y: n), Point(x: x0, y: s),
+                ]
+            ])
         }
         return g
     }
@@ -61,7 +63,9 @@ struct Geometry: Sendable {
             return try a.map(position)
         }
         func rings(_ v: JSONValue?) throws -> [[Point]] {
-            guard let a = v?.arrayValue, !a.isEmpty else { throw Invalid(description: "\(what) has a polygon without rings") }
+            guard let a = v?.arrayValue, !a.isEmpty else {
+                throw Invalid(description: "\(what) has a polygon without rings")
+            }
             return try a.map { ring in
                 let r = try positions(ring, minimum: 4)
                 guard r.first == r.last else { throw Invalid(description: "\(what) has a ring that is not closed") }
@@ -78,7 +82,9 @@ struct Geometry: Sendable {
             for line in lines { g.addLine(try positions(line, minimum: 2)) }
         case "Polygon": g.addPolygon(try rings(coordinates))
         case "MultiPolygon":
-            guard let polygons = coordinates?.arrayValue else { throw Invalid(description: "\(what) has no coordinates") }
+            guard let polygons = coordinates?.arrayValue else {
+                throw Invalid(description: "\(what) has no coordinates")
+            }
             for p in polygons { g.addPolygon(try rings(p)) }
         case "GeometryCollection":
             guard let members = json["geometries"]?.arrayValue else {

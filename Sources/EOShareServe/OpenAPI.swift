@@ -7,9 +7,14 @@ enum OpenAPI {
         func operation(_ summary: String, _ type: String, parameters: [String] = []) -> JSONValue {
             .object([
                 "summary": .string(summary),
-                "parameters": .array(parameters.map { name in
-                    .object(["name": .string(name), "in": "query", "required": .bool(false), "schema": .object(["type": "string"])])
-                }),
+                "parameters": .array(
+                    parameters.map { name in
+                        .object([
+                            "name": .string(name), "in": "query", "required": .bool(false),
+                            "schema": .object(["type": "string"]),
+                        ])
+                    }
+                ),
                 "responses": .object([
                     "200": .object(["description": "OK", "content": .object([type: .object([:])])]),
                     "401": .object(["description": "a member's endpoint without that member's bearer token"]),
@@ -17,9 +22,13 @@ enum OpenAPI {
             ])
         }
         func itemParameter(_ name: String) -> JSONValue {
-            .object(["name": .string(name), "in": "path", "required": .bool(true), "schema": .object(["type": "string"])])
+            .object([
+                "name": .string(name), "in": "path", "required": .bool(true), "schema": .object(["type": "string"]),
+            ])
         }
-        let search = ["bbox", "intersects", "datetime", "ids", "collections", "limit", "sortby", "filter", "filter-lang", "token"]
+        let search = [
+            "bbox", "intersects", "datetime", "ids", "collections", "limit", "sortby", "filter", "filter-lang", "token",
+        ]
         var paths = JSONObject()
         paths["/"] = .object(["get": operation("landing page", "application/json")])
         paths["/conformance"] = .object(["get": operation("conformance classes", "application/json")])

@@ -74,7 +74,9 @@ enum Paging {
         if let interval = p.datetime {
             guard var start = r.startTime, var end = r.endTime ?? r.startTime else { return nil }
             let edges = [interval.start, interval.end].compactMap { $0 }
-            if edges.contains(where: { abs($0.timeIntervalSince(start)) <= slack || abs($0.timeIntervalSince(end)) <= slack }) {
+            if edges.contains(where: {
+                abs($0.timeIntervalSince(start)) <= slack || abs($0.timeIntervalSince(end)) <= slack
+            }) {
                 guard let item = try? JSONValue.parse(r.item), let span = itemSpan(item) else { return nil }
                 (start, end) = span
                 parsed = item
@@ -85,7 +87,8 @@ enum Paging {
         guard p.intersects != nil || p.filter != nil else { return .some(parsed) }
         guard let item = parsed ?? (try? JSONValue.parse(r.item)) else { return nil }
         if let g = p.intersects {
-            guard let geometry = item["geometry"], let footprint = try? Geometry.parse(geometry), footprint.intersects(g)
+            guard let geometry = item["geometry"], let footprint = try? Geometry.parse(geometry),
+                footprint.intersects(g)
             else { return nil }
         }
         if let filter = p.filter {

@@ -30,7 +30,11 @@ public struct APIRequest: Sendable {
     public var base: String
 
     public init(
-        method: String, segments: [String], query: [(String, String)], headers: [(String, String)], body: [UInt8],
+        method: String,
+        segments: [String],
+        query: [(String, String)],
+        headers: [(String, String)],
+        body: [UInt8],
         base: String
     ) {
         self.method = method
@@ -90,7 +94,12 @@ public final class STACAPI: Sendable {
         let root = "\(request.base)/\(viewer.folder)"
         let rest = Array(request.segments.dropFirst())
         let context = Context(
-            snapshot: snapshot, viewer: viewer, at: at, root: root, state: await states.open(snapshot.pipeline))
+            snapshot: snapshot,
+            viewer: viewer,
+            at: at,
+            root: root,
+            state: await states.open(snapshot.pipeline)
+        )
         do {
             switch (request.method, rest.count) {
             case ("GET", 0): return .json(landing(context))
@@ -102,7 +111,12 @@ public final class STACAPI: Sendable {
                 return .json(Queryables.schema(id: "\(root)/queryables"), type: "application/schema+json")
             case ("GET", 1) where rest[0] == "collections": return .json(try await collections(context))
             case ("GET", 1) where rest[0] == "search":
-                return try await search(context, SearchParameters(query: request.query), url: "\(root)/search", method: "GET")
+                return try await search(
+                    context,
+                    SearchParameters(query: request.query),
+                    url: "\(root)/search",
+                    method: "GET"
+                )
             case ("POST", 1) where rest[0] == "search":
                 guard let body = try? JSONValue.parse(request.body) else {
                     throw BadRequest(description: "the search body is not JSON")
@@ -147,10 +161,21 @@ public final class STACAPI: Sendable {
             link("search", "\(c.root)/search", "application/geo+json", method: "GET"),
             link("search", "\(c.root)/search", "application/geo+json", method: "POST"),
             link("service-desc", "\(c.root)/api", "application/vnd.oai.openapi+json;version=3.0"),
-            link("http://www.opengis.net/def/rel/ogc/1.0/queryables", "\(c.root)/queryables", "application/schema+json"),
+            link(
+                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "\(c.root)/queryables",
+                "application/schema+json"
+            ),
         ]
         for collection in c.pipeline.collections {
-            links.append(link("child", "\(c.root)/collections/\(Self.escape(collection.id))", "application/json", title: collection.title))
+            links.append(
+                link(
+                    "child",
+                    "\(c.root)/collections/\(Self.escape(collection.id))",
+                    "application/json",
+                    title: collection.title
+                )
+            )
         }
         return .object([
             "type": "Catalog", "stac_version": .string(Self.stacVersion), "id": .string("eoshare-\(c.viewer.folder)"),
@@ -174,7 +199,8 @@ public final class STACAPI: Sendable {
 
     func collection(_ config: CollectionConfig, _ c: Context, extent: ViewerExtent?) -> JSONValue {
         let url = "\(c.root)/collections/\(Self.escape(config.id))"
-        let bbox: JSONValue = extent?.bbox.map { .array([.array($0.map(JSONValue.number))]) }
+        let bbox: JSONValue =
+            extent?.bbox.map { .array([.array($0.map(JSONValue.number))]) }
             ?? .array([.array([-180, -90, 180, 90].map(JSONValue.number))])
         let interval: JSONValue = .array([
             .array([
@@ -253,8 +279,11 @@ public final class STACAPI: Sendable {
                 let asset = record.assets.first(where: { $0.file == rest[4] })
             else { return .error(404, "NotFound", "no asset '\(rest[4])' of item '\(rest[2])'") }
             return try Assets.response(
-                for: asset, store: Publisher(root: c.pipeline.sharedRoot, collections: []).storePath(sha256: asset.sha256),
-                range: request.header("Range"), head: request.method == "HEAD")
+                for: asset,
+                store: Publisher(root: c.pipeline.sharedRoot, collections: []).storePath(sha256: asset.sha256),
+                range: request.header("Range"),
+                head: request.method == "HEAD"
+            )
         default:
             return .error(404, "NotFound", "no such resource")
         }
@@ -275,7 +304,11 @@ public final class STACAPI: Sendable {
     // MARK: Search
 
     func search(
-        _ c: Context, _ p: SearchParameters, url: String, method: String, collectionPath: Bool = false
+        _ c: Context,
+        _ p: SearchParameters,
+        url: String,
+        method: String,
+        collectionPath: Bool = false
     ) async throws -> APIResponse {
         if let asked = p.collections {
             for id in asked where c.pipeline.collection(id) == nil && collectionPath {
@@ -322,9 +355,12 @@ public final class STACAPI: Sendable {
         var items: [(String, String)] = []
         if let c = p.collections { items.append(("collections", c.joined(separator: ","))) }
         if let ids = p.ids { items.append(("ids", ids.joined(separator: ","))) }
-        if let b = p.bbox { items.append(("bbox", b.map { JSONValue.number($0).serializedString() }.joined(separator: ","))) }
+        if let b = p.bbox {
+            items.append(("bbox", b.map { JSONValue.number($0).serializedString() }.joined(separator: ",")))
+        }
         if let raw = p.rawQuery {
-            for (k, v) in raw where ["intersects", "datetime", "sortby", "filter", "filter-lang", "filter-crs"].contains(k) {
+            for (k, v) in raw
+            where ["intersects", "datetime", "sortby", "filter", "filter-lang", "filter-crs"].contains(k) {
                 items.append((k, v))
             }
         }

@@ -49,14 +49,18 @@ struct SearchParameters: Sendable {
                 intersects = try Self.geometry(json)
             case "datetime": datetime = try Self.interval(value)
             case "limit":
-                guard let n = Int(value) else { throw BadRequest(description: "limit '\(value)' is not a whole number") }
+                guard let n = Int(value) else {
+                    throw BadRequest(description: "limit '\(value)' is not a whole number")
+                }
                 limit = try Self.limit(n)
             case "sortby": sortby = try Self.sortby(Self.list(value))
             case "filter": filter = try Self.filterText(value, language: query.first { $0.0 == "filter-lang" }?.1)
             case "filter-lang", "filter-crs": try Self.checkFilterOption(key, value)
             case "token": token = try PageToken(value)
             case "fields", "query":
-                throw BadRequest(description: "'\(key)' is not supported (the Fields and Query extensions are not offered)")
+                throw BadRequest(
+                    description: "'\(key)' is not supported (the Fields and Query extensions are not offered)"
+                )
             default: throw BadRequest(description: "unknown parameter '\(key)'")
             }
         }
@@ -121,7 +125,9 @@ struct SearchParameters: Sendable {
                 guard let s = value.stringValue else { throw BadRequest(description: "token is not a string") }
                 token = try PageToken(s)
             case "fields", "query", "conf":
-                throw BadRequest(description: "'\(key)' is not supported (the Fields and Query extensions are not offered)")
+                throw BadRequest(
+                    description: "'\(key)' is not supported (the Fields and Query extensions are not offered)"
+                )
             default: throw BadRequest(description: "unknown search field '\(key)'")
             }
         }
@@ -149,7 +155,9 @@ struct SearchParameters: Sendable {
 
     /// 4 or 6 numbers, south ≤ north, latitudes within ±90; west > east crosses the antimeridian.
     static func box(_ v: [Double]) throws -> [Double] {
-        guard v.count == 4 || v.count == 6 else { throw BadRequest(description: "bbox needs 4 or 6 numbers, got \(v.count)") }
+        guard v.count == 4 || v.count == 6 else {
+            throw BadRequest(description: "bbox needs 4 or 6 numbers, got \(v.count)")
+        }
         guard v.allSatisfy(\.isFinite) else { throw BadRequest(description: "bbox has a number that is not finite") }
         let (w, s, e, n) = v.count == 6 ? (v[0], v[1], v[3], v[4]) : (v[0], v[1], v[2], v[3])
         guard s <= n else { throw BadRequest(description: "bbox south \(s) is north of north \(n)") }
@@ -195,7 +203,9 @@ struct SearchParameters: Sendable {
     /// digits, and `Z` or `±hh:mm`.
     static func isRFC3339(_ t: String) -> Bool {
         t.range(
-            of: #"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"#, options: .regularExpression)
+            of: #"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"#,
+            options: .regularExpression
+        )
             != nil
     }
 
@@ -229,7 +239,10 @@ struct SearchParameters: Sendable {
         case "collection": return .collection
         default:
             guard Queryables.sortable.contains(name) else {
-                throw BadRequest(description: "cannot sort by '\(raw)' (sortable: \(Queryables.sortable.sorted().joined(separator: ", ")))")
+                throw BadRequest(
+                    description:
+                        "cannot sort by '\(raw)' (sortable: \(Queryables.sortable.sorted().joined(separator: ", ")))"
+                )
             }
             return .property(name)
         }
@@ -293,13 +306,15 @@ struct PageToken: Sendable {
     var text: String {
         let json: JSONValue = .object([
             "d": .string(previous ? "p" : "n"),
-            "k": .array(key.map { v in
-                switch v {
-                case .null: return .null
-                case .text(let s): return .string(s)
-                case .number(let n): return .number(n)
+            "k": .array(
+                key.map { v in
+                    switch v {
+                    case .null: return .null
+                    case .text(let s): return .string(s)
+                    case .number(let n): return .number(n)
+                    }
                 }
-            }),
+            ),
         ])
         return Data(json.serialized(pretty: false)).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")

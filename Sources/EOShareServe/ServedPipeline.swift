@@ -58,8 +58,10 @@ public final class ServedPipeline: @unchecked Sendable {
             tokens = try TokenFile.load(url, members: Set(pipeline.members.map(\.id)))
         }
         return Snapshot(
-            pipeline: pipeline, engine: EmbargoEngine(policy: pipeline.policy, members: pipeline.members.map(\.id)),
-            tokens: tokens)
+            pipeline: pipeline,
+            engine: EmbargoEngine(policy: pipeline.policy, members: pipeline.members.map(\.id)),
+            tokens: tokens
+        )
     }
 
     static func signatures(_ file: URL, _ pipeline: Pipeline?) -> [Signature?] {

@@ -29,8 +29,11 @@ public enum STACServer {
     /// Serves until SIGTERM or SIGINT (`handleSignals`) or until the task is cancelled;
     /// `onRunning` gets the bound port (useful with port 0).
     public static func run(
-        served: ServedPipeline, options: Options, accessLog: @escaping @Sendable (String) -> Void,
-        handleSignals: Bool = true, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        served: ServedPipeline,
+        options: Options,
+        accessLog: @escaping @Sendable (String) -> Void,
+        handleSignals: Bool = true,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
         let app = try application(served: served, options: options, accessLog: accessLog, onRunning: onRunning)
         try await app.runService(gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [])
@@ -38,7 +41,9 @@ public enum STACServer {
 
     /// The application, ready to run.
     static func application(
-        served: ServedPipeline, options: Options, accessLog: @escaping @Sendable (String) -> Void,
+        served: ServedPipeline,
+        options: Options,
+        accessLog: @escaping @Sendable (String) -> Void,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let snapshot = try served.snapshot().get()
@@ -51,12 +56,20 @@ public enum STACServer {
         let secure = tls != nil
         let responder = CallbackResponder<BasicRequestContext> { request, context in
             let started = ContinuousClock.now
-            let (response, viewer) = await handle(request, context, api: api, served: served, secure: secure, fileIO: fileIO)
+            let (response, viewer) = await handle(
+                request,
+                context,
+                api: api,
+                served: served,
+                secure: secure,
+                fileIO: fileIO
+            )
             let elapsed = ContinuousClock.now - started
             let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             accessLog(
                 "\(Timestamp.format(Date())) \(viewer ?? "-") \(request.method.rawValue) \(request.uri.path) "
-                    + "\(response.status.code) \(String(format: "%.1f", ms))ms")
+                    + "\(response.status.code) \(String(format: "%.1f", ms))ms"
+            )
             return response
         }
         var logger = Logger(label: "eoshare.serve")
@@ -67,9 +80,12 @@ public enum STACServer {
             responder: responder,
             server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: ApplicationConfiguration(
-                address: .hostname(options.host, port: options.port), serverName: "eoshare"),
+                address: .hostname(options.host, port: options.port),
+                serverName: "eoshare"
+            ),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? options.port) },
-            logger: logger)
+            logger: logger
+        )
     }
 
     static func tlsConfiguration(certificate: URL, key: URL) throws -> TLSConfiguration {
@@ -80,7 +96,11 @@ public enum STACServer {
 
     /// The response, and the viewer the request named (for the access log).
     static func handle(
-        _ request: Request, _ context: BasicRequestContext, api: STACAPI, served: ServedPipeline, secure: Bool,
+        _ request: Request,
+        _ context: BasicRequestContext,
+        api: STACAPI,
+        served: ServedPipeline,
+        secure: Bool,
         fileIO: FileIO
     ) async -> (Response, String?) {
         let rawSegments = request.uri.path.split(separator: "/").map(String.init)
@@ -122,9 +142,13 @@ public enum STACServer {
         }
         let head = request.method == .head
         let apiRequest = APIRequest(
-            method: head ? "GET" : request.method.rawValue, segments: segments, query: query(request.uri.query),
-            headers: request.headers.map { ($0.name.canonicalName, $0.value) }, body: body,
-            base: base(request, secure: secure))
+            method: head ? "GET" : request.method.rawValue,
+            segments: segments,
+            query: query(request.uri.query),
+            headers: request.headers.map { ($0.name.canonicalName, $0.value) },
+            body: body,
+            base: base(request, secure: secure)
+        )
         var answer = await api.respond(apiRequest, snapshot: snapshot, viewer: viewer)
         if head {
             if answer.file == nil, !answer.headers.contains(where: { $0.0 == "Content-Length" }) {
@@ -136,8 +160,12 @@ public enum STACServer {
         if let file = answer.file {
             do {
                 let range = file.range.map { Int($0.lowerBound)...Int($0.upperBound) } ?? 0...Int(max(0, file.size - 1))
-                let body = file.size == 0 ? ResponseBody() : try await fileIO.loadFile(path: file.path, range: range, context: context)
-                return (Response(status: .init(code: answer.status), headers: fields(answer.headers), body: body), first)
+                let body =
+                    file.size == 0
+                    ? ResponseBody() : try await fileIO.loadFile(path: file.path, range: range, context: context)
+                return (
+                    Response(status: .init(code: answer.status), headers: fields(answer.headers), body: body), first
+                )
             } catch {
                 return (send(.error(404, "NotFound", "the asset's bytes cannot be read")), first)
             }
@@ -204,6 +232,10 @@ public enum STACServer {
     static func send(_ answer: APIResponse) -> Response {
         var buffer = ByteBuffer()
         buffer.writeBytes(answer.body)
-        return Response(status: .init(code: answer.status), headers: fields(answer.headers), body: .init(byteBuffer: buffer))
+        return Response(
+            status: .init(code: answer.status),
+            headers: fields(answer.headers),
+            body: .init(byteBuffer: buffer)
+        )
     }
 }

@@ -37,13 +37,16 @@ public struct TokenFile: Sendable {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             let place = "tokens file \(name):\(n + 1)"
             guard fields.count == 2 else {
-                throw Error(description: "\(place): expected 'MEMBER <sha256 hex of the token>', found \(fields.count) fields")
+                throw Error(
+                    description: "\(place): expected 'MEMBER <sha256 hex of the token>', found \(fields.count) fields"
+                )
             }
             let member = String(fields[0])
             guard members.contains(member) else {
                 throw Error(
                     description: member == "public"
-                        ? "\(place): public needs no token" : "\(place): '\(member)' is not a member of the pipeline")
+                        ? "\(place): public needs no token" : "\(place): '\(member)' is not a member of the pipeline"
+                )
             }
             guard let hash = hexBytes(fields[1]), hash.count == 32 else {
                 throw Error(description: "\(place): the hash of \(member)'s token is not 64 hex digits (SHA-256)")

@@ -1,6 +1,6 @@
-import Foundation
 import EOShareCore
 import EOShareEmbargo
+import Foundation
 
 /// Another ingest holds the pipeline's lock (exit 75).
 public struct LockBusy: Error, CustomStringConvertible {
@@ -16,7 +16,10 @@ public final class PipelineLock: Sendable {
     public init(pipeline: Pipeline, wait: Bool) throws {
         let path = pipeline.lockPath
         do {
-            try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: path.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
         } catch {
             throw POSIXIOError(op: "create", path: path.deletingLastPathComponent().path, code: EACCES)
         }

@@ -1,6 +1,6 @@
-import Foundation
 import EOShareCore
 import EOShareEmbargo
+import Foundation
 import GRDB
 
 /// A search over the state's records, as the STAC API asks it: coarse filters the indexes
@@ -123,7 +123,8 @@ extension SQLiteStateStore {
             let spans: [(Double, Double)] = b[0] <= b[2] ? [(b[0], b[2])] : [(b[0], 180), (-180, b[2])]
             let parts = spans.map { _ in "(west <= ? AND east >= ? AND south <= ? AND north >= ?)" }
             conditions.append(
-                "r.rowid IN (SELECT rid FROM records_rtree WHERE \(parts.joined(separator: " OR ")))")
+                "r.rowid IN (SELECT rid FROM records_rtree WHERE \(parts.joined(separator: " OR ")))"
+            )
             for (w, e) in spans { arguments += [e, w, b[3], b[1]] }
         }
         if let end = q.end {
@@ -202,10 +203,22 @@ extension SQLiteStateStore {
             out.append(
                 SearchCandidate(
                     subject: EmbargoSubject(
-                        id: row[0], collection: row[1], owner: row[2], bbox: bbox, acquired: date(row[7]),
-                        processed: date(row[8]), ingested: date(row[9])),
-                    startTime: date(row[10]), endTime: date(row[11]), item: [UInt8](item), assets: assets,
-                    place: ItemPlace(day: row[14], folder: row[15]), key: key))
+                        id: row[0],
+                        collection: row[1],
+                        owner: row[2],
+                        bbox: bbox,
+                        acquired: date(row[7]),
+                        processed: date(row[8]),
+                        ingested: date(row[9])
+                    ),
+                    startTime: date(row[10]),
+                    endTime: date(row[11]),
+                    item: [UInt8](item),
+                    assets: assets,
+                    place: ItemPlace(day: row[14], folder: row[15]),
+                    key: key
+                )
+            )
         }
         return out
     }
@@ -230,7 +243,9 @@ extension SQLiteStateStore {
                     SELECT id, collection, owner, west, south, east, north, acquired, processed, ingested,
                            start_time, end_time
                     FROM records WHERE (collection, id) > (?, ?) ORDER BY collection, id LIMIT ?
-                    """, arguments: [after?.collection ?? "", after?.id ?? "", limit])
+                    """,
+                arguments: [after?.collection ?? "", after?.id ?? "", limit]
+            )
             func date(_ v: Double?) -> Date? { v.map(Date.init(timeIntervalSince1970:)) }
             return rows.map { row in
                 var bbox: [Double]?
@@ -239,9 +254,17 @@ extension SQLiteStateStore {
                 }
                 return TimedSubject(
                     subject: EmbargoSubject(
-                        id: row[0], collection: row[1], owner: row[2], bbox: bbox, acquired: date(row[7]),
-                        processed: date(row[8]), ingested: date(row[9])),
-                    start: date(row[10]), end: date(row[11]))
+                        id: row[0],
+                        collection: row[1],
+                        owner: row[2],
+                        bbox: bbox,
+                        acquired: date(row[7]),
+                        processed: date(row[8]),
+                        ingested: date(row[9])
+                    ),
+                    start: date(row[10]),
+                    end: date(row[11])
+                )
             }
         }
     }

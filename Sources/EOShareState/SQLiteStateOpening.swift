@@ -1,7 +1,7 @@
-import Foundation
-import GRDB
 import EOShareCore
 import EOShareEmbargo
+import Foundation
+import GRDB
 
 /// How runs end in the state, so `status` tells a failed or dead run from a running one.
 /// A run's error is kept in its summary JSON under `error`, next to the counts it reached.
@@ -11,14 +11,20 @@ extension SQLiteStateStore {
     /// Returns their ids.
     @discardableResult
     public func markDiedRuns(foundBy run: Int64?) async throws -> [Int64] {
-        let error = "ended without finishing (killed or crashed)"
+        let error =
+            "ended without finishing (killed or crashed)"
             + (run.map { "; run #\($0) found its lock released" } ?? "; its lock was found released")
         return try await db.write { db in
-            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM runs WHERE status = 'running' AND id IS NOT ?", arguments: [run])
+            let ids = try Int64.fetchAll(
+                db,
+                sql: "SELECT id FROM runs WHERE status = 'running' AND id IS NOT ?",
+                arguments: [run]
+            )
             for id in ids {
                 try db.execute(
                     sql: "UPDATE runs SET status = 'died', summary = ? WHERE id = ?",
-                    arguments: [JSONValue.object(["error": .string(error)]).serializedString(), id])
+                    arguments: [JSONValue.object(["error": .string(error)]).serializedString(), id]
+                )
             }
             return ids
         }

@@ -1,8 +1,8 @@
+import EOShareCore
+import EOShareEmbargo
 import Foundation
 import GRDB
 import GRDBSQLite
-import EOShareCore
-import EOShareEmbargo
 
 /// The pipeline's memory in SQLite (through GRDB): fetched objects, records with their
 /// normalized items, publications (record × viewer), runs and quarantined objects.
@@ -95,7 +95,8 @@ public final class SQLiteStateStore: StateStore {
                         at REAL NOT NULL
                     );
                     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                    """)
+                    """
+            )
         }
         // The index-page entry (time to the minute and size, as shown) of an object fetched
         // at least a minute after it last changed: while the page shows the same entry, the
@@ -135,7 +136,8 @@ public final class SQLiteStateStore: StateStore {
                         PRIMARY KEY (viewer, collection)
                     );
                     CREATE INDEX publications_day ON publications(viewer, collection, day, status);
-                    """)
+                    """
+            )
             let rows = try Row.fetchAll(db, sql: "SELECT collection, id, start_time FROM records")
             for row in rows {
                 let id: String = row["id"]
@@ -143,10 +145,12 @@ public final class SQLiteStateStore: StateStore {
                 let place = ItemPlace(day: ItemPlace.day(of: start), folder: (try? ItemFolderName.encode(id)) ?? id)
                 try db.execute(
                     sql: "UPDATE records SET day = ?, folder = ? WHERE collection = ? AND id = ?",
-                    arguments: [place.day, place.folder, row["collection"], id])
+                    arguments: [place.day, place.folder, row["collection"], id]
+                )
                 try db.execute(
                     sql: "UPDATE publications SET day = ?, folder = ? WHERE collection = ? AND record_id = ?",
-                    arguments: [place.day, place.folder, row["collection"], id])
+                    arguments: [place.day, place.folder, row["collection"], id]
+                )
             }
             // The ledger so far becomes the anchor the next lines chain onto.
             if let bytes = try? FileBytes.read(ledger), !bytes.isEmpty {
@@ -159,12 +163,17 @@ public final class SQLiteStateStore: StateStore {
                             INSERT OR REPLACE INTO meta (key, value) VALUES ('ledger_lines', ?), ('ledger_head', ?),
                             ('ledger_file_lines', ?), ('ledger_file_bytes', ?)
                             """,
-                        arguments: [String(lines.count), Digest.sha256Hex(Array(last)), String(lines.count), String(end)])
+                        arguments: [
+                            String(lines.count), Digest.sha256Hex(Array(last)), String(lines.count), String(end),
+                        ]
+                    )
                 }
             }
             // The trees are still in the old layout: the next run reconciles them.
             if !rows.isEmpty {
-                try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('reconcile', 'the layout changed')")
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('reconcile', 'the layout changed')"
+                )
             }
             try db.execute(sql: "CREATE UNIQUE INDEX records_folder ON records(collection, folder)")
         }
@@ -199,7 +208,8 @@ public final class SQLiteStateStore: StateStore {
             sql: """
                 SELECT url, source, etag, last_modified, size, sha256, outcome, reason, record_collection,
                 record_id, listed FROM objects WHERE url = ?
-                """)
+                """
+        )
         statement.setUncheckedArguments([url])
         let s = statement.sqliteStatement
         defer { sqlite3_reset(s) }
@@ -212,10 +222,18 @@ public final class SQLiteStateStore: StateStore {
             sqlite3_column_text(s, column).map { String(cString: $0) }
         }
         return StoredObject(
-            url: text(0) ?? url, source: text(1) ?? "", etag: text(2), lastModified: text(3),
-            size: sqlite3_column_type(s, 4) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 4), sha256: text(5),
-            outcome: ObjectOutcome(rawValue: text(6) ?? "") ?? .refused, reason: text(7), recordCollection: text(8), recordId: text(9),
-            listed: text(10))
+            url: text(0) ?? url,
+            source: text(1) ?? "",
+            etag: text(2),
+            lastModified: text(3),
+            size: sqlite3_column_type(s, 4) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 4),
+            sha256: text(5),
+            outcome: ObjectOutcome(rawValue: text(6) ?? "") ?? .refused,
+            reason: text(7),
+            recordCollection: text(8),
+            recordId: text(9),
+            listed: text(10)
+        )
     }
 
     public func saveObject(_ o: StoredObject, at: Date) async throws {
@@ -244,7 +262,8 @@ public final class SQLiteStateStore: StateStore {
                 arguments: [
                     o.url, o.source, o.etag, o.lastModified, o.size, o.sha256, o.outcome.rawValue, o.reason,
                     o.recordCollection, o.recordId, at.timeIntervalSince1970, o.listed,
-                ])
+                ]
+            )
         }
     }
 
@@ -253,7 +272,9 @@ public final class SQLiteStateStore: StateStore {
     public func record(collection: String, id: String) async throws -> StoredRecord? {
         try await db.read { db in
             try Row.fetchOne(
-                db, sql: "SELECT * FROM records WHERE collection = ? AND id = ?", arguments: [collection, id]
+                db,
+                sql: "SELECT * FROM records WHERE collection = ? AND id = ?",
+                arguments: [collection, id]
             ).map(Self.storedRecord)
         }
     }
@@ -277,7 +298,8 @@ public final class SQLiteStateStore: StateStore {
                     """,
                 arguments: StatementArguments(
                     [after?.collection ?? "", after?.id ?? ""] + (dueAt.map { [$0.timeIntervalSince1970] } ?? [])
-                        + [limit])
+                        + [limit]
+                )
             ).map(Self.storedRecord)
         }
     }
@@ -289,7 +311,9 @@ public final class SQLiteStateStore: StateStore {
                 sql: """
                     SELECT id, collection, owner, west, south, east, north, acquired, processed, ingested
                     FROM records WHERE (collection, id) > (?, ?) ORDER BY collection, id LIMIT ?
-                    """, arguments: [after?.collection ?? "", after?.id ?? "", limit])
+                    """,
+                arguments: [after?.collection ?? "", after?.id ?? "", limit]
+            )
             func date(_ v: Double?) -> Date? { v.map(Date.init(timeIntervalSince1970:)) }
             var page: [EmbargoSubject] = []
             while let row = try rows.next() {
@@ -299,8 +323,15 @@ public final class SQLiteStateStore: StateStore {
                 }
                 page.append(
                     EmbargoSubject(
-                        id: row[0], collection: row[1], owner: row[2], bbox: bbox, acquired: date(row[7]),
-                        processed: date(row[8]), ingested: date(row[9])))
+                        id: row[0],
+                        collection: row[1],
+                        owner: row[2],
+                        bbox: bbox,
+                        acquired: date(row[7]),
+                        processed: date(row[8]),
+                        ingested: date(row[9])
+                    )
+                )
             }
             return page
         }
@@ -324,11 +355,23 @@ public final class SQLiteStateStore: StateStore {
         let item: Data = row["item"]
         return StoredRecord(
             subject: EmbargoSubject(
-                id: row["id"], collection: row["collection"], owner: row["owner"], bbox: bbox,
-                acquired: date("acquired"), processed: date("processed"), ingested: date("ingested")),
-            source: row["source"], objectURL: row["object_url"], startTime: date("start_time"),
-            endTime: date("end_time"), item: [UInt8](item), assets: assets, nextChange: date("next_change"),
-            place: ItemPlace(day: row["day"], folder: row["folder"]))
+                id: row["id"],
+                collection: row["collection"],
+                owner: row["owner"],
+                bbox: bbox,
+                acquired: date("acquired"),
+                processed: date("processed"),
+                ingested: date("ingested")
+            ),
+            source: row["source"],
+            objectURL: row["object_url"],
+            startTime: date("start_time"),
+            endTime: date("end_time"),
+            item: [UInt8](item),
+            assets: assets,
+            nextChange: date("next_change"),
+            place: ItemPlace(day: row["day"], folder: row["folder"])
+        )
     }
 
     package static func saveRecord(_ db: Database, _ r: StoredRecord, at: Date) throws {
@@ -357,7 +400,8 @@ public final class SQLiteStateStore: StateStore {
                     s.processed?.timeIntervalSince1970, s.ingested?.timeIntervalSince1970, s.bbox?[0], s.bbox?[1],
                     s.bbox?[2], s.bbox?[3], Data(r.item), assets, r.nextChange?.timeIntervalSince1970,
                     at.timeIntervalSince1970, r.place.day, r.place.folder,
-                ])
+                ]
+            )
         }
     }
 
@@ -365,7 +409,8 @@ public final class SQLiteStateStore: StateStore {
         try await db.write { db in
             try db.execute(
                 sql: "UPDATE records SET next_change = ? WHERE collection = ? AND id = ?",
-                arguments: [next?.timeIntervalSince1970, collection, id])
+                arguments: [next?.timeIntervalSince1970, collection, id]
+            )
         }
     }
 
@@ -373,15 +418,19 @@ public final class SQLiteStateStore: StateStore {
 
     package static func publication(_ row: Row) -> Publication {
         Publication(
-            viewer: row["viewer"], place: ItemPlace(day: row["day"], folder: row["folder"]),
-            status: PublicationStatus(rawValue: row["status"]) ?? .retracting, failures: row["failures"])
+            viewer: row["viewer"],
+            place: ItemPlace(day: row["day"], folder: row["folder"]),
+            status: PublicationStatus(rawValue: row["status"]) ?? .retracting,
+            failures: row["failures"]
+        )
     }
 
     /// Every copy of the item (published or with an unfinished intent).
     public func publications(collection: String, id: String) async throws -> [Publication] {
         try await db.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM publications WHERE collection = ? AND record_id = ? ORDER BY viewer",
+                db,
+                sql: "SELECT * FROM publications WHERE collection = ? AND record_id = ? ORDER BY viewer",
                 arguments: [collection, id]
             ).map(Self.publication)
         }
@@ -400,8 +449,10 @@ public final class SQLiteStateStore: StateStore {
                 }
                 for p in intent.retracting {
                     try db.execute(
-                        sql: "UPDATE publications SET status = 'retracting' WHERE collection = ? AND record_id = ? AND viewer = ?",
-                        arguments: [c, id, p.viewer])
+                        sql:
+                            "UPDATE publications SET status = 'retracting' WHERE collection = ? AND record_id = ? AND viewer = ?",
+                        arguments: [c, id, p.viewer]
+                    )
                     try Self.markDirty(db, viewer: p.viewer, collection: c, day: p.place.day)
                     try Self.staleExtent(db, viewer: p.viewer, collection: c)
                 }
@@ -411,7 +462,12 @@ public final class SQLiteStateStore: StateStore {
 
     /// A copy's row: where it is and what is known of it.
     package static func setPublication(
-        _ db: Database, _ collection: String, _ id: String, viewer: String, status: PublicationStatus, place: ItemPlace,
+        _ db: Database,
+        _ collection: String,
+        _ id: String,
+        viewer: String,
+        status: PublicationStatus,
+        place: ItemPlace,
         at: Date
     ) throws {
         try db.execute(
@@ -421,13 +477,15 @@ public final class SQLiteStateStore: StateStore {
                 ON CONFLICT (collection, record_id, viewer) DO UPDATE SET status = excluded.status,
                     day = excluded.day, folder = excluded.folder
                 """,
-            arguments: [collection, id, viewer, status.rawValue, at.timeIntervalSince1970, place.day, place.folder])
+            arguments: [collection, id, viewer, status.rawValue, at.timeIntervalSince1970, place.day, place.folder]
+        )
     }
 
     package static func markDirty(_ db: Database, viewer: String, collection: String, day: String) throws {
         try db.execute(
             sql: "INSERT OR IGNORE INTO dirty_catalogs (viewer, collection, day) VALUES (?, ?, ?)",
-            arguments: [viewer, collection, day])
+            arguments: [viewer, collection, day]
+        )
     }
 
     /// Confirms what the files now show, many records in one transaction: publications
@@ -442,14 +500,17 @@ public final class SQLiteStateStore: StateStore {
                         sql: """
                             UPDATE publications SET status = 'published', published_at = ?, failures = 0, error = NULL
                             WHERE collection = ? AND record_id = ? AND viewer = ?
-                            """, arguments: [at.timeIntervalSince1970, c.collection, c.id, viewer])
+                            """,
+                        arguments: [at.timeIntervalSince1970, c.collection, c.id, viewer]
+                    )
                     try Self.markDirty(db, viewer: viewer, collection: c.collection, day: c.day)
                     try Self.growExtent(db, viewer: viewer, collection: c.collection, id: c.id)
                 }
                 for viewer in c.retracted {
                     try db.execute(
                         sql: "DELETE FROM publications WHERE collection = ? AND record_id = ? AND viewer = ?",
-                        arguments: [c.collection, c.id, viewer])
+                        arguments: [c.collection, c.id, viewer]
+                    )
                     try Self.staleExtent(db, viewer: viewer, collection: c.collection)
                 }
                 if let object = c.object { try Self.saveObject(db, object, at: at) }
@@ -466,7 +527,9 @@ public final class SQLiteStateStore: StateStore {
                     sql: """
                         UPDATE publications SET failures = failures + 1, error = ?
                         WHERE collection = ? AND record_id = ? AND viewer = ? AND status != 'published'
-                        """, arguments: [error, collection, id, viewer])
+                        """,
+                    arguments: [error, collection, id, viewer]
+                )
             }
         }
     }
@@ -493,13 +556,17 @@ public final class SQLiteStateStore: StateStore {
     /// record as known, its copies, the owner of what the object published before, and a
     /// record of another id whose folder name would be the same (never, for ids the
     /// encoding tells apart; kept as a guard).
-    public func lookup(collection: String, id: String, folder: String, objectURL: String) async throws -> PublishLookup {
+    public func lookup(collection: String, id: String, folder: String, objectURL: String) async throws -> PublishLookup
+    {
         try await db.read { db in
             let existing = try Row.fetchOne(
-                db, sql: "SELECT * FROM records WHERE collection = ? AND id = ?", arguments: [collection, id]
+                db,
+                sql: "SELECT * FROM records WHERE collection = ? AND id = ?",
+                arguments: [collection, id]
             ).map(Self.storedRecord)
             let publications = try Row.fetchAll(
-                db, sql: "SELECT * FROM publications WHERE collection = ? AND record_id = ? ORDER BY viewer",
+                db,
+                sql: "SELECT * FROM publications WHERE collection = ? AND record_id = ? ORDER BY viewer",
                 arguments: [collection, id]
             ).map(Self.publication)
             let objectOwner = try String.fetchOne(
@@ -507,12 +574,20 @@ public final class SQLiteStateStore: StateStore {
                 sql: """
                     SELECT r.owner FROM objects o JOIN records r ON r.collection = o.record_collection AND r.id = o.record_id
                     WHERE o.url = ?
-                    """, arguments: [objectURL])
+                    """,
+                arguments: [objectURL]
+            )
             let taken = try String.fetchOne(
-                db, sql: "SELECT id FROM records WHERE collection = ? AND folder = ? AND id != ?",
-                arguments: [collection, folder, id])
+                db,
+                sql: "SELECT id FROM records WHERE collection = ? AND folder = ? AND id != ?",
+                arguments: [collection, folder, id]
+            )
             return PublishLookup(
-                existing: existing, publications: publications, objectOwner: objectOwner, folderTakenBy: taken)
+                existing: existing,
+                publications: publications,
+                objectOwner: objectOwner,
+                folderTakenBy: taken
+            )
         }
     }
 
@@ -521,8 +596,11 @@ public final class SQLiteStateStore: StateStore {
     /// (viewer, collection, day) whose catalogs must be rewritten.
     public func dirtyCatalogs() async throws -> [CatalogKey] {
         try await db.read { db in
-            try Row.fetchAll(db, sql: "SELECT viewer, collection, day FROM dirty_catalogs ORDER BY viewer, collection, day")
-                .map { CatalogKey(viewer: $0["viewer"], collection: $0["collection"], day: $0["day"]) }
+            try Row.fetchAll(
+                db,
+                sql: "SELECT viewer, collection, day FROM dirty_catalogs ORDER BY viewer, collection, day"
+            )
+            .map { CatalogKey(viewer: $0["viewer"], collection: $0["collection"], day: $0["day"]) }
         }
     }
 
@@ -531,7 +609,8 @@ public final class SQLiteStateStore: StateStore {
             for c in catalogs {
                 try db.execute(
                     sql: "DELETE FROM dirty_catalogs WHERE viewer = ? AND collection = ? AND day = ?",
-                    arguments: [c.viewer, c.collection, c.day])
+                    arguments: [c.viewer, c.collection, c.day]
+                )
             }
         }
     }
@@ -544,7 +623,8 @@ public final class SQLiteStateStore: StateStore {
                 sql: """
                     SELECT folder, record_id FROM publications
                     WHERE viewer = ? AND collection = ? AND day = ? AND status = 'published' ORDER BY folder
-                    """, arguments: [c.viewer, c.collection, c.day]
+                    """,
+                arguments: [c.viewer, c.collection, c.day]
             ).map { CatalogEntry(folder: $0["folder"], id: $0["record_id"]) }
         }
     }
@@ -558,7 +638,9 @@ public final class SQLiteStateStore: StateStore {
                 sql: """
                     SELECT DISTINCT day FROM publications
                     WHERE viewer = ? AND collection = ? AND status = 'published' ORDER BY day
-                    """, arguments: [viewer, collection])
+                    """,
+                arguments: [viewer, collection]
+            )
         }
     }
 
@@ -567,8 +649,10 @@ public final class SQLiteStateStore: StateStore {
     public func extent(viewer: String, collection: String) async throws -> Extent {
         try await db.write { db in
             let kept = try Row.fetchOne(
-                db, sql: "SELECT * FROM extents WHERE viewer = ? AND collection = ? AND stale = 0",
-                arguments: [viewer, collection])
+                db,
+                sql: "SELECT * FROM extents WHERE viewer = ? AND collection = ? AND stale = 0",
+                arguments: [viewer, collection]
+            )
             let row: Row?
             if let kept {
                 row = kept
@@ -580,9 +664,14 @@ public final class SQLiteStateStore: StateStore {
                                max(coalesce(r.end_time, r.start_time)), 0
                         FROM publications p JOIN records r ON r.collection = p.collection AND r.id = p.record_id
                         WHERE p.viewer = ? AND p.collection = ? AND p.status = 'published'
-                        """, arguments: [viewer, collection, viewer, collection])
+                        """,
+                    arguments: [viewer, collection, viewer, collection]
+                )
                 row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM extents WHERE viewer = ? AND collection = ?", arguments: [viewer, collection])
+                    db,
+                    sql: "SELECT * FROM extents WHERE viewer = ? AND collection = ?",
+                    arguments: [viewer, collection]
+                )
             }
             var extent = Extent()
             if let row, let w: Double = row["west"], let s: Double = row["south"], let e: Double = row["east"],
@@ -613,43 +702,64 @@ public final class SQLiteStateStore: StateStore {
                            coalesce(end_time, start_time) AS t1
                     FROM records WHERE collection = ? AND id = ?) AS r
                 WHERE extents.viewer = ? AND extents.collection = ?
-                """, arguments: [collection, id, viewer, collection])
+                """,
+            arguments: [collection, id, viewer, collection]
+        )
     }
 
     package static func staleExtent(_ db: Database, viewer: String, collection: String) throws {
         try db.execute(
-            sql: "UPDATE extents SET stale = 1 WHERE viewer = ? AND collection = ?", arguments: [viewer, collection])
+            sql: "UPDATE extents SET stale = 1 WHERE viewer = ? AND collection = ?",
+            arguments: [viewer, collection]
+        )
     }
 
     /// Collections that hold at least one item for the viewer.
     public func publishedCollections(viewer: String) async throws -> [String] {
         try await db.read { db in
             try String.fetchAll(
-                db, sql: "SELECT DISTINCT collection FROM publications WHERE viewer = ? AND status = 'published' ORDER BY collection",
-                arguments: [viewer])
+                db,
+                sql:
+                    "SELECT DISTINCT collection FROM publications WHERE viewer = ? AND status = 'published' ORDER BY collection",
+                arguments: [viewer]
+            )
         }
     }
 
     /// Viewers the state knows copies for (a removed member's among them until its tree is gone).
     public func publicationViewers() async throws -> [String] {
-        try await db.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT viewer FROM publications ORDER BY viewer") }
+        try await db.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT viewer FROM publications ORDER BY viewer")
+        }
     }
 
-    public func publicationPage(viewer: String, after: RecordKey?, limit: Int) async throws -> [(RecordKey, Publication)] {
+    public func publicationPage(
+        viewer: String,
+        after: RecordKey?,
+        limit: Int
+    ) async throws -> [(RecordKey, Publication)] {
         try await db.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT * FROM publications WHERE viewer = ? AND (collection, record_id) > (?, ?)
                     ORDER BY collection, record_id LIMIT ?
-                    """, arguments: [viewer, after?.collection ?? "", after?.id ?? "", limit]
+                    """,
+                arguments: [viewer, after?.collection ?? "", after?.id ?? "", limit]
             ).map { (RecordKey(collection: $0["collection"], id: $0["record_id"]), Self.publication($0)) }
         }
     }
 
     /// Takes a copy found in a tree into the state as published (a state lost or restored
     /// from an older copy): the record from the item itself when the state has none.
-    public func adopt(record: StoredRecord?, collection: String, id: String, viewer: String, place: ItemPlace, at: Date) async throws {
+    public func adopt(
+        record: StoredRecord?,
+        collection: String,
+        id: String,
+        viewer: String,
+        place: ItemPlace,
+        at: Date
+    ) async throws {
         try await db.write { db in
             if let record { try Self.saveRecord(db, record, at: at) }
             try Self.setPublication(db, collection, id, viewer: viewer, status: .published, place: place, at: at)
@@ -665,7 +775,8 @@ public final class SQLiteStateStore: StateStore {
                 sql: """
                     INSERT OR IGNORE INTO dirty_catalogs (viewer, collection, day)
                     SELECT DISTINCT viewer, collection, day FROM publications
-                    """)
+                    """
+            )
         }
     }
 
@@ -674,8 +785,10 @@ public final class SQLiteStateStore: StateStore {
     public func reopen(collection: String, id: String, viewer: String) async throws {
         try await db.write { db in
             try db.execute(
-                sql: "UPDATE publications SET status = 'publishing' WHERE collection = ? AND record_id = ? AND viewer = ?",
-                arguments: [collection, id, viewer])
+                sql:
+                    "UPDATE publications SET status = 'publishing' WHERE collection = ? AND record_id = ? AND viewer = ?",
+                arguments: [collection, id, viewer]
+            )
         }
     }
 
@@ -696,7 +809,8 @@ public final class SQLiteStateStore: StateStore {
                     SELECT p.collection, p.record_id, coalesce(r.owner, '') AS owner FROM publications p
                     LEFT JOIN records r ON r.collection = p.collection AND r.id = p.record_id
                     WHERE p.viewer = ? ORDER BY p.collection, p.record_id
-                    """, arguments: [viewer]
+                    """,
+                arguments: [viewer]
             ).map { LeavingCopy(collection: $0["collection"], id: $0["record_id"], owner: $0["owner"]) }
         }
     }
@@ -718,9 +832,11 @@ public final class SQLiteStateStore: StateStore {
             try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key])
         }
         return LedgerAnchor(
-            lines: Int64(try value("ledger_lines") ?? "0") ?? 0, head: try value("ledger_head") ?? LedgerAnchor.genesis,
+            lines: Int64(try value("ledger_lines") ?? "0") ?? 0,
+            head: try value("ledger_head") ?? LedgerAnchor.genesis,
             fileLines: Int64(try value("ledger_file_lines") ?? "0") ?? 0,
-            fileBytes: Int64(try value("ledger_file_bytes") ?? "0") ?? 0)
+            fileBytes: Int64(try value("ledger_file_bytes") ?? "0") ?? 0
+        )
     }
 
     public func ledgerAnchor() async throws -> LedgerAnchor { try await db.read { try Self.ledgerAnchor($0) } }
@@ -738,7 +854,8 @@ public final class SQLiteStateStore: StateStore {
         try db.execute(sql: "INSERT INTO ledger_pending (seq, line) VALUES (?, ?)", arguments: [seq, Data(line)])
         try db.execute(
             sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('ledger_lines', ?), ('ledger_head', ?)",
-            arguments: [String(seq), Digest.sha256Hex(line)])
+            arguments: [String(seq), Digest.sha256Hex(line)]
+        )
     }
 
     /// Commits events that change nothing else (a quarantine, an export).
@@ -760,8 +877,10 @@ public final class SQLiteStateStore: StateStore {
         try await db.write { db in
             try db.execute(sql: "DELETE FROM ledger_pending WHERE seq <= ?", arguments: [seq])
             try db.execute(
-                sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('ledger_file_lines', ?), ('ledger_file_bytes', ?)",
-                arguments: [String(seq), String(fileBytes)])
+                sql:
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('ledger_file_lines', ?), ('ledger_file_bytes', ?)",
+                arguments: [String(seq), String(fileBytes)]
+            )
         }
     }
 
@@ -771,7 +890,8 @@ public final class SQLiteStateStore: StateStore {
         try await db.write { db in
             try db.execute(
                 sql: "INSERT INTO runs (started_at, at, status) VALUES (?, ?, 'running')",
-                arguments: [startedAt.timeIntervalSince1970, at.timeIntervalSince1970])
+                arguments: [startedAt.timeIntervalSince1970, at.timeIntervalSince1970]
+            )
             return db.lastInsertedRowID
         }
     }
@@ -780,24 +900,32 @@ public final class SQLiteStateStore: StateStore {
         try await db.write { db in
             try db.execute(
                 sql: "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
-                arguments: [finishedAt.timeIntervalSince1970, status.rawValue, summary, id])
+                arguments: [finishedAt.timeIntervalSince1970, status.rawValue, summary, id]
+            )
         }
     }
 
     /// A quarantined object, with its ledger line in the same transaction.
     public func addQuarantine(
-        runId: Int64?, source: String, object: String, reason: String, at: Date, ledger event: LedgerEvent
+        runId: Int64?,
+        source: String,
+        object: String,
+        reason: String,
+        at: Date,
+        ledger event: LedgerEvent
     ) async throws {
         try await db.write { db in
             try db.execute(
                 sql: "INSERT INTO quarantine (run_id, source, object, reason, at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [runId, source, object, reason, at.timeIntervalSince1970])
+                arguments: [runId, source, object, reason, at.timeIntervalSince1970]
+            )
             try Self.appendLedger(db, event)
         }
     }
 
     public func meta(_ key: String) async throws -> String? {
-        try await db.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+        try await db.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key])
+        }
     }
 
     public func deleteMeta(_ key: String) async throws {
@@ -824,9 +952,13 @@ extension SQLiteStateStore {
         try await db.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT ?", arguments: [limit]).map {
                 StatusReport.Run(
-                    id: $0["id"], started: Date(timeIntervalSince1970: $0["started_at"]),
+                    id: $0["id"],
+                    started: Date(timeIntervalSince1970: $0["started_at"]),
                     finished: ($0["finished_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                    at: Date(timeIntervalSince1970: $0["at"]), status: $0["status"], summary: $0["summary"])
+                    at: Date(timeIntervalSince1970: $0["at"]),
+                    status: $0["status"],
+                    summary: $0["summary"]
+                )
             }
         }
     }
@@ -835,8 +967,11 @@ extension SQLiteStateStore {
         try await db.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM quarantine ORDER BY id DESC LIMIT ?", arguments: [limit]).map {
                 StatusReport.Quarantined(
-                    source: $0["source"], object: $0["object"], reason: $0["reason"],
-                    at: Date(timeIntervalSince1970: $0["at"]))
+                    source: $0["source"],
+                    object: $0["object"],
+                    reason: $0["reason"],
+                    at: Date(timeIntervalSince1970: $0["at"])
+                )
             }
         }
     }
@@ -844,7 +979,9 @@ extension SQLiteStateStore {
     public func collectionCounts() async throws -> [StatusReport.CollectionCount] {
         try await db.read { db in
             let totals = try Row.fetchAll(
-                db, sql: "SELECT collection, count(*) AS n FROM records GROUP BY collection ORDER BY collection")
+                db,
+                sql: "SELECT collection, count(*) AS n FROM records GROUP BY collection ORDER BY collection"
+            )
             return try totals.map { t in
                 let c: String = t["collection"]
                 let per = try Row.fetchAll(
@@ -852,7 +989,8 @@ extension SQLiteStateStore {
                     sql: """
                         SELECT viewer, count(*) AS n FROM publications WHERE collection = ? AND status = 'published'
                         GROUP BY viewer ORDER BY viewer
-                        """, arguments: [c]
+                        """,
+                    arguments: [c]
                 ).map { (viewer: $0["viewer"] as String, items: $0["n"] as Int) }
                 return StatusReport.CollectionCount(collection: c, records: t["n"], perViewer: per)
             }

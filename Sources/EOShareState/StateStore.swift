@@ -1,6 +1,6 @@
-import Foundation
 import EOShareCore
 import EOShareEmbargo
+import Foundation
 
 /// The pipeline's memory: fetched objects, records with their normalized items, their
 /// copies in the viewers' trees (publications), the ledger's committed lines, runs and
@@ -42,7 +42,14 @@ public protocol StateStore: Sendable {
     /// Records with an unfinished intent, those that failed least often first.
     func unfinishedRecords() async throws -> [RecordKey]
     /// Takes a copy found in a tree into the state as published.
-    func adopt(record: StoredRecord?, collection: String, id: String, viewer: String, place: ItemPlace, at: Date)
+    func adopt(
+        record: StoredRecord?,
+        collection: String,
+        id: String,
+        viewer: String,
+        place: ItemPlace,
+        at: Date
+    )
         async throws
     /// A published copy the trees were found not to hold becomes an intent again.
     func reopen(collection: String, id: String, viewer: String) async throws
@@ -86,7 +93,14 @@ public protocol StateStore: Sendable {
     func runTotals() async throws -> RunTotals
     func recentRuns(limit: Int) async throws -> [StatusReport.Run]
     /// A quarantined object, with its ledger line in the same transaction.
-    func addQuarantine(runId: Int64?, source: String, object: String, reason: String, at: Date, ledger event: LedgerEvent)
+    func addQuarantine(
+        runId: Int64?,
+        source: String,
+        object: String,
+        reason: String,
+        at: Date,
+        ledger event: LedgerEvent
+    )
         async throws
     func recentQuarantine(limit: Int) async throws -> [StatusReport.Quarantined]
     func collectionCounts() async throws -> [StatusReport.CollectionCount]
@@ -108,7 +122,9 @@ extension StateStore {
     /// Visits records page by page (keyset pagination), so memory stays flat however many
     /// there are: all of them, or only those due at `dueAt`.
     public func forEachRecord(
-        dueAt: Date? = nil, pageSize: Int = 500, isolation: isolated (any Actor)? = #isolation,
+        dueAt: Date? = nil,
+        pageSize: Int = 500,
+        isolation: isolated (any Actor)? = #isolation,
         _ body: (StoredRecord) async throws -> Void
     ) async throws {
         var after: RecordKey?
@@ -123,7 +139,9 @@ extension StateStore {
     /// Visits every record's policy facts only: what the audit and the status report need,
     /// without loading the item blobs.
     public func forEachSubject(
-        pageSize: Int = 5000, isolation: isolated (any Actor)? = #isolation, _ body: (EmbargoSubject) async throws -> Void
+        pageSize: Int = 5000,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (EmbargoSubject) async throws -> Void
     ) async throws {
         var after: RecordKey?
         while true {
@@ -136,7 +154,8 @@ extension StateStore {
 
     /// Every copy the state believes a viewer's tree holds, page by page.
     public func forEachPublication(
-        viewer: String, isolation: isolated (any Actor)? = #isolation,
+        viewer: String,
+        isolation: isolated (any Actor)? = #isolation,
         _ body: (RecordKey, Publication) async throws -> Void
     ) async throws {
         var after: RecordKey?
@@ -152,7 +171,12 @@ extension StateStore {
     public func failRun(_ id: Int64, error: String, summary: IngestSummary?, finishedAt: Date) async throws {
         var o = summary?.json.objectValue ?? JSONObject()
         o["error"] = .string(error)
-        try await finishRun(id, status: .failed, summary: JSONValue.object(o).serializedString(), finishedAt: finishedAt)
+        try await finishRun(
+            id,
+            status: .failed,
+            summary: JSONValue.object(o).serializedString(),
+            finishedAt: finishedAt
+        )
     }
 }
 

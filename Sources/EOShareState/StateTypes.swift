@@ -1,6 +1,6 @@
-import Foundation
 import EOShareCore
 import EOShareEmbargo
+import Foundation
 
 /// What the state keeps, as every `StateStore` implementation reads and writes it.
 
@@ -22,8 +22,19 @@ public struct StoredObject: Sendable, Equatable {
     /// The index-page entry that proves the object unchanged while it stays the same.
     public var listed: String? = nil
 
-
-    public init(url: String, source: String, etag: String? = nil, lastModified: String? = nil, size: Int64? = nil, sha256: String? = nil, outcome: ObjectOutcome, reason: String? = nil, recordCollection: String? = nil, recordId: String? = nil, listed: String? = nil) {
+    public init(
+        url: String,
+        source: String,
+        etag: String? = nil,
+        lastModified: String? = nil,
+        size: Int64? = nil,
+        sha256: String? = nil,
+        outcome: ObjectOutcome,
+        reason: String? = nil,
+        recordCollection: String? = nil,
+        recordId: String? = nil,
+        listed: String? = nil
+    ) {
 
         self.url = url
 
@@ -65,7 +76,17 @@ public struct StoredRecord: Sendable {
     /// Where the record's item lives in a tree (its day folder and folder name).
     public var place: ItemPlace
 
-    public init(subject: EmbargoSubject, source: String, objectURL: String, startTime: Date? = nil, endTime: Date? = nil, item: [UInt8], assets: [StoredAsset], nextChange: Date? = nil, place: ItemPlace) {
+    public init(
+        subject: EmbargoSubject,
+        source: String,
+        objectURL: String,
+        startTime: Date? = nil,
+        endTime: Date? = nil,
+        item: [UInt8],
+        assets: [StoredAsset],
+        nextChange: Date? = nil,
+        place: ItemPlace
+    ) {
         self.subject = subject
         self.source = source
         self.objectURL = objectURL
@@ -82,7 +103,6 @@ public struct StoredAsset: Sendable, Hashable {
     public var file: String
     public var sha256: String
     public var size: Int64
-
 
     public init(file: String, sha256: String, size: Int64) {
 
@@ -139,7 +159,15 @@ public struct Confirmation: Sendable {
     public var object: StoredObject?
     public var ledger: [LedgerEvent]
 
-    public init(collection: String, id: String, day: String, published: [String], retracted: [String], object: StoredObject? = nil, ledger: [LedgerEvent]) {
+    public init(
+        collection: String,
+        id: String,
+        day: String,
+        published: [String],
+        retracted: [String],
+        object: StoredObject? = nil,
+        ledger: [LedgerEvent]
+    ) {
         self.collection = collection
         self.id = id
         self.day = day

@@ -1,6 +1,6 @@
-import Foundation
 import EOShareCore
 import EOShareEmbargo
+import Foundation
 
 /// What `eoshare status` tells an operator: how much each member sees, what was
 /// quarantined and why, how the last runs went, and what opens up in the next 30 days.
@@ -66,7 +66,8 @@ public struct StatusReport: Sendable {
                 }
                 if !opening.isEmpty {
                     report.releases.append(
-                        Release(record: s.id, collection: s.collection, at: instant, viewers: opening.map(\.folder)))
+                        Release(record: s.id, collection: s.collection, at: instant, viewers: opening.map(\.folder))
+                    )
                 }
             }
         }
@@ -81,12 +82,20 @@ public struct StatusReport: Sendable {
                 collections.map { c in
                     var per = JSONObject()
                     for (v, n) in c.perViewer { per[v] = .int(Int64(n)) }
-                    return .object(["collection": .string(c.collection), "records": .int(Int64(c.records)), "items_per_member": .object(per)])
-                }),
+                    return .object([
+                        "collection": .string(c.collection), "records": .int(Int64(c.records)),
+                        "items_per_member": .object(per),
+                    ])
+                }
+            ),
             "quarantined": .array(
                 quarantined.map {
-                    .object(["source": .string($0.source), "object": .string($0.object), "reason": .string($0.reason), "at": .string(Timestamp.format($0.at))])
-                }),
+                    .object([
+                        "source": .string($0.source), "object": .string($0.object), "reason": .string($0.reason),
+                        "at": .string(Timestamp.format($0.at)),
+                    ])
+                }
+            ),
             "runs": .array(
                 runs.map {
                     .object([
@@ -96,11 +105,16 @@ public struct StatusReport: Sendable {
                         "error": $0.error.map(JSONValue.string) ?? .null,
                         "summary": ($0.summary.flatMap { try? JSONValue.parse(Array($0.utf8)) }) ?? .null,
                     ])
-                }),
+                }
+            ),
             "releases_next_30_days": .array(
                 releases.map {
-                    .object(["record": .string($0.record), "collection": .string($0.collection), "at": .string(Timestamp.format($0.at)), "members": .array($0.viewers.map(JSONValue.string))])
-                }),
+                    .object([
+                        "record": .string($0.record), "collection": .string($0.collection),
+                        "at": .string(Timestamp.format($0.at)), "members": .array($0.viewers.map(JSONValue.string)),
+                    ])
+                }
+            ),
             "unknown_clock": .array(unknownClock.map(JSONValue.string)),
         ])
     }
@@ -108,7 +122,9 @@ public struct StatusReport: Sendable {
     public var text: String {
         var out = "Records and items per member:\n"
         for c in collections {
-            out += "  \(c.collection): \(c.records) records; " + c.perViewer.map { "\($0.viewer) \($0.items)" }.joined(separator: ", ") + "\n"
+            out +=
+                "  \(c.collection): \(c.records) records; "
+                + c.perViewer.map { "\($0.viewer) \($0.items)" }.joined(separator: ", ") + "\n"
         }
         if collections.isEmpty { out += "  (none yet)\n" }
         out += "Last runs:\n"
@@ -126,7 +142,9 @@ public struct StatusReport: Sendable {
         out += "Quarantined (latest \(quarantined.count)):\n"
         for q in quarantined { out += "  \(Timestamp.format(q.at)) \(q.object): \(q.reason)\n" }
         out += "Releases due by \(Timestamp.format(now.addingTimeInterval(30 * 86_400))):\n"
-        for r in releases { out += "  \(Timestamp.format(r.at)) \(r.collection)/\(r.record) → \(r.viewers.joined(separator: ", "))\n" }
+        for r in releases {
+            out += "  \(Timestamp.format(r.at)) \(r.collection)/\(r.record) → \(r.viewers.joined(separator: ", "))\n"
+        }
         if !unknownClock.isEmpty {
             out += "Records whose embargo clock is unknown (owner only):\n"
             for u in unknownClock { out += "  \(u)\n" }

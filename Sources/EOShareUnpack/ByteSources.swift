@@ -1,6 +1,6 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
+import Foundation
 
 /// Where the unpacker's bytes come from: the object file, a range of it, or zlib's output.
 /// Each source reads into a buffer its caller owns, so no layer keeps more than one buffer.
@@ -127,7 +127,12 @@ package struct InflatingSource<Compressed: ByteSource>: ByteSource {
     private var state = State.inStream
 
     /// `inflater` must be fresh or reset; `input` is a buffer this source may fill.
-    package init(_ compressed: Compressed, inflater: Inflater, input: UnsafeMutableRawBufferPointer, budget: OutputBudget) {
+    package init(
+        _ compressed: Compressed,
+        inflater: Inflater,
+        input: UnsafeMutableRawBufferPointer,
+        budget: OutputBudget
+    ) {
         self.compressed = compressed
         self.inflater = inflater
         self.input = input

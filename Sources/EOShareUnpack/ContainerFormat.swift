@@ -33,7 +33,8 @@ package enum ContainerFormat: Equatable {
     /// a stream is taken for zlib unless it fails before yielding `zlibTrialOutput` bytes.
     /// Failing the Adler-32 check does not count: the deflate data was sound to its end, so
     /// that is a corrupt zlib stream, to be refused as one.
-    package static func looksLikeZlibStream(_ file: InputFile, buffers: UnpackBuffers) throws(UnpackError.Cause) -> Bool {
+    package static func looksLikeZlibStream(_ file: InputFile, buffers: UnpackBuffers) throws(UnpackError.Cause) -> Bool
+    {
         let head = try file.read(at: 0, count: zlibTrialBytes)
         let inflater = Inflater(format: .zlib)
         return head.withUnsafeBytes { input in

@@ -38,7 +38,9 @@ package struct EntryPath: Hashable, Sendable, CustomStringConvertible {
         let dot = UInt8(ascii: ".")
         if bytes.contains(UInt8(ascii: "\\")) { throw .backslash }
         if bytes[0] == slash { throw .absolutePath }
-        let components = bytes.split(separator: slash, omittingEmptySubsequences: true).filter { !$0.elementsEqual([dot]) }
+        let components = bytes.split(separator: slash, omittingEmptySubsequences: true).filter {
+            !$0.elementsEqual([dot])
+        }
         if components.contains(where: { $0.elementsEqual([dot, dot]) }) { throw .parentReference }
         guard let first = components.first else { return nil }
         if isDriveLetter(first) { throw .driveLetter }

@@ -1,6 +1,6 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
+import Foundation
 
 /// One of the record's files after unpacking: its name in the record (the path inside the
 /// archive, or the object's name for a single stream), where it is, and the size and

@@ -1,8 +1,8 @@
 import Dispatch
-import Foundation
-import Synchronization
 import EOShareCore
 import EOShareFetch
+import Foundation
+import Synchronization
 
 /// One output file. Created exclusively (`O_EXCL`, `O_NOFOLLOW`) by the reading thread, so
 /// it never follows or replaces anything already there; mode 0644 whatever the archive says.

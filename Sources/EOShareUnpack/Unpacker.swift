@@ -1,6 +1,6 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
+import Foundation
 
 /// A fetched object and the record's files that came out of it.
 public struct UnpackedObject: Sendable {

@@ -7,7 +7,9 @@ import Foundation
 @main
 struct FeedGenerator: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "eoshare-feedgen", abstract: "Write a realistic Landsat MTL feed for tests and benchmarks.")
+        commandName: "eoshare-feedgen",
+        abstract: "Write a realistic Landsat MTL feed for tests and benchmarks."
+    )
 
     @Option(help: "How many records.") var count = 100
     @Option(help: "Output folder (created).") var out: String

@@ -4,17 +4,21 @@ import Foundation
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check the shared directories against the policy at T, from the trees themselves.")
+        abstract: "Check the shared directories against the policy at T, from the trees themselves."
+    )
     @OptionGroup var common: CommonOptions
     @OptionGroup var instant: InstantOption
-    @Option(help: "Audit only this member's tree (or public).", completion: .custom(memberCompletions)) var member: String?
+    @Option(help: "Audit only this member's tree (or public).", completion: .custom(memberCompletions)) var member:
+        String?
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(help: "Read every asset's bytes and compare checksums.") var rehash = false
     @Option(
         help: ArgumentHelp(
             "Also write the report as an HTML page (evidence: pipeline and policy checked, per-member table, ledger, findings, release timeline; prints on A4).",
-            valueName: "file"),
-        completion: .file(extensions: ["html"]))
+            valueName: "file"
+        ),
+        completion: .file(extensions: ["html"])
+    )
     var html: String?
 
     func run() async throws {
@@ -39,7 +43,8 @@ struct Audit: AsyncParsableCommand {
             }
             print(
                 "\(report.compliant ? "compliant" : "NOT compliant"): \(report.members) trees, \(report.items) items, "
-                    + "\(report.files) files, \(report.findings.count) findings at \(Timestamp.format(at))")
+                    + "\(report.files) files, \(report.findings.count) findings at \(Timestamp.format(at))"
+            )
         }
         if !report.compliant { throw ExitCode(ExitStatus.findings) }
     }
@@ -51,7 +56,8 @@ func checkMember(_ member: String, of pipeline: Pipeline) throws {
     let known = pipeline.members.map(\.id) + ["public"]
     throw UsageError(
         description: "--member '\(member)' is not a member of this pipeline\(Suggestion.hint(for: member, in: known)); "
-            + "members: \(known.joined(separator: ", "))")
+            + "members: \(known.joined(separator: ", "))"
+    )
 }
 
 /// Shell completion of `--member`: the members of the pipeline file already on the line

@@ -12,12 +12,16 @@ struct Eoshare: AsyncParsableCommand {
         subcommands: [
             Ingest.self, Export.self, Audit.self, Explain.self, Status.self, LedgerCommand.self, Serve.self,
             Validate.self, Migrate.self,
-        ])
+        ]
+    )
 
     /// Runs the command and maps every failure to the contract's exit codes in one place.
     static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
-        if let unknown = CommandSuggestion.unknownSubcommand(arguments, known: configuration.subcommands.map { $0._commandName }) {
+        if let unknown = CommandSuggestion.unknownSubcommand(
+            arguments,
+            known: configuration.subcommands.map { $0._commandName }
+        ) {
             fatal(unknown, status: ExitStatus.usage, arguments: arguments)
         }
         do {
@@ -151,7 +155,10 @@ enum CommandSuggestion {
     /// The message for a first argument that names no command, or nil when it does (or is
     /// an option, which the parser handles).
     static func unknownSubcommand(_ arguments: [String], known: [String]) -> String? {
-        guard let first = arguments.first, !first.hasPrefix("-"), first != "help", !known.contains(first) else { return nil }
-        return "unknown command '\(first)'\(Suggestion.hint(for: first, in: known)); commands: \(known.joined(separator: ", "))"
+        guard let first = arguments.first, !first.hasPrefix("-"), first != "help", !known.contains(first) else {
+            return nil
+        }
+        return
+            "unknown command '\(first)'\(Suggestion.hint(for: first, in: known)); commands: \(known.joined(separator: ", "))"
     }
 }

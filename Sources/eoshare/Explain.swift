@@ -4,7 +4,8 @@ import Foundation
 
 struct Explain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "For every member and public: visible or not at T, since/until when, and what decided it.")
+        abstract: "For every member and public: visible or not at T, since/until when, and what decided it."
+    )
     @OptionGroup var common: CommonOptions
     @Argument(help: "The record id (or a Landsat product id, with its processing date).") var recordId: String
     @OptionGroup var instant: InstantOption
@@ -14,7 +15,9 @@ struct Explain: AsyncParsableCommand {
         let pipeline = try common.load()
         // Read-only: no state means nothing was ingested, not a state to create.
         guard let state = try await existingState(pipeline) else {
-            try unknown("no record '\(recordId)' is known: nothing has been ingested yet (no state at \(pipeline.statePath.path))")
+            try unknown(
+                "no record '\(recordId)' is known: nothing has been ingested yet (no state at \(pipeline.statePath.path))"
+            )
         }
         var matches = try await state.records(id: recordId)
         if matches.isEmpty {
@@ -44,7 +47,9 @@ struct Explain: AsyncParsableCommand {
                 if let since = w.since { when += " since \(Timestamp.format(since))" }
                 if let until = w.until { when += " until \(Timestamp.format(until))" }
                 let name = viewer.folder.padding(toLength: 10, withPad: " ", startingAt: 0)
-                print("  \(name) \(d.visible ? "visible" : "hidden ")\(when) — \(engine.explanation(s, for: viewer, at: at))")
+                print(
+                    "  \(name) \(d.visible ? "visible" : "hidden ")\(when) — \(engine.explanation(s, for: viewer, at: at))"
+                )
             }
         }
     }

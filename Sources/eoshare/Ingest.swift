@@ -4,7 +4,9 @@ import Foundation
 
 struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "One full run: discover, fetch, unpack, normalize, apply the embargo, publish; then release and retract.")
+        abstract:
+            "One full run: discover, fetch, unpack, normalize, apply the embargo, publish; then release and retract."
+    )
     @OptionGroup var common: CommonOptions
     @OptionGroup var instant: InstantOption
 
@@ -20,8 +22,10 @@ struct Ingest: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             "Write Prometheus metrics to this file (node_exporter textfile collector), atomically, on every exit but 75.",
-            valueName: "file"),
-        completion: .file(extensions: ["prom"]))
+            valueName: "file"
+        ),
+        completion: .file(extensions: ["prom"])
+    )
     var metrics: String?
 
     func run() async throws {
@@ -59,8 +63,11 @@ struct Ingest: AsyncParsableCommand {
         guard let metrics else { return }
         do {
             try IngestMetrics.write(
-                summary, exitCode: exitCode, pipeline: IngestMetrics.label(URL(fileURLWithPath: common.pipeline)),
-                to: URL(fileURLWithPath: metrics))
+                summary,
+                exitCode: exitCode,
+                pipeline: IngestMetrics.label(URL(fileURLWithPath: common.pipeline)),
+                to: URL(fileURLWithPath: metrics)
+            )
         } catch {
             common.logger("eoshare.ingest").error("metrics \(metrics): \(error)", metadata: ["event": "metrics-failed"])
         }

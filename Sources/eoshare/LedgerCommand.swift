@@ -5,7 +5,8 @@ import Foundation
 struct LedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger",
-        abstract: "Print the ledger as JSON lines; with --verify, check its chain and the state's anchor.")
+        abstract: "Print the ledger as JSON lines; with --verify, check its chain and the state's anchor."
+    )
     @OptionGroup var common: CommonOptions
     @Flag(help: "Check the hash chain and that the file holds what the state anchored (exit 1 on a break).")
     var verify = false

@@ -8,7 +8,9 @@ import Foundation
 /// by the operator (`state:` the URL, `spool:` a local folder).
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Copy the pipeline's SQLite state (records, publications, ledger, quarantine) into an empty PostgreSQL database.")
+        abstract:
+            "Copy the pipeline's SQLite state (records, publications, ledger, quarantine) into an empty PostgreSQL database."
+    )
     @OptionGroup var common: CommonOptions
 
     @Option(help: "The empty database: postgresql://USER@HOST:PORT/DB (the password from PGPASSWORD or ~/.pgpass).")

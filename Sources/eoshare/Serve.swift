@@ -5,7 +5,8 @@ import Foundation
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "A read-only STAC API per member (and public), exact at the second of each request.")
+        abstract: "A read-only STAC API per member (and public), exact at the second of each request."
+    )
     @OptionGroup var common: CommonOptions
     @Option(help: "Where to listen: HOST:PORT (port 0 picks a free one).") var listen = "127.0.0.1:8080"
     @Option(help: "Decide every request at this instant (RFC 3339) instead of its own. For tests and reproductions.")
@@ -38,11 +39,14 @@ struct Serve: AsyncParsableCommand {
         hangup.resume()
         let secure = (try? served.snapshot().get().pipeline.serve?.certificate) != nil
         try await STACServer.run(
-            served: served, options: .init(host: host, port: port, at: instant), accessLog: log,
+            served: served,
+            options: .init(host: host, port: port, at: instant),
+            accessLog: log,
             onRunning: { bound in
                 let shown = host.contains(":") ? "[\(host)]" : host
                 log("eoshare serve: listening on \(secure ? "https" : "http")://\(shown):\(bound)/")
-            })
+            }
+        )
         hangup.cancel()
     }
 }

@@ -4,7 +4,8 @@ import Foundation
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Records per collection and member, quarantined objects, last runs, releases due in 30 days.")
+        abstract: "Records per collection and member, quarantined objects, last runs, releases due in 30 days."
+    )
     @OptionGroup var common: CommonOptions
     @OptionGroup var instant: InstantOption
     @Flag(help: "Print the status as JSON.") var json = false

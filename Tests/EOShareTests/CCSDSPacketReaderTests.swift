@@ -16,7 +16,11 @@ enum CCSDSFixtures {
     static let jpssTime = PacketTimeConfig(timeCode: .cds, epoch: epoch1958, apids: [11], microseconds: true)
     /// Europa Clipper ECM: 32-bit SCLK seconds and 16-bit subseconds (CUC 4+2, no P-field).
     static let europaTime = PacketTimeConfig(
-        timeCode: .cuc, epoch: Timestamp.parse("2000-01-01T11:58:55.816Z")!, coarseBytes: 4, fineBytes: 2)
+        timeCode: .cuc,
+        epoch: Timestamp.parse("2000-01-01T11:58:55.816Z")!,
+        coarseBytes: 4,
+        fineBytes: 2
+    )
 
     /// ccsdspy's view of every fixture, one run.
     static let ccsdspy: [String: JSONValue] = {
@@ -31,7 +35,11 @@ enum CCSDSFixtures {
 
     static func context(_ name: String) -> ReaderContext {
         ReaderContext(
-            owner: "NOAA", collection: "l0", source: "packets", objectURL: URL(string: "https://x.test/\(name)")!)
+            owner: "NOAA",
+            collection: "l0",
+            source: "packets",
+            objectURL: URL(string: "https://x.test/\(name)")!
+        )
     }
 }
 
@@ -44,9 +52,12 @@ struct CCSDSPacketReaderTests {
         let settings =
             path == CCSDSFixtures.jpss
             ? CCSDSFixtures.jpssTime
-            : path.hasPrefix("europa") ? CCSDSFixtures.europaTime : PacketTimeConfig(timeCode: .cds, epoch: .now, apids: [])
+            : path.hasPrefix("europa")
+                ? CCSDSFixtures.europaTime : PacketTimeConfig(timeCode: .cds, epoch: .now, apids: [])
         let stats = try CCSDSPacketReader.statistics(
-            of: SharedFixtures.url("\(CCSDSFixtures.folder)/\(path)"), settings: settings)
+            of: SharedFixtures.url("\(CCSDSFixtures.folder)/\(path)"),
+            settings: settings
+        )
         #expect(stats.packets == Int(theirs["packets"]?.doubleValue ?? -1))
         let apids = try #require(theirs["apids"]?.objectValue)
         #expect(Set(stats.apids.keys.map(String.init)) == Set(apids.keys))
@@ -66,8 +77,11 @@ struct CCSDSPacketReaderTests {
     @Test func jpssRecord() throws {
         let url = SharedFixtures.url("\(CCSDSFixtures.folder)/\(CCSDSFixtures.jpss)")
         let record = try CCSDSPacketReader.read(
-            file: url, name: url.lastPathComponent, settings: CCSDSFixtures.jpssTime,
-            context: CCSDSFixtures.context(url.lastPathComponent))
+            file: url,
+            name: url.lastPathComponent,
+            settings: CCSDSFixtures.jpssTime,
+            context: CCSDSFixtures.context(url.lastPathComponent)
+        )
         #expect(record.id == "J01_G011_LZ_2021-04-09T00-00-00Z_V01")
         #expect(record.geometry == nil && record.datetime == nil)
         #expect(record.startDatetime.map(Timestamp.format) == "2021-04-09T00:00:00.007Z")
@@ -86,8 +100,11 @@ struct CCSDSPacketReaderTests {
         let url = SharedFixtures.url("\(CCSDSFixtures.folder)/\(CCSDSFixtures.cygnss)")
         let error = #expect(throws: NormalizeError.self) {
             try CCSDSPacketReader.read(
-                file: url, name: url.lastPathComponent,
-                settings: PacketTimeConfig(timeCode: .cds, epoch: .now, apids: []), context: CCSDSFixtures.context("c"))
+                file: url,
+                name: url.lastPathComponent,
+                settings: PacketTimeConfig(timeCode: .cds, epoch: .now, apids: []),
+                context: CCSDSFixtures.context("c")
+            )
         }
         #expect(error?.field == "time")
     }
@@ -103,7 +120,9 @@ struct CCSDSPacketReaderTests {
         ] + data
     }
 
-    static func be(_ value: UInt64, _ bytes: Int) -> [UInt8] { (0..<bytes).reversed().map { UInt8((value >> (8 * $0)) & 0xFF) } }
+    static func be(_ value: UInt64, _ bytes: Int) -> [UInt8] {
+        (0..<bytes).reversed().map { UInt8((value >> (8 * $0)) & 0xFF) }
+    }
 
     static func stats(_ packets: [[UInt8]], _ settings: PacketTimeConfig) throws -> CCSDSPacketReader.Statistics {
         let url = RepoPaths.temporaryFolder("packets").appendingPathComponent("p.bin")

@@ -7,7 +7,11 @@ import Testing
 @Suite("CMR UMM-G reader")
 struct CMRGranuleReaderTests {
     static let context = ReaderContext(
-        owner: "NASA", collection: "cmr", source: "cmr", objectURL: URL(string: "https://cmr.example.test/g.json")!)
+        owner: "NASA",
+        collection: "cmr",
+        source: "cmr",
+        objectURL: URL(string: "https://cmr.example.test/g.json")!
+    )
 
     static func read(_ path: String) throws -> ReaderOutput {
         try CMRGranuleReader.read(SharedFixtures.bytes("cmr-umm-g/\(path)"), context: context)
@@ -94,8 +98,10 @@ struct CMRGranuleReaderTests {
     }
 
     @Test(arguments: [
-        ("\"BeginningDateTime\":\"2023", "\"BeginningDateTime\":\"yesterday 2023",
-            "TemporalExtent.RangeDateTime.BeginningDateTime"),
+        (
+            "\"BeginningDateTime\":\"2023", "\"BeginningDateTime\":\"yesterday 2023",
+            "TemporalExtent.RangeDateTime.BeginningDateTime"
+        ),
         ("\"TemporalExtent\"", "\"NoTemporalExtent\"", "TemporalExtent"),
         ("\"Latitude\":", "\"Latitude\":\"north\",\"X\":", "GPolygons[0].Boundary.Points[0].Latitude"),
     ])
@@ -178,7 +184,8 @@ extension CMRGranuleReaderTests {
     }
 
     @Test func deepNestingIsRefused() throws {
-        let deep = "{\"GranuleUR\": " + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000) + "}"
+        let deep =
+            "{\"GranuleUR\": " + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000) + "}"
         let error = #expect(throws: NormalizeError.self) { try Self.read(text: deep) }
         #expect(error?.reason.contains("nesting deeper than 256") == true, "\(error?.description ?? "")")
     }

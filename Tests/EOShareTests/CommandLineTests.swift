@@ -32,14 +32,20 @@ import Testing
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Result(
+            status: p.terminationStatus,
+            stdout: String(decoding: o, as: UTF8.self),
+            stderr: String(decoding: e, as: UTF8.self)
+        )
     }
 
     /// The demo pipeline, pointed at a copy of the shipped fixtures in a fresh folder.
     static func demoCopy() throws -> (folder: URL, pipeline: URL) {
         let folder = RepoPaths.temporaryFolder()
         try FileManager.default.copyItem(
-            at: RepoPaths.root.appendingPathComponent("Fixtures/landsat"), to: folder.appendingPathComponent("feed"))
+            at: RepoPaths.root.appendingPathComponent("Fixtures/landsat"),
+            to: folder.appendingPathComponent("feed")
+        )
         let yaml = try String(contentsOf: RepoPaths.root.appendingPathComponent("Pipelines/demo.yml"), encoding: .utf8)
             .replacingOccurrences(of: "../demo-out/", with: "out/")
             .replacingOccurrences(of: "../Fixtures/landsat/", with: "feed/")
@@ -55,12 +61,18 @@ import Testing
         let ok = try Self.run(["validate", file.path])
         #expect(ok.status == 0 && ok.stdout.isEmpty)
         let bad = folder.appendingPathComponent("bad.yml")
-        let text = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: "owner: NASA", with: "owner: NSA")
+        let text = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(
+            of: "owner: NASA",
+            with: "owner: NSA"
+        )
         try Data(text.utf8).write(to: bad)
         let r = try Self.run(["validate", bad.path])
         #expect(r.status == 78)
         let line = text.components(separatedBy: "owner: NSA")[0].components(separatedBy: "\n").count
-        #expect(r.stderr.contains("\(bad.path):\(line):12: sources[0].owner: 'NSA' is not a declared member"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains("\(bad.path):\(line):12: sources[0].owner: 'NSA' is not a declared member"),
+            "\(r.stderr)"
+        )
     }
 
     @Test func demoIngestPublishesExactlyThePolicyAndAuditsClean() throws {
@@ -84,7 +96,9 @@ import Testing
         #expect(items("ROSCOSMOS") == [publicScene, july])
         #expect(items("public") == [publicScene])
         for viewer in ["NASA", "ESA", "JAXA", "CSA", "ROSCOSMOS", "public"] {
-            #expect(FileManager.default.fileExists(atPath: shared.appendingPathComponent("\(viewer)/catalog.json").path))
+            #expect(
+                FileManager.default.fileExists(atPath: shared.appendingPathComponent("\(viewer)/catalog.json").path)
+            )
         }
 
         let plain = try Self.run(["ingest", file.path, "--at", Self.at])
@@ -99,24 +113,33 @@ import Testing
         // Plant an embargoed item in CSA's tree: the audit must say so and exit 1.
         let jaxaCopy = try #require(Trees.item(shared, "JAXA", "landsat-c2-l2", jaxaOnly)).deletingLastPathComponent()
         let csaCopy = URL(fileURLWithPath: jaxaCopy.path.replacingOccurrences(of: "/JAXA/", with: "/CSA/"))
-        try FileManager.default.createDirectory(at: csaCopy.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: csaCopy.deletingLastPathComponent(),
+            withIntermediateDirectories: true
+        )
         try FileManager.default.copyItem(at: jaxaCopy, to: csaCopy)
         let caught = try Self.run(["audit", file.path, "--at", Self.at, "--json"])
         #expect(caught.status == 1)
         let report = try JSONValue.parse(Array(caught.stdout.utf8))
         #expect(report["compliant"] == .bool(false))
-        let kinds = report["findings"]?.arrayValue?.map { "\($0["kind"]?.stringValue ?? "") \($0["member"]?.stringValue ?? "") \($0["record"]?.stringValue ?? "")" }
+        let kinds = report["findings"]?.arrayValue?.map {
+            "\($0["kind"]?.stringValue ?? "") \($0["member"]?.stringValue ?? "") \($0["record"]?.stringValue ?? "")"
+        }
         #expect(kinds == ["violation CSA \(jaxaOnly)"])
 
         let explain = try Self.run(["explain", file.path, held, "--at", Self.at])
         #expect(explain.status == 0)
-        #expect(explain.stdout.contains("JAXA       hidden  until 2027-01-01T00:00:00Z — hold legal-1"), "\(explain.stdout)")
+        #expect(
+            explain.stdout.contains("JAXA       hidden  until 2027-01-01T00:00:00Z — hold legal-1"),
+            "\(explain.stdout)"
+        )
     }
 
     @Test func exitCodesForQuarantineLockAndBadArguments() throws {
         let (folder, file) = try Self.demoCopy()
         try Data(Deflater.gzip(Array("GROUP = LANDSAT_METADATA_FILE\n".utf8)).dropLast(4)).write(
-            to: folder.appendingPathComponent("feed/LC08_L2SP_001001_20260101_20260102_02_T1_MTL.txt.gz"))
+            to: folder.appendingPathComponent("feed/LC08_L2SP_001001_20260101_20260102_02_T1_MTL.txt.gz")
+        )
         let r = try Self.run(["ingest", file.path, "--at", Self.at])
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stdout.contains("quarantined=1"))
@@ -162,7 +185,10 @@ import Testing
             usleep(10_000)
             held = FileManager.default.fileExists(atPath: work.path)
         }
-        #expect(held, "the first run never started: \(first.isRunning ? "running" : "exited \(first.terminationStatus)")")
+        #expect(
+            held,
+            "the first run never started: \(first.isRunning ? "running" : "exited \(first.terminationStatus)")"
+        )
         let second = try Self.run(["ingest", file.path, "--at", Self.at])
         #expect(first.isRunning, "the first run should still hold the lock")
         #expect(second.status == 75, "\(second.stderr)")
@@ -177,7 +203,9 @@ import Testing
     @Test func metricsJsonLogsStatusAndIOErrors() throws {
         let (folder, file) = try Self.demoCopy()
         let metrics = folder.appendingPathComponent("eoshare.prom")
-        let r = try Self.run(["ingest", file.path, "--at", Self.at, "--metrics", metrics.path, "--log-format", "json", "-v"])
+        let r = try Self.run([
+            "ingest", file.path, "--at", Self.at, "--metrics", metrics.path, "--log-format", "json", "-v",
+        ])
         #expect(r.status == 0)
         let prom = try String(contentsOf: metrics, encoding: .utf8)
         #expect(prom.contains("eoshare_ingest_last_run_records{pipeline=\"demo\"} 5"))
@@ -197,7 +225,10 @@ import Testing
         #expect(text.stdout.contains("landsat-c2-l2: 5 records"))
 
         // The shared root cannot be created (a file is in the way): exit 74.
-        let blocked = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: "out/shared/", with: "blocker/shared/")
+        let blocked = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(
+            of: "out/shared/",
+            with: "blocker/shared/"
+        )
         try Data("not a folder".utf8).write(to: folder.appendingPathComponent("blocker"))
         let blockedFile = folder.appendingPathComponent("blocked.yml")
         try Data(blocked.utf8).write(to: blockedFile)

@@ -49,7 +49,9 @@ import Testing
         try FileManager.default.createDirectory(at: later, withIntermediateDirectories: true)
         for name in names.suffix(4) {
             try FileManager.default.moveItem(
-                at: folder.appendingPathComponent("feed/\(name)"), to: later.appendingPathComponent(name))
+                at: folder.appendingPathComponent("feed/\(name)"),
+                to: later.appendingPathComponent(name)
+            )
         }
     }
 
@@ -57,12 +59,19 @@ import Testing
         let later = folder.appendingPathComponent("later")
         for name in try FileManager.default.contentsOfDirectory(atPath: later.path) {
             try FileManager.default.moveItem(
-                at: later.appendingPathComponent(name), to: folder.appendingPathComponent("feed/\(name)"))
+                at: later.appendingPathComponent(name),
+                to: folder.appendingPathComponent("feed/\(name)")
+            )
         }
     }
 
     /// Runs `eoshare ingest`; returns (exit status, killed by SIGKILL).
-    static func ingest(_ pipeline: URL, at: String, crashAt: String? = nil, reconcile: Bool = false) throws -> (Int32, Bool) {
+    static func ingest(
+        _ pipeline: URL,
+        at: String,
+        crashAt: String? = nil,
+        reconcile: Bool = false
+    ) throws -> (Int32, Bool) {
         let p = Process()
         p.executableURL = RepoPaths.executable("eoshare")
         p.arguments = ["ingest", pipeline.path, "--at", at] + (reconcile ? ["--reconcile"] : [])
@@ -97,9 +106,15 @@ import Testing
     static func problems(_ folder: URL) throws -> [String] {
         let shared = folder.appendingPathComponent("shared")
         let before = try TrustUnderFaultsTests.forbidden(
-            shared: shared, pipeline: try Pipeline.load(from: pipeline(folder, phase: 1)), at: Timestamp.parse(t1)!)
+            shared: shared,
+            pipeline: try Pipeline.load(from: pipeline(folder, phase: 1)),
+            at: Timestamp.parse(t1)!
+        )
         let after = try TrustUnderFaultsTests.forbidden(
-            shared: shared, pipeline: try Pipeline.load(from: pipeline(folder, phase: 2)), at: Timestamp.parse(t2)!)
+            shared: shared,
+            pipeline: try Pipeline.load(from: pipeline(folder, phase: 2)),
+            at: Timestamp.parse(t2)!
+        )
         var problems = Array(Set(before).intersection(after)).sorted()
         for rel in try tree(shared).keys where rel.split(separator: "/").last?.hasPrefix(".") == true {
             problems.append("temporary file \(rel) in a tree")
@@ -151,13 +166,23 @@ import Testing
             let (status, _) = try Self.ingest(p2, at: Self.t2)
             #expect(status == 0, "the run after a crash at \(point) exits \(status)")
             let tree = try Self.tree(folder.appendingPathComponent("shared"))
-            let differing = Set(expected.keys).symmetricDifference(tree.keys).union(expected.keys.filter { tree[$0] != nil && tree[$0] != expected[$0] })
-            #expect(differing.isEmpty, "after a crash at \(point), \(differing.count) files differ: \(differing.sorted().prefix(4))")
+            let differing = Set(expected.keys).symmetricDifference(tree.keys).union(
+                expected.keys.filter { tree[$0] != nil && tree[$0] != expected[$0] }
+            )
+            #expect(
+                differing.isEmpty,
+                "after a crash at \(point), \(differing.count) files differ: \(differing.sorted().prefix(4))"
+            )
             let p = try Pipeline.load(from: p2)
             let report = try await Auditor(pipeline: p).audit(at: Timestamp.parse(Self.t2)!)
             #expect(report.compliant, "after a crash at \(point): \(report.findings.prefix(3))")
-            let inTrees = Set(Trees.items(folder.appendingPathComponent("shared")).map { "\($0.viewer)/\($0.collection)/\($0.id)" })
-            #expect(try Self.ledgerCopies(p.ledgerPath) == inTrees, "after a crash at \(point) the ledger disagrees with the trees")
+            let inTrees = Set(
+                Trees.items(folder.appendingPathComponent("shared")).map { "\($0.viewer)/\($0.collection)/\($0.id)" }
+            )
+            #expect(
+                try Self.ledgerCopies(p.ledgerPath) == inTrees,
+                "after a crash at \(point) the ledger disagrees with the trees"
+            )
         }
     }
 }

@@ -62,7 +62,9 @@ import Testing
         try FileManager.default.createDirectory(at: laterFolder, withIntermediateDirectories: true)
         for name in names.suffix(later) {
             try FileManager.default.moveItem(
-                at: folder.appendingPathComponent("feed/\(name)"), to: laterFolder.appendingPathComponent(name))
+                at: folder.appendingPathComponent("feed/\(name)"),
+                to: laterFolder.appendingPathComponent(name)
+            )
         }
     }
 
@@ -70,7 +72,9 @@ import Testing
         let later = folder.appendingPathComponent("later")
         for name in try FileManager.default.contentsOfDirectory(atPath: later.path) {
             try FileManager.default.moveItem(
-                at: later.appendingPathComponent(name), to: folder.appendingPathComponent("feed/\(name)"))
+                at: later.appendingPathComponent(name),
+                to: folder.appendingPathComponent("feed/\(name)")
+            )
         }
     }
 
@@ -106,7 +110,9 @@ import Testing
         let e = FileManager.default.enumerator(atPath: shared.path)
         while let rel = e?.nextObject() as? String {
             if rel.hasPrefix(".store") { continue }
-            if rel.split(separator: "/").last?.hasPrefix(".") == true { problems.append("hidden or temporary file \(rel)") }
+            if rel.split(separator: "/").last?.hasPrefix(".") == true {
+                problems.append("hidden or temporary file \(rel)")
+            }
         }
         for found in Trees.items(shared) {
             let data = try Data(contentsOf: found.url)
@@ -115,9 +121,14 @@ import Testing
                 continue
             }
             let subject = EmbargoSubject(
-                id: found.id, collection: found.collection, owner: props["consortium:owner"]?.stringValue ?? "",
-                bbox: nil, acquired: props["datetime"]?.stringValue.flatMap(Timestamp.parse), processed: nil,
-                ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse))
+                id: found.id,
+                collection: found.collection,
+                owner: props["consortium:owner"]?.stringValue ?? "",
+                bbox: nil,
+                acquired: props["datetime"]?.stringValue.flatMap(Timestamp.parse),
+                processed: nil,
+                ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse)
+            )
             let viewer = Viewer(folder: found.viewer)
             if !engines.contains(where: { $0.0.decide(subject, for: viewer, at: $0.1).visible }) {
                 problems.append("\(found.viewer) holds \(found.id), which it may not see")

@@ -41,7 +41,7 @@ import Testing
         netrc.requiredAuthorization = Self.basic("eo", "netrc-SECRET-41e0")
         let userinfo = try TestHTTPServer(root: h.www)
         userinfo.requiredAuthorization = Self.basic("eo", "userinfo-SECRET-55c2")
-        defer { [bearer, basic, netrc, userinfo].forEach { $0.stop() } }
+        defer { for server in [bearer, basic, netrc, userinfo] { server.stop() } }
         let netrcFile = h.folder.appendingPathComponent("netrc")
         try Data("machine 127.0.0.1 login eo password netrc-SECRET-41e0\n".utf8).write(to: netrcFile)
 

@@ -67,7 +67,9 @@ import Testing
             // Both servers are 127.0.0.1: a netrc entry names the host, not the port.
             let netrc = h.folder.appendingPathComponent("netrc")
             try Data("machine 127.0.0.1 login eo password scope-netrc-41e0\n".utf8).write(to: netrc)
-            p.environment = ["EO_TOKEN": "scope-token-7d1f", "EO_USER": "eo", "EO_PASS": "scope-basic-93ab", "NETRC": netrc.path]
+            p.environment = [
+                "EO_TOKEN": "scope-token-7d1f", "EO_USER": "eo", "EO_PASS": "scope-basic-93ab", "NETRC": netrc.path,
+            ]
         }
 
         func stop() {
@@ -125,12 +127,16 @@ import Testing
             """
         }
         let file = URL(fileURLWithPath: "/etc/eoshare/pipe.yml")
-        let p = try Pipeline.parse(source("    credential_hosts: [data.example.org, \"Mirror.example.org:8443\", \"[::1]:9000\"]"), file: file)
+        let p = try Pipeline.parse(
+            source("    credential_hosts: [data.example.org, \"Mirror.example.org:8443\", \"[::1]:9000\"]"),
+            file: file
+        )
         #expect(
             p.sources[0].credentialHosts == [
                 CredentialHost(host: "data.example.org"), CredentialHost(host: "mirror.example.org", port: 8443),
                 CredentialHost(host: "::1", port: 9000),
-            ])
+            ]
+        )
         let s = p.sources[0]
         #expect(s.sendsCredentials(to: URL(string: "https://index.example.org:443/a")!))
         #expect(s.sendsCredentials(to: URL(string: "https://DATA.example.org/a?x=1")!))
@@ -155,7 +161,9 @@ import Testing
         }
         // Without credentials it would do nothing: a mistake worth telling.
         let noAuth = source("    credential_hosts: [data.example.org]").replacingOccurrences(
-            of: "    auth: {bearer_token_env: TOKEN}\n", with: "")
+            of: "    auth: {bearer_token_env: TOKEN}\n",
+            with: ""
+        )
         #expect(throws: ConfigError.self) { try Pipeline.parse(noAuth, file: file) }
     }
 
@@ -170,7 +178,8 @@ import Testing
                   login me
                   password pw
                 default login anon password guest
-                """)
+                """
+        )
         #expect(netrc.login(for: "data.example.org") == .init(user: "eo", password: "with space\"q"))
         #expect(netrc.login(for: "other.EXAMPLE.org") == .init(user: "me", password: "pw"))
         #expect(netrc.login(for: "evil.example.org") == .init(user: "anon", password: "guest"), "a macro is no entry")

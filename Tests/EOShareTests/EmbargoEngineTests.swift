@@ -20,18 +20,34 @@ import Testing
     static let members = ["NASA", "ESA", "JAXA", "CSA"]
 
     static func subject(
-        id: String = "LC08_L2SP_047027_20260105_02_T1", owner: String = "NASA", collection: String = "landsat-c2-l2",
-        acquired: String? = "2026-01-05T10:00:00Z", processed: String? = nil, ingested: String? = "2026-01-06T00:00:00Z",
+        id: String = "LC08_L2SP_047027_20260105_02_T1",
+        owner: String = "NASA",
+        collection: String = "landsat-c2-l2",
+        acquired: String? = "2026-01-05T10:00:00Z",
+        processed: String? = nil,
+        ingested: String? = "2026-01-06T00:00:00Z",
         bbox: [Double]? = [10, 46, 12, 48]
     ) -> EmbargoSubject {
         EmbargoSubject(
-            id: id, collection: collection, owner: owner, bbox: bbox, acquired: acquired.map(t),
-            processed: processed.map(t), ingested: ingested.map(t))
+            id: id,
+            collection: collection,
+            owner: owner,
+            bbox: bbox,
+            acquired: acquired.map(t),
+            processed: processed.map(t),
+            ingested: ingested.map(t)
+        )
     }
 
     static let rule = EmbargoRule(
-        index: 0, owner: try! Glob("NASA"), collection: try! Glob("landsat-*"), clock: .acquired, period: d("P30D"),
-        grants: ["ESA": d("P7D"), "JAXA": d("P0D")], publicAfter: d("P1Y"))
+        index: 0,
+        owner: try! Glob("NASA"),
+        collection: try! Glob("landsat-*"),
+        clock: .acquired,
+        period: d("P30D"),
+        grants: ["ESA": d("P7D"), "JAXA": d("P0D")],
+        publicAfter: d("P1Y")
+    )
 
     static func engine(_ policy: EmbargoPolicy) -> EmbargoEngine { EmbargoEngine(policy: policy, members: members) }
 
@@ -79,7 +95,11 @@ import Testing
     }
 
     @Test func failsClosedWithoutRuleOrClock() {
-        let e = Self.engine(EmbargoPolicy(rules: [EmbargoRule(index: 0, clock: .processed, period: Self.d("P0D"), publicAfter: Self.d("P0D"))]))
+        let e = Self.engine(
+            EmbargoPolicy(rules: [
+                EmbargoRule(index: 0, clock: .processed, period: Self.d("P0D"), publicAfter: Self.d("P0D"))
+            ])
+        )
         let s = Self.subject(processed: nil)
         let d = e.decide(s, for: .member("ESA"), at: Self.t("2099-01-01T00:00:00Z"))
         #expect(!d.visible)
@@ -127,20 +147,38 @@ import Testing
     }
 
     @Test func holdsBeatReleasesAndGrantsUntilTheyEnd() {
-        let hold = Hold(id: "legal-3", records: [try! Glob("LC08_*_2026*")], until: Self.t("2026-06-01T00:00:00Z"), reason: "")
-        let release = EarlyRelease(id: "r", reason: "", effective: Self.t("2026-01-01T00:00:00Z"), to: [.allMembers, .public])
+        let hold = Hold(
+            id: "legal-3",
+            records: [try! Glob("LC08_*_2026*")],
+            until: Self.t("2026-06-01T00:00:00Z"),
+            reason: ""
+        )
+        let release = EarlyRelease(
+            id: "r",
+            reason: "",
+            effective: Self.t("2026-01-01T00:00:00Z"),
+            to: [.allMembers, .public]
+        )
         let e = Self.engine(EmbargoPolicy(rules: [Self.rule], releases: [release], holds: [hold]))
         let s = Self.subject(id: "LC08_L2SP_047027_20260105_02_T1")
-        #expect(e.decide(s, for: .member("JAXA"), at: Self.t("2026-05-31T23:59:59Z")).reason == .hold(id: "legal-3", until: Self.t("2026-06-01T00:00:00Z")))
+        #expect(
+            e.decide(s, for: .member("JAXA"), at: Self.t("2026-05-31T23:59:59Z")).reason
+                == .hold(id: "legal-3", until: Self.t("2026-06-01T00:00:00Z"))
+        )
         #expect(e.decide(s, for: .member("JAXA"), at: Self.t("2026-06-01T00:00:00Z")).visible)
         #expect(e.decide(s, for: .public, at: Self.t("2026-06-01T00:00:00Z")).reason == .release(id: "r"))
     }
 
     @Test func releasesMatchEveryFilterTheyHave() {
         let charter = EarlyRelease(
-            id: "charter-917", reason: "", effective: Self.t("2026-09-02T00:00:00Z"), bbox: [5, 45, 15, 50],
-            acquired: Self.t("2026-09-01T00:00:00Z")...Self.t("2026-09-30T23:59:59Z"), collections: [try! Glob("landsat-*")],
-            to: [.member("CSA")])
+            id: "charter-917",
+            reason: "",
+            effective: Self.t("2026-09-02T00:00:00Z"),
+            bbox: [5, 45, 15, 50],
+            acquired: Self.t("2026-09-01T00:00:00Z")...Self.t("2026-09-30T23:59:59Z"),
+            collections: [try! Glob("landsat-*")],
+            to: [.member("CSA")]
+        )
         let e = Self.engine(EmbargoPolicy(rules: [Self.rule], releases: [charter]))
         let inside = Self.subject(acquired: "2026-09-30T23:59:59Z")
         let at = Self.t("2026-09-02T00:00:00Z")
@@ -149,9 +187,23 @@ import Testing
         #expect(!e.decide(inside, for: .member("ESA"), at: at).visible)
         #expect(!e.decide(inside, for: .public, at: at).visible)
         #expect(!e.decide(Self.subject(acquired: "2026-10-01T00:00:00Z"), for: .member("CSA"), at: at).visible)
-        #expect(!e.decide(Self.subject(acquired: "2026-09-10T00:00:00Z", bbox: [20, 46, 22, 48]), for: .member("CSA"), at: at).visible)
-        #expect(!e.decide(Self.subject(acquired: "2026-09-10T00:00:00Z", bbox: nil), for: .member("CSA"), at: at).visible)
-        #expect(!e.decide(Self.subject(collection: "sentinel-2", acquired: "2026-09-10T00:00:00Z"), for: .member("CSA"), at: at).visible)
+        #expect(
+            !e.decide(
+                Self.subject(acquired: "2026-09-10T00:00:00Z", bbox: [20, 46, 22, 48]),
+                for: .member("CSA"),
+                at: at
+            ).visible
+        )
+        #expect(
+            !e.decide(Self.subject(acquired: "2026-09-10T00:00:00Z", bbox: nil), for: .member("CSA"), at: at).visible
+        )
+        #expect(
+            !e.decide(
+                Self.subject(collection: "sentinel-2", acquired: "2026-09-10T00:00:00Z"),
+                for: .member("CSA"),
+                at: at
+            ).visible
+        )
     }
 
     @Test func changeInstantsAndWindowsFollowThePolicy() {
@@ -161,7 +213,8 @@ import Testing
             e.changeInstants(of: s) == [
                 Self.t("2026-01-05T10:00:00Z"), Self.t("2026-01-12T10:00:00Z"), Self.t("2026-02-04T10:00:00Z"),
                 Self.t("2027-01-05T10:00:00Z"),
-            ])
+            ]
+        )
         #expect(e.nextChange(of: s, after: Self.t("2026-01-12T10:00:00Z")) == Self.t("2026-02-04T10:00:00Z"))
         let w = e.window(s, for: .member("CSA"), at: Self.t("2026-01-20T00:00:00Z"))
         #expect(w.since == nil)

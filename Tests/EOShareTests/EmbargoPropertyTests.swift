@@ -24,7 +24,8 @@ import Testing
         cal.timeZone = TimeZone(identifier: "UTC")!
         let months = d.years * 12 + d.months
         let stepped = months == 0 ? date : cal.date(byAdding: DateComponents(month: months), to: date)!
-        let seconds = Double(d.weeks) * 7 * 86_400 + Double(d.days) * 86_400 + Double(d.hours) * 3_600
+        let seconds =
+            Double(d.weeks) * 7 * 86_400 + Double(d.days) * 86_400 + Double(d.hours) * 3_600
             + Double(d.minutes) * 60 + d.seconds
         return stepped.addingTimeInterval(seconds)
     }
@@ -65,7 +66,9 @@ import Testing
                 }
             }
             guard listed else { continue }
-            if !rel.collections.isEmpty && !rel.collections.contains(where: { naiveGlob($0, r.collection) }) { continue }
+            if !rel.collections.isEmpty && !rel.collections.contains(where: { naiveGlob($0, r.collection) }) {
+                continue
+            }
             if let b = rel.bbox {
                 guard let rb = r.bbox else { continue }
                 if !(b[0] <= rb[2] && rb[0] <= b[2] && b[1] <= rb[3] && rb[1] <= b[3]) { continue }
@@ -76,7 +79,8 @@ import Testing
             return true
         }
         // 4–5. The first matching rule and its clock, else nobody.
-        guard let rule = p.rules.first(where: { naiveGlob($0.owner, r.owner) && naiveGlob($0.collection, r.collection) }),
+        guard
+            let rule = p.rules.first(where: { naiveGlob($0.owner, r.owner) && naiveGlob($0.collection, r.collection) }),
             let c = naiveClock(rule.clock, r)
         else { return false }
         if let m {
@@ -100,15 +104,24 @@ import Testing
         mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &rng) < p }
 
         mutating func duration() -> ISODuration {
-            let forms = ["P\(int(0...400))D", "P\(int(0...18))M", "P\(int(0...3))Y", "P\(int(0...10))W", "PT\(int(0...72))H",
-                "P\(int(0...2))Y\(int(0...11))M\(int(0...30))DT\(int(0...23))H"]
+            let forms = [
+                "P\(int(0...400))D", "P\(int(0...18))M", "P\(int(0...3))Y", "P\(int(0...10))W", "PT\(int(0...72))H",
+                "P\(int(0...2))Y\(int(0...11))M\(int(0...30))DT\(int(0...23))H",
+            ]
             return try! ISODuration(parsing: pick(forms))
         }
 
         mutating func instant() -> Date {
             // 2023–2027, often on a month's last days or a leap day.
-            let base = Timestamp.parse(pick(["2024-01-31T23:00:00Z", "2024-02-29T12:00:00Z", "2025-03-31T00:00:00Z", "2026-08-31T06:30:00Z", "2023-12-31T23:59:59Z"]))!
-            return base.addingTimeInterval(Double(int(-400...400)) * 86_400 * (chance(0.3) ? 0 : 1) + Double(int(0...86_399)))
+            let base = Timestamp.parse(
+                pick([
+                    "2024-01-31T23:00:00Z", "2024-02-29T12:00:00Z", "2025-03-31T00:00:00Z", "2026-08-31T06:30:00Z",
+                    "2023-12-31T23:59:59Z",
+                ])
+            )!
+            return base.addingTimeInterval(
+                Double(int(-400...400)) * 86_400 * (chance(0.3) ? 0 : 1) + Double(int(0...86_399))
+            )
         }
 
         mutating func glob(_ names: [String]) -> Glob? {
@@ -132,7 +145,8 @@ import Testing
         }
 
         mutating func bbox() -> [Double] {
-            let w = Double(int(-170...160)), s = Double(int(-80...70))
+            let w = Double(int(-170...160))
+            let s = Double(int(-80...70))
             return [w, s, w + Double(int(1...20)), s + Double(int(1...10))]
         }
 
@@ -143,9 +157,15 @@ import Testing
                 for m in EmbargoPropertyTests.members where chance(0.3) { grants[m] = duration() }
                 p.rules.append(
                     EmbargoRule(
-                        index: i, owner: glob(EmbargoPropertyTests.members), collection: glob(EmbargoPropertyTests.collections),
-                        clock: clock(), period: chance(0.8) ? duration() : nil, grants: grants,
-                        publicAfter: chance(0.6) ? duration() : nil))
+                        index: i,
+                        owner: glob(EmbargoPropertyTests.members),
+                        collection: glob(EmbargoPropertyTests.collections),
+                        clock: clock(),
+                        period: chance(0.8) ? duration() : nil,
+                        grants: grants,
+                        publicAfter: chance(0.6) ? duration() : nil
+                    )
+                )
             }
             for i in 0..<int(0...2) {
                 let a = instant()
@@ -155,13 +175,25 @@ import Testing
                 if to.isEmpty || chance(0.3) { to.append(.member(pick(EmbargoPropertyTests.members))) }
                 p.releases.append(
                     EarlyRelease(
-                        id: "r\(i)", reason: "", effective: instant(), bbox: chance(0.5) ? bbox() : nil,
+                        id: "r\(i)",
+                        reason: "",
+                        effective: instant(),
+                        bbox: chance(0.5) ? bbox() : nil,
                         acquired: chance(0.5) ? a...a.addingTimeInterval(Double(int(0...90)) * 86_400) : nil,
-                        collections: chance(0.5) ? [glob(EmbargoPropertyTests.collections) ?? Glob.any] : [], to: to))
+                        collections: chance(0.5) ? [glob(EmbargoPropertyTests.collections) ?? Glob.any] : [],
+                        to: to
+                    )
+                )
             }
             for i in 0..<int(0...2) {
                 p.holds.append(
-                    Hold(id: "h\(i)", records: [try! Glob(pick(["LC08_*", "*_2024*", "S2?_*", "*"]))], until: chance(0.7) ? instant() : nil, reason: ""))
+                    Hold(
+                        id: "h\(i)",
+                        records: [try! Glob(pick(["LC08_*", "*_2024*", "S2?_*", "*"]))],
+                        until: chance(0.7) ? instant() : nil,
+                        reason: ""
+                    )
+                )
             }
             return p
         }
@@ -169,11 +201,15 @@ import Testing
         mutating func record() -> EmbargoSubject {
             let acquired = chance(0.9) ? instant() : nil
             return EmbargoSubject(
-                id: pick(["LC08_L2SP_047027_2024", "LC09_L2SP_001001_2025", "S2A_MSIL2A_2024", "S2B_X_2026"]) + "_\(int(0...99))",
-                collection: pick(EmbargoPropertyTests.collections), owner: pick(EmbargoPropertyTests.members),
-                bbox: chance(0.8) ? bbox() : nil, acquired: acquired,
+                id: pick(["LC08_L2SP_047027_2024", "LC09_L2SP_001001_2025", "S2A_MSIL2A_2024", "S2B_X_2026"])
+                    + "_\(int(0...99))",
+                collection: pick(EmbargoPropertyTests.collections),
+                owner: pick(EmbargoPropertyTests.members),
+                bbox: chance(0.8) ? bbox() : nil,
+                acquired: acquired,
                 processed: chance(0.7) ? acquired?.addingTimeInterval(Double(int(0...40)) * 86_400) : nil,
-                ingested: chance(0.9) ? instant() : nil)
+                ingested: chance(0.9) ? instant() : nil
+            )
         }
     }
 
@@ -198,7 +234,9 @@ import Testing
                         let got = engine.decide(r, for: viewer, at: t)
                         checked += 1
                         if got.visible != expected {
-                            Issue.record("\(viewer) \(r) at \(Timestamp.format(t)): engine \(got.visible) (\(got.reason)), naive \(expected)")
+                            Issue.record(
+                                "\(viewer) \(r) at \(Timestamp.format(t)): engine \(got.visible) (\(got.reason)), naive \(expected)"
+                            )
                             return
                         }
                     }
@@ -208,7 +246,10 @@ import Testing
                 for (a, b) in zip(cs, cs.dropFirst()) where b.timeIntervalSince(a) > 0.01 {
                     let mid = a.addingTimeInterval(b.timeIntervalSince(a) / 2)
                     for viewer in engine.viewers {
-                        #expect(engine.decide(r, for: viewer, at: a).visible == engine.decide(r, for: viewer, at: mid).visible)
+                        #expect(
+                            engine.decide(r, for: viewer, at: a).visible
+                                == engine.decide(r, for: viewer, at: mid).visible
+                        )
                     }
                 }
             }
@@ -231,9 +272,19 @@ import Testing
             """
         let p = try Pipeline.parse(yaml, file: URL(fileURLWithPath: "/tmp/offsets.yml"))
         let e = EmbargoEngine(policy: p.policy, members: ["NASA", "ESA"])
-        let r = EmbargoSubject(id: "X1", collection: "c", owner: "NASA", bbox: nil, acquired: Timestamp.parse("2030-01-01T00:00:00Z"), processed: nil, ingested: nil)
+        let r = EmbargoSubject(
+            id: "X1",
+            collection: "c",
+            owner: "NASA",
+            bbox: nil,
+            acquired: Timestamp.parse("2030-01-01T00:00:00Z"),
+            processed: nil,
+            ingested: nil
+        )
         // Hold until 2026-09-02T00:00Z; release effective at the same instant.
         #expect(!e.decide(r, for: .member("ESA"), at: Timestamp.parse("2026-09-01T23:59:59.999Z")!).visible)
-        #expect(e.decide(r, for: .member("ESA"), at: Timestamp.parse("2026-09-02T00:00:00Z")!).reason == .release(id: "r"))
+        #expect(
+            e.decide(r, for: .member("ESA"), at: Timestamp.parse("2026-09-02T00:00:00Z")!).reason == .release(id: "r")
+        )
     }
 }

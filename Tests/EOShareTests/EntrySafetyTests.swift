@@ -161,9 +161,14 @@ import Testing
         let files = try UnpackBench.contents(unpacked)
         #expect(files == [name: Array("x".utf8)])
         for file in unpacked.files {
-            #expect(!file.url.path.utf8.split(separator: 0x2F).contains { $0.elementsEqual("..".utf8) }, "\(file.url.path)")
+            #expect(
+                !file.url.path.utf8.split(separator: 0x2F).contains { $0.elementsEqual("..".utf8) },
+                "\(file.url.path)"
+            )
         }
-        #expect(Array(files.keys.first?.utf8 ?? "".utf8) == [0x2E, 0x2E, 0xCC, 0x81, 0x2F, 0x78, 0x2E, 0x74, 0x78, 0x74])
+        #expect(
+            Array(files.keys.first?.utf8 ?? "".utf8) == [0x2E, 0x2E, 0xCC, 0x81, 0x2F, 0x78, 0x2E, 0x74, 0x78, 0x74]
+        )
         #expect(try EntryPath.check(Array("..\u{301}".utf8))?.components == ["..\u{301}"])
     }
 

@@ -26,16 +26,20 @@ import Testing
         let log = h.folder.appendingPathComponent("ftp.log")
         let server = try PythonServer(
             script: "ftp_server.py",
-            arguments: [h.www.path, "eo", "ftp-pass-1", log.path] + (mlsd ? [] : ["--no-mlsd"]))
+            arguments: [h.www.path, "eo", "ftp-pass-1", log.path] + (mlsd ? [] : ["--no-mlsd"])
+        )
         defer { server.stop() }
         var p = try h.pipeline(
             url: "ftp://127.0.0.1:\(server.port)/feed/",
-            source: "match: [\"*_MTL.txt\"]\nauth: {basic_env: [FTP_USER, FTP_PASSWORD]}")
+            source: "match: [\"*_MTL.txt\"]\nauth: {basic_env: [FTP_USER, FTP_PASSWORD]}"
+        )
         p.environment = ["FTP_USER": "eo", "FTP_PASSWORD": "ftp-pass-1"]
 
         let first = try await FetchHarness.ingest(p)
-        #expect(first.discovered == 1 && first.records == 1 && first.quarantined == 0,
-                "\(FetchHarness.quarantineReasons(p))")
+        #expect(
+            first.discovered == 1 && first.records == 1 && first.quarantined == 0,
+            "\(FetchHarness.quarantineReasons(p))"
+        )
         let url = URL(string: "ftp://127.0.0.1:\(server.port)/feed/\(FetchHarness.scene)")!
         await #expect(try FetchHarness.object(p, url: url)?.sha256 == Digest.sha256Hex(bytes))
         let commands = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").map(String.init)
@@ -64,7 +68,8 @@ import Testing
         defer { server.stop() }
         var p = try h.pipeline(
             url: "ftp://127.0.0.1:\(server.port)/feed/index.txt",
-            source: "index: true\nauth: {basic_env: [FTP_USER, FTP_PASSWORD]}")
+            source: "index: true\nauth: {basic_env: [FTP_USER, FTP_PASSWORD]}"
+        )
         p.environment = ["FTP_USER": "eo", "FTP_PASSWORD": "pw-2"]
         let summary = try await FetchHarness.ingest(p)
         #expect(summary.records == 1 && summary.quarantined == 0, "\(FetchHarness.quarantineReasons(p))")
@@ -81,7 +86,9 @@ import Testing
         let server = try PythonServer(script: "ftp_server.py", arguments: [h.www.path, "eo", "right", log.path])
         defer { server.stop() }
         var p = try h.pipeline(
-            url: "ftp://127.0.0.1:\(server.port)/feed/", source: "auth: {basic_env: [FTP_USER, FTP_PASSWORD]}")
+            url: "ftp://127.0.0.1:\(server.port)/feed/",
+            source: "auth: {basic_env: [FTP_USER, FTP_PASSWORD]}"
+        )
         p.environment = ["FTP_USER": "eo", "FTP_PASSWORD": "wrong-ftp-secret"]
         let summary = try await FetchHarness.ingest(p)
         #expect(summary.records == 0 && summary.quarantined == 1)

@@ -30,17 +30,38 @@ import Testing
     }
 
     static let repairable: [Repairable] = [
-        Repairable(name: "503 then 500 then success", faults: [.status(503), .status(500)], secondStatus: 500,
-                   secondHasRange: false),
+        Repairable(
+            name: "503 then 500 then success",
+            faults: [.status(503), .status(500)],
+            secondStatus: 500,
+            secondHasRange: false
+        ),
         Repairable(name: "408 then success", faults: [.status(408)], secondStatus: 200, secondHasRange: false),
-        Repairable(name: "reset after 6000 bytes, resumed with Range", faults: [.resetAfter(bytes: 6_000)],
-                   secondStatus: 206, secondHasRange: true),
-        Repairable(name: "reset without Range support, restarted", faults: [.resetAfter(bytes: 6_000)],
-                   rangeSupport: false, secondStatus: 200, secondHasRange: true),
-        Repairable(name: "truncated with the full Content-Length, resumed", faults: [.truncate(bytes: 5_000)],
-                   secondStatus: 206, secondHasRange: true),
-        Repairable(name: "stalled slow body, resumed", faults: [.slowBody(bytesPerSecond: 500)],
-                   secondStatus: 206, secondHasRange: true),
+        Repairable(
+            name: "reset after 6000 bytes, resumed with Range",
+            faults: [.resetAfter(bytes: 6_000)],
+            secondStatus: 206,
+            secondHasRange: true
+        ),
+        Repairable(
+            name: "reset without Range support, restarted",
+            faults: [.resetAfter(bytes: 6_000)],
+            rangeSupport: false,
+            secondStatus: 200,
+            secondHasRange: true
+        ),
+        Repairable(
+            name: "truncated with the full Content-Length, resumed",
+            faults: [.truncate(bytes: 5_000)],
+            secondStatus: 206,
+            secondHasRange: true
+        ),
+        Repairable(
+            name: "stalled slow body, resumed",
+            faults: [.slowBody(bytesPerSecond: 500)],
+            secondStatus: 206,
+            secondHasRange: true
+        ),
     ]
 
     @Test(arguments: repairable)
@@ -101,7 +122,11 @@ import Testing
         let work = h.folder.appendingPathComponent("work")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let stage = FetchStage(
-            pipeline: p, state: try SQLiteStateStore(path: p.statePath), workFolder: work, logger: FetchHarness.logger)
+            pipeline: p,
+            state: try SQLiteStateStore(path: p.statePath),
+            workFolder: work,
+            logger: FetchHarness.logger
+        )
         let outcome = await stage.fetch(ObjectRef(source: "src", url: server.url(path), name: "large.bin"))
         await stage.close()
         guard case .fetched(let object) = outcome else {
@@ -169,15 +194,31 @@ import Testing
     }
 
     static let fatal: [Fatal] = [
-        Fatal(name: "404 at once, not retried", faults: [.status(404)],
-              reason: "HTTP 404 from http://127.0.0.1", requests: 1),
+        Fatal(
+            name: "404 at once, not retried",
+            faults: [.status(404)],
+            reason: "HTTP 404 from http://127.0.0.1",
+            requests: 1
+        ),
         Fatal(name: "403 at once, not retried", faults: [.status(403)], reason: "(refused: not retried)", requests: 1),
-        Fatal(name: "HTML error page with 200", faults: [.htmlErrorPage],
-              reason: "an HTML page was served with status 200 instead of the object", requests: 1),
-        Fatal(name: "503 past the retries", faults: Array(repeating: .status(503), count: 4),
-              reason: "HTTP 503 from http://127.0.0.1", requests: 4),
-        Fatal(name: "resets past the retries", faults: Array(repeating: .resetAfter(bytes: 100), count: 4),
-              reason: "gave up after 4 attempts", requests: 4),
+        Fatal(
+            name: "HTML error page with 200",
+            faults: [.htmlErrorPage],
+            reason: "an HTML page was served with status 200 instead of the object",
+            requests: 1
+        ),
+        Fatal(
+            name: "503 past the retries",
+            faults: Array(repeating: .status(503), count: 4),
+            reason: "HTTP 503 from http://127.0.0.1",
+            requests: 4
+        ),
+        Fatal(
+            name: "resets past the retries",
+            faults: Array(repeating: .resetAfter(bytes: 100), count: 4),
+            reason: "gave up after 4 attempts",
+            requests: 4
+        ),
     ]
 
     @Test(arguments: fatal)
@@ -257,8 +298,11 @@ import Testing
         // Through the listing, which shows the sidecar beside the object.
         let p = try h.pipeline(url: server.url("/feed/").absoluteString, source: "checksum: sidecar")
         FetchHarness.expectOneObject(
-            try await FetchHarness.ingest(p), of: p, verified: matching,
-            elseReason: "checksum \(kind) mismatch: the sidecar says \(stated)")
+            try await FetchHarness.ingest(p),
+            of: p,
+            verified: matching,
+            elseReason: "checksum \(kind) mismatch: the sidecar says \(stated)"
+        )
     }
 
     /// The refusal depended on the sidecar, not on the bytes alone: once the sidecar is put
@@ -322,8 +366,11 @@ import Testing
         try h.serve("index.json", Array(index.utf8))
         let p = try h.pipeline(url: server.url("/feed/index.json").absoluteString, source: "index: true")
         FetchHarness.expectOneObject(
-            try await FetchHarness.ingest(p), of: p, verified: matching,
-            elseReason: "SHA-256 \(Digest.sha256Hex(bytes)) differs from the index's \(sha)")
+            try await FetchHarness.ingest(p),
+            of: p,
+            verified: matching,
+            elseReason: "SHA-256 \(Digest.sha256Hex(bytes)) differs from the index's \(sha)"
+        )
     }
 
     @Test func secondRunMakesOnlyConditionalRequestsAndAChangeReplacesTheRecord() async throws {

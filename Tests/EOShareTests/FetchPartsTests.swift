@@ -17,10 +17,19 @@ import Testing
 @Suite struct FetchPartsTests {
     static func machine(retries: Int = 2) -> DownloadMachine {
         DownloadMachine(
-            retries: retries, resumable: true, backoff: Backoff(base: 0.01, cap: 0.1), url: URL(string: "http://h/x")!)
+            retries: retries,
+            resumable: true,
+            backoff: Backoff(base: 0.01, cap: 0.1),
+            url: URL(string: "http://h/x")!
+        )
     }
 
-    static func reset(bytes: Int64, total: Int64?, etag: String? = "\"abc\"", lastModified: String? = nil)
+    static func reset(
+        bytes: Int64,
+        total: Int64?,
+        etag: String? = "\"abc\"",
+        lastModified: String? = nil
+    )
         -> TransferResult
     {
         var r = TransferResult()
@@ -116,7 +125,8 @@ import Testing
     }
 
     @Test func indexPageSizes() {
-        let apache = #"<td><a href="a.gz">a.gz</a></td><td align="right">2024-05-01 10:00  </td>"#
+        let apache =
+            #"<td><a href="a.gz">a.gz</a></td><td align="right">2024-05-01 10:00  </td>"#
             + #"<td align="right">12K</td>"#
         let links = ListingParser.links(in: apache)
         #expect(links.map(\.href) == ["a.gz"])
@@ -133,12 +143,30 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let state = try SQLiteStateStore(path: folder.appendingPathComponent("state.sqlite"))
         let full = StoredObject(
-            url: "https://feed.example.test/a.tar", source: "src", etag: "\"v1\"",
-            lastModified: "Sun, 06 Nov 1994 08:49:37 GMT", size: 20_480, sha256: String(repeating: "ab", count: 32),
-            outcome: .record, reason: nil, recordCollection: "c", recordId: "r1", listed: "01-May-2024 10:00 15137")
+            url: "https://feed.example.test/a.tar",
+            source: "src",
+            etag: "\"v1\"",
+            lastModified: "Sun, 06 Nov 1994 08:49:37 GMT",
+            size: 20_480,
+            sha256: String(repeating: "ab", count: 32),
+            outcome: .record,
+            reason: nil,
+            recordCollection: "c",
+            recordId: "r1",
+            listed: "01-May-2024 10:00 15137"
+        )
         let bare = StoredObject(
-            url: "https://feed.example.test/b.tar", source: "src", etag: nil, lastModified: nil, size: nil,
-            sha256: nil, outcome: .quarantined, reason: "an HTML page", recordCollection: nil, recordId: nil)
+            url: "https://feed.example.test/b.tar",
+            source: "src",
+            etag: nil,
+            lastModified: nil,
+            size: nil,
+            sha256: nil,
+            outcome: .quarantined,
+            reason: "an HTML page",
+            recordCollection: nil,
+            recordId: nil
+        )
         try await state.saveObject(full, at: Date())
         try await state.saveObject(bare, at: Date())
         await #expect(try state.object(url: full.url) == full)
@@ -158,7 +186,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let digester = Digester(limit: 1 << 20)
         defer { digester.stop() }
-        let body = [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).read(upToCount: 5 << 20)!)
+        let body = [UInt8](
+            try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).read(upToCount: 5 << 20)!
+        )
         func feed(_ sink: FileSink, _ bytes: ArraySlice<UInt8>) -> Bool {
             var offset = bytes.startIndex
             while offset < bytes.endIndex {
@@ -193,7 +223,9 @@ import Testing
 
     /// FIPS 180-2 and RFC 1321 test vectors, as lowercase hex.
     @Test func digestsMatchKnownAnswers() {
-        #expect(Digest.sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            Digest.sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        )
         #expect(Digest.sha256Hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         let md5 = StreamingDigest(.md5)
         md5.update(Array("abc".utf8))
@@ -242,10 +274,14 @@ import Testing
         #expect(ErrorPage.detect(name: "a_MTL.txt", format: Self.landsat, contentType: "text/plain", head: html) != nil)
         #expect(ErrorPage.detect(name: "index.html", format: Self.landsat, contentType: "text/html", head: html) == nil)
         let json = Array(#"{"error": "quota"}"#.utf8)
-        #expect(ErrorPage.detect(name: "a_MTL.txt", format: Self.landsat, contentType: "application/json", head: json)
-            != nil)
-        #expect(ErrorPage.detect(name: "a_MTL.json", format: Self.landsat, contentType: "application/json", head: json)
-            == nil)
+        #expect(
+            ErrorPage.detect(name: "a_MTL.txt", format: Self.landsat, contentType: "application/json", head: json)
+                != nil
+        )
+        #expect(
+            ErrorPage.detect(name: "a_MTL.json", format: Self.landsat, contentType: "application/json", head: json)
+                == nil
+        )
         #expect(ErrorPage.detect(name: "granule", format: Self.cmr, contentType: "application/json", head: json) == nil)
     }
 

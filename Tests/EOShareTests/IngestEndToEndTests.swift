@@ -39,7 +39,9 @@ import Testing
         let feed = folder.appendingPathComponent("www/landsat")
         try FileManager.default.createDirectory(at: feed, withIntermediateDirectories: true)
         for (i, name) in scenes.enumerated() {
-            let bytes = [UInt8](try Data(contentsOf: RepoPaths.shared.appendingPathComponent("fixtures/landsat-c2-mtl/\(name)")))
+            let bytes = [UInt8](
+                try Data(contentsOf: RepoPaths.shared.appendingPathComponent("fixtures/landsat-c2-mtl/\(name)"))
+            )
             if i == 0 {
                 try Data(bytes).write(to: feed.appendingPathComponent(name))
             } else {
@@ -51,7 +53,9 @@ import Testing
         // page's entry then never proves them unchanged, and re-runs ask conditionally.
         for name in try FileManager.default.contentsOfDirectory(atPath: feed.path) {
             try FileManager.default.setAttributes(
-                [.modificationDate: Date(timeIntervalSinceNow: 300)], ofItemAtPath: feed.appendingPathComponent(name).path)
+                [.modificationDate: Date(timeIntervalSinceNow: 300)],
+                ofItemAtPath: feed.appendingPathComponent(name).path
+            )
         }
         return folder.appendingPathComponent("www")
     }
@@ -126,13 +130,18 @@ import Testing
         var a = stat()
         var b = stat()
         stat(itemURL.deletingLastPathComponent().appendingPathComponent(assetName).path, &a)
-        stat(try #require(Trees.item(p.sharedRoot, "NASA", "landsat-c2-l2", new)).deletingLastPathComponent()
-            .appendingPathComponent(assetName).path, &b)
+        stat(
+            try #require(Trees.item(p.sharedRoot, "NASA", "landsat-c2-l2", new)).deletingLastPathComponent()
+                .appendingPathComponent(assetName).path,
+            &b
+        )
         #expect(a.st_ino == b.st_ino && a.st_nlink >= 3, "one stored copy, hard-linked into each tree")
 
         // Every published catalog, collection and item validates offline.
         for viewer in ["NASA", "ESA", "JAXA", "CSA", "public"] {
-            let failures = try STACValidator.validateRecursively(p.sharedRoot.appendingPathComponent("\(viewer)/catalog.json"))
+            let failures = try STACValidator.validateRecursively(
+                p.sharedRoot.appendingPathComponent("\(viewer)/catalog.json")
+            )
             #expect(failures.isEmpty, "\(viewer): \(failures)")
         }
 
@@ -163,26 +172,50 @@ import Testing
         let folder = RepoPaths.temporaryFolder()
         let www = try Self.makeFeed(folder)
         let feed = www.appendingPathComponent("landsat")
-        var truncated = Deflater.gzip([UInt8](try Data(contentsOf: RepoPaths.shared.appendingPathComponent(
-            "fixtures/landsat-c2-mtl/LC08_L2SP_017036_20130419_20200913_02_T2_MTL.txt"))))
+        var truncated = Deflater.gzip(
+            [UInt8](
+                try Data(
+                    contentsOf: RepoPaths.shared.appendingPathComponent(
+                        "fixtures/landsat-c2-mtl/LC08_L2SP_017036_20130419_20200913_02_T2_MTL.txt"
+                    )
+                )
+            )
+        )
         truncated.removeLast(truncated.count / 2)
-        try Data(truncated).write(to: feed.appendingPathComponent("LC08_L2SP_017036_20130419_20200913_02_T2_MTL.txt.gz"))
-        let noDate = try String(contentsOf: RepoPaths.shared.appendingPathComponent(
-            "fixtures/landsat-c2-mtl/LC08_L2SP_047027_20201204_20210313_02_T1_MTL.txt"), encoding: .utf8)
-            .components(separatedBy: "\n").filter { !$0.contains("DATE_ACQUIRED") }.joined(separator: "\n")
+        try Data(truncated).write(
+            to: feed.appendingPathComponent("LC08_L2SP_017036_20130419_20200913_02_T2_MTL.txt.gz")
+        )
+        let noDate = try String(
+            contentsOf: RepoPaths.shared.appendingPathComponent(
+                "fixtures/landsat-c2-mtl/LC08_L2SP_047027_20201204_20210313_02_T1_MTL.txt"
+            ),
+            encoding: .utf8
+        )
+        .components(separatedBy: "\n").filter { !$0.contains("DATE_ACQUIRED") }.joined(separator: "\n")
         try Data(noDate.utf8).write(to: feed.appendingPathComponent("LC08_L2SP_047027_20201204_20210313_02_T1_MTL.txt"))
         // Ahead of the clock like the rest of the feed, so the index page's entries never
         // prove them unchanged and the second run below has to ask.
-        for name in ["LC08_L2SP_017036_20130419_20200913_02_T2_MTL.txt.gz", "LC08_L2SP_047027_20201204_20210313_02_T1_MTL.txt"] {
+        for name in [
+            "LC08_L2SP_017036_20130419_20200913_02_T2_MTL.txt.gz", "LC08_L2SP_047027_20201204_20210313_02_T1_MTL.txt",
+        ] {
             try FileManager.default.setAttributes(
-                [.modificationDate: Date(timeIntervalSinceNow: 300)], ofItemAtPath: feed.appendingPathComponent(name).path)
+                [.modificationDate: Date(timeIntervalSinceNow: 300)],
+                ofItemAtPath: feed.appendingPathComponent(name).path
+            )
         }
         let server = try TestHTTPServer(root: www)
         defer { server.stop() }
-        server.inject(path: "/landsat/LC08_L2SR_099120_20191129_20201016_02_T2_MTL.txt.gz", faults: [.htmlErrorPage, .htmlErrorPage, .htmlErrorPage])
+        server.inject(
+            path: "/landsat/LC08_L2SR_099120_20191129_20201016_02_T2_MTL.txt.gz",
+            faults: [.htmlErrorPage, .htmlErrorPage, .htmlErrorPage]
+        )
         let p = try Self.pipeline(folder, url: server.baseURL.absoluteString + "landsat/")
 
-        let summary = try await IngestRun(pipeline: p, at: Timestamp.parse("2022-05-01T00:00:00Z")!, logger: Self.logger).run()
+        let summary = try await IngestRun(
+            pipeline: p,
+            at: Timestamp.parse("2022-05-01T00:00:00Z")!,
+            logger: Self.logger
+        ).run()
         #expect(summary.discovered == 6)
         #expect(summary.quarantined == 3)
         #expect(summary.records == 3)
@@ -194,7 +227,9 @@ import Testing
         #expect(reasons.contains { $0.contains("047027") && $0.contains("DATE_ACQUIRED") })
         #expect(reasons.contains { $0.contains("099120") && $0.contains("HTML page") })
         // The bad bytes are kept aside with their reason.
-        let kept = try FileManager.default.contentsOfDirectory(atPath: p.quarantineFolder.appendingPathComponent("usgs").path)
+        let kept = try FileManager.default.contentsOfDirectory(
+            atPath: p.quarantineFolder.appendingPathComponent("usgs").path
+        )
         #expect(kept.contains { $0.hasSuffix(".reason") })
         #expect(LedgerVerifier.verify(p.ledgerPath).isEmpty)
 
@@ -262,7 +297,9 @@ import Testing
         let first = try await IngestRun(pipeline: p, at: at, logger: Self.logger).run()
         #expect(first.records == 3 && first.quarantined == 1)
         // Remembered by the digest of the bytes that arrived, not by the listing's size.
-        let remembered = try await SQLiteStateStore(path: p.statePath).object(url: URL(fileURLWithPath: path).absoluteString)
+        let remembered = try await SQLiteStateStore(path: p.statePath).object(
+            url: URL(fileURLWithPath: path).absoluteString
+        )
         #expect(remembered?.sha256 == Digest.sha256Hex([UInt8](page)) && remembered?.size == nil)
         #expect(remembered?.outcome == .refused)
         try good.write(to: URL(fileURLWithPath: path))

@@ -56,11 +56,13 @@ import Testing
         #expect(summary.records == 4 && summary.quarantined == 0, "\(FetchHarness.quarantineReasons(p))")
     }
 
-    @Test(arguments: [
-        ("infK", nil), ("nanK", nil), ("-3K", nil), ("-5", nil), ("1e300G", nil), ("99999999999999999999", nil),
-        ("8388607T", .approximate(8_388_607 << 40)), ("12K", .approximate(12_288)), ("1234", .exact(1234)),
-        ("0", .exact(0)),
-    ] as [(String, ListingParser.ListedSize?)])
+    @Test(
+        arguments: [
+            ("infK", nil), ("nanK", nil), ("-3K", nil), ("-5", nil), ("1e300G", nil), ("99999999999999999999", nil),
+            ("8388607T", .approximate(8_388_607 << 40)), ("12K", .approximate(12_288)), ("1234", .exact(1234)),
+            ("0", .exact(0)),
+        ] as [(String, ListingParser.ListedSize?)]
+    )
     func aListedSizeIsABytesCountOrNothing(token: String, size: ListingParser.ListedSize?) {
         #expect(ListingParser.listedSize(Substring("</a> 2024-05-01 10:00  \(token)")) == size)
     }
@@ -78,7 +80,9 @@ import Testing
     }
 
     @Test func sizesFromJSONAreWholeByteCountsOrNothing() throws {
-        let values = try JSONValue.parse(Array("[1e300, -1, 12.5, 9223372036854775807, 9223372036854775808, 42, 4.2e1, \"7\", null]".utf8))
+        let values = try JSONValue.parse(
+            Array("[1e300, -1, 12.5, 9223372036854775807, 9223372036854775808, 42, 4.2e1, \"7\", null]".utf8)
+        )
         #expect(values.arrayValue?.map(ListingParser.byteCount) == [nil, nil, nil, Int64.max, nil, 42, 42, nil, nil])
     }
 }

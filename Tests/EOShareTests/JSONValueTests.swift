@@ -5,7 +5,8 @@ import Testing
 /// kept, and the fast paths (plain strings, small integers) equal to the general ones.
 @Suite struct JSONValueTests {
     @Test func plainAndEscapedStringsAndNumbers() throws {
-        let text = #"{"b":"plain","a":"tab\tquote\"slash\/é\u00e9\ud83d\ude80","n":[0,-7,123456789012345678,1234567890123456789,-12345678901234567890,1.5,-2e3,1E-2],"t":true,"f":false,"z":null}"#
+        let text =
+            #"{"b":"plain","a":"tab\tquote\"slash\/é\u00e9\ud83d\ude80","n":[0,-7,123456789012345678,1234567890123456789,-12345678901234567890,1.5,-2e3,1E-2],"t":true,"f":false,"z":null}"#
         let v = try JSONValue.parse(Array(text.utf8))
         #expect(v.objectValue?.keys == ["b", "a", "n", "t", "f", "z"])
         #expect(v["b"]?.stringValue == "plain")
@@ -14,7 +15,8 @@ import Testing
             v["n"]?.arrayValue == [
                 .int(0), .int(-7), .int(123_456_789_012_345_678), .int(1_234_567_890_123_456_789),
                 .number(-12_345_678_901_234_567_890), .number(1.5), .number(-2000), .number(0.01),
-            ])
+            ]
+        )
         #expect(v["t"] == .bool(true) && v["f"] == .bool(false) && v["z"] == .null)
         #expect(try JSONValue.parse(v.serialized()).serialized() == v.serialized(), "what we write reads back the same")
     }
@@ -41,21 +43,29 @@ import Testing
 
     @Test func nonASCIIStringsAreValidated() throws {
         #expect(try JSONValue.parse(Array(#"["Ψ 日本"]"#.utf8)) == .array([.string("Ψ 日本")]))
-        for bad: [UInt8] in [[0x22, 0xC3, 0x22], [0x22, 0xFF, 0x41, 0x22], [0x22, 0x41, 0x5C, 0x6E, 0xC3, 0x28, 0x22]] {
+        for bad: [UInt8] in [
+            [0x22, 0xC3, 0x22], [0x22, 0xFF, 0x41, 0x22], [0x22, 0x41, 0x5C, 0x6E, 0xC3, 0x28, 0x22],
+        ] {
             #expect(throws: JSONParseError.self) { try JSONValue.parse(bad) }
         }
     }
 
     @Test func selectingBuildsTheNamedMembersAndStillChecksTheRest() throws {
-        let text = #"{"skip":{"a":[1,-2.5e3,"x\"y\u00e9",true,null,{}],"b":false},"keep":{"n":1,"m":2},"k\u0065ep2":3,"each":{"x":{"h":1,"z":2},"y":{"z":3}},"also":[]}"#
+        let text =
+            #"{"skip":{"a":[1,-2.5e3,"x\"y\u00e9",true,null,{}],"b":false},"keep":{"n":1,"m":2},"k\u0065ep2":3,"each":{"x":{"h":1,"z":2},"y":{"z":3}},"also":[]}"#
         let selection = JSONSelection.only([("keep", .members("n")), ("keep2", .all), ("each", .each(.members("h")))])
         let v = try Array(text.utf8).withUnsafeBufferPointer { try JSONValue.parse($0, selecting: selection) }
         #expect(
-            v == .object([
-                "keep": .object(["n": .int(1)]), "keep2": .int(3),
-                "each": .object(["x": .object(["h": .int(1)]), "y": .object([:])]),
-            ]))
-        for bad in [#"{"skip":[1,],"keep":1}"#, #"{"skip":"\x","keep":1}"#, #"{"skip":tru,"keep":1}"#, #"{"skip":{"a" 1}}"#, #"[1]"#, #"{"keep":{"n":1,"m":}}"#] {
+            v
+                == .object([
+                    "keep": .object(["n": .int(1)]), "keep2": .int(3),
+                    "each": .object(["x": .object(["h": .int(1)]), "y": .object([:])]),
+                ])
+        )
+        for bad in [
+            #"{"skip":[1,],"keep":1}"#, #"{"skip":"\x","keep":1}"#, #"{"skip":tru,"keep":1}"#, #"{"skip":{"a" 1}}"#,
+            #"[1]"#, #"{"keep":{"n":1,"m":}}"#,
+        ] {
             #expect(throws: JSONParseError.self, "\(bad)") {
                 try Array(bad.utf8).withUnsafeBufferPointer { try JSONValue.parse($0, selecting: selection) }
             }

@@ -32,8 +32,12 @@ enum MTLFixtures {
 
     static func context(objectName: String, localFiles: [String: URL] = [:]) -> ReaderContext {
         ReaderContext(
-            owner: "NASA", collection: "landsat-c2", source: "usgs-landsat",
-            objectURL: sourceFolder.appendingPathComponent(objectName), localFiles: localFiles)
+            owner: "NASA",
+            collection: "landsat-c2",
+            source: "usgs-landsat",
+            objectURL: sourceFolder.appendingPathComponent(objectName),
+            localFiles: localFiles
+        )
     }
 
     static func read(_ fileName: String) throws -> Record {
@@ -137,13 +141,16 @@ struct LandsatMTLReaderTests {
     @Test(arguments: MTLFixtures.referenceItems)
     func matchesStactoolsReference(_ itemPath: String) throws {
         let item = try #require(
-            try JSONSerialization.jsonObject(with: Data(SharedFixtures.bytes(itemPath))) as? [String: Any])
+            try JSONSerialization.jsonObject(with: Data(SharedFixtures.bytes(itemPath))) as? [String: Any]
+        )
         let id = try #require(item["id"] as? String)
         let fixture = try #require(
             MTLFixtures.files.first { name in
                 let parts = MTLFixtures.productID(name).split(separator: "_")
                 return (parts[0..<4] + parts[5..<7]).joined(separator: "_") == id
-            }, "an MTL fixture for \(id)")
+            },
+            "an MTL fixture for \(id)"
+        )
         let record = try MTLFixtures.read(fixture)
         let reference = try #require(item["properties"] as? [String: Any])
         let ours = record.properties
@@ -175,7 +182,8 @@ struct LandsatMTLReaderTests {
         #expect(ours["proj:code"]?.stringValue == "EPSG:\(epsg)")
         #expect(ours["proj:shape"]?.arrayValue?.compactMap(\.doubleValue) == (reference["proj:shape"] as? [Double]))
         #expect(
-            ours["proj:transform"]?.arrayValue?.compactMap(\.doubleValue) == (reference["proj:transform"] as? [Double]))
+            ours["proj:transform"]?.arrayValue?.compactMap(\.doubleValue) == (reference["proj:transform"] as? [Double])
+        )
         for key in [
             "landsat:wrs_type", "landsat:wrs_path", "landsat:wrs_row", "landsat:collection_category",
             "landsat:collection_number", "landsat:correction", "landsat:scene_id", "sci:doi",
@@ -200,7 +208,8 @@ struct LandsatMTLReaderTests {
             #expect(band?["common_name"]?.stringValue == expectedBand?["common_name"] as? String)
             #expect(
                 band?["center_wavelength"]?.doubleValue
-                    == (expectedBand?["center_wavelength"] as? NSNumber)?.doubleValue)
+                    == (expectedBand?["center_wavelength"] as? NSNumber)?.doubleValue
+            )
         }
         // The same order as stactools, leaving out the derived assets.
         let referenceOrder = Self.keyOrder(inJSONAt: itemPath).filter { !derived.contains($0) }
@@ -232,7 +241,8 @@ struct LandsatMTLReaderTests {
         #expect(
             record.properties["proj:transform"]?.arrayValue?.compactMap(\.doubleValue) == [
                 30, 0, 733785, 0, -30, 494415,
-            ])
+            ]
+        )
         #expect(record.properties["landsat:wrs_row"] == .string("120"))
         #expect(record.geometry?["type"]?.stringValue == "Polygon")
     }
@@ -260,12 +270,14 @@ struct LandsatMTLReaderTests {
                 "view:sun_elevation", "proj:code", "proj:shape", "proj:transform", "landsat:wrs_type",
                 "landsat:wrs_path", "landsat:wrs_row", "landsat:collection_category", "landsat:collection_number",
                 "landsat:correction", "landsat:scene_id", "landsat:cloud_cover_land", "sci:doi",
-            ])
+            ]
+        )
         #expect(
             record.stacExtensions == [
                 LandsatMTLReader.Schema.eo, LandsatMTLReader.Schema.view, LandsatMTLReader.Schema.projection,
                 LandsatMTLReader.Schema.landsat, LandsatMTLReader.Schema.scientific,
-            ])
+            ]
+        )
         #expect(
             record.geometry
                 == .object([
@@ -279,7 +291,8 @@ struct LandsatMTLReaderTests {
                             .array([.number(-124.98066), .number(48.50387)]),
                         ])
                     ]),
-                ]))
+                ])
+        )
         let blue = try #require(record.assets.first { $0.key == "blue" })
         #expect(blue.href == "https://data.example.test/landsat/c2/LC08_L2SP_047027_20201204_20210313_02_T1_SR_B2.TIF")
         #expect(blue.mediaType == "image/tiff; application=geotiff; profile=cloud-optimized")
@@ -292,9 +305,12 @@ struct LandsatMTLReaderTests {
         let local = ["\(product)_SR_B4.TIF", "\(product)_MTL.json", "\(product)_thumb_small.jpeg"]
         let context = MTLFixtures.context(
             objectName: "\(product).tar",
-            localFiles: Dictionary(uniqueKeysWithValues: local.map { ($0, work.appendingPathComponent($0)) }))
+            localFiles: Dictionary(uniqueKeysWithValues: local.map { ($0, work.appendingPathComponent($0)) })
+        )
         let record = try LandsatMTLReader.read(
-            SharedFixtures.bytes("\(MTLFixtures.folder)/\(product)_MTL.txt"), context: context)
+            SharedFixtures.bytes("\(MTLFixtures.folder)/\(product)_MTL.txt"),
+            context: context
+        )
         let red = try #require(record.assets.first { $0.key == "red" })
         #expect(red.href == "\(product)_SR_B4.TIF")
         #expect(red.localFile == work.appendingPathComponent("\(product)_SR_B4.TIF"))
@@ -350,7 +366,10 @@ struct LandsatMTLReaderTests {
 
     @Test func fileNamesMayNotLeaveTheItemFolder() throws {
         let text = try Self.replacingValue(
-            of: "FILE_NAME_BAND_1", with: "../../etc/passwd", in: MTLFixtures.text(Self.odlName))
+            of: "FILE_NAME_BAND_1",
+            with: "../../etc/passwd",
+            in: MTLFixtures.text(Self.odlName)
+        )
         #expect(try Self.failure(text).field == "FILE_NAME_BAND_1")
     }
 
@@ -386,53 +405,79 @@ struct LandsatMTLReaderTests {
 
     @Test(arguments: [
         Corruption(
-            original: "  END_GROUP = IMAGE_ATTRIBUTES", broken: "  END_GROUP = PROJECTION_ATTRIBUTES",
-            message: "does not close GROUP = IMAGE_ATTRIBUTES"),
+            original: "  END_GROUP = IMAGE_ATTRIBUTES",
+            broken: "  END_GROUP = PROJECTION_ATTRIBUTES",
+            message: "does not close GROUP = IMAGE_ATTRIBUTES"
+        ),
         Corruption(original: "    CLOUD_COVER = 1.55", broken: "    CLOUD_COVER 1.55", message: "expected KEY = value"),
         Corruption(
-            original: "    SPACECRAFT_ID = \"LANDSAT_8\"", broken: "    SPACECRAFT_ID = \"LANDSAT_8",
-            message: "unterminated string"),
+            original: "    SPACECRAFT_ID = \"LANDSAT_8\"",
+            broken: "    SPACECRAFT_ID = \"LANDSAT_8",
+            message: "unterminated string"
+        ),
         Corruption(
-            original: "    WRS_TYPE = 2", broken: "    WRS_TYPE = 2\n    WRS_TYPE = 2", message: "WRS_TYPE given twice",
-            lineDelta: 1),
+            original: "    WRS_TYPE = 2",
+            broken: "    WRS_TYPE = 2\n    WRS_TYPE = 2",
+            message: "WRS_TYPE given twice",
+            lineDelta: 1
+        ),
         Corruption(
-            original: "  GROUP = PRODUCT_CONTENTS", broken: "  GROUP = PRODUCT CONTENTS",
-            message: "invalid group name"),
+            original: "  GROUP = PRODUCT_CONTENTS",
+            broken: "  GROUP = PRODUCT CONTENTS",
+            message: "invalid group name"
+        ),
     ])
     func malformedODLNamesTheLine(_ corruption: Corruption) throws {
         let text = try MTLFixtures.text(Self.odlName)
         let line = try Self.lineNumber(of: corruption.original + "\n", in: text) + corruption.lineDelta
         let error = try Self.failure(
-            text.replacingOccurrences(of: corruption.original + "\n", with: corruption.broken + "\n"))
+            text.replacingOccurrences(of: corruption.original + "\n", with: corruption.broken + "\n")
+        )
         #expect(error.reason.contains(corruption.message), "\(error)")
         #expect(error.reason.contains("malformed MTL (ODL), line \(line):"), "\(error)")
     }
 
     @Test(arguments: [
         Corruption(
-            original: "</CLOUD_COVER>", broken: "</CLOUD_COVERS>",
-            message: "</CLOUD_COVERS> does not close <CLOUD_COVER>"),
+            original: "</CLOUD_COVER>",
+            broken: "</CLOUD_COVERS>",
+            message: "</CLOUD_COVERS> does not close <CLOUD_COVER>"
+        ),
         Corruption(
-            original: "<SENSOR_ID>OLI_TIRS</SENSOR_ID>", broken: "<SENSOR_ID>OLI & TIRS</SENSOR_ID>",
-            message: "unterminated entity"),
+            original: "<SENSOR_ID>OLI_TIRS</SENSOR_ID>",
+            broken: "<SENSOR_ID>OLI & TIRS</SENSOR_ID>",
+            message: "unterminated entity"
+        ),
         Corruption(
-            original: "<SENSOR_ID>OLI_TIRS</SENSOR_ID>", broken: "<SENSOR_ID>OLI&bogus;</SENSOR_ID>",
-            message: "unknown entity &bogus;"),
+            original: "<SENSOR_ID>OLI_TIRS</SENSOR_ID>",
+            broken: "<SENSOR_ID>OLI&bogus;</SENSOR_ID>",
+            message: "unknown entity &bogus;"
+        ),
         Corruption(
-            original: "<WRS_TYPE>2</WRS_TYPE>", broken: "<WRS_TYPE>2</WRS_TYPE><WRS_TYPE>2</WRS_TYPE>",
-            message: "given twice"),
+            original: "<WRS_TYPE>2</WRS_TYPE>",
+            broken: "<WRS_TYPE>2</WRS_TYPE><WRS_TYPE>2</WRS_TYPE>",
+            message: "given twice"
+        ),
         Corruption(
-            original: "<WRS_TYPE>2</WRS_TYPE>", broken: "<WRS_TYPE a=1>2</WRS_TYPE>",
-            message: "unquoted attribute value"),
+            original: "<WRS_TYPE>2</WRS_TYPE>",
+            broken: "<WRS_TYPE a=1>2</WRS_TYPE>",
+            message: "unquoted attribute value"
+        ),
         Corruption(
-            original: "<WRS_TYPE>2</WRS_TYPE>", broken: "<WRS_TYPE><!-- open comment</WRS_TYPE>",
-            message: "unterminated comment"),
+            original: "<WRS_TYPE>2</WRS_TYPE>",
+            broken: "<WRS_TYPE><!-- open comment</WRS_TYPE>",
+            message: "unterminated comment"
+        ),
         Corruption(
-            original: "<IMAGE_ATTRIBUTES>", broken: "<IMAGE_ATTRIBUTES>stray text",
-            message: "mixes text and child elements"),
+            original: "<IMAGE_ATTRIBUTES>",
+            broken: "<IMAGE_ATTRIBUTES>stray text",
+            message: "mixes text and child elements"
+        ),
         Corruption(
             original: "<LANDSAT_METADATA_FILE>",
-            broken: "<!DOCTYPE x [<!ENTITY a \"b\">]><LANDSAT_METADATA_FILE>", message: "DOCTYPE"),
+            broken: "<!DOCTYPE x [<!ENTITY a \"b\">]><LANDSAT_METADATA_FILE>",
+            message: "DOCTYPE"
+        ),
     ])
     func brokenXMLNamesTheLine(_ corruption: Corruption) throws {
         let text = try MTLFixtures.text(Self.xmlName)
@@ -563,7 +608,9 @@ struct LandsatMTLReaderTests {
             let end = try #require(text.range(of: close, range: start.upperBound..<text.endIndex))
             let quoted = open.hasSuffix(" = ") && text[start.upperBound...].hasPrefix("\"")
             return text.replacingCharacters(
-                in: start.upperBound..<end.lowerBound, with: quoted ? "\"\(value)\"" : value)
+                in: start.upperBound..<end.lowerBound,
+                with: quoted ? "\"\(value)\"" : value
+            )
         }
         Issue.record("no \(key) in the text")
         return text
@@ -616,7 +663,8 @@ struct LandsatMTLReaderTests {
 extension LandsatMTLReaderTests {
     @Test func deepNestingIsRefusedInEveryEncoding() throws {
         let depth = 200_000
-        let xml = String(repeating: "<LANDSAT_METADATA_FILE>", count: depth)
+        let xml =
+            String(repeating: "<LANDSAT_METADATA_FILE>", count: depth)
             + String(repeating: "</LANDSAT_METADATA_FILE>", count: depth)
         #expect(try Self.failure(xml).reason.contains("nested deeper than \(XMLReader.maxDepth)"))
         let json = String(repeating: "{\"G\": ", count: depth) + "\"v\"" + String(repeating: "}", count: depth)

@@ -16,11 +16,15 @@ enum LandsatPeers {
         let folder = RepoPaths.temporaryFolder("landsat-peers")
         for name in MTLFixtures.files {
             try? FileManager.default.copyItem(
-                at: SharedFixtures.url("\(MTLFixtures.folder)/\(name)"), to: folder.appendingPathComponent(name))
+                at: SharedFixtures.url("\(MTLFixtures.folder)/\(name)"),
+                to: folder.appendingPathComponent(name)
+            )
         }
         for name in SharedFixtures.fileNames(in: angFolder) {
             try? FileManager.default.copyItem(
-                at: SharedFixtures.url("\(angFolder)/\(name)"), to: folder.appendingPathComponent(name))
+                at: SharedFixtures.url("\(angFolder)/\(name)"),
+                to: folder.appendingPathComponent(name)
+            )
         }
         return folder
     }()
@@ -28,7 +32,8 @@ enum LandsatPeers {
     /// stactools' answer per MTL file name.
     static let stactools: [String: JSONValue] = {
         let answers = PeerTools.byInput(
-            PeerTools.run("stactools_landsat.py", names.map { folder.appendingPathComponent($0).path }))
+            PeerTools.run("stactools_landsat.py", names.map { folder.appendingPathComponent($0).path })
+        )
         var out: [String: JSONValue] = [:]
         for (path, answer) in answers { out[URL(fileURLWithPath: path).lastPathComponent] = answer }
         return out
@@ -41,8 +46,10 @@ enum LandsatPeers {
 
     static func ours(_ name: String) throws -> Record {
         try LandsatMTLReader.read(
-            SharedFixtures.bytes("\(MTLFixtures.folder)/\(name)"), angle: angle(name),
-            context: MTLFixtures.context(objectName: name))
+            SharedFixtures.bytes("\(MTLFixtures.folder)/\(name)"),
+            angle: angle(name),
+            context: MTLFixtures.context(objectName: name)
+        )
     }
 }
 
@@ -107,7 +114,8 @@ struct LandsatPeerTests {
             for p in ring {
                 #expect(
                     theirRing.contains { abs($0[0] - p[0]) <= Self.tolerance && abs($0[1] - p[1]) <= Self.tolerance },
-                    "vertex \(p) of the ANG footprint is one of stactools' \(theirRing)")
+                    "vertex \(p) of the ANG footprint is one of stactools' \(theirRing)"
+                )
             }
         }
     }
@@ -129,11 +137,16 @@ struct LandsatPeerTests {
         let name = "LC08_L2SP_047027_20201204_20210313_02_T1_MTL.txt"
         let angle = try #require(LandsatPeers.angle(name))
         let text = String(decoding: angle, as: UTF8.self)
-            .replacingOccurrences(of: "BAND01_L1T_IMAGE_CORNER_SAMPS = ( 1687.729780", with: "BAND01_L1T_IMAGE_CORNER_SAMPS = ( x1687")
+            .replacingOccurrences(
+                of: "BAND01_L1T_IMAGE_CORNER_SAMPS = ( 1687.729780",
+                with: "BAND01_L1T_IMAGE_CORNER_SAMPS = ( x1687"
+            )
         let error = #expect(throws: NormalizeError.self) {
             try LandsatMTLReader.read(
-                SharedFixtures.bytes("\(MTLFixtures.folder)/\(name)"), angle: Array(text.utf8),
-                context: MTLFixtures.context(objectName: name))
+                SharedFixtures.bytes("\(MTLFixtures.folder)/\(name)"),
+                angle: Array(text.utf8),
+                context: MTLFixtures.context(objectName: name)
+            )
         }
         #expect(error?.field == "BAND01_L1T_IMAGE_CORNER_SAMPS")
     }
@@ -148,7 +161,9 @@ struct LandsatPeerTests {
         for encoding in ["txt", "xml", "json"] {
             let subset = zip(MTLFixtures.files, items).filter { $0.0.hasSuffix(encoding) }.map(\.1)
             let failures = try STACValidator.validateItems(
-                subset, in: RepoPaths.temporaryFolder("landsat-items-\(encoding)"))
+                subset,
+                in: RepoPaths.temporaryFolder("landsat-items-\(encoding)")
+            )
             #expect(failures.isEmpty, "\(failures)")
         }
     }

@@ -39,7 +39,8 @@ import Testing
         #expect(
             try ListingParser.indexEntries(body) == [
                 .init(url: "https://e.test/a.bin"), .init(url: "b.bin", size: 15137, sha256: "AB"),
-            ])
+            ]
+        )
         #expect(try ListingParser.indexEntries(Array("a.bin\n# no\nb.bin\n".utf8)).map(\.url) == ["a.bin", "b.bin"])
     }
 

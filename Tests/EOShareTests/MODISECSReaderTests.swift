@@ -14,7 +14,11 @@ enum MODISFixtures {
 
     static func read(_ file: String) throws -> Record {
         let context = ReaderContext(
-            owner: "NASA", collection: "modis", source: "lpdaac", objectURL: objectFolder.appendingPathComponent(file))
+            owner: "NASA",
+            collection: "modis",
+            source: "lpdaac",
+            objectURL: objectFolder.appendingPathComponent(file)
+        )
         return try MODISECSReader.read(SharedFixtures.bytes("\(folder)/\(file)"), name: file, context: context)
     }
 
@@ -23,12 +27,14 @@ enum MODISFixtures {
         let id = file.split(separator: ".").prefix(4).joined(separator: ".")
         let product = String(file.prefix { $0 != "." })
         return try JSONValue.parse(
-            SharedFixtures.bytes("stac-reference/stactools-modis/\(product)/061/\(id)/\(id).json"))
+            SharedFixtures.bytes("stac-reference/stactools-modis/\(product)/061/\(id)/\(id).json")
+        )
     }
 
     static let stactools: [String: JSONValue] = {
         let answers = PeerTools.byInput(
-            PeerTools.run("stactools_modis.py", files.map { SharedFixtures.url("\(folder)/\($0)").path }))
+            PeerTools.run("stactools_modis.py", files.map { SharedFixtures.url("\(folder)/\($0)").path })
+        )
         var out: [String: JSONValue] = [:]
         for (path, answer) in answers { out[URL(fileURLWithPath: path).lastPathComponent] = answer }
         return out
@@ -144,7 +150,9 @@ struct MODISECSReaderTests {
         let close = tag.replacingOccurrences(of: "<", with: "</")
         let error = try Self.failure {
             $0.replacingOccurrences(of: tag, with: "<X\(tag.dropFirst())").replacingOccurrences(
-                of: close, with: "</X\(close.dropFirst(2))")
+                of: close,
+                with: "</X\(close.dropFirst(2))"
+            )
         }
         #expect(error.description == message)
     }
@@ -153,7 +161,8 @@ struct MODISECSReaderTests {
         let tile = try Self.failure {
             $0.replacingOccurrences(
                 of: "<PSAName>HORIZONTALTILENUMBER</PSAName>\n                <PSAValue>11",
-                with: "<PSAName>HORIZONTALTILENUMBER</PSAName>\n                <PSAValue>99")
+                with: "<PSAName>HORIZONTALTILENUMBER</PSAName>\n                <PSAValue>99"
+            )
         }
         #expect(tile.field == "HORIZONTALTILENUMBER")
         let date = try Self.failure {
@@ -167,7 +176,9 @@ struct MODISECSReaderTests {
     @Test func anInternalSubsetIsRefused() throws {
         let error = try Self.failure {
             $0.replacingOccurrences(
-                of: "ScienceGranuleMetadata.dtd\">", with: "ScienceGranuleMetadata.dtd\" [<!ENTITY x \"y\">]>")
+                of: "ScienceGranuleMetadata.dtd\">",
+                with: "ScienceGranuleMetadata.dtd\" [<!ENTITY x \"y\">]>"
+            )
         }
         #expect(error.reason.contains("DOCTYPE with an internal subset"), "\(error)")
     }
@@ -191,7 +202,9 @@ struct MODISECSReaderTests {
         ).write(to: file)
         let p = try Pipeline.load(from: file)
         let s = try await IngestRun(
-            pipeline: p, at: Timestamp.parse("2026-11-21T00:00:00Z")!, logger: Logger(label: "test")
+            pipeline: p,
+            at: Timestamp.parse("2026-11-21T00:00:00Z")!,
+            logger: Logger(label: "test")
         )
         .run()
         #expect(s.records == 6 && s.quarantined == 0 && s.published == 12)
@@ -201,7 +214,9 @@ struct MODISECSReaderTests {
         let metadata = try #require(item["assets"]?["metadata"]?["href"]?.stringValue)
         #expect(
             FileManager.default.fileExists(
-                atPath: itemURL.deletingLastPathComponent().appendingPathComponent(metadata).path))
+                atPath: itemURL.deletingLastPathComponent().appendingPathComponent(metadata).path
+            )
+        )
         #expect(item["assets"]?["hdf"] == nil)
         let failures = try STACValidator.validateRecursively(p.sharedRoot.appendingPathComponent("ESA/catalog.json"))
         #expect(failures.isEmpty, "\(failures)")

@@ -24,8 +24,14 @@ import Testing
             fetched: fetched,
             files: try files.map {
                 let size = try FileManager.default.attributesOfItem(atPath: $0.url.path)[.size] as? Int ?? 0
-                return UnpackedFile(name: $0.name, url: $0.url, size: Int64(size), sha256: String(repeating: "a", count: 64))
-            })
+                return UnpackedFile(
+                    name: $0.name,
+                    url: $0.url,
+                    size: Int64(size),
+                    sha256: String(repeating: "a", count: 64)
+                )
+            }
+        )
     }
 
     /// A registered format by name (the registry is where formats are named).
@@ -33,8 +39,18 @@ import Testing
 
     static func source(_ format: SourceFormat, packets: PacketTimeConfig? = nil) -> SourceConfig {
         SourceConfig(
-            id: "src", owner: "ESA", collection: "c", format: format, url: URL(string: "https://feed.example.test/")!,
-            match: [], index: false, checksum: .none, auth: nil, caFile: nil, packets: packets)
+            id: "src",
+            owner: "ESA",
+            collection: "c",
+            format: format,
+            url: URL(string: "https://feed.example.test/")!,
+            match: [],
+            index: false,
+            checksum: .none,
+            auth: nil,
+            caFile: nil,
+            packets: packets
+        )
     }
 
     /// Asset hrefs beside the object: plain names as they are, anything else percent-encoded
@@ -43,12 +59,18 @@ import Testing
         let object = URL(string: "https://feed.example.test/a/b/obj.tar")!
         let folder = Normalizer.folder(of: object)
         #expect(folder == "https://feed.example.test/a/b/")
-        #expect(Normalizer.href("GRANULE/x_B02.jp2", besideFolder: folder, objectURL: object)
-            == "https://feed.example.test/a/b/GRANULE/x_B02.jp2")
-        #expect(Normalizer.href("c:d e#é.TIF", besideFolder: folder, objectURL: object)
-            == "https://feed.example.test/a/b/c%3Ad%20e%23%C3%A9.TIF")
-        #expect(Normalizer.href("c:d.TIF", besideFolder: nil, objectURL: object)
-            == "https://feed.example.test/a/b/c%3Ad.TIF")
+        #expect(
+            Normalizer.href("GRANULE/x_B02.jp2", besideFolder: folder, objectURL: object)
+                == "https://feed.example.test/a/b/GRANULE/x_B02.jp2"
+        )
+        #expect(
+            Normalizer.href("c:d e#é.TIF", besideFolder: folder, objectURL: object)
+                == "https://feed.example.test/a/b/c%3Ad%20e%23%C3%A9.TIF"
+        )
+        #expect(
+            Normalizer.href("c:d.TIF", besideFolder: nil, objectURL: object)
+                == "https://feed.example.test/a/b/c%3Ad.TIF"
+        )
     }
 
     @Test func sentinel2FromAnArchiveLayout() throws {
@@ -63,8 +85,10 @@ import Testing
         let local = record.assets.filter(\.isLocal).map(\.key).sorted()
         #expect(local == ["granule_metadata", "product_metadata", "safe_manifest"])
         #expect(record.assets.first { $0.key == "granule_metadata" }?.href == "MTD_TL.xml")
-        #expect(record.assets.first { $0.key == "blue" }?.href.hasPrefix("https://feed.example.test/\(product)/GRANULE/")
-            == true)
+        #expect(
+            record.assets.first { $0.key == "blue" }?.href.hasPrefix("https://feed.example.test/\(product)/GRANULE/")
+                == true
+        )
         #expect(record.properties["view:sun_elevation"] != nil, "MTD_TL.xml was found inside GRANULE/")
     }
 
@@ -72,7 +96,9 @@ import Testing
         let url = SharedFixtures.url("\(CCSDSFixtures.folder)/\(CCSDSFixtures.jpss)")
         let object = try Self.object(url.lastPathComponent, files: [(url.lastPathComponent, url)], source: "src")
         let normalized = try Normalizer().normalize(
-            object, source: Self.source(Self.format("ccsds-packets"), packets: CCSDSFixtures.jpssTime))
+            object,
+            source: Self.source(Self.format("ccsds-packets"), packets: CCSDSFixtures.jpssTime)
+        )
         let record = try #require(normalized.records.first)
         #expect(record.assets.map(\.key) == ["data"] && record.assets[0].isLocal)
         #expect(record.assets[0].size != nil)
@@ -84,7 +110,10 @@ import Testing
         let error = #expect(throws: NormalizeError.self) {
             try Normalizer().normalize(object, source: Self.source(Self.format("cmr-umm-g")))
         }
-        #expect(error?.description.contains("GranuleUR: required field is missing") == true, "\(String(describing: error))")
+        #expect(
+            error?.description.contains("GranuleUR: required field is missing") == true,
+            "\(String(describing: error))"
+        )
     }
 
     /// Ids stay the provider's; folder names are a reversible encoding that never collides
@@ -146,7 +175,9 @@ import Testing
         try Data(yaml.utf8).write(to: file)
         let pipeline = try Pipeline.load(from: file)
         let summary = try await IngestRun(
-            pipeline: pipeline, at: Timestamp.parse("2026-11-21T12:00:00Z")!, logger: Logger(label: "test")
+            pipeline: pipeline,
+            at: Timestamp.parse("2026-11-21T12:00:00Z")!,
+            logger: Logger(label: "test")
         ).run()
         #expect(summary.records == 9)
         #expect(summary.quarantined == 1)
@@ -154,7 +185,9 @@ import Testing
         let line = try #require(ledger.split(separator: "\n").first { $0.contains("\"quarantine\"") })
         #expect(line.contains("record \(granuleUR)") && line.contains("TemporalExtent: required field is missing"))
         #expect(Trees.ids(pipeline.sharedRoot, "ESA", collection: "viirs-aerdt").count == 9)
-        let failures = try STACValidator.validateRecursively(pipeline.sharedRoot.appendingPathComponent("ESA/catalog.json"))
+        let failures = try STACValidator.validateRecursively(
+            pipeline.sharedRoot.appendingPathComponent("ESA/catalog.json")
+        )
         #expect(failures.isEmpty, "\(failures)")
     }
 }

@@ -28,11 +28,17 @@ import Testing
         g.processedWithin = 5
         try g.write(count: 60, to: folder.appendingPathComponent("feed"))
         // A record whose product states no processing time.
-        let sample = try String(contentsOf: RepoPaths.shared.appendingPathComponent(
-            "fixtures/landsat-c2-mtl/LC08_L2SP_008059_20191201_20200825_02_T1_MTL.txt"), encoding: .utf8)
+        let sample = try String(
+            contentsOf: RepoPaths.shared.appendingPathComponent(
+                "fixtures/landsat-c2-mtl/LC08_L2SP_008059_20191201_20200825_02_T1_MTL.txt"
+            ),
+            encoding: .utf8
+        )
         let noProcessed = sample.components(separatedBy: "\n").filter { !$0.contains("DATE_PRODUCT_GENERATED") }
             .joined(separator: "\n")
-        try Data(noProcessed.utf8).write(to: folder.appendingPathComponent("feed/LC08_L2SP_008059_20191201_20200825_02_T1_MTL.txt"))
+        try Data(noProcessed.utf8).write(
+            to: folder.appendingPathComponent("feed/LC08_L2SP_008059_20191201_20200825_02_T1_MTL.txt")
+        )
         let clock = processedClock ? "processed" : "acquired"
         let yaml = """
             version: 1
@@ -59,7 +65,9 @@ import Testing
         return p
     }
 
-    static func kinds(_ r: AuditReport) -> [String] { r.findings.map { "\($0.kind.rawValue) \($0.member ?? "-")" }.sorted() }
+    static func kinds(_ r: AuditReport) -> [String] {
+        r.findings.map { "\($0.kind.rawValue) \($0.member ?? "-")" }.sorted()
+    }
 
     @Test func auditReportsACorrectTreeCompliantAndCatchesEveryPlantedFinding() async throws {
         let p = try await Self.ingested()
@@ -74,7 +82,10 @@ import Testing
         let embargoed = try #require(Set(try items("NASA")).subtracting(try items("ROSCOSMOS")).sorted().first)
         let source = try folder("NASA", embargoed)
         let planted = URL(fileURLWithPath: source.path.replacingOccurrences(of: "/NASA/", with: "/ROSCOSMOS/"))
-        try FileManager.default.createDirectory(at: planted.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: planted.deletingLastPathComponent(),
+            withIntermediateDirectories: true
+        )
         try FileManager.default.copyItem(at: source, to: planted)
         await #expect(Self.kinds(try auditor.audit(at: Self.at)) == ["violation ROSCOSMOS"])
         try FileManager.default.removeItem(at: planted)
@@ -89,7 +100,11 @@ import Testing
 
         // tampered: one flipped byte in an asset (hard-linked: every tree that holds it).
         let folder = try folder("JAXA", try items("JAXA")[0])
-        let asset = try #require(try FileManager.default.contentsOfDirectory(atPath: folder.path).first { !$0.hasSuffix("_T1.json") && !$0.hasSuffix("_T2.json") })
+        let asset = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: folder.path).first {
+                !$0.hasSuffix("_T1.json") && !$0.hasSuffix("_T2.json")
+            }
+        )
         let assetURL = folder.appendingPathComponent(asset)
         chmod(assetURL.path, 0o644)
         var published = stat()
@@ -132,7 +147,11 @@ import Testing
         let report = try await Auditor(pipeline: p).audit(at: Self.at)
         #expect(Self.kinds(report) == ["undeterminable NASA"])
         #expect(report.findings.first?.record == "LC08_L2SP_008059_20191201_02_T1")
-        let status = try await StatusReport.build(pipeline: p, state: try SQLiteStateStore(path: p.statePath), now: Self.at)
+        let status = try await StatusReport.build(
+            pipeline: p,
+            state: try SQLiteStateStore(path: p.statePath),
+            now: Self.at
+        )
         #expect(status.unknownClock == ["landsat-c2-l2/LC08_L2SP_008059_20191201_02_T1"])
     }
 
@@ -145,8 +164,15 @@ import Testing
         let page = p.stateFolder.appendingPathComponent("audit.html")
         try await AuditHTMLReport.write(report, pipeline: p, to: page)
         let html = try String(contentsOf: page, encoding: .utf8)
-        #expect(html.contains("NOT compliant") && html.contains("CSA/landsat-c2-l2/&lt;notes&gt;.txt is explained by no record"))
-        let releases = try await StatusReport.build(pipeline: p, state: SQLiteStateStore(path: p.statePath), now: Self.at).releases
+        #expect(
+            html.contains("NOT compliant")
+                && html.contains("CSA/landsat-c2-l2/&lt;notes&gt;.txt is explained by no record")
+        )
+        let releases = try await StatusReport.build(
+            pipeline: p,
+            state: SQLiteStateStore(path: p.statePath),
+            now: Self.at
+        ).releases
         // One dot per member and calendar day (UTC).
         let dots = Set(releases.flatMap { r in r.viewers.map { "\($0) \(Timestamp.format(r.at).prefix(10))" } })
         #expect(!dots.isEmpty, "the fixture has releases due within 30 days")
@@ -159,7 +185,11 @@ import Testing
     @Test func auditTimelinePlacesReleasesOnTheirCalendarDate() {
         let audit = Timestamp.parse("2026-12-18T12:00:00Z")!
         let release = StatusReport.Release(
-            record: "LC08_X", collection: "c", at: Timestamp.parse("2026-12-19T11:26:00Z")!, viewers: ["ESA"])
+            record: "LC08_X",
+            collection: "c",
+            at: Timestamp.parse("2026-12-19T11:26:00Z")!,
+            viewers: ["ESA"]
+        )
         let svg = AuditHTMLReport.timeline([release], from: audit, days: 30)
         #expect(svg.contains("ESA: 1 release on 2026-12-19"), "\(svg)")
         #expect(!svg.contains("on 2026-12-18"))
@@ -174,10 +204,22 @@ import Testing
         for member in ["ESA", "JAXA", "CSA", "public"] {
             for at in ["2026-01-01T00:00:00Z", "2026-09-02T00:00:00Z", "2026-11-21T12:00:00Z", "2027-12-01T00:00:00Z"] {
                 let t = Timestamp.parse(at)!
-                let expected = Set(all.filter {
-                    EmbargoPropertyTests.naiveVisible(p.policy, $0, member: member == "public" ? nil : member, at: t)
-                }.map(\.id))
-                let request = ExportRequest(member: Viewer(folder: member), out: URL(fileURLWithPath: "/unused"), format: .geojson, at: t)
+                let expected = Set(
+                    all.filter {
+                        EmbargoPropertyTests.naiveVisible(
+                            p.policy,
+                            $0,
+                            member: member == "public" ? nil : member,
+                            at: t
+                        )
+                    }.map(\.id)
+                )
+                let request = ExportRequest(
+                    member: Viewer(folder: member),
+                    out: URL(fileURLWithPath: "/unused"),
+                    format: .geojson,
+                    at: t
+                )
                 let got = await Set(try exporter.select(request, state: state).map(\.subject.id))
                 #expect(got == expected, "\(member) at \(at)")
             }
@@ -188,7 +230,12 @@ import Testing
         let p = try await Self.ingested()
         let out = RepoPaths.temporaryFolder("export")
         let exporter = Exporter(pipeline: p)
-        var request = ExportRequest(member: .member("ESA"), out: out.appendingPathComponent("esa"), format: .stac, at: Self.at)
+        var request = ExportRequest(
+            member: .member("ESA"),
+            out: out.appendingPathComponent("esa"),
+            format: .stac,
+            at: Self.at
+        )
         let stac = try await exporter.run(request)
         #expect(stac.records > 0)
         let failures = try STACValidator.validateRecursively(out.appendingPathComponent("esa/catalog.json"))
@@ -198,7 +245,9 @@ import Testing
         request.out = out.appendingPathComponent("esa.csv")
         request.bbox = [-180, -90, 0, 90]
         let csv = try await exporter.run(request)
-        let lines = try String(contentsOf: request.out, encoding: .utf8).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        let lines = try String(contentsOf: request.out, encoding: .utf8).components(separatedBy: "\r\n").filter {
+            !$0.isEmpty
+        }
         #expect(lines.first == "id,collection,owner,datetime,bbox,cloud_cover,asset_hrefs")
         #expect(lines.count == csv.records + 1)
         #expect(csv.records < stac.records)
@@ -246,7 +295,11 @@ import Testing
         let failed = try String(contentsOf: file, encoding: .utf8)
         #expect(failed.contains("eoshare_ingest_last_exit_code{pipeline=\"ops\"} 74"))
         #expect(failed.contains("eoshare_ingest_failures_total{pipeline=\"ops\"} 1"))
-        #expect(failed.contains("eoshare_ingest_last_failure_timestamp_seconds{pipeline=\"ops\"} \(Int(failedAt.timeIntervalSince1970))"))
+        #expect(
+            failed.contains(
+                "eoshare_ingest_last_failure_timestamp_seconds{pipeline=\"ops\"} \(Int(failedAt.timeIntervalSince1970))"
+            )
+        )
         #expect(!failed.contains("eoshare_ingest_last_success_timestamp_seconds"))
         let again = try await IngestRun(pipeline: p, at: Self.at, logger: Self.logger).run()
         try IngestMetrics.write(again, exitCode: 0, pipeline: "ops", to: file)
@@ -254,7 +307,11 @@ import Testing
         #expect(text.contains("eoshare_ingest_runs_total{pipeline=\"ops\"} 2"))
         #expect(text.contains("eoshare_ingest_failures_total{pipeline=\"ops\"} 1"))
         #expect(text.contains("eoshare_ingest_last_exit_code{pipeline=\"ops\"} 0"))
-        #expect(text.contains("eoshare_ingest_last_failure_timestamp_seconds{pipeline=\"ops\"} \(Int(failedAt.timeIntervalSince1970))"))
+        #expect(
+            text.contains(
+                "eoshare_ingest_last_failure_timestamp_seconds{pipeline=\"ops\"} \(Int(failedAt.timeIntervalSince1970))"
+            )
+        )
         #expect(text.contains("eoshare_ingest_last_run_objects{pipeline=\"ops\",state=\"unchanged\"} 61"))
         #expect(text.contains("eoshare_ingest_last_run_bytes{pipeline=\"ops\"} 0"))
         #expect(text.contains("# TYPE eoshare_ingest_last_success_timestamp_seconds gauge"))
@@ -262,9 +319,17 @@ import Testing
         #expect(!text.contains("eoshare_ingest_quarantined"))
         #expect(text.components(separatedBy: "state=\"quarantined\"").count == 2)
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            #expect(line.range(of: #"^eoshare_[a-z_]+\{pipeline="ops"(,[a-z]+="[a-z]+")?\} [0-9.e+]+$"#, options: .regularExpression) != nil, "\(line)")
+            #expect(
+                line.range(
+                    of: #"^eoshare_[a-z_]+\{pipeline="ops"(,[a-z]+="[a-z]+")?\} [0-9.e+]+$"#,
+                    options: .regularExpression
+                ) != nil,
+                "\(line)"
+            )
         }
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: p.stateFolder.path).filter { $0.hasSuffix(".tmp") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: p.stateFolder.path).filter {
+            $0.hasSuffix(".tmp")
+        }
         #expect(leftovers.isEmpty)
     }
 }

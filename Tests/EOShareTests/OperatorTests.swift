@@ -38,7 +38,10 @@ import Testing
         p.waitUntilExit()
         while e.data == nil { usleep(1000) }
         return CLI.Result(
-            status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e.data!, as: UTF8.self))
+            status: p.terminationStatus,
+            stdout: String(decoding: o, as: UTF8.self),
+            stderr: String(decoding: e.data!, as: UTF8.self)
+        )
     }
 
     final class ErrorBytes: @unchecked Sendable {
@@ -88,7 +91,9 @@ import Testing
         try FileManager.default.moveItem(at: folder.appendingPathComponent("shared-aside"), to: shared)
         let again = try Self.run(["ingest", file.path, "--at", Self.at, "--metrics", metrics.path])
         #expect(again.status == 0, "\(again.stderr)")
-        let runs = try #require(try Self.json(try Self.run(["status", file.path, "--json"]).stdout)["runs"]?.arrayValue)
+        let runs = try #require(
+            try Self.json(try Self.run(["status", file.path, "--json"]).stdout)["runs"]?.arrayValue
+        )
         #expect(runs.map { $0["status"]?.stringValue ?? "" } == ["ok", "failed", "ok"])
         let after = try String(contentsOf: metrics, encoding: .utf8)
         #expect(after.contains("eoshare_ingest_last_exit_code{pipeline=\"demo\"} 0"))
@@ -106,18 +111,25 @@ import Testing
 
     @Test func aKilledRunShowsAsDiedOnceTheNextRunHoldsTheLock() throws {
         let (_, file) = try CLI.demoCopy()
-        let killed = try Self.run(["ingest", file.path, "--at", Self.at], environment: ["EOSHARE_CRASH_AT": "publish.after-intent"])
+        let killed = try Self.run(
+            ["ingest", file.path, "--at", Self.at],
+            environment: ["EOSHARE_CRASH_AT": "publish.after-intent"]
+        )
         #expect(killed.status != 0)
-        let before = try #require(try Self.json(try Self.run(["status", file.path, "--json"]).stdout)["runs"]?.arrayValue)
+        let before = try #require(
+            try Self.json(try Self.run(["status", file.path, "--json"]).stdout)["runs"]?.arrayValue
+        )
         #expect(before.first?["status"]?.stringValue == "running")
         let next = try Self.run(["ingest", file.path, "--at", Self.at])
         #expect(next.status == 0, "\(next.stderr)")
         #expect(next.stderr.contains("run #1 died without finishing"), "\(next.stderr)")
-        let runs = try #require(try Self.json(try Self.run(["status", file.path, "--json"]).stdout)["runs"]?.arrayValue)
+        let runs = try #require(
+            try Self.json(try Self.run(["status", file.path, "--json"]).stdout)["runs"]?.arrayValue
+        )
         #expect(runs.map { $0["status"]?.stringValue ?? "" } == ["ok", "died"])
         #expect(runs.last?["error"]?.stringValue?.contains("run #2 found its lock released") == true)
         #expect(runs.last?["finished"] == .null)
-        #expect(try Self.run(["status", file.path]).stdout.contains("#1 ") )
+        #expect(try Self.run(["status", file.path]).stdout.contains("#1 "))
     }
 
     @Test func aMissingPipelineFileAndAStateThatIsAFolderAreNamedPlainly() throws {
@@ -134,13 +146,22 @@ import Testing
         #expect(line["exit_code"]?.doubleValue == 78)
 
         let (demo, file) = try CLI.demoCopy()
-        let yaml = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(of: "out/state/demo.sqlite", with: "statedir")
-        try FileManager.default.createDirectory(at: demo.appendingPathComponent("statedir"), withIntermediateDirectories: true)
+        let yaml = try String(contentsOf: file, encoding: .utf8).replacingOccurrences(
+            of: "out/state/demo.sqlite",
+            with: "statedir"
+        )
+        try FileManager.default.createDirectory(
+            at: demo.appendingPathComponent("statedir"),
+            withIntermediateDirectories: true
+        )
         let odd = demo.appendingPathComponent("odd.yml")
         try Data(yaml.utf8).write(to: odd)
         let state = try Self.run(["ingest", odd.path, "--at", Self.at])
         #expect(state.status == 74)
-        #expect(state.stderr.contains("state \(demo.appendingPathComponent("statedir").path): is a directory"), "\(state.stderr)")
+        #expect(
+            state.stderr.contains("state \(demo.appendingPathComponent("statedir").path): is a directory"),
+            "\(state.stderr)"
+        )
         #expect(!state.stderr.contains("SQLite error"))
     }
 
@@ -157,7 +178,10 @@ import Testing
         #expect(details.contains { $0.contains("shared root") && $0.contains("does not exist") }, "\(details)")
         let explain = try Self.run(["explain", file.path, "LC08_L2SP_215128_20261116_02_T1", "--at", Self.at])
         #expect(explain.status == 65 && explain.stderr.contains("nothing has been ingested yet"), "\(explain.stderr)")
-        let export = try Self.run(["export", file.path, "--member", "ESA", "--out", folder.appendingPathComponent("x.csv").path, "--format", "csv"])
+        let export = try Self.run([
+            "export", file.path, "--member", "ESA", "--out", folder.appendingPathComponent("x.csv").path, "--format",
+            "csv",
+        ])
         #expect(export.status != 0 && export.stderr.contains("nothing has been ingested yet"), "\(export.stderr)")
         let ledger = try Self.run(["ledger", file.path, "--verify"])
         #expect(ledger.status == 0)
@@ -167,17 +191,24 @@ import Testing
     @Test func theSameHTMLPageServedAsDataIsQuarantinedOnce() throws {
         let (folder, file) = try CLI.demoCopy()
         let page = "<!DOCTYPE html><html><body><h1>503 Service Unavailable</h1></body></html>\n"
-        try Data(page.utf8).write(to: folder.appendingPathComponent("feed/LC08_L2SP_001001_20260101_20260102_02_T1_MTL.txt"))
+        try Data(page.utf8).write(
+            to: folder.appendingPathComponent("feed/LC08_L2SP_001001_20260101_20260102_02_T1_MTL.txt")
+        )
         let first = try Self.run(["ingest", file.path, "--at", Self.at])
         #expect(first.status == 1, "\(first.stderr)")
-        #expect(first.stdout.contains("quarantined=1") && first.stderr.contains("an HTML page"), "\(first.stdout)\(first.stderr)")
+        #expect(
+            first.stdout.contains("quarantined=1") && first.stderr.contains("an HTML page"),
+            "\(first.stdout)\(first.stderr)"
+        )
         for _ in 0..<2 {
             let again = try Self.run(["ingest", file.path, "--at", Self.at])
             #expect(again.status == 0, "\(again.stderr)")
             #expect(again.stdout.contains("unchanged=6") && again.stdout.contains("quarantined=0"), "\(again.stdout)")
         }
         // New bytes under the same name are judged again.
-        try Data((page + "<!-- retry -->\n").utf8).write(to: folder.appendingPathComponent("feed/LC08_L2SP_001001_20260101_20260102_02_T1_MTL.txt"))
+        try Data((page + "<!-- retry -->\n").utf8).write(
+            to: folder.appendingPathComponent("feed/LC08_L2SP_001001_20260101_20260102_02_T1_MTL.txt")
+        )
         let changed = try Self.run(["ingest", file.path, "--at", Self.at])
         #expect(changed.status == 1 && changed.stdout.contains("quarantined=1"), "\(changed.stdout)")
     }
@@ -189,14 +220,23 @@ import Testing
         #expect(july.status == 0)
         #expect(
             july.stdout.contains("ESA        visible since 2026-08-01T")
-                && july.stdout.contains("— acquired 2026-07-02T"), "\(july.stdout)")
+                && july.stdout.contains("— acquired 2026-07-02T"),
+            "\(july.stdout)"
+        )
         #expect(july.stdout.contains("+ P30D → visible since 2026-08-01T"), "\(july.stdout)")
         #expect(july.stdout.contains("(rule #1, grant ESA)"), "\(july.stdout)")
-        #expect(july.stdout.contains("+ P1Y → visible from 2027-07-02T") && july.stdout.contains("(rule #1, public)"), "\(july.stdout)")
+        #expect(
+            july.stdout.contains("+ P1Y → visible from 2027-07-02T") && july.stdout.contains("(rule #1, public)"),
+            "\(july.stdout)"
+        )
 
         let product = try Self.run(["explain", file.path, "LC08_L2SP_017100_20260702_20260703_02_T1", "--at", Self.at])
         #expect(product.status == 0, "\(product.stderr)")
-        #expect(product.stdout.hasPrefix("LC08_L2SP_017100_20260702_20260703_02_T1 is a product of record LC08_L2SP_017100_20260702_02_T1\n"))
+        #expect(
+            product.stdout.hasPrefix(
+                "LC08_L2SP_017100_20260702_20260703_02_T1 is a product of record LC08_L2SP_017100_20260702_02_T1\n"
+            )
+        )
 
         let typo = try Self.run(["explain", file.path, "LC08_L2SP_017100_20260702_02_T2", "--at", Self.at])
         #expect(typo.status == 65)
@@ -211,39 +251,63 @@ import Testing
         let (folder, file) = try CLI.demoCopy()
         #expect(try Self.run(["ingest", file.path, "--at", Self.at]).status == 0)
         // Negative values in the space form: the Americas.
-        let csv = try Self.run(["export", file.path, "--member", "CSA", "--out", "-", "--format", "csv", "--bbox", "-180,-90,0,90", "--at", Self.at])
+        let csv = try Self.run([
+            "export", file.path, "--member", "CSA", "--out", "-", "--format", "csv", "--bbox", "-180,-90,0,90", "--at",
+            Self.at,
+        ])
         #expect(csv.status == 0, "\(csv.stderr)")
         let rows = csv.stdout.components(separatedBy: "\r\n").filter { !$0.isEmpty }
         #expect(rows.first == "id,collection,owner,datetime,bbox,cloud_cover,asset_hrefs")
-        #expect(csv.stderr.contains("exported \(rows.count - 1) record\(rows.count == 2 ? "" : "s") (\(csv.stdout.utf8.count) bytes written)"), "\(csv.stderr)")
+        #expect(
+            csv.stderr.contains(
+                "exported \(rows.count - 1) record\(rows.count == 2 ? "" : "s") (\(csv.stdout.utf8.count) bytes written)"
+            ),
+            "\(csv.stderr)"
+        )
         #expect(csv.stderr.contains("asset hrefs are relative to the root of CSA's tree"))
         #expect(!FileManager.default.fileExists(atPath: "-"))
         // Every href names a file in the member's tree.
         let shared = folder.appendingPathComponent("out/shared/CSA")
-        let hrefs = rows.dropFirst().flatMap { $0.split(separator: ",").last.map { $0.split(separator: " ").map(String.init) } ?? [] }
+        let hrefs = rows.dropFirst().flatMap {
+            $0.split(separator: ",").last.map { $0.split(separator: " ").map(String.init) } ?? []
+        }
         #expect(!hrefs.isEmpty)
-        for href in hrefs { #expect(FileManager.default.fileExists(atPath: shared.appendingPathComponent(href).path), "\(href)") }
+        for href in hrefs {
+            #expect(FileManager.default.fileExists(atPath: shared.appendingPathComponent(href).path), "\(href)")
+        }
 
         let one = folder.appendingPathComponent("one.geojson")
-        let single = try Self.run(["export", file.path, "--member", "public", "--out", one.path, "--format", "geojson", "--at", Self.at])
+        let single = try Self.run([
+            "export", file.path, "--member", "public", "--out", one.path, "--format", "geojson", "--at", Self.at,
+        ])
         #expect(single.stdout.contains("exported 1 record ("), "\(single.stdout)")
         let size = try FileManager.default.attributesOfItem(atPath: one.path)[.size] as? Int
         #expect(single.stdout.contains("(\(size ?? -1) bytes written)"))
-        let refused = try Self.run(["export", file.path, "--member", "public", "--out", one.path, "--format", "geojson", "--at", Self.at])
+        let refused = try Self.run([
+            "export", file.path, "--member", "public", "--out", one.path, "--format", "geojson", "--at", Self.at,
+        ])
         #expect(refused.status == 64 && refused.stderr.contains("--force"), "\(refused.stderr)")
-        let forced = try Self.run(["export", file.path, "--member", "ESA", "--out", one.path, "--format", "geojson", "--at", Self.at, "--force"])
+        let forced = try Self.run([
+            "export", file.path, "--member", "ESA", "--out", one.path, "--format", "geojson", "--at", Self.at,
+            "--force",
+        ])
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(try Self.json(String(contentsOf: one, encoding: .utf8))["features"]?.arrayValue?.count == 3)
 
         let archive = folder.appendingPathComponent("esa-2026.tar.gz")
-        #expect(try Self.run(["export", file.path, "--member", "ESA", "--out", archive.path, "--archive", "--at", Self.at]).status == 0)
+        #expect(
+            try Self.run(["export", file.path, "--member", "ESA", "--out", archive.path, "--archive", "--at", Self.at])
+                .status == 0
+        )
         let tar = Process()
         tar.executableURL = URL(fileURLWithPath: "/bin/tar")
         tar.arguments = ["tzf", archive.path]
         let listing = Pipe()
         tar.standardOutput = listing
         try tar.run()
-        let names = String(decoding: listing.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        let names = String(decoding: listing.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(
+            separator: "\n"
+        )
         tar.waitUntilExit()
         #expect(!names.isEmpty && names.allSatisfy { $0.hasPrefix("esa-2026/") }, "\(names)")
         #expect(names.contains("esa-2026/catalog.json") && names.contains("esa-2026/MANIFEST.sha256"))
@@ -266,9 +330,18 @@ import Testing
         #expect(script.contains("__eoshare_add_completions -o plusdirs -fX '!*.@(yml|yaml)'"), "the pipeline file")
         // What the shell runs for --member: the members of the pipeline file on the line,
         // filtered by what is typed (words: eoshare export FILE --member E, the cursor in word 4).
-        let all = try Self.run(["---completion", "export", "--", "--member", "4", "0", "eoshare", "export", file.path, "--member", ""])
-        #expect(all.stdout.split(separator: "\n").map(String.init) == ["NASA", "ESA", "JAXA", "CSA", "ROSCOSMOS", "public"], "\(all)")
-        let typed = try Self.run(["---completion", "export", "--", "--member", "4", "1", "eoshare", "export", file.path, "--member", "E"])
+        let all = try Self.run([
+            "---completion", "export", "--", "--member", "4", "0", "eoshare", "export", file.path, "--member", "",
+        ])
+        #expect(
+            all.stdout.split(separator: "\n").map(String.init) == [
+                "NASA", "ESA", "JAXA", "CSA", "ROSCOSMOS", "public",
+            ],
+            "\(all)"
+        )
+        let typed = try Self.run([
+            "---completion", "export", "--", "--member", "4", "1", "eoshare", "export", file.path, "--member", "E",
+        ])
         #expect(typed.stdout == "ESA\n")
     }
 
@@ -279,20 +352,36 @@ import Testing
         try g.write(count: 300, to: folder.appendingPathComponent("feed"))
         // Not a terminal: progress as log lines (every 10 s; here as often as the timer can).
         let r = try Self.run(
-            ["ingest", file.path, "--at", Self.at, "--log-format", "json", "-v"], environment: ["EOSHARE_PROGRESS_SECONDS": "0.01"])
+            ["ingest", file.path, "--at", Self.at, "--log-format", "json", "-v"],
+            environment: ["EOSHARE_PROGRESS_SECONDS": "0.01"]
+        )
         #expect(r.status == 0, "\(r.stderr)")
         let lines = try r.stderr.split(separator: "\n").map { try Self.json(String($0)) }
         let finished = try #require(lines.last { $0["event"]?.stringValue == "finished" })
         #expect(finished["message"]?.stringValue?.hasPrefix("finished: discovered=305 ") == true, "\(finished)")
         #expect(finished["run"]?.stringValue == "1")
-        #expect(lines.contains { $0["event"]?.stringValue == "progress" && ($0["message"]?.stringValue?.contains(" discovered, ") ?? false) })
-        let publish = try #require(lines.first { $0["event"]?.stringValue == "publish" && $0["member"]?.stringValue == "ESA" })
+        #expect(
+            lines.contains {
+                $0["event"]?.stringValue == "progress"
+                    && ($0["message"]?.stringValue?.contains(" discovered, ") ?? false)
+            }
+        )
+        let publish = try #require(
+            lines.first { $0["event"]?.stringValue == "publish" && $0["member"]?.stringValue == "ESA" }
+        )
         #expect(publish["record"]?.stringValue != nil && publish["run"]?.stringValue == "1")
         #expect(publish["reason"]?.stringValue?.contains("(rule #1, grant ESA)") == true, "\(publish)")
         // A later run releases what became visible, each release logged with its member and rule.
         let later = try Self.run(["ingest", file.path, "--at", "2027-01-02T00:00:00Z", "--log-format", "json", "-v"])
-        let releases = try later.stderr.split(separator: "\n").map { try Self.json(String($0)) }.filter { $0["event"]?.stringValue == "release" }
-        #expect(releases.contains { $0["member"]?.stringValue == "JAXA" && $0["record"]?.stringValue == "LC08_L2SP_215128_20261116_02_T1" }, "\(later.stderr.suffix(2000))")
+        let releases = try later.stderr.split(separator: "\n").map { try Self.json(String($0)) }.filter {
+            $0["event"]?.stringValue == "release"
+        }
+        #expect(
+            releases.contains {
+                $0["member"]?.stringValue == "JAXA" && $0["record"]?.stringValue == "LC08_L2SP_215128_20261116_02_T1"
+            },
+            "\(later.stderr.suffix(2000))"
+        )
         #expect(releases.allSatisfy { $0["run"]?.stringValue == "2" && $0["reason"]?.stringValue != nil })
     }
 
@@ -323,12 +412,17 @@ import Testing
 
     /// Debian's chromium, headless, as root (no sandbox); `make deps` installs it.
     static func chromium(_ args: [String]) throws -> (status: Int32, stdout: String) {
-        let path = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let path = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
         let binary = try #require(path, "headless Chromium is needed: apt-get install chromium (make deps does)")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-            "--user-data-dir=\(RepoPaths.temporaryFolder("chromium").path)"] + args
+        p.arguments =
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+                "--user-data-dir=\(RepoPaths.temporaryFolder("chromium").path)",
+            ] + args
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
@@ -367,7 +461,8 @@ import Testing
             "<td>ESA</td><td class=\"n\">3</td><td class=\"n\">1</td><td class=\"n\">1</td>",
             "<td>JAXA</td><td class=\"n\">4</td><td class=\"n\">0</td><td class=\"n\">1</td>",
             // The ledger, verified, and the one release due, on its calendar date with its id.
-            "<dt>Verified</dt>", "yes: the chain holds", "LC09_L2SP_053109_20261119_02_T2", "ESA: 1 release on 2026-12-19",
+            "<dt>Verified</dt>", "yes: the chain holds", "LC09_L2SP_053109_20261119_02_T2",
+            "ESA: 1 release on 2026-12-19",
         ] {
             #expect(text.contains(expected), "\(expected)")
         }
@@ -377,8 +472,13 @@ import Testing
 
         // Printed, it is A4 (595 × 842 points).
         let pdf = folder.appendingPathComponent("audit.pdf")
-        #expect(try Self.chromium(["--print-to-pdf=\(pdf.path)", "--no-pdf-header-footer", page.absoluteString]).status == 0)
+        #expect(
+            try Self.chromium(["--print-to-pdf=\(pdf.path)", "--no-pdf-header-footer", page.absoluteString]).status == 0
+        )
         let pdfText = String(decoding: try Data(contentsOf: pdf), as: UTF8.self)
-        #expect(pdfText.range(of: #"/MediaBox \[0 0 59[45](\.[0-9]+)? 84[12](\.[0-9]+)?\]"#, options: .regularExpression) != nil)
+        #expect(
+            pdfText.range(of: #"/MediaBox \[0 0 59[45](\.[0-9]+)? 84[12](\.[0-9]+)?\]"#, options: .regularExpression)
+                != nil
+        )
     }
 }

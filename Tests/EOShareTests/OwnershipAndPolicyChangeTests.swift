@@ -42,7 +42,9 @@ import Testing
             sources:
               - {id: nasa, owner: NASA, collection: landsat-c2-l2, format: landsat-mtl, url: nasa/}
               - {id: esa, owner: ESA, collection: landsat-c2-l2, format: landsat-mtl, url: esa/}
-            """, in: folder)
+            """,
+            in: folder
+        )
         let s = try await IngestRun(pipeline: p, at: Self.at, logger: Self.logger).run()
         #expect(s.records == 3 && s.quarantined == 3)
         let ledger = try String(contentsOf: p.ledgerPath, encoding: .utf8)

@@ -78,37 +78,92 @@ import Testing
     /// Each case replaces one line of the valid file and expects an error at that line naming the key.
     @Test(arguments: [
         ("    owner: NASA", "    owner: NOBODY", "sources[0].owner", "not a declared member"),
-        ("    collection: landsat-c2-l2\n    format: landsat-mtl\n    url: http", "    collection: sentinel\n    format: landsat-mtl\n    url: http", "sources[0].collection", "not a declared collection"),
-        ("  - {id: ESA, name: European Space Agency}", "  - {id: esa, name: European Space Agency}", "members[1].id", "not a member id"),
-        ("  - {id: ESA, name: European Space Agency}", "  - {id: NASA, name: European Space Agency}", "members[1].id", "duplicate member id"),
+        (
+            "    collection: landsat-c2-l2\n    format: landsat-mtl\n    url: http",
+            "    collection: sentinel\n    format: landsat-mtl\n    url: http", "sources[0].collection",
+            "not a declared collection"
+        ),
+        (
+            "  - {id: ESA, name: European Space Agency}", "  - {id: esa, name: European Space Agency}", "members[1].id",
+            "not a member id"
+        ),
+        (
+            "  - {id: ESA, name: European Space Agency}", "  - {id: NASA, name: European Space Agency}",
+            "members[1].id", "duplicate member id"
+        ),
         ("    checksum: sidecar", "    checksums: sidecar", "sources[0].checksums", "unknown key"),
         ("      period: P30D", "      period: 30 days", "embargo.rules[0].period", "not an ISO 8601 duration"),
         ("      period: P30D", "      period: P1M2Y", "embargo.rules[0].period", "not an ISO 8601 duration"),
-        ("      period: P30D", "      period: PT\(String(repeating: "9", count: 400))S", "embargo.rules[0].period", "not an ISO 8601 duration"),
-        ("    effective: 2026-09-02T00:00:00Z", "    effective: 2026-09-02", "embargo.releases[0].effective", "not an RFC 3339 instant"),
-        ("    match: [\"*_MTL.txt.gz\", \"*.tar.gz\"]", "    match: [\"*_MTL[.txt.gz\"]", "sources[0].match[0]", "bad glob"),
-        ("limits: {fetch_workers: 8,", "limits: {fetch_workers: many,", "limits.fetch_workers", "expected a whole number"),
+        (
+            "      period: P30D", "      period: PT\(String(repeating: "9", count: 400))S", "embargo.rules[0].period",
+            "not an ISO 8601 duration"
+        ),
+        (
+            "    effective: 2026-09-02T00:00:00Z", "    effective: 2026-09-02", "embargo.releases[0].effective",
+            "not an RFC 3339 instant"
+        ),
+        (
+            "    match: [\"*_MTL.txt.gz\", \"*.tar.gz\"]", "    match: [\"*_MTL[.txt.gz\"]", "sources[0].match[0]",
+            "bad glob"
+        ),
+        (
+            "limits: {fetch_workers: 8,", "limits: {fetch_workers: many,", "limits.fetch_workers",
+            "expected a whole number"
+        ),
         ("      grants: {ESA: P7D}", "      grants: {JAXA: P7D}", "embargo.rules[0].grants.JAXA", "unknown key"),
-        ("    format: landsat-mtl\n    url: http", "    format: landsat\n    url: http", "sources[0].format", "unknown format"),
+        (
+            "    format: landsat-mtl\n    url: http", "    format: landsat\n    url: http", "sources[0].format",
+            "unknown format"
+        ),
         ("  - id: local", "  - id: usgs-landsat", "sources[1].id", "duplicate source id"),
         ("      to: [all]", "      to: [MARS]", "embargo.releases[0].to[0]", "not all, public or a declared member"),
         ("version: 1", "version: 2", "version", "only version 1"),
         // Ids are checked to the real end of the string: a regex `$` matches before a final newline.
-        ("  - {id: ESA, name: European Space Agency}", "  - {id: \"ESA\\n\", name: European Space Agency}", "members[1].id", "not a member id"),
+        (
+            "  - {id: ESA, name: European Space Agency}", "  - {id: \"ESA\\n\", name: European Space Agency}",
+            "members[1].id", "not a member id"
+        ),
         ("  - id: local", "  - id: \"local\\n\"", "sources[1].id", "not a source id"),
-        ("  - {id: landsat-c2-l2, title:", "  - {id: \"landsat-c2-l2\\n\", title:", "collections[0].id", "not a collection id"),
+        (
+            "  - {id: landsat-c2-l2, title:", "  - {id: \"landsat-c2-l2\\n\", title:", "collections[0].id",
+            "not a collection id"
+        ),
         ("    - id: charter-917", "    - id: \"charter-917\\n\"", "embargo.releases[0].id", "not a release id"),
         ("    - {id: legal-3,", "    - {id: \"legal-3\\n\",", "embargo.holds[0].id", "not a hold id"),
-        ("    auth: {bearer_token_env: NASA_TOKEN}", "    auth: {bearer_token_env: \"NASA_TOKEN\\n\"}", "sources[0].auth.bearer_token_env", "not an environment variable name"),
+        (
+            "    auth: {bearer_token_env: NASA_TOKEN}", "    auth: {bearer_token_env: \"NASA_TOKEN\\n\"}",
+            "sources[0].auth.bearer_token_env", "not an environment variable name"
+        ),
         // A release box: west > east only for a box across the antimeridian narrower than 180°;
         // finite coordinates in range.
-        ("      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [15, -80, 5, 80]", "embargo.releases[0].bbox", "crosses the antimeridian"),
-        ("      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [90, -10, -90, 10]", "embargo.releases[0].bbox", "crosses the antimeridian"),
-        ("      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [.nan, 45.0, 15.0, 50.0]", "embargo.releases[0].bbox[0]", "expected a number"),
-        ("      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [5.0, 45.0, 1e400, 50.0]", "embargo.releases[0].bbox[2]", "expected a number"),
-        ("      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [5.0, -.inf, 15.0, 50.0]", "embargo.releases[0].bbox[1]", "expected a number"),
-        ("      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [5.0, 45.0, 15.0, 91]", "embargo.releases[0].bbox", "in degrees"),
-        ("      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [-181, 45.0, 15.0, 50.0]", "embargo.releases[0].bbox", "in degrees"),
+        (
+            "      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [15, -80, 5, 80]", "embargo.releases[0].bbox",
+            "crosses the antimeridian"
+        ),
+        (
+            "      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [90, -10, -90, 10]", "embargo.releases[0].bbox",
+            "crosses the antimeridian"
+        ),
+        (
+            "      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [.nan, 45.0, 15.0, 50.0]",
+            "embargo.releases[0].bbox[0]", "expected a number"
+        ),
+        (
+            "      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [5.0, 45.0, 1e400, 50.0]",
+            "embargo.releases[0].bbox[2]", "expected a number"
+        ),
+        (
+            "      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [5.0, -.inf, 15.0, 50.0]",
+            "embargo.releases[0].bbox[1]", "expected a number"
+        ),
+        (
+            "      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [5.0, 45.0, 15.0, 91]", "embargo.releases[0].bbox",
+            "in degrees"
+        ),
+        (
+            "      bbox: [5.0, 45.0, 15.0, 50.0]", "      bbox: [-181, 45.0, 15.0, 50.0]", "embargo.releases[0].bbox",
+            "in degrees"
+        ),
     ])
     func errorsNamePositionAndKey(original: String, replacement: String, key: String, message: String) throws {
         #expect(Self.valid.contains(original), "test case does not apply: \(original)")
@@ -128,29 +183,40 @@ import Testing
     /// A box across the antimeridian (west > east) narrower than 180° is what it says.
     @Test func releaseBoxAcrossTheAntimeridianLoads() throws {
         let crossing = Self.valid.replacingOccurrences(
-            of: "bbox: [5.0, 45.0, 15.0, 50.0]", with: "bbox: [170.0, -20.0, -170.0, -10.0]")
+            of: "bbox: [5.0, 45.0, 15.0, 50.0]",
+            with: "bbox: [170.0, -20.0, -170.0, -10.0]"
+        )
         let p = try Pipeline.parse(crossing, file: Self.file)
         #expect(p.policy.releases[0].bbox == [170, -20, -170, -10])
         let almostHalf = Self.valid.replacingOccurrences(
-            of: "bbox: [5.0, 45.0, 15.0, 50.0]", with: "bbox: [100.0, -20.0, -80.5, -10.0]")
+            of: "bbox: [5.0, 45.0, 15.0, 50.0]",
+            with: "bbox: [100.0, -20.0, -80.5, -10.0]"
+        )
         #expect(try Pipeline.parse(almostHalf, file: Self.file).policy.releases[0].bbox?[0] == 100)
     }
 
     /// Nesting, in flow or in clocks, is refused with a position, never a stack overflow:
     /// libyaml stops at 1,000 levels with a syntax error, so the clock walk recurses less.
     @Test func deepNestingIsRefused() throws {
-        let flow = "version: 1\nmembers: " + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000) + "\n"
+        let flow =
+            "version: 1\nmembers: " + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000)
+            + "\n"
         let e1 = #expect(throws: ConfigError.self) { try Pipeline.parse(flow, file: Self.file) }
         #expect(e1?.key == "(syntax)" && e1?.line == 2, "\(e1?.description ?? "")")
         let clocks = Self.valid.replacingOccurrences(
             of: "clock: {latest: [acquired, processed]}",
-            with: "clock: " + String(repeating: "{latest: [", count: 2_000) + "acquired" + String(repeating: "]}", count: 2_000))
+            with: "clock: " + String(repeating: "{latest: [", count: 2_000) + "acquired"
+                + String(repeating: "]}", count: 2_000)
+        )
         let e2 = #expect(throws: ConfigError.self) { try Pipeline.parse(clocks, file: Self.file) }
         #expect(e2?.key == "(syntax)", "\(e2?.description ?? "")")
     }
 
     @Test func wrongTypeAndSyntaxErrorsHavePositions() throws {
-        let wrongType = Self.valid.replacingOccurrences(of: "members:\n  - {id: NASA", with: "members: NASA\nx:\n  - {id: NASA")
+        let wrongType = Self.valid.replacingOccurrences(
+            of: "members:\n  - {id: NASA",
+            with: "members: NASA\nx:\n  - {id: NASA"
+        )
         let e1 = #expect(throws: ConfigError.self) { try Pipeline.parse(wrongType, file: Self.file) }
         #expect(e1 != nil)
         let syntax = "version: 1\nmembers: [\n"
@@ -173,7 +239,8 @@ import Testing
         let packets = Self.valid.replacingOccurrences(
             of: "    format: landsat-mtl\n    url: feeds/esa/",
             with: "    format: ccsds-packets\n    url: feeds/esa/\n"
-                + "    packets: {time_code: cuc, epoch: \"2000-01-01T00:00:00Z\", apids: [1216], p_field: true, offset: 2}")
+                + "    packets: {time_code: cuc, epoch: \"2000-01-01T00:00:00Z\", apids: [1216], p_field: true, offset: 2}"
+        )
         let p = try Pipeline.parse(packets, file: Self.file)
         #expect(p.sources[1].packets?.pField == true && p.sources[1].packets?.offset == 2)
         let vague = packets.replacingOccurrences(of: ", p_field: true", with: "")

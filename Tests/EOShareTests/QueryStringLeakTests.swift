@@ -35,7 +35,9 @@ import Testing
         server.inject(path: "/feed/\(FetchHarness.scene)", faults: [.status(503)])
         server.inject(path: "/feed/portal_MTL.txt", faults: [.htmlErrorPage])
         var p = try h.pipeline(
-            url: server.url("/feed/index.txt?api_key=SECRET-index-key-0c1d").absoluteString, source: "index: true")
+            url: server.url("/feed/index.txt?api_key=SECRET-index-key-0c1d").absoluteString,
+            source: "index: true"
+        )
         p.limits.backoff = Backoff(base: 0.001, cap: 0.005, retryAfterCap: 1)
         let capture = LogCapture()
         let summary = try await FetchHarness.ingest(p, logger: capture.logger())
@@ -43,7 +45,9 @@ import Testing
 
         // The transfers had their queries…
         #expect(server.requests().contains { $0.path == "/feed/\(FetchHarness.scene)" && $0.query == signed })
-        #expect(server.requests().contains { $0.path == "/feed/index.txt" && $0.query == "api_key=SECRET-index-key-0c1d" })
+        #expect(
+            server.requests().contains { $0.path == "/feed/index.txt" && $0.query == "api_key=SECRET-index-key-0c1d" }
+        )
         // …the state knows the object by its URL with the query's digest…
         let known = server.url("/feed/\(FetchHarness.scene)?query-sha256=\(Digest.sha256Hex(Array(signed.utf8)))")
         await #expect(try FetchHarness.object(p, url: known)?.sha256 == Digest.sha256Hex(bytes))
@@ -55,7 +59,10 @@ import Testing
         // …and no secret is anywhere.
         var haystacks: [(String, [UInt8])] = [("log", Array(capture.text.utf8))]
         haystacks += try CredentialLeakTests.files(under: p.stateFolder)
-        #expect(haystacks.contains { $0.0.hasSuffix("test.sqlite") } && haystacks.contains { $0.0.hasSuffix("ledger.jsonl") })
+        #expect(
+            haystacks.contains { $0.0.hasSuffix("test.sqlite") }
+                && haystacks.contains { $0.0.hasSuffix("ledger.jsonl") }
+        )
         let leaked = haystacks.filter { CredentialLeakTests.contains($0.1, Array("SECRET".utf8)) }.map(\.0)
         #expect(leaked.isEmpty, "a query leaked into \(leaked)")
     }
@@ -65,7 +72,9 @@ import Testing
         let ref = ObjectRef(source: "s", url: url, name: "obj.txt.gz")
         let digest = Digest.sha256Hex(Array("X-Amz-Signature=abc&api_key=k".utf8))
         #expect(ref.url.absoluteString == "https://data.example.org/a/obj.txt.gz?query-sha256=\(digest)")
-        #expect(ref.transferURL.absoluteString == "https://data.example.org/a/obj.txt.gz?X-Amz-Signature=abc&api_key=k#frag")
+        #expect(
+            ref.transferURL.absoluteString == "https://data.example.org/a/obj.txt.gz?X-Amz-Signature=abc&api_key=k#frag"
+        )
         #expect(Redact.url(url) == ref.url.absoluteString)
         let plain = URL(string: "https://data.example.org/a/obj.txt.gz")!
         #expect(ObjectRef(source: "s", url: plain, name: "obj.txt.gz").url == plain)

@@ -34,7 +34,8 @@ import Testing
         let knownHosts = h.folder.appendingPathComponent("known_hosts")
         let process = try PythonServer(
             script: "sftp_server.py",
-            arguments: [h.www.path, "eo", "sftp-pass-1", key.path + ".pub", knownHosts.path])
+            arguments: [h.www.path, "eo", "sftp-pass-1", key.path + ".pub", knownHosts.path]
+        )
         return Server(process: process, knownHosts: knownHosts, privateKey: key)
     }
 
@@ -48,7 +49,8 @@ import Testing
         let port = server.process.port
         var p = try h.pipeline(
             url: auth == "password" ? "sftp://127.0.0.1:\(port)/feed/" : "sftp://eo@127.0.0.1:\(port)/feed/",
-            source: auth == "password" ? "auth: {basic_env: [SFTP_USER, SFTP_PASSWORD]}" : "")
+            source: auth == "password" ? "auth: {basic_env: [SFTP_USER, SFTP_PASSWORD]}" : ""
+        )
         p.environment = ["EOSHARE_SSH_KNOWN_HOSTS": server.knownHosts.path]
         if auth == "password" {
             p.environment?["SFTP_USER"] = "eo"
@@ -71,7 +73,8 @@ import Testing
         try Data().write(to: other)
         var p = try h.pipeline(
             url: "sftp://127.0.0.1:\(server.process.port)/feed/",
-            source: "auth: {basic_env: [SFTP_USER, SFTP_PASSWORD]}")
+            source: "auth: {basic_env: [SFTP_USER, SFTP_PASSWORD]}"
+        )
         p.environment = ["EOSHARE_SSH_KNOWN_HOSTS": other.path, "SFTP_USER": "eo", "SFTP_PASSWORD": "sftp-pass-1"]
         let summary = try await FetchHarness.ingest(p)
         #expect(summary.records == 0 && summary.quarantined == 1)

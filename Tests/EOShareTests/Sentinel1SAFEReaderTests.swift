@@ -26,8 +26,11 @@ enum S1Fixtures {
 
     static func context(_ product: String) -> ReaderContext {
         ReaderContext(
-            owner: "ESA", collection: "sentinel-1", source: "esa-s1",
-            objectURL: sourceFolder.appendingPathComponent("\(product.split(separator: "/").last!).zip"))
+            owner: "ESA",
+            collection: "sentinel-1",
+            source: "esa-s1",
+            objectURL: sourceFolder.appendingPathComponent("\(product.split(separator: "/").last!).zip")
+        )
     }
 
     static func input(_ product: String, annotation: [UInt8]? = nil) throws -> Sentinel1SAFEReader.Input {
@@ -36,7 +39,8 @@ enum S1Fixtures {
             productName: name.hasSuffix(".SAFE") ? String(name.dropLast(5)) : name,
             manifestName: "\(name)/manifest.safe",
             manifest: try SharedFixtures.bytes("\(folder)/\(product)/manifest.safe"),
-            annotation: annotation)
+            annotation: annotation
+        )
     }
 
     static func read(_ product: String, annotation: [UInt8]? = nil) throws -> Record {
@@ -68,7 +72,8 @@ enum S1Fixtures {
             <?xml version="1.0" encoding="UTF-8"?>
             <product><imageAnnotation><imageInformation><numberOfSamples>\(shape[0])</numberOfSamples>\
             <numberOfLines>\(shape[1])</numberOfLines></imageInformation></imageAnnotation></product>
-            """.utf8)
+            """.utf8
+        )
     }
 
     /// Copies of the products with their product annotations written, in a temporary folder.
@@ -77,7 +82,9 @@ enum S1Fixtures {
         for product in products {
             let target = root.appendingPathComponent(product)
             try? FileManager.default.createDirectory(
-                at: target.appendingPathComponent("annotation"), withIntermediateDirectories: true)
+                at: target.appendingPathComponent("annotation"),
+                withIntermediateDirectories: true
+            )
             guard let manifest = try? SharedFixtures.bytes("\(folder)/\(product)/manifest.safe"),
                 let shape = try? shape(product)
             else { continue }
@@ -168,7 +175,8 @@ struct Sentinel1SAFEReaderTests {
             } else {
                 #expect(
                     ours[key] == tp[key],
-                    "\(key): ours \(String(describing: ours[key])), theirs \(String(describing: tp[key]))")
+                    "\(key): ours \(String(describing: ours[key])), theirs \(String(describing: tp[key]))"
+                )
             }
         }
         let extra = Set(ours.keys.filter { $0.contains(":") }).subtracting(tp.objectValue?.keys ?? [])
@@ -183,7 +191,8 @@ struct Sentinel1SAFEReaderTests {
         let theirExtensions = Set(
             theirs["stac_extensions"]?.arrayValue?.compactMap(\.stringValue).map {
                 $0.replacingOccurrences(of: "projection/v1.1.0", with: "projection/v2.0.0")
-            } ?? [])
+            } ?? []
+        )
         #expect(extensions == theirExtensions.subtracting(["https://stac-extensions.github.io/eo/v1.1.0/schema.json"]))
     }
 
@@ -207,7 +216,8 @@ struct Sentinel1SAFEReaderTests {
         let vv = try #require(record.assets.first { $0.key == "vv" })
         #expect(
             vv.href == "https://data.example.test/sentinel1/\(product)/measurement/"
-                + "s1a-iw-grd-vv-20210809t173953-20210809t174018-039156-049f13-001.tiff")
+                + "s1a-iw-grd-vv-20210809t173953-20210809t174018-039156-049f13-001.tiff"
+        )
         #expect(vv.roles == ["data"] && vv.mediaType == "image/tiff; application=geotiff")
         let slc = try S1Fixtures.read("S1A_IW_SL1__1_SH_20141031T095929_20141031T100002_003072_003842_91FC.SAFE")
         #expect(Set(slc.assets.map(\.key)).isSuperset(of: ["iw1-hh", "iw2-hh", "iw3-hh", "schema-product-iw2-hh"]))
@@ -218,7 +228,9 @@ struct Sentinel1SAFEReaderTests {
     static func normalize(_ files: [(name: String, url: URL)], objectName: String) throws -> NormalizedObject {
         let object = try NormalizeStageTests.object(objectName, files: files, source: "src")
         return try Normalizer().normalize(
-            object, source: NormalizeStageTests.source(FormatRegistry.format(named: "sentinel1-safe")!))
+            object,
+            source: NormalizeStageTests.source(FormatRegistry.format(named: "sentinel1-safe")!)
+        )
     }
 
     @Test func aProductWithoutItsManifestIsNamed() throws {
@@ -227,7 +239,8 @@ struct Sentinel1SAFEReaderTests {
         let error = #expect(throws: NormalizeError.self) {
             try Self.normalize(
                 [(name: "\(product)/\(noise)", url: SharedFixtures.url("sentinel1/\(product)/\(noise)"))],
-                objectName: "\(product).zip")
+                objectName: "\(product).zip"
+            )
         }
         #expect(error?.description == "no Sentinel-1 manifest.safe in the object (1 files)")
     }
@@ -257,12 +270,15 @@ struct Sentinel1SAFEReaderTests {
         }
         #expect(
             try failure { $0.replacingOccurrences(of: "gml:coordinates", with: "gml:coords") }.field
-                == "gml:coordinates")
+                == "gml:coordinates"
+        )
         #expect(
             try failure { $0.replacingOccurrences(of: "46.033890,1.512143", with: "146.0,1.5") }.field
-                == "gml:coordinates")
+                == "gml:coordinates"
+        )
         #expect(
-            try failure { $0.replacingOccurrences(of: "safe:startTime", with: "safe:beginTime") }.field == "startTime")
+            try failure { $0.replacingOccurrences(of: "safe:startTime", with: "safe:beginTime") }.field == "startTime"
+        )
         #expect(try failure { $0.replacingOccurrences(of: ">ASCENDING<", with: ">SIDEWAYS<") }.field == "pass")
         let broken = try failure { $0.replacingOccurrences(of: "</safe:platform>", with: "</safe:platforms>") }
         #expect(broken.reason.contains("malformed manifest.safe (XML), line"), "\(broken)")
@@ -302,7 +318,9 @@ struct Sentinel1SAFEReaderTests {
         ).write(to: file)
         let p = try Pipeline.load(from: file)
         let s = try await IngestRun(
-            pipeline: p, at: Timestamp.parse("2026-11-21T00:00:00Z")!, logger: Logger(label: "test")
+            pipeline: p,
+            at: Timestamp.parse("2026-11-21T00:00:00Z")!,
+            logger: Logger(label: "test")
         )
         .run()
         #expect(s.records == 2 && s.quarantined == 0 && s.published == 4)

@@ -32,17 +32,23 @@ enum S2Fixtures {
             return Array(try Data(contentsOf: url))
         }
         return Sentinel2SAFEReader.Input(
-            productName: "\(product)/\(productName)", product: try #require(try bytes(productName)),
-            manifest: try bytes("manifest.safe"), granuleName: granuleName.map { "\(product)/\($0)" },
-            granule: try bytes(granuleName))
+            productName: "\(product)/\(productName)",
+            product: try #require(try bytes(productName)),
+            manifest: try bytes("manifest.safe"),
+            granuleName: granuleName.map { "\(product)/\($0)" },
+            granule: try bytes(granuleName)
+        )
     }
 
     static let sourceFolder = URL(string: "https://data.example.test/sentinel2/")!
 
     static func read(_ product: String) throws -> Record {
         let context = ReaderContext(
-            owner: "ESA", collection: "sentinel-2-l2a", source: "esa-s2",
-            objectURL: sourceFolder.appendingPathComponent("\(product).zip"))
+            owner: "ESA",
+            collection: "sentinel-2-l2a",
+            source: "esa-s2",
+            objectURL: sourceFolder.appendingPathComponent("\(product).zip")
+        )
         return try Sentinel2SAFEReader.read(input(product), context: context)
     }
 
@@ -54,7 +60,8 @@ enum S2Fixtures {
     /// without it answer with an error).
     static let stactools: [String: JSONValue] = {
         let answers = PeerTools.byInput(
-            PeerTools.run("stactools_sentinel2.py", products.map { SharedFixtures.url("\(folder)/\($0)").path }))
+            PeerTools.run("stactools_sentinel2.py", products.map { SharedFixtures.url("\(folder)/\($0)").path })
+        )
         var out: [String: JSONValue] = [:]
         for (path, answer) in answers { out[URL(fileURLWithPath: path).lastPathComponent] = answer }
         return out
@@ -130,7 +137,10 @@ struct Sentinel2SAFEReaderTests {
         }
         let keys = Set(record.assets.map(\.key))
         let theirKeys = Set(theirs["assets"]?.objectValue?.keys ?? [])
-        #expect(keys == theirKeys, "only ours: \(keys.subtracting(theirKeys)), only theirs: \(theirKeys.subtracting(keys))")
+        #expect(
+            keys == theirKeys,
+            "only ours: \(keys.subtracting(theirKeys)), only theirs: \(theirKeys.subtracting(keys))"
+        )
     }
 
     @Test func everyItemValidates() throws {
@@ -154,7 +164,8 @@ struct Sentinel2SAFEReaderTests {
         let blue = try #require(record.assets.first { $0.key == "blue" })
         #expect(
             blue.href == "https://data.example.test/sentinel2/\(product)/GRANULE/L2A_T01WCS_A041826_20230625T234624/"
-                + "IMG_DATA/R10m/T01WCS_20230625T234621_B02_10m.jp2")
+                + "IMG_DATA/R10m/T01WCS_20230625T234621_B02_10m.jp2"
+        )
         #expect(blue.mediaType == "image/jp2")
         #expect(blue.extra["gsd"] == .int(10))
         let blue20 = try #require(record.assets.first { $0.key == "blue_20m" })
@@ -171,7 +182,11 @@ struct Sentinel2SAFEReaderTests {
         var input = try S2Fixtures.input(product)
         input.product = Array(edit(String(decoding: input.product, as: UTF8.self)).utf8)
         let context = ReaderContext(
-            owner: "ESA", collection: "s2", source: "esa", objectURL: URL(string: "https://x.test/p.zip")!)
+            owner: "ESA",
+            collection: "s2",
+            source: "esa",
+            objectURL: URL(string: "https://x.test/p.zip")!
+        )
         do {
             let record = try Sentinel2SAFEReader.read(input, context: context)
             Issue.record("expected a NormalizeError, read \(record.id)")
@@ -211,9 +226,17 @@ struct Sentinel2SAFEReaderTests {
     @Test func invalidUTF8AndBrokenXMLNameTheLine() throws {
         var input = try S2Fixtures.input(Self.product)
         input.product.insert(contentsOf: [0xC3, 0x28], at: 200)
-        let context = ReaderContext(owner: "ESA", collection: "s2", source: "esa", objectURL: URL(string: "https://x.test/p")!)
+        let context = ReaderContext(
+            owner: "ESA",
+            collection: "s2",
+            source: "esa",
+            objectURL: URL(string: "https://x.test/p")!
+        )
         let error = #expect(throws: NormalizeError.self) { try Sentinel2SAFEReader.read(input, context: context) }
-        #expect(error?.reason.contains("UTF-8") == true && error?.reason.contains("line 2") == true, "\(String(describing: error))")
+        #expect(
+            error?.reason.contains("UTF-8") == true && error?.reason.contains("line 2") == true,
+            "\(String(describing: error))"
+        )
         let broken = try Self.failure { $0.replacingOccurrences(of: "</PRODUCT_URI>", with: "</PRODUCT_URL>") }
         #expect(broken.reason.contains("malformed product metadata (XML), line"), "\(broken)")
     }
@@ -233,8 +256,11 @@ extension Sentinel2SAFEReaderTests {
         let end = try #require(text.range(of: "</\(element)>", range: start..<text.endIndex)).lowerBound
         input.granule = Array(text.replacingCharacters(in: start..<end, with: value).utf8)
         let context = ReaderContext(
-            owner: "ESA", collection: "sentinel-2-l2a", source: "esa-s2",
-            objectURL: S2Fixtures.sourceFolder.appendingPathComponent("\(withGranule).zip"))
+            owner: "ESA",
+            collection: "sentinel-2-l2a",
+            source: "esa-s2",
+            objectURL: S2Fixtures.sourceFolder.appendingPathComponent("\(withGranule).zip")
+        )
         return try Sentinel2SAFEReader.read(input, context: context)
     }
 

@@ -35,9 +35,17 @@ import Testing
         let tarred = "S2A_MSIL2A_20230625T234621_N0509_R073_T01WCS_20230626T022157.SAFE"
         try Self.run(
             "/usr/bin/env",
-            ["python3", "-c", "import shutil,sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2], sys.argv[3])",
-             feed.appendingPathComponent(zipped).path, safes.path, zipped], in: folder)
-        try Self.run("/bin/tar", ["czf", feed.appendingPathComponent("\(tarred).tar.gz").path, "-C", safes.path, tarred], in: folder)
+            [
+                "python3", "-c", "import shutil,sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2], sys.argv[3])",
+                feed.appendingPathComponent(zipped).path, safes.path, zipped,
+            ],
+            in: folder
+        )
+        try Self.run(
+            "/bin/tar",
+            ["czf", feed.appendingPathComponent("\(tarred).tar.gz").path, "-C", safes.path, tarred],
+            in: folder
+        )
         let file = folder.appendingPathComponent("p.yml")
         try Data(
             """
@@ -50,7 +58,11 @@ import Testing
             """.utf8
         ).write(to: file)
         let p = try Pipeline.load(from: file)
-        let s = try await IngestRun(pipeline: p, at: Timestamp.parse("2026-11-21T00:00:00Z")!, logger: Logger(label: "test")).run()
+        let s = try await IngestRun(
+            pipeline: p,
+            at: Timestamp.parse("2026-11-21T00:00:00Z")!,
+            logger: Logger(label: "test")
+        ).run()
         #expect(s.records == 2 && s.quarantined == 0 && s.published == 4)
         for id in ["S2B_T33XWJ_20220413T150756_L2A", "S2A_T01WCS_20230625T234624_L2A"] {
             let itemURL = try #require(Trees.item(p.sharedRoot, "NASA", "sentinel-2-l2a", id))

@@ -58,7 +58,11 @@ import Testing
     @Test func theTokenFileKeepsHashesAndNamesItsBadLines() throws {
         let members: Set<String> = ["NASA", "ESA"]
         let hash = Digest.sha256Hex(Array("secret".utf8))
-        let file = try TokenFile.parse("# comment\n\nNASA \(hash)\nESA\t\(hash.uppercased())\n", name: "t", members: members)
+        let file = try TokenFile.parse(
+            "# comment\n\nNASA \(hash)\nESA\t\(hash.uppercased())\n",
+            name: "t",
+            members: members
+        )
         #expect(file.admits("secret", as: "NASA") && file.admits("secret", as: "ESA"))
         #expect(!file.admits("secret ", as: "NASA") && !file.admits("", as: "NASA") && !file.admits(hash, as: "NASA"))
         func error(_ text: String) -> String {
@@ -67,12 +71,23 @@ import Testing
                 return "no error"
             } catch { return "\(error)" }
         }
-        #expect(error("NASA \(hash)\nESA\n") == "tokens file api-tokens:2: expected 'MEMBER <sha256 hex of the token>', found 1 fields")
+        #expect(
+            error("NASA \(hash)\nESA\n")
+                == "tokens file api-tokens:2: expected 'MEMBER <sha256 hex of the token>', found 1 fields"
+        )
         #expect(error("JAXA \(hash)") == "tokens file api-tokens:1: 'JAXA' is not a member of the pipeline")
         #expect(error("public \(hash)") == "tokens file api-tokens:1: public needs no token")
-        #expect(error("NASA secret") == "tokens file api-tokens:1: the hash of NASA's token is not 64 hex digits (SHA-256)")
-        #expect(error("NASA \(hash.dropLast())x") == "tokens file api-tokens:1: the hash of NASA's token is not 64 hex digits (SHA-256)")
-        #expect(error("NASA \(hash) extra") == "tokens file api-tokens:1: expected 'MEMBER <sha256 hex of the token>', found 3 fields")
+        #expect(
+            error("NASA secret") == "tokens file api-tokens:1: the hash of NASA's token is not 64 hex digits (SHA-256)"
+        )
+        #expect(
+            error("NASA \(hash.dropLast())x")
+                == "tokens file api-tokens:1: the hash of NASA's token is not 64 hex digits (SHA-256)"
+        )
+        #expect(
+            error("NASA \(hash) extra")
+                == "tokens file api-tokens:1: expected 'MEMBER <sha256 hex of the token>', found 3 fields"
+        )
     }
 
     /// The comparison reads every byte of both inputs whatever they hold: it is built with no
@@ -98,7 +113,10 @@ import Testing
         let folder = RepoPaths.temporaryFolder("serve-bad-tokens")
         try Data("NASA 1234\n".utf8).write(to: folder.appendingPathComponent("api-tokens"))
         try ServeHarness.writePipeline(folder)
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("feed"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("feed"),
+            withIntermediateDirectories: true
+        )
         let p = Process()
         p.executableURL = RepoPaths.executable("eoshare")
         p.arguments = ["serve", folder.appendingPathComponent("serve.yml").path, "--listen", "127.0.0.1:0"]
@@ -143,9 +161,18 @@ import Testing
         let direct = try await ServeHarness.get("\(items)/\(secret.id)", token: esa)
         let nothing = try await ServeHarness.get("\(items)/NO_SUCH_RECORD", token: esa)
         #expect(direct.status == 404 && nothing.status == 404)
-        #expect(String(decoding: direct.body, as: UTF8.self) == String(decoding: nothing.body, as: UTF8.self).replacingOccurrences(of: "NO_SUCH_RECORD", with: secret.id))
+        #expect(
+            String(decoding: direct.body, as: UTF8.self)
+                == String(decoding: nothing.body, as: UTF8.self).replacingOccurrences(
+                    of: "NO_SUCH_RECORD",
+                    with: secret.id
+                )
+        )
         // The owner sees it, with links and an asset href the API serves.
-        let owned = try await ServeHarness.get("\(server.base)/NASA/collections/landsat-c2-l2/items/\(secret.id)", token: nasa)
+        let owned = try await ServeHarness.get(
+            "\(server.base)/NASA/collections/landsat-c2-l2/items/\(secret.id)",
+            token: nasa
+        )
         #expect(owned.status == 200)
         let item = try ServeHarness.json(owned.body)
         let rels = item["links"]?.arrayValue?.compactMap { $0["rel"]?.stringValue } ?? []
@@ -172,13 +199,23 @@ import Testing
         let byIds = try await ServeHarness.get("\(server.base)/ESA/search?ids=\(secret.id)", token: esa)
         #expect(try ids(byIds.body).isEmpty)
         let filtered = try await ServeHarness.get(
-            "\(server.base)/ESA/search?filter=" + STACAPITestEscape.query("id = '\(secret.id)' OR id <> ''"), token: esa)
+            "\(server.base)/ESA/search?filter=" + STACAPITestEscape.query("id = '\(secret.id)' OR id <> ''"),
+            token: esa
+        )
         #expect(filtered.status == 200)
         let filteredIds = try ids(filtered.body)
-        #expect(!filteredIds.isEmpty && Set(filteredIds).isSubset(of: Set(seen.map(\.id))) && !filteredIds.contains(secret.id))
+        #expect(
+            !filteredIds.isEmpty && Set(filteredIds).isSubset(of: Set(seen.map(\.id)))
+                && !filteredIds.contains(secret.id)
+        )
         let post = try await ServeHarness.get(
-            "\(server.base)/ESA/search", token: esa, method: "POST",
-            body: Array(#"{"filter-lang":"cql2-json","filter":{"op":"=","args":[{"property":"id"},"\#(secret.id)"]}}"#.utf8))
+            "\(server.base)/ESA/search",
+            token: esa,
+            method: "POST",
+            body: Array(
+                #"{"filter-lang":"cql2-json","filter":{"op":"=","args":[{"property":"id"},"\#(secret.id)"]}}"#.utf8
+            )
+        )
         let postIds = try ids(post.body)
         #expect(post.status == 200 && postIds.isEmpty)
         var collected: [String] = []
@@ -188,8 +225,10 @@ import Testing
             let page = try await ServeHarness.get(url, token: esa)
             #expect(page.status == 200)
             collected += try ids(page.body)
-            next = try ServeHarness.json(page.body)["links"]?.arrayValue?.first { $0["rel"]?.stringValue == "next" }?["href"]?
-                .stringValue
+            next = try ServeHarness.json(page.body)["links"]?.arrayValue?.first { $0["rel"]?.stringValue == "next" }?[
+                "href"
+            ]?
+            .stringValue
             pages += 1
         }
         #expect(pages > 1)

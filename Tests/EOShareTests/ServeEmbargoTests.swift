@@ -43,11 +43,15 @@ import Testing
             subjects.filter { s in
                 guard let b = s.bbox, s.acquired != nil, !held.contains(s) else { return false }
                 return !(b[0] <= box[2] && box[0] <= b[2] && b[1] <= box[3] && box[1] <= b[3])
-            }.max { $0.acquired! < $1.acquired! })
+            }.max { $0.acquired! < $1.acquired! }
+        )
         let grantAt = grant.acquired!.addingTimeInterval(30 * day)
         let periodAt = grant.acquired!.addingTimeInterval(90 * day)
         var out: [(String, Date)] = []
-        for (name, t) in [("grant", grantAt), ("period", periodAt), ("release", ServeHarness.releaseAt), ("hold", ServeHarness.holdUntil)] {
+        for (name, t) in [
+            ("grant", grantAt), ("period", periodAt), ("release", ServeHarness.releaseAt),
+            ("hold", ServeHarness.holdUntil),
+        ] {
             out.append(("\(name) - 1s", t.addingTimeInterval(-1)))
             out.append((name, t))
         }
@@ -77,9 +81,11 @@ import Testing
                 // Small pages, so paging has to stay exact under the filtering.
                 jobs.append(
                     .object([
-                        "url": .string("\(server.base)/\(v)/"), "token": ServeHarness.tokens[v].map(JSONValue.string) ?? .null,
+                        "url": .string("\(server.base)/\(v)/"),
+                        "token": ServeHarness.tokens[v].map(JSONValue.string) ?? .null,
                         "params": .object(["limit": .int(7), "collections": .array(["landsat-c2-l2"])]),
-                    ]))
+                    ])
+                )
                 expected.append(("\(v) at \(name)", Set(subjects.filter { Self.oracle($0, v, at: t) }.map(\.id))))
             }
         }
@@ -97,7 +103,10 @@ import Testing
             let ids = answer["ids"]?.arrayValue?.compactMap(\.stringValue) ?? []
             #expect(ids.count == Set(ids).count, "\(label): a record came twice across pages")
             if want.count > 7 { #expect((answer["pages"]?.doubleValue ?? 0) >= 2, "\(label): no paging happened") }
-            #expect(Set(ids) == want, "\(label): extra \(Set(ids).subtracting(want).sorted()), missing \(want.subtracting(ids).sorted())")
+            #expect(
+                Set(ids) == want,
+                "\(label): extra \(Set(ids).subtracting(want).sorted()), missing \(want.subtracting(ids).sorted())"
+            )
         }
     }
 
@@ -113,7 +122,8 @@ import Testing
                 for v in Self.viewers {
                     #expect(
                         engine.decide(s, for: Viewer(folder: v), at: t).visible == Self.oracle(s, v, at: t),
-                        "\(s.id) for \(v) at \(Timestamp.format(t))")
+                        "\(s.id) for \(v) at \(Timestamp.format(t))"
+                    )
                 }
             }
         }

@@ -6,7 +6,7 @@ import Logging
 import Testing
 
 #if canImport(FoundationNetworking)
-    import FoundationNetworking
+import FoundationNetworking
 #endif
 
 /// A pipeline ingested for real (generated Landsat records owned by NASA, a policy with a
@@ -78,13 +78,21 @@ enum ServeHarness {
         }
     }
 
-    static func start(_ folder: URL, at: Date?, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Running {
+    static func start(
+        _ folder: URL,
+        at: Date?,
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) async throws -> Running {
         let served = try ServedPipeline(file: folder.appendingPathComponent("serve.yml"))
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let task = Task {
             try await STACServer.run(
-                served: served, options: .init(host: "127.0.0.1", port: 0, at: at), accessLog: log,
-                handleSignals: false, onRunning: { continuation.yield($0) })
+                served: served,
+                options: .init(host: "127.0.0.1", port: 0, at: at),
+                accessLog: log,
+                handleSignals: false,
+                onRunning: { continuation.yield($0) }
+            )
         }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw ServeTestError(description: "the server did not start") }
@@ -97,7 +105,11 @@ enum ServeHarness {
 
     /// One HTTP exchange: status, headers (lowercased names) and body.
     static func get(
-        _ url: String, token: String? = nil, method: String = "GET", body: [UInt8]? = nil, headers: [String: String] = [:]
+        _ url: String,
+        token: String? = nil,
+        method: String = "GET",
+        body: [UInt8]? = nil,
+        headers: [String: String] = [:]
     ) async throws -> (status: Int, headers: [String: String], body: [UInt8]) {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = method

@@ -43,6 +43,9 @@ import Testing
         try handle.close()
         let report = try String(contentsOf: output, encoding: .utf8)
         let summary = report.components(separatedBy: "\n").filter { !$0.hasPrefix("INFO") && !$0.contains("Warning") }
-        #expect(p.terminationStatus == 0 && report.contains("Errors: none"), "\(summary.suffix(30).joined(separator: "\n"))")
+        #expect(
+            p.terminationStatus == 0 && report.contains("Errors: none"),
+            "\(summary.suffix(30).joined(separator: "\n"))"
+        )
     }
 }

@@ -66,7 +66,8 @@ struct TestHTTPServerTests {
             let handles = [try FileHandle(forWritingTo: files[0]), try FileHandle(forWritingTo: files[1])]
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["curl", "-sS", "--noproxy", "*", "--max-time", "20", "-D", files[2].path]
+            process.arguments =
+                ["curl", "-sS", "--noproxy", "*", "--max-time", "20", "-D", files[2].path]
                 + arguments
             process.standardOutput = handles[0]
             process.standardError = handles[1]
@@ -96,7 +97,8 @@ struct TestHTTPServerTests {
         for (path, content) in files {
             let file = root.appendingPathComponent(path)
             try FileManager.default.createDirectory(
-                at: file.deletingLastPathComponent(), withIntermediateDirectories: true
+                at: file.deletingLastPathComponent(),
+                withIntermediateDirectories: true
             )
             try Data(content).write(to: file)
         }

@@ -57,7 +57,12 @@ import Testing
 
         @discardableResult
         func ingest(at: Date = TrustUnderFaultsTests.at, reconcile: Bool = false) async throws -> IngestSummary {
-            try await IngestRun(pipeline: try pipeline(), at: at, reconcile: reconcile, logger: TrustUnderFaultsTests.logger).run()
+            try await IngestRun(
+                pipeline: try pipeline(),
+                at: at,
+                reconcile: reconcile,
+                logger: TrustUnderFaultsTests.logger
+            ).run()
         }
 
         func audit(at: Date = TrustUnderFaultsTests.at) async throws -> AuditReport {
@@ -84,15 +89,21 @@ import Testing
         let viewers = Set(engine.viewers.map(\.folder))
         var problems: [String] = []
         func visible(_ url: URL, to viewer: String) -> Bool {
-            guard viewers.contains(viewer), let data = try? Data(contentsOf: url), let item = try? JSONValue.parse(data),
+            guard viewers.contains(viewer), let data = try? Data(contentsOf: url),
+                let item = try? JSONValue.parse(data),
                 let props = item["properties"]
             else { return false }
             let subject = EmbargoSubject(
-                id: item["id"]?.stringValue ?? "", collection: item["collection"]?.stringValue ?? "",
-                owner: props["consortium:owner"]?.stringValue ?? "", bbox: item["bbox"]?.arrayValue?.compactMap(\.doubleValue),
-                acquired: (props["end_datetime"]?.stringValue ?? props["datetime"]?.stringValue).flatMap(Timestamp.parse),
+                id: item["id"]?.stringValue ?? "",
+                collection: item["collection"]?.stringValue ?? "",
+                owner: props["consortium:owner"]?.stringValue ?? "",
+                bbox: item["bbox"]?.arrayValue?.compactMap(\.doubleValue),
+                acquired: (props["end_datetime"]?.stringValue ?? props["datetime"]?.stringValue).flatMap(
+                    Timestamp.parse
+                ),
                 processed: props["consortium:processed"]?.stringValue.flatMap(Timestamp.parse),
-                ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse))
+                ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse)
+            )
             return engine.decide(subject, for: Viewer(folder: viewer), at: at).visible
         }
         for item in Trees.items(shared) where !visible(item.url, to: item.viewer) {
@@ -134,9 +145,15 @@ import Testing
         let report = try await hub.audit()
         #expect(report.compliant, "\(report.findings.prefix(3))")
         let ledger = try String(contentsOf: try hub.pipeline().ledgerPath, encoding: .utf8)
-        #expect(ledger.split(separator: "\n").filter { $0.contains("\"retract\"") && $0.contains("\"member\":\"ESA\"") }.count == esa.count)
+        #expect(
+            ledger.split(separator: "\n").filter { $0.contains("\"retract\"") && $0.contains("\"member\":\"ESA\"") }
+                .count == esa.count
+        )
         // A folder the audit finds for no member, holding items, is a violation.
-        try FileManager.default.createDirectory(at: hub.shared.appendingPathComponent("GONE/x"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: hub.shared.appendingPathComponent("GONE/x"),
+            withIntermediateDirectories: true
+        )
         try Data("{}".utf8).write(to: hub.shared.appendingPathComponent("GONE/x/x.json"))
         await #expect(try hub.audit().findings.contains { $0.kind == .violation && $0.member == "GONE" })
     }
@@ -177,10 +194,15 @@ import Testing
     @Test func aForgedItemIsNeverTakenIntoTheState() async throws {
         let hub = try Hub()
         try await hub.ingest(at: Timestamp.parse("2026-03-01T00:00:00Z")!)
-        let hidden = try #require(Trees.ids(hub.shared, "NASA").subtracting(Trees.ids(hub.shared, "JAXA")).sorted().first)
+        let hidden = try #require(
+            Trees.ids(hub.shared, "NASA").subtracting(Trees.ids(hub.shared, "JAXA")).sorted().first
+        )
         let source = try #require(Trees.item(hub.shared, "NASA", "landsat-c2-l2", hidden)).deletingLastPathComponent()
         let planted = URL(fileURLWithPath: source.path.replacingOccurrences(of: "/NASA/", with: "/JAXA/"))
-        try FileManager.default.createDirectory(at: planted.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: planted.deletingLastPathComponent(),
+            withIntermediateDirectories: true
+        )
         try FileManager.default.copyItem(at: source, to: planted)
         let json = planted.appendingPathComponent("\(planted.lastPathComponent).json")
         let forged = try String(contentsOf: json, encoding: .utf8)
@@ -202,13 +224,19 @@ import Testing
         try FileManager.default.createDirectory(at: later, withIntermediateDirectories: true)
         let names = try FileManager.default.contentsOfDirectory(atPath: feed.path).sorted()
         for name in names.suffix(5) {
-            try FileManager.default.moveItem(at: feed.appendingPathComponent(name), to: later.appendingPathComponent(name))
+            try FileManager.default.moveItem(
+                at: feed.appendingPathComponent(name),
+                to: later.appendingPathComponent(name)
+            )
         }
         try await hub.ingest()
         let backup = hub.folder.appendingPathComponent("backup")
         try FileManager.default.copyItem(at: hub.folder.appendingPathComponent("state"), to: backup)
         for name in names.suffix(5) {
-            try FileManager.default.moveItem(at: later.appendingPathComponent(name), to: feed.appendingPathComponent(name))
+            try FileManager.default.moveItem(
+                at: later.appendingPathComponent(name),
+                to: feed.appendingPathComponent(name)
+            )
         }
         try await hub.ingest()
         let before = Trees.ids(hub.shared, "ESA")
@@ -262,13 +290,16 @@ import Testing
         // Planted links: to NASA's copy of the held item, outside ESA's tree, and to nothing.
         let nasaItem = try #require(Trees.item(hub.shared, "NASA", "landsat-c2-l2", held))
         let esaItem = try #require(Trees.item(hub.shared, "ESA", "landsat-c2-l2", ids[1]))
-        let dayCatalog = esaItem.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("catalog.json")
+        let dayCatalog = esaItem.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+            "catalog.json"
+        )
         var catalog = try JSONValue.parse(Data(contentsOf: dayCatalog)).objectValue!
         let relToNASA = "../../../../../../" + nasaItem.path.dropFirst(hub.shared.path.count + 1)
         catalog["links"] = .array(
             (catalog["links"]?.arrayValue ?? []) + [
                 Publisher.stacLink("item", relToNASA), Publisher.stacLink("item", "./NOPE/NOPE.json"),
-            ])
+            ]
+        )
         try Data(JSONValue.object(catalog).serialized()).write(to: dayCatalog)
         // And a copy of the held item planted inside ESA's tree, linked from the same catalog.
         let planted = esaItem.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("planted")
@@ -301,8 +332,12 @@ import Testing
         var hub = try Hub(records: 12)
         func check(_ viewer: String) throws {
             let items = Trees.items(hub.shared).filter { $0.viewer == viewer }
-            var west = 180.0, south = 90.0, east = -180.0, north = -90.0
-            var start = "9999", end = ""
+            var west = 180.0
+            var south = 90.0
+            var east = -180.0
+            var north = -90.0
+            var start = "9999"
+            var end = ""
             for item in items {
                 let json = try JSONValue.parse(Data(contentsOf: item.url))
                 let b = json["bbox"]?.arrayValue?.compactMap(\.doubleValue) ?? []
@@ -312,8 +347,12 @@ import Testing
                 (west, south, east, north) = (min(west, b[0]), min(south, b[1]), max(east, b[2]), max(north, b[3]))
                 (start, end) = (min(start, t), max(end, t))
             }
-            let collection = try JSONValue.parse(Data(contentsOf: hub.shared.appendingPathComponent("\(viewer)/landsat-c2-l2/collection.json")))
-            let box = collection["extent"]?["spatial"]?["bbox"]?.arrayValue?.first?.arrayValue?.compactMap(\.doubleValue)
+            let collection = try JSONValue.parse(
+                Data(contentsOf: hub.shared.appendingPathComponent("\(viewer)/landsat-c2-l2/collection.json"))
+            )
+            let box = collection["extent"]?["spatial"]?["bbox"]?.arrayValue?.first?.arrayValue?.compactMap(
+                \.doubleValue
+            )
             #expect(box == [west, south, east, north], "\(viewer)")
             let interval = collection["extent"]?["temporal"]?["interval"]?.arrayValue?.first?.arrayValue
             #expect(interval?.first?.stringValue.flatMap(Timestamp.parse) == Timestamp.parse(start))
@@ -438,7 +477,9 @@ import Testing
             #expect(json["id"]?.stringValue == item.id)
         }
         // The layout's own files are still what they are.
-        let collection = try JSONValue.parse(Data(contentsOf: shared.appendingPathComponent("ESA/granules/collection.json")))
+        let collection = try JSONValue.parse(
+            Data(contentsOf: shared.appendingPathComponent("ESA/granules/collection.json"))
+        )
         #expect(collection["type"]?.stringValue == "Collection")
         await #expect(try Auditor(pipeline: p).audit(at: Self.at).compliant)
         #expect(try Self.forbidden(shared: shared, pipeline: p, at: Self.at).isEmpty)
@@ -464,7 +505,9 @@ import Testing
         await #expect(try hub.audit().findings.contains { $0.kind == .ledger && $0.detail.contains("gone") })
         // The last line replaced by a well-chained forgery is not the anchored one.
         var forged = lines.dropLast().map { Data($0) }
-        forged.append(Data(String(decoding: lines.last!, as: UTF8.self).replacingOccurrences(of: "NASA", with: "ESA").utf8))
+        forged.append(
+            Data(String(decoding: lines.last!, as: UTF8.self).replacingOccurrences(of: "NASA", with: "ESA").utf8)
+        )
         try Data(forged.joined(separator: [0x0A]) + [0x0A]).write(to: ledger)
         await #expect(try hub.audit().findings.contains { $0.kind == .ledger && $0.detail.contains("anchored") })
     }

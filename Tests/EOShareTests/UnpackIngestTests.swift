@@ -85,7 +85,8 @@ import Testing
         #expect(summary.quarantined == 2)
         #expect(
             Trees.ids(pipeline.sharedRoot, "ESA", collection: "landsat-c2-l2")
-                == ["LC08_L2SP_008059_20191201_02_T1", "LC08_L2SP_005009_20150710_02_T2"])
+                == ["LC08_L2SP_008059_20191201_02_T1", "LC08_L2SP_005009_20150710_02_T2"]
+        )
 
         let ledger = try String(contentsOf: pipeline.ledgerPath, encoding: .utf8)
         let reasons = ledger.components(separatedBy: "\n").filter { $0.contains("\"quarantine\"") }

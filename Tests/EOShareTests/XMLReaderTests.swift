@@ -1,4 +1,6 @@
 import Foundation
+import Testing
+
 @testable import EOShare
 @testable import EOShareCore
 @testable import EOShareEmbargo
@@ -9,7 +11,6 @@ import Foundation
 @testable import EOSharePublish
 @testable import EOShareState
 @testable import EOShareUnpack
-import Testing
 
 /// The shared byte-level XML reader: attributes, namespaces, lookups by local name, and the
 /// skipped subtrees the Sentinel-2 reader relies on for speed.

@@ -19,7 +19,11 @@ import Foundation
 
 #if !FUZZ_LISTING && !FUZZ_JSON
 let context = ReaderContext(
-    owner: "NASA", collection: "fuzz", source: "fuzz", objectURL: URL(string: "https://example.org/data/object.bin")!)
+    owner: "NASA",
+    collection: "fuzz",
+    source: "fuzz",
+    objectURL: URL(string: "https://example.org/data/object.bin")!
+)
 
 /// What the normalize stage does with a record a reader returns: the checks, then the item.
 /// An accepted record must serialize to JSON that parses again, with times that read back.
@@ -44,10 +48,12 @@ func fuzz(_ bytes: [UInt8]) {
 func fuzz(_ bytes: [UInt8]) {
     let parts = bytes.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false).map(Array.init)
     let input = Sentinel2SAFEReader.Input(
-        productName: "S2.SAFE/MTD_MSIL2A.xml", product: parts[0],
+        productName: "S2.SAFE/MTD_MSIL2A.xml",
+        product: parts[0],
         manifest: parts.count > 2 ? parts[2] : nil,
         granuleName: parts.count > 1 ? "S2.SAFE/GRANULE/L2A_T01/MTD_TL.xml" : nil,
-        granule: parts.count > 1 ? parts[1] : nil)
+        granule: parts.count > 1 ? parts[1] : nil
+    )
     if let record = try? Sentinel2SAFEReader.read(input, context: context) { publish(record) }
 }
 #elseif FUZZ_SENTINEL1
@@ -55,7 +61,10 @@ func fuzz(_ bytes: [UInt8]) {
     let parts = bytes.split(separator: 0, maxSplits: 1, omittingEmptySubsequences: false).map(Array.init)
     let input = Sentinel1SAFEReader.Input(
         productName: "S1A_IW_GRDH_1SDV_20210809T173953_20210809T174018_039156_049F13_6FF8",
-        manifestName: "S1.SAFE/manifest.safe", manifest: parts[0], annotation: parts.count > 1 ? parts[1] : nil)
+        manifestName: "S1.SAFE/manifest.safe",
+        manifest: parts[0],
+        annotation: parts.count > 1 ? parts[1] : nil
+    )
     if let record = try? Sentinel1SAFEReader.read(input, context: context) { publish(record) }
 }
 #elseif FUZZ_MODIS
@@ -94,7 +103,12 @@ let settings: [PacketTimeConfig] = {
         PacketTimeConfig(timeCode: .cds, epoch: epoch, apids: [11], offset: 1, microseconds: true),
         PacketTimeConfig(timeCode: .cds, epoch: epoch, pField: true),
         PacketTimeConfig(timeCode: .cuc, epoch: epoch, coarseBytes: 4, fineBytes: 2),
-        PacketTimeConfig(timeCode: .cuc, epoch: Date(timeIntervalSince1970: 315_964_800), coarseBytes: 7, fineBytes: 10),
+        PacketTimeConfig(
+            timeCode: .cuc,
+            epoch: Date(timeIntervalSince1970: 315_964_800),
+            coarseBytes: 7,
+            fineBytes: 10
+        ),
         PacketTimeConfig(timeCode: .cuc, epoch: epoch, pField: true),
         PacketTimeConfig(timeCode: .cuc, epoch: epoch, apids: [1, 2, 3], offset: 4, pField: true),
         PacketTimeConfig(timeCode: .cds, epoch: Date(timeIntervalSince1970: 0), offset: 10, pField: true),

@@ -53,7 +53,8 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 // As bytes, the way the file system splits it (not Characters: see EntryPath).
                 precondition(
                     !file.name.utf8.split(separator: UInt8(ascii: "/")).contains { $0.elementsEqual("..".utf8) },
-                    "accepted name \(file.name)")
+                    "accepted name \(file.name)"
+                )
             }
         }
     } catch {

@@ -13,5 +13,7 @@ public enum Memory {
     public static func currentRSS() -> Int64 { field("VmRSS") }
     public static func peakRSS() -> Int64 { field("VmHWM") }
     /// Writing 5 to clear_refs resets the peak to the current size.
-    public static func resetPeak() { try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8) }
+    public static func resetPeak() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
 }

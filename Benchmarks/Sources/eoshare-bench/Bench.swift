@@ -22,7 +22,11 @@ struct Bench {
         generator.days = 300
         let names = try generator.write(count: count, to: feed)
         let feedBytes = names.reduce(Int64(0)) { total, name in
-            total + Int64((try? FileManager.default.attributesOfItem(atPath: feed.appendingPathComponent(name).path)[.size] as? Int) ?? 0)
+            total
+                + Int64(
+                    (try? FileManager.default.attributesOfItem(atPath: feed.appendingPathComponent(name).path)[.size]
+                        as? Int) ?? 0
+                )
         }
         let pipelineFile = root.appendingPathComponent("bench.yml")
         try Data(
@@ -72,7 +76,9 @@ struct Bench {
         let added = try more.write(count: 10, to: root.appendingPathComponent("more"))
         for name in added {
             try? FileManager.default.moveItem(
-                at: root.appendingPathComponent("more/\(name)"), to: feed.appendingPathComponent("ten-\(name)"))
+                at: root.appendingPathComponent("more/\(name)"),
+                to: feed.appendingPathComponent("ten-\(name)")
+            )
         }
         let t4 = Date()
         let third = try await IngestRun(pipeline: pipeline, at: at, logger: logger).run()
@@ -92,20 +98,72 @@ struct Bench {
         // published copy the day and item folders (mkdir), the asset hard-linked in, the item
         // JSON written to a temporary name and renamed.
         let floorSeconds = try Floor.run(
-            root: root.appendingPathComponent("floor"), records: first.records, copies: first.published)
+            root: root.appendingPathComponent("floor"),
+            records: first.records,
+            copies: first.published
+        )
 
         let rate = Double(first.records) / firstSeconds
         let floorRate = Double(first.records) / floorSeconds
         let gzipRate = Double(count) / gzipSeconds
-        print("eoshare ingest benchmark: \(count) Landsat records (\(feedBytes / 1024) KiB gzip, mixed txt/json/xml), 5 members + public")
-        print(String(format: "  first run          %8.2f s  %9.0f records/s  published=%d quarantined=%d failed=%d", firstSeconds, rate, first.published, first.quarantined, first.failed))
-        print(String(format: "  peak memory        %8.1f MiB above idle (idle %.1f MiB, peak %.1f MiB)", Double(peak - idle) / 1_048_576, Double(idle) / 1_048_576, Double(peak) / 1_048_576))
-        print(String(format: "  re-run, nothing new %7.2f s  (%.1f%% of the first run; fetched=%d)", secondSeconds, 100 * secondSeconds / firstSeconds, second.fetched))
-        print(String(format: "  re-run, 10 new      %7.2f s  (%.2f x the nothing-new run; records=%d)", tenSeconds, tenSeconds / secondSeconds, third.records))
+        print(
+            "eoshare ingest benchmark: \(count) Landsat records (\(feedBytes / 1024) KiB gzip, mixed txt/json/xml), 5 members + public"
+        )
+        print(
+            String(
+                format: "  first run          %8.2f s  %9.0f records/s  published=%d quarantined=%d failed=%d",
+                firstSeconds,
+                rate,
+                first.published,
+                first.quarantined,
+                first.failed
+            )
+        )
+        print(
+            String(
+                format: "  peak memory        %8.1f MiB above idle (idle %.1f MiB, peak %.1f MiB)",
+                Double(peak - idle) / 1_048_576,
+                Double(idle) / 1_048_576,
+                Double(peak) / 1_048_576
+            )
+        )
+        print(
+            String(
+                format: "  re-run, nothing new %7.2f s  (%.1f%% of the first run; fetched=%d)",
+                secondSeconds,
+                100 * secondSeconds / firstSeconds,
+                second.fetched
+            )
+        )
+        print(
+            String(
+                format: "  re-run, 10 new      %7.2f s  (%.2f x the nothing-new run; records=%d)",
+                tenSeconds,
+                tenSeconds / secondSeconds,
+                third.records
+            )
+        )
         print(String(format: "  reference gzip -dc %8.2f s  %9.0f files/s", gzipSeconds, gzipRate))
-        print(String(format: "  reference floor    %8.2f s  %9.0f records/s  (%d copies: mkdir, link, write+rename)", floorSeconds, floorRate, first.published))
-        print(String(format: "  ratio eoshare / gzip -dc: %.3f (records/s over files/s; gzip only decompresses)", rate / gzipRate))
-        print(String(format: "  ratio eoshare / floor:    %.3f (records/s over the layout's bare system calls)", rate / floorRate))
+        print(
+            String(
+                format: "  reference floor    %8.2f s  %9.0f records/s  (%d copies: mkdir, link, write+rename)",
+                floorSeconds,
+                floorRate,
+                first.published
+            )
+        )
+        print(
+            String(
+                format: "  ratio eoshare / gzip -dc: %.3f (records/s over files/s; gzip only decompresses)",
+                rate / gzipRate
+            )
+        )
+        print(
+            String(
+                format: "  ratio eoshare / floor:    %.3f (records/s over the layout's bare system calls)",
+                rate / floorRate
+            )
+        )
         if let biggest = Floor.largestCatalog(root.appendingPathComponent("shared")) {
             print("  largest catalog file: \(biggest.bytes / 1024) KiB (\(biggest.path))")
         }
@@ -118,7 +176,10 @@ enum Floor {
         let trees = max(1, copies / max(1, records))
         let payload = [UInt8](repeating: 0x20, count: 3_000)
         let asset = [UInt8](repeating: 0x41, count: 12_000)
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("store"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("store"),
+            withIntermediateDirectories: true
+        )
         let t = Date()
         func write(_ bytes: [UInt8], _ path: String) {
             let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -157,7 +218,9 @@ enum Floor {
         let e = FileManager.default.enumerator(atPath: shared.path)
         while let rel = e?.nextObject() as? String {
             guard rel.hasSuffix("catalog.json") || rel.hasSuffix("collection.json") else { continue }
-            let size = (try? FileManager.default.attributesOfItem(atPath: shared.appendingPathComponent(rel).path)[.size] as? Int) ?? 0
+            let size =
+                (try? FileManager.default.attributesOfItem(atPath: shared.appendingPathComponent(rel).path)[.size]
+                    as? Int) ?? 0
             if size > (best?.1 ?? -1) { best = (rel, size) }
         }
         return best.map { (path: $0.0, bytes: $0.1) }

@@ -29,25 +29,31 @@ struct FetchBench {
         let www = root.appendingPathComponent("www")
         // Both clients write to the same place: tmpfs when there is one, so the comparison is
         // about fetching, not about ext4 allocating inodes next to ones just deleted.
-        let scratch = FileManager.default.fileExists(atPath: "/dev/shm")
+        let scratch =
+            FileManager.default.fileExists(atPath: "/dev/shm")
             ? URL(fileURLWithPath: "/dev/shm/eoshare-fetch-bench-\(getpid())") : root.appendingPathComponent("scratch")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let out = scratch.appendingPathComponent("out")
         for folder in ["big", "many", "wide"] {
             try FileManager.default.createDirectory(
-                at: www.appendingPathComponent(folder), withIntermediateDirectories: true)
+                at: www.appendingPathComponent(folder),
+                withIntermediateDirectories: true
+            )
         }
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         print("preparing: 1 × \(bigMiB) MiB, \(many) × 20 KiB, 16 × \(wideMiB) MiB under \(root.path)")
         try Data.pseudoRandomFile(www.appendingPathComponent("big/big.bin"), mebibytes: bigMiB, seed: 1)
         for i in 0..<many {
             try Data.pseudoRandom(count: 20 << 10, seed: UInt64(i + 2)).write(
-                to: www.appendingPathComponent("many/o\(i).bin"))
+                to: www.appendingPathComponent("many/o\(i).bin")
+            )
         }
         try Data.pseudoRandomFile(www.appendingPathComponent("wide/w0.bin"), mebibytes: wideMiB, seed: 99)
         for i in 1..<16 {
             try FileManager.default.linkItem(
-                at: www.appendingPathComponent("wide/w0.bin"), to: www.appendingPathComponent("wide/w\(i).bin"))
+                at: www.appendingPathComponent("wide/w0.bin"),
+                to: www.appendingPathComponent("wide/w\(i).bin")
+            )
         }
 
         // The 1.5 GB just written would otherwise go to disk during the first timed turns.
@@ -61,10 +67,15 @@ struct FetchBench {
         // eoshare finds the small objects as an ingest run does: listed in an index file.
         let manyURLs = (0..<many).map { URL(string: "\(base)/many/o\($0).bin")! }
         try Data(manyURLs.map { $0.absoluteString + "\n" }.joined().utf8).write(
-            to: www.appendingPathComponent("many/index.txt"))
+            to: www.appendingPathComponent("many/index.txt")
+        )
         let stage = try Stage(
-            root: root, work: scratch.appendingPathComponent("work"), fetchWorkers: 16,
-            index: "\(base)/many/index.txt", logger: logger)
+            root: root,
+            work: scratch.appendingPathComponent("work"),
+            fetchWorkers: 16,
+            index: "\(base)/many/index.txt",
+            logger: logger
+        )
         print("writing to \(scratch.path) (both clients)")
 
         // 1. One big object.
@@ -126,32 +137,69 @@ struct FetchBench {
         await stage.close()
 
         print("fetch benchmark (release, loopback HTTP/1.1 from nginx, best of \(rounds))")
-        print(String(
-            format: "  1 × %d MiB      eoshare %8.1f MB/s   curl -o %8.1f MB/s   ratio %.2f (target ≥ 0.90)",
-            bigMiB, eoshareMBs, curlMBs, eoshareMBs / curlMBs))
-        print(String(
-            format: "  %d × 20 KiB  eoshare %8.0f files/s   curl --parallel-max 16 %8.0f files/s   "
-                + "ratio %.2f (target ≥ 1.00)",
-            many, eoshareFiles, curlFiles, eoshareFiles / curlFiles))
-        print(String(
-            format: "  median of the %d turns' ratios (each eoshare run against the curl run after it): "
-                + "1 × %d MiB %.2f, %d × 20 KiB %.2f",
-            rounds, bigMiB, Self.medianRatio(eoshareBig, curlBig), many, Self.medianRatio(eoshareMany, curlMany)))
-        print(String(
-            format: "  16 × %d MiB at once: %.2f s, peak %.1f MiB above idle (idle %.1f MiB, peak %.1f MiB; "
-                + "target < 64)",
-            wideMiB, wideSeconds, Double(peak - idle) / 1_048_576, Double(idle) / 1_048_576, Double(peak) / 1_048_576))
+        print(
+            String(
+                format: "  1 × %d MiB      eoshare %8.1f MB/s   curl -o %8.1f MB/s   ratio %.2f (target ≥ 0.90)",
+                bigMiB,
+                eoshareMBs,
+                curlMBs,
+                eoshareMBs / curlMBs
+            )
+        )
+        print(
+            String(
+                format: "  %d × 20 KiB  eoshare %8.0f files/s   curl --parallel-max 16 %8.0f files/s   "
+                    + "ratio %.2f (target ≥ 1.00)",
+                many,
+                eoshareFiles,
+                curlFiles,
+                eoshareFiles / curlFiles
+            )
+        )
+        print(
+            String(
+                format: "  median of the %d turns' ratios (each eoshare run against the curl run after it): "
+                    + "1 × %d MiB %.2f, %d × 20 KiB %.2f",
+                rounds,
+                bigMiB,
+                Self.medianRatio(eoshareBig, curlBig),
+                many,
+                Self.medianRatio(eoshareMany, curlMany)
+            )
+        )
+        print(
+            String(
+                format: "  16 × %d MiB at once: %.2f s, peak %.1f MiB above idle (idle %.1f MiB, peak %.1f MiB; "
+                    + "target < 64)",
+                wideMiB,
+                wideSeconds,
+                Double(peak - idle) / 1_048_576,
+                Double(idle) / 1_048_576,
+                Double(peak) / 1_048_576
+            )
+        )
         // The least of the turns too: the host's page faults add CPU time to unlucky turns.
-        print(String(
-            format: "  CPU per GiB (user+sys), mean / least: eoshare %.2f / %.2f s (receive, write, read back, "
-                + "SHA-256), curl -o %.2f / %.2f s (receive, write)",
-            eoshareCPU.reduce(0, +) / Double(rounds) / gibibytes, eoshareCPU.min()! / gibibytes,
-            curlCPU.reduce(0, +) / Double(rounds) / gibibytes, curlCPU.min()! / gibibytes))
-        print(String(
-            format: "  CPU per 1000 small objects: eoshare %.3f s, curl %.3f s",
-            eoshareManyCPU / Double(rounds) / Double(many) * 1000, curlManyCPU / Double(rounds) / Double(many) * 1000))
-        print("  all runs (s): big eoshare \(eoshareBig.map(Self.short)) curl \(curlBig.map(Self.short)); "
-            + "many eoshare \(eoshareMany.map(Self.short)) curl \(curlMany.map(Self.short))")
+        print(
+            String(
+                format: "  CPU per GiB (user+sys), mean / least: eoshare %.2f / %.2f s (receive, write, read back, "
+                    + "SHA-256), curl -o %.2f / %.2f s (receive, write)",
+                eoshareCPU.reduce(0, +) / Double(rounds) / gibibytes,
+                eoshareCPU.min()! / gibibytes,
+                curlCPU.reduce(0, +) / Double(rounds) / gibibytes,
+                curlCPU.min()! / gibibytes
+            )
+        )
+        print(
+            String(
+                format: "  CPU per 1000 small objects: eoshare %.3f s, curl %.3f s",
+                eoshareManyCPU / Double(rounds) / Double(many) * 1000,
+                curlManyCPU / Double(rounds) / Double(many) * 1000
+            )
+        )
+        print(
+            "  all runs (s): big eoshare \(eoshareBig.map(Self.short)) curl \(curlBig.map(Self.short)); "
+                + "many eoshare \(eoshareMany.map(Self.short)) curl \(curlMany.map(Self.short))"
+        )
     }
 
     static func short(_ x: Double) -> String { String(format: "%.2f", x) }
@@ -195,7 +243,11 @@ struct Stage {
         self.work = work
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         stage = FetchStage(
-            pipeline: pipeline, state: try SQLiteStateStore(path: pipeline.statePath), workFolder: work, logger: logger)
+            pipeline: pipeline,
+            state: try SQLiteStateStore(path: pipeline.statePath),
+            workFolder: work,
+            logger: logger
+        )
         workers = fetchWorkers
     }
 
@@ -291,7 +343,9 @@ final class Nginx {
 
     init(root: URL, folder: URL) throws {
         try FileManager.default.createDirectory(
-            at: folder.appendingPathComponent("logs"), withIntermediateDirectories: true)
+            at: folder.appendingPathComponent("logs"),
+            withIntermediateDirectories: true
+        )
         let candidates = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"]
         guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw BenchError("nginx is not installed: `make bench` installs it (apt-get install nginx)")

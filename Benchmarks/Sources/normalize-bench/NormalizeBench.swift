@@ -24,7 +24,8 @@ struct NormalizeBench {
         // Items go to memory-backed /dev/shm when there is one (EOSHARE_BENCH_OUT overrides):
         // on this machine's ext4 each new inode costs ~0.5 ms of allocator scanning after heavy
         // churn, a cost of the disk that both sides pay alike and that would hide the stage.
-        let base = env["EOSHARE_BENCH_OUT"].map { URL(fileURLWithPath: $0) }
+        let base =
+            env["EOSHARE_BENCH_OUT"].map { URL(fileURLWithPath: $0) }
             ?? (FileManager.default.isWritableFile(atPath: "/dev/shm")
                 ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory)
         let root = base.appendingPathComponent("eoshare-normalize-bench-\(getpid())")
@@ -33,8 +34,10 @@ struct NormalizeBench {
         try mtlJSONParse(fixtures: fixtures, count: count)
         let inputs = try Input.all(fixtures: fixtures, staging: root.appendingPathComponent("inputs"))
         let landsat = inputs.filter { if case .landsat = $0 { return true } else { return false } }.count
-        print("normalize benchmark: \(count) records round-robin over \(inputs.count) inputs "
-            + "(\(landsat) Landsat MTL, \(inputs.count - landsat) Sentinel-2 SAFE), items written under \(base.path)")
+        print(
+            "normalize benchmark: \(count) records round-robin over \(inputs.count) inputs "
+                + "(\(landsat) Landsat MTL, \(inputs.count - landsat) Sentinel-2 SAFE), items written under \(base.path)"
+        )
 
         // eoshare: read, normalize, write one item file per record.
         let out = root.appendingPathComponent("eoshare")
@@ -78,26 +81,53 @@ struct NormalizeBench {
         let python =
             env["EOSHARE_PEER_PYTHON"] ?? repository.appendingPathComponent(".venv/bin/python").path
         let peer = try runStactools(
-            python: python, script: repository.appendingPathComponent("Tests/PeerScripts/bench_stactools.py"),
-            out: root.appendingPathComponent("stactools"), count: peerCount, inputs: inputs.map(\.peerArgument))
+            python: python,
+            script: repository.appendingPathComponent("Tests/PeerScripts/bench_stactools.py"),
+            out: root.appendingPathComponent("stactools"),
+            count: peerCount,
+            inputs: inputs.map(\.peerArgument)
+        )
 
         print(String(format: "  eoshare    %8.2f s  %9.0f records/s", seconds, rate))
-        print(String(
-            format: "  eoshare peak memory above idle: %.1f MiB after %d records, %.1f MiB after %d (idle %.1f MiB)",
-            Double(peakAtTenth - idle) / 1_048_576, max(1, count / 10), Double(peak - idle) / 1_048_576, count,
-            Double(idle) / 1_048_576))
-        print(String(
-            format: "  eoshare, %d workers %6.2f s  %9.0f records/s  (failures %d)", workers, pooledSeconds, pooledRate,
-            failures.value))
+        print(
+            String(
+                format:
+                    "  eoshare peak memory above idle: %.1f MiB after %d records, %.1f MiB after %d (idle %.1f MiB)",
+                Double(peakAtTenth - idle) / 1_048_576,
+                max(1, count / 10),
+                Double(peak - idle) / 1_048_576,
+                count,
+                Double(idle) / 1_048_576
+            )
+        )
+        print(
+            String(
+                format: "  eoshare, %d workers %6.2f s  %9.0f records/s  (failures %d)",
+                workers,
+                pooledSeconds,
+                pooledRate,
+                failures.value
+            )
+        )
         if let peer {
             let peerRate = Double(peer.records) / peer.seconds
-            print(String(
-                format: "  stactools  %8.2f s  %9.1f records/s  (%d records, peak RSS %.1f MiB)", peer.seconds, peerRate,
-                peer.records, Double(peer.peakKiB) / 1024))
+            print(
+                String(
+                    format: "  stactools  %8.2f s  %9.1f records/s  (%d records, peak RSS %.1f MiB)",
+                    peer.seconds,
+                    peerRate,
+                    peer.records,
+                    Double(peer.peakKiB) / 1024
+                )
+            )
             print(String(format: "  ratio eoshare / stactools: %.1f× (one thread; target ≥ 20×)", rate / peerRate))
-            print(String(
-                format: "  ratio eoshare pool of %d / stactools: %.1f× (the pipeline's normalize pool)", workers,
-                pooledRate / peerRate))
+            print(
+                String(
+                    format: "  ratio eoshare pool of %d / stactools: %.1f× (the pipeline's normalize pool)",
+                    workers,
+                    pooledRate / peerRate
+                )
+            )
         } else {
             print("  stactools: not run (no venv python at \(python); run `make venv`)")
         }
@@ -120,9 +150,18 @@ struct NormalizeBench {
         }
         let seconds = Date().timeIntervalSince(t0)
         let bytes = documents.map(\.count).reduce(0, +) * count / documents.count
-        print(String(
-            format: "MTL JSON parse: %d documents (%d files) in %.3f s, %.0f documents/s, %.1f MiB/s (%d keys read)",
-            count, documents.count, seconds, Double(count) / seconds, Double(bytes) / seconds / 1_048_576, keys))
+        print(
+            String(
+                format:
+                    "MTL JSON parse: %d documents (%d files) in %.3f s, %.0f documents/s, %.1f MiB/s (%d keys read)",
+                count,
+                documents.count,
+                seconds,
+                Double(count) / seconds,
+                Double(bytes) / seconds / 1_048_576,
+                keys
+            )
+        )
     }
 
     /// Writes a file as pystac's `save_object` does: open, write, close, no fsync (Foundation's
@@ -140,7 +179,11 @@ struct NormalizeBench {
     }
 
     static func runStactools(
-        python: String, script: URL, out: URL, count: Int, inputs: [String]
+        python: String,
+        script: URL,
+        out: URL,
+        count: Int,
+        inputs: [String]
     ) throws -> (records: Int, seconds: Double, peakKiB: Int)? {
         guard FileManager.default.isExecutableFile(atPath: python), count > 0 else { return nil }
         let p = Process()
@@ -173,7 +216,11 @@ enum Input {
     case sentinel2(safe: URL, product: String, granule: String)
 
     static let context = ReaderContext(
-        owner: "NASA", collection: "bench", source: "bench", objectURL: URL(string: "https://feed.example.test/x")!)
+        owner: "NASA",
+        collection: "bench",
+        source: "bench",
+        objectURL: URL(string: "https://feed.example.test/x")!
+    )
 
     /// The Landsat MTLs (.txt and .xml) staged beside their angle files (stactools finds the
     /// ANG beside the MTL), and the SAFE products that have their granule metadata.
@@ -216,8 +263,10 @@ enum Input {
         switch self {
         case .landsat(let mtl, let angle):
             return try LandsatMTLReader.read(
-                try FileBytes.read(mtl), angle: try angle.map { try FileBytes.read($0) },
-                context: Self.context)
+                try FileBytes.read(mtl),
+                angle: try angle.map { try FileBytes.read($0) },
+                context: Self.context
+            )
         case .sentinel2(let safe, let product, let granule):
             let name = safe.lastPathComponent
             return try Sentinel2SAFEReader.read(
@@ -226,8 +275,10 @@ enum Input {
                     product: try FileBytes.read(safe.appendingPathComponent(product)),
                     manifest: try FileBytes.read(safe.appendingPathComponent("manifest.safe")),
                     granuleName: "\(name)/\(granule)",
-                    granule: try FileBytes.read(safe.appendingPathComponent(granule))),
-                context: Self.context)
+                    granule: try FileBytes.read(safe.appendingPathComponent(granule))
+                ),
+                context: Self.context
+            )
         }
     }
 }

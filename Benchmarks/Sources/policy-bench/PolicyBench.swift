@@ -63,9 +63,13 @@ struct PolicyBench {
             let acquired = base.addingTimeInterval(Double.random(in: 0...(330 * 86_400), using: &rng))
             return EmbargoSubject(
                 id: "LC0\(8 + i % 2)_L2SP_\(i)_2026\(String(format: "%02d%02d", 1 + i % 12, 1 + i % 28))_02_T1",
-                collection: i % 3 == 0 ? "sentinel-2-l2a" : "landsat-c2-l2", owner: i % 3 == 0 ? "ESA" : "NASA",
-                bbox: [Double(i % 40), 40, Double(i % 40) + 2, 42], acquired: acquired,
-                processed: acquired.addingTimeInterval(86_400 * 3), ingested: acquired.addingTimeInterval(86_400 * 5))
+                collection: i % 3 == 0 ? "sentinel-2-l2a" : "landsat-c2-l2",
+                owner: i % 3 == 0 ? "ESA" : "NASA",
+                bbox: [Double(i % 40), 40, Double(i % 40) + 2, 42],
+                acquired: acquired,
+                processed: acquired.addingTimeInterval(86_400 * 3),
+                ingested: acquired.addingTimeInterval(86_400 * 5)
+            )
         }
         let viewers = engine.viewers
         let at = Timestamp.parse("2026-11-21T12:00:00Z")!
@@ -81,7 +85,9 @@ struct PolicyBench {
             }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        print("policy decisions: \(count) in \(String(format: "%.2f", seconds)) s on one core = \(String(format: "%.0f", Double(count) / seconds)) decisions/s (\(visible) visible)")
+        print(
+            "policy decisions: \(count) in \(String(format: "%.2f", seconds)) s on one core = \(String(format: "%.0f", Double(count) / seconds)) decisions/s (\(visible) visible)"
+        )
     }
 
     /// 10,000 records ingested while only their owner and JAXA may see them, then a run at
@@ -100,9 +106,17 @@ struct PolicyBench {
         // ESA, CSA and ROSCOSMOS too (P90D), not yet the public (P1Y).
         _ = try await IngestRun(pipeline: p, at: Timestamp.parse("2026-01-15T00:00:00Z")!, logger: logger).run()
         let t0 = Date()
-        let release = try await IngestRun(pipeline: p, at: Timestamp.parse("2026-06-01T00:00:00Z")!, logger: logger).run()
+        let release = try await IngestRun(pipeline: p, at: Timestamp.parse("2026-06-01T00:00:00Z")!, logger: logger)
+            .run()
         let seconds = Date().timeIntervalSince(t0)
-        print(String(format: "release pass: 10000 records released into %d member trees in %.2f s = %.0f records/s", release.released, seconds, 10_000 / seconds))
+        print(
+            String(
+                format: "release pass: 10000 records released into %d member trees in %.2f s = %.0f records/s",
+                release.released,
+                seconds,
+                10_000 / seconds
+            )
+        )
 
         // Disk, after a run when all six trees see every record: asset bytes stored once.
         _ = try await IngestRun(pipeline: p, at: Timestamp.parse("2027-06-01T00:00:00Z")!, logger: logger).run()
@@ -126,7 +140,15 @@ struct PolicyBench {
                 if fresh { physical += Int64(st.st_size) }
             }
         }
-        print(String(format: "disk: 6 trees × 10000 records: asset bytes seen through the trees %.1f MiB, stored %.1f MiB (%.2f × one copy); SHARED on disk %.1f MiB including folders and item JSON",
-                     Double(logical) / 1_048_576, Double(physical) / 1_048_576, Double(physical) / Double(max(store, 1)), Double(onDisk) / 1_048_576))
+        print(
+            String(
+                format:
+                    "disk: 6 trees × 10000 records: asset bytes seen through the trees %.1f MiB, stored %.1f MiB (%.2f × one copy); SHARED on disk %.1f MiB including folders and item JSON",
+                Double(logical) / 1_048_576,
+                Double(physical) / 1_048_576,
+                Double(physical) / Double(max(store, 1)),
+                Double(onDisk) / 1_048_576
+            )
+        )
     }
 }

@@ -47,20 +47,34 @@ enum PgSTACPeer {
         }
         try asPostgres("\(bin)/initdb -D \(data) -A trust -U postgres > /dev/null")
         try asPostgres(
-            "\(bin)/pg_ctl -D \(data) -l \(folder.path)/pg.log -w -o '-p \(port) -k /tmp -c max_connections=200 -c shared_buffers=512MB' start > /dev/null")
+            "\(bin)/pg_ctl -D \(data) -l \(folder.path)/pg.log -w -o '-p \(port) -k /tmp -c max_connections=200 -c shared_buffers=512MB' start > /dev/null"
+        )
         defer { try? asPostgres("\(bin)/pg_ctl -D \(data) -m fast stop > /dev/null") }
         try asPostgres("\(bin)/createdb -h 127.0.0.1 -p \(port) -U postgres pgstac")
         let dsn = "postgresql://postgres@127.0.0.1:\(port)/pgstac"
         let pypgstac = URL(fileURLWithPath: python).deletingLastPathComponent().appendingPathComponent("pypgstac").path
         let t0 = Date()
         try Shell.run(pypgstac, ["migrate", "--dsn", dsn])
-        try Shell.run(pypgstac, ["load", "collections", folder.appendingPathComponent("collection.json").path, "--dsn", dsn, "--method", "upsert"])
+        try Shell.run(
+            pypgstac,
+            [
+                "load", "collections", folder.appendingPathComponent("collection.json").path, "--dsn", dsn, "--method",
+                "upsert",
+            ]
+        )
         try Shell.run(pypgstac, ["load", "items", itemsFile.path, "--dsn", dsn, "--method", "upsert"])
-        print(String(format: "peer setup: pgstac migrated and %d items loaded in %.1f s", written, Date().timeIntervalSince(t0)))
+        print(
+            String(
+                format: "peer setup: pgstac migrated and %d items loaded in %.1f s",
+                written,
+                Date().timeIntervalSince(t0)
+            )
+        )
 
         let apiPort = freePort()
         let env = [
-            "PGUSER": "postgres", "PGPASSWORD": "", "PGHOST": "127.0.0.1", "PGPORT": String(port), "PGDATABASE": "pgstac",
+            "PGUSER": "postgres", "PGPASSWORD": "", "PGHOST": "127.0.0.1", "PGPORT": String(port),
+            "PGDATABASE": "pgstac",
             "POSTGRES_USER": "postgres", "POSTGRES_PASS": "", "POSTGRES_HOST_READER": "127.0.0.1",
             "POSTGRES_HOST_WRITER": "127.0.0.1", "POSTGRES_PORT": String(port), "POSTGRES_DBNAME": "pgstac",
             "DB_MIN_CONN_SIZE": "4", "DB_MAX_CONN_SIZE": "16",
@@ -68,16 +82,19 @@ enum PgSTACPeer {
         let uvicorn = Process()
         uvicorn.executableURL = URL(fileURLWithPath: python)
         uvicorn.arguments = [
-            "-m", "uvicorn", "stac_fastapi.pgstac.app:create_app", "--factory", "--host", "127.0.0.1", "--port", String(apiPort),
+            "-m", "uvicorn", "stac_fastapi.pgstac.app:create_app", "--factory", "--host", "127.0.0.1", "--port",
+            String(apiPort),
             "--workers", "2", "--log-level", "warning", "--no-access-log",
         ]
         uvicorn.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         uvicorn.standardOutput = FileHandle.nullDevice
-        uvicorn.standardError = try FileHandle(forWritingTo: {
-            let log = folder.appendingPathComponent("uvicorn.log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-            return log
-        }())
+        uvicorn.standardError = try FileHandle(
+            forWritingTo: {
+                let log = folder.appendingPathComponent("uvicorn.log")
+                FileManager.default.createFile(atPath: log.path, contents: nil)
+                return log
+            }()
+        )
         try uvicorn.run()
         defer {
             uvicorn.terminate()
@@ -108,7 +125,9 @@ enum PgSTACPeer {
         addr.sin_port = 0
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 }

@@ -23,8 +23,11 @@ struct ServeBench {
         if args.count == 4, args[1] == "serve", let port = Int(args[3]) {
             let served = try ServedPipeline(file: URL(fileURLWithPath: args[2]).appendingPathComponent("serve.yml"))
             try await STACServer.run(
-                served: served, options: .init(host: "127.0.0.1", port: port, at: Timestamp.parse("2026-11-21T00:00:00Z")!),
-                accessLog: { _ in }, onRunning: { print("listening on \($0)") })
+                served: served,
+                options: .init(host: "127.0.0.1", port: port, at: Timestamp.parse("2026-11-21T00:00:00Z")!),
+                accessLog: { _ in },
+                onRunning: { print("listening on \($0)") }
+            )
             return
         }
         let count = Int(ProcessInfo.processInfo.environment["EOSHARE_BENCH_RECORDS"] ?? "") ?? 100_000
@@ -63,8 +66,12 @@ struct ServeBench {
         let server = Task.detached {
             do {
                 try await STACServer.run(
-                    served: served, options: .init(host: "127.0.0.1", port: 0, at: at), accessLog: { _ in },
-                    handleSignals: false, onRunning: { continuation.yield($0) })
+                    served: served,
+                    options: .init(host: "127.0.0.1", port: 0, at: at),
+                    accessLog: { _ in },
+                    handleSignals: false,
+                    onRunning: { continuation.yield($0) }
+                )
             } catch {
                 FileHandle.standardError.write(Data("the server stopped: \(error)\n".utf8))
             }
@@ -74,7 +81,9 @@ struct ServeBench {
         guard let port = await iterator.next() else { fatalError("the server did not start") }
         Memory.resetPeak()
         let before = Memory.currentRSS()
-        print("eoshare serve (in this process, --at \(Timestamp.format(at))), \(count) records, \(connections) connections, \(seconds) s each:")
+        print(
+            "eoshare serve (in this process, --at \(Timestamp.format(at))), \(count) records, \(connections) connections, \(seconds) s each:"
+        )
         var ours: Wrk.Result?
         for (viewer, token) in [("NASA", tokens["NASA"]), ("ESA", tokens["ESA"]), ("public", nil)] {
             let url = "http://127.0.0.1:\(port)/\(viewer)/search?\(query)"
@@ -83,20 +92,34 @@ struct ServeBench {
             if viewer == "NASA" { ours = r }
             print("  \(viewer): \(r) (\(returned) features a page)")
         }
-        print(String(format: "  resident memory: %.0f MB before, peak %.0f MB", Double(before) / 1e6, Double(Memory.peakRSS()) / 1e6))
+        print(
+            String(
+                format: "  resident memory: %.0f MB before, peak %.0f MB",
+                Double(before) / 1e6,
+                Double(Memory.peakRSS()) / 1e6
+            )
+        )
         server.cancel()
         _ = try? await server.value
 
         guard let python = ProcessInfo.processInfo.environment["EOSHARE_BENCH_PEER_PYTHON"], let ours else {
-            print("peer: not run (set EOSHARE_BENCH_PEER_PYTHON to a Python with stac-fastapi-pgstac, pypgstac, uvicorn)")
+            print(
+                "peer: not run (set EOSHARE_BENCH_PEER_PYTHON to a Python with stac-fastapi-pgstac, pypgstac, uvicorn)"
+            )
             return
         }
         do {
             let peer = try await PgSTACPeer.run(python: python, state: p, root: root)
             print("stac-fastapi-pgstac (PostgreSQL 15 + PostGIS, same items, same search, no embargo):")
             print("  all items: \(peer)")
-            print(String(format: "ratio eoshare NASA / stac-fastapi-pgstac: %.2f× requests/s, p99 %.1f ms vs %.1f ms",
-                ours.requestsPerSecond / peer.requestsPerSecond, ours.p99Milliseconds, peer.p99Milliseconds))
+            print(
+                String(
+                    format: "ratio eoshare NASA / stac-fastapi-pgstac: %.2f× requests/s, p99 %.1f ms vs %.1f ms",
+                    ours.requestsPerSecond / peer.requestsPerSecond,
+                    ours.p99Milliseconds,
+                    peer.p99Milliseconds
+                )
+            )
         } catch {
             print("peer: failed: \(error)")
         }
@@ -111,7 +134,12 @@ enum Wrk {
         var p50Milliseconds: Double
         var errors: String?
         var description: String {
-            String(format: "%.0f requests/s, p50 %.1f ms, p99 %.1f ms", requestsPerSecond, p50Milliseconds, p99Milliseconds)
+            String(
+                format: "%.0f requests/s, p50 %.1f ms, p99 %.1f ms",
+                requestsPerSecond,
+                p50Milliseconds,
+                p99Milliseconds
+            )
                 + (errors.map { ", \($0)" } ?? "")
         }
     }
@@ -125,7 +153,9 @@ enum Wrk {
         if let token { args += ["-H", "Authorization: Bearer \(token)"] }
         let out = try Shell.run("/usr/bin/curl", args)
         let json = try JSONValue.parse(Array(out.utf8))
-        guard let features = json["features"]?.arrayValue else { throw Failure(description: "not a search answer: \(out.prefix(300))") }
+        guard let features = json["features"]?.arrayValue else {
+            throw Failure(description: "not a search answer: \(out.prefix(300))")
+        }
         return features.count
     }
 
@@ -144,11 +174,16 @@ enum Wrk {
             if s.hasSuffix("s") { return (Double(s.dropLast(1)) ?? .nan) * 1000 }
             return .nan
         }
-        guard let rps = value("Requests/sec:").flatMap(Double.init) else { throw Failure(description: "wrk said: \(out)") }
+        guard let rps = value("Requests/sec:").flatMap(Double.init) else {
+            throw Failure(description: "wrk said: \(out)")
+        }
         let non2xx = value("Non-2xx or 3xx responses:")
         return Result(
-            requestsPerSecond: rps, p99Milliseconds: milliseconds(value("99%")), p50Milliseconds: milliseconds(value("50%")),
-            errors: non2xx.map { "\($0) non-2xx answers" })
+            requestsPerSecond: rps,
+            p99Milliseconds: milliseconds(value("99%")),
+            p50Milliseconds: milliseconds(value("50%")),
+            errors: non2xx.map { "\($0) non-2xx answers" }
+        )
     }
 }
 
@@ -158,7 +193,8 @@ enum Shell {
     }
 
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String
+    {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
@@ -174,7 +210,10 @@ enum Shell {
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
             let err = (try? String(contentsOf: errFile, encoding: .utf8)) ?? ""
-            throw Failure(description: "\(executable) \(arguments.prefix(3).joined(separator: " ")) exited \(p.terminationStatus): \(err.suffix(1500))")
+            throw Failure(
+                description:
+                    "\(executable) \(arguments.prefix(3).joined(separator: " ")) exited \(p.terminationStatus): \(err.suffix(1500))"
+            )
         }
         return String(decoding: data, as: UTF8.self)
     }

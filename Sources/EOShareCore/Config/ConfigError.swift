@@ -8,5 +8,7 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public var message: String
 
     /// `file:line:column: key: message`; a file that cannot be read has no position.
-    public var description: String { line > 0 ? "\(file):\(line):\(column): \(key): \(message)" : "\(file): \(message)" }
+    public var description: String {
+        line > 0 ? "\(file):\(line):\(column): \(key): \(message)" : "\(file): \(message)"
+    }
 }

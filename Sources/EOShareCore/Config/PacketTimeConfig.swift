@@ -19,8 +19,14 @@ public struct PacketTimeConfig: Sendable, Hashable {
     public var pField: Bool
 
     public init(
-        timeCode: TimeCode, epoch: Date, apids: [Int]? = nil, offset: Int = 0, coarseBytes: Int? = nil,
-        fineBytes: Int? = nil, microseconds: Bool = false, pField: Bool = false
+        timeCode: TimeCode,
+        epoch: Date,
+        apids: [Int]? = nil,
+        offset: Int = 0,
+        coarseBytes: Int? = nil,
+        fineBytes: Int? = nil,
+        microseconds: Bool = false,
+        pField: Bool = false
     ) {
         self.timeCode = timeCode
         self.epoch = epoch

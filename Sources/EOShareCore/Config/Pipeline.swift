@@ -131,8 +131,20 @@ public struct SourceConfig: Sendable {
         return target.scheme == own.scheme && credentialHosts.contains { $0.admits(target) }
     }
 
-
-    public init(id: String, owner: String, collection: String, format: SourceFormat, url: URL, match: [Glob], index: Bool, checksum: ChecksumMode, auth: SourceAuth? = nil, credentialHosts: [CredentialHost] = [], caFile: URL? = nil, packets: PacketTimeConfig? = nil) {
+    public init(
+        id: String,
+        owner: String,
+        collection: String,
+        format: SourceFormat,
+        url: URL,
+        match: [Glob],
+        index: Bool,
+        checksum: ChecksumMode,
+        auth: SourceAuth? = nil,
+        credentialHosts: [CredentialHost] = [],
+        caFile: URL? = nil,
+        packets: PacketTimeConfig? = nil
+    ) {
 
         self.id = id
 
@@ -206,8 +218,12 @@ public struct Limits: Sendable, Hashable {
     package var backoff = Backoff()
     package var timeouts = TransferTimeouts()
 
-
-    public init(fetchWorkers: Int = 8, maxObjectBytes: Int64 = 10 << 30, maxExpansionRatio: Double = 200, retries: Int = 5) {
+    public init(
+        fetchWorkers: Int = 8,
+        maxObjectBytes: Int64 = 10 << 30,
+        maxExpansionRatio: Double = 200,
+        retries: Int = 5
+    ) {
 
         self.fetchWorkers = fetchWorkers
 

@@ -18,7 +18,13 @@ extension Pipeline {
         } catch let e as ConfigError {
             throw e
         } catch {
-            throw ConfigError(file: name, line: 0, column: 0, key: "(file)", message: "cannot read the pipeline file: \(Self.unreadable(file))")
+            throw ConfigError(
+                file: name,
+                line: 0,
+                column: 0,
+                key: "(file)",
+                message: "cannot read the pipeline file: \(Self.unreadable(file))"
+            )
         }
         return try parse(text, file: file, formats: formats)
     }
@@ -26,7 +32,9 @@ extension Pipeline {
     /// Why a file cannot be read, in the words of the system (not Foundation's error dump).
     package static func unreadable(_ file: URL) -> String {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isDirectory) else { return "no such file" }
+        guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isDirectory) else {
+            return "no such file"
+        }
         if isDirectory.boolValue { return "is a directory" }
         let fd = open(file.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return String(cString: strerror(errno)).lowercased() }
@@ -50,7 +58,10 @@ extension Pipeline {
             throw ConfigError(file: file.path, line: 1, column: 1, key: "(top)", message: "\(error)")
         }
         var loader = PipelineLoader(
-            file: file, root: YAMLNodeReader(file: file.path, node: root, path: ""), formats: formats)
+            file: file,
+            root: YAMLNodeReader(file: file.path, node: root, path: ""),
+            formats: formats
+        )
         return try loader.load()
     }
 
@@ -78,7 +89,10 @@ private struct PipelineLoader {
     /// Checked byte by byte to the real end of the string: a regular expression's `$` also
     /// matches before a final newline, and `NASA\n` would have passed as a member id.
     package static func isID(
-        _ id: String, count: ClosedRange<Int>, first: (UInt8) -> Bool, rest: (UInt8) -> Bool
+        _ id: String,
+        count: ClosedRange<Int>,
+        first: (UInt8) -> Bool,
+        rest: (UInt8) -> Bool
     ) -> Bool {
         let bytes = id.utf8
         guard count.contains(bytes.count), let head = bytes.first, first(head) else { return false }
@@ -86,7 +100,9 @@ private struct PipelineLoader {
     }
 
     package static func isUpper(_ b: UInt8) -> Bool { b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") }
-    package static func isLetter(_ b: UInt8) -> Bool { isUpper(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) }
+    package static func isLetter(_ b: UInt8) -> Bool {
+        isUpper(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z"))
+    }
     package static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 
     /// `[A-Z][A-Z0-9_-]{1,31}`.
@@ -98,15 +114,25 @@ private struct PipelineLoader {
 
     /// `[A-Za-z0-9][A-Za-z0-9._-]{0,127}` without `..`: safe as a folder name.
     package static func isPathSegmentID(_ id: String) -> Bool {
-        isID(id, count: 1...128, first: { isLetter($0) || isDigit($0) }) {
-            isLetter($0) || isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
-        } && !id.contains("..")
+        isID(
+            id,
+            count: 1...128,
+            first: { isLetter($0) || isDigit($0) },
+            rest: {
+                isLetter($0) || isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_")
+                    || $0 == UInt8(ascii: "-")
+            }
+        ) && !id.contains("..")
     }
 
     package mutating func load() throws(ConfigError) -> Pipeline {
         let top = try root.mapping(
-            allowed: ["version", "state", "spool", "shared", "members", "collections", "sources", "limits", "embargo", "serve"],
-            required: ["version", "members", "collections", "sources"])
+            allowed: [
+                "version", "state", "spool", "shared", "members", "collections", "sources", "limits", "embargo",
+                "serve",
+            ],
+            required: ["version", "members", "collections", "sources"]
+        )
         let versionNode = top.require("version")
         guard try versionNode.int(in: 0...Int.max) == 1 else { throw versionNode.error("only version 1 is known") }
 
@@ -126,7 +152,8 @@ private struct PipelineLoader {
             // CONTRACT §3: each host keeps its work files and evidence in a local folder of its own.
             guard let spool else {
                 throw top.require("state").error(
-                    "a postgresql state needs 'spool:' (a local folder per host for work files and quarantine evidence)")
+                    "a postgresql state needs 'spool:' (a local folder per host for work files and quarantine evidence)"
+                )
             }
             // Nothing opens this path: the SQLite-side files (lock, audit cache) land in the spool.
             statePath = spool.appendingPathComponent("postgresql-state")
@@ -145,9 +172,19 @@ private struct PipelineLoader {
             } ?? EmbargoPolicy()
         let serve = try top["serve"].map { r throws(ConfigError) in try loadServe(r) }
         return Pipeline(
-            file: file, version: 1, statePath: statePath, postgres: postgres, spool: spool,
-            sharedRoot: sharedRoot, members: members,
-            collections: collections, sources: sources, limits: limits, policy: policy, serve: serve)
+            file: file,
+            version: 1,
+            statePath: statePath,
+            postgres: postgres,
+            spool: spool,
+            sharedRoot: sharedRoot,
+            members: members,
+            collections: collections,
+            sources: sources,
+            limits: limits,
+            policy: policy,
+            serve: serve
+        )
     }
 
     /// The STAC API's block: paths only (the token file is read, and its lines checked, by
@@ -157,7 +194,8 @@ private struct PipelineLoader {
         let settings = ServeSettings(
             tokens: try m["tokens"].map { r throws(ConfigError) in try path(r) },
             certificate: try m["certificate"].map { r throws(ConfigError) in try path(r) },
-            key: try m["key"].map { r throws(ConfigError) in try path(r) })
+            key: try m["key"].map { r throws(ConfigError) in try path(r) }
+        )
         if (settings.certificate == nil) != (settings.key == nil) {
             throw r.error("TLS needs both certificate and key")
         }
@@ -212,16 +250,23 @@ private struct PipelineLoader {
             guard seen.insert(id).inserted else { throw idNode.error("duplicate collection id '\(id)'") }
             out.append(
                 CollectionConfig(
-                    id: id, title: try m["title"]?.nonEmptyString() ?? id,
+                    id: id,
+                    title: try m["title"]?.nonEmptyString() ?? id,
                     license: try m["license"]?.nonEmptyString() ?? "proprietary",
-                    description: try m["description"]?.nonEmptyString()))
+                    description: try m["description"]?.nonEmptyString()
+                )
+            )
         }
         return out
     }
 
     // MARK: Sources
 
-    package func loadSources(_ r: YAMLNodeReader, members: Set<String>, collections: Set<String>) throws(ConfigError)
+    package func loadSources(
+        _ r: YAMLNodeReader,
+        members: Set<String>,
+        collections: Set<String>
+    ) throws(ConfigError)
         -> [SourceConfig]
     {
         var seen = Set<String>()
@@ -232,7 +277,8 @@ private struct PipelineLoader {
                     "id", "owner", "collection", "format", "url", "match", "index", "checksum", "auth",
                     "credential_hosts", "ca_file", "packets",
                 ],
-                required: ["id", "owner", "collection", "format", "url"])
+                required: ["id", "owner", "collection", "format", "url"]
+            )
             let idNode = m.require("id")
             let id = try idNode.string()
             try checkPathSegment(id, idNode, what: "source")
@@ -249,10 +295,14 @@ private struct PipelineLoader {
             let formatText = try formatNode.string()
             guard let format = formats.first(where: { $0.name == formatText }) else {
                 throw formatNode.error(
-                    "unknown format '\(formatText)' (one of \(formats.map(\.name).joined(separator: ", ")))")
+                    "unknown format '\(formatText)' (one of \(formats.map(\.name).joined(separator: ", ")))"
+                )
             }
             let url = try sourceURL(m.require("url"))
-            let match = try m["match"].map { r throws(ConfigError) in try r.stringList().map { g throws(ConfigError) in try g.glob() } } ?? []
+            let match =
+                try m["match"].map { r throws(ConfigError) in
+                    try r.stringList().map { g throws(ConfigError) in try g.glob() }
+                } ?? []
             let index = try m["index"]?.bool() ?? false
             var checksum = ChecksumMode.none
             if let c = m["checksum"] {
@@ -278,13 +328,26 @@ private struct PipelineLoader {
                 packets = try loadPackets(p)
             } else if format.settingsKey == "packets" {
                 throw item.error(
-                    "\(format.name) sources need 'packets' (time_code and epoch)", key: "\(item.path).packets")
+                    "\(format.name) sources need 'packets' (time_code and epoch)",
+                    key: "\(item.path).packets"
+                )
             }
             out.append(
                 SourceConfig(
-                    id: id, owner: owner, collection: collection, format: format, url: url, match: match, index: index,
-                    checksum: checksum, auth: auth, credentialHosts: credentialHosts, caFile: caFile,
-                    packets: packets))
+                    id: id,
+                    owner: owner,
+                    collection: collection,
+                    format: format,
+                    url: url,
+                    match: match,
+                    index: index,
+                    checksum: checksum,
+                    auth: auth,
+                    credentialHosts: credentialHosts,
+                    caFile: caFile,
+                    packets: packets
+                )
+            )
         }
         return out
     }
@@ -304,7 +367,12 @@ private struct PipelineLoader {
         // A plain path: a local folder (ending in "/") or file, fetched through file://.
         let resolved = resolve(text)
         let trailing = text.hasSuffix("/") ? "/" : ""
-        guard let url = URL(string: "file://" + resolved.path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed)! + trailing) else {
+        guard
+            let url = URL(
+                string: "file://" + resolved.path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed)!
+                    + trailing
+            )
+        else {
             throw r.error("'\(text)' is not a valid path")
         }
         return url
@@ -367,18 +435,28 @@ private struct PipelineLoader {
 
     package func loadPackets(_ r: YAMLNodeReader) throws(ConfigError) -> PacketTimeConfig {
         let m = try r.mapping(
-            allowed: ["time_code", "epoch", "apids", "offset", "coarse_bytes", "fine_bytes", "microseconds", "p_field"],
-            required: ["time_code", "epoch"])
+            allowed: [
+                "time_code", "epoch", "apids", "offset", "coarse_bytes", "fine_bytes", "microseconds", "p_field",
+            ],
+            required: ["time_code", "epoch"]
+        )
         let tcNode = m.require("time_code")
         guard let tc = PacketTimeConfig.TimeCode(rawValue: try tcNode.string()) else {
             throw tcNode.error("expected cds or cuc")
         }
-        let apids = try m["apids"].map { r throws(ConfigError) in try r.list().map { a throws(ConfigError) in try a.int(in: 0...2047) } }
+        let apids = try m["apids"].map { r throws(ConfigError) in
+            try r.list().map { a throws(ConfigError) in try a.int(in: 0...2047) }
+        }
         let settings = PacketTimeConfig(
-            timeCode: tc, epoch: try m.require("epoch").instant(), apids: apids,
-            offset: try m["offset"]?.int(in: 0...65_536) ?? 0, coarseBytes: try m["coarse_bytes"]?.int(in: 1...4),
-            fineBytes: try m["fine_bytes"]?.int(in: 0...3), microseconds: try m["microseconds"]?.bool() ?? false,
-            pField: try m["p_field"]?.bool() ?? false)
+            timeCode: tc,
+            epoch: try m.require("epoch").instant(),
+            apids: apids,
+            offset: try m["offset"]?.int(in: 0...65_536) ?? 0,
+            coarseBytes: try m["coarse_bytes"]?.int(in: 1...4),
+            fineBytes: try m["fine_bytes"]?.int(in: 0...3),
+            microseconds: try m["microseconds"]?.bool() ?? false,
+            pField: try m["p_field"]?.bool() ?? false
+        )
         // CUC without a P-field must say how many coarse octets the time code has.
         if tc == .cuc, !settings.pField, settings.coarseBytes == nil {
             throw tcNode.error("cuc needs coarse_bytes (and fine_bytes) or p_field: true")
@@ -404,7 +482,11 @@ private struct PipelineLoader {
 
     // MARK: Embargo policy
 
-    package func loadPolicy(_ r: YAMLNodeReader, members: Set<String>, collections: Set<String>) throws(ConfigError)
+    package func loadPolicy(
+        _ r: YAMLNodeReader,
+        members: Set<String>,
+        collections: Set<String>
+    ) throws(ConfigError)
         -> EmbargoPolicy
     {
         let m = try r.mapping(allowed: ["rules", "releases", "holds"])
@@ -436,14 +518,23 @@ private struct PipelineLoader {
                 guard !records.isEmpty else { throw h.require("records").error("at least one record glob is needed") }
                 policy.holds.append(
                     Hold(
-                        id: id, records: records, until: try h["until"]?.instant(),
-                        reason: try h["reason"]?.nonEmptyString() ?? ""))
+                        id: id,
+                        records: records,
+                        until: try h["until"]?.instant(),
+                        reason: try h["reason"]?.nonEmptyString() ?? ""
+                    )
+                )
             }
         }
         return policy
     }
 
-    package func loadRule(_ r: YAMLNodeReader, index: Int, members: Set<String>, collections: Set<String>) throws(ConfigError)
+    package func loadRule(
+        _ r: YAMLNodeReader,
+        index: Int,
+        members: Set<String>,
+        collections: Set<String>
+    ) throws(ConfigError)
         -> EmbargoRule
     {
         let m = try r.mapping(allowed: ["match", "clock", "period", "grants", "public"], required: ["clock"])
@@ -470,8 +561,14 @@ private struct PipelineLoader {
             for (id, _) in gm.entries { grants[id] = try gm.require(id).duration() }
         }
         return EmbargoRule(
-            index: index, owner: owner, collection: collection, clock: try clock(m.require("clock")),
-            period: try m["period"]?.duration(), grants: grants, publicAfter: try m["public"]?.duration())
+            index: index,
+            owner: owner,
+            collection: collection,
+            clock: try clock(m.require("clock")),
+            period: try m["period"]?.duration(),
+            grants: grants,
+            publicAfter: try m["public"]?.duration()
+        )
     }
 
     package func clock(_ r: YAMLNodeReader) throws(ConfigError) -> EmbargoClock {
@@ -481,7 +578,9 @@ private struct PipelineLoader {
             case "processed": return .processed
             case "ingested": return .ingested
             case let other:
-                throw r.error("unknown clock '\(other)' (acquired, processed, ingested, {earliest: [...]}, {latest: [...]})")
+                throw r.error(
+                    "unknown clock '\(other)' (acquired, processed, ingested, {earliest: [...]}, {latest: [...]})"
+                )
             }
         }
         let m = try r.mapping(allowed: ["earliest", "latest"])
@@ -496,7 +595,8 @@ private struct PipelineLoader {
     package func loadRelease(_ r: YAMLNodeReader, members: Set<String>) throws(ConfigError) -> EarlyRelease {
         let m = try r.mapping(
             allowed: ["id", "reason", "effective", "bbox", "acquired", "collections", "to"],
-            required: ["id", "effective", "to"])
+            required: ["id", "effective", "to"]
+        )
         let idNode = m.require("id")
         try checkPathSegment(try idNode.nonEmptyString(), idNode, what: "release")
         var bbox: [Double]?
@@ -513,7 +613,8 @@ private struct PipelineLoader {
                 throw b.error(
                     "west \(values[0]) > east \(values[2]) crosses the antimeridian and spans "
                         + "\(360 - values[0] + values[2])° of longitude; a crossing box must span less than 180° "
-                        + "(are west and east swapped?)")
+                        + "(are west and east swapped?)"
+                )
             }
             bbox = values
         }
@@ -527,7 +628,10 @@ private struct PipelineLoader {
             guard start <= end else { throw a.error("the interval ends before it starts") }
             acquired = start...end
         }
-        let collections = try m["collections"].map { r throws(ConfigError) in try r.stringList().map { g throws(ConfigError) in try g.glob() } } ?? []
+        let collections =
+            try m["collections"].map { r throws(ConfigError) in
+                try r.stringList().map { g throws(ConfigError) in try g.glob() }
+            } ?? []
         var audience: [Audience] = []
         let toNode = m.require("to")
         for t in try toNode.stringList() {
@@ -542,8 +646,13 @@ private struct PipelineLoader {
         }
         guard !audience.isEmpty else { throw toNode.error("name at least one audience") }
         return EarlyRelease(
-            id: try idNode.nonEmptyString(), reason: try m["reason"]?.nonEmptyString() ?? "",
-            effective: try m.require("effective").instant(), bbox: bbox, acquired: acquired, collections: collections,
-            to: audience)
+            id: try idNode.nonEmptyString(),
+            reason: try m["reason"]?.nonEmptyString() ?? "",
+            effective: try m.require("effective").instant(),
+            bbox: bbox,
+            acquired: acquired,
+            collections: collections,
+            to: audience
+        )
     }
 }

@@ -46,8 +46,13 @@ public struct EmbargoRule: Sendable {
     public var publicAfter: ISODuration?
 
     public init(
-        index: Int, owner: Glob? = nil, collection: Glob? = nil, clock: EmbargoClock, period: ISODuration?,
-        grants: [String: ISODuration] = [:], publicAfter: ISODuration? = nil
+        index: Int,
+        owner: Glob? = nil,
+        collection: Glob? = nil,
+        clock: EmbargoClock,
+        period: ISODuration?,
+        grants: [String: ISODuration] = [:],
+        publicAfter: ISODuration? = nil
     ) {
         self.index = index
         self.owner = owner
@@ -78,8 +83,13 @@ public struct EarlyRelease: Sendable {
     public var to: [Audience]
 
     public init(
-        id: String, reason: String, effective: Date, bbox: [Double]? = nil, acquired: ClosedRange<Date>? = nil,
-        collections: [Glob] = [], to: [Audience]
+        id: String,
+        reason: String,
+        effective: Date,
+        bbox: [Double]? = nil,
+        acquired: ClosedRange<Date>? = nil,
+        collections: [Glob] = [],
+        to: [Audience]
     ) {
         self.id = id
         self.reason = reason
@@ -114,7 +124,8 @@ extension EmbargoPolicy {
             let grants = r.grants.keys.sorted().map { "\($0):\(r.grants[$0]!)" }.joined(separator: ",")
             parts.append(
                 "rule owner=\(r.owner?.description ?? "*") collection=\(r.collection?.description ?? "*") clock=\(r.clock) "
-                    + "period=\(r.period?.description ?? "-") grants=\(grants) public=\(r.publicAfter?.description ?? "-")")
+                    + "period=\(r.period?.description ?? "-") grants=\(grants) public=\(r.publicAfter?.description ?? "-")"
+            )
         }
         for r in releases {
             let to = r.to.map { a -> String in
@@ -127,10 +138,13 @@ extension EmbargoPolicy {
             parts.append(
                 "release \(r.id) effective=\(r.effective.timeIntervalSince1970) bbox=\(r.bbox ?? []) "
                     + "acquired=\(r.acquired.map { "\($0.lowerBound.timeIntervalSince1970)/\($0.upperBound.timeIntervalSince1970)" } ?? "-") "
-                    + "collections=\(r.collections.map(\.description)) to=\(to)")
+                    + "collections=\(r.collections.map(\.description)) to=\(to)"
+            )
         }
         for h in holds {
-            parts.append("hold \(h.id) records=\(h.records.map(\.description)) until=\(h.until?.timeIntervalSince1970 ?? -1)")
+            parts.append(
+                "hold \(h.id) records=\(h.records.map(\.description)) until=\(h.until?.timeIntervalSince1970 ?? -1)"
+            )
         }
         return Digest.sha256Hex(Array(parts.joined(separator: "\n").utf8))
     }

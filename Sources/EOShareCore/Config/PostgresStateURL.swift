@@ -38,7 +38,11 @@ public struct PostgresStateURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     public init(
-        user: String, host: String, port: Int = 5432, database: String, sslMode: SSLMode = .prefer,
+        user: String,
+        host: String,
+        port: Int = 5432,
+        database: String,
+        sslMode: SSLMode = .prefer,
         sslRootCert: String? = nil
     ) {
         self.user = user
@@ -60,7 +64,8 @@ public struct PostgresStateURL: Sendable, Equatable, CustomStringConvertible {
         }
         if c.password != nil {
             throw Invalid(
-                description: "a password does not belong in the pipeline file: give it in PGPASSWORD or ~/.pgpass")
+                description: "a password does not belong in the pipeline file: give it in PGPASSWORD or ~/.pgpass"
+            )
         }
         guard let user = c.user.flatMap({ $0.removingPercentEncoding }), !user.isEmpty else {
             throw Invalid(description: "the URL names no user (postgresql://USER@HOST:PORT/DB)")

@@ -11,8 +11,12 @@ package struct YAMLNodeReader {
     package func error(_ message: String, at node: Node? = nil, key: String? = nil) -> ConfigError {
         let mark = (node ?? self.node).mark
         return ConfigError(
-            file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, key: key ?? (path.isEmpty ? "(top)" : path),
-            message: message)
+            file: file,
+            line: mark?.line ?? 1,
+            column: mark?.column ?? 1,
+            key: key ?? (path.isEmpty ? "(top)" : path),
+            message: message
+        )
     }
 
     package func child(_ node: Node, _ key: String) -> YAMLNodeReader {

@@ -27,7 +27,8 @@ public struct IngestSummary: Sendable {
             "discovered": .int(Int64(discovered)), "fetched": .int(Int64(fetched)), "unchanged": .int(Int64(unchanged)),
             "bytes": .int(bytes), "records": .int(Int64(records)), "published": .int(Int64(published)),
             "released": .int(Int64(released)), "retracted": .int(Int64(retracted)),
-            "quarantined": .int(Int64(quarantined)), "failed": .int(Int64(failed)), "seconds": .number((seconds * 1000).rounded() / 1000),
+            "quarantined": .int(Int64(quarantined)), "failed": .int(Int64(failed)),
+            "seconds": .number((seconds * 1000).rounded() / 1000),
         ])
     }
 

@@ -31,10 +31,19 @@ public struct Record: Sendable, Hashable {
     public var assets: [Asset]
 
     public init(
-        id: String, collection: String, owner: String, source: String,
-        datetime: Date? = nil, startDatetime: Date? = nil, endDatetime: Date? = nil, processed: Date? = nil,
-        geometry: JSONValue? = nil, bbox: [Double]? = nil,
-        properties: JSONObject = [:], stacExtensions: [String] = [], assets: [Asset] = []
+        id: String,
+        collection: String,
+        owner: String,
+        source: String,
+        datetime: Date? = nil,
+        startDatetime: Date? = nil,
+        endDatetime: Date? = nil,
+        processed: Date? = nil,
+        geometry: JSONValue? = nil,
+        bbox: [Double]? = nil,
+        properties: JSONObject = [:],
+        stacExtensions: [String] = [],
+        assets: [Asset] = []
     ) {
         self.id = id
         self.collection = collection
@@ -73,8 +82,15 @@ public struct Asset: Sendable, Hashable {
     public var sha256: String?
 
     public init(
-        key: String, href: String, title: String? = nil, mediaType: String? = nil, roles: [String] = [],
-        extra: JSONObject = [:], localFile: URL? = nil, size: Int64? = nil, sha256: String? = nil
+        key: String,
+        href: String,
+        title: String? = nil,
+        mediaType: String? = nil,
+        roles: [String] = [],
+        extra: JSONObject = [:],
+        localFile: URL? = nil,
+        size: Int64? = nil,
+        sha256: String? = nil
     ) {
         self.key = key
         self.href = href

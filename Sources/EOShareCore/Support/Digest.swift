@@ -108,7 +108,9 @@ package enum FileChunks {
     /// Reads an open file to its end through a caller's buffer (reused across many files).
     @discardableResult
     package static func read(
-        fd: Int32, buffer: UnsafeMutableRawBufferPointer, path: @autoclosure () -> String,
+        fd: Int32,
+        buffer: UnsafeMutableRawBufferPointer,
+        path: @autoclosure () -> String,
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> Int64 {
         var total: Int64 = 0

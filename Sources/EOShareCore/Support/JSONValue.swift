@@ -92,7 +92,8 @@ public struct JSONObject: Sendable, Hashable, ExpressibleByDictionaryLiteral {
     }
 
     public static func == (a: JSONObject, b: JSONObject) -> Bool {
-        a.entries.count == b.entries.count && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        a.entries.count == b.entries.count
+            && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -189,7 +190,9 @@ extension JSONValue {
         // Most strings need no escape: copied in one piece.
         var s = s
         let plain = s.withUTF8 { u in
-            guard u.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) else { return false }
+            guard u.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) else {
+                return false
+            }
             out.append(contentsOf: u)
             return true
         }
@@ -244,7 +247,10 @@ extension JSONValue {
 
     /// Parses a JSON object but builds only what `selection` names; the rest is checked
     /// for syntax and skipped. For readers that need a few members of many documents.
-    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, selecting selection: JSONSelection) throws(JSONParseError) -> JSONValue {
+    public static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        selecting selection: JSONSelection
+    ) throws(JSONParseError) -> JSONValue {
         var p = JSONParser(bytes: bytes)
         p.skipSpace()
         guard p.i < bytes.count, bytes[p.i] == UInt8(ascii: "{") else { throw p.fail("expected an object") }
@@ -546,7 +552,9 @@ package struct JSONParser {
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
         if isInt, let v = Int64(text) { return .int(v) }
-        guard let d = Double(text), d.isFinite else { throw JSONParseError(offset: start, reason: "bad number '\(text)'") }
+        guard let d = Double(text), d.isFinite else {
+            throw JSONParseError(offset: start, reason: "bad number '\(text)'")
+        }
         return .number(d)
     }
 

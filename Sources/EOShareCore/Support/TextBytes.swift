@@ -1,4 +1,3 @@
-
 /// Byte-level helpers the metadata readers share: blanks, lines, UTF-8 validation and
 /// number parsing, all on `[UInt8]` so no reader pays for `String` until it keeps a value.
 package enum TextBytes {
@@ -44,13 +43,17 @@ package enum TextBytes {
     /// The first byte that is not valid UTF-8 text (bad sequence, overlong form, surrogate,
     /// or a NUL), or nil when all is well.
     package static func firstInvalidText(
-        _ bytes: [UInt8], from start: Int, to end: Int? = nil
+        _ bytes: [UInt8],
+        from start: Int,
+        to end: Int? = nil
     ) -> (offset: Int, reason: String)? {
         bytes.withUnsafeBufferPointer { firstInvalidText($0, from: start, to: min(end ?? $0.count, $0.count)) }
     }
 
     private static func firstInvalidText(
-        _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to n: Int
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        from start: Int,
+        to n: Int
     ) -> (offset: Int, reason: String)? {
         guard start < n, let first = bytes.baseAddress else { return nil }
         var i = start
@@ -88,12 +91,20 @@ package enum TextBytes {
             var high: UInt8 = 0xBF
             switch b {
             case 0xC2...0xDF: need = 1
-            case 0xE0: need = 2; low = 0xA0
+            case 0xE0:
+                need = 2
+                low = 0xA0
             case 0xE1...0xEC, 0xEE, 0xEF: need = 2
-            case 0xED: need = 2; high = 0x9F
-            case 0xF0: need = 3; low = 0x90
+            case 0xED:
+                need = 2
+                high = 0x9F
+            case 0xF0:
+                need = 3
+                low = 0x90
             case 0xF1...0xF3: need = 3
-            case 0xF4: need = 3; high = 0x8F
+            case 0xF4:
+                need = 3
+                high = 0x8F
             default: return (i, "invalid UTF-8 byte 0x\(String(b, radix: 16, uppercase: true))")
             }
             guard i + need < n, bytes[i + 1] >= low, bytes[i + 1] <= high else {

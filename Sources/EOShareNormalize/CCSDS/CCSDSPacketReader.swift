@@ -1,7 +1,7 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
 import EOShareUnpack
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -49,7 +49,10 @@ public enum CCSDSPacketReader {
 
     /// Reads the packet file at `file` into a record named after `name` (its extension dropped).
     public static func read(
-        file: URL, name: String, settings: PacketTimeConfig, context: ReaderContext
+        file: URL,
+        name: String,
+        settings: PacketTimeConfig,
+        context: ReaderContext
     ) throws(NormalizeError) -> Record {
         let stats = try statistics(of: file, settings: settings)
         guard stats.packets > 0 else { throw NormalizeError(field: "packets", "the file holds no packet") }
@@ -78,13 +81,26 @@ public enum CCSDSPacketReader {
                 if let t = s.firstTime { o["first_time"] = .string(Timestamp.format(t, fractionDigits: 6)) }
                 if let t = s.lastTime { o["last_time"] = .string(Timestamp.format(t, fractionDigits: 6)) }
                 return .object(o)
-            })
+            }
+        )
         let asset = Asset(
-            key: "data", href: name, title: "CCSDS space packets", mediaType: "application/octet-stream",
-            roles: ["data"], localFile: context.localFiles[name] ?? file)
+            key: "data",
+            href: name,
+            title: "CCSDS space packets",
+            mediaType: "application/octet-stream",
+            roles: ["data"],
+            localFile: context.localFiles[name] ?? file
+        )
         return Record(
-            id: id, collection: context.collection, owner: context.owner, source: context.source,
-            startDatetime: start, endDatetime: end, properties: p, assets: [asset])
+            id: id,
+            collection: context.collection,
+            owner: context.owner,
+            source: context.source,
+            startDatetime: start,
+            endDatetime: end,
+            properties: p,
+            assets: [asset]
+        )
     }
 
     /// One streaming pass over the file. Throws, naming the packet and byte, on a truncated
@@ -104,7 +120,9 @@ public enum CCSDSPacketReader {
             if got == 0 { break }
             guard got == 6 else {
                 throw NormalizeError(
-                    field: "packets", "truncated primary header of packet \(stats.packets + 1) at byte \(offset)")
+                    field: "packets",
+                    "truncated primary header of packet \(stats.packets + 1) at byte \(offset)"
+                )
             }
             let apid = Int(header[0] & 0x07) << 8 | Int(header[1])
             let secondaryHeader = header[0] & 0x08 != 0
@@ -126,12 +144,17 @@ public enum CCSDSPacketReader {
                     let decoded = try CCSDSTimeCode.decode(timeBytes[0..<take], settings: settings)
                     // A 7-byte CUC counter or a 24-bit CDS day count reaches far past year 9999.
                     guard Timestamp.writable.contains(decoded) else {
-                        throw CCSDSTimeCode.Failure(detail: "time code is \(decoded.timeIntervalSince(settings.epoch)) s "
-                            + "after the epoch, past year 9999")
+                        throw CCSDSTimeCode.Failure(
+                            detail: "time code is \(decoded.timeIntervalSince(settings.epoch)) s "
+                                + "after the epoch, past year 9999"
+                        )
                     }
                     time = decoded
                 } catch {
-                    throw NormalizeError(field: "time", "packet \(index) (APID \(apid)) at byte \(offset): \(error.detail)")
+                    throw NormalizeError(
+                        field: "time",
+                        "packet \(index) (APID \(apid)) at byte \(offset): \(error.detail)"
+                    )
                 }
                 guard try stream.skip(dataLength - take) else {
                     throw NormalizeError(field: "packets", "packet \(index) at byte \(offset) is truncated")
@@ -259,7 +282,9 @@ package enum CCSDSTimeCode {
             var subMillisecond = s.microseconds ? 2 : 0
             if s.pField {
                 let pf = try take(1, "CDS P-field")
-                guard (pf >> 4) & 0x7 == 0b100 else { throw Failure(detail: "P-field 0x\(String(pf, radix: 16)) is not CDS") }
+                guard (pf >> 4) & 0x7 == 0b100 else {
+                    throw Failure(detail: "P-field 0x\(String(pf, radix: 16)) is not CDS")
+                }
                 dayBytes = (pf >> 2) & 0x1 == 1 ? 3 : 2
                 switch pf & 0x3 {
                 case 0: subMillisecond = 0

@@ -25,8 +25,11 @@ struct CCSDSPacketsFormat: FormatReader {
     func read(_ selection: Selection, context: ReaderContext) throws(NormalizeError) -> ReaderOutput {
         ReaderOutput(records: [
             try CCSDSPacketReader.read(
-                file: selection.file.url, name: Normalizer.baseName(selection.file.name), settings: selection.settings,
-                context: context)
+                file: selection.file.url,
+                name: Normalizer.baseName(selection.file.name),
+                settings: selection.settings,
+                context: context
+            )
         ])
     }
 }

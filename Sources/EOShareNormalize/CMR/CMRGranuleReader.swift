@@ -1,7 +1,7 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
 import EOShareUnpack
+import Foundation
 
 /// Reads NASA CMR granule metadata: a single UMM-G record, a CMR search response
 /// (`{"items": [{"meta": …, "umm": UMM-G}]}`) or the older Atom JSON (`{"feed": {"entry":
@@ -24,8 +24,10 @@ public enum CMRGranuleReader {
         do {
             document = try JSONValue.parse(Array(bytes[start...]))
         } catch {
-            throw NormalizeError("malformed CMR JSON, line \(TextBytes.line(of: start + error.offset, in: bytes)): "
-                + error.reason)
+            throw NormalizeError(
+                "malformed CMR JSON, line \(TextBytes.line(of: start + error.offset, in: bytes)): "
+                    + error.reason
+            )
         }
         var records: [Record] = []
         var rejected: [RejectedRecord] = []
@@ -63,13 +65,21 @@ public enum CMRGranuleReader {
 
     // MARK: UMM-G
 
-    package static func ummGranule(_ umm: JSONValue, conceptID: String?, context: ReaderContext) throws(NormalizeError)
+    package static func ummGranule(
+        _ umm: JSONValue,
+        conceptID: String?,
+        context: ReaderContext
+    ) throws(NormalizeError)
         -> Record
     {
         guard case .object = umm else { throw NormalizeError("granule is not a JSON object") }
         guard let ur = umm["GranuleUR"]?.stringValue, !ur.isEmpty else { throw .missing("GranuleUR") }
         var record = Record(
-            id: ur, collection: context.collection, owner: context.owner, source: context.source)
+            id: ur,
+            collection: context.collection,
+            owner: context.owner,
+            source: context.source
+        )
 
         // Time: a single instant, or a range (STAC datetime null with start/end).
         let temporal = umm["TemporalExtent"]
@@ -148,8 +158,13 @@ public enum CMRGranuleReader {
                 try addFileFields(info, to: &extra, field: "ArchiveAndDistributionInformation")
             }
             let asset = Asset(
-                key: unique(base, in: &keys), href: url, title: related["Description"]?.stringValue,
-                mediaType: related["MimeType"]?.stringValue, roles: roles, extra: extra)
+                key: unique(base, in: &keys),
+                href: url,
+                title: related["Description"]?.stringValue,
+                mediaType: related["MimeType"]?.stringValue,
+                roles: roles,
+                extra: extra
+            )
             record.assets.append(asset)
         }
         if record.assets.contains(where: { $0.extra["file:size"] != nil || $0.extra["file:checksum"] != nil }) {
@@ -184,7 +199,9 @@ public enum CMRGranuleReader {
         guard let first = points.first else { return nil }
         let lon = try coordinate(first["Longitude"], "Points[0].Longitude", limit: 180)
         let lat = try coordinate(first["Latitude"], "Points[0].Latitude", limit: 90)
-        return (.object(["type": "Point", "coordinates": .array([.number(lon), .number(lat)])]), [lon, lat, lon, lat])
+        return (
+            .object(["type": "Point", "coordinates": .array([.number(lon), .number(lat)])]), [lon, lat, lon, lat]
+        )
     }
 
     /// Polygons (outer ring, then holes; open rings) → Polygon or MultiPolygon and the bbox.
@@ -257,7 +274,11 @@ public enum CMRGranuleReader {
         return ring
     }
 
-    private static func coordinate(_ value: JSONValue?, _ field: String, limit: Double) throws(NormalizeError)
+    private static func coordinate(
+        _ value: JSONValue?,
+        _ field: String,
+        limit: Double
+    ) throws(NormalizeError)
         -> Double
     {
         guard let value else { throw .missing(field) }
@@ -280,7 +301,11 @@ public enum CMRGranuleReader {
         guard case .object = entry else { throw NormalizeError("entry is not a JSON object") }
         guard let ur = entry["title"]?.stringValue, !ur.isEmpty else { throw .missing("title") }
         var record = Record(
-            id: ur, collection: context.collection, owner: context.owner, source: context.source)
+            id: ur,
+            collection: context.collection,
+            owner: context.owner,
+            source: context.source
+        )
         guard let start = entry["time_start"] else { throw .missing("time_start") }
         if let end = entry["time_end"] {
             record.startDatetime = try instant(start, "time_start")
@@ -304,7 +329,9 @@ public enum CMRGranuleReader {
                 let v = try numbers(ring, field, count: nil)
                 var points: [Footprint.Point] = []
                 for j in stride(from: 0, to: v.count, by: 2) {
-                    guard abs(v[j]) <= 90, abs(v[j + 1]) <= 180 else { throw .unparseable(field, ring.serializedString()) }
+                    guard abs(v[j]) <= 90, abs(v[j + 1]) <= 180 else {
+                        throw .unparseable(field, ring.serializedString())
+                    }
                     points.append((x: v[j + 1], y: v[j]))
                 }
                 if points.count > 1, points.first! == points.last! { points.removeLast() }
@@ -327,7 +354,9 @@ public enum CMRGranuleReader {
         var p = JSONObject()
         if let cloud = entry["cloud_cover"] {
             let value: Double? = cloud.stringValue.flatMap(TextBytes.decimal) ?? cloud.doubleValue
-            guard let value, (0...100).contains(value) else { throw .unparseable("cloud_cover", cloud.serializedString()) }
+            guard let value, (0...100).contains(value) else {
+                throw .unparseable("cloud_cover", cloud.serializedString())
+            }
             p["eo:cloud_cover"] = .number(value)
             record.stacExtensions.append(Schema.eo)
         }
@@ -356,8 +385,13 @@ public enum CMRGranuleReader {
             guard let (base, roles) = assetKind(type: kind, subtype: "", url: href) else { continue }
             record.assets.append(
                 Asset(
-                    key: unique(base, in: &keys), href: href, title: link["title"]?.stringValue,
-                    mediaType: link["type"]?.stringValue, roles: roles))
+                    key: unique(base, in: &keys),
+                    href: href,
+                    title: link["title"]?.stringValue,
+                    mediaType: link["type"]?.stringValue,
+                    roles: roles
+                )
+            )
         }
         return record
     }
@@ -398,7 +432,11 @@ public enum CMRGranuleReader {
     }
 
     /// `file:size` and `file:checksum` (multihash) from an ArchiveAndDistributionInformation entry.
-    private static func addFileFields(_ info: JSONValue, to extra: inout JSONObject, field: String)
+    private static func addFileFields(
+        _ info: JSONValue,
+        to extra: inout JSONObject,
+        field: String
+    )
         throws(NormalizeError)
     {
         if let size = info["SizeInBytes"] {
@@ -416,7 +454,8 @@ public enum CMRGranuleReader {
             ]
             guard let code = codes[algorithm.uppercased()] else { return }
             let hex = value.lowercased()
-            guard hex.utf8.count == code.bytes * 2, hex.utf8.allSatisfy({ TextBytes.isDigit($0) || ($0 >= 0x61 && $0 <= 0x66) })
+            guard hex.utf8.count == code.bytes * 2,
+                hex.utf8.allSatisfy({ TextBytes.isDigit($0) || ($0 >= 0x61 && $0 <= 0x66) })
             else { throw .unparseable("\(field).Checksum.Value", value) }
             extra["file:checksum"] = .string(code.code + String(code.bytes, radix: 16) + hex)
         }

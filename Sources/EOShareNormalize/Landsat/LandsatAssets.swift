@@ -1,7 +1,7 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
 import EOShareUnpack
+import Foundation
 
 /// The Landsat sensors, which decide band numbering, asset keys and instrument names.
 package enum LandsatSensor: Sendable, Hashable {
@@ -68,7 +68,12 @@ package struct LandsatBand: Sendable {
     package let eoBands: JSONValue
 
     package init(
-        _ key: String, _ title: String, _ name: String, _ description: String, _ center: Double, _ fwhm: Double,
+        _ key: String,
+        _ title: String,
+        _ name: String,
+        _ description: String,
+        _ center: Double,
+        _ fwhm: Double,
         gsd: Double? = nil
     ) {
         self.key = key
@@ -187,9 +192,12 @@ package struct LandsatAssetSpec: Sendable {
             let band = LandsatBand.band(number, sensor: product.sensor, satellite: product.satellite)
         {
             var spec = LandsatAssetSpec(
-                rank: 300, key: band.key, title: "Surface Temperature Band",
+                rank: 300,
+                key: band.key,
+                title: "Surface Temperature Band",
                 description: "\(l2) Thermal Infrared Band (\(code)) Surface Temperature",
-                roles: ["data", "temperature"])
+                roles: ["data", "temperature"]
+            )
             spec.extra["eo:bands"] = band.eoBands
             if let gsd = band.gsd { spec.extra["gsd"] = .number(gsd) }
             return spec
@@ -200,12 +208,19 @@ package struct LandsatAssetSpec: Sendable {
             var spec =
                 product.level >= 2
                 ? LandsatAssetSpec(
-                    rank: 100 + number, key: band.key, title: band.title,
-                    description: "\(l2) \(band.title) (\(code)) Surface Reflectance", roles: ["data", "reflectance"])
+                    rank: 100 + number,
+                    key: band.key,
+                    title: band.title,
+                    description: "\(l2) \(band.title) (\(code)) Surface Reflectance",
+                    roles: ["data", "reflectance"]
+                )
                 : LandsatAssetSpec(
-                    rank: 100 + number, key: band.key, title: band.title,
+                    rank: 100 + number,
+                    key: band.key,
+                    title: band.title,
                     description: "Collection 2 Level-1 \(band.title) (\(code)) Top of Atmosphere Radiance",
-                    roles: ["data"])
+                    roles: ["data"]
+                )
             spec.extra["eo:bands"] = band.eoBands
             if let gsd = band.gsd { spec.extra["gsd"] = .number(gsd) }
             return spec
@@ -216,32 +231,57 @@ package struct LandsatAssetSpec: Sendable {
         case "FILE_NAME_METADATA_JSON": return metadata(rank: 2, format: "json", level: product.level)
         case "FILE_NAME_ANGLE_COEFFICIENT":
             return LandsatAssetSpec(
-                rank: 5, key: "ang", title: "Angle Coefficients File",
-                description: "Collection 2 Level-1 Angle Coefficients File", roles: ["metadata"])
+                rank: 5,
+                key: "ang",
+                title: "Angle Coefficients File",
+                description: "Collection 2 Level-1 Angle Coefficients File",
+                roles: ["metadata"]
+            )
         case "FILE_NAME_QUALITY_L1_PIXEL":
             let title = "Pixel Quality Assessment Band"
             return LandsatAssetSpec(
-                rank: 6, key: "qa_pixel", title: title, description: "Collection 2 Level-1 \(title) (\(code))",
-                roles: product.sensor == .mss ? ["cloud"] : ["cloud", "cloud-shadow", "snow-ice", "water-mask"])
+                rank: 6,
+                key: "qa_pixel",
+                title: title,
+                description: "Collection 2 Level-1 \(title) (\(code))",
+                roles: product.sensor == .mss ? ["cloud"] : ["cloud", "cloud-shadow", "snow-ice", "water-mask"]
+            )
         case "FILE_NAME_QUALITY_L1_RADIOMETRIC_SATURATION":
             let title =
                 product.sensor.isOLIFamily
                 ? "Radiometric Saturation and Terrain Occlusion Quality Assessment Band"
                 : "Radiometric Saturation and Dropped Pixel Quality Assessment Band"
             return LandsatAssetSpec(
-                rank: 7, key: "qa_radsat", title: title, description: "Collection 2 Level-1 \(title) (\(code))",
-                roles: ["saturation"])
+                rank: 7,
+                key: "qa_radsat",
+                title: title,
+                description: "Collection 2 Level-1 \(title) (\(code))",
+                roles: ["saturation"]
+            )
         case "FILE_NAME_QUALITY_L2_AEROSOL":
             return surfaceReflectanceProduct(
-                rank: 200, key: "qa_aerosol", title: "Aerosol Quality Assessment Band", code: code,
-                roles: ["data-mask", "water-mask"])
+                rank: 200,
+                key: "qa_aerosol",
+                title: "Aerosol Quality Assessment Band",
+                code: code,
+                roles: ["data-mask", "water-mask"]
+            )
         case "FILE_NAME_ATMOSPHERIC_OPACITY":
             return surfaceReflectanceProduct(
-                rank: 201, key: "atmos_opacity", title: "Atmospheric Opacity Band", code: code, roles: ["data"])
+                rank: 201,
+                key: "atmos_opacity",
+                title: "Atmospheric Opacity Band",
+                code: code,
+                roles: ["data"]
+            )
         case "FILE_NAME_QUALITY_L2_SURFACE_REFLECTANCE_CLOUD":
             return surfaceReflectanceProduct(
-                rank: 202, key: "cloud_qa", title: "Cloud Quality Assessment Band", code: code,
-                roles: ["cloud", "cloud-shadow", "snow-ice", "water-mask"])
+                rank: 202,
+                key: "cloud_qa",
+                title: "Cloud Quality Assessment Band",
+                code: code,
+                roles: ["cloud", "cloud-shadow", "snow-ice", "water-mask"]
+            )
         case "FILE_NAME_ATMOSPHERIC_TRANSMITTANCE":
             return temperatureProduct(rank: 301, key: "atran", title: "Atmospheric Transmittance Band", code: code)
         case "FILE_NAME_CLOUD_DISTANCE":
@@ -254,15 +294,28 @@ package struct LandsatAssetSpec: Sendable {
             return temperatureProduct(rank: 305, key: "trad", title: "Thermal Radiance Band", code: code)
         case "FILE_NAME_EMISSIVITY":
             return temperatureProduct(
-                rank: 306, key: "emis", title: "Emissivity Band", code: code, roles: ["data", "emissivity"])
+                rank: 306,
+                key: "emis",
+                title: "Emissivity Band",
+                code: code,
+                roles: ["data", "emissivity"]
+            )
         case "FILE_NAME_EMISSIVITY_STDEV":
             return temperatureProduct(
-                rank: 307, key: "emsd", title: "Emissivity Standard Deviation Band", code: code,
-                roles: ["data", "emissivity"])
+                rank: 307,
+                key: "emsd",
+                title: "Emissivity Standard Deviation Band",
+                code: code,
+                roles: ["data", "emissivity"]
+            )
         case "FILE_NAME_QUALITY_L2_SURFACE_TEMPERATURE":
             return LandsatAssetSpec(
-                rank: 308, key: "qa", title: "Surface Temperature Quality Assessment Band",
-                description: "\(l2) Quality Assessment Band (\(code)) Surface Temperature Product", roles: ["data"])
+                rank: 308,
+                key: "qa",
+                title: "Surface Temperature Quality Assessment Band",
+                description: "\(l2) Quality Assessment Band (\(code)) Surface Temperature Product",
+                roles: ["data"]
+            )
         default:
             break
         }
@@ -279,8 +332,11 @@ package struct LandsatAssetSpec: Sendable {
             (
                 "\(productID)_thumb_large.jpeg",
                 LandsatAssetSpec(
-                    rank: 1, key: "reduced_resolution_browse", title: "Reduced resolution browse image",
-                    roles: ["overview"])
+                    rank: 1,
+                    key: "reduced_resolution_browse",
+                    title: "Reduced resolution browse image",
+                    roles: ["overview"]
+                )
             ),
             ("\(productID)_MTL.json", metadata(rank: 2, format: "json", level: level)),
         ]
@@ -303,24 +359,44 @@ package struct LandsatAssetSpec: Sendable {
 
     private static func metadata(rank: Int, format: String, level: Int) -> LandsatAssetSpec {
         LandsatAssetSpec(
-            rank: rank, key: "mtl.\(format)", title: "Product Metadata File (\(format))",
-            description: "Collection 2 Level-\(level) Product Metadata File (\(format))", roles: ["metadata"])
+            rank: rank,
+            key: "mtl.\(format)",
+            title: "Product Metadata File (\(format))",
+            description: "Collection 2 Level-\(level) Product Metadata File (\(format))",
+            roles: ["metadata"]
+        )
     }
 
     private static func surfaceReflectanceProduct(
-        rank: Int, key: String, title: String, code: String, roles: [String]
+        rank: Int,
+        key: String,
+        title: String,
+        code: String,
+        roles: [String]
     ) -> LandsatAssetSpec {
         LandsatAssetSpec(
-            rank: rank, key: key, title: title,
-            description: "Collection 2 Level-2 \(title) (\(code)) Surface Reflectance Product", roles: roles)
+            rank: rank,
+            key: key,
+            title: title,
+            description: "Collection 2 Level-2 \(title) (\(code)) Surface Reflectance Product",
+            roles: roles
+        )
     }
 
     private static func temperatureProduct(
-        rank: Int, key: String, title: String, code: String, roles: [String] = ["data"]
+        rank: Int,
+        key: String,
+        title: String,
+        code: String,
+        roles: [String] = ["data"]
     ) -> LandsatAssetSpec {
         LandsatAssetSpec(
-            rank: rank, key: key, title: title,
-            description: "Collection 2 Level-2 \(title) (\(code)) Surface Temperature Product", roles: roles)
+            rank: rank,
+            key: key,
+            title: title,
+            description: "Collection 2 Level-2 \(title) (\(code)) Surface Temperature Product",
+            roles: roles
+        )
     }
 
     /// `LC08_…_T1_SR_B2.TIF` → `SR_B2`: the file name without product id and extension.

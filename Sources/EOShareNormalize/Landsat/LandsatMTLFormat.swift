@@ -29,13 +29,20 @@ struct LandsatMTLFormat: FormatReader {
         var record = try LandsatMTLReader.read(
             try Normalizer.bytes(of: meta),
             angle: try selection.angle.map { f throws(NormalizeError) in try Normalizer.bytes(of: f) },
-            context: context)
+            context: context
+        )
         // The metadata file itself always travels with the record.
         if !record.assets.contains(where: { $0.localFile == meta.url }) {
             record.assets.append(
                 Asset(
-                    key: "metadata", href: Normalizer.baseName(meta.name), title: "Product metadata",
-                    mediaType: Normalizer.mediaType(meta.name), roles: ["metadata"], localFile: meta.url))
+                    key: "metadata",
+                    href: Normalizer.baseName(meta.name),
+                    title: "Product metadata",
+                    mediaType: Normalizer.mediaType(meta.name),
+                    roles: ["metadata"],
+                    localFile: meta.url
+                )
+            )
         }
         return ReaderOutput(records: [record])
     }

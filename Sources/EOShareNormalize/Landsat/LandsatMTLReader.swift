@@ -1,7 +1,7 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
 import EOShareUnpack
+import Foundation
 
 /// Reads a Landsat Collection 2 MTL (Level-1 or Level-2; MSS, TM, ETM+, OLI/TIRS; ODL, JSON
 /// or XML) into a `Record` shaped like the items stactools-landsat writes: same id, properties,
@@ -22,14 +22,18 @@ public enum LandsatMTLReader {
     /// `angle`: the bytes of the product's `_ANG.txt` when the bundle has one; the footprint
     /// then comes from it, as stactools takes it.
     public static func read(
-        _ bytes: [UInt8], angle: [UInt8]? = nil, context: ReaderContext
+        _ bytes: [UInt8],
+        angle: [UInt8]? = nil,
+        context: ReaderContext
     ) throws(NormalizeError) -> Record {
         try read(MTLDocument(parsing: bytes), angle: angle, context: context)
     }
 
     /// Builds the record from an already parsed MTL.
     public static func read(
-        _ document: MTLDocument, angle: [UInt8]? = nil, context: ReaderContext
+        _ document: MTLDocument,
+        angle: [UInt8]? = nil,
+        context: ReaderContext
     ) throws(NormalizeError) -> Record {
         guard document.rootName == "LANDSAT_METADATA_FILE" else {
             throw NormalizeError("not a Landsat Collection 2 MTL: root group is \(document.rootName)")
@@ -67,17 +71,29 @@ public enum LandsatMTLReader {
         }
 
         let product = LandsatAssetSpec.Product(
-            productID: productID, sensor: sensor, satellite: satellite, level: level)
+            productID: productID,
+            sensor: sensor,
+            satellite: satellite,
+            level: level
+        )
         let assets = try makeAssets(mtl, product: product, context: context)
         if !extensions.contains(Schema.eo), assets.contains(where: { $0.extra["eo:bands"] != nil }) {
             extensions.insert(Schema.eo, at: 0)
         }
 
         return Record(
-            id: id, collection: context.collection, owner: context.owner, source: context.source,
-            datetime: datetime, processed: processed,
-            geometry: footprint.geometry, bbox: footprint.bbox,
-            properties: properties, stacExtensions: extensions, assets: assets)
+            id: id,
+            collection: context.collection,
+            owner: context.owner,
+            source: context.source,
+            datetime: datetime,
+            processed: processed,
+            geometry: footprint.geometry,
+            bbox: footprint.bbox,
+            properties: properties,
+            stacExtensions: extensions,
+            assets: assets
+        )
     }
 
     private static let doiPrefix = "https://doi.org/"
@@ -104,7 +120,9 @@ public enum LandsatMTLReader {
     }
 
     private static func sensorKind(
-        _ mtl: MTLFields, productID: String, satellite: Int
+        _ mtl: MTLFields,
+        productID: String,
+        satellite: Int
     ) throws(NormalizeError) -> LandsatSensor {
         if let sensorID = mtl.text(.image, "SENSOR_ID") {
             guard let sensor = LandsatSensor(sensorID: sensorID) else { throw .unparseable("SENSOR_ID", sensorID) }
@@ -131,7 +149,9 @@ public enum LandsatMTLReader {
     /// view:off_nadir as stactools: |ROLL_ANGLE| for OFFNADIR acquisitions, else 0 (only
     /// Landsat 8-9 can point off nadir); the sun azimuth turned from −180…180 into 0…360.
     private static func addView(
-        _ mtl: MTLFields, to properties: inout JSONObject, extensions: inout [String]
+        _ mtl: MTLFields,
+        to properties: inout JSONObject,
+        extensions: inout [String]
     ) throws(NormalizeError) {
         var any = false
         if mtl.text(.image, "NADIR_OFFNADIR") == "OFFNADIR" {
@@ -159,7 +179,9 @@ public enum LandsatMTLReader {
 
     /// proj:code, proj:shape and proj:transform of the reflective grid.
     private static func addProjection(
-        _ mtl: MTLFields, to properties: inout JSONObject, extensions: inout [String]
+        _ mtl: MTLFields,
+        to properties: inout JSONObject,
+        extensions: inout [String]
     ) throws(NormalizeError) {
         var any = false
         if let code = try projectionCode(mtl) {
@@ -198,7 +220,9 @@ public enum LandsatMTLReader {
     /// The affine transform of the reflective grid. The MTL gives pixel-centre corners; GDAL
     /// transforms count from pixel edges, so move out by half a cell (as stactools does).
     private static func gridTransform(
-        _ mtl: MTLFields, lines: Int, samples: Int
+        _ mtl: MTLFields,
+        lines: Int,
+        samples: Int
     ) throws(NormalizeError) -> [Double]? {
         guard let cell = try mtl.reflectiveCellSize() else { return nil }
         var xs: [Double] = []
@@ -206,7 +230,9 @@ public enum LandsatMTLReader {
         for corner in ["UL", "UR", "LL", "LR"] {
             let xKey = "CORNER_\(corner)_PROJECTION_X_PRODUCT"
             let yKey = "CORNER_\(corner)_PROJECTION_Y_PRODUCT"
-            guard let x = try mtl.double(.projection, xKey), let y = try mtl.double(.projection, yKey) else { return nil }
+            guard let x = try mtl.double(.projection, xKey), let y = try mtl.double(.projection, yKey) else {
+                return nil
+            }
             // Metres from the projection's origin: UTM and polar grids stay within 10,000 km.
             // A finite 1e308 would make the transform's differences infinite (null in the item).
             guard abs(x) <= 1e8 else { throw .unparseable(xKey, String(x)) }
@@ -224,7 +250,10 @@ public enum LandsatMTLReader {
 
     /// The landsat:* fields; the extension is declared only when all its required fields are there.
     private static func addLandsat(
-        _ mtl: MTLFields, level: String, to properties: inout JSONObject, extensions: inout [String]
+        _ mtl: MTLFields,
+        level: String,
+        to properties: inout JSONObject,
+        extensions: inout [String]
     ) throws(NormalizeError) {
         var count = 0
         func put(_ key: String, _ value: JSONValue?) {
@@ -249,7 +278,9 @@ public enum LandsatMTLReader {
     /// One asset per FILE_NAME_* of PRODUCT_CONTENTS, plus the companions stactools lists
     /// (thumbnails, MTL.json) when they are in the bundle or are the object itself.
     private static func makeAssets(
-        _ mtl: MTLFields, product: LandsatAssetSpec.Product, context: ReaderContext
+        _ mtl: MTLFields,
+        product: LandsatAssetSpec.Product,
+        context: ReaderContext
     ) throws(NormalizeError) -> [Asset] {
         let contents = mtl.document.values(in: MTLFields.Group.product.rawValue)
         var named: [(fileName: String, mtlKey: String, spec: LandsatAssetSpec)] = []
@@ -295,8 +326,15 @@ public enum LandsatMTLReader {
             }
             assets.append(
                 Asset(
-                    key: key, href: href, title: spec.title, mediaType: LandsatAssetSpec.mediaType(of: fileName),
-                    roles: spec.roles, extra: extra, localFile: localFile))
+                    key: key,
+                    href: href,
+                    title: spec.title,
+                    mediaType: LandsatAssetSpec.mediaType(of: fileName),
+                    roles: spec.roles,
+                    extra: extra,
+                    localFile: localFile
+                )
+            )
         }
         return assets
     }
@@ -529,7 +567,9 @@ package struct LandsatAngleCorners: Sendable, Hashable {
         // Only the part read is text we keep: check it, not the coefficients after it.
         if let bad = TextBytes.firstInvalidText(bytes, from: TextBytes.afterBOM(bytes), to: position) {
             throw NormalizeError(
-                field: "ANG", "line \(TextBytes.line(of: bad.offset, in: bytes)): \(bad.reason)")
+                field: "ANG",
+                "line \(TextBytes.line(of: bad.offset, in: bytes)): \(bad.reason)"
+            )
         }
         for key in keys where found[key] == nil { throw .missing(key) }
         guard let lineCount = found[keys[0]]?.first, found[keys[0]]?.count == 1, lineCount > 0 else {

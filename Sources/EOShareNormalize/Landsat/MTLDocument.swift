@@ -1,7 +1,7 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
 import EOShareUnpack
+import Foundation
 
 /// A Landsat MTL metadata file, whatever its encoding: groups of `KEY = value` pairs (quotes
 /// removed, whitespace trimmed). USGS ships the same MTL as ODL text, JSON and XML; reading
@@ -99,7 +99,8 @@ public struct MTLDocument: Sendable {
             let range = table.range(of: g)
             guard !range.isEmpty else { continue }
             result[name] = Dictionary(
-                uniqueKeysWithValues: table.entries[range].map { (table.string($0.key), table.string($0.value)) })
+                uniqueKeysWithValues: table.entries[range].map { (table.string($0.key), table.string($0.value)) }
+            )
         }
         return result
     }
@@ -145,7 +146,9 @@ private struct MTLTable: Sendable {
         return Int32(groupNames.count - 1)
     }
 
-    package func span(_ range: Range<Int>) -> Span { Span(start: Int32(range.lowerBound), end: Int32(range.upperBound)) }
+    package func span(_ range: Range<Int>) -> Span {
+        Span(start: Int32(range.lowerBound), end: Int32(range.upperBound))
+    }
 
     package mutating func span(decoded text: String) -> Span {
         decoded.append(text)
@@ -198,7 +201,9 @@ private struct MTLTable: Sendable {
             // Entries with equal hashes sit together: compare each with those after it.
             var j = i + 1
             while j < entries.count, entries[j].group == e.group, entries[j].hash == e.hash {
-                if withBytes(entries[j].key, { equal(e.key, $0) }), duplicate.map({ entries[j].offset < $0.offset }) ?? true {
+                if withBytes(entries[j].key, { equal(e.key, $0) }),
+                    duplicate.map({ entries[j].offset < $0.offset }) ?? true
+                {
                     duplicate = entries[j]
                 }
                 j += 1
@@ -238,12 +243,17 @@ private enum MTLBytes {
     package static func isNameByte(_ b: UInt8) -> Bool { TextBytes.isNameByte(b) }
     package static func line(of offset: Int, in bytes: [UInt8]) -> Int { TextBytes.line(of: offset, in: bytes) }
     package static func text(_ bytes: ArraySlice<UInt8>) -> String { TextBytes.text(bytes) }
-    package static func trimmed(_ bytes: [UInt8], _ from: Int, _ to: Int) -> Range<Int> { TextBytes.trimmed(bytes, from, to) }
+    package static func trimmed(_ bytes: [UInt8], _ from: Int, _ to: Int) -> Range<Int> {
+        TextBytes.trimmed(bytes, from, to)
+    }
     package static func trimmed(_ text: String) -> String { TextBytes.trimmed(text) }
 
     /// The error for a malformed file, with the line of `offset` when there is one.
     package static func malformed(
-        _ encoding: MTLDocument.Encoding, _ bytes: [UInt8], at offset: Int?, _ detail: String
+        _ encoding: MTLDocument.Encoding,
+        _ bytes: [UInt8],
+        at offset: Int?,
+        _ detail: String
     ) -> NormalizeError {
         let name: String
         switch encoding {
@@ -283,7 +293,8 @@ private struct ODLParser {
             return p.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
         }
         func equal(_ range: Range<Int>, _ word: StaticString) -> Bool {
-            range.count == word.utf8CodeUnitCount && memcmp(p.baseAddress! + range.lowerBound, word.utf8Start, range.count) == 0
+            range.count == word.utf8CodeUnitCount
+                && memcmp(p.baseAddress! + range.lowerBound, word.utf8Start, range.count) == 0
         }
         var open: [(name: String, group: Int32, offset: Int)] = []
         var ended = false
@@ -334,7 +345,8 @@ private struct ODLParser {
                 guard name.isEmpty || name == top.name else {
                     throw fail(
                         lineStart,
-                        "\(keyword) = \(name) does not close GROUP = \(top.name) (line \(line(top.offset)))")
+                        "\(keyword) = \(name) does not close GROUP = \(top.name) (line \(line(top.offset)))"
+                    )
                 }
             } else {
                 guard let top = open.last else {
@@ -361,7 +373,9 @@ private struct ODLParser {
             throw fail(lineStart, "unterminated string in \(MTLBytes.text(bytes[key]))")
         }
         let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
-        guard !bytes[inner].contains(quote) else { throw fail(lineStart, "stray quote in \(MTLBytes.text(bytes[key]))") }
+        guard !bytes[inner].contains(quote) else {
+            throw fail(lineStart, "stray quote in \(MTLBytes.text(bytes[key]))")
+        }
         return inner
     }
 
@@ -404,7 +418,8 @@ private struct XMLTreeParser {
             guard child.isLeaf else { return try self.group(child, into: &table) }
             let node = document.nodes[child.index]
             let value =
-                node.decodedText >= 0 ? table.span(decoded: document.decoded[Int(node.decodedText)])
+                node.decodedText >= 0
+                ? table.span(decoded: document.decoded[Int(node.decodedText)])
                 : table.span(node.text)
             table.add(group: group, key: table.span(node.name), value: value, offset: node.offset)
         }
@@ -438,7 +453,8 @@ private struct JSONTreeParser {
 
     private mutating func document(into table: inout MTLTable) throws(NormalizeError) {
         try expect(UInt8(ascii: "{"))
-        try members(&table) { (parser: inout JSONTreeParser, table: inout MTLTable, key, keyOffset) throws(NormalizeError) in
+        try members(&table) {
+            (parser: inout JSONTreeParser, table: inout MTLTable, key, keyOffset) throws(NormalizeError) in
             let name = table.string(key)
             guard parser.peek() == UInt8(ascii: "{") else {
                 throw parser.fail(keyOffset, "\"\(name)\" outside of any group")
@@ -454,7 +470,8 @@ private struct JSONTreeParser {
         guard depth <= Self.maxDepth else { throw fail(lexer.i, "groups nested too deeply") }
         let group = table.group(named: name)
         try expect(UInt8(ascii: "{"))
-        try members(&table) { (parser: inout JSONTreeParser, table: inout MTLTable, key, keyOffset) throws(NormalizeError) in
+        try members(&table) {
+            (parser: inout JSONTreeParser, table: inout MTLTable, key, keyOffset) throws(NormalizeError) in
             switch parser.peek() {
             case UInt8(ascii: "{"):
                 try parser.group(named: table.string(key), depth: depth + 1, into: &table)

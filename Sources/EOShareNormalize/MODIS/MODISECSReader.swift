@@ -29,7 +29,9 @@ public enum MODISECSReader {
     static let midpointProducts: Set<String> = ["MCD43A4"]
 
     public static func read(
-        _ bytes: [UInt8], name: String, context: ReaderContext
+        _ bytes: [UInt8],
+        name: String,
+        context: ReaderContext
     ) throws(NormalizeError) -> Record {
         let root = try MetadataXML.parse(bytes, file: "ECS metadata", skipping: ["OrbitCalculatedSpatialDomain"])
         guard root.hasLocalName("GranuleMetaDataFile") else {
@@ -123,16 +125,30 @@ public enum MODISECSReader {
             assets.append(hdf)
         }
         if let meta = asset(
-            "metadata", Normalizer.baseName(name), "Federal Geographic Data Committee (FGDC) Metadata",
-            "application/xml", "metadata")
-        {
+            "metadata",
+            Normalizer.baseName(name),
+            "Federal Geographic Data Committee (FGDC) Metadata",
+            "application/xml",
+            "metadata"
+        ) {
             assets.append(meta)
         }
 
         return Record(
-            id: id, collection: context.collection, owner: context.owner, source: context.source,
-            datetime: datetime, startDatetime: start, endDatetime: end, processed: created,
-            geometry: footprint.geometry, bbox: footprint.bbox, properties: p, stacExtensions: ext, assets: assets)
+            id: id,
+            collection: context.collection,
+            owner: context.owner,
+            source: context.source,
+            datetime: datetime,
+            startDatetime: start,
+            endDatetime: end,
+            processed: created,
+            geometry: footprint.geometry,
+            bbox: footprint.bbox,
+            properties: p,
+            stacExtensions: ext,
+            assets: assets
+        )
     }
 
     /// The outline of sinusoidal tile h/v in lon/lat: its top and bottom are parallels, its
@@ -162,7 +178,11 @@ public enum MODISECSReader {
     // MARK: Fields
 
     /// ECS dates and times: `2022-02-02` with `00:00:00.000000` (UTC).
-    private static func dateTime(_ granule: MarkupElement, _ date: String, _ time: String) throws(NormalizeError)
+    private static func dateTime(
+        _ granule: MarkupElement,
+        _ date: String,
+        _ time: String
+    ) throws(NormalizeError)
         -> Date
     {
         let d = try MetadataXML.required(granule, "RangeDateTime/\(date)")
@@ -177,7 +197,11 @@ public enum MODISECSReader {
         return value
     }
 
-    private static func tileNumber(_ field: String, _ text: String, in range: ClosedRange<Int>) throws(NormalizeError)
+    private static func tileNumber(
+        _ field: String,
+        _ text: String,
+        in range: ClosedRange<Int>
+    ) throws(NormalizeError)
         -> Int
     {
         guard let n = Int(text), range.contains(n) else { throw .unparseable(field, text) }

@@ -20,10 +20,12 @@ struct Sentinel1SAFEFormat: FormatReader {
         }
         let product = Normalizer.baseName(String(folder.dropLast()))
         return Sentinel1SAFEReader.Input(
-            productName: product.isEmpty ? nil : product, manifestName: manifest.name,
+            productName: product.isEmpty ? nil : product,
+            manifestName: manifest.name,
             manifest: try Normalizer.bytes(of: manifest),
             manifestFile: manifest.url,
-            annotation: try annotation.map { f throws(NormalizeError) in try Normalizer.bytes(of: f) })
+            annotation: try annotation.map { f throws(NormalizeError) in try Normalizer.bytes(of: f) }
+        )
     }
 
     func read(_ input: Sentinel1SAFEReader.Input, context: ReaderContext) throws(NormalizeError) -> ReaderOutput {

@@ -40,7 +40,10 @@ public enum Sentinel1SAFEReader {
         public var annotation: [UInt8]?
 
         public init(
-            productName: String?, manifestName: String, manifest: [UInt8], manifestFile: URL? = nil,
+            productName: String?,
+            manifestName: String,
+            manifest: [UInt8],
+            manifestFile: URL? = nil,
             annotation: [UInt8]? = nil
         ) {
             self.productName = productName
@@ -83,7 +86,9 @@ public enum Sentinel1SAFEReader {
         let nameParts = name.split(separator: "_", omittingEmptySubsequences: false)
         guard name.hasPrefix("S1"), nameParts.count >= 9, nameParts.last?.count == 4 else {
             throw NormalizeError(
-                field: "product name", "'\(name.prefix(80))' is not a Sentinel-1 product name (S1x_MM_TTTR_…_XXXX)")
+                field: "product name",
+                "'\(name.prefix(80))' is not a Sentinel-1 product name (S1x_MM_TTTR_…_XXXX)"
+            )
         }
         let id = String(name.dropLast(5))
         guard let metadata = root.child("metadataSection") else { throw .missing("metadataSection") }
@@ -185,7 +190,9 @@ public enum Sentinel1SAFEReader {
             // As stactools' transform_from_bbox, which reads the shape as [rows, columns].
             p["proj:transform"] = .array(
                 [(b[2] - b[0]) / Double(shape[1]), 0, b[0], 0, (b[1] - b[3]) / Double(shape[0]), b[3]].map(
-                    JSONValue.number))
+                    JSONValue.number
+                )
+            )
         }
         p["proj:centroid"] = .object([
             "lat": .number((footprint.centroid.y * 1e5).rounded() / 1e5),
@@ -229,9 +236,19 @@ public enum Sentinel1SAFEReader {
 
         let assets = try makeAssets(root, input: input, isSLC: isSLC, context: context)
         return Record(
-            id: id, collection: context.collection, owner: context.owner, source: context.source,
-            datetime: middle, startDatetime: start, endDatetime: end, geometry: footprint.geometry,
-            bbox: footprint.bbox, properties: p, stacExtensions: ext, assets: assets)
+            id: id,
+            collection: context.collection,
+            owner: context.owner,
+            source: context.source,
+            datetime: middle,
+            startDatetime: start,
+            endDatetime: end,
+            geometry: footprint.geometry,
+            bbox: footprint.bbox,
+            properties: p,
+            stacExtensions: ext,
+            assets: assets
+        )
     }
 
     // MARK: Parts
@@ -296,11 +313,13 @@ public enum Sentinel1SAFEReader {
     /// `[samples, lines]` of the product annotation's image information.
     private static func shape(_ bytes: [UInt8]) throws(NormalizeError) -> [Int] {
         let root = try MetadataXML.parse(
-            bytes, file: "product annotation",
+            bytes,
+            file: "product annotation",
             skipping: [
                 "geolocationGrid", "dopplerCentroid", "antennaPattern", "orbitList", "attitudeList",
                 "coordinateConversion",
-            ])
+            ]
+        )
         guard let image = root.find("imageAnnotation/imageInformation") else { throw .missing("imageInformation") }
         let samples = try MetadataXML.required(image, "numberOfSamples")
         let lines = try MetadataXML.required(image, "numberOfLines")
@@ -337,7 +356,10 @@ public enum Sentinel1SAFEReader {
     // MARK: Assets
 
     private static func makeAssets(
-        _ root: MarkupElement, input: Input, isSLC: Bool, context: ReaderContext
+        _ root: MarkupElement,
+        input: Input,
+        isSLC: Bool,
+        context: ReaderContext
     ) throws(NormalizeError) -> [Asset] {
         let base = URL(string: input.manifestName, relativeTo: context.objectURL)
         let folder = Normalizer.folder(of: base)
@@ -352,7 +374,8 @@ public enum Sentinel1SAFEReader {
             let plain = Normalizer.baseName(clean)
             if let local = context.localFiles[plain] {
                 assets.append(
-                    Asset(key: key, href: plain, title: title, mediaType: type, roles: [role], localFile: local))
+                    Asset(key: key, href: plain, title: title, mediaType: type, roles: [role], localFile: local)
+                )
                 return
             }
             guard let base, let href = Normalizer.href(clean, besideFolder: folder, objectURL: base) else {
@@ -387,17 +410,30 @@ public enum Sentinel1SAFEReader {
         }
         for (band, href, pol) in product {
             try add(
-                "schema-product-\(band)", href, title: "\(pol) Product Schema", type: "application/xml",
-                role: "metadata")
+                "schema-product-\(band)",
+                href,
+                title: "\(pol) Product Schema",
+                type: "application/xml",
+                role: "metadata"
+            )
         }
         for (band, href, pol) in calibration {
             try add(
-                "schema-calibration-\(band)", href, title: "\(pol) Calibration Schema", type: "application/xml",
-                role: "metadata")
+                "schema-calibration-\(band)",
+                href,
+                title: "\(pol) Calibration Schema",
+                type: "application/xml",
+                role: "metadata"
+            )
         }
         for (band, href, pol) in noise {
             try add(
-                "schema-noise-\(band)", href, title: "\(pol) Noise Schema", type: "application/xml", role: "metadata")
+                "schema-noise-\(band)",
+                href,
+                title: "\(pol) Noise Schema",
+                type: "application/xml",
+                role: "metadata"
+            )
         }
         try add("thumbnail", "preview/quick-look.png", title: "Preview Image", type: "image/png", role: "thumbnail")
         for (band, href, pol) in measurement {

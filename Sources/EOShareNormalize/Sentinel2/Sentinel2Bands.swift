@@ -29,19 +29,54 @@ package enum Sentinel2Bands {
         Band(id: "B03", key: "green", title: "Green", commonName: "green", center: 0.56, fwhm: 0.045, gsd: 10),
         Band(id: "B04", key: "red", title: "Red", commonName: "red", center: 0.665, fwhm: 0.038, gsd: 10),
         Band(
-            id: "B05", key: "rededge1", title: "Red Edge 1", commonName: "rededge", center: 0.704, fwhm: 0.019, gsd: 20),
+            id: "B05",
+            key: "rededge1",
+            title: "Red Edge 1",
+            commonName: "rededge",
+            center: 0.704,
+            fwhm: 0.019,
+            gsd: 20
+        ),
         Band(
-            id: "B06", key: "rededge2", title: "Red Edge 2", commonName: "rededge", center: 0.74, fwhm: 0.018, gsd: 20),
+            id: "B06",
+            key: "rededge2",
+            title: "Red Edge 2",
+            commonName: "rededge",
+            center: 0.74,
+            fwhm: 0.018,
+            gsd: 20
+        ),
         Band(
-            id: "B07", key: "rededge3", title: "Red Edge 3", commonName: "rededge", center: 0.783, fwhm: 0.028, gsd: 20),
+            id: "B07",
+            key: "rededge3",
+            title: "Red Edge 3",
+            commonName: "rededge",
+            center: 0.783,
+            fwhm: 0.028,
+            gsd: 20
+        ),
         Band(id: "B08", key: "nir", title: "NIR 1", commonName: "nir", center: 0.842, fwhm: 0.145, gsd: 10),
         Band(id: "B8A", key: "nir08", title: "NIR 2", commonName: "nir08", center: 0.865, fwhm: 0.033, gsd: 20),
         Band(id: "B09", key: "nir09", title: "NIR 3", commonName: "nir09", center: 0.945, fwhm: 0.026, gsd: 60),
         Band(id: "B10", key: "cirrus", title: "Cirrus", commonName: "cirrus", center: 1.3735, fwhm: 0.075, gsd: 60),
         Band(
-            id: "B11", key: "swir16", title: "SWIR 1.6μm", commonName: "swir16", center: 1.61, fwhm: 0.143, gsd: 20),
+            id: "B11",
+            key: "swir16",
+            title: "SWIR 1.6μm",
+            commonName: "swir16",
+            center: 1.61,
+            fwhm: 0.143,
+            gsd: 20
+        ),
         Band(
-            id: "B12", key: "swir22", title: "SWIR 2.2μm", commonName: "swir22", center: 2.19, fwhm: 0.242, gsd: 20),
+            id: "B12",
+            key: "swir22",
+            title: "SWIR 2.2μm",
+            commonName: "swir22",
+            center: 2.19,
+            fwhm: 0.242,
+            gsd: 20
+        ),
     ]
 
     package static let byID: [String: Band] = Dictionary(uniqueKeysWithValues: bands.map { ($0.id, $0) })
@@ -78,7 +113,12 @@ package enum Sentinel2Bands {
         }
         if has(name, "TCI") {
             extra["eo:bands"] = rgb
-            return AssetSpec(key: keyed("visual", default: 10), title: "True color image", roles: ["visual"], extra: extra)
+            return AssetSpec(
+                key: keyed("visual", default: 10),
+                title: "True color image",
+                roles: ["visual"],
+                extra: extra
+            )
         }
         let products: [(code: String, key: String, title: String, roles: [String])] = [
             ("AOT", "aot", "Aerosol optical thickness (AOT)", ["data"]),
@@ -89,7 +129,11 @@ package enum Sentinel2Bands {
         ]
         for product in products where has(name, product.code) {
             return AssetSpec(
-                key: keyed(product.key, default: 20), title: product.title, roles: product.roles, extra: extra)
+                key: keyed(product.key, default: 20),
+                title: product.title,
+                roles: product.roles,
+                extra: extra
+            )
         }
         return nil
     }

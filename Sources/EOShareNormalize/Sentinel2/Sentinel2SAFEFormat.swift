@@ -21,12 +21,15 @@ struct Sentinel2SAFEFormat: FormatReader {
                 && $0.name.utf8.count > folder.utf8.count + 19
         }
         return Sentinel2SAFEReader.Input(
-            productName: product.name, product: try Normalizer.bytes(of: product), productFile: product.url,
+            productName: product.name,
+            product: try Normalizer.bytes(of: product),
+            productFile: product.url,
             manifest: try manifest.map { f throws(NormalizeError) in try Normalizer.bytes(of: f) },
             manifestFile: manifest?.url,
             granuleName: granule?.name,
             granule: try granule.map { f throws(NormalizeError) in try Normalizer.bytes(of: f) },
-            granuleFile: granule?.url)
+            granuleFile: granule?.url
+        )
     }
 
     func read(_ input: Sentinel2SAFEReader.Input, context: ReaderContext) throws(NormalizeError) -> ReaderOutput {

@@ -1,7 +1,7 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
 import EOShareUnpack
+import Foundation
 
 /// Reads a Sentinel-2 SAFE product (Level-1C or Level-2A, processing baselines 02.xx–05.xx)
 /// from its product metadata (`MTD_MSIL1C.xml` / `MTD_MSIL2A.xml`), with `manifest.safe` and
@@ -34,8 +34,14 @@ public enum Sentinel2SAFEReader {
         public var granuleFile: URL?
 
         public init(
-            productName: String, product: [UInt8], productFile: URL? = nil, manifest: [UInt8]? = nil,
-            manifestFile: URL? = nil, granuleName: String? = nil, granule: [UInt8]? = nil, granuleFile: URL? = nil
+            productName: String,
+            product: [UInt8],
+            productFile: URL? = nil,
+            manifest: [UInt8]? = nil,
+            manifestFile: URL? = nil,
+            granuleName: String? = nil,
+            granule: [UInt8]? = nil,
+            granuleFile: URL? = nil
         ) {
             self.productName = productName
             self.product = product
@@ -161,12 +167,26 @@ public enum Sentinel2SAFEReader {
 
         let footprint = try self.footprint(root)
         let assets = try makeAssets(
-            input: input, granuleNode: granuleNode, manifest: manifest, granule: granule, context: context)
+            input: input,
+            granuleNode: granuleNode,
+            manifest: manifest,
+            granule: granule,
+            context: context
+        )
 
         return Record(
-            id: id, collection: context.collection, owner: context.owner, source: context.source,
-            datetime: datetime, processed: processed, geometry: footprint.geometry, bbox: footprint.bbox,
-            properties: p, stacExtensions: ext, assets: assets)
+            id: id,
+            collection: context.collection,
+            owner: context.owner,
+            source: context.source,
+            datetime: datetime,
+            processed: processed,
+            geometry: footprint.geometry,
+            bbox: footprint.bbox,
+            properties: p,
+            stacExtensions: ext,
+            assets: assets
+        )
     }
 
     /// Granule quality percentages, `s2:` key → MTD_TL element.
@@ -201,7 +221,9 @@ public enum Sentinel2SAFEReader {
     }
 
     /// The MGRS tile from the product name's `_Tzzbss_` part.
-    package static func mgrsTile(_ productURI: String) throws(NormalizeError) -> (zone: Int, band: String, square: String) {
+    package static func mgrsTile(
+        _ productURI: String
+    ) throws(NormalizeError) -> (zone: Int, band: String, square: String) {
         for part in productURI.split(separator: "_") where part.count == 6 && part.hasPrefix("T") {
             let chars = Array(part.utf8)
             guard TextBytes.isDigit(chars[1]), TextBytes.isDigit(chars[2]),
@@ -225,7 +247,8 @@ public enum Sentinel2SAFEReader {
             var azimuths: [Double] = []
             var zeniths: [Double] = []
             for v in viewing {
-                guard let a = try angle(v, "AZIMUTH_ANGLE", in: 0...360), let z = try angle(v, "ZENITH_ANGLE", in: 0...90)
+                guard let a = try angle(v, "AZIMUTH_ANGLE", in: 0...360),
+                    let z = try angle(v, "ZENITH_ANGLE", in: 0...90)
                 else { continue }
                 azimuths.append(a)
                 zeniths.append(z)
@@ -285,7 +308,10 @@ public enum Sentinel2SAFEReader {
     // MARK: Assets
 
     private static func makeAssets(
-        input: Input, granuleNode: MarkupElement, manifest: MarkupElement?, granule: MarkupElement?,
+        input: Input,
+        granuleNode: MarkupElement,
+        manifest: MarkupElement?,
+        granule: MarkupElement?,
         context: ReaderContext
     ) throws(NormalizeError) -> [Asset] {
         let cog = granuleNode.attribute("imageFormat") == "GeoTIFF"
@@ -300,7 +326,9 @@ public enum Sentinel2SAFEReader {
         }
         func located(_ path: String) throws(NormalizeError) -> (href: String, file: URL?) {
             let clean = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
-            guard !clean.isEmpty, !clean.hasPrefix("/"), !clean.utf8.split(separator: UInt8(ascii: "/")).contains(where: { $0.elementsEqual("..".utf8) }) else {
+            guard !clean.isEmpty, !clean.hasPrefix("/"),
+                !clean.utf8.split(separator: UInt8(ascii: "/")).contains(where: { $0.elementsEqual("..".utf8) })
+            else {
                 throw NormalizeError(field: "IMAGE_FILE", "path '\(path.prefix(80))' leaves the product")
             }
             let name = Normalizer.baseName(clean)
@@ -317,9 +345,17 @@ public enum Sentinel2SAFEReader {
             let name = Normalizer.baseName(path)
             guard let spec = Sentinel2Bands.asset(forImage: name) else { continue }
             let (href, file) = try located(path + fileExtension)
-            add(Asset(
-                key: spec.key, href: href, title: spec.title, mediaType: mediaType, roles: spec.roles,
-                extra: spec.extra, localFile: file))
+            add(
+                Asset(
+                    key: spec.key,
+                    href: href,
+                    title: spec.title,
+                    mediaType: mediaType,
+                    roles: spec.roles,
+                    extra: spec.extra,
+                    localFile: file
+                )
+            )
             if granuleFolder == nil, path.hasPrefix("GRANULE/") {
                 granuleFolder = path.split(separator: "/").prefix(2).joined(separator: "/")
             }
@@ -334,9 +370,17 @@ public enum Sentinel2SAFEReader {
         if var preview {
             if !preview.hasSuffix(fileExtension), !preview.hasSuffix(".jp2") { preview += fileExtension }
             let (href, file) = try located(preview)
-            add(Asset(
-                key: "preview", href: href, title: "True color preview", mediaType: mediaType, roles: ["overview"],
-                extra: ["eo:bands": Sentinel2Bands.rgb], localFile: file))
+            add(
+                Asset(
+                    key: "preview",
+                    href: href,
+                    title: "True color preview",
+                    mediaType: mediaType,
+                    roles: ["overview"],
+                    extra: ["eo:bands": Sentinel2Bands.rgb],
+                    localFile: file
+                )
+            )
         }
 
         // Metadata files: those present are local assets, the others hrefs at the source.
@@ -379,7 +423,9 @@ public enum Sentinel2SAFEReader {
     // MARK: Field access
 
     private static func parse(
-        _ bytes: [UInt8], file: String, skipping: Set<String> = []
+        _ bytes: [UInt8],
+        file: String,
+        skipping: Set<String> = []
     ) throws(NormalizeError) -> MarkupElement {
         let start = TextBytes.afterBOM(bytes)
         if let bad = TextBytes.firstInvalidText(bytes, from: start) {
@@ -414,13 +460,17 @@ public enum Sentinel2SAFEReader {
     /// A percentage of the tile: 0 to 100, or the item would state what cannot be.
     private static func percentage(_ element: MarkupElement, _ path: String) throws(NormalizeError) -> Double? {
         guard let value = try number(element, path) else { return nil }
-        guard (0...100).contains(value) else { throw .unparseable(String(path.split(separator: "/").last!), "\(value)") }
+        guard (0...100).contains(value) else {
+            throw .unparseable(String(path.split(separator: "/").last!), "\(value)")
+        }
         return value
     }
 
     /// An angle in degrees within `range` (a finite 1e300 is a number, not an angle).
     private static func angle(
-        _ element: MarkupElement, _ path: String, in range: ClosedRange<Double>
+        _ element: MarkupElement,
+        _ path: String,
+        in range: ClosedRange<Double>
     ) throws(NormalizeError) -> Double? {
         guard let value = try number(element, path) else { return nil }
         guard range.contains(value) else { throw .unparseable(String(path.split(separator: "/").last!), "\(value)") }

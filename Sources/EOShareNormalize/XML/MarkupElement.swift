@@ -1,7 +1,7 @@
-import Foundation
 import EOShareCore
 import EOShareFetch
 import EOShareUnpack
+import Foundation
 
 /// A parsed XML document held flat: the input bytes and one array of nodes in document
 /// order, linked parent → first child → next sibling. Names, texts and attribute values

@@ -4,7 +4,11 @@ import Foundation
 /// Parsing a metadata file for a reader: checks the text is UTF-8 and the XML well formed,
 /// and names the file and the line in the one-line error.
 enum MetadataXML {
-    static func parse(_ bytes: [UInt8], file: String, skipping: Set<String> = []) throws(NormalizeError)
+    static func parse(
+        _ bytes: [UInt8],
+        file: String,
+        skipping: Set<String> = []
+    ) throws(NormalizeError)
         -> MarkupElement
     {
         let start = TextBytes.afterBOM(bytes)

@@ -1,8 +1,8 @@
 import CEOShareSystem
-import Foundation
 import EOShareCore
 import EOShareFetch
 import EOShareUnpack
+import Foundation
 
 /// A small byte-level XML reader for agency metadata: an optional `<?xml …?>` prolog,
 /// comments, processing instructions, CDATA, attributes, the five predefined entities and
@@ -45,7 +45,9 @@ public struct XMLReader {
 
     /// Parses the document in `bytes` starting at `start` (after any byte order mark).
     public static func parse(
-        _ bytes: [UInt8], from start: Int = 0, skipping: Set<String> = []
+        _ bytes: [UInt8],
+        from start: Int = 0,
+        skipping: Set<String> = []
     ) throws(XMLSyntaxError) -> MarkupElement {
         guard bytes.count < Int32.max else { throw XMLSyntaxError(offset: nil, detail: "document over 2 GiB") }
         // The reader holds the pointer: it stays inside the closure, only what it built leaves.
@@ -178,8 +180,13 @@ public struct XMLReader {
                     throw fail(tagStart, "second root element <\(text(bytes[nameBytes]))>")
                 }
                 let node = nodes.count
-                nodes.append(MarkupDocument.Node(
-                    name: nameBytes, localStart: localStart, attributes: firstAttribute..<attributes.count))
+                nodes.append(
+                    MarkupDocument.Node(
+                        name: nameBytes,
+                        localStart: localStart,
+                        attributes: firstAttribute..<attributes.count
+                    )
+                )
                 link(node, under: &stack)
                 if stack.isEmpty { root = node }
                 if !selfClosing, isSkipped(localStart..<nameBytes.upperBound) {
@@ -195,7 +202,8 @@ public struct XMLReader {
         if let top = stack.last {
             throw fail(
                 n,
-                "end of file inside <\(nodeName(top.node))> (opened on line \(line(nodes[top.node].offset))): file truncated?")
+                "end of file inside <\(nodeName(top.node))> (opened on line \(line(nodes[top.node].offset))): file truncated?"
+            )
         }
         guard let root else { throw fail(nil, "no root element") }
         return root

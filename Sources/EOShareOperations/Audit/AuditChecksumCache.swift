@@ -1,11 +1,11 @@
+import EOShareCore
+import EOShareEmbargo
+import EOSharePublish
+import EOShareState
+import EOShareUnpack
 import Foundation
 import GRDB
 import Synchronization
-import EOShareCore
-import EOShareUnpack
-import EOShareEmbargo
-import EOShareState
-import EOSharePublish
 
 /// The audit's own memory of files it has hashed: (device, inode) → size, mtime, ctime,
 /// SHA-256. An asset whose size and times are unchanged since it was last read is not read
@@ -37,7 +37,10 @@ package final class AuditChecksumCache: Sendable {
     /// creates none.
     package init(path: URL?) throws {
         if let path {
-            try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: path.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
             db = try DatabaseQueue(path: path.path)
         } else {
             db = try DatabaseQueue()
@@ -49,7 +52,8 @@ package final class AuditChecksumCache: Sendable {
                     CREATE TABLE IF NOT EXISTS files (
                         device INTEGER NOT NULL, inode INTEGER NOT NULL, size INTEGER NOT NULL,
                         mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (device, inode))
-                    """)
+                    """
+            )
         }
         let known = try db.read { db in
             var known: [Identity: Entry] = [:]
@@ -67,8 +71,11 @@ package final class AuditChecksumCache: Sendable {
         (
             Identity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)),
             Entry(
-                size: Int64(st.st_size), mtimeNanoseconds: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
-                ctimeNanoseconds: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec), sha256: "")
+                size: Int64(st.st_size),
+                mtimeNanoseconds: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                ctimeNanoseconds: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec),
+                sha256: ""
+            )
         )
     }
 
@@ -97,10 +104,13 @@ package final class AuditChecksumCache: Sendable {
         guard !fresh.isEmpty else { return }
         try db.write { db in
             let insert = try db.makeStatement(
-                sql: "INSERT OR REPLACE INTO files (device, inode, size, mtime_ns, ctime_ns, sha256) VALUES (?, ?, ?, ?, ?, ?)")
+                sql:
+                    "INSERT OR REPLACE INTO files (device, inode, size, mtime_ns, ctime_ns, sha256) VALUES (?, ?, ?, ?, ?, ?)"
+            )
             for (id, e) in fresh {
                 try insert.execute(arguments: [
-                    Int64(bitPattern: id.device), Int64(bitPattern: id.inode), e.size, e.mtimeNanoseconds, e.ctimeNanoseconds, e.sha256,
+                    Int64(bitPattern: id.device), Int64(bitPattern: id.inode), e.size, e.mtimeNanoseconds,
+                    e.ctimeNanoseconds, e.sha256,
                 ])
             }
         }

@@ -1,9 +1,9 @@
-import Foundation
 import EOShareCore
-import EOShareUnpack
 import EOShareEmbargo
-import EOShareState
 import EOSharePublish
+import EOShareState
+import EOShareUnpack
+import Foundation
 
 /// The audit as one self-contained HTML page that stands as evidence for a compliance
 /// officer: what was checked (the pipeline file's path and SHA-256, which holds the
@@ -27,7 +27,8 @@ public enum AuditHTMLReport {
         public var viewers: [String] = []
         public var ledger: LedgerState
 
-        public init(pipelinePath: String, pipelineSHA256: String, version: String, generated: Date, ledger: LedgerState) {
+        public init(pipelinePath: String, pipelineSHA256: String, version: String, generated: Date, ledger: LedgerState)
+        {
             self.pipelinePath = pipelinePath
             self.pipelineSHA256 = pipelineSHA256
             self.version = version
@@ -61,7 +62,11 @@ public enum AuditHTMLReport {
         try AtomicFile.write(Array(render(report, evidence: evidence).utf8), to: url)
     }
 
-    public static func evidence(for report: AuditReport, pipeline: Pipeline, generated: Date = Date()) async throws -> Evidence {
+    public static func evidence(
+        for report: AuditReport,
+        pipeline: Pipeline,
+        generated: Date = Date()
+    ) async throws -> Evidence {
         let engine = EmbargoEngine(policy: pipeline.policy, members: pipeline.members.map(\.id))
         let state = try await existingState(pipeline)
         let fileBytes = (try? FileBytes.read(pipeline.file)) ?? []
@@ -77,10 +82,18 @@ public enum AuditHTMLReport {
             head = all.last.map { Digest.sha256Hex(Array($0)) } ?? Ledger.genesis
         }
         var e = Evidence(
-            pipelinePath: pipeline.file.path, pipelineSHA256: Digest.sha256Hex(fileBytes), version: EOShareVersion.current,
+            pipelinePath: pipeline.file.path,
+            pipelineSHA256: Digest.sha256Hex(fileBytes),
+            version: EOShareVersion.current,
             generated: generated,
             ledger: LedgerState(
-                path: LedgerSource.name(pipeline), lines: lines, head: head, verified: problems.isEmpty, problems: problems.count))
+                path: LedgerSource.name(pipeline),
+                lines: lines,
+                head: head,
+                verified: problems.isEmpty,
+                problems: problems.count
+            )
+        )
         e.viewers = engine.viewers.map(\.folder)
         if let state {
             e.releases = try await StatusReport.build(pipeline: pipeline, state: state, now: report.at).releases
@@ -97,7 +110,9 @@ public enum AuditHTMLReport {
 
     public static func render(_ report: AuditReport, evidence e: Evidence, horizonDays: Int = 30) -> String {
         let at = Timestamp.format(report.at)
-        let due = e.releases.filter { $0.at > report.at && $0.at <= report.at.addingTimeInterval(Double(horizonDays) * 86_400) }
+        let due = e.releases.filter {
+            $0.at > report.at && $0.at <= report.at.addingTimeInterval(Double(horizonDays) * 86_400)
+        }
         var duePerViewer: [String: Int] = [:]
         for r in due { for v in r.viewers { duePerViewer[v, default: 0] += 1 } }
         var html = """
@@ -127,7 +142,8 @@ public enum AuditHTMLReport {
             </dl>
 
             """
-        html += "<h2>Members</h2>\n<table><tr><th>member</th><th>items in tree</th><th>releases due in \(horizonDays) days</th><th>holds active</th></tr>\n"
+        html +=
+            "<h2>Members</h2>\n<table><tr><th>member</th><th>items in tree</th><th>releases due in \(horizonDays) days</th><th>holds active</th></tr>\n"
         let rows = e.viewers.isEmpty ? report.itemsPerMember.keys.sorted() : e.viewers
         for v in rows where report.itemsPerMember[v] != nil || e.viewers.contains(v) {
             let items = report.itemsPerMember[v].map(String.init) ?? "not audited"
@@ -151,7 +167,8 @@ public enum AuditHTMLReport {
         } else {
             html += "<table><tr><th>kind</th><th>member</th><th>record</th><th>detail</th></tr>\n"
             for f in report.findings {
-                html += "<tr><td>\(f.kind.rawValue)</td><td>\(escape(f.member ?? "–"))</td><td class=\"id\">\(escape(f.record ?? "–"))</td>"
+                html +=
+                    "<tr><td>\(f.kind.rawValue)</td><td>\(escape(f.member ?? "–"))</td><td class=\"id\">\(escape(f.record ?? "–"))</td>"
                 html += "<td>\(escape(f.detail))</td></tr>\n"
             }
             html += "</table>\n"
@@ -161,7 +178,8 @@ public enum AuditHTMLReport {
         if !due.isEmpty {
             html += "<table><tr><th>date (UTC)</th><th>record</th><th>collection</th><th>opens to</th></tr>\n"
             for r in due {
-                html += "<tr><td>\(Timestamp.format(r.at))</td><td class=\"id\">\(escape(r.record))</td><td>\(escape(r.collection))</td>"
+                html +=
+                    "<tr><td>\(Timestamp.format(r.at))</td><td class=\"id\">\(escape(r.record))</td><td>\(escape(r.collection))</td>"
                 html += "<td>\(escape(r.viewers.joined(separator: ", ")))</td></tr>\n"
             }
             html += "</table>\n"
@@ -192,7 +210,8 @@ public enum AuditHTMLReport {
             String(Timestamp.format(Date(timeIntervalSince1970: Double(first + day) * 86_400)).prefix(10))
         }
         let total = Int(left + width + 20)
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(total) \(Int(height))\" role=\"img\" aria-label=\"releases per member and calendar day\">\n"
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(total) \(Int(height))\" role=\"img\" aria-label=\"releases per member and calendar day\">\n"
         for tick in stride(from: 0, through: days, by: 5) {
             let x = left + (Double(tick) + 0.5) * dayWidth
             svg += "<line x1=\"\(x)\" y1=\"10\" x2=\"\(x)\" y2=\"\(height - 20)\" stroke=\"#e3e3e3\"/>"
@@ -206,7 +225,8 @@ public enum AuditHTMLReport {
                 let x = left + (Double(day) + 0.5) * dayWidth
                 let r = min(row / 2 - 3, 3 + 1.5 * Double(count).squareRoot())
                 svg += "<circle cx=\"\(x)\" cy=\"\(y)\" r=\"\(r)\" fill=\"#2f6db5\" fill-opacity=\"0.7\">"
-                svg += "<title>\(escape(member)): \(count) release\(count == 1 ? "" : "s") on \(date(day))</title></circle>"
+                svg +=
+                    "<title>\(escape(member)): \(count) release\(count == 1 ? "" : "s") on \(date(day))</title></circle>"
                 svg += "<text x=\"\(x)\" y=\"\(y - r - 2)\" text-anchor=\"middle\">\(count)</text>\n"
             }
         }

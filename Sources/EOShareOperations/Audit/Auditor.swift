@@ -1,10 +1,10 @@
+import EOShareCore
+import EOShareEmbargo
+import EOSharePublish
+import EOShareState
+import EOShareUnpack
 import Foundation
 import Synchronization
-import EOShareCore
-import EOShareUnpack
-import EOShareEmbargo
-import EOShareState
-import EOSharePublish
 
 /// One audit finding (CONTRACT §5).
 public struct AuditFinding: Sendable, Hashable {
@@ -35,7 +35,9 @@ public struct AuditReport: Sendable {
     public var json: JSONValue {
         .object([
             "at": .string(Timestamp.format(at)), "compliant": .bool(compliant),
-            "checked": .object(["members": .int(Int64(members)), "items": .int(Int64(items)), "files": .int(Int64(files))]),
+            "checked": .object([
+                "members": .int(Int64(members)), "items": .int(Int64(items)), "files": .int(Int64(files)),
+            ]),
             "findings": .array(findings.map(\.json)),
         ])
     }
@@ -91,7 +93,8 @@ public struct Auditor: Sendable {
     public func audit(at t: Date, only member: String? = nil) async throws -> AuditReport {
         var report = AuditReport(at: t)
         // The checksum cache loads on another thread while this one walks the trees.
-        let cacheFile = FileManager.default.fileExists(atPath: pipeline.stateFolder.path)
+        let cacheFile =
+            FileManager.default.fileExists(atPath: pipeline.stateFolder.path)
             ? pipeline.stateFolder.appendingPathComponent("audit-cache.sqlite") : nil
         // Reading the trees and hashing files blocks threads: they get threads of their own.
         let threads = WorkerThreads(name: "eoshare-audit")
@@ -101,7 +104,8 @@ public struct Auditor: Sendable {
         // No shared root is no tree at all: never compliant, even with nothing to publish yet.
         if !FileManager.default.fileExists(atPath: root) {
             report.findings.append(
-                AuditFinding(kind: .missing, member: nil, record: nil, detail: "the shared root \(root) does not exist"))
+                AuditFinding(kind: .missing, member: nil, record: nil, detail: "the shared root \(root) does not exist")
+            )
         }
         let viewers = engine.viewers.filter { member == nil || $0.folder == member }
         for entry in DirectoryEntries.list(root) where !entry.name.hasPrefix(".") && member == nil {
@@ -110,17 +114,21 @@ public struct Auditor: Sendable {
             let files = entry.isDirectory ? Self.fileCount("\(root)/\(entry.name)") : 1
             report.findings.append(
                 AuditFinding(
-                    kind: files > 0 && entry.isDirectory ? .violation : .orphan, member: entry.isDirectory ? entry.name : nil,
+                    kind: files > 0 && entry.isDirectory ? .violation : .orphan,
+                    member: entry.isDirectory ? entry.name : nil,
                     record: nil,
                     detail: entry.isDirectory
-                        ? "\(entry.name) is no member's folder and holds \(files) files" : "\(entry.name) is no member's folder"))
+                        ? "\(entry.name) is no member's folder and holds \(files) files"
+                        : "\(entry.name) is no member's folder"
+                )
+            )
         }
         // The walk down to item folders (CONTRACT §6), in directory order (a findings' sort at
         // the end makes the report stable); day folders stay open so items are reached
         // relative to them.
         var folders: [ItemFolder] = []
         var opened: [Int32] = []
-        defer { opened.forEach { close($0) } }
+        defer { for fd in opened { close(fd) } }
         for viewer in viewers {
             report.members += 1
             let vroot = "\(root)/\(viewer.folder)"
@@ -141,7 +149,8 @@ public struct Auditor: Sendable {
                                 report.findings.append(orphan(viewer, "\(cname)/\(y.name)/\(m.name)"))
                                 continue
                             }
-                            for d in DirectoryEntries.list("\(cpath)/\(y.name)/\(m.name)") where d.name != "catalog.json" {
+                            for d in DirectoryEntries.list("\(cpath)/\(y.name)/\(m.name)")
+                            where d.name != "catalog.json" {
                                 guard d.isDirectory, Publisher.isNumber(d.name, digits: 2) else {
                                     report.findings.append(orphan(viewer, "\(cname)/\(y.name)/\(m.name)/\(d.name)"))
                                     continue
@@ -161,15 +170,22 @@ public struct Auditor: Sendable {
                         continue
                     }
                     opened.append(dfolder)
-                    for ientry in DirectoryEntries.list(folder: dfolder, sorted: false) where ientry.name != "catalog.json" {
+                    for ientry in DirectoryEntries.list(folder: dfolder, sorted: false)
+                    where ientry.name != "catalog.json" {
                         guard ientry.isDirectory else {
                             report.findings.append(orphan(viewer, "\(cname)/\(day)/\(ientry.name)"))
                             continue
                         }
                         folders.append(
                             ItemFolder(
-                                viewer: viewer, collection: cname, day: day, name: ientry.name, parent: dfolder,
-                                parentPath: dpath))
+                                viewer: viewer,
+                                collection: cname,
+                                day: day,
+                                name: ientry.name,
+                                parent: dfolder,
+                                parentPath: dpath
+                            )
+                        )
                     }
                 }
             }
@@ -206,21 +222,32 @@ public struct Auditor: Sendable {
         for viewer in viewers {
             report.findings += checkCatalogs(of: viewer, judged: judged[viewer.folder] ?? [:], at: t)
         }
-        report.findings.sort { ($0.member ?? "", $0.record ?? "", $0.detail) < ($1.member ?? "", $1.record ?? "", $1.detail) }
+        report.findings.sort {
+            ($0.member ?? "", $0.record ?? "", $0.detail) < ($1.member ?? "", $1.record ?? "", $1.detail)
+        }
         report.findings += try await stateSide.value.findings
         return report
     }
 
     /// Records a viewer may see that its tree does not hold.
     package func missing(
-        from state: any StateStore, seen: [String: [String: Set<String>]], viewers: [Viewer], at t: Date
+        from state: any StateStore,
+        seen: [String: [String: Set<String>]],
+        viewers: [Viewer],
+        at t: Date
     ) async throws -> [AuditFinding] {
         var findings: [AuditFinding] = []
         try await state.forEachSubject { s in
             for viewer in viewers where engine.decide(s, for: viewer, at: t).visible {
                 if !(seen[viewer.folder]?[s.collection]?.contains(s.id) ?? false) {
                     findings.append(
-                        AuditFinding(kind: .missing, member: viewer.folder, record: s.id, detail: "\(s.collection)/\(s.id) may be seen but is absent"))
+                        AuditFinding(
+                            kind: .missing,
+                            member: viewer.folder,
+                            record: s.id,
+                            detail: "\(s.collection)/\(s.id) may be seen but is absent"
+                        )
+                    )
                 }
             }
         }
@@ -228,7 +255,12 @@ public struct Auditor: Sendable {
     }
 
     /// Checks the folders in shares on every core; returns the shares' tallies in folder order.
-    package func check(_ folders: [ItemFolder], at t: Date, cache: AuditChecksumCache, on threads: WorkerThreads) async -> [Tally] {
+    package func check(
+        _ folders: [ItemFolder],
+        at t: Date,
+        cache: AuditChecksumCache,
+        on threads: WorkerThreads
+    ) async -> [Tally] {
         let shareSize = 512
         let shares = (folders.count + shareSize - 1) / shareSize
         return await withTaskGroup(of: (Int, Tally).self) { group in
@@ -250,11 +282,20 @@ public struct Auditor: Sendable {
     }
 
     package func orphan(_ viewer: Viewer, _ path: String) -> AuditFinding {
-        AuditFinding(kind: .orphan, member: viewer.folder, record: nil, detail: "\(viewer.folder)/\(path) is explained by no record")
+        AuditFinding(
+            kind: .orphan,
+            member: viewer.folder,
+            record: nil,
+            detail: "\(viewer.folder)/\(path) is explained by no record"
+        )
     }
 
     package func checkItem(
-        _ item: ItemFolder, at t: Date, cache: AuditChecksumCache, reader: ItemReader, tally: inout Tally
+        _ item: ItemFolder,
+        at t: Date,
+        cache: AuditChecksumCache,
+        reader: ItemReader,
+        tally: inout Tally
     ) {
         let (viewer, collection, id) = (item.viewer, item.collection, item.id)
         let where_ = "\(collection)/\(item.day)/\(item.name)"
@@ -287,7 +328,10 @@ public struct Auditor: Sendable {
             return
         }
         if ItemFolderName.decode(item.name) == nil || json["id"]?.stringValue != id {
-            finding(.tampered, "\(where_): the item's id \(json["id"]?.stringValue ?? "(none)") does not match its folder name")
+            finding(
+                .tampered,
+                "\(where_): the item's id \(json["id"]?.stringValue ?? "(none)") does not match its folder name"
+            )
         }
         guard let owner = props["consortium:owner"]?.stringValue else {
             tally.judged.append((viewer.folder, item.relativeJSON, false))
@@ -298,9 +342,14 @@ public struct Auditor: Sendable {
         // Judged by the id the item itself carries (a copy planted under another folder name
         // is still the record it says it is).
         let subject = EmbargoSubject(
-            id: json["id"]?.stringValue ?? id, collection: collection, owner: owner, bbox: json["bbox"]?.arrayValue?.compactMap(\.doubleValue),
-            acquired: acquired, processed: props["consortium:processed"]?.stringValue.flatMap(Timestamp.parse),
-            ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse))
+            id: json["id"]?.stringValue ?? id,
+            collection: collection,
+            owner: owner,
+            bbox: json["bbox"]?.arrayValue?.compactMap(\.doubleValue),
+            acquired: acquired,
+            processed: props["consortium:processed"]?.stringValue.flatMap(Timestamp.parse),
+            ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse)
+        )
         let decision = engine.decide(subject, for: viewer, at: t)
         // Whatever the viewer, a record whose clock cannot be known is worth an operator's look.
         if let rule = engine.firstRule(for: subject), engine.clock(rule.clock, subject) == nil {
@@ -308,7 +357,10 @@ public struct Auditor: Sendable {
         }
         tally.judged.append((viewer.folder, item.relativeJSON, decision.visible))
         if !decision.visible {
-            finding(.violation, "\(viewer.folder) may not see \(collection)/\(id) at \(Timestamp.format(t)): \(decision.reason)")
+            finding(
+                .violation,
+                "\(viewer.folder) may not see \(collection)/\(id) at \(Timestamp.format(t)): \(decision.reason)"
+            )
         }
         var explained = [jsonName]
         for (key, asset) in json["assets"]?.objectValue?.entries ?? [] {
@@ -325,9 +377,15 @@ public struct Auditor: Sendable {
                 continue
             }
             guard let checksum = asset["file:checksum"]?.stringValue else { continue }
-            let sha = try? cache.sha256(stat: st, reread: rehash) { try reader.sha256(in: folder, name: href, path: "\(item.path)/\(href)") }
+            let sha = try? cache.sha256(stat: st, reread: rehash) {
+                try reader.sha256(in: folder, name: href, path: "\(item.path)/\(href)")
+            }
             if sha.map(Digest.multihashSHA256(hex:)) != checksum {
-                finding(.tampered, sha == nil ? "asset \(key) file \(href) cannot be read" : "asset \(key) bytes differ from file:checksum")
+                finding(
+                    .tampered,
+                    sha == nil
+                        ? "asset \(key) file \(href) cannot be read" : "asset \(key) bytes differ from file:checksum"
+                )
             }
         }
         for name in files where !explained.contains(name) {
@@ -346,7 +404,10 @@ package final class ItemReader {
 
     /// What the audit judges an item by; geometry, links and the rest are only checked for syntax.
     package static let judged = JSONSelection.only([
-        ("properties", .members("datetime", "end_datetime", "consortium:owner", "consortium:processed", "consortium:ingested")),
+        (
+            "properties",
+            .members("datetime", "end_datetime", "consortium:owner", "consortium:processed", "consortium:ingested")
+        ),
         ("id", .all), ("bbox", .all),
         ("assets", .each(.members("href", "file:size", "file:checksum"))),
     ])
@@ -362,7 +423,9 @@ package final class ItemReader {
         var atEnd = false
         while true {
             while true {
-                if length == bytes.count { bytes.append(contentsOf: repeatElement(0, count: max(64 << 10, bytes.count))) }
+                if length == bytes.count {
+                    bytes.append(contentsOf: repeatElement(0, count: max(64 << 10, bytes.count)))
+                }
                 let want = bytes.count - length
                 let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + length, want) }
                 if n < 0, errno == EINTR { continue }
@@ -438,15 +501,25 @@ extension Auditor {
                 // Every link of a member's catalog stays in the member's tree, whatever its rel.
                 guard rel == "child" || rel == "item" else {
                     if Self.resolve(href, from: base) == nil {
-                        finding(.violation, nil, "\(viewer.folder)/\(catalog) links \(href) (\(rel)), outside \(viewer.folder)'s tree")
+                        finding(
+                            .violation,
+                            nil,
+                            "\(viewer.folder)/\(catalog) links \(href) (\(rel)), outside \(viewer.folder)'s tree"
+                        )
                     }
                     continue
                 }
                 guard let target = Self.resolve(href, from: base) else {
-                    finding(.violation, nil, "\(viewer.folder)/\(catalog) links \(href), outside \(viewer.folder)'s tree")
+                    finding(
+                        .violation,
+                        nil,
+                        "\(viewer.folder)/\(catalog) links \(href), outside \(viewer.folder)'s tree"
+                    )
                     continue
                 }
-                let record = rel == "item" ? target.split(separator: "/").dropLast().last.flatMap { ItemFolderName.decode(String($0)) } : nil
+                let record =
+                    rel == "item"
+                    ? target.split(separator: "/").dropLast().last.flatMap { ItemFolderName.decode(String($0)) } : nil
                 guard access("\(vroot)/\(target)", F_OK) == 0 else {
                     finding(.missing, record, "\(viewer.folder)/\(catalog) links \(href), which is absent")
                     continue
@@ -457,9 +530,18 @@ extension Auditor {
                 }
                 let visible =
                     judged[target]
-                    ?? judgeItem(at: "\(vroot)/\(target)", collection: String(target.prefix { $0 != "/" }), for: viewer, at: t)
+                    ?? judgeItem(
+                        at: "\(vroot)/\(target)",
+                        collection: String(target.prefix { $0 != "/" }),
+                        for: viewer,
+                        at: t
+                    )
                 if !visible {
-                    finding(.violation, record, "\(viewer.folder)/\(catalog) names \(target), which \(viewer.folder) may not see")
+                    finding(
+                        .violation,
+                        record,
+                        "\(viewer.folder)/\(catalog) names \(target), which \(viewer.folder) may not see"
+                    )
                 }
             }
         }
@@ -513,10 +595,14 @@ extension Auditor {
         // Judged by the id the item itself carries (a copy planted under another folder name
         // is still the record it says it is).
         let subject = EmbargoSubject(
-            id: json["id"]?.stringValue ?? id, collection: collection, owner: owner, bbox: json["bbox"]?.arrayValue?.compactMap(\.doubleValue),
+            id: json["id"]?.stringValue ?? id,
+            collection: collection,
+            owner: owner,
+            bbox: json["bbox"]?.arrayValue?.compactMap(\.doubleValue),
             acquired: (props["end_datetime"]?.stringValue ?? props["datetime"]?.stringValue).flatMap(Timestamp.parse),
             processed: props["consortium:processed"]?.stringValue.flatMap(Timestamp.parse),
-            ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse))
+            ingested: props["consortium:ingested"]?.stringValue.flatMap(Timestamp.parse)
+        )
         return engine.decide(subject, for: viewer, at: t).visible
     }
 }
@@ -589,7 +675,8 @@ public enum LedgerVerifier {
                     previous = hash
                     if n == anchor?.lines { hashAtAnchor = hash }
                 }
-                guard let entry = try? JSONValue.parse(line, selecting: .members("prev", "record")), let prev = entry["prev"]?.stringValue
+                guard let entry = try? JSONValue.parse(line, selecting: .members("prev", "record")),
+                    let prev = entry["prev"]?.stringValue
                 else {
                     findings.append(finding("line \(n) is not a ledger entry"))
                     continue
@@ -598,7 +685,9 @@ public enum LedgerVerifier {
                     findings.append(
                         finding(
                             "line \(n) does not follow the line before (edited, removed or reordered)",
-                            record: entry["record"]?.stringValue))
+                            record: entry["record"]?.stringValue
+                        )
+                    )
                 }
             }
         }

@@ -1,9 +1,9 @@
-import Foundation
 import EOShareCore
-import EOShareUnpack
 import EOShareEmbargo
-import EOShareState
 import EOSharePublish
+import EOShareState
+import EOShareUnpack
+import Foundation
 
 public enum ExportFormat: String, Sendable, CaseIterable {
     case stac, geojson, csv
@@ -82,7 +82,10 @@ public struct Exporter {
     }
 
     /// Runs the export; `progress` is called as records are written.
-    public func run(_ request: ExportRequest, progress: (ExportProgress) -> Void = { _ in }) async throws -> ExportResult {
+    public func run(
+        _ request: ExportRequest,
+        progress: (ExportProgress) -> Void = { _ in }
+    ) async throws -> ExportResult {
         // Nothing ingested yet is nothing to export, and no state or ledger to create.
         guard let state = try await existingState(pipeline) else {
             throw ExportError(description: "nothing has been ingested yet (no state at \(pipeline.statePath.path))")
@@ -91,7 +94,9 @@ public struct Exporter {
         let totalBytes = records.reduce(Int64(0)) { $0 + $1.assets.reduce(0) { $0 + $1.size } + Int64($1.item.count) }
         let fm = FileManager.default
         if !request.toStandardOutput, !request.replace, fm.fileExists(atPath: request.out.path) {
-            throw ExportError(description: "\(request.out.path) exists; export writes a new file or folder (--force replaces it)")
+            throw ExportError(
+                description: "\(request.out.path) exists; export writes a new file or folder (--force replaces it)"
+            )
         }
         // Everything is written under a temporary name beside PATH and renamed at the end.
         let staging = request.out.deletingLastPathComponent()
@@ -100,7 +105,8 @@ public struct Exporter {
         defer { try? fm.removeItem(at: staging) }
         try fm.createDirectory(at: staging, withIntermediateDirectories: true)
         // An archive holds one folder named after it, so unpacking it scatters nothing.
-        let payload = request.archive
+        let payload =
+            request.archive
             ? staging.appendingPathComponent("content").appendingPathComponent(Self.archiveFolderName(request.out))
             : staging.appendingPathComponent("out")
         var written = ExportProgress(records: 0, totalRecords: records.count, bytes: 0, totalBytes: totalBytes)
@@ -119,7 +125,11 @@ public struct Exporter {
             fileName = "items.geojson"
             var features: [JSONValue] = []
             for r in records {
-                var item = Self.hrefsFromTreeRoot(try JSONValue.parse(r.item), place: r.place, collection: r.subject.collection)
+                var item = Self.hrefsFromTreeRoot(
+                    try JSONValue.parse(r.item),
+                    place: r.place,
+                    collection: r.subject.collection
+                )
                 if case .object(var o) = item {
                     o["links"] = nil
                     item = .object(o)
@@ -129,14 +139,24 @@ public struct Exporter {
             }
             let fc: JSONValue = .object([
                 "type": "FeatureCollection", "features": .array(features),
-                "description": .string("asset hrefs are relative to the root of \(request.member.folder)'s tree (SHARED/\(request.member.folder)/)"),
+                "description": .string(
+                    "asset hrefs are relative to the root of \(request.member.folder)'s tree (SHARED/\(request.member.folder)/)"
+                ),
             ])
             try write(fc.serialized(), named: fileName, in: payload, archive: request.archive)
         case .csv:
             fileName = "items.csv"
             var text = "id,collection,owner,datetime,bbox,cloud_cover,asset_hrefs\r\n"
             for r in records {
-                text += try Self.csvRow(r, item: Self.hrefsFromTreeRoot(try JSONValue.parse(r.item), place: r.place, collection: r.subject.collection)) + "\r\n"
+                text +=
+                    try Self.csvRow(
+                        r,
+                        item: Self.hrefsFromTreeRoot(
+                            try JSONValue.parse(r.item),
+                            place: r.place,
+                            collection: r.subject.collection
+                        )
+                    ) + "\r\n"
                 advance(r)
             }
             try write(Array(text.utf8), named: fileName, in: payload, archive: request.archive)
@@ -168,15 +188,20 @@ public struct Exporter {
         // The ledger records every export (who got what, as of when).
         try await Ledger.record(
             [
-            LedgerEvent(
-                event: "export", at: Date(),
-                fields: [
-                    ("member", .string(request.member.folder)), ("as_of", .string(Timestamp.format(request.at))),
-                    ("format", .string(request.format.rawValue + (request.archive ? "+archive" : ""))),
-                    ("records", .int(Int64(records.count))),
-                    ("path", .string(request.toStandardOutput ? "-" : request.out.lastPathComponent)),
-                ])
-            ], state: state, file: pipeline.ledgerPath)
+                LedgerEvent(
+                    event: "export",
+                    at: Date(),
+                    fields: [
+                        ("member", .string(request.member.folder)), ("as_of", .string(Timestamp.format(request.at))),
+                        ("format", .string(request.format.rawValue + (request.archive ? "+archive" : ""))),
+                        ("records", .int(Int64(records.count))),
+                        ("path", .string(request.toStandardOutput ? "-" : request.out.lastPathComponent)),
+                    ]
+                )
+            ],
+            state: state,
+            file: pipeline.ledgerPath
+        )
         return ExportResult(records: records.count, bytes: bytes)
     }
 
@@ -226,7 +251,9 @@ public struct Exporter {
 
     /// A self-contained catalog in the layout of CONTRACT §6, its assets copied.
     package func writeSTAC(
-        _ records: [StoredRecord], request: ExportRequest, to folder: URL,
+        _ records: [StoredRecord],
+        request: ExportRequest,
+        to folder: URL,
         advance: (StoredRecord) -> Void
     ) throws {
         let publisher = Publisher(root: pipeline.sharedRoot, collections: pipeline.collections, exportTree: folder)
@@ -237,8 +264,13 @@ public struct Exporter {
         for r in records {
             let c = r.subject.collection
             try publisher.publish(
-                item: try JSONValue.parse(r.item), assets: r.assets, collection: c, place: r.place,
-                to: [request.member], replacing: false)
+                item: try JSONValue.parse(r.item),
+                assets: r.assets,
+                collection: c,
+                place: r.place,
+                to: [request.member],
+                replacing: false
+            )
             days[c, default: [:]][r.place.day, default: []].append(r.place.folder)
             var e = extents[c] ?? Extent()
             if let b = r.subject.bbox, b.count == 4 {
@@ -253,11 +285,19 @@ public struct Exporter {
         for (collection, byDay) in days {
             let title = pipeline.collections.first { $0.id == collection }?.title ?? collection
             try publisher.writeCatalogs(
-                viewer: request.member, collection: collection, changedDays: byDay.mapValues { $0.sorted() },
-                contents: Publisher.CollectionContents(days: byDay.keys.sorted(), extent: extents[collection] ?? Extent()),
-                title: title)
+                viewer: request.member,
+                collection: collection,
+                changedDays: byDay.mapValues { $0.sorted() },
+                contents: Publisher.CollectionContents(
+                    days: byDay.keys.sorted(),
+                    extent: extents[collection] ?? Extent()
+                ),
+                title: title
+            )
         }
-        let name = request.member == .public ? "the public" : pipeline.member(request.member.folder)?.name ?? request.member.folder
+        let name =
+            request.member == .public
+            ? "the public" : pipeline.member(request.member.folder)?.name ?? request.member.folder
         try publisher.writeRootCatalog(for: request.member, name: name, collections: days.keys.sorted())
         try FileManager.default.removeItem(at: publisher.temporaryFolder)
     }
@@ -283,11 +323,17 @@ public struct Exporter {
     /// One RFC 4180 row: fields with commas, quotes or line breaks are quoted, quotes doubled.
     package static func csvRow(_ r: StoredRecord, item: JSONValue) throws -> String {
         let props = item["properties"]
-        let bbox = item["bbox"]?.arrayValue?.compactMap(\.doubleValue).map { JSONValue.format($0) }.joined(separator: ",") ?? ""
+        let bbox =
+            item["bbox"]?.arrayValue?.compactMap(\.doubleValue).map { JSONValue.format($0) }.joined(separator: ",")
+            ?? ""
         let cloud = props?["eo:cloud_cover"]?.doubleValue.map { JSONValue.format($0) } ?? ""
-        let hrefs = (item["assets"]?.objectValue?.entries ?? []).compactMap { $0.value["href"]?.stringValue }.joined(separator: " ")
+        let hrefs = (item["assets"]?.objectValue?.entries ?? []).compactMap { $0.value["href"]?.stringValue }.joined(
+            separator: " "
+        )
         let datetime = props?["datetime"]?.stringValue ?? props?["start_datetime"]?.stringValue ?? ""
-        return [r.subject.id, r.subject.collection, r.subject.owner, datetime, bbox, cloud, hrefs].map(csvField).joined(separator: ",")
+        return [r.subject.id, r.subject.collection, r.subject.owner, datetime, bbox, cloud, hrefs].map(csvField).joined(
+            separator: ","
+        )
     }
 
     package static func csvField(_ s: String) -> String {

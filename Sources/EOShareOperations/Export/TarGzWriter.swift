@@ -1,9 +1,9 @@
-import Foundation
 import EOShareCore
-import EOShareUnpack
 import EOShareEmbargo
-import EOShareState
 import EOSharePublish
+import EOShareState
+import EOShareUnpack
+import Foundation
 
 /// Writes a `.tar.gz` as a stream: ustar entries (a pax header for long names) deflated
 /// through zlib straight into the output file, each file's SHA-256 taken on the way.
@@ -31,7 +31,9 @@ package final class TarGzWriter {
             digest.update(chunk)
             try emit(chunk)
         }
-        guard total == Int64(st.st_size) else { throw POSIXIOError(op: "read (file changed)", path: url.path, code: EIO) }
+        guard total == Int64(st.st_size) else {
+            throw POSIXIOError(op: "read (file changed)", path: url.path, code: EIO)
+        }
         try pad(Int(total))
         return digest.finalizeHex()
     }
@@ -58,7 +60,11 @@ package final class TarGzWriter {
             var length = body.utf8.count + 1
             while String(length).count + body.utf8.count != length { length = String(length).count + body.utf8.count }
             let record = Array("\(length)\(body)".utf8)
-            try emitHeader(name: Array("PaxHeaders/\(name.suffix(80))".utf8.prefix(100)), size: record.count, type: UInt8(ascii: "x"))
+            try emitHeader(
+                name: Array("PaxHeaders/\(name.suffix(80))".utf8.prefix(100)),
+                size: record.count,
+                type: UInt8(ascii: "x")
+            )
             try record.withUnsafeBytes { try emit($0) }
             try pad(record.count)
         }

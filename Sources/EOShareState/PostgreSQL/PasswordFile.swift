@@ -13,7 +13,8 @@ public enum PostgresPassword {
     }
 
     public static func resolve(
-        for url: PostgresStateURL, environment: [String: String] = ProcessInfo.processInfo.environment
+        for url: PostgresStateURL,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(Unusable) -> String? {
         if let password = environment["PGPASSWORD"], !password.isEmpty { return password }
         let file =
@@ -30,12 +31,14 @@ public enum PostgresPassword {
 public enum PasswordFile {
     /// The password the file at `path` holds for `url`; nil when there is no such file or no
     /// line matches. A file that group or others may read is refused, as libpq refuses it.
-    public static func password(at path: String, for url: PostgresStateURL) throws(PostgresPassword.Unusable) -> String? {
+    public static func password(at path: String, for url: PostgresStateURL) throws(PostgresPassword.Unusable) -> String?
+    {
         var st = stat()
         guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
         if st.st_mode & (S_IRWXG | S_IRWXO) != 0 {
             throw PostgresPassword.Unusable(
-                description: "password file \(path) has group or world access: it is not read (chmod 0600 it)")
+                description: "password file \(path) has group or world access: it is not read (chmod 0600 it)"
+            )
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PostgresPassword.Unusable(description: "password file \(path) cannot be read")

@@ -17,7 +17,8 @@ public final class PostgresDatabase: Sendable {
 
     /// Connects, checks the server answers as it should, migrates the schema, and starts the pool.
     public static func open(
-        _ url: PostgresStateURL, environment: [String: String] = ProcessInfo.processInfo.environment,
+        _ url: PostgresStateURL,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
         relativeTo folder: URL? = nil
     ) async throws -> PostgresDatabase {
         let (password, tls) = try credentials(url, environment: environment, relativeTo: folder)
@@ -30,8 +31,13 @@ public final class PostgresDatabase: Sendable {
             throw error as? PostgresStateError ?? PostgresStateError(url: url, error)
         }
         var configuration = PostgresClient.Configuration(
-            host: url.host, port: url.port, username: url.user, password: password, database: url.database,
-            tls: tls.map { $0.required ? .require($0.configuration) : .prefer($0.configuration) } ?? .disable)
+            host: url.host,
+            port: url.port,
+            username: url.user,
+            password: password,
+            database: url.database,
+            tls: tls.map { $0.required ? .require($0.configuration) : .prefer($0.configuration) } ?? .disable
+        )
         configuration.options.connectTimeout = .seconds(15)
         configuration.options.maximumConnections = 8
         return PostgresDatabase(url: url, client: PostgresClient(configuration: configuration))
@@ -40,14 +46,21 @@ public final class PostgresDatabase: Sendable {
     /// One connection of its own (outside the pool): the first of `open`, or one that holds
     /// a session lock for a whole run.
     static func connect(
-        _ url: PostgresStateURL, environment: [String: String], relativeTo folder: URL?
+        _ url: PostgresStateURL,
+        environment: [String: String],
+        relativeTo folder: URL?
     ) async throws -> PostgresConnection {
         let (password, tls) = try credentials(url, environment: environment, relativeTo: folder)
         do {
             let context = try tls.map { try NIOSSLContext(configuration: $0.configuration) }
             var configuration = PostgresConnection.Configuration(
-                host: url.host, port: url.port, username: url.user, password: password, database: url.database,
-                tls: context.map { tls!.required ? .require($0) : .prefer($0) } ?? .disable)
+                host: url.host,
+                port: url.port,
+                username: url.user,
+                password: password,
+                database: url.database,
+                tls: context.map { tls!.required ? .require($0) : .prefer($0) } ?? .disable
+            )
             configuration.options.connectTimeout = .seconds(15)
             return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
         } catch {
@@ -56,7 +69,9 @@ public final class PostgresDatabase: Sendable {
     }
 
     static func credentials(
-        _ url: PostgresStateURL, environment: [String: String], relativeTo folder: URL?
+        _ url: PostgresStateURL,
+        environment: [String: String],
+        relativeTo folder: URL?
     ) throws -> (password: String?, tls: (configuration: TLSConfiguration, required: Bool)?) {
         let password: String?
         do { password = try PostgresPassword.resolve(for: url, environment: environment) } catch {
@@ -83,7 +98,8 @@ public final class PostgresDatabase: Sendable {
     /// `prefer`); required, unverified (`require`); required and the chain verified against
     /// `sslrootcert` or the system's roots (`verify-ca`), and the host name too (`verify-full`).
     static func tlsConfiguration(
-        _ url: PostgresStateURL, relativeTo folder: URL?
+        _ url: PostgresStateURL,
+        relativeTo folder: URL?
     ) throws -> (configuration: TLSConfiguration, required: Bool)? {
         var tls = TLSConfiguration.makeClientConfiguration()
         switch url.sslMode {

@@ -13,7 +13,9 @@ struct PostgresSession {
     @discardableResult
     func execute(_ query: PostgresQuery) async throws -> [PostgresColumns] {
         do {
-            return try await connection.query(query, logger: PostgresDatabase.logger).collect().map(PostgresColumns.init)
+            return try await connection.query(query, logger: PostgresDatabase.logger).collect().map(
+                PostgresColumns.init
+            )
         } catch let error as PSQLError {
             throw PostgresStateError(url: url, error)
         }

@@ -17,7 +17,9 @@ public final class PostgresRunLock: Sendable {
     static let key: Int64 = 0x656F_7368_6172_6503  // "eoshare" 03
 
     public static func acquire(
-        _ url: PostgresStateURL, wait: Bool, environment: [String: String] = ProcessInfo.processInfo.environment,
+        _ url: PostgresStateURL,
+        wait: Bool,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
         relativeTo folder: URL? = nil
     ) async throws -> PostgresRunLock {
         let connection = try await PostgresDatabase.connect(url, environment: environment, relativeTo: folder)
@@ -58,7 +60,12 @@ public enum IngestLock: Sendable {
     public static func acquire(_ pipeline: Pipeline, wait: Bool) async throws -> IngestLock {
         if let url = pipeline.postgres {
             return .database(
-                try await PostgresRunLock.acquire(url, wait: wait, relativeTo: pipeline.file.deletingLastPathComponent()))
+                try await PostgresRunLock.acquire(
+                    url,
+                    wait: wait,
+                    relativeTo: pipeline.file.deletingLastPathComponent()
+                )
+            )
         }
         return .file(try PipelineLock(pipeline: pipeline, wait: wait))
     }

@@ -26,7 +26,8 @@ enum PostgresSchema {
 
     static let migrations: [Migration] = [
         Migration(
-            version: 1, name: "state",
+            version: 1,
+            name: "state",
             statements: [
                 """
                 CREATE TABLE objects (
@@ -133,13 +134,15 @@ enum PostgresSchema {
                     hash TEXT NOT NULL
                 )
                 """,
-            ]),
+            ]
+        ),
         // Work shared between workers (CONTRACT §7, `WorkQueue`): the live workers with their
         // heartbeats, the sources' last listing, and one row per object to be done, claimed
         // under a lease with an attempt number that fences a late worker out. Instants are
         // the database's clock (`now()`), so hosts' clocks need not agree.
         Migration(
-            version: 2, name: "work-sharing",
+            version: 2,
+            name: "work-sharing",
             statements: [
                 """
                 CREATE TABLE workers (
@@ -171,7 +174,8 @@ enum PostgresSchema {
                 """,
                 "CREATE INDEX work_open ON work (enqueued_at) WHERE done_at IS NULL",
                 "CREATE INDEX work_claimed ON work (claimed_by) WHERE done_at IS NULL",
-            ]),
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }
@@ -194,7 +198,9 @@ enum PostgresSchema {
                         name TEXT NOT NULL,
                         applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
                     )
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 let current = try await appliedVersion(connection) ?? 0
                 guard current <= latest else { throw NewerSchema(version: current, known: latest) }
                 guard migration.version > current else { return }
@@ -203,7 +209,8 @@ enum PostgresSchema {
                 }
                 try await c.query(
                     "INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
-                    logger: logger)
+                    logger: logger
+                )
             }
         }
     }
@@ -211,9 +218,11 @@ enum PostgresSchema {
     /// The highest migration applied, or nil when the database has none yet.
     static func appliedVersion(_ connection: PostgresConnection) async throws -> Int? {
         let logger = PostgresDatabase.logger
-        let exists = try await connection.query(
-            "SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger
-        ).collect().first?.decode(Bool.self) ?? false
+        let exists =
+            try await connection.query(
+                "SELECT to_regclass('schema_migrations') IS NOT NULL",
+                logger: logger
+            ).collect().first?.decode(Bool.self) ?? false
         guard exists else { return nil }
         return try await connection.query("SELECT max(version) FROM schema_migrations", logger: logger)
             .collect().first?.decode(Int?.self) ?? nil
@@ -232,7 +241,8 @@ enum PostgresSchema {
 /// (postgres-nio's `withTransaction` wraps them).
 enum PostgresTransaction {
     static func run<R: Sendable>(
-        _ connection: PostgresConnection, isolation: isolated (any Actor)? = #isolation,
+        _ connection: PostgresConnection,
+        isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> R
     ) async throws -> R {
         let logger = PostgresDatabase.logger

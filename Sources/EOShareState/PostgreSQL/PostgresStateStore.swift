@@ -19,7 +19,8 @@ public final class PostgresStateStore: StateStore {
 
     /// Connects (password from `PGPASSWORD` or `~/.pgpass`), migrates the schema, opens the pool.
     public static func open(
-        _ url: PostgresStateURL, environment: [String: String] = ProcessInfo.processInfo.environment,
+        _ url: PostgresStateURL,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
         relativeTo folder: URL? = nil
     ) async throws -> PostgresStateStore {
         PostgresStateStore(database: try await .open(url, environment: environment, relativeTo: folder))
@@ -28,7 +29,8 @@ public final class PostgresStateStore: StateStore {
     /// The state of a read-only command: nil when the database holds no eoshare schema yet
     /// (reading must not create it).
     public static func existing(
-        _ url: PostgresStateURL, environment: [String: String] = ProcessInfo.processInfo.environment,
+        _ url: PostgresStateURL,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
         relativeTo folder: URL? = nil
     ) async throws -> PostgresStateStore? {
         let connection = try await PostgresDatabase.connect(url, environment: environment, relativeTo: folder)
@@ -53,11 +55,18 @@ public final class PostgresStateStore: StateStore {
 
     static func storedObject(_ r: PostgresColumns) throws -> StoredObject {
         StoredObject(
-            url: try r.string("url"), source: try r.string("source"), etag: try r.optionalString("etag"),
-            lastModified: try r.optionalString("last_modified"), size: try r.optionalInt64("size"),
-            sha256: try r.optionalString("sha256"), outcome: ObjectOutcome(rawValue: try r.string("outcome")) ?? .refused,
-            reason: try r.optionalString("reason"), recordCollection: try r.optionalString("record_collection"),
-            recordId: try r.optionalString("record_id"), listed: try r.optionalString("listed"))
+            url: try r.string("url"),
+            source: try r.string("source"),
+            etag: try r.optionalString("etag"),
+            lastModified: try r.optionalString("last_modified"),
+            size: try r.optionalInt64("size"),
+            sha256: try r.optionalString("sha256"),
+            outcome: ObjectOutcome(rawValue: try r.string("outcome")) ?? .refused,
+            reason: try r.optionalString("reason"),
+            recordCollection: try r.optionalString("record_collection"),
+            recordId: try r.optionalString("record_id"),
+            listed: try r.optionalString("listed")
+        )
     }
 
     public func object(url: String) async throws -> StoredObject? {
@@ -72,8 +81,8 @@ public final class PostgresStateStore: StateStore {
         try await database.read { s in
             var found: [String: StoredObject] = [:]
             for row in try await s.execute(
-                "SELECT \(unescaped: Self.objectColumns) FROM objects WHERE url = ANY(\(urls))")
-            {
+                "SELECT \(unescaped: Self.objectColumns) FROM objects WHERE url = ANY(\(urls))"
+            ) {
                 let object = try Self.storedObject(row)
                 found[object.url] = object
             }
@@ -101,7 +110,8 @@ public final class PostgresStateStore: StateStore {
                 record_collection = COALESCE(excluded.record_collection, objects.record_collection),
                 record_id = CASE WHEN excluded.record_collection IS NULL THEN objects.record_id
                                  ELSE excluded.record_id END
-            """)
+            """
+        )
     }
 
     public func forgetObject(url: String) async throws {
@@ -125,12 +135,23 @@ public final class PostgresStateStore: StateStore {
             }
         return StoredRecord(
             subject: EmbargoSubject(
-                id: try r.string("id"), collection: try r.string("collection"), owner: try r.string("owner"),
-                bbox: bbox, acquired: try r.date("acquired"), processed: try r.date("processed"),
-                ingested: try r.date("ingested")),
-            source: try r.string("source"), objectURL: try r.string("object_url"), startTime: try r.date("start_time"),
-            endTime: try r.date("end_time"), item: try r.bytes("item"), assets: assets,
-            nextChange: try r.date("next_change"), place: ItemPlace(day: try r.string("day"), folder: try r.string("folder")))
+                id: try r.string("id"),
+                collection: try r.string("collection"),
+                owner: try r.string("owner"),
+                bbox: bbox,
+                acquired: try r.date("acquired"),
+                processed: try r.date("processed"),
+                ingested: try r.date("ingested")
+            ),
+            source: try r.string("source"),
+            objectURL: try r.string("object_url"),
+            startTime: try r.date("start_time"),
+            endTime: try r.date("end_time"),
+            item: try r.bytes("item"),
+            assets: assets,
+            nextChange: try r.date("next_change"),
+            place: ItemPlace(day: try r.string("day"), folder: try r.string("folder"))
+        )
     }
 
     public func record(collection: String, id: String) async throws -> StoredRecord? {
@@ -182,9 +203,14 @@ public final class PostgresStateStore: StateStore {
                     bbox = [w, s, e, n]
                 }
                 return EmbargoSubject(
-                    id: try r.string("id"), collection: try r.string("collection"), owner: try r.string("owner"),
-                    bbox: bbox, acquired: try r.date("acquired"), processed: try r.date("processed"),
-                    ingested: try r.date("ingested"))
+                    id: try r.string("id"),
+                    collection: try r.string("collection"),
+                    owner: try r.string("owner"),
+                    bbox: bbox,
+                    acquired: try r.date("acquired"),
+                    processed: try r.date("processed"),
+                    ingested: try r.date("ingested")
+                )
             }
         }
     }
@@ -212,7 +238,8 @@ public final class PostgresStateStore: StateStore {
                 west = excluded.west, south = excluded.south, east = excluded.east, north = excluded.north,
                 item = excluded.item, assets = excluded.assets, next_change = excluded.next_change,
                 updated_at = excluded.updated_at, day = excluded.day, folder = excluded.folder
-            """)
+            """
+        )
     }
 
     public func setNextChange(collection: String, id: String, _ next: Date?) async throws {
@@ -221,7 +248,8 @@ public final class PostgresStateStore: StateStore {
                 """
                 UPDATE records SET next_change = \(next?.timeIntervalSince1970)
                 WHERE collection = \(collection) AND id = \(id)
-                """)
+                """
+            )
         }
     }
 
@@ -229,8 +257,11 @@ public final class PostgresStateStore: StateStore {
 
     static func publication(_ r: PostgresColumns) throws -> Publication {
         Publication(
-            viewer: try r.string("viewer"), place: ItemPlace(day: try r.string("day"), folder: try r.string("folder")),
-            status: PublicationStatus(rawValue: try r.string("status")) ?? .retracting, failures: try r.int("failures"))
+            viewer: try r.string("viewer"),
+            place: ItemPlace(day: try r.string("day"), folder: try r.string("folder")),
+            status: PublicationStatus(rawValue: try r.string("status")) ?? .retracting,
+            failures: try r.int("failures")
+        )
     }
 
     public func publications(collection: String, id: String) async throws -> [Publication] {
@@ -249,14 +280,23 @@ public final class PostgresStateStore: StateStore {
                 let (c, id) = (record.subject.collection, record.subject.id)
                 try await Self.saveRecord(s, record, at: at)
                 for viewer in intent.publishing {
-                    try await Self.setPublication(s, c, id, viewer: viewer, status: .publishing, place: record.place, at: at)
+                    try await Self.setPublication(
+                        s,
+                        c,
+                        id,
+                        viewer: viewer,
+                        status: .publishing,
+                        place: record.place,
+                        at: at
+                    )
                 }
                 for p in intent.retracting {
                     try await s.execute(
                         """
                         UPDATE publications SET status = 'retracting'
                         WHERE collection = \(c) AND record_id = \(id) AND viewer = \(p.viewer)
-                        """)
+                        """
+                    )
                     try await Self.markDirty(s, viewer: p.viewer, collection: c, day: p.place.day)
                     try await Self.staleExtent(s, viewer: p.viewer, collection: c)
                 }
@@ -265,8 +305,13 @@ public final class PostgresStateStore: StateStore {
     }
 
     static func setPublication(
-        _ s: PostgresSession, _ collection: String, _ id: String, viewer: String, status: PublicationStatus,
-        place: ItemPlace, at: Date
+        _ s: PostgresSession,
+        _ collection: String,
+        _ id: String,
+        viewer: String,
+        status: PublicationStatus,
+        place: ItemPlace,
+        at: Date
     ) async throws {
         try await s.execute(
             """
@@ -275,7 +320,8 @@ public final class PostgresStateStore: StateStore {
                     \(place.folder))
             ON CONFLICT (collection, record_id, viewer) DO UPDATE SET status = excluded.status,
                 day = excluded.day, folder = excluded.folder
-            """)
+            """
+        )
     }
 
     static func markDirty(_ s: PostgresSession, viewer: String, collection: String, day: String) async throws {
@@ -283,7 +329,8 @@ public final class PostgresStateStore: StateStore {
             """
             INSERT INTO dirty_catalogs (viewer, collection, day) VALUES (\(viewer), \(collection), \(day))
             ON CONFLICT DO NOTHING
-            """)
+            """
+        )
     }
 
     /// Confirms what the files now show, many records in one transaction, with their ledger lines.
@@ -297,7 +344,8 @@ public final class PostgresStateStore: StateStore {
                         UPDATE publications SET status = 'published', published_at = \(at.timeIntervalSince1970),
                             failures = 0, error = NULL
                         WHERE collection = \(c.collection) AND record_id = \(c.id) AND viewer = \(viewer)
-                        """)
+                        """
+                    )
                     try await Self.markDirty(s, viewer: viewer, collection: c.collection, day: c.day)
                     try await Self.growExtent(s, viewer: viewer, collection: c.collection, id: c.id)
                 }
@@ -306,7 +354,8 @@ public final class PostgresStateStore: StateStore {
                         """
                         DELETE FROM publications
                         WHERE collection = \(c.collection) AND record_id = \(c.id) AND viewer = \(viewer)
-                        """)
+                        """
+                    )
                     try await Self.staleExtent(s, viewer: viewer, collection: c.collection)
                 }
                 if let object = c.object { try await Self.saveObject(s, object, at: at) }
@@ -323,7 +372,8 @@ public final class PostgresStateStore: StateStore {
                 UPDATE publications SET failures = failures + 1, error = \(error)
                 WHERE collection = \(collection) AND record_id = \(id) AND viewer = ANY(\(viewers))
                     AND status != 'published'
-                """)
+                """
+            )
         }
     }
 
@@ -346,7 +396,8 @@ public final class PostgresStateStore: StateStore {
     }
 
     /// What the publisher needs to know before publishing a record, in one read.
-    public func lookup(collection: String, id: String, folder: String, objectURL: String) async throws -> PublishLookup {
+    public func lookup(collection: String, id: String, folder: String, objectURL: String) async throws -> PublishLookup
+    {
         try await database.read { s in
             PublishLookup(
                 existing: try await s.one("SELECT * FROM records WHERE collection = \(collection) AND id = \(id)")
@@ -365,7 +416,8 @@ public final class PostgresStateStore: StateStore {
                     """
                     SELECT id FROM records WHERE collection = \(collection) AND folder = \(folder) AND id != \(id)
                     """
-                )?.string("id"))
+                )?.string("id")
+            )
         }
     }
 
@@ -375,7 +427,11 @@ public final class PostgresStateStore: StateStore {
         try await database.read { s in
             try await s.execute("SELECT viewer, collection, day FROM dirty_catalogs ORDER BY viewer, collection, day")
                 .map {
-                    CatalogKey(viewer: try $0.string("viewer"), collection: try $0.string("collection"), day: try $0.string("day"))
+                    CatalogKey(
+                        viewer: try $0.string("viewer"),
+                        collection: try $0.string("collection"),
+                        day: try $0.string("day")
+                    )
                 }
         }
     }
@@ -388,7 +444,8 @@ public final class PostgresStateStore: StateStore {
                 DELETE FROM dirty_catalogs d USING unnest(\(viewers)::text[], \(collections)::text[], \(days)::text[])
                     AS e(viewer, collection, day)
                 WHERE d.viewer = e.viewer AND d.collection = e.collection AND d.day = e.day
-                """)
+                """
+            )
         }
     }
 
@@ -420,7 +477,8 @@ public final class PostgresStateStore: StateStore {
     public func extent(viewer: String, collection: String) async throws -> Extent {
         try await database.write { s in
             var row = try await s.one(
-                "SELECT * FROM extents WHERE viewer = \(viewer) AND collection = \(collection) AND stale = 0")
+                "SELECT * FROM extents WHERE viewer = \(viewer) AND collection = \(collection) AND stale = 0"
+            )
             if row == nil {
                 row = try await s.one(
                     """
@@ -433,10 +491,12 @@ public final class PostgresStateStore: StateStore {
                         west = excluded.west, south = excluded.south, east = excluded.east, north = excluded.north,
                         start_time = excluded.start_time, end_time = excluded.end_time, stale = 0
                     RETURNING *
-                    """)
+                    """
+                )
             }
             var extent = Extent()
-            if let row, let w = try row.double("west"), let so = try row.double("south"), let e = try row.double("east"),
+            if let row, let w = try row.double("west"), let so = try row.double("south"),
+                let e = try row.double("east"),
                 let n = try row.double("north")
             {
                 extent.bbox = [w, so, e, n]
@@ -463,7 +523,8 @@ public final class PostgresStateStore: StateStore {
                        coalesce(end_time, start_time) AS t1
                 FROM records WHERE collection = \(collection) AND id = \(id)) AS r
             WHERE extents.viewer = \(viewer) AND extents.collection = \(collection)
-            """)
+            """
+        )
     }
 
     static func staleExtent(_ s: PostgresSession, viewer: String, collection: String) async throws {
@@ -483,12 +544,18 @@ public final class PostgresStateStore: StateStore {
 
     public func publicationViewers() async throws -> [String] {
         try await database.read { s in
-            try await s.execute("SELECT DISTINCT viewer FROM publications ORDER BY viewer").map { try $0.string("viewer") }
+            try await s.execute("SELECT DISTINCT viewer FROM publications ORDER BY viewer").map {
+                try $0.string("viewer")
+            }
         }
     }
 
     /// A viewer's copies page by page, in (collection, id) order.
-    public func publicationPage(viewer: String, after: RecordKey?, limit: Int) async throws -> [(RecordKey, Publication)] {
+    public func publicationPage(
+        viewer: String,
+        after: RecordKey?,
+        limit: Int
+    ) async throws -> [(RecordKey, Publication)] {
         struct Row: Sendable {
             var key: RecordKey
             var publication: Publication
@@ -503,14 +570,20 @@ public final class PostgresStateStore: StateStore {
             ).map {
                 Row(
                     key: RecordKey(collection: try $0.string("collection"), id: try $0.string("record_id")),
-                    publication: try Self.publication($0))
+                    publication: try Self.publication($0)
+                )
             }
         }.map { ($0.key, $0.publication) }
     }
 
     /// Takes a copy found in a tree into the state as published.
     public func adopt(
-        record: StoredRecord?, collection: String, id: String, viewer: String, place: ItemPlace, at: Date
+        record: StoredRecord?,
+        collection: String,
+        id: String,
+        viewer: String,
+        place: ItemPlace,
+        at: Date
     ) async throws {
         try await database.write { s in
             if let record { try await Self.saveRecord(s, record, at: at) }
@@ -527,7 +600,8 @@ public final class PostgresStateStore: StateStore {
                 INSERT INTO dirty_catalogs (viewer, collection, day)
                 SELECT DISTINCT viewer, collection, day FROM publications
                 ON CONFLICT DO NOTHING
-                """)
+                """
+            )
         }
     }
 
@@ -537,7 +611,8 @@ public final class PostgresStateStore: StateStore {
                 """
                 UPDATE publications SET status = 'publishing'
                 WHERE collection = \(collection) AND record_id = \(id) AND viewer = \(viewer)
-                """)
+                """
+            )
         }
     }
 
@@ -551,7 +626,11 @@ public final class PostgresStateStore: StateStore {
                 WHERE p.viewer = \(viewer) ORDER BY p.collection, p.record_id
                 """
             ).map {
-                LeavingCopy(collection: try $0.string("collection"), id: try $0.string("record_id"), owner: try $0.string("owner"))
+                LeavingCopy(
+                    collection: try $0.string("collection"),
+                    id: try $0.string("record_id"),
+                    owner: try $0.string("owner")
+                )
             }
         }
     }
@@ -629,7 +708,8 @@ public final class PostgresStateStore: StateStore {
                 """
                 UPDATE runs SET finished_at = \(finishedAt.timeIntervalSince1970), status = \(status.rawValue),
                     summary = \(summary) WHERE id = \(id)
-                """)
+                """
+            )
         }
     }
 
@@ -652,14 +732,20 @@ public final class PostgresStateStore: StateStore {
     }
 
     public func addQuarantine(
-        runId: Int64?, source: String, object: String, reason: String, at: Date, ledger event: LedgerEvent
+        runId: Int64?,
+        source: String,
+        object: String,
+        reason: String,
+        at: Date,
+        ledger event: LedgerEvent
     ) async throws {
         try await database.write { s in
             try await s.execute(
                 """
                 INSERT INTO quarantine (run_id, source, object, reason, at)
                 VALUES (\(runId), \(source), \(object), \(reason), \(at.timeIntervalSince1970))
-                """)
+                """
+            )
             var ledger = PostgresLedgerAppender()
             try await ledger.append(s, event)
             try await ledger.finish(s)
@@ -680,7 +766,8 @@ public final class PostgresStateStore: StateStore {
                 """
                 INSERT INTO meta (key, value) VALUES (\(key), \(value))
                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                """)
+                """
+            )
         }
     }
 
@@ -690,7 +777,8 @@ public final class PostgresStateStore: StateStore {
                 """
                 SELECT (SELECT count(*) FROM runs WHERE finished_at IS NOT NULL) AS n,
                        (SELECT max(finished_at) FROM runs WHERE status = 'ok') AS last
-                """)
+                """
+            )
             return (try row?.int64("n") ?? 0, try row?.date("last"))
         }
         return RunTotals(finished: Int(n), lastSuccess: last)
@@ -700,9 +788,13 @@ public final class PostgresStateStore: StateStore {
         try await database.read { s in
             try await s.execute("SELECT * FROM runs ORDER BY id DESC LIMIT \(limit)").map {
                 StatusReport.Run(
-                    id: try $0.int64("id"), started: try $0.date("started_at") ?? Date(timeIntervalSince1970: 0),
-                    finished: try $0.date("finished_at"), at: try $0.date("at") ?? Date(timeIntervalSince1970: 0),
-                    status: try $0.string("status"), summary: try $0.optionalString("summary"))
+                    id: try $0.int64("id"),
+                    started: try $0.date("started_at") ?? Date(timeIntervalSince1970: 0),
+                    finished: try $0.date("finished_at"),
+                    at: try $0.date("at") ?? Date(timeIntervalSince1970: 0),
+                    status: try $0.string("status"),
+                    summary: try $0.optionalString("summary")
+                )
             }
         }
     }
@@ -711,8 +803,11 @@ public final class PostgresStateStore: StateStore {
         try await database.read { s in
             try await s.execute("SELECT * FROM quarantine ORDER BY id DESC LIMIT \(limit)").map {
                 StatusReport.Quarantined(
-                    source: try $0.string("source"), object: try $0.string("object"), reason: try $0.string("reason"),
-                    at: try $0.date("at") ?? Date(timeIntervalSince1970: 0))
+                    source: try $0.string("source"),
+                    object: try $0.string("object"),
+                    reason: try $0.string("reason"),
+                    at: try $0.date("at") ?? Date(timeIntervalSince1970: 0)
+                )
             }
         }
     }
@@ -732,7 +827,13 @@ public final class PostgresStateStore: StateStore {
                 GROUP BY collection, viewer
                 ORDER BY 1, 2 NULLS FIRST
                 """
-            ).map { Count(collection: try $0.string("collection"), viewer: try $0.optionalString("viewer"), n: try $0.int64("n")) }
+            ).map {
+                Count(
+                    collection: try $0.string("collection"),
+                    viewer: try $0.optionalString("viewer"),
+                    n: try $0.int64("n")
+                )
+            }
         }
         var counts: [StatusReport.CollectionCount] = []
         for row in rows {
@@ -741,7 +842,9 @@ public final class PostgresStateStore: StateStore {
                     counts[counts.count - 1].perViewer.append((viewer: viewer, items: Int(row.n)))
                 }
             } else {
-                counts.append(StatusReport.CollectionCount(collection: row.collection, records: Int(row.n), perViewer: []))
+                counts.append(
+                    StatusReport.CollectionCount(collection: row.collection, records: Int(row.n), perViewer: [])
+                )
             }
         }
         return counts
@@ -762,7 +865,8 @@ struct PostgresLedgerAppender {
             """
             SELECT (SELECT value FROM meta WHERE key = 'ledger_lines') AS lines,
                    (SELECT value FROM meta WHERE key = 'ledger_head') AS head
-            """)
+            """
+        )
         let lines = Int64(try row?.optionalString("lines") ?? "0") ?? 0
         return (lines, try row?.optionalString("head") ?? LedgerAnchor.genesis)
     }
@@ -791,6 +895,7 @@ struct PostgresLedgerAppender {
             """
             INSERT INTO meta (key, value) VALUES ('ledger_lines', \(String(head.lines))), ('ledger_head', \(head.hash))
             ON CONFLICT (key) DO UPDATE SET value = excluded.value
-            """)
+            """
+        )
     }
 }

@@ -38,17 +38,27 @@ public enum StateMigration {
 
     /// Tables copied column for column, in an order that suits their references.
     static let tables: [(name: String, columns: [String])] = [
-        ("objects", [
-            "url", "source", "etag", "last_modified", "size", "sha256", "outcome", "reason", "record_collection",
-            "record_id", "fetched_at", "listed",
-        ]),
-        ("records", [
-            "collection", "id", "owner", "source", "object_url", "start_time", "end_time", "acquired", "processed",
-            "ingested", "west", "south", "east", "north", "item", "assets", "next_change", "updated_at", "day", "folder",
-        ]),
-        ("publications", [
-            "collection", "record_id", "viewer", "status", "published_at", "day", "folder", "failures", "error",
-        ]),
+        (
+            "objects",
+            [
+                "url", "source", "etag", "last_modified", "size", "sha256", "outcome", "reason", "record_collection",
+                "record_id", "fetched_at", "listed",
+            ]
+        ),
+        (
+            "records",
+            [
+                "collection", "id", "owner", "source", "object_url", "start_time", "end_time", "acquired", "processed",
+                "ingested", "west", "south", "east", "north", "item", "assets", "next_change", "updated_at", "day",
+                "folder",
+            ]
+        ),
+        (
+            "publications",
+            [
+                "collection", "record_id", "viewer", "status", "published_at", "day", "folder", "failures", "error",
+            ]
+        ),
         ("dirty_catalogs", ["viewer", "collection", "day"]),
         ("extents", ["viewer", "collection", "west", "south", "east", "north", "start_time", "end_time", "stale"]),
         ("runs", ["id", "started_at", "finished_at", "at", "status", "summary"]),
@@ -60,7 +70,9 @@ public enum StateMigration {
     /// `flush` appends the lines committed but not yet in the file (the publish stage's
     /// ledger writer), so the file is the whole chain.
     public static func copy(
-        from sqlite: SQLiteStateStore, ledgerFile: URL, to target: PostgresStateStore,
+        from sqlite: SQLiteStateStore,
+        ledgerFile: URL,
+        to target: PostgresStateStore,
         flush: () async throws -> Void
     ) async throws -> Copied {
         try await flush()
@@ -69,7 +81,8 @@ public enum StateMigration {
         let url = target.database.url
         return try await target.database.write { s in
             for table in tables.map(\.name) + ["meta", "ledger"] {
-                if try await s.one("SELECT EXISTS (SELECT 1 FROM \(unescaped: table)) AS taken")?.bool("taken") == true {
+                if try await s.one("SELECT EXISTS (SELECT 1 FROM \(unescaped: table)) AS taken")?.bool("taken") == true
+                {
                     throw NotEmpty(url: url, table: table)
                 }
             }
@@ -97,14 +110,17 @@ public enum StateMigration {
                 try await s.execute(
                     PostgresQuery(
                         unsafeSQL: "INSERT INTO ledger (seq, line, hash) VALUES " + values.joined(separator: ", "),
-                        binds: binds))
+                        binds: binds
+                    )
+                )
             }
             if !lines.isEmpty {
                 try await s.execute(
                     """
                     INSERT INTO meta (key, value)
                     VALUES ('ledger_lines', \(String(lines.count))), ('ledger_head', \(previous))
-                    """)
+                    """
+                )
             }
             // Identities continue after the copied ids.
             for table in ["runs", "quarantine"] {
@@ -112,7 +128,8 @@ public enum StateMigration {
                     """
                     SELECT setval(pg_get_serial_sequence(\(table), 'id'),
                                   (SELECT coalesce(max(id), 0) + 1 FROM \(unescaped: table)), false)
-                    """)
+                    """
+                )
             }
             copied.ledgerLines = Int64(lines.count)
             copied.ledgerHead = previous
@@ -144,7 +161,10 @@ public enum StateMigration {
 
     /// One table, a page of 500 rows per statement.
     static func copyTable(
-        _ name: String, columns: [String], from sqlite: SQLiteStateStore, to s: PostgresSession
+        _ name: String,
+        columns: [String],
+        from sqlite: SQLiteStateStore,
+        to s: PostgresSession
     ) async throws -> Int {
         let list = columns.joined(separator: ", ")
         var total = 0
@@ -170,7 +190,10 @@ public enum StateMigration {
             }
             try await s.execute(
                 PostgresQuery(
-                    unsafeSQL: "INSERT INTO \(name) (\(list)) VALUES " + values.joined(separator: ", "), binds: binds))
+                    unsafeSQL: "INSERT INTO \(name) (\(list)) VALUES " + values.joined(separator: ", "),
+                    binds: binds
+                )
+            )
             total += page.count
             offset += page.count
         }
@@ -178,12 +201,18 @@ public enum StateMigration {
 
     /// A page of a SQLite table's rows, as SQLite stores their values (read outside any task:
     /// GRDB's synchronous access).
-    static func rows(_ sqlite: SQLiteStateStore, table: String, columns: [String], offset: Int) throws
+    static func rows(
+        _ sqlite: SQLiteStateStore,
+        table: String,
+        columns: [String],
+        offset: Int
+    ) throws
         -> [[DatabaseValue.Storage]]
     {
         try sqlite.db.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT \(columns.joined(separator: ", ")) FROM \(table) ORDER BY rowid LIMIT 500 OFFSET ?",
+                db,
+                sql: "SELECT \(columns.joined(separator: ", ")) FROM \(table) ORDER BY rowid LIMIT 500 OFFSET ?",
                 arguments: [offset]
             ).map { row in columns.indices.map { (row[$0] as DatabaseValue).storage } }
         }

@@ -50,8 +50,10 @@ public final class WorkQueue: Sendable {
 
     /// Registers this process as a worker.
     public static func join(
-        _ database: PostgresDatabase, host: String = ProcessInfo.processInfo.hostName,
-        pid: Int = Int(ProcessInfo.processInfo.processIdentifier), lease: Duration = .seconds(60)
+        _ database: PostgresDatabase,
+        host: String = ProcessInfo.processInfo.hostName,
+        pid: Int = Int(ProcessInfo.processInfo.processIdentifier),
+        lease: Duration = .seconds(60)
     ) async throws -> WorkQueue {
         let id = UUID()
         try await database.write { s in
@@ -81,7 +83,8 @@ public final class WorkQueue: Sendable {
         let id = worker
         try await database.write { s in
             try await s.execute(
-                "UPDATE work SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = \(id) AND done_at IS NULL")
+                "UPDATE work SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = \(id) AND done_at IS NULL"
+            )
             try await s.execute("DELETE FROM workers WHERE id = \(id)")
         }
     }
@@ -97,7 +100,9 @@ public final class WorkQueue: Sendable {
     /// `listedSince`: a listing finished after it counts as done (nil: list anyway), so the
     /// workers of one cron slot list each source once.
     public func listing<R: Sendable>(
-        source: String, listedSince: Date? = nil, _ body: () async throws -> R
+        source: String,
+        listedSince: Date? = nil,
+        _ body: () async throws -> R
     ) async throws -> R? {
         let key = Self.listingKey(source)
         let id = worker
@@ -120,7 +125,8 @@ public final class WorkQueue: Sendable {
                     """
                     INSERT INTO sources_listed (source, listed_at, listed_by) VALUES (\(source), now(), \(id))
                     ON CONFLICT (source) DO UPDATE SET listed_at = excluded.listed_at, listed_by = excluded.listed_by
-                    """)
+                    """
+                )
                 try await s.execute("SELECT pg_advisory_unlock(\(key))")
                 return result
             } catch {
@@ -141,7 +147,8 @@ public final class WorkQueue: Sendable {
                 ON CONFLICT (source, url) DO UPDATE SET done_at = NULL, claimed_by = NULL, lease_until = NULL,
                     enqueued_at = now()
                 WHERE work.done_at IS NOT NULL
-                """)
+                """
+            )
             return try await s.one("SELECT count(*) AS n FROM work WHERE source = \(source) AND done_at IS NULL")?
                 .int("n") ?? 0
         }
@@ -166,7 +173,7 @@ public final class WorkQueue: Sendable {
                 RETURNING work.source, work.url, work.attempt
                 """
             ).map { Claim(source: try $0.string("source"), url: try $0.string("url"), attempt: try $0.int("attempt")) }
-            .sorted { ($0.source, $0.url) < ($1.source, $1.url) }
+                .sorted { ($0.source, $0.url) < ($1.source, $1.url) }
         }
     }
 
@@ -185,7 +192,8 @@ public final class WorkQueue: Sendable {
             WHERE source = \(claim.source) AND url = \(claim.url) AND claimed_by = \(worker)
                 AND attempt = \(claim.attempt) AND done_at IS NULL
             RETURNING url
-            """)
+            """
+        )
         return !done.isEmpty
     }
 
@@ -202,8 +210,12 @@ public final class WorkQueue: Sendable {
                 """
             ).map {
                 Worker(
-                    id: try $0.row["id"].decode(UUID.self), host: try $0.string("host"), pid: try $0.int("pid"),
-                    heartbeat: try $0.row["heartbeat_at"].decode(Date.self), claims: try $0.int("claims"))
+                    id: try $0.row["id"].decode(UUID.self),
+                    host: try $0.string("host"),
+                    pid: try $0.int("pid"),
+                    heartbeat: try $0.row["heartbeat_at"].decode(Date.self),
+                    claims: try $0.int("claims")
+                )
             }
         }
     }

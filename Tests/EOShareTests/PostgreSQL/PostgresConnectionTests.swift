@@ -17,12 +17,15 @@ import Testing
         let versions = try await TestPostgres.query(url, "SELECT version, name FROM schema_migrations ORDER BY version")
         #expect(versions.map { try! $0.decode(Int.self) } == PostgresSchema.migrations.map(\.version))
         let tables = try await TestPostgres.query(
-            url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+            url,
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        )
         #expect(
             tables.map { try! $0.decode(String.self) } == [
                 "dirty_catalogs", "extents", "ledger", "meta", "objects", "publications", "quarantine", "records",
                 "runs", "schema_migrations", "sources_listed", "work", "workers",
-            ])
+            ]
+        )
     }
 
     @Test func readsThePasswordFromAPasswordFile() async throws {

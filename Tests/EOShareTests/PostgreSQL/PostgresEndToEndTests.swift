@@ -71,7 +71,9 @@ import Testing
         let ledger = try Self.run(["ledger", file.path])
         #expect(ledger.status == 0)
         let referenceLedger = try String(
-            contentsOf: sqliteFolder.appendingPathComponent("out/state/ledger.jsonl"), encoding: .utf8)
+            contentsOf: sqliteFolder.appendingPathComponent("out/state/ledger.jsonl"),
+            encoding: .utf8
+        )
         // The same events; their order (so the chain) follows which worker finished first.
         #expect(Self.events(ledger.stdout) == Self.events(referenceLedger))
         #expect(ledger.stdout.split(separator: "\n").count == 17)
@@ -89,18 +91,26 @@ import Testing
         #expect(status.stdout.contains("landsat-c2-l2: 5 records; CSA 2, ESA 3, JAXA 4, NASA 5, ROSCOSMOS 2, public 1"))
         #expect(
             status.stdout.components(separatedBy: "Releases due")[1]
-                == referenceStatus.stdout.components(separatedBy: "Releases due")[1])
+                == referenceStatus.stdout.components(separatedBy: "Releases due")[1]
+        )
 
         let explain = try Self.run(["explain", file.path, "LC09_L2SP_053109_20261119_02_T2", "--at", Self.at])
-        let referenceExplain = try Self.run(["explain", sqliteFile.path, "LC09_L2SP_053109_20261119_02_T2", "--at", Self.at])
+        let referenceExplain = try Self.run([
+            "explain", sqliteFile.path, "LC09_L2SP_053109_20261119_02_T2", "--at", Self.at,
+        ])
         #expect(explain.status == 0 && explain.stdout == referenceExplain.stdout)
 
         // Export: the same file as from SQLite, and its line in the ledger table.
         let out = folder.appendingPathComponent("esa.geojson")
-        let export = try Self.run(["export", file.path, "--member", "ESA", "--out", out.path, "--format", "geojson", "--at", Self.at])
+        let export = try Self.run([
+            "export", file.path, "--member", "ESA", "--out", out.path, "--format", "geojson", "--at", Self.at,
+        ])
         #expect(export.status == 0, "\(export.stderr)")
         let referenceOut = sqliteFolder.appendingPathComponent("esa.geojson")
-        _ = try Self.run(["export", sqliteFile.path, "--member", "ESA", "--out", referenceOut.path, "--format", "geojson", "--at", Self.at])
+        _ = try Self.run([
+            "export", sqliteFile.path, "--member", "ESA", "--out", referenceOut.path, "--format", "geojson", "--at",
+            Self.at,
+        ])
         #expect(try Data(contentsOf: out) == (try Data(contentsOf: referenceOut)))
         let after = try Self.run(["ledger", file.path])
         #expect(after.stdout.split(separator: "\n").count == 18)
@@ -110,9 +120,14 @@ import Testing
         // Nothing new: nothing changes.
         let again = try Self.run(["ingest", file.path, "--at", Self.at])
         #expect(again.status == 0)
-        #expect(again.stdout.contains("fetched=0 unchanged=5") && again.stdout.contains("published=0 released=0 retracted=0"))
+        #expect(
+            again.stdout.contains("fetched=0 unchanged=5")
+                && again.stdout.contains("published=0 released=0 retracted=0")
+        )
         // The identity moves on at the end of every run; nothing else changes.
-        #expect(Self.differing(try Self.files(folder.appendingPathComponent("out/shared")), trees) == [".store/identity"])
+        #expect(
+            Self.differing(try Self.files(folder.appendingPathComponent("out/shared")), trees) == [".store/identity"]
+        )
     }
 
     /// Until work is shared out between workers (CONTRACT §7, not yet), a second ingest of a
@@ -145,7 +160,8 @@ import Testing
 
     @Test func aPasswordInThePipelineFileExits78() throws {
         let (_, file) = try Self.postgresDemo(
-            PostgresStateURL(user: "eoshare", host: "127.0.0.1", port: 5432, database: "x"))
+            PostgresStateURL(user: "eoshare", host: "127.0.0.1", port: 5432, database: "x")
+        )
         let text = try String(contentsOf: file, encoding: .utf8)
             .replacingOccurrences(of: "postgresql://eoshare@", with: "postgresql://eoshare:s3cret@")
         try Data(text.utf8).write(to: file)
@@ -164,7 +180,8 @@ import Testing
         #expect(try Self.run(["ingest", file.path, "--at", later]).status == 0)
         let before = try Self.run(["audit", file.path, "--at", later])
         #expect(before.status == 0, "\(before.stdout)")
-        let headBefore = try await SQLiteStateStore(path: folder.appendingPathComponent("out/state/demo.sqlite")).ledgerAnchor()
+        let headBefore = try await SQLiteStateStore(path: folder.appendingPathComponent("out/state/demo.sqlite"))
+            .ledgerAnchor()
 
         let url = try await TestPostgres.freshDatabase("cli_migrate")
         let migrate = try Self.run(["migrate", file.path, "--to", url.description])
@@ -174,7 +191,10 @@ import Testing
         let twice = try Self.run(["migrate", file.path, "--to", url.description])
         #expect(twice.status == 64 && twice.stderr.contains("is not empty"), "\(twice.stderr)")
 
-        let ledgerFile = try String(contentsOf: folder.appendingPathComponent("out/state/ledger.jsonl"), encoding: .utf8)
+        let ledgerFile = try String(
+            contentsOf: folder.appendingPathComponent("out/state/ledger.jsonl"),
+            encoding: .utf8
+        )
         var yaml = try String(contentsOf: file, encoding: .utf8)
         let state = try #require(yaml.components(separatedBy: "\n").first { $0.hasPrefix("state:") })
         yaml = yaml.replacingOccurrences(of: state, with: "state: \(url)\nspool: spool/")

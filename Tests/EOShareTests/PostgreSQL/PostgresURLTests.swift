@@ -91,8 +91,14 @@ import Testing
         let file = folder.appendingPathComponent("pgpass")
         try Data("*:*:*:*:from-file\n".utf8).write(to: file)
         chmod(file.path, 0o600)
-        #expect(try PostgresPassword.resolve(for: Self.url, environment: ["PGPASSWORD": "env", "PGPASSFILE": file.path]) == "env")
-        #expect(try PostgresPassword.resolve(for: Self.url, environment: ["PGPASSWORD": "", "PGPASSFILE": file.path]) == "from-file")
+        #expect(
+            try PostgresPassword.resolve(for: Self.url, environment: ["PGPASSWORD": "env", "PGPASSFILE": file.path])
+                == "env"
+        )
+        #expect(
+            try PostgresPassword.resolve(for: Self.url, environment: ["PGPASSWORD": "", "PGPASSFILE": file.path])
+                == "from-file"
+        )
         // ~/.pgpass by default.
         try FileManager.default.moveItem(at: file, to: folder.appendingPathComponent(".pgpass"))
         #expect(try PostgresPassword.resolve(for: Self.url, environment: ["HOME": folder.path]) == "from-file")
@@ -136,7 +142,8 @@ import Testing
         let file = URL(fileURLWithPath: "/srv/eoshare/pipeline.yml")
         let p = try Pipeline.parse(
             Self.pipeline(state: "postgresql://eoshare@db.example:5432/consortium", spool: "/var/spool/eoshare"),
-            file: file)
+            file: file
+        )
         #expect(p.postgres?.database == "consortium")
         #expect(p.workFolder.path == "/var/spool/eoshare/work")
         #expect(p.quarantineFolder.path == "/var/spool/eoshare/quarantine")
@@ -157,7 +164,8 @@ import Testing
         #expect {
             try Pipeline.parse(
                 Self.pipeline(state: "postgresql://eoshare@db:5432/c", spool: nil),
-                file: URL(fileURLWithPath: "/srv/p.yml"))
+                file: URL(fileURLWithPath: "/srv/p.yml")
+            )
         } throws: { error in
             let e = error as? ConfigError
             return e?.key == "state" && e?.line == 2 && e?.message.contains("spool") == true
@@ -168,7 +176,8 @@ import Testing
         #expect {
             try Pipeline.parse(
                 Self.pipeline(state: "postgresql://eoshare:hunter2@db:5432/c", spool: "/s"),
-                file: URL(fileURLWithPath: "/srv/p.yml"))
+                file: URL(fileURLWithPath: "/srv/p.yml")
+            )
         } throws: { error in
             let e = error as? ConfigError
             return e?.key == "state" && e?.line == 2 && e?.message.contains("PGPASSWORD") == true

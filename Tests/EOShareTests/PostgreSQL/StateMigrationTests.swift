@@ -55,8 +55,10 @@ import Testing
         var copiedRecords: [String] = []
         try await store.forEachRecord { copiedRecords.append($0.subject.id + String(decoding: $0.item, as: UTF8.self)) }
         #expect(records == copiedRecords)
-        #expect(try await store.publications(collection: "landsat-c2-l2", id: "LC09_L2SP_010065_20220129_02_T1")
-            == (try await sqlite.publications(collection: "landsat-c2-l2", id: "LC09_L2SP_010065_20220129_02_T1")))
+        #expect(
+            try await store.publications(collection: "landsat-c2-l2", id: "LC09_L2SP_010065_20220129_02_T1")
+                == (try await sqlite.publications(collection: "landsat-c2-l2", id: "LC09_L2SP_010065_20220129_02_T1"))
+        )
         // A run started after the copy takes the next id.
         let next = try await store.startRun(at: t2, startedAt: Date())
         #expect(next == Int64(copied.tables["runs"]! + 1))
@@ -74,15 +76,23 @@ import Testing
         let server = try TestHTTPServer(root: try IngestEndToEndTests.makeFeed(folder))
         defer { server.stop() }
         let p = try IngestEndToEndTests.pipeline(folder, url: server.baseURL.absoluteString + "landsat/")
-        _ = try await IngestRun(pipeline: p, at: Timestamp.parse("2022-02-15T00:00:00Z")!, logger: IngestEndToEndTests.logger)
-            .run()
+        _ = try await IngestRun(
+            pipeline: p,
+            at: Timestamp.parse("2022-02-15T00:00:00Z")!,
+            logger: IngestEndToEndTests.logger
+        )
+        .run()
         var text = try String(contentsOf: p.ledgerPath, encoding: .utf8)
         text = text.replacingOccurrences(of: "\"publish\"", with: "\"publisH\"")
         try Data(text.utf8).write(to: p.ledgerPath)
         let url = try await TestPostgres.freshDatabase("broken")
         let store = try await PostgresStateStore.open(url, environment: TestPostgres.passwordEnvironment)
         await #expect(throws: StateMigration.BrokenLedger.self) {
-            _ = try await StateMigration.copy(from: try SQLiteStateStore(path: p.statePath), ledgerFile: p.ledgerPath, to: store) {}
+            _ = try await StateMigration.copy(
+                from: try SQLiteStateStore(path: p.statePath),
+                ledgerFile: p.ledgerPath,
+                to: store
+            ) {}
         }
         #expect(try await store.ledgerAnchor().lines == 0)
         await store.close()

@@ -23,7 +23,9 @@ import Testing
             return try SQLiteStateStore(path: RepoPaths.temporaryFolder().appendingPathComponent("state.sqlite"))
         case .postgresql:
             return try await PostgresStateStore.open(
-                try await TestPostgres.freshDatabase("contract"), environment: TestPostgres.passwordEnvironment)
+                try await TestPostgres.freshDatabase("contract"),
+                environment: TestPostgres.passwordEnvironment
+            )
         }
     }
 
@@ -41,15 +43,33 @@ import Testing
     static let t0 = Date(timeIntervalSince1970: 1_700_000_000)
 
     static func record(
-        _ id: String, collection: String = "c1", owner: String = "NASA", start: Date? = t0, bbox: [Double]? = [0, 0, 1, 1],
-        next: Date? = nil, day: String = "2023/11/14"
+        _ id: String,
+        collection: String = "c1",
+        owner: String = "NASA",
+        start: Date? = t0,
+        bbox: [Double]? = [0, 0, 1, 1],
+        next: Date? = nil,
+        day: String = "2023/11/14"
     ) -> StoredRecord {
         StoredRecord(
             subject: EmbargoSubject(
-                id: id, collection: collection, owner: owner, bbox: bbox, acquired: start, processed: nil, ingested: t0),
-            source: "s", objectURL: "http://h/\(id)", startTime: start, endTime: nil, item: Array("{\"id\":\"\(id)\"}".utf8),
+                id: id,
+                collection: collection,
+                owner: owner,
+                bbox: bbox,
+                acquired: start,
+                processed: nil,
+                ingested: t0
+            ),
+            source: "s",
+            objectURL: "http://h/\(id)",
+            startTime: start,
+            endTime: nil,
+            item: Array("{\"id\":\"\(id)\"}".utf8),
             assets: [StoredAsset(file: "\(id).txt", sha256: String(repeating: "a", count: 64), size: 12)],
-            nextChange: next, place: ItemPlace(day: day, folder: id))
+            nextChange: next,
+            place: ItemPlace(day: day, folder: id)
+        )
     }
 
     static func event(_ n: Int) -> LedgerEvent {
@@ -58,8 +78,17 @@ import Testing
 
     static func object(_ url: String, outcome: ObjectOutcome = .record, record: String? = "r1") -> StoredObject {
         StoredObject(
-            url: url, source: "s", etag: "\"e\"", lastModified: nil, size: 10, sha256: "ab", outcome: outcome,
-            reason: outcome == .record ? nil : "bad", recordCollection: record == nil ? nil : "c1", recordId: record)
+            url: url,
+            source: "s",
+            etag: "\"e\"",
+            lastModified: nil,
+            size: 10,
+            sha256: "ab",
+            outcome: outcome,
+            reason: outcome == .record ? nil : "bad",
+            recordCollection: record == nil ? nil : "c1",
+            recordId: record
+        )
     }
 
     @Test(arguments: kinds) func objectsKeepTheRecordTheyPublishedThroughARefusal(_ kind: Kind) async throws {
@@ -86,8 +115,12 @@ import Testing
             ids.enumerated().map { i, id in
                 Intent(
                     record: Self.record(id, next: i.isMultiple(of: 2) ? Self.t0.addingTimeInterval(Double(i)) : nil),
-                    publishing: [], retracting: [])
-            } + [Intent(record: Self.record("a", collection: "c0"), publishing: [], retracting: [])], at: Self.t0)
+                    publishing: [],
+                    retracting: []
+                )
+            } + [Intent(record: Self.record("a", collection: "c0"), publishing: [], retracting: [])],
+            at: Self.t0
+        )
         var seen: [String] = []
         try await store.forEachRecord(pageSize: 3) { seen.append("\($0.subject.collection)/\($0.subject.id)") }
         // Bytes order, as SQLite compares: capitals before small letters, UTF-8 last.
@@ -99,14 +132,17 @@ import Testing
         try await store.forEachSubject(pageSize: 5) { subjects.append($0.id) }
         #expect(subjects.count == 8)
         let r = try #require(try await store.record(collection: "c1", id: "é"))
-        #expect(r.item == Array("{\"id\":\"é\"}".utf8) && r.subject.bbox == [0, 0, 1, 1] && r.subject.ingested == Self.t0)
+        #expect(
+            r.item == Array("{\"id\":\"é\"}".utf8) && r.subject.bbox == [0, 0, 1, 1] && r.subject.ingested == Self.t0
+        )
         #expect(r.assets == [StoredAsset(file: "é.txt", sha256: String(repeating: "a", count: 64), size: 12)])
         #expect(try await store.records(id: "a").map(\.subject.collection) == ["c0", "c1"])
         try await store.setNextChange(collection: "c1", id: "Z", nil)
         #expect(try await store.record(collection: "c1", id: "Z")?.nextChange == nil)
     }
 
-    @Test(arguments: kinds) func publishingConfirmsWithLedgerLinesChainedInTheSameTransaction(_ kind: Kind) async throws {
+    @Test(arguments: kinds) func publishingConfirmsWithLedgerLinesChainedInTheSameTransaction(_ kind: Kind) async throws
+    {
         let store = try await Self.store(kind)
         let r = Self.record("r1", bbox: [10, 20, 30, 40])
         try await store.begin([Intent(record: r, publishing: ["NASA", "ESA"], retracting: [])], at: Self.t0)
@@ -118,9 +154,17 @@ import Testing
         try await store.confirm(
             [
                 Confirmation(
-                    collection: "c1", id: "r1", day: "2023/11/14", published: ["NASA", "ESA"], retracted: [],
-                    object: Self.object("http://h/r1"), ledger: [Self.event(1), Self.event(2)])
-            ], at: Self.t0)
+                    collection: "c1",
+                    id: "r1",
+                    day: "2023/11/14",
+                    published: ["NASA", "ESA"],
+                    retracted: [],
+                    object: Self.object("http://h/r1"),
+                    ledger: [Self.event(1), Self.event(2)]
+                )
+            ],
+            at: Self.t0
+        )
         #expect(try await store.publications(collection: "c1", id: "r1").map(\.status) == [.published, .published])
         #expect(try await store.unfinishedRecords().isEmpty)
         #expect(try await store.object(url: "http://h/r1") != nil)
@@ -128,31 +172,60 @@ import Testing
             try await store.dirtyCatalogs() == [
                 CatalogKey(viewer: "ESA", collection: "c1", day: "2023/11/14"),
                 CatalogKey(viewer: "NASA", collection: "c1", day: "2023/11/14"),
-            ])
+            ]
+        )
         #expect(
             try await store.catalogItems(CatalogKey(viewer: "NASA", collection: "c1", day: "2023/11/14"))
-                == [CatalogEntry(folder: "r1", id: "r1")])
+                == [CatalogEntry(folder: "r1", id: "r1")]
+        )
         #expect(try await store.catalogDays(viewer: "ESA", collection: "c1") == ["2023/11/14"])
         #expect(try await store.publishedCollections(viewer: "ESA") == ["c1"])
         #expect(try await store.publicationViewers() == ["ESA", "NASA"])
         // The kept extent grows by a second confirmed copy.
         #expect(try await store.extent(viewer: "NASA", collection: "c1").bbox == [10, 20, 30, 40])
         try await store.begin(
-            [Intent(record: Self.record("r2", bbox: [-5, 25, 12, 50]), publishing: ["NASA"], retracting: [])], at: Self.t0)
+            [Intent(record: Self.record("r2", bbox: [-5, 25, 12, 50]), publishing: ["NASA"], retracting: [])],
+            at: Self.t0
+        )
         try await store.confirm(
-            [Confirmation(collection: "c1", id: "r2", day: "2023/11/14", published: ["NASA"], retracted: [], object: nil, ledger: [Self.event(3)])],
-            at: Self.t0)
+            [
+                Confirmation(
+                    collection: "c1",
+                    id: "r2",
+                    day: "2023/11/14",
+                    published: ["NASA"],
+                    retracted: [],
+                    object: nil,
+                    ledger: [Self.event(3)]
+                )
+            ],
+            at: Self.t0
+        )
         #expect(try await store.extent(viewer: "NASA", collection: "c1").bbox == [-5, 20, 30, 50])
         try await store.clearDirtyCatalogs(try await store.dirtyCatalogs())
         #expect(try await store.dirtyCatalogs().isEmpty)
 
         // A retraction: the intent, then the copy gone and the extent recomputed from what stays.
         let copy = try #require(try await store.publications(collection: "c1", id: "r2").first)
-        try await store.begin([Intent(record: Self.record("r2", bbox: [-5, 25, 12, 50]), publishing: [], retracting: [copy])], at: Self.t0)
+        try await store.begin(
+            [Intent(record: Self.record("r2", bbox: [-5, 25, 12, 50]), publishing: [], retracting: [copy])],
+            at: Self.t0
+        )
         #expect(try await store.dirtyCatalogs() == [CatalogKey(viewer: "NASA", collection: "c1", day: "2023/11/14")])
         try await store.confirm(
-            [Confirmation(collection: "c1", id: "r2", day: "2023/11/14", published: [], retracted: ["NASA"], object: nil, ledger: [Self.event(4)])],
-            at: Self.t0)
+            [
+                Confirmation(
+                    collection: "c1",
+                    id: "r2",
+                    day: "2023/11/14",
+                    published: [],
+                    retracted: ["NASA"],
+                    object: nil,
+                    ledger: [Self.event(4)]
+                )
+            ],
+            at: Self.t0
+        )
         #expect(try await store.publications(collection: "c1", id: "r2").isEmpty)
         #expect(try await store.extent(viewer: "NASA", collection: "c1").bbox == [10, 20, 30, 40])
 
@@ -174,7 +247,9 @@ import Testing
             [
                 Intent(record: Self.record("r1"), publishing: ["NASA", "ESA"], retracting: []),
                 Intent(record: Self.record("r2"), publishing: ["NASA"], retracting: []),
-            ], at: Self.t0)
+            ],
+            at: Self.t0
+        )
         try await store.saveObject(Self.object("http://h/r1"), at: Self.t0)
         let found = try await store.lookup(collection: "c1", id: "r1", folder: "r2", objectURL: "http://h/r1")
         #expect(found.existing?.subject.id == "r1" && found.publications.map(\.viewer) == ["ESA", "NASA"])
@@ -184,14 +259,30 @@ import Testing
         #expect(try await store.unfinishedRecords().map(\.id) == ["r2", "r1"])
         #expect(try await store.publications(collection: "c1", id: "r1").map(\.failures) == [1, 1])
         try await store.confirm(
-            [Confirmation(collection: "c1", id: "r2", day: "2023/11/14", published: ["NASA"], retracted: [], object: nil, ledger: [])],
-            at: Self.t0)
+            [
+                Confirmation(
+                    collection: "c1",
+                    id: "r2",
+                    day: "2023/11/14",
+                    published: ["NASA"],
+                    retracted: [],
+                    object: nil,
+                    ledger: []
+                )
+            ],
+            at: Self.t0
+        )
         try await store.reopen(collection: "c1", id: "r2", viewer: "NASA")
         #expect(try await store.publications(collection: "c1", id: "r2").first?.status == .publishing)
         // A copy found in a tree the state did not know.
         try await store.adopt(
-            record: Self.record("r3"), collection: "c1", id: "r3", viewer: "JAXA", place: ItemPlace(day: "undated", folder: "r3"),
-            at: Self.t0)
+            record: Self.record("r3"),
+            collection: "c1",
+            id: "r3",
+            viewer: "JAXA",
+            place: ItemPlace(day: "undated", folder: "r3"),
+            at: Self.t0
+        )
         #expect(try await store.publications(collection: "c1", id: "r3").map(\.status) == [.published])
         #expect(try await store.dirtyCatalogs().contains(CatalogKey(viewer: "JAXA", collection: "c1", day: "undated")))
         try await store.clearDirtyCatalogs(try await store.dirtyCatalogs())
@@ -204,10 +295,24 @@ import Testing
 
     @Test(arguments: kinds) func aViewerThatLeftIsForgottenWithItsLedgerLines(_ kind: Kind) async throws {
         let store = try await Self.store(kind)
-        try await store.begin([Intent(record: Self.record("r1", owner: "ESA"), publishing: ["GONE", "NASA"], retracting: [])], at: Self.t0)
+        try await store.begin(
+            [Intent(record: Self.record("r1", owner: "ESA"), publishing: ["GONE", "NASA"], retracting: [])],
+            at: Self.t0
+        )
         try await store.confirm(
-            [Confirmation(collection: "c1", id: "r1", day: "2023/11/14", published: ["GONE", "NASA"], retracted: [], object: nil, ledger: [])],
-            at: Self.t0)
+            [
+                Confirmation(
+                    collection: "c1",
+                    id: "r1",
+                    day: "2023/11/14",
+                    published: ["GONE", "NASA"],
+                    retracted: [],
+                    object: nil,
+                    ledger: []
+                )
+            ],
+            at: Self.t0
+        )
         let leaving = try await store.beginRemovingViewer("GONE")
         #expect(leaving == [LeavingCopy(collection: "c1", id: "r1", owner: "ESA")])
         #expect(try await store.publications(collection: "c1", id: "r1").map(\.status) == [.retracting, .published])
@@ -224,8 +329,19 @@ import Testing
         #expect(second == first + 1)
         #expect(try await store.markDiedRuns(foundBy: second) == [first])
         try await store.addQuarantine(
-            runId: second, source: "s", object: "http://h/x", reason: "truncated gzip", at: Self.t0, ledger: Self.event(9))
-        try await store.finishRun(second, status: .quarantined, summary: "{}", finishedAt: Self.t0.addingTimeInterval(2))
+            runId: second,
+            source: "s",
+            object: "http://h/x",
+            reason: "truncated gzip",
+            at: Self.t0,
+            ledger: Self.event(9)
+        )
+        try await store.finishRun(
+            second,
+            status: .quarantined,
+            summary: "{}",
+            finishedAt: Self.t0.addingTimeInterval(2)
+        )
         let runs = try await store.recentRuns(limit: 10)
         #expect(runs.map(\.status) == ["quarantined", "died"])
         #expect(runs.last?.error?.contains("killed or crashed") == true)
@@ -237,11 +353,28 @@ import Testing
         #expect(try await store.recentQuarantine(limit: 5).map(\.reason) == ["truncated gzip"])
         #expect(try await store.ledgerAnchor().lines == 1)
 
-        try await store.begin([Intent(record: Self.record("r1"), publishing: ["NASA", "ESA"], retracting: [])], at: Self.t0)
-        try await store.begin([Intent(record: Self.record("r2", collection: "c2"), publishing: ["NASA"], retracting: [])], at: Self.t0)
+        try await store.begin(
+            [Intent(record: Self.record("r1"), publishing: ["NASA", "ESA"], retracting: [])],
+            at: Self.t0
+        )
+        try await store.begin(
+            [Intent(record: Self.record("r2", collection: "c2"), publishing: ["NASA"], retracting: [])],
+            at: Self.t0
+        )
         try await store.confirm(
-            [Confirmation(collection: "c1", id: "r1", day: "2023/11/14", published: ["NASA", "ESA"], retracted: [], object: nil, ledger: [])],
-            at: Self.t0)
+            [
+                Confirmation(
+                    collection: "c1",
+                    id: "r1",
+                    day: "2023/11/14",
+                    published: ["NASA", "ESA"],
+                    retracted: [],
+                    object: nil,
+                    ledger: []
+                )
+            ],
+            at: Self.t0
+        )
         let counts = try await store.collectionCounts()
         #expect(counts.map(\.collection) == ["c1", "c2"] && counts.map(\.records) == [1, 1])
         #expect(counts[0].perViewer.map { "\($0.viewer)=\($0.items)" } == ["ESA=1", "NASA=1"])

@@ -10,7 +10,10 @@ import Testing
 /// leases that return work, fencing by attempt number, one lister per source, live workers.
 @Suite(.enabled(if: TestPostgres.enabled)) struct WorkQueueTests {
     static func database() async throws -> PostgresDatabase {
-        try await PostgresDatabase.open(try await TestPostgres.freshDatabase("work"), environment: TestPostgres.passwordEnvironment)
+        try await PostgresDatabase.open(
+            try await TestPostgres.freshDatabase("work"),
+            environment: TestPostgres.passwordEnvironment
+        )
     }
 
     @Test func workersClaimingAtOnceGetDisjointBatchesCoveringAllWork() async throws {
@@ -18,7 +21,10 @@ import Testing
         let urls = (0..<200).map { "http://feed/\($0)" }
         let first = try await WorkQueue.join(db, host: "a", pid: 1)
         #expect(try await first.enqueue(source: "s", urls: urls) == 200)
-        let workers = [first] + [try await WorkQueue.join(db, host: "b", pid: 2), try await WorkQueue.join(db, host: "c", pid: 3)]
+        let workers =
+            [first] + [
+                try await WorkQueue.join(db, host: "b", pid: 2), try await WorkQueue.join(db, host: "c", pid: 3),
+            ]
         let claimed = try await withThrowingTaskGroup(of: [WorkQueue.Claim].self) { group in
             for w in workers {
                 group.addTask {

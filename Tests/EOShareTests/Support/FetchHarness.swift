@@ -31,7 +31,9 @@ struct FetchHarness {
         folder = RepoPaths.temporaryFolder(name)
         www = folder.appendingPathComponent("www")
         try FileManager.default.createDirectory(
-            at: www.appendingPathComponent("feed"), withIntermediateDirectories: true)
+            at: www.appendingPathComponent("feed"),
+            withIntermediateDirectories: true
+        )
     }
 
     static func sceneBytes(_ name: String = scene) throws -> [UInt8] {
@@ -58,7 +60,11 @@ struct FetchHarness {
     }
 
     /// A pipeline with one source `src` (owner NASA) at `url`; `source` adds keys to it.
-    func pipeline(url: String, source: String = "", limits: String = "fetch_workers: 2, retries: 3") throws
+    func pipeline(
+        url: String,
+        source: String = "",
+        limits: String = "fetch_workers: 2, retries: 3"
+    ) throws
         -> Pipeline
     {
         let yaml = """
@@ -115,13 +121,18 @@ struct FetchHarness {
     /// Expects the run's one object to be a record when `verified`, else quarantined for a
     /// reason that contains `reason`.
     static func expectOneObject(
-        _ summary: IngestSummary, of p: Pipeline, verified: Bool, elseReason reason: String,
+        _ summary: IngestSummary,
+        of p: Pipeline,
+        verified: Bool,
+        elseReason reason: String,
         sourceLocation: SourceLocation = #_sourceLocation
     ) {
         if verified {
             #expect(
-                summary.records == 1 && summary.quarantined == 0, "\(quarantineReasons(p))",
-                sourceLocation: sourceLocation)
+                summary.records == 1 && summary.quarantined == 0,
+                "\(quarantineReasons(p))",
+                sourceLocation: sourceLocation
+            )
         } else {
             #expect(summary.records == 0 && summary.quarantined == 1, sourceLocation: sourceLocation)
             let found = quarantineReasons(p).first ?? ""

@@ -28,8 +28,13 @@ final class LogCapture: Sendable {
         }
 
         func log(
-            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-            file: String, function: String, line: UInt
+            level: Logger.Level,
+            message: Logger.Message,
+            metadata: Logger.Metadata?,
+            source: String,
+            file: String,
+            function: String,
+            line: UInt
         ) {
             let all = self.metadata.merging(metadata ?? [:]) { $1 }
             capture.append("\(level) \(message) \(all)")

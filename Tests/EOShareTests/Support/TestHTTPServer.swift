@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -364,7 +365,8 @@ extension TestHTTPServer {
         static func timeout(seconds: Double) -> timeval {
             let whole = max(0, seconds.rounded(.down))
             return timeval(
-                tv_sec: time_t(whole), tv_usec: suseconds_t(((seconds - whole) * 1_000_000).rounded())
+                tv_sec: time_t(whole),
+                tv_usec: suseconds_t(((seconds - whole) * 1_000_000).rounded())
             )
         }
 
@@ -534,10 +536,19 @@ extension TestHTTPServer {
                     return
                 case .malformed(let status, let method, let target):
                     let response = Self.textResponse(status)
-                    log(Request(
-                        method: method, target: target, path: "", query: nil, version: "", headers: [],
-                        status: status, connection: connection, fault: nil
-                    ))
+                    log(
+                        Request(
+                            method: method,
+                            target: target,
+                            path: "",
+                            query: nil,
+                            version: "",
+                            headers: [],
+                            status: status,
+                            connection: connection,
+                            fault: nil
+                        )
+                    )
                     let head = Self.serializeHead(response, version: "HTTP/1.1", keepAlive: false)
                     if Sys.sendAll(fd, head[...]) {
                         _ = stream(response.body, limit: response.body.count, rate: nil, fd)
@@ -705,12 +716,19 @@ extension TestHTTPServer {
                 buffer.removeFirst(length)
             }
             guard let (rawPath, query) = Self.splitTarget(target),
-                  let path = rawPath.removingPercentEncoding, !path.contains("\u{0}")
+                let path = rawPath.removingPercentEncoding, !path.contains("\u{0}")
             else { return .malformed(400, method: method, target: target) }
-            return .request(Parsed(
-                method: method, target: target, version: version, headers: headers,
-                rawPath: rawPath, path: path, query: query
-            ))
+            return .request(
+                Parsed(
+                    method: method,
+                    target: target,
+                    version: version,
+                    headers: headers,
+                    rawPath: rawPath,
+                    path: path,
+                    query: query
+                )
+            )
         }
 
         /// Splits origin-form (`/p?q`) or absolute-form (`http://h/p?q`) targets; nil for anything else.
@@ -750,7 +768,11 @@ extension TestHTTPServer {
 
         /// What the attempt's fault asks for, flattened from `.combined`.
         private struct Plan {
-            enum Cut { case none, reset(Int), truncate(Int) }
+            enum Cut {
+                case none
+                case reset(Int)
+                case truncate(Int)
+            }
             var delay = 0.0
             var status: (code: Int, retryAfter: Int?)?
             var htmlErrorPage = false
@@ -770,7 +792,7 @@ extension TestHTTPServer {
                 case .slowBody(let rate): bytesPerSecond = max(1, rate)
                 case .htmlErrorPage: htmlErrorPage = true
                 case .delay(let seconds): delay += max(0, seconds)
-                case .combined(let faults): faults.forEach { apply($0) }
+                case .combined(let faults): for fault in faults { apply(fault) }
                 case .replaceBody(let body): replacement = body
                 }
             }
@@ -803,19 +825,30 @@ extension TestHTTPServer {
             } else {
                 response = route(request, settings: settings, entity: entity)
             }
-            log(Request(
-                method: request.method, target: request.target, path: request.path, query: request.query,
-                version: request.version, headers: request.headers, status: response.status,
-                connection: connection, fault: fault
-            ))
+            log(
+                Request(
+                    method: request.method,
+                    target: request.target,
+                    path: request.path,
+                    query: request.query,
+                    version: request.version,
+                    headers: request.headers,
+                    status: response.status,
+                    connection: connection,
+                    fault: fault
+                )
+            )
             if let replacement = plan.replacement {
                 let contentType = entity?.contentType ?? TestHTTPServer.contentType(for: request.path)
                 // One second later than the old body, so `If-Range` by date fails as well.
                 let modified = Date(timeIntervalSince1970: (entity?.lastModified ?? Date()).timeIntervalSince1970 + 1)
                 state.withLock {
                     $0.bodies[request.path] = StaticBody(
-                        bytes: replacement, contentType: contentType, etag: TestHTTPServer.memoryETag(replacement),
-                        lastModified: modified)
+                        bytes: replacement,
+                        contentType: contentType,
+                        etag: TestHTTPServer.memoryETag(replacement),
+                        lastModified: modified
+                    )
                 }
             }
             let keepAlive = settings.keepAlive && request.wantsKeepAlive && !response.close
@@ -918,11 +951,17 @@ extension TestHTTPServer {
             }
             if let entity {
                 let bytes = entity.bytes
-                return resourceResponse(Resource(
-                    count: bytes.count, etag: entity.etag, lastModified: entity.lastModified,
-                    contentType: entity.contentType,
-                    body: { offset, count in .bytes(Array(bytes[offset..<(offset + count)])) }
-                ), request: request, settings: settings)
+                return resourceResponse(
+                    Resource(
+                        count: bytes.count,
+                        etag: entity.etag,
+                        lastModified: entity.lastModified,
+                        contentType: entity.contentType,
+                        body: { offset, count in .bytes(Array(bytes[offset..<(offset + count)])) }
+                    ),
+                    request: request,
+                    settings: settings
+                )
             }
             let components = request.path.split(separator: "/").map(String.init)
             guard !components.contains("..") else { return Self.textResponse(404) }
@@ -930,8 +969,8 @@ extension TestHTTPServer {
             let full = URL(fileURLWithPath: relative.isEmpty ? root : root + "/" + relative)
                 .resolvingSymlinksInPath().path
             guard full == root || full.hasPrefix(root == "/" ? "/" : root + "/"),
-                  let attributes = try? FileManager.default.attributesOfItem(atPath: full),
-                  let type = attributes[.type] as? FileAttributeType
+                let attributes = try? FileManager.default.attributesOfItem(atPath: full),
+                let type = attributes[.type] as? FileAttributeType
             else { return Self.textResponse(404) }
             if type == .typeDirectory {
                 if request.path.hasSuffix("/") { return indexResponse(directory: full, request: request) }
@@ -945,13 +984,17 @@ extension TestHTTPServer {
             let modified = attributes[.modificationDate] as? Date ?? Date(timeIntervalSince1970: 0)
             let micros = Int64((modified.timeIntervalSince1970 * 1_000_000).rounded())
             let tag = [UInt64(count), UInt64(bitPattern: micros), TestHTTPServer.fnv1a(Array(request.path.utf8))]
-            return resourceResponse(Resource(
-                count: count,
-                etag: "\"" + tag.map { String($0, radix: 16) }.joined(separator: "-") + "\"",
-                lastModified: modified,
-                contentType: TestHTTPServer.contentType(for: request.path),
-                body: { offset, count in .file(path: full, offset: offset, count: count) }
-            ), request: request, settings: settings)
+            return resourceResponse(
+                Resource(
+                    count: count,
+                    etag: "\"" + tag.map { String($0, radix: 16) }.joined(separator: "-") + "\"",
+                    lastModified: modified,
+                    contentType: TestHTTPServer.contentType(for: request.path),
+                    body: { offset, count in .file(path: full, offset: offset, count: count) }
+                ),
+                request: request,
+                settings: settings
+            )
         }
 
         /// 304 / 206 / 416 / 200 for a resource, following RFC 9110 §13.2.2's order of precondition evaluation.
@@ -968,7 +1011,8 @@ extension TestHTTPServer {
             if settings.rangeSupport { headers.append(("Accept-Ranges", "bytes")) }
             headers += validators
             if settings.rangeSupport, request.method == "GET", let range = request.header("Range"),
-               ifRangeHolds(resource, request: request, settings: settings) {
+                ifRangeHolds(resource, request: request, settings: settings)
+            {
                 switch Self.parseRange(range, count: resource.count) {
                 case .ignore:
                     break
@@ -993,7 +1037,8 @@ extension TestHTTPServer {
                 }
             }
             if settings.lastModifiedSupport, let text = request.header("If-Modified-Since"),
-               let since = TestHTTPServer.parseHTTPDate(text) {
+                let since = TestHTTPServer.parseHTTPDate(text)
+            {
                 return resource.lastModified.timeIntervalSince1970.rounded(.down) <= since.timeIntervalSince1970
             }
             return false
@@ -1013,7 +1058,10 @@ extension TestHTTPServer {
             tag.hasPrefix("W/") ? String(tag.dropFirst(2)) : tag
         }
 
-        private enum RangeRequest: Equatable { case ignore, unsatisfiable, satisfiable(Int, Int) }
+        private enum RangeRequest: Equatable {
+            case ignore, unsatisfiable
+            case satisfiable(Int, Int)
+        }
 
         /// Single `bytes=N-`, `bytes=N-M` or `bytes=-S`; multiple or invalid ranges are ignored (full 200).
         private static func parseRange(_ header: String, count: Int) -> RangeRequest {
@@ -1021,7 +1069,8 @@ extension TestHTTPServer {
             guard value.lowercased().hasPrefix("bytes=") else { return .ignore }
             let spec = value.dropFirst("bytes=".count).trimmingCharacters(in: .whitespaces)
             guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return .ignore }
-            let first = String(spec[..<dash]), last = String(spec[spec.index(after: dash)...])
+            let first = String(spec[..<dash])
+            let last = String(spec[spec.index(after: dash)...])
             if first.isEmpty {
                 guard let suffix = digits(last) else { return .ignore }
                 guard suffix > 0, count > 0 else { return .unsatisfiable }
@@ -1072,7 +1121,9 @@ extension TestHTTPServer {
                 let modified = (attributes[.modificationDate] as? Date).map(TestHTTPServer.listingDate) ?? ""
                 let bytes = (attributes[.size] as? NSNumber)?.intValue ?? 0
                 let size = isDirectory ? "  - " : TestHTTPServer.apacheSize(bytes)
-                let icon = isDirectory ? "<img src=\"/icons/folder.gif\" alt=\"[DIR]\">"
+                let icon =
+                    isDirectory
+                    ? "<img src=\"/icons/folder.gif\" alt=\"[DIR]\">"
                     : "<img src=\"/icons/unknown.gif\" alt=\"[   ]\">"
                 let slash = isDirectory ? "/" : ""
                 html += "<tr><td valign=\"top\">\(icon)</td>"
@@ -1088,7 +1139,9 @@ extension TestHTTPServer {
 
                 """
             return Response(
-                status: 200, headers: [("Content-Type", "text/html;charset=UTF-8")], body: .bytes(Array(html.utf8))
+                status: 200,
+                headers: [("Content-Type", "text/html;charset=UTF-8")],
+                body: .bytes(Array(html.utf8))
             )
         }
     }
@@ -1199,8 +1252,8 @@ extension TestHTTPServer {
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                 UInt8(ascii: "~"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
                 result.append(Character(UnicodeScalar(byte)))
             default:
                 result += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
@@ -1218,15 +1271,16 @@ extension TestHTTPServer {
 
     /// RFC 9110 token characters (methods, header names).
     fileprivate static func isToken<S: StringProtocol>(_ text: S) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "a")...UInt8(ascii: "z"):
-                true
-            default:
-                "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        !text.isEmpty
+            && text.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                    UInt8(ascii: "a")...UInt8(ascii: "z"):
+                    true
+                default:
+                    "!#$%&'*+-.^_`|~".utf8.contains(byte)
+                }
             }
-        }
     }
 
     /// A non-negative decimal made of ASCII digits only (`Int("+5")` would accept a sign); nil on overflow.

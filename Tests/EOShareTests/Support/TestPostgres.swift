@@ -41,9 +41,16 @@ enum TestPostgres {
         let name = "eoshare_\(label)_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let connection = try await PostgresConnection.connect(
             configuration: .init(
-                host: url.host, port: url.port, username: url.user, password: environment["PGPASSWORD"],
-                database: url.database, tls: .disable),
-            id: 1, logger: .init(label: "test"))
+                host: url.host,
+                port: url.port,
+                username: url.user,
+                password: environment["PGPASSWORD"],
+                database: url.database,
+                tls: .disable
+            ),
+            id: 1,
+            logger: .init(label: "test")
+        )
         defer { Task { try? await connection.close() } }
         try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: .init(label: "test"))
         url.database = name
@@ -54,9 +61,16 @@ enum TestPostgres {
     static func query(_ url: PostgresStateURL, _ sql: String) async throws -> [PostgresRow] {
         let connection = try await PostgresConnection.connect(
             configuration: .init(
-                host: url.host, port: url.port, username: url.user, password: environment["PGPASSWORD"],
-                database: url.database, tls: .disable),
-            id: 2, logger: .init(label: "test"))
+                host: url.host,
+                port: url.port,
+                username: url.user,
+                password: environment["PGPASSWORD"],
+                database: url.database,
+                tls: .disable
+            ),
+            id: 2,
+            logger: .init(label: "test")
+        )
         do {
             let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: .init(label: "test")).collect()
             try await connection.close()

@@ -37,15 +37,21 @@ enum Trees {
             let folder = parts[parts.count - 2]
             out.append(
                 Item(
-                    viewer: parts[0], collection: parts[1], id: ItemFolderName.decode(folder) ?? folder,
-                    url: shared.appendingPathComponent(rel)))
+                    viewer: parts[0],
+                    collection: parts[1],
+                    id: ItemFolderName.decode(folder) ?? folder,
+                    url: shared.appendingPathComponent(rel)
+                )
+            )
         }
         return out.sorted { ($0.viewer, $0.collection, $0.id) < ($1.viewer, $1.collection, $1.id) }
     }
 
     /// The ids a viewer's tree holds.
     static func ids(_ shared: URL, _ viewer: String, collection: String? = nil) -> Set<String> {
-        Set(items(shared).filter { $0.viewer == viewer && (collection == nil || $0.collection == collection) }.map(\.id))
+        Set(
+            items(shared).filter { $0.viewer == viewer && (collection == nil || $0.collection == collection) }.map(\.id)
+        )
     }
 
     /// The item JSON of a record in a viewer's tree, if there.
