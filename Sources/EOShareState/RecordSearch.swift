@@ -181,14 +181,7 @@ extension SQLiteStateStore {
             if let w: Double = row[3], let s: Double = row[4], let e: Double = row[5], let n: Double = row[6] {
                 bbox = [w, s, e, n]
             }
-            let assetsJSON: String = row[13]
-            let assets: [StoredAsset] =
-                ((try? JSONValue.parse(Array(assetsJSON.utf8)))?.arrayValue ?? []).compactMap { a in
-                    guard let f = a["file"]?.stringValue, let h = a["sha256"]?.stringValue,
-                        let s = a["size"]?.doubleValue
-                    else { return nil }
-                    return StoredAsset(file: f, sha256: h, size: Int64(s))
-                }
+            let assets = StoredAsset.list(fromColumn: row[13])
             var key: [RecordSearch.KeyValue] = []
             for i in keys.indices {
                 let value: DatabaseValue = row[16 + i]

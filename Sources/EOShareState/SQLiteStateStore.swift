@@ -345,13 +345,7 @@ public final class SQLiteStateStore: StateStore {
         {
             bbox = [w, s, e, n]
         }
-        let assetsJSON: String = row["assets"]
-        let assets: [StoredAsset] =
-            ((try? JSONValue.parse(Array(assetsJSON.utf8)))?.arrayValue ?? []).compactMap { a in
-                guard let f = a["file"]?.stringValue, let h = a["sha256"]?.stringValue, let s = a["size"]?.doubleValue
-                else { return nil }
-                return StoredAsset(file: f, sha256: h, size: Int64(s))
-            }
+        let assets = StoredAsset.list(fromColumn: row["assets"])
         let item: Data = row["item"]
         return StoredRecord(
             subject: EmbargoSubject(
@@ -375,9 +369,7 @@ public final class SQLiteStateStore: StateStore {
     }
 
     package static func saveRecord(_ db: Database, _ r: StoredRecord, at: Date) throws {
-        let assets = JSONValue.array(
-            r.assets.map { .object(["file": .string($0.file), "sha256": .string($0.sha256), "size": .int($0.size)]) }
-        ).serializedString()
+        let assets = StoredAsset.columnText(r.assets)
         let s = r.subject
         do {
             try db.execute(

@@ -296,3 +296,21 @@ extension LedgerAnchor {
     /// The chain's anchor: what the first line's `prev` holds.
     public static let genesis = String(repeating: "0", count: 64)
 }
+
+extension StoredAsset {
+    /// The `assets` column of both stores: `[{"file","sha256","size"}]` as JSON text.
+    package static func columnText(_ assets: [StoredAsset]) -> String {
+        JSONValue.array(
+            assets.map { .object(["file": .string($0.file), "sha256": .string($0.sha256), "size": .int($0.size)]) }
+        ).serializedString()
+    }
+
+    /// The column read back; entries missing a field are skipped.
+    package static func list(fromColumn text: String) -> [StoredAsset] {
+        ((try? JSONValue.parse(Array(text.utf8)))?.arrayValue ?? []).compactMap { a in
+            guard let f = a["file"]?.stringValue, let h = a["sha256"]?.stringValue, let s = a["size"]?.doubleValue
+            else { return nil }
+            return StoredAsset(file: f, sha256: h, size: Int64(s))
+        }
+    }
+}

@@ -127,12 +127,7 @@ public final class PostgresStateStore: StateStore {
         {
             bbox = [w, s, e, n]
         }
-        let assets: [StoredAsset] =
-            ((try? JSONValue.parse(Array(try r.string("assets").utf8)))?.arrayValue ?? []).compactMap { a in
-                guard let f = a["file"]?.stringValue, let h = a["sha256"]?.stringValue, let s = a["size"]?.doubleValue
-                else { return nil }
-                return StoredAsset(file: f, sha256: h, size: Int64(s))
-            }
+        let assets = StoredAsset.list(fromColumn: try r.string("assets"))
         return StoredRecord(
             subject: EmbargoSubject(
                 id: try r.string("id"),
@@ -216,9 +211,7 @@ public final class PostgresStateStore: StateStore {
     }
 
     static func saveRecord(_ s: PostgresSession, _ r: StoredRecord, at: Date) async throws {
-        let assets = JSONValue.array(
-            r.assets.map { .object(["file": .string($0.file), "sha256": .string($0.sha256), "size": .int($0.size)]) }
-        ).serializedString()
+        let assets = StoredAsset.columnText(r.assets)
         let sub = r.subject
         try await s.execute(
             """
