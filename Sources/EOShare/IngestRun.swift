@@ -103,7 +103,7 @@ public final class IngestRun: Sendable {
             group.addTask {
                 for source in self.pipeline.sources {
                     do {
-                        for ref in try await fetchStage.discover(source) {
+                        try await fetchStage.discover(source) { ref in
                             progress.discoveredCount.add(1, ordering: .relaxed)
                             await discovered.send(ref)
                         }

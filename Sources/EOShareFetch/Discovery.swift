@@ -62,23 +62,64 @@ package struct Discovery {
     package let downloader: Downloader
     package let settings: FetchSettings
 
-    package func discover(_ source: SourceConfig) async throws(DiscoveryError) -> [ObjectRef] {
+    /// How many objects discovery hands on at a time. A local folder is read a chunk at a
+    /// time, so a run holds one chunk of a million-object folder, never the folder (issue 17:
+    /// memory flat in the record count); a listing fetched as one document is parsed whole,
+    /// then handed on in chunks.
+    package static let chunkSize = 1024
+
+    /// Every object of `source`, handed to `chunk` a chunk at a time. Local folders come in
+    /// the order the directory gives, each chunk sorted by name; other listings and indexes
+    /// in name (listing) or index order.
+    package func discover(
+        _ source: SourceConfig,
+        chunk: ([ObjectRef]) async -> Void
+    ) async throws(DiscoveryError) {
+        func inChunks(_ refs: [ObjectRef]) async {
+            var start = 0
+            while start < refs.count {
+                let end = min(start + Self.chunkSize, refs.count)
+                await chunk(Array(refs[start..<end]))
+                start = end
+            }
+        }
         if source.index {
-            return try await fromIndex(source).filter { wanted($0.name, source) }
+            await inChunks(try await fromIndex(source).filter { wanted($0.name, source) })
+            return
         }
         guard source.isListing else {
-            return [ObjectRef(source: source.id, url: source.url, name: source.url.lastPathComponent)]
+            await chunk([ObjectRef(source: source.id, url: source.url, name: source.url.lastPathComponent)])
+            return
         }
         let entries: [ListingEntry]
         switch source.url.scheme {
         case "file":
-            entries = try localListing(source)
+            let folder = source.url.path
+            try await localListing(source) { entries in
+                let refs = Self.refs(entries, source: source) { name in
+                    var st = stat()
+                    return Sidecar.Kind.allCases.first { lstat(folder + "/" + name + ".\($0.rawValue)", &st) == 0 }
+                }
+                await chunk(refs.filter { wanted($0.name, source) })
+            }
+            return
         case "ftp", "ftps", "sftp":
             entries = try await ftpListing(source)
         default:
             entries = try await httpListing(source)
         }
-        return Self.refs(entries, source: source).filter { wanted($0.name, source) }
+        let names = Set(entries.map(\.name))
+        let refs = Self.refs(entries, source: source) { name in
+            Sidecar.Kind.allCases.first { names.contains(name + ".\($0.rawValue)") }
+        }
+        await inChunks(refs.filter { wanted($0.name, source) })
+    }
+
+    /// Every object of `source` at once (tests and benchmarks).
+    package func discover(_ source: SourceConfig) async throws(DiscoveryError) -> [ObjectRef] {
+        var all: [ObjectRef] = []
+        try await discover(source) { all += $0 }
+        return all
     }
 
     /// Wanted names: not hidden, not a sidecar (when sidecars are checksums), matching `match`.
@@ -90,9 +131,13 @@ package struct Discovery {
         return source.wants(name)
     }
 
-    /// Object references for listing entries, each with the sidecar the listing shows beside it.
-    package static func refs(_ entries: [ListingEntry], source: SourceConfig) -> [ObjectRef] {
-        let names = Set(entries.map(\.name))
+    /// Object references for listing entries, sorted by name, each with the sidecar the listing
+    /// shows beside it (`sidecar` tells which kind, if any, is listed for a name).
+    package static func refs(
+        _ entries: [ListingEntry],
+        source: SourceConfig,
+        sidecar: (String) -> Sidecar.Kind?
+    ) -> [ObjectRef] {
         let base = Redact.withoutCredentials(source.url)
         return entries.sorted { $0.name < $1.name }.map { entry in
             var ref = ObjectRef(
@@ -105,36 +150,53 @@ package struct Discovery {
             )
             ref.listed = true
             ref.listingEntry = entry.shown
-            if let kind = Sidecar.Kind.allCases.first(where: { names.contains(entry.name + ".\($0.rawValue)") }) {
+            if let kind = sidecar(entry.name) {
                 ref.sidecar = Sidecar(kind: kind, url: base.appendingPathComponent(entry.name + ".\(kind.rawValue)"))
             }
             return ref
         }
     }
 
-    /// A local folder: regular files only (symlinks are not followed out of the folder).
-    package func localListing(_ source: SourceConfig) throws(DiscoveryError) -> [ListingEntry] {
-        let folder = source.url
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
-        } catch {
-            throw DiscoveryError(source: source.id, reason: "cannot list \(folder.path): \(error.localizedDescription)")
+    /// A local folder, read a chunk at a time: regular files only (symlinks are not followed
+    /// out of the folder).
+    package func localListing(
+        _ source: SourceConfig,
+        chunk: ([ListingEntry]) async -> Void
+    ) async throws(DiscoveryError) {
+        let folder = source.url.path
+        guard let directory = opendir(folder) else {
+            let reason = String(cString: strerror(errno))
+            throw DiscoveryError(source: source.id, reason: "cannot list \(folder): \(reason)")
         }
-        var out: [ListingEntry] = []
-        for name in names {
-            var st = stat()
-            let path = folder.appendingPathComponent(name).path
-            guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
-            out.append(
-                ListingEntry(
-                    name: name,
-                    size: Int64(st.st_size),
-                    modified: "\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        defer { closedir(directory) }
+        var entries: [ListingEntry] = []
+        while true {
+            errno = 0
+            let next = readdir(directory)
+            if let next {
+                let name = withUnsafeBytes(of: next.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                var st = stat()
+                guard name != ".", name != "..", lstat(folder + "/" + name, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG
+                else { continue }
+                entries.append(
+                    ListingEntry(
+                        name: name,
+                        size: Int64(st.st_size),
+                        modified: "\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+                    )
                 )
-            )
+            } else if errno != 0 {
+                let reason = String(cString: strerror(errno))
+                throw DiscoveryError(source: source.id, reason: "cannot list \(folder): \(reason)")
+            }
+            if entries.count == Self.chunkSize || (next == nil && !entries.isEmpty) {
+                await chunk(entries)
+                entries.removeAll(keepingCapacity: true)
+            }
+            if next == nil { return }
         }
-        return out
     }
 
     /// An HTTP index page: the links to files directly inside the listed folder, with the

@@ -9,14 +9,14 @@ import Synchronization
 /// once. The ingest run drives it; the benchmarks use it alone.
 public final class FetchStage: Sendable {
     private let transfers: CurlMulti
-    private let settings: FetchSettings
-    private let downloader: Downloader
+    let settings: FetchSettings
+    let downloader: Downloader
     private let sources: [String: SourceConfig]
     private let state: any StateStore
     /// The work folder's path, joined as text to each work file's name.
     private let workPath: String
     /// What the state remembers of each object discovered and not yet fetched (nil: nothing),
-    /// read once per source.
+    /// read a chunk of discovered objects at a time.
     private let remembered = Mutex<[String: StoredObject?]>([:])
 
     /// `workFolder` receives the fetched files; the next stage takes them from there.
@@ -29,16 +29,26 @@ public final class FetchStage: Sendable {
         self.workPath = workFolder.path
     }
 
-    /// The objects `source` offers (listing, index or the one object), filtered by `match`.
-    public func discover(_ source: SourceConfig) async throws(DiscoveryError) -> [ObjectRef] {
-        let refs = try await Discovery(downloader: downloader, settings: settings).discover(source)
-        let urls = refs.map(\.url.absoluteString)
-        if let known = try? await state.objects(urls: urls) {
-            remembered.withLock { remembered in
-                for url in urls { remembered[url] = .some(known[url]) }
+    /// The objects `source` offers (listing, index or the one object), filtered by `match`,
+    /// handed to `each` one at a time. What the state remembers of them is read a chunk at a
+    /// time, just before they are handed on, so it is held for a few objects, not a listing.
+    public func discover(_ source: SourceConfig, each: (ObjectRef) async -> Void) async throws(DiscoveryError) {
+        try await Discovery(downloader: downloader, settings: settings).discover(source) { refs in
+            let urls = refs.map(\.url.absoluteString)
+            if let known = try? await state.objects(urls: urls) {
+                remembered.withLock { remembered in
+                    for url in urls { remembered[url] = .some(known[url]) }
+                }
             }
+            for ref in refs { await each(ref) }
         }
-        return refs
+    }
+
+    /// Every object `source` offers at once (benchmarks).
+    public func discover(_ source: SourceConfig) async throws(DiscoveryError) -> [ObjectRef] {
+        var all: [ObjectRef] = []
+        try await discover(source) { all.append($0) }
+        return all
     }
 
     /// Fetches and verifies one object of a source of this pipeline.

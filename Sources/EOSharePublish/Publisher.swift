@@ -66,8 +66,10 @@ public final class Publisher {
         )
     }
 
-    /// Creates a folder and its parents unless this run already did.
-    package func makeFolder(_ url: URL) throws {
+    /// Creates a folder and its parents unless this run already did. Folders made once and
+    /// used once (an item's) are not remembered (`remember: false`), so what the run keeps
+    /// grows with the day folders, not with the items.
+    package func makeFolder(_ url: URL, remember: Bool = true) throws {
         guard !madeFolders.contains(url.path) else { return }
         if mkdir(url.path, 0o755) != 0 {
             switch errno {
@@ -80,7 +82,7 @@ public final class Publisher {
             default: throw POSIXIOError(op: "mkdir", path: url.path)
             }
         }
-        madeFolders.insert(url.path)
+        if remember { madeFolders.insert(url.path) }
     }
 
     /// Moves a verified work file into the store (once per content), read-only.
@@ -138,7 +140,7 @@ public final class Publisher {
         let name = "\(place.folder).json"
         for viewer in viewers {
             let folder = itemFolder(viewer, collection: collection, place: place)
-            try makeFolder(folder)
+            try makeFolder(folder, remember: false)
             for asset in assets {
                 try linkFromStore(
                     sha256: asset.sha256,
