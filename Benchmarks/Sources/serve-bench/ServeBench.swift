@@ -7,9 +7,10 @@ import Logging
 
 /// Item Search over N records (bbox + datetime, limit 100) with wrk: requests/s and p99
 /// latency of `eoshare serve` for the owner (sees every record), a member with a grant and
-/// the public (both filtered by the embargo at each request). With EOSHARE_BENCH_PEER_PYTHON
-/// (a Python with stac-fastapi-pgstac, pypgstac and uvicorn) and PostgreSQL 15 with PostGIS,
-/// the same items and the same search on stac-fastapi-pgstac, as a ratio.
+/// the public (both filtered by the embargo at each request), on the SQLite state and then on
+/// the same state migrated into PostgreSQL (a private PostgreSQL 15 cluster). With
+/// EOSHARE_BENCH_PEER_PYTHON (a Python with stac-fastapi-pgstac, pypgstac and uvicorn) and
+/// PostGIS, the same items and the same search on stac-fastapi-pgstac in that cluster, as a ratio.
 @main
 struct ServeBench {
     static let query = "bbox=-10,35,30,60&datetime=2026-03-01T00:00:00Z/2026-06-30T23:59:59Z&limit=100"
@@ -60,9 +61,97 @@ struct ServeBench {
         print(String(format: "setup: ingested %d records in %.1f s", ingest.records, Date().timeIntervalSince(t0)))
         sync()
 
+        var ours: [(String, Wrk.Result)] = []
+        Memory.resetPeak()
+        let before = Memory.currentRSS()
+        if let r = try await measure(file, label: "eoshare serve, SQLite state", at: at, count: count, tokens: tokens) {
+            ours.append(("eoshare (SQLite)", r))
+        }
+        print(
+            String(
+                format: "  resident memory: %.0f MB before, peak %.0f MB",
+                Double(before) / 1e6,
+                Double(Memory.peakRSS()) / 1e6
+            )
+        )
+
+        // One private PostgreSQL cluster: eoshare's state migrated into it, and pgstac beside it.
+        let cluster: PrivateCluster
+        do { cluster = try PrivateCluster.start(in: root.appendingPathComponent("postgres")) } catch {
+            print("PostgreSQL: not run (\(error))")
+            return
+        }
+        defer { cluster.stop() }
+        do {
+            try cluster.createDatabase("eoshare")
+            let t1 = Date()
+            let target = try PostgresStateURL.parse(cluster.url("eoshare") + "?sslmode=disable")
+            let copied = try await migrate(p, to: target)
+            let seconds = String(format: "%.1f", Date().timeIntervalSince(t1))
+            print("setup: migrated to PostgreSQL in \(seconds) s (\(copied))")
+            let pgFile = root.appendingPathComponent("serve-postgresql.yml")
+            let yaml = try String(contentsOf: file, encoding: .utf8)
+            try Data(("state: \(target)\nspool: spool/\n" + yaml).utf8).write(to: pgFile)
+            if let r = try await measure(
+                pgFile,
+                label: "eoshare serve, PostgreSQL state",
+                at: at,
+                count: count,
+                tokens: tokens
+            ) {
+                ours.append(("eoshare (PostgreSQL)", r))
+            }
+        } catch {
+            print("eoshare on PostgreSQL: failed: \(error)")
+        }
+
+        guard let python = ProcessInfo.processInfo.environment["EOSHARE_BENCH_PEER_PYTHON"] else {
+            print(
+                "peer: not run (set EOSHARE_BENCH_PEER_PYTHON to a Python with stac-fastapi-pgstac, pypgstac, uvicorn)"
+            )
+            return
+        }
+        do {
+            let peer = try await PgSTACPeer.run(python: python, state: p, root: root, cluster: cluster)
+            print("stac-fastapi-pgstac (PostgreSQL 15 + PostGIS, same items, same search, no embargo):")
+            print("  all items: \(peer)")
+            for (name, r) in ours {
+                print(
+                    "ratio \(name) NASA / stac-fastapi-pgstac: "
+                        + String(
+                            format: "%.2f× requests/s, p99 %.1f ms vs %.1f ms",
+                            r.requestsPerSecond / peer.requestsPerSecond,
+                            r.p99Milliseconds,
+                            peer.p99Milliseconds
+                        )
+                )
+            }
+        } catch {
+            print("peer: failed: \(error)")
+        }
+    }
+
+    /// The SQLite state copied into the empty database at `target`, as `eoshare migrate` does.
+    nonisolated static func migrate(_ p: Pipeline, to target: PostgresStateURL) async throws -> String {
+        guard let sqlite = try SQLiteStateStore.existing(at: p.statePath) else { fatalError("no state") }
+        let store = try await PostgresStateStore.open(target)
+        let copied = try await StateMigration.copy(from: sqlite, ledgerFile: p.ledgerPath, to: store) {
+            try await Ledger.flush(state: sqlite, to: p.ledgerPath)
+        }
+        await store.close()
+        return copied.summary
+    }
+
+    /// The server on `file`'s pipeline in this process, and wrk per viewer; the owner's result.
+    static func measure(
+        _ file: URL,
+        label: String,
+        at: Date,
+        count: Int,
+        tokens: [String: String]
+    ) async throws -> Wrk.Result? {
         let served = try ServedPipeline(file: file)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        print("starting the server")
         let server = Task.detached {
             do {
                 try await STACServer.run(
@@ -77,52 +166,23 @@ struct ServeBench {
             }
             continuation.finish()
         }
+        defer { server.cancel() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { fatalError("the server did not start") }
-        Memory.resetPeak()
-        let before = Memory.currentRSS()
         print(
-            "eoshare serve (in this process, --at \(Timestamp.format(at))), \(count) records, \(connections) connections, \(seconds) s each:"
+            "\(label) (in this process, --at \(Timestamp.format(at))), \(count) records, \(connections) connections, \(seconds) s each:"
         )
-        var ours: Wrk.Result?
+        var owner: Wrk.Result?
         for (viewer, token) in [("NASA", tokens["NASA"]), ("ESA", tokens["ESA"]), ("public", nil)] {
             let url = "http://127.0.0.1:\(port)/\(viewer)/search?\(query)"
             let returned = try Wrk.features(url, token: token)
             let r = try Wrk.run(url, token: token)
-            if viewer == "NASA" { ours = r }
+            if viewer == "NASA" { owner = r }
             print("  \(viewer): \(r) (\(returned) features a page)")
         }
-        print(
-            String(
-                format: "  resident memory: %.0f MB before, peak %.0f MB",
-                Double(before) / 1e6,
-                Double(Memory.peakRSS()) / 1e6
-            )
-        )
         server.cancel()
         _ = try? await server.value
-
-        guard let python = ProcessInfo.processInfo.environment["EOSHARE_BENCH_PEER_PYTHON"], let ours else {
-            print(
-                "peer: not run (set EOSHARE_BENCH_PEER_PYTHON to a Python with stac-fastapi-pgstac, pypgstac, uvicorn)"
-            )
-            return
-        }
-        do {
-            let peer = try await PgSTACPeer.run(python: python, state: p, root: root)
-            print("stac-fastapi-pgstac (PostgreSQL 15 + PostGIS, same items, same search, no embargo):")
-            print("  all items: \(peer)")
-            print(
-                String(
-                    format: "ratio eoshare NASA / stac-fastapi-pgstac: %.2f× requests/s, p99 %.1f ms vs %.1f ms",
-                    ours.requestsPerSecond / peer.requestsPerSecond,
-                    ours.p99Milliseconds,
-                    peer.p99Milliseconds
-                )
-            )
-        } catch {
-            print("peer: failed: \(error)")
-        }
+        return owner
     }
 }
 
