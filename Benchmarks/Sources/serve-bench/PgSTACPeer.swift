@@ -47,7 +47,7 @@ enum PgSTACPeer {
             ]
         )
         try Shell.run(pypgstac, ["load", "items", itemsFile.path, "--dsn", dsn, "--method", "upsert"])
-        print(
+        say(
             String(
                 format: "peer setup: pgstac migrated and %d items loaded in %.1f s",
                 written,
@@ -95,7 +95,7 @@ enum PgSTACPeer {
             throw Shell.Failure(description: "stac-fastapi-pgstac did not answer: \(log.suffix(1500))")
         }
         let returned = try Wrk.features(url, token: nil)
-        print("peer: \(returned) features a page")
+        say("peer: \(returned) features a page")
         return try Wrk.run(url, token: nil)
     }
 

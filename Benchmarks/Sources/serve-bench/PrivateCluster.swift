@@ -19,11 +19,27 @@ struct PrivateCluster {
         }
         let cluster = PrivateCluster(folder: folder, port: PgSTACPeer.freePort())
         try cluster.asPostgres("\(bin)/initdb -D \(data) -A trust -U postgres > /dev/null")
-        try cluster.asPostgres(
+        // Waited for by hand: Foundation's Process never saw this one end (its server lives on).
+        try spawnAndWait([
+            "/usr/sbin/runuser", "-u", "postgres", "--", "/bin/sh", "-c",
             "\(bin)/pg_ctl -D \(data) -l \(folder.path)/pg.log -w -o '-p \(cluster.port) -k /tmp"
-                + " -c max_connections=200 -c shared_buffers=512MB' start > /dev/null"
-        )
+                + " -c max_connections=200 -c shared_buffers=512MB' start > /dev/null 2>&1",
+        ])
         return cluster
+    }
+
+    /// posix_spawn and waitpid, nothing between.
+    static func spawnAndWait(_ argv: [String]) throws {
+        var pid: pid_t = 0
+        let arguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        let environment: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
+        defer { for p in arguments + environment { free(p) } }
+        guard posix_spawn(&pid, argv[0], nil, nil, arguments, environment) == 0 else {
+            throw Shell.Failure(description: "cannot start \(argv[0])")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        guard status == 0 else { throw Shell.Failure(description: "\(argv.last ?? "") exited with status \(status)") }
     }
 
     func asPostgres(_ command: String) throws {
