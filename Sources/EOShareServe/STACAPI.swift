@@ -54,13 +54,18 @@ public struct APIRequest: Sendable {
 /// decided from the state and the policy at the request's instant by the engine ingest uses.
 public final class STACAPI: Sendable {
     let served: ServedPipeline
-    /// A fixed instant (`--at`), or nil: each request is decided at its own instant.
-    let fixedInstant: Date?
+    /// The instant a request is decided at: `--at`'s, or the request's own.
+    let clock: @Sendable () -> Date
     let states = StateHandle()
+    let extentCache = ExtentCache()
 
-    public init(served: ServedPipeline, at: Date? = nil) {
+    public convenience init(served: ServedPipeline, at: Date? = nil) {
+        self.init(served: served, clock: { at ?? Date() })
+    }
+
+    init(served: ServedPipeline, clock: @escaping @Sendable () -> Date) {
         self.served = served
-        fixedInstant = at
+        self.clock = clock
     }
 
     static let stacVersion = "1.1.0"
@@ -90,7 +95,7 @@ public final class STACAPI: Sendable {
     /// Answers a request; `member` is the viewer whose prefix the path names, already
     /// authenticated by the caller.
     public func respond(_ request: APIRequest, snapshot: ServedPipeline.Snapshot, viewer: Viewer) async -> APIResponse {
-        let at = fixedInstant ?? Date()
+        let at = clock()
         let root = "\(request.base)/\(viewer.folder)"
         let rest = Array(request.segments.dropFirst())
         let context = Context(
@@ -224,31 +229,10 @@ public final class STACAPI: Sendable {
         return .object(o)
     }
 
-    /// The extent of what the viewer sees now in each collection.
+    /// The extent of what the viewer sees now in each collection (kept between requests while
+    /// it cannot have changed: `ExtentCache`).
     func extents(_ c: Context) async throws -> [String: ViewerExtent] {
-        var out: [String: ViewerExtent] = [:]
-        guard let state = c.state else { return out }
-        var after: RecordKey?
-        while true {
-            let page = try await state.timedSubjectPage(after: after, limit: 5000)
-            for timed in page { add(timed) }
-            guard let last = page.last, page.count == 5000 else { break }
-            after = RecordKey(collection: last.subject.collection, id: last.subject.id)
-        }
-        return out
-
-        func add(_ timed: TimedSubject) {
-            let (s, start, end) = (timed.subject, timed.start, timed.end)
-            guard c.visible(s) else { return }
-            var e = out[s.collection] ?? ViewerExtent()
-            if let b = s.bbox, b.count == 4 {
-                let old = e.bbox ?? b
-                e.bbox = [min(old[0], b[0]), min(old[1], b[1]), max(old[2], b[2]), max(old[3], b[3])]
-            }
-            if let start { e.start = min(e.start ?? start, start) }
-            if let end = end ?? start { e.end = max(e.end ?? end, end) }
-            out[s.collection] = e
-        }
+        try await extentCache.extents(c)
     }
 
     func collectionRoute(_ c: Context, _ rest: [String], _ request: APIRequest) async throws -> APIResponse {
@@ -414,13 +398,6 @@ public final class STACAPI: Sendable {
         allowed.insert(charactersIn: "-._~,:")
         return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
     }
-}
-
-/// A collection's extent as one viewer sees it now.
-struct ViewerExtent {
-    var bbox: [Double]?
-    var start: Date?
-    var end: Date?
 }
 
 /// The state, opened once it exists (a server may start before the first ingest).

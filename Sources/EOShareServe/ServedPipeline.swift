@@ -11,6 +11,23 @@ public final class ServedPipeline: @unchecked Sendable {
         public var pipeline: Pipeline
         public var engine: EmbargoEngine
         public var tokens: TokenFile
+        /// Which reading of the files this is: a new one for every re-read, so what was
+        /// derived from an older policy (kept extents) is not reused.
+        public var generation: Int
+    }
+
+    private static let generations = Generations()
+
+    /// A counter shared by every ServedPipeline of the process.
+    private final class Generations: @unchecked Sendable {
+        private let lock = NSLock()
+        private var last = 0
+        func next() -> Int {
+            lock.withLock {
+                last += 1
+                return last
+            }
+        }
     }
 
     struct Signature: Equatable {
@@ -60,7 +77,8 @@ public final class ServedPipeline: @unchecked Sendable {
         return Snapshot(
             pipeline: pipeline,
             engine: EmbargoEngine(policy: pipeline.policy, members: pipeline.members.map(\.id)),
-            tokens: tokens
+            tokens: tokens,
+            generation: generations.next()
         )
     }
 

@@ -262,16 +262,3 @@ extension SQLiteStateStore {
         }
     }
 }
-
-/// The STAC API's reads on a PostgreSQL state are not written yet (a GiST index on the boxes
-/// and these two queries): until they are, `eoshare serve` on such a state says so.
-public struct SearchUnsupported: Error, CustomStringConvertible {
-    public var description: String { "eoshare serve does not search a PostgreSQL state yet (SQLite only)" }
-}
-
-extension PostgresStateStore {
-    public func searchRecords(_ search: RecordSearch) async throws -> [SearchCandidate] { throw SearchUnsupported() }
-    public func timedSubjectPage(after: RecordKey?, limit: Int) async throws -> [TimedSubject] {
-        throw SearchUnsupported()
-    }
-}

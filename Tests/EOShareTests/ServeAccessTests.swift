@@ -143,8 +143,9 @@ import Testing
         }
     }
 
-    @Test func aRecordAMemberMayNotSeeIsNotFoundAnywhere() async throws {
-        let folder = try await ServeHarness.ingested.value
+    @Test(arguments: ServeHarness.stores)
+    func aRecordAMemberMayNotSeeIsNotFoundAnywhere(_ store: ServeHarness.Store) async throws {
+        let folder = try await ServeHarness.ingested(store)
         let at = ServeHarness.ingestAt
         let subjects = try await ServeHarness.subjects(folder)
         let hidden = subjects.filter { !ServeEmbargoTests.oracle($0, "ESA", at: at) }

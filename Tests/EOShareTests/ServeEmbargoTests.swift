@@ -58,8 +58,9 @@ import Testing
         return out
     }
 
-    @Test func pystacClientSearchesGetExactlyWhatThePolicySaysAtEachBoundary() async throws {
-        let folder = try await ServeHarness.ingested.value
+    @Test(arguments: ServeHarness.stores)
+    func pystacClientSearchesGetExactlyWhatThePolicySaysAtEachBoundary(_ store: ServeHarness.Store) async throws {
+        let folder = try await ServeHarness.ingested(store)
         let subjects = try await ServeHarness.subjects(folder)
         #expect(subjects.count == 60)
         let instants = try Self.instants(subjects)

@@ -35,11 +35,34 @@ enum ServeHarness {
         """
     }
 
-    /// The pipeline folder, ingested once per process (tests only read it, or copy it).
-    static let ingested: Task<URL, Error> = Task { try await makePipeline() }
+    /// The state a served pipeline keeps: the serve tests run on both.
+    enum Store: String, CaseIterable, CustomTestStringConvertible, Sendable {
+        case sqlite, postgresql
+        var testDescription: String { rawValue }
+    }
 
-    static func makePipeline() async throws -> URL {
+    /// SQLite always; PostgreSQL wherever the test cluster is (always under CI, where its
+    /// absence fails the tests rather than skipping them).
+    static let stores: [Store] = TestPostgres.enabled ? [.sqlite, .postgresql] : [.sqlite]
+
+    /// The pipeline folder, ingested once per process (tests only read it, or copy it).
+    static let ingested: Task<URL, Error> = Task { try await makePipeline(.sqlite) }
+    /// The same records ingested into a PostgreSQL state (a database of its own).
+    static let ingestedPostgres: Task<URL, Error> = Task { try await makePipeline(.postgresql) }
+
+    static func ingested(_ store: Store) async throws -> URL {
+        switch store {
+        case .sqlite: return try await ingested.value
+        case .postgresql: return try await ingestedPostgres.value
+        }
+    }
+
+    static func makePipeline(_ store: Store) async throws -> URL {
         let folder = RepoPaths.temporaryFolder("serve")
+        if store == .postgresql {
+            let url = try await TestPostgres.freshDatabase("serve")
+            try Data("state: \(url)\nspool: spool/\n".utf8).write(to: folder.appendingPathComponent("serve.yml"))
+        }
         var g = LandsatFeedGenerator(start: Timestamp.parse("2025-06-01T00:00:00Z")!)
         g.seed = 7
         g.days = 530
@@ -55,16 +78,21 @@ enum ServeHarness {
         return folder
     }
 
+    /// Writes `serve.yml`, keeping the `state:` and `spool:` lines a PostgreSQL pipeline has.
     static func writePipeline(_ folder: URL, policy: String = policy()) throws {
-        let yaml = """
-            version: 1
-            members: [{id: NASA}, {id: ESA}, {id: JAXA}]
-            collections: [{id: landsat-c2-l2, title: Landsat}]
-            sources: [{id: usgs, owner: NASA, collection: landsat-c2-l2, format: landsat-mtl, url: feed/}]
-            serve: {tokens: api-tokens}
-            \(policy)
-            """
-        try Data(yaml.utf8).write(to: folder.appendingPathComponent("serve.yml"))
+        let file = folder.appendingPathComponent("serve.yml")
+        let kept = ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n")
+            .filter { $0.hasPrefix("state:") || $0.hasPrefix("spool:") }.map { $0 + "\n" }.joined()
+        let yaml =
+            kept + """
+                version: 1
+                members: [{id: NASA}, {id: ESA}, {id: JAXA}]
+                collections: [{id: landsat-c2-l2, title: Landsat}]
+                sources: [{id: usgs, owner: NASA, collection: landsat-c2-l2, format: landsat-mtl, url: feed/}]
+                serve: {tokens: api-tokens}
+                \(policy)
+                """
+        try Data(yaml.utf8).write(to: file)
     }
 
     /// A running server; `stop()` ends it.

@@ -2,13 +2,10 @@ import EOShare
 import Foundation
 
 /// stac-fastapi-pgstac on PostgreSQL 15 with PostGIS, serving the items of the same state:
-/// a private cluster (initdb into a temporary folder, run as the `postgres` user, on a free
-/// port), pgstac's schema by `pypgstac migrate`, the items by `pypgstac load`, the API by
-/// uvicorn with one worker per core. Everything it started is stopped at the end.
+/// a database of the benchmark's private cluster, pgstac's schema by `pypgstac migrate`, the
+/// items by `pypgstac load`, the API by uvicorn with one worker per core, stopped at the end.
 enum PgSTACPeer {
-    static let bin = "/usr/lib/postgresql/15/bin"
-
-    static func run(python: String, state p: Pipeline, root: URL) async throws -> Wrk.Result {
+    static func run(python: String, state p: Pipeline, root: URL, cluster: PrivateCluster) async throws -> Wrk.Result {
         let folder = root.appendingPathComponent("pgstac")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         // The items as pgstac loads them: one JSON object a line, with their collection.
@@ -36,22 +33,9 @@ enum PgSTACPeer {
         ])
         try Data(collection.serialized()).write(to: folder.appendingPathComponent("collection.json"))
 
-        // The cluster, owned by postgres (initdb refuses root).
-        let data = folder.appendingPathComponent("data").path
-        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        try Shell.run("/bin/chown", ["-R", "postgres:postgres", folder.path])
-        try Shell.run("/bin/chmod", ["755", root.path, folder.path])
-        let port = freePort()
-        func asPostgres(_ command: String) throws {
-            try Shell.run("/usr/sbin/runuser", ["-u", "postgres", "--", "/bin/sh", "-c", command])
-        }
-        try asPostgres("\(bin)/initdb -D \(data) -A trust -U postgres > /dev/null")
-        try asPostgres(
-            "\(bin)/pg_ctl -D \(data) -l \(folder.path)/pg.log -w -o '-p \(port) -k /tmp -c max_connections=200 -c shared_buffers=512MB' start > /dev/null"
-        )
-        defer { try? asPostgres("\(bin)/pg_ctl -D \(data) -m fast stop > /dev/null") }
-        try asPostgres("\(bin)/createdb -h 127.0.0.1 -p \(port) -U postgres pgstac")
-        let dsn = "postgresql://postgres@127.0.0.1:\(port)/pgstac"
+        try cluster.createDatabase("pgstac")
+        let port = cluster.port
+        let dsn = cluster.url("pgstac")
         let pypgstac = URL(fileURLWithPath: python).deletingLastPathComponent().appendingPathComponent("pypgstac").path
         let t0 = Date()
         try Shell.run(pypgstac, ["migrate", "--dsn", dsn])
@@ -63,7 +47,7 @@ enum PgSTACPeer {
             ]
         )
         try Shell.run(pypgstac, ["load", "items", itemsFile.path, "--dsn", dsn, "--method", "upsert"])
-        print(
+        say(
             String(
                 format: "peer setup: pgstac migrated and %d items loaded in %.1f s",
                 written,
@@ -111,7 +95,7 @@ enum PgSTACPeer {
             throw Shell.Failure(description: "stac-fastapi-pgstac did not answer: \(log.suffix(1500))")
         }
         let returned = try Wrk.features(url, token: nil)
-        print("peer: \(returned) features a page")
+        say("peer: \(returned) features a page")
         return try Wrk.run(url, token: nil)
     }
 

@@ -176,6 +176,8 @@ enum PostgresSchema {
                 "CREATE INDEX work_claimed ON work (claimed_by) WHERE done_at IS NULL",
             ]
         ),
+        // The STAC API's search: a GiST index on the records' boxes, B-trees on their times.
+        PostgresSearchIndex.migration,
     ]
 
     static var latest: Int { migrations.map(\.version).max() ?? 0 }
