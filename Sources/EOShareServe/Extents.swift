@@ -1,8 +1,9 @@
 import EOShare
 import Foundation
+import Synchronization
 
 /// A collection's extent as one viewer sees it now.
-struct ViewerExtent: Equatable {
+struct ViewerExtent: Equatable, Sendable {
     var bbox: [Double]?
     var start: Date?
     var end: Date?
@@ -19,8 +20,8 @@ struct ViewerExtent: Equatable {
 /// publish, retract and quarantine), and an instant before the first at which any record's
 /// visibility to this viewer changes. Between those instants the visible set is constant, so
 /// the kept extent is the one a scan would give.
-final class ExtentCache: @unchecked Sendable {
-    struct Entry {
+final class ExtentCache: Sendable {
+    struct Entry: Sendable {
         var generation: Int
         var ledger: LedgerAnchor
         var from: Date
@@ -34,26 +35,22 @@ final class ExtentCache: @unchecked Sendable {
         }
     }
 
-    private let lock = NSLock()
-    private var entries: [Viewer: Entry] = [:]
-    private var computations = 0
+    private let entries = Mutex<[Viewer: Entry]>([:])
+    private let computations = Atomic<Int>(0)
 
     /// How many times the extents were computed from the records (for the tests).
-    var computationCount: Int { lock.withLock { computations } }
+    var computationCount: Int { computations.load(ordering: .relaxed) }
 
     func extents(_ c: STACAPI.Context) async throws -> [String: ViewerExtent] {
         guard let state = c.state else { return [:] }
         let ledger = try await state.ledgerAnchor()
         let generation = c.snapshot.generation
-        if let kept = lock.withLock({ entries[c.viewer] }), kept.holds(generation: generation, ledger: ledger, at: c.at)
-        {
+        if let kept = entries.withLock({ $0[c.viewer] }), kept.holds(generation: generation, ledger: ledger, at: c.at) {
             return kept.extents
         }
         let entry = try await Self.compute(c, state, generation: generation, ledger: ledger)
-        lock.withLock {
-            entries[c.viewer] = entry
-            computations += 1
-        }
+        entries.withLock { $0[c.viewer] = entry }
+        computations.add(1, ordering: .relaxed)
         return entry.extents
     }
 
