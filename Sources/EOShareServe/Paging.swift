@@ -34,11 +34,20 @@ enum Paging {
         var page = Page()
         var more = false
         var chunk = min(p.limit + 1, 1000)
+        // Candidates come without their items; only the visible ones' items are read.
+        q.withItems = false
         reading: while true {
             q.limit = chunk
             let batch = try await state.searchRecords(q)
-            for candidate in batch {
-                guard c.visible(candidate.subject), let item = try matches(candidate, p) else { continue }
+            let items = try await Self.items(of: batch.filter { c.visible($0.subject) }, state)
+            for facts in batch {
+                // Decided again on the facts read with the item: the record may have been
+                // replaced between the two reads. The key stays the first read's (the token's).
+                guard var candidate = items[RecordKey(collection: facts.subject.collection, id: facts.subject.id)],
+                    c.visible(candidate.subject)
+                else { continue }
+                candidate.key = facts.key
+                guard let item = try matches(candidate, p) else { continue }
                 if page.items.count == p.limit {
                     more = true
                     break reading
@@ -61,6 +70,25 @@ enum Paging {
             if p.token != nil, let first { page.prev = PageToken(previous: true, key: first) }
         }
         return page
+    }
+
+    /// The visible candidates with their items, in one search by their ids. A record replaced
+    /// or gone since the first search is simply not there.
+    static func items(
+        of visible: [SearchCandidate],
+        _ state: any StateStore
+    ) async throws -> [RecordKey: SearchCandidate] {
+        guard !visible.isEmpty else { return [:] }
+        var q = RecordSearch()
+        q.ids = Array(Set(visible.map(\.subject.id)))
+        let collections = Set(visible.map(\.subject.collection))
+        q.collections = Array(collections)
+        q.limit = q.ids!.count * collections.count
+        var out: [RecordKey: SearchCandidate] = [:]
+        for candidate in try await state.searchRecords(q) {
+            out[RecordKey(collection: candidate.subject.collection, id: candidate.subject.id)] = candidate
+        }
+        return out
     }
 
     /// The exact checks the indexes only approximate: the box (the R*Tree rounds outwards),

@@ -48,6 +48,10 @@ public struct RecordSearch: Sendable {
     /// Resume strictly after this key (the values of `keys`, in order).
     public var after: [KeyValue]?
     public var limit: Int = 100
+    /// Whether candidates carry their item and assets. Without them a search reads only the
+    /// policy's facts and the keys, so a viewer who may see few of the candidates does not
+    /// pay for reading every item (the API reads the visible ones' items afterwards).
+    public var withItems = true
 
     public init() {}
 
@@ -165,8 +169,8 @@ extension SQLiteStateStore {
         let orderBy = zip(keys, expressions).map { "\($1) \($0.descending ? "DESC" : "ASC")" }
         let sql = """
             SELECT r.id, r.collection, r.owner, r.west, r.south, r.east, r.north, r.acquired, r.processed,
-                   r.ingested, r.start_time, r.end_time, r.item, r.assets, r.day, r.folder,
-                   \(expressions.joined(separator: ", "))
+                   r.ingested, r.start_time, r.end_time, \(q.withItems ? "r.item, r.assets" : "X'', '[]'"),
+                   r.day, r.folder, \(expressions.joined(separator: ", "))
             FROM records r
             \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             ORDER BY \(orderBy.joined(separator: ", "))

@@ -272,7 +272,8 @@ struct PostgresSearchQuery {
         let orderBy = zip(keys, keySQL).flatMap { order($1, descending: $0.descending) }
         let sql = """
             SELECT r.id, r.collection, r.owner, r.west, r.south, r.east, r.north, r.acquired, r.processed,
-                   r.ingested, r.start_time, r.end_time, r.item, r.assets, r.day, r.folder,
+                   r.ingested, r.start_time, r.end_time,
+                   \(search.withItems ? "r.item, r.assets" : "''::bytea AS item, '[]' AS assets"), r.day, r.folder,
                    \(selectedKeys.joined(separator: ", "))
             FROM records r
             \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
