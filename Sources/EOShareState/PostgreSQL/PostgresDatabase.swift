@@ -40,6 +40,7 @@ public final class PostgresDatabase: Sendable {
         )
         configuration.options.connectTimeout = .seconds(15)
         configuration.options.maximumConnections = 8
+        configuration.options.additionalStartupParameters = [("application_name", applicationName)]
         return PostgresDatabase(url: url, client: PostgresClient(configuration: configuration))
     }
 
@@ -62,11 +63,15 @@ public final class PostgresDatabase: Sendable {
                 tls: context.map { tls!.required ? .require($0) : .prefer($0) } ?? .disable
             )
             configuration.options.connectTimeout = .seconds(15)
+            configuration.options.additionalStartupParameters = [("application_name", applicationName)]
             return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
         } catch {
             throw PostgresStateError(url: url, error)
         }
     }
+
+    /// What `pg_stat_activity` shows of this process's connections: which worker they are.
+    static let applicationName = "eoshare[\(ProcessInfo.processInfo.processIdentifier)]"
 
     static func credentials(
         _ url: PostgresStateURL,

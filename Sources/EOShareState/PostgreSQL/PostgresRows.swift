@@ -54,13 +54,17 @@ extension PostgresDatabase {
         }
     }
 
-    /// Statements in one transaction: all committed, or none.
+    /// Statements in one transaction: all committed, or none. Under a current `WorkFence`,
+    /// only if the claims it names are still this worker's (and those it completes, done).
     @discardableResult
     func write<R: Sendable>(_ body: (PostgresSession) async throws -> R) async throws -> R {
+        let fence = WorkFence.current
         do {
             return try await client.withConnection { connection in
                 try await PostgresTransaction.run(connection) { c in
-                    try await body(PostgresSession(connection: c, url: url))
+                    let session = PostgresSession(connection: c, url: url)
+                    try await fence?.apply(session)
+                    return try await body(session)
                 }
             }
         } catch let error as PSQLError {
