@@ -204,6 +204,7 @@ public final class IngestRun: Sendable {
                 }
             }
         }
+        logger.debug("stages done")
         await fetchStage.close()
         try? FileManager.default.removeItem(at: workFolder)
 

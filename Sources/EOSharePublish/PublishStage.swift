@@ -351,6 +351,7 @@ package actor PublishStage {
                 }
             } catch {
                 for p in prepared { await failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
+                await coordination.giveBack(prepared.map(\.key) + completing)
                 return
             }
         }
@@ -405,6 +406,7 @@ package actor PublishStage {
                 completing.removeAll { lost.contains($0) }
             } catch {
                 for p in prepared { await failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
+                await coordination.giveBack(confirmations.map(\.key) + completing)
                 return
             }
         }

@@ -28,6 +28,10 @@ package protocol WorkCoordination: Sendable {
         _ body: () async throws -> Void
     ) async throws
 
+    /// Objects whose change failed (not fenced): open again at once for any worker, which
+    /// finishes them from their intents; after a few attempts they are left to the next run.
+    func giveBack(_ objects: [ObjectKey]) async
+
     /// Runs `body` while no other worker runs a body of the same name.
     func runExclusively(_ name: String, isolation: isolated (any Actor)?, _ body: () async throws -> Void) async throws
 }
@@ -67,4 +71,7 @@ package struct SingleProcess: WorkCoordination {
         isolation: isolated (any Actor)?,
         _ body: () async throws -> Void
     ) async throws { try await body() }
+
+    /// The next run finishes them from their intents.
+    package func giveBack(_ objects: [ObjectKey]) async {}
 }

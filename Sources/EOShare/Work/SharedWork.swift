@@ -27,12 +27,6 @@ package final class SharedWork: RunWork, WorkCoordination {
     /// The claims this worker holds, by object.
     let claims = Mutex<[ObjectKey: WorkQueue.Claim]>([:])
 
-    /// How long a claim holds without a heartbeat: `EOSHARE_WORK_LEASE_SECONDS` (tests shorten it).
-    static func lease(_ environment: [String: String]) -> Duration {
-        let seconds = environment["EOSHARE_WORK_LEASE_SECONDS"].flatMap(Double.init) ?? 60
-        return .milliseconds(Int64(max(seconds, 0.3) * 1000))
-    }
-
     private init(pipeline: Pipeline, queue: WorkQueue, locks: PostgresLocks, heartbeat: Task<Void, Never>) {
         self.pipeline = pipeline
         self.queue = queue
@@ -47,9 +41,14 @@ package final class SharedWork: RunWork, WorkCoordination {
         logger: Logger,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws -> SharedWork {
-        let lease = Self.lease(environment)
+        let lease = WorkQueue.lease(environment)
         let queue = try await WorkQueue.join(state.database, lease: lease)
         state.workerIdentity.set(queue.worker, lease: lease)
+        let locks = PostgresLocks(
+            state.database.url,
+            environment: environment,
+            relativeTo: pipeline.file.deletingLastPathComponent()
+        )
         let heartbeat = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: lease / 3)
@@ -59,13 +58,9 @@ package final class SharedWork: RunWork, WorkCoordination {
                 } catch {
                     logger.warning("heartbeat: \(error)", metadata: ["event": "heartbeat-failed"])
                 }
+                await locks.keepAlive()
             }
         }
-        let locks = PostgresLocks(
-            state.database.url,
-            environment: environment,
-            relativeTo: pipeline.file.deletingLastPathComponent()
-        )
         return SharedWork(pipeline: pipeline, queue: queue, locks: locks, heartbeat: heartbeat)
     }
 
@@ -101,6 +96,7 @@ package final class SharedWork: RunWork, WorkCoordination {
         let sources = pipeline.sources.map(\.id)
         let batchSize = max(16, pipeline.limits.fetchWorkers * 2)
         let poll = min(queue.lease / 3, .seconds(1))
+        var waits = 0
         while !Task.isCancelled {
             let batch: [WorkQueue.Claim]
             do {
@@ -110,10 +106,17 @@ package final class SharedWork: RunWork, WorkCoordination {
                 return
             }
             guard !batch.isEmpty else {
+                // What waits in this worker's publish batch is published now, so that its
+                // objects are done: every worker waits for the others' claims, never for its own.
+                await publish.publishBatch()
                 // Others' claims may come back (their worker died); a listing may add more.
                 let open = (try? await queue.openWorkOfOthers()) ?? 0
                 let listing = (try? await queue.beingListed(sources)) ?? false
                 if open == 0 && !listing { return }
+                waits += 1
+                if waits % 10 == 1 {
+                    logger.info("waiting for \(open) objects other workers hold", metadata: ["event": "waiting"])
+                }
                 try? await Task.sleep(for: poll)
                 continue
             }
@@ -157,9 +160,17 @@ package final class SharedWork: RunWork, WorkCoordination {
     ) async throws {
         let (held, done) = claims.withLock { c in (objects.compactMap { c[$0] }, completing.compactMap { c[$0] }) }
         let fence = WorkFence(worker: queue.worker, claims: held, completing: done)
-        try await WorkFence.$current.withValue(fence) { try await body() }
+        try await queue.fenced(fence, body)
         // Done objects need their claims no more.
         if !completing.isEmpty { claims.withLock { c in for key in completing { c[key] = nil } } }
+    }
+
+    package func giveBack(_ objects: [ObjectKey]) async {
+        let mine = claims.withLock { c in objects.compactMap { c.removeValue(forKey: $0) } }
+        // Done for this slot after three tries: the intents stay for the next run.
+        let (again, done) = (mine.filter { $0.attempt < 3 }, mine.filter { $0.attempt >= 3 })
+        try? await queue.giveBack(again)
+        for claim in done { _ = try? await queue.complete(claim) }
     }
 
     package func runExclusively(

@@ -334,6 +334,9 @@ public final class PostgresStateStore: StateStore {
     public func confirm(_ confirmations: [Confirmation], at: Date) async throws {
         try await database.write { s in
             var ledger = PostgresLedgerAppender()
+            // The ledger's lock first: workers' confirmations then take row locks one after
+            // the other, never in crossing orders (a deadlock).
+            if confirmations.contains(where: { !$0.ledger.isEmpty }) { try await ledger.lock(s) }
             for c in confirmations {
                 for viewer in c.published {
                     try await s.execute(
@@ -877,11 +880,15 @@ struct PostgresLedgerAppender {
         return (lines, try row?.optionalString("head") ?? LedgerAnchor.genesis)
     }
 
+    /// Takes the ledger's lock (until the transaction ends) and reads its head.
+    mutating func lock(_ s: PostgresSession) async throws {
+        guard head == nil else { return }
+        try await s.execute("SELECT pg_advisory_xact_lock(\(Self.lock))")
+        head = try await Self.anchor(s)
+    }
+
     mutating func append(_ s: PostgresSession, _ e: LedgerEvent) async throws {
-        if head == nil {
-            try await s.execute("SELECT pg_advisory_xact_lock(\(Self.lock))")
-            head = try await Self.anchor(s)
-        }
+        try await lock(s)
         var o = JSONObject()
         o["at"] = .string(Timestamp.format(e.at))
         o["event"] = .string(e.event)

@@ -40,6 +40,10 @@ public actor PostgresLocks {
     let environment: [String: String]
     let folder: URL?
     var connection: PostgresConnection?
+    /// Locks held now. While any is, the connection stays in a transaction that the heartbeat
+    /// keeps busy (`keepAlive`): a worker paused past its lease goes idle in it, and the server
+    /// ends the session (`idle_in_transaction_session_timeout`), its locks with it.
+    var held = 0
 
     public init(_ url: PostgresStateURL, environment: [String: String], relativeTo folder: URL?) {
         self.url = url
@@ -62,16 +66,43 @@ public actor PostgresLocks {
 
     /// Waits for the lock.
     public func lock(_ name: String) async throws {
-        try await session().execute("SELECT pg_advisory_lock(\(Self.key(name)))")
+        let s = try await session()
+        if held == 0 { try await s.execute("BEGIN") }
+        held += 1
+        do {
+            try await s.execute("SELECT pg_advisory_lock(\(Self.key(name)))")
+        } catch {
+            held -= 1
+            await drop()
+            throw error
+        }
     }
 
     public func unlock(_ name: String) async {
+        held = max(0, held - 1)
         // A connection that died took its locks with it.
-        _ = try? await session().execute("SELECT pg_advisory_unlock(\(Self.key(name)))")
+        guard let connection, !connection.isClosed else { return }
+        let s = PostgresSession(connection: connection, url: url)
+        do {
+            try await s.execute("SELECT pg_advisory_unlock(\(Self.key(name)))")
+            if held == 0 { try await s.execute("COMMIT") }
+        } catch {
+            await drop()
+        }
     }
 
-    public func close() async {
+    /// Shows the server this worker is alive while it holds locks (the heartbeat calls it).
+    public func keepAlive() async {
+        guard held > 0, let connection, !connection.isClosed else { return }
+        _ = try? await PostgresSession(connection: connection, url: url).execute("SELECT 1")
+    }
+
+    /// Forgets a connection that failed: its locks are gone with it.
+    func drop() async {
+        held = 0
         try? await connection?.close()
         connection = nil
     }
+
+    public func close() async { await drop() }
 }

@@ -1,6 +1,7 @@
 import EOShareCore
 import Foundation
 import PostgresNIO
+import Synchronization
 
 /// The fencing of a state change by the claims it is for (CONTRACT §7): every transaction
 /// run while a fence is current (`WorkFence.$current.withValue`) first locks the claimed
@@ -17,6 +18,12 @@ public struct WorkFence: Sendable {
     public var claims: [WorkQueue.Claim]
     /// Claims marked done in the same transaction (checked too).
     public var completing: [WorkQueue.Claim]
+    /// Whether a transaction applied the fence (a change that wrote nothing did not).
+    let applied = Applied()
+
+    final class Applied: Sendable {
+        let value = Mutex(false)
+    }
 
     @TaskLocal public static var current: WorkFence?
 
@@ -28,6 +35,7 @@ public struct WorkFence: Sendable {
 
     /// Locks and checks every claim inside the caller's transaction, then completes.
     func apply(_ s: PostgresSession) async throws {
+        applied.value.withLock { $0 = true }
         let all = Array(Set(claims + completing))
         guard !all.isEmpty else { return }
         let held = try await s.execute(
@@ -53,6 +61,23 @@ public struct WorkFence: Sendable {
             WHERE work.source = c.source AND work.url = c.url AND work.claimed_by = \(worker)
             """
         )
+    }
+}
+
+extension WorkQueue {
+    /// Runs `body` under `fence`; when it wrote nothing (an object unchanged, with nothing new
+    /// to remember), the fence is applied in a transaction of its own, so its objects are done.
+    public func fenced(
+        _ fence: WorkFence,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: () async throws -> Void
+    ) async throws {
+        try await WorkFence.$current.withValue(fence) {
+            try await body()
+            if !fence.applied.value.withLock({ $0 }), !(fence.claims.isEmpty && fence.completing.isEmpty) {
+                try await database.write { _ in }
+            }
+        }
     }
 }
 

@@ -46,6 +46,13 @@ public final class WorkQueue: Sendable {
         self.lease = lease
     }
 
+    /// How long a claim holds without a heartbeat: `EOSHARE_WORK_LEASE_SECONDS` (default 60;
+    /// tests shorten it).
+    public static func lease(_ environment: [String: String]) -> Duration {
+        let seconds = environment["EOSHARE_WORK_LEASE_SECONDS"].flatMap(Double.init) ?? 60
+        return .milliseconds(Int64(max(seconds, 0.3) * 1000))
+    }
+
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
@@ -212,18 +219,38 @@ public final class WorkQueue: Sendable {
         return !done.isEmpty
     }
 
-    /// Open objects no one can be working on right now besides this worker: unclaimed ones,
-    /// and those claimed by another worker (alive, or gone with its lease not yet out).
+    /// Open objects this worker may still get: unclaimed ones, and those claimed by a worker
+    /// whose heartbeat is older than half a lease (gone, most likely: its claims come back
+    /// when its lease runs out). A live worker's claims are its own to finish or give back.
     /// Zero means the cron slot's work is done, as far as this worker can help.
     public func openWorkOfOthers() async throws -> Int {
-        let id = worker
+        let (id, silent) = (worker, Self.seconds(lease) / 2)
         return try await database.read { s in
             try await s.one(
                 """
-                SELECT count(*) AS n FROM work
-                WHERE done_at IS NULL AND (claimed_by IS NULL OR claimed_by != \(id))
+                SELECT count(*) AS n FROM work w
+                WHERE w.done_at IS NULL AND (w.claimed_by IS NULL OR (w.claimed_by != \(id) AND NOT EXISTS (
+                    SELECT 1 FROM workers k WHERE k.id = w.claimed_by
+                        AND k.heartbeat_at > now() - make_interval(secs => \(silent)))))
                 """
             )?.int("n") ?? 0
+        }
+    }
+
+    /// Gives claimed objects back, open for any worker at once (a change for them failed).
+    public func giveBack(_ claims: [Claim]) async throws {
+        guard !claims.isEmpty else { return }
+        let id = worker
+        try await database.write { s in
+            try await s.execute(
+                """
+                UPDATE work SET claimed_by = NULL, lease_until = NULL
+                FROM unnest(\(claims.map(\.source))::text[], \(claims.map(\.url))::text[], \(claims.map(\.attempt))::int[])
+                    AS c(source, url, attempt)
+                WHERE work.source = c.source AND work.url = c.url AND work.attempt = c.attempt
+                    AND work.claimed_by = \(id) AND work.done_at IS NULL
+                """
+            )
         }
     }
 
