@@ -38,6 +38,8 @@ package actor PublishStage {
     package var coordination: any WorkCoordination = SingleProcess()
     /// Objects whose records are all in the batch or confirmed: done with the next confirm.
     package var finishedObjects: [ObjectKey] = []
+    /// Objects whose records are being taken in now (an `accept` suspended on the state).
+    package var openObjects = Set<ObjectKey>()
     /// Catalogs this worker's own changes touched: it rewrites them itself, after the change
     /// committed and under the catalog's lock, whatever another worker did with the dirty
     /// list meanwhile. So the last write of every catalog reads every committed change.
@@ -162,6 +164,7 @@ package actor PublishStage {
             )
             WorkFiles.discard(object.file)
         case .records(let normalized):
+            openObjects.insert(ObjectKey(normalized.object.ref))
             counts.fetched += 1
             counts.bytes += normalized.object.size
             let url = normalized.object.ref.url.absoluteString
@@ -193,8 +196,19 @@ package actor PublishStage {
             }
             WorkFiles.discard(normalized.object.file)
             // Done with the confirmation of the batch that holds (or follows) its last record.
+            openObjects.remove(ObjectKey(normalized.object.ref))
             finishedObjects.append(ObjectKey(normalized.object.ref))
+            // Flushed only now, so that the object is done in the transaction that confirms its
+            // records (a worker dying between the two would leave it to be published again).
+            if batch.count >= Self.batchSize { await publishBatch() }
         }
+    }
+
+    /// Publishes what waits in the batch unless an object is half taken in (its records and its
+    /// completion must share a transaction): what a worker with nothing left to claim does.
+    package func flushWhenIdle() async {
+        guard openObjects.isEmpty else { return }
+        await publishBatch()
     }
 
     /// A change refused because another worker took its object meanwhile: counted, never applied.
@@ -311,7 +325,6 @@ package actor PublishStage {
             )
         )
         batchKeys.formUnion(keys)
-        if batch.count >= Self.batchSize { await publishBatch() }
     }
 
     /// Publishes the batch: every intent in one transaction, then each record's files

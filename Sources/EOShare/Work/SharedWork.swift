@@ -108,7 +108,7 @@ package final class SharedWork: RunWork, WorkCoordination {
             guard !batch.isEmpty else {
                 // What waits in this worker's publish batch is published now, so that its
                 // objects are done: every worker waits for the others' claims, never for its own.
-                await publish.publishBatch()
+                await publish.flushWhenIdle()
                 // Others' claims may come back (their worker died); a listing may add more.
                 let open = (try? await queue.openWorkOfOthers()) ?? 0
                 let listing = (try? await queue.beingListed(sources)) ?? false
