@@ -314,11 +314,15 @@ package actor PublishStage {
             await publishBatch()
             if let failure = await retract([(record, leaving)]).first { throw failure }
         }
+        // The same record, whole where it belongs (fetched again after a crash or by another
+        // worker): only its object is remembered; nothing is published twice.
+        let whole = Set(copies.filter { $0.status == .published && $0.place == record.place }.map(\.viewer))
+        let unchanged = existing?.item == record.item && existing?.assets == record.assets && whole == audience
         batch.append(
             Prepared(
                 record: record,
                 item: item,
-                viewers: engine.viewers.filter { audience.contains($0.folder) },
+                viewers: unchanged ? [] : engine.viewers.filter { audience.contains($0.folder) },
                 replacing: existing != nil,
                 object: object,
                 key: ObjectKey(n.object.ref)
@@ -659,6 +663,7 @@ package actor PublishStage {
         let touched = touchedCatalogs
         guard !dirty.isEmpty || !touched.isEmpty else { return }
         let current = Set(engine.viewers.map(\.folder))
+        let shared = !(coordination is SingleProcess)
         var days: [String: [String: Set<String>]] = [:]  // viewer → collection → days
         for c in dirty + touched where current.contains(c.viewer) {
             days[c.viewer, default: [:]][c.collection, default: []].insert(c.day)
@@ -668,14 +673,23 @@ package actor PublishStage {
                 // Read from the state and written as one step among all workers: no worker
                 // writes a catalog from a snapshot older than one already written.
                 try await coordination.exclusively("catalog \(viewer)/\(collection)") {
-                    try await writeCatalogs(viewer: viewer, collection: collection, days: changed.sorted())
+                    // With other workers, the marks are taken off before the state is read: a
+                    // change confirmed meanwhile marks its day again for the next writer.
+                    let keys = changed.map { CatalogKey(viewer: viewer, collection: collection, day: $0) }
+                    if shared { try await state.clearDirtyCatalogs(keys) }
+                    do {
+                        try await writeCatalogs(viewer: viewer, collection: collection, days: changed.sorted())
+                    } catch {
+                        if shared { for key in keys { try? await state.markDirty(key) } }
+                        throw error
+                    }
                 }
             }
             try await coordination.exclusively("catalog \(viewer)") {
                 try await writeRootCatalog(Viewer(folder: viewer))
             }
         }
-        try await state.clearDirtyCatalogs(dirty)
+        try await state.clearDirtyCatalogs(shared ? dirty.filter { !current.contains($0.viewer) } : dirty)
         touchedCatalogs.subtract(touched)
     }
 

@@ -478,10 +478,16 @@ public final class PostgresStateStore: StateStore {
 
     /// The extent the state keeps, recomputed from the published copies when stale or absent.
     public func extent(viewer: String, collection: String) async throws -> Extent {
-        try await database.write { s in
-            var row = try await s.one(
-                "SELECT * FROM extents WHERE viewer = \(viewer) AND collection = \(collection) AND stale = 0"
-            )
+        // With workers sharing the run, a kept extent may have been computed beside another
+        // worker's confirmation it could not see: it is computed again (`sharedRun`).
+        let sharedRun = workerIdentity.id != nil
+        return try await database.write { s in
+            var row =
+                sharedRun
+                ? nil
+                : try await s.one(
+                    "SELECT * FROM extents WHERE viewer = \(viewer) AND collection = \(collection) AND stale = 0"
+                )
             if row == nil {
                 row = try await s.one(
                     """
