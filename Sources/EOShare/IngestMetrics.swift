@@ -63,12 +63,16 @@ public enum IngestMetrics {
         pipeline: String,
         exitCode: Int32,
         counters: Counters,
-        finished: Date
+        finished: Date,
+        worker: String? = nil
     )
         -> String
     {
-        let label =
-            "pipeline=\"\(pipeline.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
+        func quoted(_ v: String) -> String {
+            "\"" + v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        // With a PostgreSQL state each worker host writes its own numbers: `worker` says whose.
+        let label = "pipeline=\(quoted(pipeline))" + (worker.map { ",worker=\(quoted($0))" } ?? "")
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Double)]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -132,7 +136,7 @@ public enum IngestMetrics {
             [
                 ("state=\"discovered\"", Double(s.discovered)), ("state=\"fetched\"", Double(s.fetched)),
                 ("state=\"unchanged\"", Double(s.unchanged)), ("state=\"quarantined\"", Double(s.quarantined)),
-            ]
+            ] + (worker == nil ? [] : [("state=\"fenced\"", Double(s.fenced))])
         )
         metric("eoshare_ingest_last_run_bytes", "gauge", "Bytes fetched by the last run.", [("", Double(s.bytes))])
         metric(
@@ -165,12 +169,20 @@ public enum IngestMetrics {
         _ s: IngestSummary?,
         exitCode: Int32,
         pipeline: String,
+        worker: String? = nil,
         to file: URL,
         finished: Date = Date()
     ) throws {
         let previous = try? String(contentsOf: file, encoding: .utf8)
         let counters = Counters(previous: previous).after(exitCode: exitCode, finished: finished)
-        let text = text(s, pipeline: pipeline, exitCode: exitCode, counters: counters, finished: finished)
+        let text = text(
+            s,
+            pipeline: pipeline,
+            exitCode: exitCode,
+            counters: counters,
+            finished: finished,
+            worker: worker
+        )
         try AtomicFile.write(Array(text.utf8), to: file)
     }
 

@@ -47,6 +47,25 @@ public final class IngestRun: Sendable {
     public func run() async throws -> IngestSummary {
         let started = Date()
         let state = try await openState(pipeline)
+        // With a PostgreSQL state this process is one of many workers (CONTRACT §7); it joins
+        // before its run is recorded, so no other worker takes the run for a dead one.
+        let work: any RunWork =
+            if let shared = state as? PostgresStateStore {
+                try await SharedWork.join(pipeline: pipeline, state: shared, logger: logger)
+            } else {
+                AllObjectsMine(pipeline: pipeline)
+            }
+        do {
+            let summary = try await run(work: work, state: state, started: started)
+            await work.leave()
+            return summary
+        } catch {
+            await work.leave()
+            throw error
+        }
+    }
+
+    func run(work: any RunWork, state: any StateStore, started: Date) async throws -> IngestSummary {
         let publish = try await PublishStage.startRun(
             pipeline: pipeline,
             state: state,
@@ -55,8 +74,9 @@ public final class IngestRun: Sendable {
             logger: logger
         )
         progress.runNumber.store(publish.runId, ordering: .relaxed)
+        await publish.coordinate(with: work.coordination)
         do {
-            let summary = try await run(publish, state: state, started: started, logger: publish.logger)
+            let summary = try await run(publish, work: work, state: state, started: started, logger: publish.logger)
             try await publish.finishRun(summary)
             return summary
         } catch {
@@ -67,6 +87,7 @@ public final class IngestRun: Sendable {
 
     package func run(
         _ publish: PublishStage,
+        work: any RunWork,
         state: any StateStore,
         started: Date,
         logger: Logger
@@ -76,7 +97,10 @@ public final class IngestRun: Sendable {
         // Make every tree match the policy at the run's instant before anything new: what a
         // killed run left half done, members that left, a lost or older state, a clock gone
         // back, due releases; every retraction before any publication.
-        try await publish.converge(reconcileRequested: reconcile)
+        // One worker at a time: what it decides covers every record and every tree.
+        try await work.coordination.exclusively("convergence") {
+            try await publish.converge(reconcileRequested: reconcile)
+        }
 
         // One channel per stage boundary, each of its own type; what leaves the chain early
         // goes straight to publish on `settled`.
@@ -99,19 +123,15 @@ public final class IngestRun: Sendable {
         let fetchStage = FetchStage(pipeline: pipeline, state: state, workFolder: workFolder, logger: logger)
 
         await withTaskGroup(of: Void.self) { group in
-            // discover: list every source; a source that cannot be listed is logged and counted.
+            // discover: the objects this worker is to fetch (every source's, or its claims).
             group.addTask {
-                for source in self.pipeline.sources {
-                    do {
-                        try await fetchStage.discover(source) { ref in
-                            progress.discoveredCount.add(1, ordering: .relaxed)
-                            await discovered.send(ref)
-                        }
-                    } catch {
-                        logger.error("\(error)", metadata: ["event": "source-failed", "object": "\(source.id)"])
-                        await publish.sourceFailed(source.id, reason: "\(error)")
-                    }
-                }
+                await work.feed(
+                    discovered,
+                    fetchStage: fetchStage,
+                    publish: publish,
+                    progress: progress,
+                    logger: logger
+                )
                 discovered.finish()
             }
             group.addTask {
@@ -184,6 +204,7 @@ public final class IngestRun: Sendable {
                 }
             }
         }
+        logger.debug("stages done")
         await fetchStage.close()
         try? FileManager.default.removeItem(at: workFolder)
 

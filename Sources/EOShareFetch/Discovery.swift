@@ -54,6 +54,11 @@ public struct Sidecar: Sendable, Hashable {
     public enum Kind: String, Sendable, CaseIterable { case sha256, md5 }
     public var kind: Kind
     public var url: URL
+
+    package init(kind: Kind, url: URL) {
+        self.kind = kind
+        self.url = url
+    }
 }
 
 /// Finds the objects of a source: a listing (local folder, HTTP index page, FTP or SFTP

@@ -28,7 +28,8 @@ extension PublishStage {
             counts.failed += 1
             logger.error("ledger: \(error)")
         }
-        publisher.clearTemporaryFiles()
+        // Other workers' files being written are not a killed run's: only old ones go then.
+        publisher.clearTemporaryFiles(olderThan: coordination is SingleProcess ? nil : 3600)
         try await checkIdentity(requested: reconcileRequested)
         let fingerprint = pipeline.policy.fingerprint(members: pipeline.members.map(\.id))
         let policyChanged = try await state.meta("policy") != fingerprint

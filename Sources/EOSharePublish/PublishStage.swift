@@ -34,6 +34,18 @@ package actor PublishStage {
     package var retractionQueue: [(record: StoredRecord, copies: [Publication])] = []
     /// Ledger lines committed in the state since the file last took them.
     package var unflushedLedgerLines = 0
+    /// Other workers, if any: every change for an object is fenced by its claim.
+    package var coordination: any WorkCoordination = SingleProcess()
+    /// Objects whose records are all in the batch or confirmed: done with the next confirm.
+    package var finishedObjects: [ObjectKey] = []
+    /// Objects whose records are being taken in now (an `accept` suspended on the state).
+    package var openObjects = Set<ObjectKey>()
+    /// Catalogs this worker's own changes touched: it rewrites them itself, after the change
+    /// committed and under the catalog's lock, whatever another worker did with the dirty
+    /// list meanwhile. So the last write of every catalog reads every committed change.
+    package var touchedCatalogs = Set<CatalogKey>()
+
+    package func coordinate(with coordination: any WorkCoordination) { self.coordination = coordination }
 
     /// The run's number in the state (its quarantine rows carry it).
     nonisolated package let runId: Int64
@@ -64,13 +76,17 @@ package actor PublishStage {
         switch input {
         case .settled(.unchanged(let ref, let remember)):
             counts.unchanged += 1
-            // New validators for the same bytes, kept so the next run asks conditionally.
-            if let remember {
-                do {
-                    try await state.saveObject(remember, at: at)
-                } catch {
-                    logger.error("state: cannot remember unchanged object \(ref.url.absoluteString): \(error)")
+            // New validators for the same bytes, kept so the next run asks conditionally; the
+            // object is done with them (or alone).
+            let key = ObjectKey(ref)
+            do {
+                try await coordination.fenced([key], completing: [key]) {
+                    if let remember { try await state.saveObject(remember, at: at) }
                 }
+            } catch let e as FencedOut {
+                fencedOut(e)
+            } catch {
+                logger.error("state: cannot remember unchanged object \(ref.url.absoluteString): \(error)")
             }
         case .settled(.refused(let ref, let reason, let evidence)):
             // Remember the bad bytes, and only them: the next run fetches the object again in
@@ -78,46 +94,64 @@ package actor PublishStage {
             // judges it again (the sidecar or the index may have been put right meanwhile).
             if let evidence {
                 do {
-                    try await state.saveObject(
-                        StoredObject(
-                            url: ref.url.absoluteString,
-                            source: ref.source,
-                            etag: nil,
-                            lastModified: nil,
-                            size: nil,
-                            sha256: evidence.sha256,
-                            outcome: .refused,
-                            reason: reason
-                        ),
-                        at: at
-                    )
+                    try await coordination.fenced([ObjectKey(ref)], completing: []) {
+                        try await state.saveObject(
+                            StoredObject(
+                                url: ref.url.absoluteString,
+                                source: ref.source,
+                                etag: nil,
+                                lastModified: nil,
+                                size: nil,
+                                sha256: evidence.sha256,
+                                outcome: .refused,
+                                reason: reason
+                            ),
+                            at: at
+                        )
+                    }
+                } catch let e as FencedOut {
+                    fencedOut(e)
+                    WorkFiles.discard(evidence.file)
+                    return
                 } catch {
                     logger.error("state: cannot remember refused object \(ref.url.absoluteString): \(error)")
                 }
             }
-            await quarantine(source: ref.source, object: ref.url.absoluteString, reason: reason, file: evidence?.file)
+            await quarantine(
+                source: ref.source,
+                object: ref.url.absoluteString,
+                reason: reason,
+                file: evidence?.file,
+                completing: ObjectKey(ref)
+            )
             if let evidence { WorkFiles.discard(evidence.file) }
         case .settled(.rejected(let object, let rejection)):
             let reason = rejection.description
             // The transfer was sound, so its validators hold: while the object is unchanged,
             // the next run's conditional request gets a 304 and nothing is quarantined again.
             do {
-                try await state.saveObject(
-                    StoredObject(
-                        url: object.ref.url.absoluteString,
-                        source: object.ref.source,
-                        etag: object.etag,
-                        lastModified: object.lastModified,
-                        size: object.ref.size ?? object.size,
-                        sha256: object.sha256,
-                        outcome: .quarantined,
-                        reason: reason,
-                        recordCollection: nil,
-                        recordId: nil,
-                        listed: object.listed
-                    ),
-                    at: at
-                )
+                try await coordination.fenced([ObjectKey(object.ref)], completing: []) {
+                    try await state.saveObject(
+                        StoredObject(
+                            url: object.ref.url.absoluteString,
+                            source: object.ref.source,
+                            etag: object.etag,
+                            lastModified: object.lastModified,
+                            size: object.ref.size ?? object.size,
+                            sha256: object.sha256,
+                            outcome: .quarantined,
+                            reason: reason,
+                            recordCollection: nil,
+                            recordId: nil,
+                            listed: object.listed
+                        ),
+                        at: at
+                    )
+                }
+            } catch let e as FencedOut {
+                fencedOut(e)
+                WorkFiles.discard(object.file)
+                return
             } catch {
                 logger.error("state: cannot remember rejected object \(object.ref.url.absoluteString): \(error)")
             }
@@ -125,10 +159,12 @@ package actor PublishStage {
                 source: object.ref.source,
                 object: object.ref.url.absoluteString,
                 reason: reason,
-                file: object.file
+                file: object.file,
+                completing: ObjectKey(object.ref)
             )
             WorkFiles.discard(object.file)
         case .records(let normalized):
+            openObjects.insert(ObjectKey(normalized.object.ref))
             counts.fetched += 1
             counts.bytes += normalized.object.size
             let url = normalized.object.ref.url.absoluteString
@@ -145,6 +181,8 @@ package actor PublishStage {
             for n in normalized.normalizedRecords {
                 do {
                     try await publish(n)
+                } catch let e as FencedOut {
+                    fencedOut(e)
                 } catch let e as Refusal {
                     await quarantine(source: n.record.source, object: url, reason: e.reason, file: n.object.file)
                 } catch {
@@ -157,7 +195,26 @@ package actor PublishStage {
                 }
             }
             WorkFiles.discard(normalized.object.file)
+            // Done with the confirmation of the batch that holds (or follows) its last record.
+            openObjects.remove(ObjectKey(normalized.object.ref))
+            finishedObjects.append(ObjectKey(normalized.object.ref))
+            // Flushed only now, so that the object is done in the transaction that confirms its
+            // records (a worker dying between the two would leave it to be published again).
+            if batch.count >= Self.batchSize { await publishBatch() }
         }
+    }
+
+    /// Publishes what waits in the batch unless an object is half taken in (its records and its
+    /// completion must share a transaction): what a worker with nothing left to claim does.
+    package func flushWhenIdle() async {
+        guard openObjects.isEmpty else { return }
+        await publishBatch()
+    }
+
+    /// A change refused because another worker took its object meanwhile: counted, never applied.
+    package func fencedOut(_ e: FencedOut) {
+        counts.fenced += e.lost.count
+        logger.warning("\(e)", metadata: ["event": "fenced"])
     }
 
     package struct Refusal: Error { var reason: String }
@@ -169,6 +226,7 @@ package actor PublishStage {
         package var viewers: [Viewer]
         package var replacing: Bool
         package var object: StoredObject
+        package var key: ObjectKey
     }
 
     /// A new or changed record: ownership and folder checks, its bytes stored, copies that
@@ -256,17 +314,21 @@ package actor PublishStage {
             await publishBatch()
             if let failure = await retract([(record, leaving)]).first { throw failure }
         }
+        // The same record, whole where it belongs (fetched again after a crash or by another
+        // worker): only its object is remembered; nothing is published twice.
+        let whole = Set(copies.filter { $0.status == .published && $0.place == record.place }.map(\.viewer))
+        let unchanged = existing?.item == record.item && existing?.assets == record.assets && whole == audience
         batch.append(
             Prepared(
                 record: record,
                 item: item,
-                viewers: engine.viewers.filter { audience.contains($0.folder) },
+                viewers: unchanged ? [] : engine.viewers.filter { audience.contains($0.folder) },
                 replacing: existing != nil,
-                object: object
+                object: object,
+                key: ObjectKey(n.object.ref)
             )
         )
         batchKeys.formUnion(keys)
-        if batch.count >= Self.batchSize { await publishBatch() }
     }
 
     /// Publishes the batch: every intent in one transaction, then each record's files
@@ -274,21 +336,44 @@ package actor PublishStage {
     /// transaction. A record whose files fail is logged and counted; its intent stays for
     /// the next run, and the others go on.
     package func publishBatch() async {
-        let prepared = batch
+        var prepared = batch
         batch.removeAll(keepingCapacity: true)
         batchKeys.removeAll(keepingCapacity: true)
-        guard !prepared.isEmpty else { return }
-        do {
-            try await state.begin(
-                prepared.map { Intent(record: $0.record, publishing: $0.viewers.map(\.folder), retracting: []) },
-                at: at
-            )
-        } catch {
-            for p in prepared { await failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
+        var completing = finishedObjects
+        finishedObjects.removeAll()
+        guard !prepared.isEmpty else {
+            await complete(completing)
             return
         }
+        // Objects another worker took since are dropped, and the rest tried again.
+        while true {
+            do {
+                try await coordination.fenced(prepared.map(\.key), completing: []) {
+                    try await state.begin(
+                        prepared.map {
+                            Intent(record: $0.record, publishing: $0.viewers.map(\.folder), retracting: [])
+                        },
+                        at: at
+                    )
+                }
+                break
+            } catch let e as FencedOut {
+                fencedOut(e)
+                let lost = Set(e.lost.map { ObjectKey(source: $0.source, url: $0.url) })
+                prepared.removeAll { lost.contains($0.key) }
+                completing.removeAll { lost.contains($0) }
+                if prepared.isEmpty {
+                    await complete(completing)
+                    return
+                }
+            } catch {
+                for p in prepared { await failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
+                await coordination.giveBack(prepared.map(\.key) + completing)
+                return
+            }
+        }
         CrashPoint.hit("publish.after-intent")
-        var confirmations: [Confirmation] = []
+        var confirmations: [(key: ObjectKey, confirmation: Confirmation)] = []
         var written: [Prepared] = []
         confirmations.reserveCapacity(prepared.count)
         for p in prepared {
@@ -303,14 +388,17 @@ package actor PublishStage {
                     replacing: p.replacing
                 )
                 confirmations.append(
-                    Confirmation(
-                        collection: s.collection,
-                        id: s.id,
-                        day: p.record.place.day,
-                        published: p.viewers.map(\.folder),
-                        retracted: [],
-                        object: p.object,
-                        ledger: p.viewers.map { ledgerEvent("publish", s, viewer: $0.folder, item: sha) }
+                    (
+                        p.key,
+                        Confirmation(
+                            collection: s.collection,
+                            id: s.id,
+                            day: p.record.place.day,
+                            published: p.viewers.map(\.folder),
+                            retracted: [],
+                            object: p.object,
+                            ledger: p.viewers.map { ledgerEvent("publish", s, viewer: $0.folder, item: sha) }
+                        )
                     )
                 )
                 written.append(p)
@@ -319,17 +407,51 @@ package actor PublishStage {
             }
         }
         CrashPoint.hit("publish.after-trees")
-        do {
-            try await state.confirm(confirmations, at: at)
-        } catch {
-            for p in prepared { await failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
-            return
+        while true {
+            do {
+                let batch = confirmations
+                try await coordination.fenced(batch.map(\.key), completing: completing) {
+                    try await state.confirm(batch.map(\.confirmation), at: at)
+                }
+                break
+            } catch let e as FencedOut {
+                // Their intents stay, for the worker that holds them now (or the next run).
+                fencedOut(e)
+                let lost = Set(e.lost.map { ObjectKey(source: $0.source, url: $0.url) })
+                confirmations.removeAll { lost.contains($0.key) }
+                written.removeAll { lost.contains($0.key) }
+                completing.removeAll { lost.contains($0) }
+            } catch {
+                for p in prepared { await failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
+                await coordination.giveBack(confirmations.map(\.key) + completing)
+                return
+            }
         }
         CrashPoint.hit("publish.after-confirm")
-        await ledgerLinesCommitted(confirmations.reduce(0) { $0 + $1.ledger.count })
+        for (_, c) in confirmations {
+            for viewer in c.published {
+                touchedCatalogs.insert(CatalogKey(viewer: viewer, collection: c.collection, day: c.day))
+            }
+        }
+        await ledgerLinesCommitted(confirmations.reduce(0) { $0 + $1.confirmation.ledger.count })
         for p in written {
             counts.published += p.viewers.count
             for viewer in p.viewers { logChange("publish", p.record.subject, viewer: viewer) }
+        }
+    }
+
+    /// Marks objects done that had no change of their own left to commit.
+    package func complete(_ objects: [ObjectKey]) async {
+        guard !objects.isEmpty else { return }
+        do {
+            try await coordination.fenced([], completing: objects) {}
+        } catch let e as FencedOut {
+            fencedOut(e)
+            // The others are still this worker's: done without the lost ones.
+            let lost = Set(e.lost.map { ObjectKey(source: $0.source, url: $0.url) })
+            await complete(objects.filter { !lost.contains($0) })
+        } catch {
+            logger.error("state: cannot mark \(objects.count) objects done: \(error)")
         }
     }
 
@@ -375,6 +497,11 @@ package actor PublishStage {
             do {
                 try await state.begin([Intent(record: record, publishing: [], retracting: copies)], at: at)
                 begun.append((record, copies))
+                for copy in copies {
+                    touchedCatalogs.insert(
+                        CatalogKey(viewer: copy.viewer, collection: record.subject.collection, day: copy.place.day)
+                    )
+                }
             } catch {
                 await failures.append(failed("retract", record.subject, copies.map(\.viewer), error))
             }
@@ -491,6 +618,9 @@ package actor PublishStage {
             at: at
         )
         CrashPoint.hit("publish.after-confirm")
+        for viewer in viewers {
+            touchedCatalogs.insert(CatalogKey(viewer: viewer.folder, collection: s.collection, day: record.place.day))
+        }
         await ledgerLinesCommitted(viewers.count)
         if event == "release" { counts.released += viewers.count } else { counts.published += viewers.count }
         for viewer in viewers { logChange(event, s, viewer: viewer) }
@@ -530,36 +660,58 @@ package actor PublishStage {
     /// state's published copies, then the viewers' root catalogs.
     package func writeDirtyCatalogs() async throws {
         let dirty = try await state.dirtyCatalogs()
-        guard !dirty.isEmpty else { return }
+        let touched = touchedCatalogs
+        guard !dirty.isEmpty || !touched.isEmpty else { return }
         let current = Set(engine.viewers.map(\.folder))
-        var days: [String: [String: [String]]] = [:]  // viewer → collection → days
-        for c in dirty where current.contains(c.viewer) {
-            days[c.viewer, default: [:]][c.collection, default: []].append(c.day)
+        let shared = !(coordination is SingleProcess)
+        var days: [String: [String: Set<String>]] = [:]  // viewer → collection → days
+        for c in dirty + touched where current.contains(c.viewer) {
+            days[c.viewer, default: [:]][c.collection, default: []].insert(c.day)
         }
         for (viewer, collections) in days.sorted(by: { $0.key < $1.key }) {
             for (collection, changed) in collections.sorted(by: { $0.key < $1.key }) {
-                let contents = Publisher.CollectionContents(
-                    days: try await state.catalogDays(viewer: viewer, collection: collection),
-                    extent: try await state.extent(viewer: viewer, collection: collection)
-                )
-                let title = pipeline.collections.first { $0.id == collection }?.title ?? collection
-                var changedDays: [String: [String]] = [:]
-                for day in changed {
-                    changedDays[day] = try await state.catalogItems(
-                        CatalogKey(viewer: viewer, collection: collection, day: day)
-                    ).map(\.folder)
+                // Read from the state and written as one step among all workers: no worker
+                // writes a catalog from a snapshot older than one already written.
+                try await coordination.exclusively("catalog \(viewer)/\(collection)") {
+                    // With other workers, the marks are taken off before the state is read: a
+                    // change confirmed meanwhile marks its day again for the next writer.
+                    let keys = changed.map { CatalogKey(viewer: viewer, collection: collection, day: $0) }
+                    if shared { try await state.clearDirtyCatalogs(keys) }
+                    do {
+                        try await writeCatalogs(viewer: viewer, collection: collection, days: changed.sorted())
+                    } catch {
+                        if shared { for key in keys { try? await state.markDirty(key) } }
+                        throw error
+                    }
                 }
-                try publisher.writeCatalogs(
-                    viewer: Viewer(folder: viewer),
-                    collection: collection,
-                    changedDays: changedDays,
-                    contents: contents,
-                    title: title
-                )
             }
-            try await writeRootCatalog(Viewer(folder: viewer))
+            try await coordination.exclusively("catalog \(viewer)") {
+                try await writeRootCatalog(Viewer(folder: viewer))
+            }
         }
-        try await state.clearDirtyCatalogs(dirty)
+        try await state.clearDirtyCatalogs(shared ? dirty.filter { !current.contains($0.viewer) } : dirty)
+        touchedCatalogs.subtract(touched)
+    }
+
+    package func writeCatalogs(viewer: String, collection: String, days changed: [String]) async throws {
+        let contents = Publisher.CollectionContents(
+            days: try await state.catalogDays(viewer: viewer, collection: collection),
+            extent: try await state.extent(viewer: viewer, collection: collection)
+        )
+        let title = pipeline.collections.first { $0.id == collection }?.title ?? collection
+        var changedDays: [String: [String]] = [:]
+        for day in changed {
+            changedDays[day] = try await state.catalogItems(
+                CatalogKey(viewer: viewer, collection: collection, day: day)
+            ).map(\.folder)
+        }
+        try publisher.writeCatalogs(
+            viewer: Viewer(folder: viewer),
+            collection: collection,
+            changedDays: changedDays,
+            contents: contents,
+            title: title
+        )
     }
 
     package func writeRootCatalog(_ viewer: Viewer) async throws {
@@ -584,7 +736,11 @@ package actor PublishStage {
             try await writeDirtyCatalogs()
             for viewer in engine.viewers {
                 let catalog = publisher.treeFolder(viewer).appendingPathComponent("catalog.json", isDirectory: false)
-                if access(catalog.path, F_OK) != 0 { try await writeRootCatalog(viewer) }
+                if access(catalog.path, F_OK) != 0 {
+                    try await coordination.exclusively("catalog \(viewer.folder)") {
+                        try await writeRootCatalog(viewer)
+                    }
+                }
             }
         } catch {
             // The state still marks them: the next run writes them.
@@ -592,7 +748,7 @@ package actor PublishStage {
             logger.error("catalogs: \(error)")
         }
         try await Ledger.flush(state: state, to: pipeline.ledgerPath)
-        try await advanceIdentity()
+        try await coordination.exclusively("convergence") { try await advanceIdentity() }
     }
 
     package func summary(seconds: Double) -> IngestSummary {
@@ -611,31 +767,43 @@ package actor PublishStage {
     }
 
     /// Moves the object's bytes aside with a one-line reason naming the object and the cause.
-    package func quarantine(source: String, object: String, reason: String, file: URL?) async {
-        counts.quarantined += 1
+    package func quarantine(
+        source: String,
+        object: String,
+        reason: String,
+        file: URL?,
+        completing done: ObjectKey? = nil
+    ) async {
         let line = "\(object): \(reason)"
-        logger.warning(
-            "quarantined \(line)",
-            metadata: ["event": "quarantine", "object": "\(object)", "reason": "\(reason)"]
-        )
         do {
-            try await state.addQuarantine(
-                runId: runId,
-                source: source,
-                object: object,
-                reason: reason,
-                at: at,
-                ledger: LedgerEvent(
-                    event: "quarantine",
+            try await coordination.fenced(done.map { [$0] } ?? [], completing: done.map { [$0] } ?? []) {
+                try await state.addQuarantine(
+                    runId: runId,
+                    source: source,
+                    object: object,
+                    reason: reason,
                     at: at,
-                    fields: [("source", .string(source)), ("object", .string(object)), ("reason", .string(reason))]
+                    ledger: LedgerEvent(
+                        event: "quarantine",
+                        at: at,
+                        fields: [("source", .string(source)), ("object", .string(object)), ("reason", .string(reason))]
+                    )
                 )
-            )
+            }
+        } catch let e as FencedOut {
+            fencedOut(e)
+            if let file { WorkFiles.discard(file) }
+            return
         } catch {
             // Not recorded is not quarantined as far as anyone can tell later: the run fails.
             counts.failed += 1
             logger.error("state: cannot record the quarantine of \(object): \(error)")
         }
+        counts.quarantined += 1
+        logger.warning(
+            "quarantined \(line)",
+            metadata: ["event": "quarantine", "object": "\(object)", "reason": "\(reason)"]
+        )
         if let file, FileManager.default.fileExists(atPath: file.path) {
             let folder = pipeline.quarantineFolder.appendingPathComponent(source, isDirectory: false)
             try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -646,4 +814,8 @@ package actor PublishStage {
             try? AtomicFile.write(Array((line + "\n").utf8), to: dest.appendingPathExtension("reason"))
         }
     }
+}
+
+extension ObjectKey {
+    package init(_ ref: ObjectRef) { self.init(source: ref.source, url: ref.url.absoluteString) }
 }

@@ -46,11 +46,18 @@ public final class Publisher {
         chmod(storeFolder.path, 0o700)
     }
 
-    /// Removes what a killed run left half written (only ever in the temporary folder).
-    public func clearTemporaryFiles() {
+    /// Removes what a killed run left half written (only ever in the temporary folder): all
+    /// of it, or, while other workers may be writing there, what is older than `olderThan`.
+    public func clearTemporaryFiles(olderThan age: TimeInterval? = nil) {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: temporaryFolder.path)) ?? [] {
             // Files half written, and folders moved out of a tree but not yet removed.
-            try? FileManager.default.removeItem(at: temporaryFolder.appendingPathComponent(name, isDirectory: false))
+            let file = temporaryFolder.appendingPathComponent(name, isDirectory: false)
+            if let age {
+                var st = stat()
+                guard lstat(file.path, &st) == 0, Double(st.st_mtim.tv_sec) < Date().timeIntervalSince1970 - age
+                else { continue }
+            }
+            try? FileManager.default.removeItem(at: file)
         }
     }
 
@@ -75,6 +82,9 @@ public final class Publisher {
             switch errno {
             case EEXIST: break
             case ENOENT:
+                // A parent this run made may have been removed since (another worker's
+                // retraction emptied it): made again.
+                madeFolders.remove(url.deletingLastPathComponent().path)
                 try makeFolder(url.deletingLastPathComponent())
                 guard mkdir(url.path, 0o755) == 0 || errno == EEXIST else {
                     throw POSIXIOError(op: "mkdir", path: url.path)

@@ -19,7 +19,11 @@ extension PublishStage {
         logger: Logger
     ) async throws -> PublishStage {
         let runId = try await state.startRun(at: at, startedAt: started)
-        for died in try await state.markDiedRuns(foundBy: runId) {
+        let died = try await state.markDiedRuns(foundBy: runId)
+        // A run that died may have left catalogs unwritten whose marks another worker (or it)
+        // had taken off: every catalog is written again from the state.
+        if !died.isEmpty { try await state.markAllDirty() }
+        for died in died {
             logger.warning(
                 "run #\(died) died without finishing (killed or crashed); this run takes over",
                 metadata: ["event": "run-died", "run": "\(died)"]

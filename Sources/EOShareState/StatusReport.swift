@@ -43,6 +43,8 @@ public struct StatusReport: Sendable {
     public var releases: [Release] = []
     /// Records whose rule's clock is unknown: only their owner sees them (fail closed).
     public var unknownClock: [String] = []
+    /// Ingest workers with a heartbeat younger than a lease (a PostgreSQL state only).
+    public var workers: [WorkQueue.Worker]?
 
     /// An empty report: nothing ingested yet.
     public init(now: Date) { self.now = now }
@@ -55,6 +57,7 @@ public struct StatusReport: Sendable {
         report.collections = try await state.collectionCounts()
         report.quarantined = try await state.recentQuarantine(limit: 50)
         report.runs = try await state.recentRuns(limit: 5)
+        if let shared = state as? PostgresStateStore { report.workers = try await WorkQueue.live(shared.database) }
         try await state.forEachSubject { s in
             if let rule = engine.firstRule(for: s), engine.clock(rule.clock, s) == nil {
                 report.unknownClock.append("\(s.collection)/\(s.id)")
@@ -116,7 +119,7 @@ public struct StatusReport: Sendable {
                 }
             ),
             "unknown_clock": .array(unknownClock.map(JSONValue.string)),
-        ])
+        ]).adding("workers", workers.map { .array($0.map(\.json)) })
     }
 
     public var text: String {
@@ -139,6 +142,13 @@ public struct StatusReport: Sendable {
             }
             out += "\n"
         }
+        if let workers {
+            out += "Ingest workers (live):\n"
+            if workers.isEmpty { out += "  (none)\n" }
+            for w in workers {
+                out += "  \(w.host) pid \(w.pid): last heartbeat \(Timestamp.format(w.heartbeat)), \(w.claims) claims\n"
+            }
+        }
         out += "Quarantined (latest \(quarantined.count)):\n"
         for q in quarantined { out += "  \(Timestamp.format(q.at)) \(q.object): \(q.reason)\n" }
         out += "Releases due by \(Timestamp.format(now.addingTimeInterval(30 * 86_400))):\n"
@@ -150,5 +160,23 @@ public struct StatusReport: Sendable {
             for u in unknownClock { out += "  \(u)\n" }
         }
         return out
+    }
+}
+
+extension WorkQueue.Worker {
+    var json: JSONValue {
+        .object([
+            "host": .string(host), "pid": .int(Int64(pid)), "heartbeat": .string(Timestamp.format(heartbeat)),
+            "claims": .int(Int64(claims)),
+        ])
+    }
+}
+
+extension JSONValue {
+    /// The object with one more member, when there is a value for it.
+    func adding(_ key: String, _ value: JSONValue?) -> JSONValue {
+        guard let value, case .object(var o) = self else { return self }
+        o[key] = value
+        return .object(o)
     }
 }

@@ -66,6 +66,7 @@ struct Ingest: AsyncParsableCommand {
                 summary,
                 exitCode: exitCode,
                 pipeline: IngestMetrics.label(URL(fileURLWithPath: common.pipeline)),
+                worker: (try? common.load())?.postgres == nil ? nil : ProcessInfo.processInfo.hostName,
                 to: URL(fileURLWithPath: metrics)
             )
         } catch {

@@ -13,12 +13,15 @@ public struct IngestSummary: Sendable {
     public var quarantined = 0
     /// Publications and retractions that could not be finished (each logged; the run exits 74).
     public var failed = 0
+    /// Changes refused because another worker took their object meanwhile (CONTRACT §7): none
+    /// was applied; the worker that holds the object now does it.
+    public var fenced = 0
     public var seconds = 0.0
 
     public var line: String {
         "discovered=\(discovered) fetched=\(fetched) unchanged=\(unchanged) bytes=\(bytes) records=\(records) "
             + "published=\(published) released=\(released) retracted=\(retracted) quarantined=\(quarantined) "
-            + "failed=\(failed) "
+            + "failed=\(failed) " + (fenced > 0 ? "fenced=\(fenced) " : "")
             + "seconds=\(String(format: "%.2f", seconds))"
     }
 
@@ -27,7 +30,7 @@ public struct IngestSummary: Sendable {
             "discovered": .int(Int64(discovered)), "fetched": .int(Int64(fetched)), "unchanged": .int(Int64(unchanged)),
             "bytes": .int(bytes), "records": .int(Int64(records)), "published": .int(Int64(published)),
             "released": .int(Int64(released)), "retracted": .int(Int64(retracted)),
-            "quarantined": .int(Int64(quarantined)), "failed": .int(Int64(failed)),
+            "quarantined": .int(Int64(quarantined)), "failed": .int(Int64(failed)), "fenced": .int(Int64(fenced)),
             "seconds": .number((seconds * 1000).rounded() / 1000),
         ])
     }

@@ -40,6 +40,7 @@ public final class PostgresDatabase: Sendable {
         )
         configuration.options.connectTimeout = .seconds(15)
         configuration.options.maximumConnections = 8
+        configuration.options.additionalStartupParameters = startupParameters(environment)
         return PostgresDatabase(url: url, client: PostgresClient(configuration: configuration))
     }
 
@@ -62,10 +63,25 @@ public final class PostgresDatabase: Sendable {
                 tls: context.map { tls!.required ? .require($0) : .prefer($0) } ?? .disable
             )
             configuration.options.connectTimeout = .seconds(15)
+            configuration.options.additionalStartupParameters = startupParameters(environment)
             return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
         } catch {
             throw PostgresStateError(url: url, error)
         }
+    }
+
+    /// What `pg_stat_activity` shows of this process's connections: which worker they are.
+    static let applicationName = "eoshare[\(ProcessInfo.processInfo.processIdentifier)]"
+
+    /// Every connection says which worker it is (`pg_stat_activity`), and a transaction left
+    /// idle longer than a work lease (a worker paused mid-change) is ended by the server, so
+    /// the row and advisory locks it held go to the others.
+    static func startupParameters(_ environment: [String: String]) -> [(String, String)] {
+        let lease = WorkQueue.seconds(WorkQueue.lease(environment))
+        return [
+            ("application_name", applicationName),
+            ("idle_in_transaction_session_timeout", "\(Int(max(lease, 1) * 1000))"),
+        ]
     }
 
     static func credentials(

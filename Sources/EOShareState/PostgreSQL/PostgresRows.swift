@@ -54,17 +54,30 @@ extension PostgresDatabase {
         }
     }
 
-    /// Statements in one transaction: all committed, or none.
+    /// Statements in one transaction: all committed, or none. Under a current `WorkFence`,
+    /// only if the claims it names are still this worker's (and those it completes, done).
     @discardableResult
     func write<R: Sendable>(_ body: (PostgresSession) async throws -> R) async throws -> R {
-        do {
-            return try await client.withConnection { connection in
-                try await PostgresTransaction.run(connection) { c in
-                    try await body(PostgresSession(connection: c, url: url))
+        let fence = WorkFence.current
+        // Workers' transactions that still meet in a deadlock: PostgreSQL aborts one, which is
+        // run again, as the server's manual advises.
+        for attempt in 1...3 {
+            do {
+                return try await client.withConnection { connection in
+                    try await PostgresTransaction.run(connection) { c in
+                        let session = PostgresSession(connection: c, url: url)
+                        try await fence?.apply(session)
+                        return try await body(session)
+                    }
                 }
+            } catch let error as PostgresStateError where error.sqlState == "40P01" && attempt < 3 {
+                continue
+            } catch let error as PSQLError {
+                let e = PostgresStateError(url: url, error)
+                if e.sqlState == "40P01" && attempt < 3 { continue }
+                throw e
             }
-        } catch let error as PSQLError {
-            throw PostgresStateError(url: url, error)
         }
+        preconditionFailure("unreachable: the last attempt returns or throws")
     }
 }

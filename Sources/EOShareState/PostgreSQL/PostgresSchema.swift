@@ -180,7 +180,7 @@ enum PostgresSchema {
         PostgresSearchIndex.migration,
     ]
 
-    static var latest: Int { migrations.map(\.version).max() ?? 0 }
+    static var latest: Int { all.map(\.version).max() ?? 0 }
 
     /// Brings the database to the latest schema; a database migrated by a newer eoshare is
     /// refused rather than written with an older idea of it.
@@ -190,7 +190,7 @@ enum PostgresSchema {
             guard current == latest else { throw NewerSchema(version: current, known: latest) }
             return
         }
-        for migration in migrations {
+        for migration in all {
             try await PostgresTransaction.run(connection) { c in
                 try await c.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
                 try await c.query(

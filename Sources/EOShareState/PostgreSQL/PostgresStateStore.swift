@@ -12,6 +12,8 @@ import PostgresNIO
 /// ledger's chain) is ordered by an advisory lock taken inside the transaction.
 public final class PostgresStateStore: StateStore {
     public let database: PostgresDatabase
+    /// The ingest worker writing through this store, when one joined (`PostgresStateWorker.swift`).
+    public let workerIdentity = PostgresWorkerIdentity()
 
     public init(database: PostgresDatabase) {
         self.database = database
@@ -267,6 +269,7 @@ public final class PostgresStateStore: StateStore {
 
     /// Records intents before any file moves, many records in one transaction.
     public func begin(_ intents: [Intent], at: Date) async throws {
+        let worker = workerIdentity.id
         try await database.write { s in
             for intent in intents {
                 let record = intent.record
@@ -293,6 +296,7 @@ public final class PostgresStateStore: StateStore {
                     try await Self.markDirty(s, viewer: p.viewer, collection: c, day: p.place.day)
                     try await Self.staleExtent(s, viewer: p.viewer, collection: c)
                 }
+                try await Self.ownIntents(s, collection: c, id: id, worker: worker)
             }
         }
     }
@@ -330,6 +334,9 @@ public final class PostgresStateStore: StateStore {
     public func confirm(_ confirmations: [Confirmation], at: Date) async throws {
         try await database.write { s in
             var ledger = PostgresLedgerAppender()
+            // The ledger's lock first: workers' confirmations then take row locks one after
+            // the other, never in crossing orders (a deadlock).
+            if confirmations.contains(where: { !$0.ledger.isEmpty }) { try await ledger.lock(s) }
             for c in confirmations {
                 for viewer in c.published {
                     try await s.execute(
@@ -378,10 +385,13 @@ public final class PostgresStateStore: StateStore {
 
     /// Records with an unfinished intent, those that failed least often first.
     public func unfinishedRecords() async throws -> [RecordKey] {
-        try await database.read { s in
+        let (me, lease) = (workerIdentity.id, workerIdentity.lease)
+        return try await database.read { s in
             try await s.execute(
                 """
                 SELECT collection, record_id, max(failures) AS f FROM publications WHERE status != 'published'
+                AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = publications.worker AND w.id != \(me)
+                    AND w.heartbeat_at > now() - make_interval(secs => \(lease)))
                 GROUP BY collection, record_id ORDER BY f, collection, record_id
                 """
             ).map { RecordKey(collection: try $0.string("collection"), id: try $0.string("record_id")) }
@@ -468,10 +478,16 @@ public final class PostgresStateStore: StateStore {
 
     /// The extent the state keeps, recomputed from the published copies when stale or absent.
     public func extent(viewer: String, collection: String) async throws -> Extent {
-        try await database.write { s in
-            var row = try await s.one(
-                "SELECT * FROM extents WHERE viewer = \(viewer) AND collection = \(collection) AND stale = 0"
-            )
+        // With workers sharing the run, a kept extent may have been computed beside another
+        // worker's confirmation it could not see: it is computed again (`sharedRun`).
+        let sharedRun = workerIdentity.id != nil
+        return try await database.write { s in
+            var row =
+                sharedRun
+                ? nil
+                : try await s.one(
+                    "SELECT * FROM extents WHERE viewer = \(viewer) AND collection = \(collection) AND stale = 0"
+                )
             if row == nil {
                 row = try await s.one(
                     """
@@ -685,11 +701,13 @@ public final class PostgresStateStore: StateStore {
     // MARK: Runs, quarantine, meta
 
     public func startRun(at: Date, startedAt: Date) async throws -> Int64 {
-        try await database.write { s in
+        let worker = workerIdentity.id
+        return try await database.write { s in
             try await s.one(
                 """
-                INSERT INTO runs (started_at, at, status)
-                VALUES (\(startedAt.timeIntervalSince1970), \(at.timeIntervalSince1970), 'running') RETURNING id
+                INSERT INTO runs (started_at, at, status, worker)
+                VALUES (\(startedAt.timeIntervalSince1970), \(at.timeIntervalSince1970), 'running', \(worker))
+                RETURNING id
                 """
             )!.int64("id")
         }
@@ -706,19 +724,23 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
-    /// Runs still marked `running` that no live process owns. With the run lock held
-    /// (`PostgresRunLock`), no other run of the pipeline can still be going.
+    /// Runs still marked `running` that no live worker owns (its heartbeat is older than a
+    /// lease): other workers' runs going at the same time are theirs, not dead.
     @discardableResult
     public func markDiedRuns(foundBy run: Int64?) async throws -> [Int64] {
         let error =
             "ended without finishing (killed or crashed)"
             + (run.map { "; run #\($0) found its lock released" } ?? "; its lock was found released")
         let summary = JSONValue.object(["error": .string(error)]).serializedString()
+        let (me, lease) = (workerIdentity.id, workerIdentity.lease)
         return try await database.write { s in
             try await s.execute(
                 """
                 UPDATE runs SET status = 'died', summary = \(summary)
-                WHERE status = 'running' AND id IS DISTINCT FROM \(run) RETURNING id
+                WHERE status = 'running' AND id IS DISTINCT FROM \(run)
+                AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = runs.worker AND w.id != \(me)
+                    AND w.heartbeat_at > now() - make_interval(secs => \(lease)))
+                RETURNING id
                 """
             ).map { try $0.int64("id") }.sorted()
         }
@@ -864,11 +886,15 @@ struct PostgresLedgerAppender {
         return (lines, try row?.optionalString("head") ?? LedgerAnchor.genesis)
     }
 
+    /// Takes the ledger's lock (until the transaction ends) and reads its head.
+    mutating func lock(_ s: PostgresSession) async throws {
+        guard head == nil else { return }
+        try await s.execute("SELECT pg_advisory_xact_lock(\(Self.lock))")
+        head = try await Self.anchor(s)
+    }
+
     mutating func append(_ s: PostgresSession, _ e: LedgerEvent) async throws {
-        if head == nil {
-            try await s.execute("SELECT pg_advisory_xact_lock(\(Self.lock))")
-            head = try await Self.anchor(s)
-        }
+        try await lock(s)
         var o = JSONObject()
         o["at"] = .string(Timestamp.format(e.at))
         o["event"] = .string(e.event)

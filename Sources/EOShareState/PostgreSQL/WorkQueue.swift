@@ -27,6 +27,8 @@ public final class WorkQueue: Sendable {
         public var source: String
         public var url: String
         public var attempt: Int
+        /// What the listing knew of the object (`ObjectRef` as JSON, without secrets).
+        public var ref: String? = nil
     }
 
     /// A worker as `status` shows it.
@@ -42,6 +44,13 @@ public final class WorkQueue: Sendable {
         self.database = database
         self.worker = worker
         self.lease = lease
+    }
+
+    /// How long a claim holds without a heartbeat: `EOSHARE_WORK_LEASE_SECONDS` (default 60;
+    /// tests shorten it).
+    public static func lease(_ environment: [String: String]) -> Duration {
+        let seconds = environment["EOSHARE_WORK_LEASE_SECONDS"].flatMap(Double.init) ?? 60
+        return .milliseconds(Int64(max(seconds, 0.3) * 1000))
     }
 
     static func seconds(_ d: Duration) -> Double {
@@ -72,7 +81,11 @@ public final class WorkQueue: Sendable {
             return try await s.execute(
                 """
                 UPDATE work SET lease_until = now() + make_interval(secs => \(seconds))
-                WHERE claimed_by = \(id) AND done_at IS NULL RETURNING url
+                FROM (
+                    SELECT source, url FROM work WHERE claimed_by = \(id) AND done_at IS NULL
+                    FOR UPDATE SKIP LOCKED
+                ) AS mine
+                WHERE work.source = mine.source AND work.url = mine.url RETURNING work.url
                 """
             ).count
         }
@@ -136,16 +149,18 @@ public final class WorkQueue: Sendable {
         }
     }
 
-    /// Objects a listing found become open work (again, if they were done before); returns
-    /// how many rows are open for the source afterwards.
+    /// Objects a listing found become open work (again, if they were done before), each with
+    /// what the listing knew of it (`refs`, parallel to `urls`); returns how many rows are open
+    /// for the source afterwards.
     @discardableResult
-    public func enqueue(source: String, urls: [String]) async throws -> Int {
-        try await database.write { s in
+    public func enqueue(source: String, urls: [String], refs: [String]? = nil) async throws -> Int {
+        let refs = refs ?? urls.map { _ in "" }
+        return try await database.write { s in
             try await s.execute(
                 """
-                INSERT INTO work (source, url) SELECT \(source), u FROM unnest(\(urls)::text[]) AS u
+                INSERT INTO work (source, url, ref) SELECT \(source), u, NULLIF(r, '') FROM unnest(\(urls)::text[], \(refs)::text[]) AS e(u, r)
                 ON CONFLICT (source, url) DO UPDATE SET done_at = NULL, claimed_by = NULL, lease_until = NULL,
-                    enqueued_at = now()
+                    enqueued_at = now(), ref = excluded.ref
                 WHERE work.done_at IS NOT NULL
                 """
             )
@@ -170,10 +185,17 @@ public final class WorkQueue: Sendable {
                     FOR UPDATE SKIP LOCKED
                 ) AS open
                 WHERE work.source = open.source AND work.url = open.url
-                RETURNING work.source, work.url, work.attempt
+                RETURNING work.source, work.url, work.attempt, work.ref
                 """
-            ).map { Claim(source: try $0.string("source"), url: try $0.string("url"), attempt: try $0.int("attempt")) }
-                .sorted { ($0.source, $0.url) < ($1.source, $1.url) }
+            ).map {
+                Claim(
+                    source: try $0.string("source"),
+                    url: try $0.string("url"),
+                    attempt: try $0.int("attempt"),
+                    ref: try $0.optionalString("ref")
+                )
+            }
+            .sorted { ($0.source, $0.url) < ($1.source, $1.url) }
         }
     }
 
@@ -197,8 +219,75 @@ public final class WorkQueue: Sendable {
         return !done.isEmpty
     }
 
+    /// Open objects this worker may still get: unclaimed ones, and those claimed by a worker
+    /// whose heartbeat is older than half a lease (gone, most likely: its claims come back
+    /// when its lease runs out). A live worker's claims are its own to finish or give back.
+    /// Zero means the cron slot's work is done, as far as this worker can help.
+    public func openWorkOfOthers() async throws -> Int {
+        let (id, silent) = (worker, Self.seconds(lease) / 2)
+        return try await database.read { s in
+            try await s.one(
+                """
+                SELECT count(*) AS n FROM work w
+                WHERE w.done_at IS NULL AND (w.claimed_by IS NULL OR (w.claimed_by != \(id) AND NOT EXISTS (
+                    SELECT 1 FROM workers k WHERE k.id = w.claimed_by
+                        AND k.heartbeat_at > now() - make_interval(secs => \(silent)))))
+                """
+            )?.int("n") ?? 0
+        }
+    }
+
+    /// Gives claimed objects back, open for any worker at once (a change for them failed).
+    public func giveBack(_ claims: [Claim]) async throws {
+        guard !claims.isEmpty else { return }
+        let id = worker
+        try await database.write { s in
+            try await s.execute(
+                """
+                UPDATE work SET claimed_by = NULL, lease_until = NULL
+                FROM unnest(\(claims.map(\.source))::text[], \(claims.map(\.url))::text[], \(claims.map(\.attempt))::int[])
+                    AS c(source, url, attempt)
+                WHERE work.source = c.source AND work.url = c.url AND work.attempt = c.attempt
+                    AND work.claimed_by = \(id) AND work.done_at IS NULL
+                """
+            )
+        }
+    }
+
+    /// Whether any of these sources is being listed right now (its advisory lock is held).
+    public func beingListed(_ sources: [String]) async throws -> Bool {
+        let keys = sources.map(Self.listingKey)
+        let (high, low) = (
+            keys.map { Int64(UInt64(bitPattern: $0) >> 32) }, keys.map { Int64(UInt64(bitPattern: $0) & 0xFFFF_FFFF) }
+        )
+        return try await database.read { s in
+            try await s.one(
+                """
+                SELECT count(*) AS n FROM pg_locks l
+                JOIN unnest(\(high)::bigint[], \(low)::bigint[]) AS k(high, low)
+                ON l.classid::bigint = k.high AND l.objid::bigint = k.low
+                WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+                """
+            )?.int("n") ?? 0
+        } > 0
+    }
+
+    /// When this worker joined, on the database's clock: a listing finished since then is
+    /// this cron slot's.
+    public func joinedAt() async throws -> Date? {
+        let id = worker
+        return try await database.read { s in
+            try await s.one("SELECT started_at FROM workers WHERE id = \(id)")?.row["started_at"].decode(Date.self)
+        }
+    }
+
     /// Workers whose heartbeat is younger than `within`, with the claims they hold.
     public func liveWorkers(within: Duration = .seconds(120)) async throws -> [Worker] {
+        try await Self.live(database, within: within)
+    }
+
+    /// The live workers of a database, for `status` (which is no worker itself).
+    public static func live(_ database: PostgresDatabase, within: Duration = .seconds(120)) async throws -> [Worker] {
         let seconds = Self.seconds(within)
         return try await database.read { s in
             try await s.execute(

@@ -15,7 +15,7 @@ import Testing
         let store = try await PostgresStateStore.open(url, environment: TestPostgres.passwordEnvironment)
         await store.close()
         let versions = try await TestPostgres.query(url, "SELECT version, name FROM schema_migrations ORDER BY version")
-        #expect(versions.map { try! $0.decode(Int.self) } == PostgresSchema.migrations.map(\.version))
+        #expect(versions.map { try! $0.decode(Int.self) } == PostgresSchema.all.map(\.version))
         let tables = try await TestPostgres.query(
             url,
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
@@ -114,7 +114,7 @@ import Testing
         }
         let rows = try await TestPostgres.query(url, "SELECT count(*), count(DISTINCT version) FROM schema_migrations")
         let (n, distinct) = try rows[0].decode((Int, Int).self)
-        #expect(n == PostgresSchema.migrations.count)
+        #expect(n == PostgresSchema.all.count)
         #expect(distinct == n)
     }
 

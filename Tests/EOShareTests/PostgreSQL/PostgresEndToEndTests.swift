@@ -130,23 +130,29 @@ import Testing
         )
     }
 
-    /// Until work is shared out between workers (CONTRACT §7, not yet), a second ingest of a
-    /// PostgreSQL pipeline meets the run's advisory lock as it would meet the flock: 75.
-    @Test func aSecondIngestMeetsTheRunLock() async throws {
-        let url = try await TestPostgres.freshDatabase("lock")
-        let (_, file) = try Self.postgresDemo(url)
-        let lock = try await PostgresRunLock.acquire(url, wait: false, environment: TestPostgres.passwordEnvironment)
-        let busy = try Self.run(["ingest", file.path, "--at", Self.at])
-        #expect(busy.status == 75, "\(busy.stderr)")
-        #expect(busy.stderr.contains("another ingest holds the lock of \(url)"))
-        lock.release()
-        // The server drops a session's lock with its connection: the next ingest runs.
-        var ok = try Self.run(["ingest", file.path, "--at", Self.at])
-        for _ in 0..<50 where ok.status == 75 {
-            usleep(100_000)
-            ok = try Self.run(["ingest", file.path, "--at", Self.at])
+    /// Workers share the work (CONTRACT §7): a second ingest of a PostgreSQL pipeline started
+    /// beside the first does not exit 75; both finish, and the trees are the SQLite run's.
+    @Test func twoIngestsAtOnceCooperate() async throws {
+        let (sqliteFolder, sqliteFile) = try CLI.demoCopy()
+        #expect(try Self.run(["ingest", sqliteFile.path, "--at", Self.at]).status == 0)
+        let url = try await TestPostgres.freshDatabase("two")
+        let (folder, file) = try Self.postgresDemo(url)
+        let results = try await withThrowingTaskGroup(of: CLI.Result.self) { group in
+            for _ in 0..<2 { group.addTask { try Self.run(["ingest", file.path, "--at", Self.at]) } }
+            return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(ok.status == 0, "\(ok.stderr)")
+        for r in results { #expect(r.status == 0, "\(r.stderr)") }
+        // Each object was done by one of them.
+        let fetched = results.map { r in
+            r.stdout.split(separator: " ").first { $0.hasPrefix("fetched=") }.flatMap { Int($0.dropFirst(8)) } ?? -1
+        }
+        #expect(fetched.reduce(0, +) == 5, "\(results.map(\.stdout))")
+        let trees = try Self.files(folder.appendingPathComponent("out/shared"))
+        let referenceTrees = try Self.files(sqliteFolder.appendingPathComponent("out/shared"))
+        #expect(Self.differing(trees, referenceTrees) == [".store/identity"])
+        let ledger = try Self.run(["ledger", file.path])
+        #expect(ledger.stdout.split(separator: "\n").count == 17)
+        #expect(try Self.run(["audit", file.path, "--at", Self.at]).status == 0)
     }
 
     @Test func readOnlyCommandsCreateNoSchemaInAnEmptyDatabase() async throws {

@@ -104,4 +104,39 @@ import Testing
         #expect(try await b.listing(source: "s", listedSince: slot) { 4 } == nil)
         #expect(try await b.listing(source: "s", listedSince: Date().addingTimeInterval(3600)) { 5 } == 5)
     }
+
+    /// `status` on a PostgreSQL state lists the live workers: host, pid, heartbeat, claims.
+    @Test func statusShowsTheLiveWorkersWithTheirClaims() async throws {
+        let url = try await TestPostgres.freshDatabase("status")
+        let store = try await PostgresStateStore.open(url, environment: TestPostgres.passwordEnvironment)
+        let worker = try await WorkQueue.join(store.database, host: "ingest-7.example", pid: 4242)
+        try await worker.enqueue(source: "s", urls: ["u1", "u2", "u3"])
+        #expect(try await worker.claim(limit: 2).count == 2)
+        let folder = RepoPaths.temporaryFolder()
+        let file = folder.appendingPathComponent("p.yml")
+        try Data(
+            """
+            version: 1
+            state: \(url)
+            spool: spool/
+            shared: shared/
+            members: [{id: NASA}]
+            collections: [{id: c}]
+            sources: [{id: s, owner: NASA, collection: c, format: landsat-mtl, url: feed/}]
+            embargo: {rules: [{match: {owner: NASA}, clock: acquired, period: P1D}]}
+            """.utf8
+        ).write(to: file)
+        let report = try await StatusReport.build(pipeline: try Pipeline.load(from: file), state: store, now: Date())
+        #expect(report.workers?.map(\.pid) == [4242])
+        #expect(report.workers?.first?.claims == 2)
+        #expect(report.text.contains("ingest-7.example pid 4242: last heartbeat "))
+        #expect(report.text.contains(", 2 claims"))
+        #expect(report.json["workers"]?.arrayValue?.first?["host"]?.stringValue == "ingest-7.example")
+        try await worker.leave()
+        let after = try await StatusReport.build(pipeline: try Pipeline.load(from: file), state: store, now: Date())
+        #expect(after.workers?.isEmpty == true)
+        // A SQLite state has no workers to show.
+        #expect(StatusReport(now: Date()).json["workers"] == nil)
+        await store.close()
+    }
 }

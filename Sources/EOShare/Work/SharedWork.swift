@@ -1,0 +1,190 @@
+import AsyncAlgorithms
+import EOShareCore
+import EOShareFetch
+import EOSharePublish
+import EOShareState
+import Foundation
+import Logging
+import Synchronization
+
+/// One of many ingest workers sharing a pipeline over its PostgreSQL state (CONTRACT §7).
+///
+/// - Each source is listed by one worker at a time (`WorkQueue.listing`, an advisory lock);
+///   a worker that finds it being listed, or listed since this worker joined (this cron
+///   slot), skips it. What a listing finds becomes rows of `work`.
+/// - Every worker then claims batches of open objects (`FOR UPDATE SKIP LOCKED`, under a
+///   lease its heartbeat renews) until none is left that it could take: it waits for other
+///   workers' claims, which come back if their worker dies.
+/// - Every state change for an object commits only while the claim is still this worker's,
+///   and the object is marked done in the transaction of its last change (`WorkFence`).
+/// - What all workers share is done by one at a time (`PostgresLocks`): the convergence, and
+///   each catalog's read-from-state-and-write.
+package final class SharedWork: RunWork, WorkCoordination {
+    let pipeline: Pipeline
+    let queue: WorkQueue
+    let locks: PostgresLocks
+    let heartbeat: Task<Void, Never>
+    /// The claims this worker holds, by object.
+    let claims = Mutex<[ObjectKey: WorkQueue.Claim]>([:])
+
+    private init(pipeline: Pipeline, queue: WorkQueue, locks: PostgresLocks, heartbeat: Task<Void, Never>) {
+        self.pipeline = pipeline
+        self.queue = queue
+        self.locks = locks
+        self.heartbeat = heartbeat
+    }
+
+    /// Registers this process as a worker and starts its heartbeat (every third of a lease).
+    package static func join(
+        pipeline: Pipeline,
+        state: PostgresStateStore,
+        logger: Logger,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> SharedWork {
+        let lease = WorkQueue.lease(environment)
+        let queue = try await WorkQueue.join(state.database, lease: lease)
+        state.workerIdentity.set(queue.worker, lease: lease)
+        let locks = PostgresLocks(
+            state.database.url,
+            environment: environment,
+            relativeTo: pipeline.file.deletingLastPathComponent()
+        )
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: lease / 3)
+                guard !Task.isCancelled else { return }
+                do {
+                    try await queue.heartbeat()
+                } catch {
+                    logger.warning("heartbeat: \(error)", metadata: ["event": "heartbeat-failed"])
+                }
+                await locks.keepAlive()
+            }
+        }
+        return SharedWork(pipeline: pipeline, queue: queue, locks: locks, heartbeat: heartbeat)
+    }
+
+    package var coordination: any WorkCoordination { self }
+
+    package func feed(
+        _ discovered: AsyncChannel<ObjectRef>,
+        fetchStage: FetchStage,
+        publish: PublishStage,
+        progress: IngestProgress,
+        logger: Logger
+    ) async {
+        let since = try? await queue.joinedAt()
+        // Objects this worker listed, whose transfer may need what the table does not keep.
+        var listed: [String: ObjectRef] = [:]
+        for source in pipeline.sources {
+            do {
+                let refs = try await queue.listing(source: source.id, listedSince: since) {
+                    let refs = try await fetchStage.discover(source)
+                    try await queue.enqueue(
+                        source: source.id,
+                        urls: refs.map(\.url.absoluteString),
+                        refs: refs.map(ObjectRefRow.encode)
+                    )
+                    return refs
+                }
+                for ref in refs ?? [] { listed[ref.url.absoluteString] = ref }
+            } catch {
+                logger.error("\(error)", metadata: ["event": "source-failed", "object": "\(source.id)"])
+                await publish.sourceFailed(source.id, reason: "\(error)")
+            }
+        }
+        let sources = pipeline.sources.map(\.id)
+        let batchSize = max(16, pipeline.limits.fetchWorkers * 2)
+        let poll = min(queue.lease / 3, .seconds(1))
+        var waits = 0
+        while !Task.isCancelled {
+            let batch: [WorkQueue.Claim]
+            do {
+                batch = try await queue.claim(limit: batchSize)
+            } catch {
+                logger.error("claiming work: \(error)", metadata: ["event": "claim-failed"])
+                return
+            }
+            guard !batch.isEmpty else {
+                // What waits in this worker's publish batch is published now, so that its
+                // objects are done: every worker waits for the others' claims, never for its own.
+                await publish.flushWhenIdle()
+                // Others' claims may come back (their worker died); a listing may add more.
+                let open = (try? await queue.openWorkOfOthers()) ?? 0
+                let listing = (try? await queue.beingListed(sources)) ?? false
+                if open == 0 && !listing { return }
+                waits += 1
+                if waits % 10 == 1 {
+                    logger.info("waiting for \(open) objects other workers hold", metadata: ["event": "waiting"])
+                }
+                try? await Task.sleep(for: poll)
+                continue
+            }
+            for claim in batch {
+                let key = ObjectKey(source: claim.source, url: claim.url)
+                var ref =
+                    listed[claim.url] ?? ObjectRefRow.decode(source: claim.source, url: claim.url, row: claim.ref)
+                if ref == nil, let source = pipeline.sources.first(where: { $0.id == claim.source }) {
+                    // A transfer the table could not keep (a query string): list the source here.
+                    for found in (try? await fetchStage.discover(source)) ?? [] {
+                        listed[found.url.absoluteString] = found
+                    }
+                    ref = listed[claim.url]
+                }
+                guard let ref else {
+                    logger.notice("\(claim.url) is no longer listed by \(claim.source): done")
+                    _ = try? await queue.complete(claim)
+                    continue
+                }
+                claims.withLock { $0[key] = claim }
+                progress.discoveredCount.add(1, ordering: .relaxed)
+                await discovered.send(ref)
+            }
+        }
+    }
+
+    package func leave() async {
+        heartbeat.cancel()
+        _ = await heartbeat.result
+        try? await queue.leave()
+        await locks.close()
+    }
+
+    // MARK: WorkCoordination
+
+    package func runFenced(
+        _ objects: [ObjectKey],
+        completing: [ObjectKey],
+        isolation: isolated (any Actor)?,
+        _ body: () async throws -> Void
+    ) async throws {
+        let (held, done) = claims.withLock { c in (objects.compactMap { c[$0] }, completing.compactMap { c[$0] }) }
+        let fence = WorkFence(worker: queue.worker, claims: held, completing: done)
+        try await queue.fenced(fence, body)
+        // Done objects need their claims no more.
+        if !completing.isEmpty { claims.withLock { c in for key in completing { c[key] = nil } } }
+    }
+
+    package func giveBack(_ objects: [ObjectKey]) async {
+        let mine = claims.withLock { c in objects.compactMap { c.removeValue(forKey: $0) } }
+        // Done for this slot after three tries: the intents stay for the next run.
+        let (again, done) = (mine.filter { $0.attempt < 3 }, mine.filter { $0.attempt >= 3 })
+        try? await queue.giveBack(again)
+        for claim in done { _ = try? await queue.complete(claim) }
+    }
+
+    package func runExclusively(
+        _ name: String,
+        isolation: isolated (any Actor)?,
+        _ body: () async throws -> Void
+    ) async throws {
+        try await locks.lock(name)
+        do {
+            try await body()
+        } catch {
+            await locks.unlock(name)
+            throw error
+        }
+        await locks.unlock(name)
+    }
+}

@@ -1,0 +1,77 @@
+import EOShareCore
+import EOShareState
+import Foundation
+
+/// An object of a run, as the work shared between workers knows it.
+package struct ObjectKey: Hashable, Sendable {
+    package var source: String
+    package var url: String
+
+    package init(source: String, url: String) {
+        self.source = source
+        self.url = url
+    }
+}
+
+/// How the publish stage's changes are coordinated with other ingest workers (CONTRACT §7).
+/// One process alone (SQLite, under its flock) owns every object and needs no lock:
+/// `SingleProcess`. Many workers over PostgreSQL fence each change by the claims it is for
+/// and serialize what all of them share (`SharedWork` in the `EOShare` target).
+package protocol WorkCoordination: Sendable {
+    /// Runs `body` (state changes for `objects`) so that it commits only while every object is
+    /// still this worker's, and marks `completing` done in the same transaction; throws
+    /// `FencedOut` (nothing committed) when another worker has taken one of them.
+    func runFenced(
+        _ objects: [ObjectKey],
+        completing: [ObjectKey],
+        isolation: isolated (any Actor)?,
+        _ body: () async throws -> Void
+    ) async throws
+
+    /// Objects whose change failed (not fenced): open again at once for any worker, which
+    /// finishes them from their intents; after a few attempts they are left to the next run.
+    func giveBack(_ objects: [ObjectKey]) async
+
+    /// Runs `body` while no other worker runs a body of the same name.
+    func runExclusively(_ name: String, isolation: isolated (any Actor)?, _ body: () async throws -> Void) async throws
+}
+
+extension WorkCoordination {
+    package func fenced(
+        _ objects: [ObjectKey],
+        completing: [ObjectKey],
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: () async throws -> Void
+    ) async throws {
+        try await runFenced(objects, completing: completing, isolation: isolation, body)
+    }
+
+    package func exclusively(
+        _ name: String,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: () async throws -> Void
+    ) async throws {
+        try await runExclusively(name, isolation: isolation, body)
+    }
+}
+
+/// One process owns every object: nothing to fence, nothing to wait for.
+package struct SingleProcess: WorkCoordination {
+    package init() {}
+
+    package func runFenced(
+        _ objects: [ObjectKey],
+        completing: [ObjectKey],
+        isolation: isolated (any Actor)?,
+        _ body: () async throws -> Void
+    ) async throws { try await body() }
+
+    package func runExclusively(
+        _ name: String,
+        isolation: isolated (any Actor)?,
+        _ body: () async throws -> Void
+    ) async throws { try await body() }
+
+    /// The next run finishes them from their intents.
+    package func giveBack(_ objects: [ObjectKey]) async {}
+}

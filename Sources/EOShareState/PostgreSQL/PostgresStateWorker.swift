@@ -1,0 +1,108 @@
+import EOShareCore
+import Foundation
+import PostgresNIO
+import Synchronization
+
+/// The ingest worker a PostgreSQL state is written by, when many share it (CONTRACT §7):
+/// intents and runs carry it, so that a worker recovers or declares dead only what belongs to
+/// workers that are gone (no heartbeat for a lease), never a live worker's work in flight.
+public final class PostgresWorkerIdentity: Sendable {
+    private let current = Mutex<(id: UUID, lease: Double)?>(nil)
+
+    public init() {}
+
+    public func set(_ id: UUID, lease: Duration) { current.withLock { $0 = (id, WorkQueue.seconds(lease)) } }
+
+    var id: UUID? { current.withLock { $0?.id } }
+    /// How long a silent worker still counts as alive (its lease).
+    var lease: Double { current.withLock { $0?.lease } ?? 60 }
+}
+
+extension PostgresStateStore {
+    /// Marks the intents of these records as this worker's (nothing without a worker).
+    static func ownIntents(_ s: PostgresSession, collection: String, id: String, worker: UUID?) async throws {
+        guard let worker else { return }
+        try await s.execute(
+            """
+            UPDATE publications SET worker = \(worker)
+            WHERE collection = \(collection) AND record_id = \(id) AND status != 'published'
+            """
+        )
+    }
+}
+
+/// Session advisory locks of one worker, held on one connection of their own: what must be
+/// done by one worker at a time across hosts (the convergence, a catalog's read-and-write)
+/// waits here. The server drops them if the worker or its connection dies; a lost connection
+/// is made again for the next lock.
+public actor PostgresLocks {
+    let url: PostgresStateURL
+    let environment: [String: String]
+    let folder: URL?
+    var connection: PostgresConnection?
+    /// Locks held now. While any is, the connection stays in a transaction that the heartbeat
+    /// keeps busy (`keepAlive`): a worker paused past its lease goes idle in it, and the server
+    /// ends the session (`idle_in_transaction_session_timeout`), its locks with it.
+    var held = 0
+
+    public init(_ url: PostgresStateURL, environment: [String: String], relativeTo folder: URL?) {
+        self.url = url
+        self.environment = environment
+        self.folder = folder
+    }
+
+    /// The lock's key: the first 64 bits of the SHA-256 of its name.
+    public static func key(_ name: String) -> Int64 {
+        let digest = Digest.sha256Hex(Array(("eoshare lock " + name).utf8))
+        return Int64(bitPattern: UInt64(digest.prefix(16), radix: 16) ?? 0)
+    }
+
+    func session() async throws -> PostgresSession {
+        if let connection, !connection.isClosed { return PostgresSession(connection: connection, url: url) }
+        let made = try await PostgresDatabase.connect(url, environment: environment, relativeTo: folder)
+        connection = made
+        return PostgresSession(connection: made, url: url)
+    }
+
+    /// Waits for the lock.
+    public func lock(_ name: String) async throws {
+        let s = try await session()
+        if held == 0 { try await s.execute("BEGIN") }
+        held += 1
+        do {
+            try await s.execute("SELECT pg_advisory_lock(\(Self.key(name)))")
+        } catch {
+            held -= 1
+            await drop()
+            throw error
+        }
+    }
+
+    public func unlock(_ name: String) async {
+        held = max(0, held - 1)
+        // A connection that died took its locks with it.
+        guard let connection, !connection.isClosed else { return }
+        let s = PostgresSession(connection: connection, url: url)
+        do {
+            try await s.execute("SELECT pg_advisory_unlock(\(Self.key(name)))")
+            if held == 0 { try await s.execute("COMMIT") }
+        } catch {
+            await drop()
+        }
+    }
+
+    /// Shows the server this worker is alive while it holds locks (the heartbeat calls it).
+    public func keepAlive() async {
+        guard held > 0, let connection, !connection.isClosed else { return }
+        _ = try? await PostgresSession(connection: connection, url: url).execute("SELECT 1")
+    }
+
+    /// Forgets a connection that failed: its locks are gone with it.
+    func drop() async {
+        held = 0
+        try? await connection?.close()
+        connection = nil
+    }
+
+    public func close() async { await drop() }
+}
