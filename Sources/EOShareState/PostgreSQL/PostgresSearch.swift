@@ -15,7 +15,7 @@ extension PostgresStateStore {
         let keys = builder.keys
         return try await database.read { s in
             try await s.execute(query).map { row in
-                let subject = try Self.searchSubject(row)
+                let subject = try Self.recordSubject(row)
                 return SearchCandidate(
                     subject: subject,
                     startTime: try row.date("start_time"),
@@ -40,7 +40,7 @@ extension PostgresStateStore {
                 """
             ).map {
                 TimedSubject(
-                    subject: try Self.searchSubject($0),
+                    subject: try Self.recordSubject($0),
                     start: try $0.date("start_time"),
                     end: try $0.date("end_time")
                 )
@@ -48,7 +48,8 @@ extension PostgresStateStore {
         }
     }
 
-    static func searchSubject(_ r: PostgresColumns) throws -> EmbargoSubject {
+    /// A record's policy facts from a row of `records`.
+    static func recordSubject(_ r: PostgresColumns) throws -> EmbargoSubject {
         var bbox: [Double]?
         if let w = try r.double("west"), let s = try r.double("south"), let e = try r.double("east"),
             let n = try r.double("north")

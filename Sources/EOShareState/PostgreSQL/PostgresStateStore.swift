@@ -192,23 +192,7 @@ public final class PostgresStateStore: StateStore {
                 SELECT id, collection, owner, west, south, east, north, acquired, processed, ingested
                 FROM records WHERE (collection, id) > (\(c), \(i)) ORDER BY collection, id LIMIT \(limit)
                 """
-            ).map { r in
-                var bbox: [Double]?
-                if let w = try r.double("west"), let s = try r.double("south"), let e = try r.double("east"),
-                    let n = try r.double("north")
-                {
-                    bbox = [w, s, e, n]
-                }
-                return EmbargoSubject(
-                    id: try r.string("id"),
-                    collection: try r.string("collection"),
-                    owner: try r.string("owner"),
-                    bbox: bbox,
-                    acquired: try r.date("acquired"),
-                    processed: try r.date("processed"),
-                    ingested: try r.date("ingested")
-                )
-            }
+            ).map { try Self.recordSubject($0) }
         }
     }
 
