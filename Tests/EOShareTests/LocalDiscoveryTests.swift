@@ -10,6 +10,30 @@ import Testing
 /// nothing is lost or doubled across chunks, sidecars in another chunk are still found, and
 /// what is not a wanted regular file is left out.
 @Suite struct LocalDiscoveryTests {
+    /// The fetch stage of a one-source pipeline over the local folder `url` (relative to `folder`).
+    static func stage(_ folder: URL, url: String) async throws -> (Pipeline, FetchStage) {
+        try Data(
+            """
+            version: 1
+            state: state/s.sqlite
+            shared: shared/
+            members: [{id: NASA}]
+            collections: [{id: landsat-c2-l2}]
+            sources:
+              - {id: usgs, owner: NASA, collection: landsat-c2-l2, format: landsat-mtl, url: \(url), checksum: sidecar}
+            embargo: {rules: [{match: {owner: NASA}, clock: acquired, period: P0D}]}
+            """.utf8
+        ).write(to: folder.appendingPathComponent("p.yml"))
+        let pipeline = try Pipeline.load(from: folder.appendingPathComponent("p.yml"))
+        let stage = FetchStage(
+            pipeline: pipeline,
+            state: try await openState(pipeline),
+            workFolder: folder.appendingPathComponent("work"),
+            logger: Logger(label: "test")
+        )
+        return (pipeline, stage)
+    }
+
     @Test func aFolderOfManyChunksIsListedWholeWithEverySidecar() async throws {
         let folder = RepoPaths.temporaryFolder()
         let feed = folder.appendingPathComponent("feed")
@@ -30,26 +54,7 @@ import Testing
             atPath: feed.appendingPathComponent("link_MTL.txt").path,
             withDestinationPath: "/etc/hostname"
         )
-        try Data(
-            """
-            version: 1
-            state: state/s.sqlite
-            shared: shared/
-            members: [{id: NASA}]
-            collections: [{id: landsat-c2-l2}]
-            sources:
-              - {id: usgs, owner: NASA, collection: landsat-c2-l2, format: landsat-mtl, url: feed/, checksum: sidecar}
-            embargo: {rules: [{match: {owner: NASA}, clock: acquired, period: P0D}]}
-            """.utf8
-        ).write(to: folder.appendingPathComponent("p.yml"))
-        let pipeline = try Pipeline.load(from: folder.appendingPathComponent("p.yml"))
-        let state = try await openState(pipeline)
-        let stage = FetchStage(
-            pipeline: pipeline,
-            state: state,
-            workFolder: folder.appendingPathComponent("work"),
-            logger: Logger(label: "test")
-        )
+        let (pipeline, stage) = try await Self.stage(folder, url: "feed/")
         defer { Task { await stage.close() } }
 
         var chunks: [[ObjectRef]] = []
@@ -72,24 +77,7 @@ import Testing
 
     @Test func aMissingFolderIsNamedPlainly() async throws {
         let folder = RepoPaths.temporaryFolder()
-        try Data(
-            """
-            version: 1
-            state: state/s.sqlite
-            shared: shared/
-            members: [{id: NASA}]
-            collections: [{id: landsat-c2-l2}]
-            sources: [{id: usgs, owner: NASA, collection: landsat-c2-l2, format: landsat-mtl, url: absent/}]
-            embargo: {rules: [{match: {owner: NASA}, clock: acquired, period: P0D}]}
-            """.utf8
-        ).write(to: folder.appendingPathComponent("p.yml"))
-        let pipeline = try Pipeline.load(from: folder.appendingPathComponent("p.yml"))
-        let stage = FetchStage(
-            pipeline: pipeline,
-            state: try await openState(pipeline),
-            workFolder: folder.appendingPathComponent("work"),
-            logger: Logger(label: "test")
-        )
+        let (pipeline, stage) = try await Self.stage(folder, url: "absent/")
         defer { Task { await stage.close() } }
         do {
             _ = try await stage.discover(pipeline.sources[0])

@@ -123,23 +123,9 @@ public final class PostgresStateStore: StateStore {
     // MARK: Records
 
     static func storedRecord(_ r: PostgresColumns) throws -> StoredRecord {
-        var bbox: [Double]?
-        if let w = try r.double("west"), let s = try r.double("south"), let e = try r.double("east"),
-            let n = try r.double("north")
-        {
-            bbox = [w, s, e, n]
-        }
         let assets = StoredAsset.list(fromColumn: try r.string("assets"))
         return StoredRecord(
-            subject: EmbargoSubject(
-                id: try r.string("id"),
-                collection: try r.string("collection"),
-                owner: try r.string("owner"),
-                bbox: bbox,
-                acquired: try r.date("acquired"),
-                processed: try r.date("processed"),
-                ingested: try r.date("ingested")
-            ),
+            subject: try recordSubject(r),
             source: try r.string("source"),
             objectURL: try r.string("object_url"),
             startTime: try r.date("start_time"),
