@@ -14,6 +14,7 @@ public final class PostgresDatabase: Sendable {
     public let client: PostgresClient
     private let runner: Task<Void, Never>
     static let logger = Logger(label: "eoshare.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+    static let maximumConnections = 8
 
     /// Connects, checks the server answers as it should, migrates the schema, and starts the pool.
     public static func open(
@@ -39,7 +40,7 @@ public final class PostgresDatabase: Sendable {
             tls: tls.map { $0.required ? .require($0.configuration) : .prefer($0.configuration) } ?? .disable
         )
         configuration.options.connectTimeout = .seconds(15)
-        configuration.options.maximumConnections = 8
+        configuration.options.maximumConnections = maximumConnections
         configuration.options.additionalStartupParameters = startupParameters(environment)
         return PostgresDatabase(url: url, client: PostgresClient(configuration: configuration))
     }

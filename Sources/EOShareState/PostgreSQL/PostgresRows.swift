@@ -13,6 +13,8 @@ struct PostgresSession {
     @discardableResult
     func execute(_ query: PostgresQuery) async throws -> [PostgresColumns] {
         do {
+            // See `PostgresConnection.statement`: never a query on a closed connection.
+            guard !connection.isClosed else { throw PostgresStateError(url: url, PostgresConnectionClosed()) }
             return try await connection.query(query, logger: PostgresDatabase.logger).collect().map(
                 PostgresColumns.init
             )
@@ -46,7 +48,7 @@ extension PostgresDatabase {
     @discardableResult
     func read<R: Sendable>(_ body: (PostgresSession) async throws -> R) async throws -> R {
         do {
-            return try await client.withConnection { connection in
+            return try await withOpenConnection { connection in
                 try await body(PostgresSession(connection: connection, url: url))
             }
         } catch let error as PSQLError {
@@ -63,7 +65,7 @@ extension PostgresDatabase {
         // run again, as the server's manual advises.
         for attempt in 1...3 {
             do {
-                return try await client.withConnection { connection in
+                return try await withOpenConnection { connection in
                     try await PostgresTransaction.run(connection) { c in
                         let session = PostgresSession(connection: c, url: url)
                         try await fence?.apply(session)
@@ -79,5 +81,19 @@ extension PostgresDatabase {
             }
         }
         preconditionFailure("unreachable: the last attempt returns or throws")
+    }
+
+    /// `body` on a pooled connection that is open when it starts. Right after the server
+    /// ended sessions (a partition), the pool can still lend one it has not yet seen close;
+    /// nothing was sent on it, so another is taken, as many times as the pool has connections.
+    private func withOpenConnection<R: Sendable>(_ body: (PostgresConnection) async throws -> R) async throws -> R {
+        for _ in 0..<Self.maximumConnections {
+            // One element: the body ran (its value may itself be nil); none: the connection was closed.
+            let done: [R] = try await client.withConnection { connection in
+                connection.isClosed ? [] : [try await body(connection)]
+            }
+            if let value = done.first { return value }
+        }
+        throw PostgresStateError(url: url, PostgresConnectionClosed())
     }
 }

@@ -247,15 +247,42 @@ enum PostgresTransaction {
         isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresConnection) async throws -> R
     ) async throws -> R {
-        let logger = PostgresDatabase.logger
-        try await connection.query("BEGIN", logger: logger)
+        try await connection.statement("BEGIN")
         do {
             let value = try await body(connection)
-            try await connection.query("COMMIT", logger: logger)
+            try await connection.statement("COMMIT")
             return value
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            // A session the server ended (or a connection lost) rolled back with it.
+            if !PostgresConnection.endsSession(error) { _ = try? await connection.statement("ROLLBACK") }
             throw error
         }
     }
+}
+
+extension PostgresConnection {
+    /// A query, refused at once on a connection that is already closed: postgres-nio 1.33
+    /// never answers a query written to a closed connection (the write finds no handler),
+    /// and a worker would wait forever after the server ended its session.
+    func statement(_ query: PostgresQuery) async throws {
+        guard !isClosed else { throw PostgresConnectionClosed() }
+        _ = try await self.query(query, logger: PostgresDatabase.logger).collect()
+    }
+
+    /// Whether `error` means the session is over (the server ended it, or the connection
+    /// broke): nothing more can be sent on it, not even a ROLLBACK.
+    static func endsSession(_ error: any Error) -> Bool {
+        if error is PostgresConnectionClosed { return true }
+        guard let e = error as? PSQLError else { return false }
+        switch e.code {
+        case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown: return true
+        case .server: return e.serverInfo?[.severity] == "FATAL" || e.serverInfo?[.severity] == "PANIC"
+        default: return false
+        }
+    }
+}
+
+/// A statement not sent: the connection was closed already.
+struct PostgresConnectionClosed: Error, CustomStringConvertible {
+    var description: String { "the connection to the database was closed" }
 }
