@@ -11,15 +11,17 @@ BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 ## the fetch tests use: openssl (a private CA) and ssh-keygen (an SFTP client key); and
 ## chromium, which renders the audit's HTML report headless in a test; PostgreSQL 15, whose
 ## throwaway cluster the PostgreSQL state's tests use (Tests/Support/postgres-cluster.sh); curl, the
-## client of the serve tests' TLS server.
+## client of the serve tests' TLS server; iproute2, whose `ip netns` gives the scale-out tests
+## workers on other "hosts".
 PGBIN := /usr/lib/postgresql/15/bin
 deps:
 	@if ! pkg-config --exists libcurl libcrypto 2>/dev/null || [ ! -f /usr/include/zlib.h ] \
 		|| ! command -v openssl >/dev/null || ! command -v ssh-keygen >/dev/null || ! command -v chromium >/dev/null \
-		|| [ ! -x $(PGBIN)/initdb ] || ! command -v curl >/dev/null; then \
-		echo "installing libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium postgresql curl"; \
+		|| [ ! -x $(PGBIN)/initdb ] || ! command -v curl >/dev/null || ! PATH=$$PATH:/usr/sbin:/sbin command -v ip >/dev/null; then \
+		echo "installing libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium postgresql curl iproute2"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium postgresql curl >/dev/null; \
+			libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config openssl openssh-client chromium postgresql curl \
+			iproute2 >/dev/null; \
 	fi
 
 build: deps

@@ -2,8 +2,9 @@
 # A throwaway PostgreSQL 15 cluster for the tests (issue 18): run as root.
 #
 #   postgres-cluster.sh start        initdb into a new temp folder as the postgres user, on a free
-#                                    port of 127.0.0.1, with TLS (a private CA) and a role with a
-#                                    password; prints the folder, whose `env` file exports
+#                                    port of 127.0.0.1 (and of the tests' veth links), with TLS
+#                                    (a private CA) and a role with a password; prints the
+#                                    folder, whose `env` file exports
 #                                    EOSHARE_TEST_POSTGRES, PGPASSWORD and EOSHARE_TEST_POSTGRES_CA
 #   postgres-cluster.sh stop DIR     stops that cluster and removes its folder
 #
@@ -38,7 +39,8 @@ start() {
     runuser -u postgres -- "$PGBIN/initdb" -D "$dir/data" -U postgres --auth-local=trust \
         --auth-host=scram-sha-256 -E UTF8 --no-locale >"$dir/initdb.log" 2>&1
     cat >>"$dir/data/postgresql.conf" <<EOF
-listen_addresses = '127.0.0.1'
+# Loopback, and the veth links of the tests' network namespaces (workers on other "hosts").
+listen_addresses = '*'
 port = $port
 unix_socket_directories = '$dir/socket'
 ssl = on
@@ -49,6 +51,8 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
+    # Workers in the tests' network namespaces connect from 10.200.0.0/13 (NetworkHosts.swift).
+    echo "host all eoshare 10.200.0.0/13 scram-sha-256" >>"$dir/data/pg_hba.conf"
     runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log/server.log" -w -t 60 start >/dev/null
     runuser -u postgres -- "$PGBIN/psql" -h "$dir/socket" -p "$port" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
         -c "CREATE ROLE eoshare LOGIN CREATEDB PASSWORD '$password'" \

@@ -59,6 +59,16 @@ enum TestPostgres {
 
     /// Runs SQL on a database as the test role (checks made beside the code under test).
     static func query(_ url: PostgresStateURL, _ sql: String) async throws -> [PostgresRow] {
+        try await withConnection(url) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: .init(label: "test")).collect()
+        }
+    }
+
+    /// `body` on one connection to a database as the test role, closed afterwards.
+    static func withConnection<R>(
+        _ url: PostgresStateURL,
+        _ body: (PostgresConnection) async throws -> R
+    ) async throws -> R {
         let connection = try await PostgresConnection.connect(
             configuration: .init(
                 host: url.host,
@@ -72,9 +82,9 @@ enum TestPostgres {
             logger: .init(label: "test")
         )
         do {
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: .init(label: "test")).collect()
+            let result = try await body(connection)
             try await connection.close()
-            return rows
+            return result
         } catch {
             try? await connection.close()
             throw error
