@@ -79,8 +79,12 @@ extension PublishStage {
     }
 
     /// Queues a record's copies that must leave; retracts them 256 records at a time.
-    package func queueRetraction(_ record: StoredRecord) async throws {
-        let copies = try await state.publications(collection: record.subject.collection, id: record.subject.id)
+    /// A record is claimed (as `publish` claims it) before its copies are read, and until
+    /// they are gone.
+    package func queueRetraction(_ listed: StoredRecord) async throws {
+        guard let record = try await claim(listed) else { return }
+        let s = record.subject
+        let copies = try await state.publications(collection: s.collection, id: s.id)
         let leaving = leavingCopies(record, copies, audience: audience(of: record))
         guard !leaving.isEmpty else { return }
         retractionQueue.append((record, leaving))
@@ -91,12 +95,38 @@ extension PublishStage {
         let queued = retractionQueue
         retractionQueue.removeAll()
         _ = await retract(queued)
+        await coordination.releaseRecords(keeping: [])
     }
 
     /// Publishes a known record to the viewers that may now see it and lack it (all of them
     /// when finishing an unfinished intent, whose files may be half there); keeps its next
     /// change current.
-    package func release(_ stored: StoredRecord, finishing: Bool) async {
+    package func release(_ listed: StoredRecord, finishing: Bool) async {
+        do {
+            if let record = try await claim(listed) { await release(claimed: record, finishing: finishing) }
+        } catch {
+            await failed("release", listed.subject, engine.viewers.map(\.folder), error)
+        }
+        await coordination.releaseRecords(keeping: [])
+    }
+
+    /// Claims a record as `publish` does, and reads it again: another worker may have
+    /// changed it (a new version, in another folder) or removed it since it was listed.
+    package func claim(_ listed: StoredRecord) async throws -> StoredRecord? {
+        let s = listed.subject
+        let keys = RecordClaim.keys(collection: s.collection, id: s.id, folder: listed.place.folder)
+        _ = try await coordination.claimRecords(keys, wait: true)
+        // One process alone: nobody else changed it.
+        if coordination is SingleProcess { return listed }
+        guard let record = try await state.record(collection: s.collection, id: s.id) else { return nil }
+        if record.place.folder != listed.place.folder {
+            let moved = RecordClaim.keys(collection: s.collection, id: s.id, folder: record.place.folder)
+            _ = try await coordination.claimRecords(moved, wait: true)
+        }
+        return record
+    }
+
+    package func release(claimed stored: StoredRecord, finishing: Bool) async {
         var record = stored
         let s = record.subject
         do {

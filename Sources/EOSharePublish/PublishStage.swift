@@ -240,8 +240,15 @@ package actor PublishStage {
         } catch {
             throw Refusal(reason: "record \(r.id) in \(r.collection): \(error)")
         }
-        let keys = ["record \(r.collection)/\(r.id)", "folder \(r.collection)/\(place.folder)"]
+        let keys = RecordClaim.keys(collection: r.collection, id: r.id, folder: place.folder)
         if keys.contains(where: batchKeys.contains) { await publishBatch() }
+        // The record is this worker's from before its state is read until its batch is
+        // confirmed. Held by another worker: this one lets go of what it holds (its batch)
+        // before it waits, so two workers never wait on each other.
+        if try await !coordination.claimRecords(keys, wait: false) {
+            await publishBatch()
+            _ = try await coordination.claimRecords(keys, wait: true)
+        }
         let known = try await state.lookup(
             collection: r.collection,
             id: r.id,
@@ -311,7 +318,7 @@ package actor PublishStage {
         let leaving = leavingCopies(record, copies, audience: audience)
         if !leaving.isEmpty {
             // Retractions do not wait: the batch goes first, then the copies leave.
-            await publishBatch()
+            await publishBatch(keeping: keys)
             if let failure = await retract([(record, leaving)]).first { throw failure }
         }
         // The same record, whole where it belongs (fetched again after a crash or by another
@@ -334,8 +341,13 @@ package actor PublishStage {
     /// Publishes the batch: every intent in one transaction, then each record's files
     /// (assets before the item), then every confirmation with its ledger lines in one
     /// transaction. A record whose files fail is logged and counted; its intent stays for
-    /// the next run, and the others go on.
-    package func publishBatch() async {
+    /// the next run, and the others go on. Then the records' claims go, but `keeping`'s.
+    package func publishBatch(keeping claims: [String] = []) async {
+        await publishBatchClaimed()
+        await coordination.releaseRecords(keeping: claims)
+    }
+
+    private func publishBatchClaimed() async {
         var prepared = batch
         batch.removeAll(keepingCapacity: true)
         batchKeys.removeAll(keepingCapacity: true)

@@ -34,6 +34,22 @@ package protocol WorkCoordination: Sendable {
 
     /// Runs `body` while no other worker runs a body of the same name.
     func runExclusively(_ name: String, isolation: isolated (any Actor)?, _ body: () async throws -> Void) async throws
+
+    /// Claims records (by `RecordClaim.keys`: the record and its folder) until
+    /// `releaseRecords`, so that no other worker touches their folders meanwhile: at once or
+    /// not at all when `wait` is false (false: another worker holds one), else waiting.
+    func claimRecords(_ keys: [String], wait: Bool) async throws -> Bool
+
+    /// Lets go of the records this worker claimed, but those of `keeping`.
+    func releaseRecords(keeping: [String]) async
+}
+
+/// The names under which a record is claimed: the record, and the folder it is published in
+/// (two records whose folders meet are never written at once either).
+package enum RecordClaim {
+    package static func keys(collection: String, id: String, folder: String) -> [String] {
+        ["record \(collection)/\(id)", "folder \(collection)/\(folder)"]
+    }
 }
 
 extension WorkCoordination {
@@ -74,4 +90,8 @@ package struct SingleProcess: WorkCoordination {
 
     /// The next run finishes them from their intents.
     package func giveBack(_ objects: [ObjectKey]) async {}
+
+    package func claimRecords(_ keys: [String], wait: Bool) async throws -> Bool { true }
+
+    package func releaseRecords(keeping: [String]) async {}
 }

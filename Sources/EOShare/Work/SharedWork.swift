@@ -26,6 +26,8 @@ package final class SharedWork: RunWork, WorkCoordination {
     let heartbeat: Task<Void, Never>
     /// The claims this worker holds, by object.
     let claims = Mutex<[ObjectKey: WorkQueue.Claim]>([:])
+    /// The records this worker holds (`RecordClaim` keys), each an advisory lock of `locks`.
+    let records = Mutex<Set<String>>([])
 
     private init(pipeline: Pipeline, queue: WorkQueue, locks: PostgresLocks, heartbeat: Task<Void, Never>) {
         self.pipeline = pipeline
@@ -171,6 +173,31 @@ package final class SharedWork: RunWork, WorkCoordination {
         let (again, done) = (mine.filter { $0.attempt < 3 }, mine.filter { $0.attempt >= 3 })
         try? await queue.giveBack(again)
         for claim in done { _ = try? await queue.complete(claim) }
+    }
+
+    package func claimRecords(_ keys: [String], wait: Bool) async throws -> Bool {
+        let new = Set(keys).subtracting(records.withLock { $0 }).sorted()
+        guard !new.isEmpty else { return true }
+        if wait {
+            // In one order, so that two workers waiting for the same records never hold one each.
+            for key in new {
+                try await locks.lock(key)
+                records.withLock { _ = $0.insert(key) }
+            }
+        } else {
+            guard try await locks.tryLock(new) else { return false }
+            records.withLock { $0.formUnion(new) }
+        }
+        return true
+    }
+
+    package func releaseRecords(keeping: [String]) async {
+        let going = records.withLock { held in
+            let going = held.subtracting(keeping)
+            held.subtract(going)
+            return going
+        }
+        await locks.unlock(Array(going))
     }
 
     package func runExclusively(

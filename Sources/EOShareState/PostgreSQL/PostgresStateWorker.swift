@@ -78,6 +78,51 @@ public actor PostgresLocks {
         }
     }
 
+    /// Takes every lock of `names` at once, or none (false: another session holds one).
+    public func tryLock(_ names: [String]) async throws -> Bool {
+        guard !names.isEmpty else { return true }
+        let s = try await session()
+        if held == 0 { try await s.execute("BEGIN") }
+        let keys = names.map(Self.key)
+        do {
+            let taken = try await s.execute(
+                "SELECT k FROM unnest(\(keys)::bigint[]) AS k WHERE pg_try_advisory_lock(k)"
+            ).map { try $0.int64("k") }
+            held += taken.count
+            guard taken.count == keys.count else {
+                try await release(taken, session: s)
+                return false
+            }
+            return true
+        } catch {
+            await drop()
+            throw error
+        }
+    }
+
+    /// Lets go of every lock of `names` (each held once).
+    public func unlock(_ names: [String]) async {
+        guard !names.isEmpty, let connection, !connection.isClosed else {
+            held = max(0, held - names.count)
+            return
+        }
+        do {
+            try await release(names.map(Self.key), session: PostgresSession(connection: connection, url: url))
+        } catch {
+            await drop()
+        }
+    }
+
+    private func release(_ keys: [Int64], session s: PostgresSession) async throws {
+        guard !keys.isEmpty else {
+            if held == 0 { try await s.execute("COMMIT") }
+            return
+        }
+        held = max(0, held - keys.count)
+        try await s.execute("SELECT pg_advisory_unlock(k) FROM unnest(\(keys)::bigint[]) AS k")
+        if held == 0 { try await s.execute("COMMIT") }
+    }
+
     public func unlock(_ name: String) async {
         held = max(0, held - 1)
         // A connection that died took its locks with it.

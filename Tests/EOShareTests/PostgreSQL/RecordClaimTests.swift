@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import EOShare
+@testable import EOShareCore
+@testable import EOSharePublish
+@testable import EOShareState
+
+/// CONTRACT §7: publishing a record (its intents, its folders, its confirmation) is one
+/// worker's at a time, whichever of its objects or which due release brings it. Two workers
+/// over a real PostgreSQL, through what the publish stage calls.
+@Suite(.enabled(if: TestPostgres.enabled)) struct RecordClaimTests {
+    @Test func aRecordAndItsFolderAreOneWorkersAtATime() async throws {
+        let url = try await TestPostgres.freshDatabase("claim")
+        let folder = RepoPaths.temporaryFolder()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("p.yml")
+        try Data(
+            """
+            version: 1
+            state: \(url)
+            spool: spool/
+            shared: shared/
+            members: [{id: NASA}, {id: ESA}]
+            collections: [{id: c}]
+            sources: [{id: s, owner: NASA, collection: c, format: landsat-mtl, url: feed/}]
+            """.utf8
+        ).write(to: file)
+        let pipeline = try Pipeline.load(from: file)
+        let environment = TestPostgres.passwordEnvironment
+        let (stateA, stateB) = (
+            try await PostgresStateStore.open(url, environment: environment),
+            try await PostgresStateStore.open(url, environment: environment)
+        )
+        let logger = Logger(label: "test")
+        let a = try await SharedWork.join(pipeline: pipeline, state: stateA, logger: logger, environment: environment)
+        let b = try await SharedWork.join(pipeline: pipeline, state: stateB, logger: logger, environment: environment)
+
+        let r1 = RecordClaim.keys(collection: "c", id: "r1", folder: "2026/01/01/r1")
+        #expect(try await a.claimRecords(r1, wait: false))
+        #expect(try await a.claimRecords(r1, wait: false), "a worker's own claim is its own")
+        #expect(try await !b.claimRecords(r1, wait: false))
+        // All or nothing: another record whose folder meets r1's is refused whole, and the
+        // part that was free is let go at once.
+        let r2 = RecordClaim.keys(collection: "c", id: "r2", folder: "2026/01/01/r1")
+        #expect(try await !b.claimRecords(r2, wait: false))
+        #expect(try await a.claimRecords([r2[0]], wait: false))
+
+        // A waiting worker gets the record once the holder lets it go, and not before.
+        async let waited = b.claimRecords(r1, wait: true)
+        var waiting = 0
+        for _ in 0..<200 where waiting == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            waiting = try await TestPostgres.query(
+                url,
+                """
+                SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+                WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()
+                """
+            )[0].decode(Int.self)
+        }
+        #expect(waiting == 1)
+        await a.releaseRecords(keeping: [r2[0]])
+        #expect(try await waited)
+        #expect(try await !a.claimRecords(r1, wait: false))
+        #expect(try await a.claimRecords([r2[0]], wait: false), "kept")
+
+        // A worker that leaves (or dies: its session ends) lets go of everything it held.
+        await b.leave()
+        #expect(try await a.claimRecords(r1, wait: false))
+        await a.leave()
+        await stateA.close()
+        await stateB.close()
+    }
+}
