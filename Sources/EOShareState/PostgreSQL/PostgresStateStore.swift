@@ -237,25 +237,23 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
-    /// Records intents before any file moves, many records in one transaction.
+    /// Records intents before any file moves, many records in one transaction, a statement
+    /// per kind of row (`PostgresBatches.swift`).
     public func begin(_ intents: [Intent], at: Date) async throws {
         let worker = workerIdentity.id
         try await database.write { s in
+            try await Self.saveRecords(s, intents.map(\.record), at: at)
+            try await Self.setPublications(
+                s,
+                intents.flatMap { intent in
+                    let r = intent.record
+                    return intent.publishing.map { (r.subject.collection, r.subject.id, $0, r.place) }
+                },
+                status: .publishing,
+                at: at
+            )
             for intent in intents {
-                let record = intent.record
-                let (c, id) = (record.subject.collection, record.subject.id)
-                try await Self.saveRecord(s, record, at: at)
-                for viewer in intent.publishing {
-                    try await Self.setPublication(
-                        s,
-                        c,
-                        id,
-                        viewer: viewer,
-                        status: .publishing,
-                        place: record.place,
-                        at: at
-                    )
-                }
+                let (c, id) = (intent.record.subject.collection, intent.record.subject.id)
                 for p in intent.retracting {
                     try await s.execute(
                         """
@@ -266,8 +264,12 @@ public final class PostgresStateStore: StateStore {
                     try await Self.markDirty(s, viewer: p.viewer, collection: c, day: p.place.day)
                     try await Self.staleExtent(s, viewer: p.viewer, collection: c)
                 }
-                try await Self.ownIntents(s, collection: c, id: id, worker: worker)
             }
+            try await Self.ownIntents(
+                s,
+                intents.map { ($0.record.subject.collection, $0.record.subject.id) },
+                worker: worker
+            )
         }
     }
 
@@ -300,25 +302,26 @@ public final class PostgresStateStore: StateStore {
         )
     }
 
-    /// Confirms what the files now show, many records in one transaction, with their ledger lines.
+    /// Confirms what the files now show, many records in one transaction, with their ledger
+    /// lines: a statement per kind of row, whatever the batch's size.
     public func confirm(_ confirmations: [Confirmation], at: Date) async throws {
         try await database.write { s in
             var ledger = PostgresLedgerAppender()
             // The ledger's lock first: workers' confirmations then take row locks one after
             // the other, never in crossing orders (a deadlock).
             if confirmations.contains(where: { !$0.ledger.isEmpty }) { try await ledger.lock(s) }
-            for c in confirmations {
-                for viewer in c.published {
-                    try await s.execute(
-                        """
-                        UPDATE publications SET status = 'published', published_at = \(at.timeIntervalSince1970),
-                            failures = 0, error = NULL
-                        WHERE collection = \(c.collection) AND record_id = \(c.id) AND viewer = \(viewer)
-                        """
-                    )
-                    try await Self.markDirty(s, viewer: viewer, collection: c.collection, day: c.day)
-                    try await Self.growExtent(s, viewer: viewer, collection: c.collection, id: c.id)
+            try await Self.confirmPublished(
+                s,
+                confirmations.flatMap { c in c.published.map { (c.collection, c.id, $0) } },
+                at: at
+            )
+            try await Self.markDirty(
+                s,
+                confirmations.flatMap { c in
+                    c.published.map { CatalogKey(viewer: $0, collection: c.collection, day: c.day) }
                 }
+            )
+            for c in confirmations {
                 for viewer in c.retracted {
                     try await s.execute(
                         """
@@ -328,9 +331,9 @@ public final class PostgresStateStore: StateStore {
                     )
                     try await Self.staleExtent(s, viewer: viewer, collection: c.collection)
                 }
-                if let object = c.object { try await Self.saveObject(s, object, at: at) }
-                for event in c.ledger { try await ledger.append(s, event) }
             }
+            try await Self.saveObjects(s, confirmations.compactMap(\.object), at: at)
+            try await ledger.append(s, confirmations.flatMap(\.ledger))
             try await ledger.finish(s)
         }
     }
@@ -369,29 +372,51 @@ public final class PostgresStateStore: StateStore {
     }
 
     /// What the publisher needs to know before publishing a record, in one read.
+    /// What publishing a record must know of it, in one statement: its row (if any), its
+    /// copies, the owner of the record its object published before, and any other record
+    /// in its folder.
     public func lookup(collection: String, id: String, folder: String, objectURL: String) async throws -> PublishLookup
     {
         try await database.read { s in
-            PublishLookup(
-                existing: try await s.one("SELECT * FROM records WHERE collection = \(collection) AND id = \(id)")
-                    .map(Self.storedRecord),
-                publications: try await s.execute(
-                    "SELECT * FROM publications WHERE collection = \(collection) AND record_id = \(id) ORDER BY viewer"
-                ).map(Self.publication),
-                objectOwner: try await s.one(
-                    """
-                    SELECT r.owner FROM objects o
-                    JOIN records r ON r.collection = o.record_collection AND r.id = o.record_id
-                    WHERE o.url = \(objectURL)
-                    """
-                )?.string("owner"),
-                folderTakenBy: try await s.one(
-                    """
-                    SELECT id FROM records WHERE collection = \(collection) AND folder = \(folder) AND id != \(id)
-                    """
-                )?.string("id")
+            let row = try await s.one(
+                """
+                SELECT r.*,
+                    (SELECT array_agg(p.viewer || chr(31) || p.status || chr(31) || p.day || chr(31) || p.folder
+                                      || chr(31) || p.failures ORDER BY p.viewer)
+                     FROM publications p WHERE p.collection = \(collection) AND p.record_id = \(id)) AS copies,
+                    (SELECT o_r.owner FROM objects o
+                     JOIN records o_r ON o_r.collection = o.record_collection AND o_r.id = o.record_id
+                     WHERE o.url = \(objectURL)) AS object_owner,
+                    (SELECT t.id FROM records t WHERE t.collection = \(collection) AND t.folder = \(folder)
+                        AND t.id != \(id) LIMIT 1) AS folder_taken_by
+                FROM (SELECT 1) AS one
+                LEFT JOIN records r ON r.collection = \(collection) AND r.id = \(id)
+                """
+            )
+            guard let row else {
+                return PublishLookup(existing: nil, publications: [], objectOwner: nil, folderTakenBy: nil)
+            }
+            return PublishLookup(
+                existing: try row.optionalString("id") == nil ? nil : Self.storedRecord(row),
+                publications: try (row.row["copies"].decode([String]?.self) ?? []).map(publication(packed:)),
+                objectOwner: try row.optionalString("object_owner"),
+                folderTakenBy: try row.optionalString("folder_taken_by")
             )
         }
+    }
+
+    /// A publication packed by `lookup` (its fields joined by the unit separator).
+    func publication(packed: String) throws -> Publication {
+        let f = packed.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
+        guard f.count == 5, let failures = Int(f[4]) else {
+            throw PostgresStateError(url: database.url, message: "a publication row cannot be read: \(packed)")
+        }
+        return Publication(
+            viewer: f[0],
+            place: ItemPlace(day: f[2], folder: f[3]),
+            status: PublicationStatus(rawValue: f[1]) ?? .retracting,
+            failures: failures
+        )
     }
 
     // MARK: Catalogs
@@ -863,18 +888,30 @@ struct PostgresLedgerAppender {
         head = try await Self.anchor(s)
     }
 
-    mutating func append(_ s: PostgresSession, _ e: LedgerEvent) async throws {
+    mutating func append(_ s: PostgresSession, _ e: LedgerEvent) async throws { try await append(s, [e]) }
+
+    /// Chains the lines here, and inserts them in one statement.
+    mutating func append(_ s: PostgresSession, _ events: [LedgerEvent]) async throws {
+        guard !events.isEmpty else { return }
         try await lock(s)
-        var o = JSONObject()
-        o["at"] = .string(Timestamp.format(e.at))
-        o["event"] = .string(e.event)
-        for (k, v) in e.fields { o[k] = v }
-        o["prev"] = .string(head!.hash)
-        let line = JSONValue.object(o).serialized(pretty: false)
-        let seq = head!.lines + 1
-        let hash = Digest.sha256Hex(line)
-        try await s.execute("INSERT INTO ledger (seq, line, hash) VALUES (\(seq), \(Data(line)), \(hash))")
-        head = (seq, hash)
+        var rows = BatchStatement("INSERT INTO ledger (seq, line, hash) VALUES ")
+        for e in events {
+            var o = JSONObject()
+            o["at"] = .string(Timestamp.format(e.at))
+            o["event"] = .string(e.event)
+            for (k, v) in e.fields { o[k] = v }
+            o["prev"] = .string(head!.hash)
+            let line = JSONValue.object(o).serialized(pretty: false)
+            let seq = head!.lines + 1
+            let hash = Digest.sha256Hex(line)
+            rows.row { v in
+                v.add(seq)
+                v.add(ByteBuffer(bytes: line))
+                v.add(hash)
+            }
+            head = (seq, hash)
+        }
+        try await s.execute(rows.statement)
     }
 
     /// Moves the anchor to the last line appended (nothing when none was).

@@ -20,14 +20,24 @@ public final class PostgresWorkerIdentity: Sendable {
 
 extension PostgresStateStore {
     /// Marks the intents of these records as this worker's (nothing without a worker).
-    static func ownIntents(_ s: PostgresSession, collection: String, id: String, worker: UUID?) async throws {
-        guard let worker else { return }
-        try await s.execute(
+    static func ownIntents(_ s: PostgresSession, _ records: [(String, String)], worker: UUID?) async throws {
+        guard let worker, !records.isEmpty else { return }
+        var rows = BatchStatement("UPDATE publications SET worker = r.worker FROM (VALUES ")
+        for (collection, id) in records {
+            rows.row { v in
+                v.add(collection)
+                v.add(id)
+                v.add(worker)
+            }
+        }
+        rows.tail(
             """
-            UPDATE publications SET worker = \(worker)
-            WHERE collection = \(collection) AND record_id = \(id) AND status != 'published'
+            ) AS r(collection, record_id, worker)
+            WHERE publications.collection = r.collection AND publications.record_id = r.record_id
+                AND publications.status != 'published'
             """
         )
+        try await s.execute(rows.statement)
     }
 }
 

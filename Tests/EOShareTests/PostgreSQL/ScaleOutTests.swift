@@ -326,23 +326,31 @@ import Testing
         let file = try hub.postgresPipeline()
         let observer = try TreeObserver(shared: hub.postgres.appendingPathComponent("shared"), pipeline: file)
         let workers = try (0..<3).map { try hub.start(file, worker: $0) }
-        // Cut while it holds claims, after a random part of the work.
+        // Cut while it holds claims, after a random part of the work: checked and done in one
+        // statement on one connection, so that even a fast worker is caught in the act.
         let cutAt = Int.random(in: 1...reference.events.count / 8)
+        let pid = workers[0].processIdentifier
         var cut = 0
-        try await Self.waitAll(workers) {
-            guard cut < 3, workers[0].isRunning, try await hub.ledgerLines() >= cutAt + cut * 10,
-                try await hub.claimsHeld(by: workers[0]) > 0
-            else { return }
-            // Cut three times, so that some cut falls in the middle of a batch.
-            let ended = try await TestPostgres.query(
-                hub.database,
-                """
-                SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                WHERE application_name = 'eoshare[\(workers[0].processIdentifier)]'
-                """
-            )
-            cut += 1
-            #expect(try ended[0].decode(Int.self) >= 0)
+        try await TestPostgres.withConnection(hub.database) { connection in
+            try await Self.waitAll(workers) {
+                guard cut < 3, workers[0].isRunning else { return }
+                // Cut three times, so that some cut falls in the middle of a batch.
+                let rows = try? await connection.query(
+                    """
+                    WITH now AS (
+                        SELECT (SELECT count(*) FROM ledger) AS lines,
+                               (SELECT count(*) FROM work w JOIN workers k ON k.id = w.claimed_by
+                                WHERE k.pid = \(Int(pid)) AND w.done_at IS NULL) AS held)
+                    SELECT CASE WHEN lines >= \(cutAt + cut * 10) AND held > 0
+                        THEN (SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                              WHERE application_name = \("eoshare[\(pid)]"))
+                        ELSE -1 END
+                    FROM now
+                    """,
+                    logger: .init(label: "test")
+                ).collect()
+                if let ended = try rows?.first?.decode(Int.self), ended >= 0 { cut += 1 }
+            }
         }
         #expect(cut > 0, "the worker finished before it could be cut off")
         for (n, w) in workers.enumerated().dropFirst() {
