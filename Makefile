@@ -5,7 +5,7 @@ VENV := .venv
 DEMO_AT ?= 2026-11-21T12:00:00Z
 BIN = $(shell $(SWIFT) build --show-bin-path 2>/dev/null)
 
-.PHONY: deps build demo test lint venv bench bench-normalize bench-unpack bench-serve fuzz clean
+.PHONY: deps build demo test lint venv bench bench-normalize bench-unpack bench-serve bench-scaleout fuzz clean
 
 ## System libraries the C modules bind: libcurl, zlib and libcrypto headers; the tools
 ## the fetch tests use: openssl (a private CA) and ssh-keygen (an SFTP client key); and
@@ -93,6 +93,14 @@ bench-serve: deps
 		$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check stac-fastapi-pgstac "pypgstac[psycopg]" uvicorn)
 	cd Benchmarks && $(SWIFT) build -c release --product serve-bench
 	cd Benchmarks && EOSHARE_BENCH_PEER_PYTHON=$(CURDIR)/$(BENCH_VENV)/bin/python .build/release/serve-bench
+
+## 1, 2 and 4 ingest workers sharing a PostgreSQL state against one SQLite process on the same
+## 5,000-record feed (EOSHARE_BENCH_RECORDS, EOSHARE_BENCH_WORKERS): records/s, statements per
+## record and the database's share of the time (pg_stat_statements), peak memory.
+bench-scaleout: deps
+	$(SWIFT) build -c release --product eoshare
+	$(SWIFT) build -c release --product eoshare-feedgen
+	Benchmarks/scaleout.sh
 
 ## Normalize + write items from the Landsat and Sentinel-2 fixtures, 10,000 records, against
 ## stactools (create_item + save_object) on the same inputs in the same run.
