@@ -24,9 +24,12 @@ import Testing
     /// Phase 1: four members. Phase 2: OLD has left, a hold hides the Landsat 9 scenes from
     /// everyone but NASA, time moved on (releases) and new records arrived.
     static func pipeline(_ folder: URL, phase: Int) throws -> URL {
+        // The state a folder's runs share: SQLite beside it, or the PostgreSQL database named in it.
+        let postgres = try? String(contentsOf: folder.appendingPathComponent("postgres-url"), encoding: .utf8)
         let yaml = """
             version: 1
-            state: state/crash.sqlite
+            state: \(postgres ?? "state/crash.sqlite")
+            spool: spool/
             shared: shared/
             members: [{id: NASA}, {id: ESA}, {id: JAXA}\(phase == 1 ? ", {id: OLD}" : "")]
             collections: [{id: landsat-c2-l2}]
@@ -38,6 +41,16 @@ import Testing
         let file = folder.appendingPathComponent("p\(phase).yml")
         try Data(yaml.utf8).write(to: file)
         return file
+    }
+
+    /// A feed in `folder`, and the state its runs keep: SQLite, or a new PostgreSQL database.
+    static func prepare(_ folder: URL, store: String) async throws {
+        if store == "postgresql" {
+            let url = try await TestPostgres.freshDatabase("crash")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try Data("\(url)".utf8).write(to: folder.appendingPathComponent("postgres-url"))
+        }
+        try prepare(folder)
     }
 
     static func prepare(_ folder: URL) throws {
@@ -75,7 +88,7 @@ import Testing
         let p = Process()
         p.executableURL = RepoPaths.executable("eoshare")
         p.arguments = ["ingest", pipeline.path, "--at", at] + (reconcile ? ["--reconcile"] : [])
-        var env = ProcessInfo.processInfo.environment
+        var env = ProcessInfo.processInfo.environment.merging(TestPostgres.passwordEnvironment) { $1 }
         env["EOSHARE_CRASH_AT"] = crashAt
         p.environment = env
         p.standardOutput = FileHandle.nullDevice
@@ -124,9 +137,11 @@ import Testing
 
     /// The last ledger event of each (member, collection, record) that put it in or took it
     /// out of a tree: the copies the ledger says are there.
-    static func ledgerCopies(_ ledger: URL) throws -> Set<String> {
+    static func ledgerCopies(_ pipeline: URL) throws -> Set<String> {
+        // As an operator reads it, from either store.
+        let ledger = try OperatorTests.run(["ledger", pipeline.path], environment: TestPostgres.passwordEnvironment)
         var there = Set<String>()
-        for line in try String(contentsOf: ledger, encoding: .utf8).split(separator: "\n") {
+        for line in ledger.stdout.split(separator: "\n") {
             let e = try JSONValue.parse(Array(line.utf8))
             guard let event = e["event"]?.stringValue, let member = e["member"]?.stringValue,
                 let collection = e["collection"]?.stringValue, let record = e["record"]?.stringValue
@@ -141,20 +156,24 @@ import Testing
         return there
     }
 
-    @Test(.timeLimit(.minutes(10)))
-    func everyCrashPointLeavesTheTreesSafeAndTheNextRunConverges() async throws {
-        // The run that is never killed.
-        let clean = RepoPaths.temporaryFolder("crash-clean")
-        try Self.prepare(clean)
+    /// On a PostgreSQL state too (CONTRACT §7): a worker killed at any of these points.
+    @Test(.timeLimit(.minutes(10)), arguments: ["sqlite", "postgresql"])
+    func everyCrashPointLeavesTheTreesSafeAndTheNextRunConverges(store: String) async throws {
+        if store == "postgresql" && !TestPostgres.enabled { return }
+        // The run that is never killed (its trees are the same on either store).
+        let clean = RepoPaths.temporaryFolder("crash-clean-\(store)")
+        try await Self.prepare(clean, store: store)
         #expect(try Self.ingest(try Self.pipeline(clean, phase: 1), at: Self.t1).0 == 0)
         try Self.startPhase2(clean)
         #expect(try Self.ingest(try Self.pipeline(clean, phase: 2), at: Self.t2).0 == 0)
         let expected = try Self.tree(clean.appendingPathComponent("shared"))
         #expect(expected.keys.contains { $0.hasPrefix("ESA/") } && !expected.keys.contains { $0.hasPrefix("OLD") })
 
-        for point in CrashPoint.all {
-            let folder = RepoPaths.temporaryFolder("crash-\(point)")
-            try Self.prepare(folder)
+        // The ledger file's points are SQLite's: on PostgreSQL a line is a row of the
+        // transaction that confirms its change, with no file to append to.
+        for point in CrashPoint.all where store == "sqlite" || !point.hasPrefix("ledger.") {
+            let folder = RepoPaths.temporaryFolder("crash-\(store)-\(point)")
+            try await Self.prepare(folder, store: store)
             #expect(try Self.ingest(try Self.pipeline(folder, phase: 1), at: Self.t1).0 == 0)
             try Self.startPhase2(folder)
             let p2 = try Self.pipeline(folder, phase: 2)
@@ -180,7 +199,7 @@ import Testing
                 Trees.items(folder.appendingPathComponent("shared")).map { "\($0.viewer)/\($0.collection)/\($0.id)" }
             )
             #expect(
-                try Self.ledgerCopies(p.ledgerPath) == inTrees,
+                try Self.ledgerCopies(p2) == inTrees,
                 "after a crash at \(point) the ledger disagrees with the trees"
             )
         }
