@@ -16,9 +16,12 @@ import Testing
 /// sees an item where it may not be.
 @Suite(.enabled(if: TestPostgres.enabled), .serialized) struct ScaleOutTests {
     static let at = "2026-11-21T12:00:00Z"
-    /// Records in the feed: as many as a 2-core CI machine ingests in well under a minute
-    /// with the SQLite reference and the five PostgreSQL runs together.
-    static let records = Int(ProcessInfo.processInfo.environment["EOSHARE_SCALEOUT_RECORDS"] ?? "") ?? 400
+    /// Records in the four workers' feed, as the issue asks (about 80 s on a quiet 2-core
+    /// machine, the SQLite reference included; `EOSHARE_SCALEOUT_RECORDS` changes it).
+    static let records = Int(ProcessInfo.processInfo.environment["EOSHARE_SCALEOUT_RECORDS"] ?? "") ?? 2000
+    /// Records in the feeds of the partition, pause and network tests, which look at one
+    /// worker's fate rather than at volume.
+    static let fewer = 400
 
     /// A feed served over HTTP, a SQLite pipeline (the reference) and a PostgreSQL one.
     struct Hub {
@@ -279,7 +282,7 @@ import Testing
     /// they reach the database over the network only, never over loopback, and share the run
     /// with a worker on this machine. The feed is on shared storage, as on a real cluster.
     @Test func workersOnOtherHostsShareTheRunOverTheNetwork() async throws {
-        var hub = try await Hub(records: Self.records / 2)
+        var hub = try await Hub(records: Self.fewer / 2)
         defer { hub.server.stop() }
         hub.feed = hub.folder.appendingPathComponent("www/feed").path + "/"
         let reference = try await hub.runReference()
@@ -319,7 +322,7 @@ import Testing
     /// nothing is done twice. (It once hung here: see `CutConnectionTests`.)
     @Test
     func aWorkerCutOffFromTheDatabaseLosesNothingAndDuplicatesNothing() async throws {
-        let hub = try await Hub(records: Self.records / 2)
+        let hub = try await Hub(records: Self.fewer / 2)
         defer { hub.server.stop() }
         let reference = try await hub.runReference()
         hub.injectFaults()
@@ -366,7 +369,7 @@ import Testing
     /// refused (fenced) and counted, never applied.
     @Test
     func aWorkerPausedPastItsLeaseIsFencedOnResuming() async throws {
-        let hub = try await Hub(records: Self.records)
+        let hub = try await Hub(records: Self.fewer)
         defer { hub.server.stop() }
         let reference = try await hub.runReference()
         hub.injectFaults()
