@@ -31,6 +31,8 @@ import Testing
         let database: PostgresStateURL
         /// Where the pipelines read the feed: over HTTP, or the folder itself (shared storage).
         var feed: String
+        /// Holds added to the embargo (a YAML line), for a second phase.
+        var holds = ""
 
         init(_ name: String = #function, records: Int) async throws {
             folder = RepoPaths.temporaryFolder(name)
@@ -67,6 +69,7 @@ import Testing
                 limits: {fetch_workers: 4, retries: 5}
                 embargo:
                   rules: [{match: {owner: NASA}, clock: acquired, period: P60D, grants: {ESA: P20D}, public: P1Y}]
+                \(holds)
                 """
             let folder = self.folder.appendingPathComponent(label)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -98,8 +101,14 @@ import Testing
         }
 
         /// Worker `n`: on this machine, or on host `h` of `hosts`.
-        func start(_ file: URL, worker n: Int, on hosts: NetworkHosts? = nil, _ h: Int = 0) throws -> Process {
-            let arguments = ["ingest", file.path, "--at", ScaleOutTests.at, "-v"]
+        func start(
+            _ file: URL,
+            worker n: Int,
+            on hosts: NetworkHosts? = nil,
+            _ h: Int = 0,
+            at: String = ScaleOutTests.at
+        ) throws -> Process {
+            let arguments = ["ingest", file.path, "--at", at, "-v"]
             let p: Process
             if let hosts {
                 p = hosts.process(in: h, RepoPaths.executable("eoshare"), arguments)
@@ -314,6 +323,50 @@ import Testing
         try await Self.waitAll([isolated])
         #expect(isolated.terminationStatus != 0)
         try await hub.finishAndCheck(reference: reference, observer: observer)
+    }
+
+    /// A second run of three workers after time moved on (releases fall due) and a hold was
+    /// added (every record is evaluated again, the held ones retracted): the convergence's
+    /// re-evaluation, one worker at a time, and the others' publishing meet under the
+    /// records' claims, and the trees and the ledger end equal to a single SQLite process's.
+    @Test func dueReleasesAndAHoldOverSeveralWorkersEqualASingleSQLiteProcess() async throws {
+        var hub = try await Hub(records: Self.fewer)
+        defer { hub.server.stop() }
+        _ = try await hub.runReference()
+        let first = try (0..<2).map { try hub.start(try hub.postgresPipeline(), worker: $0) }
+        try await Self.waitAll(first)
+        #expect(first.allSatisfy { $0.terminationStatus == 0 }, "\(hub.log(0).suffix(1000))")
+
+        hub.holds = "  holds: [{id: review, records: [\"LC09_*\"], reason: review}]"
+        let later = "2027-01-15T00:00:00Z"
+        let reference = try hub.pipeline("sqlite", state: "state/ref.sqlite")
+        let run = try await Self.eoshare(["ingest", reference.path, "--at", later])
+        #expect(run.status == 0, "\(run.stderr)")
+        let file = try hub.postgresPipeline()
+        let second = try (2..<5).map { try hub.start(file, worker: $0, at: later) }
+        try await Self.waitAll(second)
+        for (n, w) in second.enumerated() {
+            #expect(w.terminationStatus == 0, "worker \(n + 2): \(hub.log(n + 2).suffix(2000))")
+        }
+        let summaries = (2..<5).map {
+            (try? String(contentsOf: hub.folder.appendingPathComponent("worker\($0).out"), encoding: .utf8)) ?? ""
+        }
+        #expect(summaries.contains { !$0.contains("retracted=0") }, "the hold retracted nothing: \(summaries)")
+        #expect(summaries.contains { !$0.contains("released=0") }, "nothing fell due: \(summaries)")
+
+        let trees = try CrashSafetyTests.tree(hub.postgres.appendingPathComponent("shared"))
+        let expected = try CrashSafetyTests.tree(hub.reference.appendingPathComponent("shared"))
+        let differing = Set(trees.keys).union(expected.keys).filter { trees[$0] != expected[$0] }.sorted()
+        #expect(!trees.isEmpty && differing.isEmpty, "\(differing.count) files differ: \(differing.prefix(5))")
+        let ledger = Ledger(try await Self.eoshare(["ledger", file.path], environment: hub.environment).stdout)
+        let referenceLedger = Ledger(
+            try String(contentsOf: hub.reference.appendingPathComponent("state/ledger.jsonl"), encoding: .utf8)
+        )
+        #expect(ledger.duplicates.isEmpty && ledger.events == referenceLedger.events)
+        let audit = try await Self.eoshare(["audit", file.path, "--at", later], environment: hub.environment)
+        #expect(audit.status == 0, "\(audit.stdout)\(audit.stderr)")
+        let open = try await TestPostgres.query(hub.database, "SELECT count(*) FROM work WHERE done_at IS NULL")
+        #expect(try open[0].decode(Int.self) == 0)
     }
 
     /// A worker cut off from the database mid-run (every connection of it terminated by the
