@@ -76,20 +76,15 @@ package final class SharedWork: RunWork, WorkCoordination {
         logger: Logger
     ) async {
         let since = try? await queue.joinedAt()
-        // Objects this worker listed, whose transfer may need what the table does not keep.
+        // Objects this worker listed whose transfer needs what the table does not keep (a
+        // query string): only those are held here, the rest is read back from `work`.
         var listed: [String: ObjectRef] = [:]
         for source in pipeline.sources {
             do {
-                let refs = try await queue.listing(source: source.id, listedSince: since) {
-                    let refs = try await fetchStage.discover(source)
-                    try await queue.enqueue(
-                        source: source.id,
-                        urls: refs.map(\.url.absoluteString),
-                        refs: refs.map(ObjectRefRow.encode)
-                    )
-                    return refs
+                let unkept = try await queue.listing(source: source.id, listedSince: since) {
+                    try await enqueueListing(of: source, fetchStage: fetchStage)
                 }
-                for ref in refs ?? [] { listed[ref.url.absoluteString] = ref }
+                for ref in unkept ?? [] { listed[ref.url.absoluteString] = ref }
             } catch {
                 logger.error("\(error)", metadata: ["event": "source-failed", "object": "\(source.id)"])
                 await publish.sourceFailed(source.id, reason: "\(error)")
@@ -143,6 +138,37 @@ package final class SharedWork: RunWork, WorkCoordination {
                 await discovered.send(ref)
             }
         }
+    }
+
+    /// Lists a source into `work` a chunk at a time (memory stays flat in the listing's size,
+    /// and other workers may claim the first objects while the rest is listed); returns the
+    /// objects a row cannot carry whole.
+    func enqueueListing(of source: SourceConfig, fetchStage: FetchStage) async throws -> [ObjectRef] {
+        var pending: [ObjectRef] = []
+        var unkept: [ObjectRef] = []
+        var failure: (any Error)?
+        func enqueue() async {
+            defer { pending.removeAll(keepingCapacity: true) }
+            guard failure == nil, !pending.isEmpty else { return }
+            do {
+                try await queue.enqueue(
+                    source: source.id,
+                    urls: pending.map(\.url.absoluteString),
+                    refs: pending.map(ObjectRefRow.encode)
+                )
+            } catch { failure = error }
+        }
+        try await fetchStage.discover(source) { ref in
+            pending.append(ref)
+            let row = ObjectRefRow.encode(ref)
+            if ObjectRefRow.decode(source: ref.source, url: ref.url.absoluteString, row: row) == nil {
+                unkept.append(ref)
+            }
+            if pending.count >= 1024 { await enqueue() }
+        }
+        await enqueue()
+        if let failure { throw failure }
+        return unkept
     }
 
     package func leave() async {
