@@ -185,6 +185,14 @@ package actor PublishStage {
                     fencedOut(e)
                 } catch let e as Refusal {
                     await quarantine(source: n.record.source, object: url, reason: e.reason, file: n.object.file)
+                } catch let e as PostgresStateError {
+                    // The database, not the object, failed (a partition): a failure of this run
+                    // (exit 74), never a quarantine; the next run fetches the object again.
+                    counts.failed += 1
+                    logger.error(
+                        "publish \(n.record.collection)/\(n.record.id) from \(url): \(e)",
+                        metadata: ["event": "failed", "object": "\(url)"]
+                    )
                 } catch {
                     await quarantine(
                         source: n.record.source,
