@@ -98,22 +98,7 @@ public final class PostgresStateStore: StateStore {
 
     /// As SQLite's: a row without a record keeps the record the object published before.
     static func saveObject(_ s: PostgresSession, _ o: StoredObject, at: Date) async throws {
-        try await s.execute(
-            """
-            INSERT INTO objects
-            (url, source, etag, last_modified, size, sha256, outcome, reason, record_collection, record_id,
-             fetched_at, listed)
-            VALUES (\(o.url), \(o.source), \(o.etag), \(o.lastModified), \(o.size), \(o.sha256), \(o.outcome.rawValue),
-                    \(o.reason), \(o.recordCollection), \(o.recordId), \(at.timeIntervalSince1970), \(o.listed))
-            ON CONFLICT (url) DO UPDATE SET
-                source = excluded.source, etag = excluded.etag, last_modified = excluded.last_modified,
-                size = excluded.size, sha256 = excluded.sha256, outcome = excluded.outcome,
-                reason = excluded.reason, fetched_at = excluded.fetched_at, listed = excluded.listed,
-                record_collection = COALESCE(excluded.record_collection, objects.record_collection),
-                record_id = CASE WHEN excluded.record_collection IS NULL THEN objects.record_id
-                                 ELSE excluded.record_id END
-            """
-        )
+        try await saveObjects(s, [o], at: at)
     }
 
     public func forgetObject(url: String) async throws {
@@ -183,28 +168,7 @@ public final class PostgresStateStore: StateStore {
     }
 
     static func saveRecord(_ s: PostgresSession, _ r: StoredRecord, at: Date) async throws {
-        let assets = StoredAsset.columnText(r.assets)
-        let sub = r.subject
-        try await s.execute(
-            """
-            INSERT INTO records
-            (collection, id, owner, source, object_url, start_time, end_time, acquired, processed, ingested,
-             west, south, east, north, item, assets, next_change, updated_at, day, folder)
-            VALUES (\(sub.collection), \(sub.id), \(sub.owner), \(r.source), \(r.objectURL),
-                    \(r.startTime?.timeIntervalSince1970), \(r.endTime?.timeIntervalSince1970),
-                    \(sub.acquired?.timeIntervalSince1970), \(sub.processed?.timeIntervalSince1970),
-                    \(sub.ingested?.timeIntervalSince1970), \(sub.bbox?[0]), \(sub.bbox?[1]), \(sub.bbox?[2]),
-                    \(sub.bbox?[3]), \(Data(r.item)), \(assets), \(r.nextChange?.timeIntervalSince1970),
-                    \(at.timeIntervalSince1970), \(r.place.day), \(r.place.folder))
-            ON CONFLICT (collection, id) DO UPDATE SET
-                owner = excluded.owner, source = excluded.source, object_url = excluded.object_url,
-                start_time = excluded.start_time, end_time = excluded.end_time,
-                acquired = excluded.acquired, processed = excluded.processed, ingested = excluded.ingested,
-                west = excluded.west, south = excluded.south, east = excluded.east, north = excluded.north,
-                item = excluded.item, assets = excluded.assets, next_change = excluded.next_change,
-                updated_at = excluded.updated_at, day = excluded.day, folder = excluded.folder
-            """
-        )
+        try await saveRecords(s, [r], at: at)
     }
 
     public func setNextChange(collection: String, id: String, _ next: Date?) async throws {
@@ -282,24 +246,11 @@ public final class PostgresStateStore: StateStore {
         place: ItemPlace,
         at: Date
     ) async throws {
-        try await s.execute(
-            """
-            INSERT INTO publications (collection, record_id, viewer, status, published_at, day, folder)
-            VALUES (\(collection), \(id), \(viewer), \(status.rawValue), \(at.timeIntervalSince1970), \(place.day),
-                    \(place.folder))
-            ON CONFLICT (collection, record_id, viewer) DO UPDATE SET status = excluded.status,
-                day = excluded.day, folder = excluded.folder
-            """
-        )
+        try await setPublications(s, [(collection, id, viewer, place)], status: status, at: at)
     }
 
     static func markDirty(_ s: PostgresSession, viewer: String, collection: String, day: String) async throws {
-        try await s.execute(
-            """
-            INSERT INTO dirty_catalogs (viewer, collection, day) VALUES (\(viewer), \(collection), \(day))
-            ON CONFLICT DO NOTHING
-            """
-        )
+        try await markDirty(s, [CatalogKey(viewer: viewer, collection: collection, day: day)])
     }
 
     /// Confirms what the files now show, many records in one transaction, with their ledger
@@ -509,26 +460,6 @@ public final class PostgresStateStore: StateStore {
             extent.end = try row?.date("end_time")
             return extent
         }
-    }
-
-    /// Widens a kept extent by a newly confirmed copy's record.
-    static func growExtent(_ s: PostgresSession, viewer: String, collection: String, id: String) async throws {
-        try await s.execute(
-            """
-            UPDATE extents SET
-                west = least(coalesce(extents.west, r.w), coalesce(r.w, extents.west)),
-                south = least(coalesce(extents.south, r.s), coalesce(r.s, extents.south)),
-                east = greatest(coalesce(extents.east, r.e), coalesce(r.e, extents.east)),
-                north = greatest(coalesce(extents.north, r.n), coalesce(r.n, extents.north)),
-                start_time = least(coalesce(extents.start_time, r.t0), coalesce(r.t0, extents.start_time)),
-                end_time = greatest(coalesce(extents.end_time, r.t1), coalesce(r.t1, extents.end_time))
-            FROM (
-                SELECT west AS w, south AS s, east AS e, north AS n, start_time AS t0,
-                       coalesce(end_time, start_time) AS t1
-                FROM records WHERE collection = \(collection) AND id = \(id)) AS r
-            WHERE extents.viewer = \(viewer) AND extents.collection = \(collection)
-            """
-        )
     }
 
     static func staleExtent(_ s: PostgresSession, viewer: String, collection: String) async throws {
