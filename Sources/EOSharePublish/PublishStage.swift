@@ -685,7 +685,10 @@ package actor PublishStage {
         let current = Set(engine.viewers.map(\.folder))
         let shared = !(coordination is SingleProcess)
         var days: [String: [String: Set<String>]] = [:]  // viewer → collection → days
-        for c in dirty + touched where current.contains(c.viewer) {
+        // With other workers, a day this worker touched that is no longer marked was cleared by
+        // a writer after this worker's change committed: that writer reads the change from the
+        // state and writes it, so the day is not written twice.
+        for c in dirty + (shared ? [] : touched) where current.contains(c.viewer) {
             days[c.viewer, default: [:]][c.collection, default: []].insert(c.day)
         }
         for (viewer, collections) in days.sorted(by: { $0.key < $1.key }) {

@@ -8,8 +8,9 @@ import Testing
 /// an error for what it sends next, never wait forever: postgres-nio 1.33 leaves a query
 /// written to a closed connection unanswered, so the state checks before it sends.
 @Suite(.enabled(if: TestPostgres.enabled)) struct CutConnectionTests {
-    /// What `body` did within ten seconds: "ok", "failed: …", or "hung" (the attempt is then
-    /// left waiting: a hung query does not answer cancellation).
+    /// What `body` did within a minute (far beyond a loaded machine's delays): "ok",
+    /// "failed: …", or "hung" (the attempt is then left waiting: a hung query does not
+    /// answer cancellation).
     static func outcome(_ body: @escaping @Sendable () async throws -> Void) async -> String {
         let (first, answer) = AsyncStream<String>.makeStream()
         Task {
@@ -19,7 +20,7 @@ import Testing
             } catch { answer.yield("failed: \(error)") }
         }
         let timer = Task {
-            try? await Task.sleep(for: .seconds(10))
+            try? await Task.sleep(for: .seconds(60))
             answer.yield("hung")
         }
         for await outcome in first {
