@@ -456,7 +456,9 @@ import Testing
         let h = try FetchHarness()
         let bytes = try FetchHarness.sceneBytes()
         for i in 0..<24 { try h.serve("copy\(i)_" + FetchHarness.scene, bytes) }
-        let server = try TestHTTPServer(root: h.www)
+        // The server keeps an idle connection a long while: on a loaded machine a gap of its
+        // default 10 s between two requests made it close one, and the count rose to 5.
+        let server = try TestHTTPServer(root: h.www, readTimeout: 120)
         defer { server.stop() }
         let p = try h.pipeline(url: server.url("/feed/").absoluteString, limits: "fetch_workers: 4, retries: 1")
         let summary = try await FetchHarness.ingest(p)
