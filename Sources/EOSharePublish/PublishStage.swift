@@ -685,10 +685,9 @@ package actor PublishStage {
         let current = Set(engine.viewers.map(\.folder))
         let shared = !(coordination is SingleProcess)
         var days: [String: [String: Set<String>]] = [:]  // viewer → collection → days
-        // With other workers, a day this worker touched that is no longer marked was cleared by
-        // a writer after this worker's change committed: that writer reads the change from the
-        // state and writes it, so the day is not written twice.
-        for c in dirty + (shared ? [] : touched) where current.contains(c.viewer) {
+        // A day this worker touched is written again even when another cleared its mark: that
+        // writer may have been cut off between the clear and the write.
+        for c in dirty + touched where current.contains(c.viewer) {
             days[c.viewer, default: [:]][c.collection, default: []].insert(c.day)
         }
         for (viewer, collections) in days.sorted(by: { $0.key < $1.key }) {
