@@ -50,11 +50,6 @@ struct BatchStatement {
             comma()
             query.appendInterpolation(value)
         }
-
-        mutating func sql(_ literal: String) {
-            comma()
-            query.appendLiteral(literal)
-        }
     }
 
     /// The last of each key, in the order of their first appearance.

@@ -331,10 +331,7 @@ public final class PostgresStateStore: StateStore {
         try await database.read { s in
             let row = try await s.one(
                 """
-                SELECT r.*,
-                    (SELECT array_agg(p.viewer || chr(31) || p.status || chr(31) || p.day || chr(31) || p.folder
-                                      || chr(31) || p.failures ORDER BY p.viewer)
-                     FROM publications p WHERE p.collection = \(collection) AND p.record_id = \(id)) AS copies,
+                SELECT r.*, c.viewers, c.statuses, c.days, c.folders, c.failures,
                     (SELECT o_r.owner FROM objects o
                      JOIN records o_r ON o_r.collection = o.record_collection AND o_r.id = o.record_id
                      WHERE o.url = \(objectURL)) AS object_owner,
@@ -342,32 +339,41 @@ public final class PostgresStateStore: StateStore {
                         AND t.id != \(id) LIMIT 1) AS folder_taken_by
                 FROM (SELECT 1) AS one
                 LEFT JOIN records r ON r.collection = \(collection) AND r.id = \(id)
+                LEFT JOIN LATERAL (
+                    SELECT array_agg(p.viewer ORDER BY p.viewer) AS viewers,
+                           array_agg(p.status ORDER BY p.viewer) AS statuses,
+                           array_agg(p.day ORDER BY p.viewer) AS days,
+                           array_agg(p.folder ORDER BY p.viewer) AS folders,
+                           array_agg(p.failures::bigint ORDER BY p.viewer) AS failures
+                    FROM publications p WHERE p.collection = \(collection) AND p.record_id = \(id)
+                ) AS c ON true
                 """
             )
             guard let row else {
                 return PublishLookup(existing: nil, publications: [], objectOwner: nil, folderTakenBy: nil)
             }
+            // The copies, one array per column, in viewer order.
+            let viewers = try row.row["viewers"].decode([String]?.self) ?? []
+            let (statuses, days, folders) = (
+                try row.row["statuses"].decode([String]?.self) ?? [],
+                try row.row["days"].decode([String]?.self) ?? [],
+                try row.row["folders"].decode([String]?.self) ?? []
+            )
+            let failures = try row.row["failures"].decode([Int64]?.self) ?? []
             return PublishLookup(
                 existing: try row.optionalString("id") == nil ? nil : Self.storedRecord(row),
-                publications: try (row.row["copies"].decode([String]?.self) ?? []).map(publication(packed:)),
+                publications: viewers.indices.map { n in
+                    Publication(
+                        viewer: viewers[n],
+                        place: ItemPlace(day: days[n], folder: folders[n]),
+                        status: PublicationStatus(rawValue: statuses[n]) ?? .retracting,
+                        failures: Int(failures[n])
+                    )
+                },
                 objectOwner: try row.optionalString("object_owner"),
                 folderTakenBy: try row.optionalString("folder_taken_by")
             )
         }
-    }
-
-    /// A publication packed by `lookup` (its fields joined by the unit separator).
-    func publication(packed: String) throws -> Publication {
-        let f = packed.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
-        guard f.count == 5, let failures = Int(f[4]) else {
-            throw PostgresStateError(url: database.url, message: "a publication row cannot be read: \(packed)")
-        }
-        return Publication(
-            viewer: f[0],
-            place: ItemPlace(day: f[2], folder: f[3]),
-            status: PublicationStatus(rawValue: f[1]) ?? .retracting,
-            failures: failures
-        )
     }
 
     // MARK: Catalogs

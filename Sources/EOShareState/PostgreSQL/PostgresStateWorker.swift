@@ -110,7 +110,8 @@ public actor PostgresLocks {
         }
     }
 
-    /// Lets go of every lock of `names` (each held once).
+    /// Lets go of every lock of `names` (each held once). A connection that died took its
+    /// locks with it.
     public func unlock(_ names: [String]) async {
         guard !names.isEmpty, let connection, !connection.isClosed else {
             held = max(0, held - names.count)
@@ -133,18 +134,7 @@ public actor PostgresLocks {
         if held == 0 { try await s.execute("COMMIT") }
     }
 
-    public func unlock(_ name: String) async {
-        held = max(0, held - 1)
-        // A connection that died took its locks with it.
-        guard let connection, !connection.isClosed else { return }
-        let s = PostgresSession(connection: connection, url: url)
-        do {
-            try await s.execute("SELECT pg_advisory_unlock(\(Self.key(name)))")
-            if held == 0 { try await s.execute("COMMIT") }
-        } catch {
-            await drop()
-        }
-    }
+    public func unlock(_ name: String) async { await unlock([name]) }
 
     /// Shows the server this worker is alive while it holds locks (the heartbeat calls it).
     public func keepAlive() async {

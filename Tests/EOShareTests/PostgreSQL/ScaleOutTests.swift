@@ -93,6 +93,16 @@ import Testing
 
         func postgresPipeline() throws -> URL { try pipeline("postgres", state: "\(database)") }
 
+        /// The SQLite reference run, then `count` workers over the PostgreSQL pipeline on the
+        /// feed with faults again, watched by an observer.
+        func startWorkers(_ count: Int) async throws -> (ScaleOutTests.Ledger, TreeObserver, [Process]) {
+            let reference = try await runReference()
+            injectFaults()
+            let file = try postgresPipeline()
+            let observer = try TreeObserver(shared: postgres.appendingPathComponent("shared"), pipeline: file)
+            return (reference, observer, try (0..<count).map { try start(file, worker: $0) })
+        }
+
         /// Environment of a worker: the password, and a short lease so that work returns quickly.
         var environment: [String: String] {
             var env = ProcessInfo.processInfo.environment.merging(TestPostgres.passwordEnvironment) { $1 }
@@ -259,11 +269,7 @@ import Testing
     @Test func fourWorkersTwoKilledThenOneMoreRunEqualASingleSQLiteProcess() async throws {
         let hub = try await Hub(records: Self.records)
         defer { hub.server.stop() }
-        let reference = try await hub.runReference()
-        hub.injectFaults()
-        let file = try hub.postgresPipeline()
-        let observer = try TreeObserver(shared: hub.postgres.appendingPathComponent("shared"), pipeline: file)
-        let workers = try (0..<4).map { try hub.start(file, worker: $0) }
+        let (reference, observer, workers) = try await hub.startWorkers(4)
         // Two of them die by SIGKILL at random moments: when the ledger reaches a random length.
         let publications = reference.events.count
         var killAt = [Int.random(in: publications / 20...publications / 3), Int.random(in: 1...publications / 2)]
@@ -377,14 +383,11 @@ import Testing
     func aWorkerCutOffFromTheDatabaseLosesNothingAndDuplicatesNothing() async throws {
         let hub = try await Hub(records: Self.fewer / 2)
         defer { hub.server.stop() }
-        let reference = try await hub.runReference()
-        hub.injectFaults()
-        let file = try hub.postgresPipeline()
-        let observer = try TreeObserver(shared: hub.postgres.appendingPathComponent("shared"), pipeline: file)
-        let workers = try (0..<3).map { try hub.start(file, worker: $0) }
-        // Cut while it holds claims, after a random part of the work: checked and done in one
-        // statement on one connection, so that even a fast worker is caught in the act.
-        let cutAt = Int.random(in: 1...reference.events.count / 8)
+        let (reference, observer, workers) = try await hub.startWorkers(3)
+        // Cut while it holds claims, once a random part of the objects has been taken (claims
+        // come early; ledger lines only with each batch's confirmation, when the claims are
+        // done): checked and done in one statement on one connection.
+        let cutAt = Int.random(in: 1...hub.names.count / 3)
         let pid = workers[0].processIdentifier
         var cut = 0
         try await TestPostgres.withConnection(hub.database) { connection in
@@ -394,10 +397,10 @@ import Testing
                 let rows = try? await connection.query(
                     """
                     WITH now AS (
-                        SELECT (SELECT count(*) FROM ledger) AS lines,
+                        SELECT (SELECT count(*) FROM work WHERE attempt > 0) AS taken,
                                (SELECT count(*) FROM work w JOIN workers k ON k.id = w.claimed_by
                                 WHERE k.pid = \(Int(pid)) AND w.done_at IS NULL) AS held)
-                    SELECT CASE WHEN lines >= \(cutAt + cut * 10) AND held > 0
+                    SELECT CASE WHEN taken >= \(cutAt + cut * 10) AND held > 0
                         THEN (SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
                               WHERE application_name = \("eoshare[\(pid)]"))
                         ELSE -1 END
@@ -424,11 +427,7 @@ import Testing
     func aWorkerPausedPastItsLeaseIsFencedOnResuming() async throws {
         let hub = try await Hub(records: Self.fewer)
         defer { hub.server.stop() }
-        let reference = try await hub.runReference()
-        hub.injectFaults()
-        let file = try hub.postgresPipeline()
-        let observer = try TreeObserver(shared: hub.postgres.appendingPathComponent("shared"), pipeline: file)
-        let workers = try (0..<3).map { try hub.start(file, worker: $0) }
+        let (reference, observer, workers) = try await hub.startWorkers(3)
         let paused = workers[0]
         let pid = paused.processIdentifier
         var held: [String] = []
