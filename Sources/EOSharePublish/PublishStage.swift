@@ -40,10 +40,6 @@ package actor PublishStage {
     package var finishedObjects: [ObjectKey] = []
     /// Objects whose records are being taken in now (an `accept` suspended on the state).
     package var openObjects = Set<ObjectKey>()
-    /// Catalogs this worker's own changes touched: it rewrites them itself, after the change
-    /// committed and under the catalog's lock, whatever another worker did with the dirty
-    /// list meanwhile. So the last write of every catalog reads every committed change.
-    package var touchedCatalogs = Set<CatalogKey>()
 
     package func coordinate(with coordination: any WorkCoordination) { self.coordination = coordination }
 
@@ -448,11 +444,6 @@ package actor PublishStage {
             }
         }
         CrashPoint.hit("publish.after-confirm")
-        for (_, c) in confirmations {
-            for viewer in c.published {
-                touchedCatalogs.insert(CatalogKey(viewer: viewer, collection: c.collection, day: c.day))
-            }
-        }
         await ledgerLinesCommitted(confirmations.reduce(0) { $0 + $1.confirmation.ledger.count })
         for p in written {
             counts.published += p.viewers.count
@@ -517,11 +508,6 @@ package actor PublishStage {
             do {
                 try await state.begin([Intent(record: record, publishing: [], retracting: copies)], at: at)
                 begun.append((record, copies))
-                for copy in copies {
-                    touchedCatalogs.insert(
-                        CatalogKey(viewer: copy.viewer, collection: record.subject.collection, day: copy.place.day)
-                    )
-                }
             } catch {
                 await failures.append(failed("retract", record.subject, copies.map(\.viewer), error))
             }
@@ -638,9 +624,6 @@ package actor PublishStage {
             at: at
         )
         CrashPoint.hit("publish.after-confirm")
-        for viewer in viewers {
-            touchedCatalogs.insert(CatalogKey(viewer: viewer.folder, collection: s.collection, day: record.place.day))
-        }
         await ledgerLinesCommitted(viewers.count)
         if event == "release" { counts.released += viewers.count } else { counts.published += viewers.count }
         for viewer in viewers { logChange(event, s, viewer: viewer) }
@@ -678,16 +661,18 @@ package actor PublishStage {
 
     /// Rewrites the catalogs of every (viewer, collection, day) the state marked, from the
     /// state's published copies, then the viewers' root catalogs.
+    ///
+    /// A mark comes off only after its catalogs are written, and only if no change marked it
+    /// again since it was read (another worker's, committed meanwhile, is then written by the
+    /// next writer). A worker killed or cut off in between leaves its marks to the next one.
+    /// Every change commits its mark before its worker reads the marks, so a day whose mark
+    /// another worker took off was written from a state that held the change.
     package func writeDirtyCatalogs() async throws {
         let dirty = try await state.dirtyCatalogs()
-        let touched = touchedCatalogs
-        guard !dirty.isEmpty || !touched.isEmpty else { return }
+        guard !dirty.isEmpty else { return }
         let current = Set(engine.viewers.map(\.folder))
-        let shared = !(coordination is SingleProcess)
         var days: [String: [String: Set<String>]] = [:]  // viewer → collection → days
-        // A day this worker touched is written again even when another cleared its mark: that
-        // writer may have been cut off between the clear and the write.
-        for c in dirty + touched where current.contains(c.viewer) {
+        for c in dirty.map(\.key) where current.contains(c.viewer) {
             days[c.viewer, default: [:]][c.collection, default: []].insert(c.day)
         }
         for (viewer, collections) in days.sorted(by: { $0.key < $1.key }) {
@@ -695,24 +680,14 @@ package actor PublishStage {
                 // Read from the state and written as one step among all workers: no worker
                 // writes a catalog from a snapshot older than one already written.
                 try await coordination.exclusively("catalog \(viewer)/\(collection)") {
-                    // With other workers, the marks are taken off before the state is read: a
-                    // change confirmed meanwhile marks its day again for the next writer.
-                    let keys = changed.map { CatalogKey(viewer: viewer, collection: collection, day: $0) }
-                    if shared { try await state.clearDirtyCatalogs(keys) }
-                    do {
-                        try await writeCatalogs(viewer: viewer, collection: collection, days: changed.sorted())
-                    } catch {
-                        if shared { for key in keys { try? await state.markDirty(key) } }
-                        throw error
-                    }
+                    try await writeCatalogs(viewer: viewer, collection: collection, days: changed.sorted())
                 }
             }
             try await coordination.exclusively("catalog \(viewer)") {
                 try await writeRootCatalog(Viewer(folder: viewer))
             }
         }
-        try await state.clearDirtyCatalogs(shared ? dirty.filter { !current.contains($0.viewer) } : dirty)
-        touchedCatalogs.subtract(touched)
+        try await state.clearDirtyCatalogs(dirty)
     }
 
     package func writeCatalogs(viewer: String, collection: String, days changed: [String]) async throws {

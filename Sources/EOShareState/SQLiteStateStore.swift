@@ -586,19 +586,23 @@ public final class SQLiteStateStore: StateStore {
     // MARK: Catalogs
 
     /// (viewer, collection, day) whose catalogs must be rewritten.
-    public func dirtyCatalogs() async throws -> [CatalogKey] {
+    /// One process writes the state: a mark read is not set again before it is cleared, so
+    /// marks carry no version here.
+    public func dirtyCatalogs() async throws -> [CatalogMark] {
         try await db.read { db in
             try Row.fetchAll(
                 db,
                 sql: "SELECT viewer, collection, day FROM dirty_catalogs ORDER BY viewer, collection, day"
             )
-            .map { CatalogKey(viewer: $0["viewer"], collection: $0["collection"], day: $0["day"]) }
+            .map {
+                CatalogMark(CatalogKey(viewer: $0["viewer"], collection: $0["collection"], day: $0["day"]), version: 0)
+            }
         }
     }
 
-    public func clearDirtyCatalogs(_ catalogs: [CatalogKey]) async throws {
+    public func clearDirtyCatalogs(_ marks: [CatalogMark]) async throws {
         try await db.write { db in
-            for c in catalogs {
+            for c in marks.map(\.key) {
                 try db.execute(
                     sql: "DELETE FROM dirty_catalogs WHERE viewer = ? AND collection = ? AND day = ?",
                     arguments: [c.viewer, c.collection, c.day]

@@ -63,10 +63,13 @@ public protocol StateStore: Sendable {
     func confirmViewerRemoved(_ viewer: String, ledger events: [LedgerEvent]) async throws
 
     // MARK: Catalogs
-    func dirtyCatalogs() async throws -> [CatalogKey]
+    /// The day catalogs a change marked for rewriting, each with its mark's version.
+    func dirtyCatalogs() async throws -> [CatalogMark]
     func markDirty(_ catalog: CatalogKey) async throws
     func markAllDirty() async throws
-    func clearDirtyCatalogs(_ catalogs: [CatalogKey]) async throws
+    /// Takes off marks once their catalogs are written, but not one set again since it was
+    /// read: that change may be newer than what the writer read.
+    func clearDirtyCatalogs(_ marks: [CatalogMark]) async throws
     /// The items a day catalog names: the viewer's published copies at that day, by folder.
     func catalogItems(_ catalog: CatalogKey) async throws -> [CatalogEntry]
     /// The day folders under which the viewer holds published items of a collection, sorted.

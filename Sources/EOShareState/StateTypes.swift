@@ -255,6 +255,18 @@ public struct CatalogKey: Sendable, Hashable {
     }
 }
 
+/// A day catalog marked for rewriting, and which mark: a change marking it again gives a new
+/// `version`.
+public struct CatalogMark: Sendable, Hashable {
+    public var key: CatalogKey
+    public var version: Int64
+
+    public init(_ key: CatalogKey, version: Int64) {
+        self.key = key
+        self.version = version
+    }
+}
+
 /// An item a day catalog names.
 public struct CatalogEntry: Sendable, Hashable {
     public var folder: String

@@ -150,9 +150,13 @@ extension PostgresStateStore {
         try await s.execute(rows.statement)
     }
 
-    /// Catalogs to rewrite, one statement.
+    /// Catalogs to rewrite, one statement. A mark already there is set again (a new `xmin`,
+    /// its version); rows are taken in one order, so two transactions marking the same days
+    /// never wait on each other crosswise.
     static func markDirty(_ s: PostgresSession, _ catalogs: [CatalogKey]) async throws {
-        let catalogs = BatchStatement.lastOfEach(catalogs) { $0 }
+        let catalogs = Set(catalogs).sorted {
+            ($0.viewer, $0.collection, $0.day) < ($1.viewer, $1.collection, $1.day)
+        }
         guard !catalogs.isEmpty else { return }
         var rows = BatchStatement("INSERT INTO dirty_catalogs (viewer, collection, day) VALUES ")
         for c in catalogs {
@@ -162,7 +166,7 @@ extension PostgresStateStore {
                 v.add(c.day)
             }
         }
-        rows.tail(" ON CONFLICT DO NOTHING")
+        rows.tail(" ON CONFLICT (viewer, collection, day) DO UPDATE SET day = EXCLUDED.day")
         try await s.execute(rows.statement)
     }
 

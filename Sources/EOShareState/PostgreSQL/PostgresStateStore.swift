@@ -216,6 +216,7 @@ public final class PostgresStateStore: StateStore {
                 status: .publishing,
                 at: at
             )
+            var marks: [CatalogKey] = []
             for intent in intents {
                 let (c, id) = (intent.record.subject.collection, intent.record.subject.id)
                 for p in intent.retracting {
@@ -225,10 +226,11 @@ public final class PostgresStateStore: StateStore {
                         WHERE collection = \(c) AND record_id = \(id) AND viewer = \(p.viewer)
                         """
                     )
-                    try await Self.markDirty(s, viewer: p.viewer, collection: c, day: p.place.day)
+                    marks.append(CatalogKey(viewer: p.viewer, collection: c, day: p.place.day))
                     try await Self.staleExtent(s, viewer: p.viewer, collection: c)
                 }
             }
+            try await Self.markDirty(s, marks)
             try await Self.ownIntents(
                 s,
                 intents.map { ($0.record.subject.collection, $0.record.subject.id) },
@@ -378,27 +380,44 @@ public final class PostgresStateStore: StateStore {
 
     // MARK: Catalogs
 
-    public func dirtyCatalogs() async throws -> [CatalogKey] {
+    /// A mark's version is the transaction that last set it (`xmin`): marking again rewrites
+    /// the row (`markDirty`'s `DO UPDATE`), so a mark set while a worker wrote the catalog
+    /// outlives that writer's clear.
+    public func dirtyCatalogs() async throws -> [CatalogMark] {
         try await database.read { s in
-            try await s.execute("SELECT viewer, collection, day FROM dirty_catalogs ORDER BY viewer, collection, day")
-                .map {
+            try await s.execute(
+                """
+                SELECT viewer, collection, day, xmin::text::bigint AS version FROM dirty_catalogs
+                ORDER BY viewer, collection, day
+                """
+            )
+            .map {
+                CatalogMark(
                     CatalogKey(
                         viewer: try $0.string("viewer"),
                         collection: try $0.string("collection"),
                         day: try $0.string("day")
-                    )
-                }
+                    ),
+                    version: try $0.int64("version")
+                )
+            }
         }
     }
 
-    public func clearDirtyCatalogs(_ catalogs: [CatalogKey]) async throws {
-        let (viewers, collections, days) = (catalogs.map(\.viewer), catalogs.map(\.collection), catalogs.map(\.day))
+    public func clearDirtyCatalogs(_ marks: [CatalogMark]) async throws {
+        guard !marks.isEmpty else { return }
+        let keys = marks.map(\.key)
+        let (viewers, collections, days) = (keys.map(\.viewer), keys.map(\.collection), keys.map(\.day))
+        let versions = marks.map(\.version)
         try await database.write { s in
+            // A mark being set again meanwhile is waited for, then compared by its new version.
             try await s.execute(
                 """
-                DELETE FROM dirty_catalogs d USING unnest(\(viewers)::text[], \(collections)::text[], \(days)::text[])
-                    AS e(viewer, collection, day)
+                DELETE FROM dirty_catalogs d
+                USING unnest(\(viewers)::text[], \(collections)::text[], \(days)::text[], \(versions)::int8[])
+                    AS e(viewer, collection, day, version)
                 WHERE d.viewer = e.viewer AND d.collection = e.collection AND d.day = e.day
+                    AND d.xmin::text::bigint = e.version
                 """
             )
         }
@@ -540,7 +559,8 @@ public final class PostgresStateStore: StateStore {
                 """
                 INSERT INTO dirty_catalogs (viewer, collection, day)
                 SELECT DISTINCT viewer, collection, day FROM publications
-                ON CONFLICT DO NOTHING
+                ORDER BY viewer, collection, day
+                ON CONFLICT (viewer, collection, day) DO UPDATE SET day = EXCLUDED.day
                 """
             )
         }

@@ -169,7 +169,7 @@ import Testing
         #expect(try await store.unfinishedRecords().isEmpty)
         #expect(try await store.object(url: "http://h/r1") != nil)
         #expect(
-            try await store.dirtyCatalogs() == [
+            try await store.dirtyCatalogs().map(\.key) == [
                 CatalogKey(viewer: "ESA", collection: "c1", day: "2023/11/14"),
                 CatalogKey(viewer: "NASA", collection: "c1", day: "2023/11/14"),
             ]
@@ -211,7 +211,11 @@ import Testing
             [Intent(record: Self.record("r2", bbox: [-5, 25, 12, 50]), publishing: [], retracting: [copy])],
             at: Self.t0
         )
-        #expect(try await store.dirtyCatalogs() == [CatalogKey(viewer: "NASA", collection: "c1", day: "2023/11/14")])
+        #expect(
+            try await store.dirtyCatalogs().map(\.key) == [
+                CatalogKey(viewer: "NASA", collection: "c1", day: "2023/11/14")
+            ]
+        )
         try await store.confirm(
             [
                 Confirmation(
@@ -239,6 +243,21 @@ import Testing
         }
         let anchor = try await store.ledgerAnchor()
         #expect(anchor.lines == 4 && anchor.head == previous)
+    }
+
+    /// Many workers (CONTRACT §7): a catalog mark set again after a writer read it (another
+    /// worker's change, committed while the first wrote) is not taken off by that writer.
+    @Test func aCatalogMarkSetAgainOutlivesTheClearOfAnOlderRead() async throws {
+        guard TestPostgres.enabled else { return }
+        let store = try await Self.store(.postgresql)
+        let key = CatalogKey(viewer: "NASA", collection: "c1", day: "2023/11/14")
+        try await store.markDirty(key)
+        let read = try await store.dirtyCatalogs()
+        try await store.markDirty(key)
+        try await store.clearDirtyCatalogs(read)
+        #expect(try await store.dirtyCatalogs().map(\.key) == [key])
+        try await store.clearDirtyCatalogs(try await store.dirtyCatalogs())
+        #expect(try await store.dirtyCatalogs().isEmpty)
     }
 
     @Test(arguments: kinds) func lookupFailuresReopeningAndAdoption(_ kind: Kind) async throws {
@@ -284,7 +303,11 @@ import Testing
             at: Self.t0
         )
         #expect(try await store.publications(collection: "c1", id: "r3").map(\.status) == [.published])
-        #expect(try await store.dirtyCatalogs().contains(CatalogKey(viewer: "JAXA", collection: "c1", day: "undated")))
+        #expect(
+            try await store.dirtyCatalogs().map(\.key).contains(
+                CatalogKey(viewer: "JAXA", collection: "c1", day: "undated")
+            )
+        )
         try await store.clearDirtyCatalogs(try await store.dirtyCatalogs())
         try await store.markAllDirty()
         #expect(try await store.dirtyCatalogs().count == 3)  // (ESA|JAXA|NASA) × c1 at their days
@@ -318,7 +341,7 @@ import Testing
         #expect(try await store.publications(collection: "c1", id: "r1").map(\.status) == [.retracting, .published])
         try await store.confirmViewerRemoved("GONE", ledger: [Self.event(1)])
         #expect(try await store.publicationViewers() == ["NASA"])
-        #expect(try await store.dirtyCatalogs().allSatisfy { $0.viewer != "GONE" })
+        #expect(try await store.dirtyCatalogs().allSatisfy { $0.key.viewer != "GONE" })
         #expect(try await store.ledgerAnchor().lines == 1)
     }
 
