@@ -96,11 +96,13 @@ public final class IngestRun: Sendable {
         let progress = self.progress
         // Make every tree match the policy at the run's instant before anything new: what a
         // killed run left half done, members that left, a lost or older state, a clock gone
-        // back, due releases; every retraction before any publication.
-        // One worker at a time: what it decides covers every record and every tree.
+        // back; one worker at a time, as what it decides covers every record and every tree.
         try await work.coordination.exclusively("convergence") {
             try await publish.converge(reconcileRequested: reconcile)
         }
+        // Then the records due at the run's instant (releases, expired grants, a new policy),
+        // shared out among the workers: retractions first, then releases.
+        try await publish.reevaluateDue()
 
         // One channel per stage boundary, each of its own type; what leaves the chain early
         // goes straight to publish on `settled`.

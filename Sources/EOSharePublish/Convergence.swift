@@ -51,31 +51,82 @@ extension PublishStage {
             if try await reconcileTrees() { try await state.deleteMeta("reconcile") }
             reconciled = true
         }
+        // What a killed run left half done: its retractions, then its publications.
         let unfinished = try await state.unfinishedRecords()
         for key in unfinished {
             if let record = try await state.record(collection: key.collection, id: key.id) {
                 try await queueRetraction(record)
             }
         }
-        let all = policyChanged || clockBack || reconciled
-        // An unfinished record may be due as well: it was looked at already.
-        let finishing = Set(unfinished.map { "\($0.collection)/\($0.id)" })
-        try await state.forEachRecord(dueAt: all ? nil : at) {
-            if !finishing.contains("\($0.subject.collection)/\($0.subject.id)") { try await queueRetraction($0) }
-        }
         await retractQueued()
-
-        // Publications: unfinished ones, then releases of due records.
         for key in unfinished {
             if let record = try await state.record(collection: key.collection, id: key.id) {
                 await release(record, finishing: true)
             }
         }
-        try await state.forEachRecord(dueAt: all ? nil : at) {
-            if !finishing.contains("\($0.subject.collection)/\($0.subject.id)") { await release($0, finishing: false) }
-        }
+        // Every record is evaluated again by `reevaluateDue`. Marked before the policy and the
+        // instant are recorded, so a worker that dies in between leaves them marked.
+        if policyChanged || clockBack || reconciled { try await state.markAllDue() }
         try await state.setMeta("policy", fingerprint)
         try await state.setMeta("last_at", String(at.timeIntervalSince1970))
+    }
+
+    /// Evaluates again every record due at the run's instant, shared with the other workers
+    /// (CONTRACT §7): a page of due records is claimed at once, each record as `publish`
+    /// claims one, and a record another worker holds is left to it. Every retraction of the
+    /// pass comes first, then the releases. Last, every record still due is waited for and
+    /// done here: another worker held it, and died or failed. So when this returns, no
+    /// record is still due that this worker did not try, and none it tried twice.
+    package func reevaluateDue() async throws {
+        var failed = Set<RecordKey>()
+        try await forEachDueRecordClaimed { try await self.queueRetraction(claimed: $0) }
+        try await forEachDueRecordClaimed {
+            if await !self.release(claimed: $0, finishing: false) { failed.insert(RecordKey($0.subject)) }
+        }
+        try await state.forEachRecord(dueAt: at) { listed in
+            guard !failed.contains(RecordKey(listed.subject)) else { return }
+            if let record = try await claim(listed), isDue(record) {
+                try await queueRetraction(claimed: record)
+                await retractQueued(keepingClaims: record.claimKeys)
+                if await !release(claimed: record, finishing: false) { failed.insert(RecordKey(record.subject)) }
+            }
+            await coordination.releaseRecords(keeping: [])
+        }
+    }
+
+    /// Due records a page at a time, each page claimed at once; `body` gets those this worker
+    /// claimed and that are still due once read again under the claim. The page's queued
+    /// retractions are done, and its claims let go, before the next page.
+    func forEachDueRecordClaimed(_ body: (StoredRecord) async throws -> Void) async throws {
+        var after: RecordKey?
+        while true {
+            let page = try await state.recordPage(dueAt: at, after: after, limit: 128)
+            guard let last = page.last else { return }
+            after = RecordKey(last.subject)
+            let claimed = try await coordination.claimEach(page.map(\.claimKeys))
+            for (listed, mine) in zip(page, claimed) where mine {
+                // Another worker may have done it or changed it (a new version) since it was listed.
+                guard let record = try await readAgain(listed, wait: false), isDue(record) else { continue }
+                try await body(record)
+            }
+            await retractQueued()
+        }
+    }
+
+    /// Whether a record's visibility may have changed by the run's instant.
+    func isDue(_ record: StoredRecord) -> Bool { record.nextChange.map { $0 <= at } ?? false }
+
+    /// The claimed record as the state holds it now (one process alone: as listed), claimed
+    /// in the folder it has now too; nil when it is gone, or its new folder is another
+    /// worker's and `wait` is false.
+    func readAgain(_ listed: StoredRecord, wait: Bool) async throws -> StoredRecord? {
+        if coordination is SingleProcess { return listed }
+        let s = listed.subject
+        guard let record = try await state.record(collection: s.collection, id: s.id) else { return nil }
+        if record.place.folder != listed.place.folder {
+            guard try await coordination.claimRecords(record.claimKeys, wait: wait) else { return nil }
+        }
+        return record
     }
 
     /// Queues a record's copies that must leave; retracts them 256 records at a time.
@@ -83,19 +134,25 @@ extension PublishStage {
     /// they are gone.
     package func queueRetraction(_ listed: StoredRecord) async throws {
         guard let record = try await claim(listed) else { return }
+        try await queueRetraction(claimed: record)
+        if retractionQueue.count >= 256 { await retractQueued() }
+    }
+
+    /// Queues the copies of a record this worker claimed that must leave.
+    package func queueRetraction(claimed record: StoredRecord) async throws {
         let s = record.subject
         let copies = try await state.publications(collection: s.collection, id: s.id)
         let leaving = leavingCopies(record, copies, audience: audience(of: record))
         guard !leaving.isEmpty else { return }
         retractionQueue.append((record, leaving))
-        if retractionQueue.count >= 256 { await retractQueued() }
     }
 
-    package func retractQueued() async {
+    /// Retracts what is queued, then lets go of every record claimed but those of `keeping`.
+    package func retractQueued(keepingClaims keeping: [String] = []) async {
         let queued = retractionQueue
         retractionQueue.removeAll()
         _ = await retract(queued)
-        await coordination.releaseRecords(keeping: [])
+        await coordination.releaseRecords(keeping: keeping)
     }
 
     /// Publishes a known record to the viewers that may now see it and lack it (all of them
@@ -113,20 +170,13 @@ extension PublishStage {
     /// Claims a record as `publish` does, and reads it again: another worker may have
     /// changed it (a new version, in another folder) or removed it since it was listed.
     package func claim(_ listed: StoredRecord) async throws -> StoredRecord? {
-        let s = listed.subject
-        let keys = RecordClaim.keys(collection: s.collection, id: s.id, folder: listed.place.folder)
-        _ = try await coordination.claimRecords(keys, wait: true)
-        // One process alone: nobody else changed it.
-        if coordination is SingleProcess { return listed }
-        guard let record = try await state.record(collection: s.collection, id: s.id) else { return nil }
-        if record.place.folder != listed.place.folder {
-            let moved = RecordClaim.keys(collection: s.collection, id: s.id, folder: record.place.folder)
-            _ = try await coordination.claimRecords(moved, wait: true)
-        }
-        return record
+        _ = try await coordination.claimRecords(listed.claimKeys, wait: true)
+        return try await readAgain(listed, wait: true)
     }
 
-    package func release(claimed stored: StoredRecord, finishing: Bool) async {
+    /// False when it failed (logged and remembered), or a copy could not leave: it stays due.
+    @discardableResult
+    package func release(claimed stored: StoredRecord, finishing: Bool) async -> Bool {
         var record = stored
         let s = record.subject
         do {
@@ -146,7 +196,7 @@ extension PublishStage {
                 if record.nextChange != stored.nextChange {
                     try await state.setNextChange(collection: s.collection, id: s.id, record.nextChange)
                 }
-                return
+                return leaving.isEmpty
             }
             try await publishCopies(
                 record,
@@ -156,8 +206,10 @@ extension PublishStage {
                 object: nil,
                 event: finishing ? "publish" : "release"
             )
+            return leaving.isEmpty
         } catch {
             await failed("release", s, engine.viewers.map(\.folder), error)
+            return false
         }
     }
 

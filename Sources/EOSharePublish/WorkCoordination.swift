@@ -1,4 +1,5 @@
 import EOShareCore
+import EOShareEmbargo
 import EOShareState
 import Foundation
 
@@ -40,6 +41,11 @@ package protocol WorkCoordination: Sendable {
     /// not at all when `wait` is false (false: another worker holds one), else waiting.
     func claimRecords(_ keys: [String], wait: Bool) async throws -> Bool
 
+    /// Claims at once each record of `records` (each its `RecordClaim.keys`) that is free:
+    /// false for one another worker holds, or that shares a key with one this worker holds
+    /// or with an earlier one of `records`.
+    func claimEach(_ records: [[String]]) async throws -> [Bool]
+
     /// Lets go of the records this worker claimed, but those of `keeping`.
     func releaseRecords(keeping: [String]) async
 }
@@ -50,6 +56,17 @@ package enum RecordClaim {
     package static func keys(collection: String, id: String, folder: String) -> [String] {
         ["record \(collection)/\(id)", "folder \(collection)/\(folder)"]
     }
+}
+
+extension StoredRecord {
+    /// The names under which this record is claimed, in the folder it has now.
+    package var claimKeys: [String] {
+        RecordClaim.keys(collection: subject.collection, id: subject.id, folder: place.folder)
+    }
+}
+
+extension RecordKey {
+    package init(_ subject: EmbargoSubject) { self.init(collection: subject.collection, id: subject.id) }
 }
 
 extension WorkCoordination {
@@ -92,6 +109,8 @@ package struct SingleProcess: WorkCoordination {
     package func giveBack(_ objects: [ObjectKey]) async {}
 
     package func claimRecords(_ keys: [String], wait: Bool) async throws -> Bool { true }
+
+    package func claimEach(_ records: [[String]]) async throws -> [Bool] { records.map { _ in true } }
 
     package func releaseRecords(keeping: [String]) async {}
 }

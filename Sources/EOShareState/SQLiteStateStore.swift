@@ -406,6 +406,10 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    public func markAllDue() async throws {
+        try await db.write { db in try db.execute(sql: "UPDATE records SET next_change = 0") }
+    }
+
     // MARK: Publications
 
     package static func publication(_ row: Row) -> Publication {

@@ -28,6 +28,9 @@ public protocol StateStore: Sendable {
     /// The policy facts of records page by page (no item, no assets).
     func subjectPage(after: RecordKey?, limit: Int) async throws -> [EmbargoSubject]
     func setNextChange(collection: String, id: String, _ next: Date?) async throws
+    /// Every record is due (the policy changed, the clock went back, the trees were read
+    /// again): each is evaluated again, and gets its next change then.
+    func markAllDue() async throws
 
     // MARK: Publications
     func publications(collection: String, id: String) async throws -> [Publication]

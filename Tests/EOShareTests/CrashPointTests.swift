@@ -78,6 +78,8 @@ import Testing
         }
     }
 
+    static let lease = 1.0
+
     /// Runs `eoshare ingest`; returns (exit status, killed by SIGKILL).
     static func ingest(
         _ pipeline: URL,
@@ -90,6 +92,8 @@ import Testing
         p.arguments = ["ingest", pipeline.path, "--at", at] + (reconcile ? ["--reconcile"] : [])
         var env = ProcessInfo.processInfo.environment.merging(TestPostgres.passwordEnvironment) { $1 }
         env["EOSHARE_CRASH_AT"] = crashAt
+        // A killed worker's unfinished work is the others' once its lease ran out (CONTRACT §7).
+        env["EOSHARE_WORK_LEASE_SECONDS"] = "\(lease)"
         p.environment = env
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
@@ -200,6 +204,7 @@ import Testing
             #expect(killed, "\(point) was never reached")
             let afterKill = try Self.problems(folder)
             #expect(afterKill.isEmpty, "after a crash at \(point): \(afterKill.prefix(4))")
+            if store == "postgresql" { try await Task.sleep(for: .seconds(Self.lease * 1.5)) }
 
             let (status, _) = try Self.ingest(p2, at: Self.t2)
             #expect(status == 0, "the run after a crash at \(point) exits \(status)")

@@ -17,8 +17,9 @@ import Synchronization
 ///   workers' claims, which come back if their worker dies.
 /// - Every state change for an object commits only while the claim is still this worker's,
 ///   and the object is marked done in the transaction of its last change (`WorkFence`).
-/// - What all workers share is done by one at a time (`PostgresLocks`): the convergence, and
-///   each catalog's read-from-state-and-write.
+/// - What all workers share is done by one at a time (`PostgresLocks`): the start of the
+///   convergence, and each catalog's read-from-state-and-write. The due records are shared
+///   out by record claims (`claimEach`).
 package final class SharedWork: RunWork, WorkCoordination {
     let pipeline: Pipeline
     let queue: WorkQueue
@@ -215,6 +216,24 @@ package final class SharedWork: RunWork, WorkCoordination {
             records.withLock { $0.formUnion(new) }
         }
         return true
+    }
+
+    package func claimEach(_ asked: [[String]]) async throws -> [Bool] {
+        // A session lock taken twice needs two unlocks: a key held, or asked for by an earlier
+        // record here, is not asked for again (its record is not claimed now).
+        var keys = records.withLock { $0 }
+        var tried: [Int] = []
+        for (i, record) in asked.enumerated() where keys.isDisjoint(with: record) {
+            keys.formUnion(record)
+            tried.append(i)
+        }
+        let taken = try await locks.tryLockEach(tried.map { asked[$0] })
+        var claimed = asked.map { _ in false }
+        for (i, took) in zip(tried, taken) where took {
+            claimed[i] = true
+            records.withLock { $0.formUnion(asked[i]) }
+        }
+        return claimed
     }
 
     package func releaseRecords(keeping: [String]) async {

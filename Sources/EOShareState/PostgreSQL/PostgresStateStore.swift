@@ -182,6 +182,10 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
+    public func markAllDue() async throws {
+        try await database.write { s in try await s.execute("UPDATE records SET next_change = 0") }
+    }
+
     // MARK: Publications
 
     static func publication(_ r: PostgresColumns) throws -> Publication {

@@ -110,6 +110,30 @@ public actor PostgresLocks {
         }
     }
 
+    /// Takes, for each group of `groups` (disjoint, none held by this session), all of its
+    /// locks or none; returns which groups were taken. Two statements, whatever the count.
+    public func tryLockEach(_ groups: [[String]]) async throws -> [Bool] {
+        let keys = groups.map { $0.map(Self.key) }
+        guard !keys.isEmpty else { return [] }
+        let s = try await session()
+        if held == 0 { try await s.execute("BEGIN") }
+        do {
+            let taken = Set(
+                try await s.execute(
+                    "SELECT k FROM unnest(\(keys.flatMap { $0 })::bigint[]) AS k WHERE pg_try_advisory_lock(k)"
+                ).map { try $0.int64("k") }
+            )
+            held += taken.count
+            let whole = keys.map { $0.allSatisfy(taken.contains) }
+            let partial = zip(keys, whole).filter { !$1 }.flatMap { $0.0.filter(taken.contains) }
+            try await release(partial, session: s)
+            return whole
+        } catch {
+            await drop()
+            throw error
+        }
+    }
+
     /// Lets go of every lock of `names` (each held once). A connection that died took its
     /// locks with it.
     public func unlock(_ names: [String]) async {

@@ -11,7 +11,8 @@ import Testing
 /// worker's at a time, whichever of its objects or which due release brings it. Two workers
 /// over a real PostgreSQL, through what the publish stage calls.
 @Suite(.enabled(if: TestPostgres.enabled)) struct RecordClaimTests {
-    @Test func aRecordAndItsFolderAreOneWorkersAtATime() async throws {
+    /// Two workers over one database, as the publish stage sees them.
+    static func workers() async throws -> (SharedWork, SharedWork, close: () async -> Void, url: PostgresStateURL) {
         let url = try await TestPostgres.freshDatabase("claim")
         let folder = RepoPaths.temporaryFolder()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -36,7 +37,20 @@ import Testing
         let logger = Logger(label: "test")
         let a = try await SharedWork.join(pipeline: pipeline, state: stateA, logger: logger, environment: environment)
         let b = try await SharedWork.join(pipeline: pipeline, state: stateB, logger: logger, environment: environment)
+        return (
+            a, b,
+            {
+                await a.leave()
+                await b.leave()
+                await stateA.close()
+                await stateB.close()
+            },
+            url
+        )
+    }
 
+    @Test func aRecordAndItsFolderAreOneWorkersAtATime() async throws {
+        let (a, b, close, url) = try await Self.workers()
         let r1 = RecordClaim.keys(collection: "c", id: "r1", folder: "2026/01/01/r1")
         #expect(try await a.claimRecords(r1, wait: false))
         #expect(try await a.claimRecords(r1, wait: false), "a worker's own claim is its own")
@@ -69,8 +83,26 @@ import Testing
         // A worker that leaves (or dies: its session ends) lets go of everything it held.
         await b.leave()
         #expect(try await a.claimRecords(r1, wait: false))
-        await a.leave()
-        await stateA.close()
-        await stateB.close()
+        await close()
+    }
+
+    /// The due records' claims, a page at once: each record whose keys are all free is
+    /// claimed, the others are not (and what of them was free is let go at once).
+    @Test func aPageOfRecordsIsClaimedRecordByRecord() async throws {
+        let (a, b, close, _) = try await Self.workers()
+        let r1 = RecordClaim.keys(collection: "c", id: "r1", folder: "f1")
+        let r2 = RecordClaim.keys(collection: "c", id: "r2", folder: "f2")
+        let r3 = RecordClaim.keys(collection: "c", id: "r3", folder: "f2")  // r2's folder
+        let r4 = RecordClaim.keys(collection: "c", id: "r4", folder: "f4")
+        #expect(try await a.claimRecords(r1, wait: false))
+        // r1 is a's; r3 meets r2, asked for before it in the same page.
+        #expect(try await b.claimEach([r1, r2, r3, r4]) == [false, true, false, true])
+        #expect(try await a.claimEach([r2, r4, r1]) == [false, false, false], "b's, and a's own")
+        // r1's folder was free when b asked for r1: b let go of it at once, with r1.
+        await a.releaseRecords(keeping: [])
+        #expect(try await a.claimRecords(RecordClaim.keys(collection: "c", id: "r5", folder: "f1"), wait: false))
+        await b.releaseRecords(keeping: r4)
+        #expect(try await a.claimEach([r3, r4]) == [true, false])
+        await close()
     }
 }

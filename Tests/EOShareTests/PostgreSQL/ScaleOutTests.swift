@@ -359,6 +359,11 @@ import Testing
         }
         #expect(summaries.contains { !$0.contains("retracted=0") }, "the hold retracted nothing: \(summaries)")
         #expect(summaries.contains { !$0.contains("released=0") }, "nothing fell due: \(summaries)")
+        // Shared out, and never done twice: the workers' releases add up to the single process's.
+        func released(_ summary: String) -> Int {
+            summary.firstRange(of: /released=(\d+)/).flatMap { Int(summary[$0].dropFirst(9)) } ?? 0
+        }
+        #expect(summaries.map(released).reduce(0, +) == released(run.stdout), "\(summaries) against \(run.stdout)")
 
         let trees = try CrashSafetyTests.tree(hub.postgres.appendingPathComponent("shared"))
         let expected = try CrashSafetyTests.tree(hub.reference.appendingPathComponent("shared"))
