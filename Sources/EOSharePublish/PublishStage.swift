@@ -696,12 +696,9 @@ package actor PublishStage {
             extent: try await state.extent(viewer: viewer, collection: collection)
         )
         let title = pipeline.collections.first { $0.id == collection }?.title ?? collection
+        let items = try await state.catalogItems(viewer: viewer, collection: collection, days: changed)
         var changedDays: [String: [String]] = [:]
-        for day in changed {
-            changedDays[day] = try await state.catalogItems(
-                CatalogKey(viewer: viewer, collection: collection, day: day)
-            ).map(\.folder)
-        }
+        for day in changed { changedDays[day] = items[day]?.map(\.folder) ?? [] }
         try publisher.writeCatalogs(
             viewer: Viewer(folder: viewer),
             collection: collection,

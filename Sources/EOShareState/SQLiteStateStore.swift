@@ -616,16 +616,25 @@ public final class SQLiteStateStore: StateStore {
     }
 
     /// The items a day catalog names: the viewer's published copies at that day, by folder.
-    public func catalogItems(_ c: CatalogKey) async throws -> [CatalogEntry] {
+    public func catalogItems(
+        viewer: String,
+        collection: String,
+        days: [String]
+    ) async throws -> [String: [CatalogEntry]] {
         try await db.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT folder, record_id FROM publications
-                    WHERE viewer = ? AND collection = ? AND day = ? AND status = 'published' ORDER BY folder
-                    """,
-                arguments: [c.viewer, c.collection, c.day]
-            ).map { CatalogEntry(folder: $0["folder"], id: $0["record_id"]) }
+            var items: [String: [CatalogEntry]] = [:]
+            for day in days {
+                let entries = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT folder, record_id FROM publications
+                        WHERE viewer = ? AND collection = ? AND day = ? AND status = 'published' ORDER BY folder
+                        """,
+                    arguments: [viewer, collection, day]
+                ).map { CatalogEntry(folder: $0["folder"], id: $0["record_id"]) }
+                if !entries.isEmpty { items[day] = entries }
+            }
+            return items
         }
     }
 

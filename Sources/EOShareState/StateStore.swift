@@ -73,8 +73,9 @@ public protocol StateStore: Sendable {
     /// Takes off marks once their catalogs are written, but not one set again since it was
     /// read: that change may be newer than what the writer read.
     func clearDirtyCatalogs(_ marks: [CatalogMark]) async throws
-    /// The items a day catalog names: the viewer's published copies at that day, by folder.
-    func catalogItems(_ catalog: CatalogKey) async throws -> [CatalogEntry]
+    /// The items the day catalogs of `days` name: the viewer's published copies at each day,
+    /// by folder (a day that names none is absent).
+    func catalogItems(viewer: String, collection: String, days: [String]) async throws -> [String: [CatalogEntry]]
     /// The day folders under which the viewer holds published items of a collection, sorted.
     func catalogDays(viewer: String, collection: String) async throws -> [String]
     /// A collection's extent as the viewer sees it.
@@ -125,6 +126,12 @@ public protocol StateStore: Sendable {
 }
 
 extension StateStore {
+    /// The items one day catalog names.
+    public func catalogItems(_ catalog: CatalogKey) async throws -> [CatalogEntry] {
+        try await catalogItems(viewer: catalog.viewer, collection: catalog.collection, days: [catalog.day])[catalog.day]
+            ?? []
+    }
+
     /// Visits records page by page (keyset pagination), so memory stays flat however many
     /// there are: all of them, or only those due at `dueAt`.
     public func forEachRecord(

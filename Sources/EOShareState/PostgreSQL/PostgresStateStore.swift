@@ -427,16 +427,27 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
-    public func catalogItems(_ catalog: CatalogKey) async throws -> [CatalogEntry] {
+    /// One statement for every day (a worker writes the days of many records at once).
+    public func catalogItems(
+        viewer: String,
+        collection: String,
+        days: [String]
+    ) async throws -> [String: [CatalogEntry]] {
         try await database.read { s in
-            try await s.execute(
+            var items: [String: [CatalogEntry]] = [:]
+            for row in try await s.execute(
                 """
-                SELECT folder, record_id FROM publications
-                WHERE viewer = \(catalog.viewer) AND collection = \(catalog.collection) AND day = \(catalog.day)
+                SELECT day, folder, record_id FROM publications
+                WHERE viewer = \(viewer) AND collection = \(collection) AND day = ANY(\(days)::text[])
                     AND status = 'published'
-                ORDER BY folder
+                ORDER BY day, folder
                 """
-            ).map { CatalogEntry(folder: try $0.string("folder"), id: try $0.string("record_id")) }
+            ) {
+                items[try row.string("day"), default: []].append(
+                    CatalogEntry(folder: try row.string("folder"), id: try row.string("record_id"))
+                )
+            }
+            return items
         }
     }
 
