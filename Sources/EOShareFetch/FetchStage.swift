@@ -31,23 +31,32 @@ public final class FetchStage: Sendable {
 
     /// The objects `source` offers (listing, index or the one object), filtered by `match`,
     /// handed to `each` one at a time. What the state remembers of them is read a chunk at a
-    /// time, just before they are handed on, so it is held for a few objects, not a listing.
-    public func discover(_ source: SourceConfig, each: (ObjectRef) async -> Void) async throws(DiscoveryError) {
+    /// time, just before they are handed on, so it is held for a few objects, not a listing;
+    /// not at all when `fetching` is false (the objects go to the work that workers share).
+    public func discover(
+        _ source: SourceConfig,
+        fetching: Bool = true,
+        each: (ObjectRef) async -> Void
+    ) async throws(DiscoveryError) {
         try await Discovery(downloader: downloader, settings: settings).discover(source) { refs in
-            let urls = refs.map(\.url.absoluteString)
-            if let known = try? await state.objects(urls: urls) {
-                remembered.withLock { remembered in
-                    for url in urls { remembered[url] = .some(known[url]) }
-                }
-            }
+            if fetching { await remember(refs.map(\.url.absoluteString)) }
             for ref in refs { await each(ref) }
         }
     }
 
-    /// Every object `source` offers at once (benchmarks).
-    public func discover(_ source: SourceConfig) async throws(DiscoveryError) -> [ObjectRef] {
+    /// Reads what the state remembers of objects about to be fetched, in one go.
+    public func remember(_ urls: [String]) async {
+        guard let known = try? await state.objects(urls: urls) else { return }
+        remembered.withLock { remembered in
+            for url in urls { remembered[url] = .some(known[url]) }
+        }
+    }
+
+    /// Every object `source` offers at once (benchmarks; a worker that needs the listing's
+    /// objects again).
+    public func discover(_ source: SourceConfig, fetching: Bool = true) async throws(DiscoveryError) -> [ObjectRef] {
         var all: [ObjectRef] = []
-        try await discover(source) { all.append($0) }
+        try await discover(source, fetching: fetching) { all.append($0) }
         return all
     }
 

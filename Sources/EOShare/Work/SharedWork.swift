@@ -118,13 +118,15 @@ package final class SharedWork: RunWork, WorkCoordination {
                 try? await Task.sleep(for: poll)
                 continue
             }
+            // What the state remembers of the batch's objects, in one statement.
+            await fetchStage.remember(batch.map(\.url))
             for claim in batch {
                 let key = ObjectKey(source: claim.source, url: claim.url)
                 var ref =
                     listed[claim.url] ?? ObjectRefRow.decode(source: claim.source, url: claim.url, row: claim.ref)
                 if ref == nil, let source = pipeline.sources.first(where: { $0.id == claim.source }) {
                     // A transfer the table could not keep (a query string): list the source here.
-                    for found in (try? await fetchStage.discover(source)) ?? [] {
+                    for found in (try? await fetchStage.discover(source, fetching: false)) ?? [] {
                         listed[found.url.absoluteString] = found
                     }
                     ref = listed[claim.url]
@@ -159,7 +161,7 @@ package final class SharedWork: RunWork, WorkCoordination {
                 )
             } catch { failure = error }
         }
-        try await fetchStage.discover(source) { ref in
+        try await fetchStage.discover(source, fetching: false) { ref in
             pending.append(ref)
             let row = ObjectRefRow.encode(ref)
             if ObjectRefRow.decode(source: ref.source, url: ref.url.absoluteString, row: row) == nil {
