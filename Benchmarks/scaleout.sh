@@ -11,6 +11,7 @@
 #
 #   EOSHARE_BENCH_RECORDS   records in the feed (default 5000)
 #   EOSHARE_BENCH_WORKERS   worker counts to run (default "1 2 4")
+#   EOSHARE_BENCH_TOP       also print each run's N most frequent statements (default 0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 records=${EOSHARE_BENCH_RECORDS:-5000}
@@ -89,6 +90,12 @@ for workers in $counts; do
         "SELECT sum(calls), sum(total_exec_time) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
          WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%'")
     rate=$(echo "$records / $seconds" | bc -l)
+    if [ "${EOSHARE_BENCH_TOP:-0}" -gt 0 ]; then
+        superuser -d "$database" -F ' ' -c \
+            "SELECT round(calls::numeric / $records, 3), left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
+             FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+             WHERE d.datname = current_database() ORDER BY calls DESC LIMIT ${EOSHARE_BENCH_TOP}" | sed 's/^/    /'
+    fi
     printf '%-28s %9.1f %10.0f %8.2f %12.1f %9.0f%% %9.0f\n' "PostgreSQL, $workers worker(s)" "$seconds" "$rate" \
         "$(echo "$rate / $reference_rate" | bc -l)" "$(echo "$statements / $records" | bc -l)" \
         "$(echo "100 * $exec_ms / 1000 / ($seconds * $workers)" | bc -l)" "$(echo "$kib / 1024" | bc -l)"
