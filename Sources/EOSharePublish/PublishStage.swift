@@ -389,6 +389,14 @@ package actor PublishStage {
             }
         }
         CrashPoint.hit("publish.after-intent")
+        do {
+            try await coordination.verifyClaims()
+        } catch {
+            // Another worker may own these records now: their intents stay, for it or the next run.
+            for p in prepared { await failed("publish", p.record.subject, p.viewers.map(\.folder), error) }
+            await coordination.giveBack(prepared.map(\.key) + completing)
+            return
+        }
         var confirmations: [(key: ObjectKey, confirmation: Confirmation)] = []
         var written: [Prepared] = []
         confirmations.reserveCapacity(prepared.count)
@@ -515,6 +523,14 @@ package actor PublishStage {
         guard !begun.isEmpty else { return failures }
         CrashPoint.hit("retract.after-intent")
         do {
+            try await coordination.verifyClaims()
+        } catch {
+            for (record, copies) in begun {
+                await failures.append(failed("retract", record.subject, copies.map(\.viewer), error))
+            }
+            return failures
+        }
+        do {
             try await writeDirtyCatalogs()
         } catch {
             // A catalog that cannot be rewritten (a full disk) is removed instead: a removed
@@ -588,6 +604,7 @@ package actor PublishStage {
         let s = record.subject
         try await state.begin([Intent(record: record, publishing: viewers.map(\.folder), retracting: [])], at: at)
         CrashPoint.hit("publish.after-intent")
+        try await coordination.verifyClaims()
         var sha: String?
         if !viewers.isEmpty {
             if let lost = record.assets.first(where: { !publisher.hasStored(sha256: $0.sha256) }) {

@@ -48,6 +48,11 @@ package protocol WorkCoordination: Sendable {
 
     /// Lets go of the records this worker claimed, but those of `keeping`.
     func releaseRecords(keeping: [String]) async
+
+    /// Throws unless every record this worker claimed since it last let go of all of them is
+    /// still its own: called after an intent and before the files, so a worker whose claims
+    /// went with its connection (cut off, or paused past its lease) writes nothing.
+    func verifyClaims() async throws
 }
 
 /// The names under which a record is claimed: the record, and the folder it is published in
@@ -113,4 +118,6 @@ package struct SingleProcess: WorkCoordination {
     package func claimEach(_ records: [[String]]) async throws -> [Bool] { records.map { _ in true } }
 
     package func releaseRecords(keeping: [String]) async {}
+
+    package func verifyClaims() async throws {}
 }

@@ -27,8 +27,10 @@ package final class SharedWork: RunWork, WorkCoordination {
     let heartbeat: Task<Void, Never>
     /// The claims this worker holds, by object.
     let claims = Mutex<[ObjectKey: WorkQueue.Claim]>([:])
-    /// The records this worker holds (`RecordClaim` keys), each an advisory lock of `locks`.
-    let records = Mutex<Set<String>>([])
+    /// The records this worker holds (`RecordClaim` keys), each an advisory lock of `locks`
+    /// on the connection of `generation`; `lost` once claims went with a connection, until
+    /// the worker lets go of all it holds.
+    let records = Mutex<(keys: Set<String>, generation: Int?, lost: Bool)>(([], nil, false))
 
     private init(pipeline: Pipeline, queue: WorkQueue, locks: PostgresLocks, heartbeat: Task<Void, Never>) {
         self.pipeline = pipeline
@@ -205,17 +207,18 @@ package final class SharedWork: RunWork, WorkCoordination {
     }
 
     package func claimRecords(_ keys: [String], wait: Bool) async throws -> Bool {
-        let new = Set(keys).subtracting(records.withLock { $0 }).sorted()
+        let held = await heldKeys()
+        let new = Set(keys).subtracting(held).sorted()
         guard !new.isEmpty else { return true }
         if wait {
             // In one order, so that two workers waiting for the same records never hold one each.
             for key in new {
                 try await locks.lock(key)
-                records.withLock { _ = $0.insert(key) }
+                await took([key], after: held)
             }
         } else {
             guard try await locks.tryLock(new) else { return false }
-            records.withLock { $0.formUnion(new) }
+            await took(new, after: held)
         }
         return true
     }
@@ -223,7 +226,8 @@ package final class SharedWork: RunWork, WorkCoordination {
     package func claimEach(_ asked: [[String]]) async throws -> [Bool] {
         // A session lock taken twice needs two unlocks: a key held, or asked for by an earlier
         // record here, is not asked for again (its record is not claimed now).
-        var keys = records.withLock { $0 }
+        let held = await heldKeys()
+        var keys = held
         var tried: [Int] = []
         for (i, record) in asked.enumerated() where keys.isDisjoint(with: record) {
             keys.formUnion(record)
@@ -231,20 +235,62 @@ package final class SharedWork: RunWork, WorkCoordination {
         }
         let taken = try await locks.tryLockEach(tried.map { asked[$0] })
         var claimed = asked.map { _ in false }
-        for (i, took) in zip(tried, taken) where took {
-            claimed[i] = true
-            records.withLock { $0.formUnion(asked[i]) }
-        }
+        for (i, took) in zip(tried, taken) where took { claimed[i] = true }
+        await took(zip(tried, taken).filter(\.1).flatMap { asked[$0.0] }, after: held)
         return claimed
     }
 
+    /// The keys this worker holds; none once their connection is gone (the server let go of
+    /// them): those are lost, not held, and are not counted as held again.
+    func heldKeys() async -> Set<String> {
+        let open = await locks.openGeneration
+        return records.withLock { r in
+            if !r.keys.isEmpty && r.generation != open {
+                r.keys.removeAll()
+                r.lost = true
+            }
+            return r.keys
+        }
+    }
+
+    /// Records keys just locked. A connection made again meanwhile holds them, but not what
+    /// was held before: that is lost.
+    func took(_ keys: [String], after held: Set<String>) async {
+        let generation = await locks.generation
+        records.withLock { r in
+            if r.generation != generation {
+                if !r.keys.isEmpty { r.lost = true }
+                r.keys.removeAll()
+                r.generation = generation
+            }
+            r.keys.formUnion(keys)
+        }
+    }
+
     package func releaseRecords(keeping: [String]) async {
-        let going = records.withLock { held in
-            let going = held.subtracting(keeping)
-            held.subtract(going)
+        let going = records.withLock { r in
+            let going = r.keys.subtracting(keeping)
+            r.keys.subtract(going)
+            if r.keys.isEmpty { r.lost = false }
             return going
         }
         await locks.unlock(Array(going))
+    }
+
+    package func verifyClaims() async throws {
+        _ = await heldKeys()
+        let (generation, lost, holding) = records.withLock { ($0.generation, $0.lost, !$0.keys.isEmpty) }
+        guard !lost else { throw PostgresLocks.claimsLost(locks.url) }
+        guard holding, let generation else { return }
+        do {
+            try await locks.verify(generation: generation)
+        } catch {
+            records.withLock { r in
+                r.keys.removeAll()
+                r.lost = true
+            }
+            throw error
+        }
     }
 
     package func runExclusively(

@@ -46,7 +46,7 @@ extension PostgresStateStore {
 /// waits here. The server drops them if the worker or its connection dies; a lost connection
 /// is made again for the next lock.
 public actor PostgresLocks {
-    let url: PostgresStateURL
+    public nonisolated let url: PostgresStateURL
     let environment: [String: String]
     let folder: URL?
     var connection: PostgresConnection?
@@ -54,6 +54,9 @@ public actor PostgresLocks {
     /// keeps busy (`keepAlive`): a worker paused past its lease goes idle in it, and the server
     /// ends the session (`idle_in_transaction_session_timeout`), its locks with it.
     var held = 0
+    /// Which connection holds the locks: a new one (the last was lost, its locks with it)
+    /// is a new generation.
+    public private(set) var generation = 0
 
     public init(_ url: PostgresStateURL, environment: [String: String], relativeTo folder: URL?) {
         self.url = url
@@ -71,7 +74,35 @@ public actor PostgresLocks {
         if let connection, !connection.isClosed { return PostgresSession(connection: connection, url: url) }
         let made = try await PostgresDatabase.connect(url, environment: environment, relativeTo: folder)
         connection = made
+        held = 0
+        generation += 1
         return PostgresSession(connection: made, url: url)
+    }
+
+    public static func claimsLost(_ url: PostgresStateURL) -> PostgresStateError {
+        PostgresStateError(
+            url: url,
+            message: "the connection that held this worker's record claims was lost, and the claims with it"
+        )
+    }
+
+    /// The generation of the connection, if it is open.
+    public var openGeneration: Int? {
+        guard let connection, !connection.isClosed else { return nil }
+        return generation
+    }
+
+    /// Throws unless the connection of `generation` is still open and answers: the locks
+    /// taken on it are still held.
+    public func verify(generation expected: Int) async throws {
+        let lost = Self.claimsLost(url)
+        guard expected == generation, let connection, !connection.isClosed else { throw lost }
+        do {
+            try await PostgresSession(connection: connection, url: url).execute("SELECT 1")
+        } catch {
+            await drop()
+            throw lost
+        }
     }
 
     /// Waits for the lock.

@@ -86,6 +86,40 @@ import Testing
         await close()
     }
 
+    /// Claims go with the connection that held them (a cut, or a pause past the lease that
+    /// the server ends): the worker finds out before its next files, and never takes a lost
+    /// claim for one it holds.
+    @Test func claimsLostWithTheirConnectionAreNeverTakenForHeld() async throws {
+        let (a, b, close, url) = try await Self.workers()
+        let r1 = RecordClaim.keys(collection: "c", id: "r1", folder: "f1")
+        #expect(try await a.claimRecords(r1, wait: false))
+        try await a.verifyClaims()
+        _ = try await TestPostgres.query(
+            url,
+            """
+            SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+            WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()
+            """
+        )
+        var taken = false
+        for _ in 0..<500 where !taken {
+            taken = try await b.claimRecords(r1, wait: false)
+            if !taken { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(taken, "b never got r1 after a's session ended")
+        // Once a's side saw its connection close, r1 is no longer counted as a's.
+        for _ in 0..<500 where await a.locks.openGeneration != nil { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(try await !a.claimRecords(r1, wait: false), "b holds r1 now")
+        await #expect(throws: PostgresStateError.self) { try await a.verifyClaims() }
+        // Once a lets go of all it held, it claims anew on a new connection.
+        await a.releaseRecords(keeping: [])
+        try await a.verifyClaims()
+        await b.releaseRecords(keeping: [])
+        #expect(try await a.claimRecords(r1, wait: false))
+        try await a.verifyClaims()
+        await close()
+    }
+
     /// The due records' claims, a page at once: each record whose keys are all free is
     /// claimed, the others are not (and what of them was free is let go at once).
     @Test func aPageOfRecordsIsClaimedRecordByRecord() async throws {
