@@ -119,6 +119,12 @@ import Testing
         return out
     }
 
+    /// The files of the folder's trees that are not as in `expected` (missing, extra, other bytes).
+    static func differing(_ folder: URL, from expected: [String: String]) throws -> Set<String> {
+        let tree = try tree(folder.appendingPathComponent("shared"))
+        return Set(expected.keys).union(tree.keys).filter { tree[$0] != expected[$0] }
+    }
+
     /// Items and catalog links no viewer may see under either phase, and partial files.
     static func problems(_ folder: URL) throws -> [String] {
         let shared = folder.appendingPathComponent("shared")
@@ -182,10 +188,7 @@ import Testing
             let p1 = try Self.pipeline(folder, phase: 1)
             #expect(try Self.ingest(p1, at: Self.t1, crashAt: point).1, "\(point) was never reached")
             #expect(try Self.ingest(p1, at: Self.t1).0 == 0)
-            let tree = try Self.tree(folder.appendingPathComponent("shared"))
-            let differing = Set(expectedFirst.keys).symmetricDifference(tree.keys).union(
-                expectedFirst.keys.filter { tree[$0] != nil && tree[$0] != expectedFirst[$0] }
-            )
+            let differing = try Self.differing(folder, from: expectedFirst)
             #expect(
                 differing.isEmpty,
                 "after a first run killed at \(point), \(differing.count) files differ: \(differing.sorted().prefix(4))"
@@ -208,10 +211,7 @@ import Testing
 
             let (status, _) = try Self.ingest(p2, at: Self.t2)
             #expect(status == 0, "the run after a crash at \(point) exits \(status)")
-            let tree = try Self.tree(folder.appendingPathComponent("shared"))
-            let differing = Set(expected.keys).symmetricDifference(tree.keys).union(
-                expected.keys.filter { tree[$0] != nil && tree[$0] != expected[$0] }
-            )
+            let differing = try Self.differing(folder, from: expected)
             #expect(
                 differing.isEmpty,
                 "after a crash at \(point), \(differing.count) files differ: \(differing.sorted().prefix(4))"
