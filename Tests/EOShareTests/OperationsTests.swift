@@ -332,4 +332,19 @@ import Testing
         }
         #expect(leftovers.isEmpty)
     }
+
+    /// A catalog link the audit follows stays inside the viewer's tree: a URL, an absolute
+    /// path, a backslash or a climb above the tree resolves to nothing (a violation).
+    @Test func catalogLinksResolveOnlyInsideTheTree() {
+        let base = ["c", "2026", "01"]
+        #expect(Auditor.resolve("./05/catalog.json", from: base) == "c/2026/01/05/catalog.json")
+        #expect(Auditor.resolve("../../collection.json", from: base) == "c/collection.json")
+        #expect(Auditor.resolve("./a:b/a:b.json", from: base) == "c/2026/01/a:b/a:b.json")
+        for outside in [
+            "https://evil.example.org/x.json", "file:///etc/passwd", "./x://y", "/etc/passwd", "..\\x",
+            "../../../../catalog.json",
+        ] {
+            #expect(Auditor.resolve(outside, from: base) == nil, "\(outside)")
+        }
+    }
 }
